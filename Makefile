@@ -1,0 +1,35 @@
+# The two commands a newcomer needs (see README):  make demo   and   make test
+# Each creates .venv and installs what it needs; system packages (mosquitto, systemd-analyze)
+# are installed from Debian when missing and we are root.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint bench install system-deps clean
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml models/manifest.json scripts/install-venv.sh
+	PYTHON=$(PYTHON) VENV=$(VENV) scripts/install-venv.sh
+	touch $@
+
+system-deps:
+	@scripts/system-deps.sh
+
+demo: system-deps $(STAMP)
+	$(BIN)/gate-edge demo
+
+# pytest exits 5 when it collects no test: say so plainly instead of a bare make error.
+test: system-deps $(STAMP)
+	$(BIN)/python -m pytest -q || { rc=$$?; [ $$rc -eq 5 ] && echo "pytest: no tests collected" >&2; exit $$rc; }
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info models/weights

@@ -1,0 +1,195 @@
+"""Load and validate the gate's YAML config; every problem is reported at once with file and line.
+
+    problems are printed as   <file>:<line>: <dotted.key>: <message>
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from edge.config.crosscheck import cross_checks
+from edge.config.root import GateConfig
+from edge.config.yamlsource import YamlSource, YamlSyntaxError, read_yaml
+
+__all__ = ["ConfigError", "ConfigProblem", "GateConfig", "load_config"]
+
+# Keys people reach for that we refuse on purpose, with what to do instead.
+_HINTS = {
+    ("mqtt", "password"): "never put the password in YAML: write it to a file readable only by the "
+    "gate-edge user and set mqtt.password_file",
+    ("passes", "secret"): "never put the secret in YAML: set passes.secret_file to a key file",
+}
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    file: str
+    line: int
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.key}: {self.message}"
+
+
+class ConfigError(Exception):
+    """The config file has one or more problems; ``str()`` lists them one per line."""
+
+    def __init__(self, problems: list[ConfigProblem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def load_config(path: str | Path) -> GateConfig:
+    """Read, validate and return the config at ``path``; raise ConfigError listing every problem."""
+    path = Path(path)
+    shown = str(path)
+    try:
+        source = read_yaml(path)
+    except FileNotFoundError:
+        raise ConfigError([ConfigProblem(shown, 0, "(file)", "no such file; give the path of the YAML config")])
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([ConfigProblem(shown, 0, "(file)", f"cannot read it: {exc}")]) from None
+    except YamlSyntaxError as exc:
+        raise ConfigError([ConfigProblem(shown, exc.line, "(yaml)", exc.message)]) from None
+
+    if not isinstance(source.data, dict):
+        raise ConfigError(
+            [ConfigProblem(shown, 1, "(document)", "the file must be a mapping of keys (site:, gate:, …)")]
+        )
+
+    problems = [
+        ConfigProblem(shown, line, _dotted(loc), "key given twice; keep one (the last one wins in YAML)")
+        for loc, line in source.duplicates
+    ]
+    config = None
+    try:
+        config = GateConfig.model_validate(source.data, context={"base_dir": path.resolve().parent})
+    except ValidationError as exc:
+        problems.extend(_from_pydantic(exc, source, shown))
+    problems.extend(
+        ConfigProblem(shown, source.line_of(loc), _dotted(loc), message) for loc, message in cross_checks(source.data)
+    )
+    if problems:
+        problems.sort(key=lambda p: (p.line, p.key))
+        raise ConfigError(problems)
+    return config
+
+
+def _dotted(loc) -> str:
+    return ".".join(str(part) for part in loc) or "(document)"
+
+
+def _strip_tags(loc: tuple, data: object) -> tuple:
+    """Drop pydantic's discriminator tags (e.g. 'modbus_rtu') so loc matches the YAML keys."""
+    out = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and isinstance(part, str) and part not in node and node.get("type") == part:
+            continue
+        out.append(part)
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return tuple(out)
+
+
+def _model_for(loc: tuple, data: object) -> type[BaseModel] | None:
+    """The pydantic model that owns the mapping at ``loc`` (to suggest the key meant)."""
+    model: object = GateConfig
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
+            return None
+        annotation = model.model_fields[part].annotation
+        node = node.get(part) if isinstance(node, dict) else None
+        model = _resolve_model(annotation, node)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _resolve_model(annotation, node):
+    import typing
+
+    args = typing.get_args(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in args:
+        inner = _resolve_model(arg, node)
+        if inner is None:
+            continue
+        type_field = inner.model_fields.get("type")
+        if type_field is not None and isinstance(node, dict):
+            if node.get("type") in typing.get_args(type_field.annotation):
+                return inner
+            continue
+        return inner
+    return None
+
+
+def _describe(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _from_pydantic(exc: ValidationError, source: YamlSource, shown: str) -> list[ConfigProblem]:
+    problems = []
+    for error in exc.errors():
+        loc = _strip_tags(tuple(error["loc"]), source.data)
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            message = _unknown_key(loc, source.data)
+        elif kind == "missing":
+            message = "required key is missing; add it"
+        elif kind == "union_tag_invalid":
+            ctx = error.get("ctx", {})
+            loc = (*loc, "type")
+            message = f"unknown type {ctx.get('tag')!r}; use one of: {ctx.get('expected_tags', '')}"
+        elif kind == "union_tag_not_found":
+            message = "missing 'type:'; say which driver (modbus_rtu or simulated)"
+        elif kind == "value_error":
+            message = str(error["ctx"]["error"])
+        else:
+            message = f"{error['msg']}, got {_describe(error['input'])}"
+            field = _field_description(loc, source.data)
+            if field:
+                message += f" — {field}"
+        problems.append(ConfigProblem(shown, source.line_of(loc), _dotted(loc), message))
+    return problems
+
+
+def _field_description(loc: tuple, data) -> str | None:
+    parts = [p for p in loc]
+    while parts and isinstance(parts[-1], int):
+        parts.pop()
+    if not parts or not isinstance(parts[-1], str):
+        return None
+    model = _model_for(tuple(parts[:-1]), data)
+    if model is None or parts[-1] not in model.model_fields:
+        return None
+    return model.model_fields[parts[-1]].description
+
+
+def _unknown_key(loc: tuple, data) -> str:
+    key = loc[-1]
+    hint = _HINTS.get(tuple(p for p in loc if not isinstance(p, int))[-2:])
+    if hint:
+        return hint
+    model = _model_for(loc[:-1], data)
+    allowed = sorted(model.model_fields) if model else []
+    guess = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+    message = f"unknown key {str(key)!r}"
+    if guess:
+        message += f"; did you mean {guess[0]!r}?"
+    elif allowed:
+        message += f"; allowed here: {', '.join(allowed)}"
+    return message

@@ -1,0 +1,94 @@
+"""Checks that span several keys, run on the raw YAML data so they report alongside schema errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+Problem = tuple[tuple, str]
+
+
+def barrier_types() -> tuple[str, ...]:
+    from drivers.barriers import _DRIVERS
+
+    return tuple(_DRIVERS)
+
+
+def _items(data: dict, key: str) -> list[tuple[int, dict]]:
+    value = data.get(key)
+    if not isinstance(value, list):
+        return []
+    return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)]
+
+
+def cross_checks(data: object) -> Iterator[Problem]:
+    """Yield (loc, message) for every cross-field mistake found in the raw config mapping."""
+    if not isinstance(data, dict):
+        return
+    cameras = _items(data, "cameras")
+    barriers = [(i, b) for i, b in _items(data, "barriers") if b.get("type") in barrier_types()]
+    yield from _duplicate_ids("cameras", cameras)
+    yield from _duplicate_ids("barriers", barriers)
+
+    barrier_lanes = {}
+    for _, barrier in barriers:
+        lanes = barrier.get("lanes", ["in", "out"])
+        if isinstance(barrier.get("id"), str) and isinstance(lanes, list):
+            barrier_lanes[barrier["id"]] = lanes
+
+    served: set[tuple[str, str]] = set()
+    for index, camera in cameras:
+        lane, target = camera.get("lane"), camera.get("barrier")
+        if target is not None:
+            if target not in barrier_lanes:
+                known = ", ".join(barrier_lanes) or "none configured"
+                yield (("cameras", index, "barrier"), f"no barrier {target!r}; barriers: {known}")
+            elif lane not in barrier_lanes[target]:
+                yield (
+                    ("cameras", index, "lane"),
+                    f"camera watches lane {lane!r} but barrier {target!r} only serves {barrier_lanes[target]}",
+                )
+            else:
+                served.add((target, lane))
+        else:
+            candidates = [b for b, lanes in barrier_lanes.items() if lane in lanes]
+            if len(candidates) > 1:
+                yield (
+                    ("cameras", index, "lane"),
+                    f"barriers {candidates} all serve lane {lane!r}; say which one with 'barrier:'",
+                )
+            served.update((b, lane) for b in candidates)
+
+    for index, barrier in barriers:
+        bid = barrier.get("id")
+        for lane in barrier_lanes.get(bid, []):
+            if (bid, lane) not in served:
+                yield (
+                    ("barriers", index, "lanes"),
+                    f"lane {lane!r} of barrier {bid!r} has no camera serving it; "
+                    f"add a camera with lane: {lane} or remove the lane",
+                )
+
+    mqtt = data.get("mqtt")
+    if isinstance(mqtt, dict):
+        tls = mqtt.get("tls")
+        if isinstance(tls, dict):
+            if tls.get("cert") and not tls.get("key"):
+                yield (("mqtt", "tls", "cert"), "tls.cert is set without tls.key; give both or neither")
+            if tls.get("key") and not tls.get("cert"):
+                yield (("mqtt", "tls", "key"), "tls.key is set without tls.cert; give both or neither")
+            if (tls.get("cert") or tls.get("key")) and not tls.get("ca"):
+                yield (("mqtt", "tls", "ca"), "a client certificate needs TLS: set tls.ca to the broker's CA file")
+        if mqtt.get("password_file") and not mqtt.get("username"):
+            yield (("mqtt", "password_file"), "password_file is set without username; set mqtt.username too")
+
+
+def _duplicate_ids(section: str, items: list[tuple[int, dict]]) -> Iterator[Problem]:
+    first: dict[str, int] = {}
+    for index, item in items:
+        ident = item.get("id")
+        if not isinstance(ident, str):
+            continue
+        if ident in first:
+            yield ((section, index, "id"), f"duplicate id {ident!r} (already used by {section}.{first[ident]})")
+        else:
+            first[ident] = index

@@ -1,0 +1,39 @@
+"""The ``mqtt:`` section: broker address, identity, TLS and the command-signing key."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from edge.config.base import ReadableFile, Section
+
+
+class TlsConfig(Section):
+    ca: ReadableFile | None = Field(None, description="CA certificate (PEM) that signed the broker's certificate")
+    cert: ReadableFile | None = Field(None, description="client certificate (PEM), with key")
+    key: ReadableFile | None = Field(None, description="client private key (PEM), with cert")
+    insecure: bool = Field(False, description="skip host name check (never in production)")
+
+    @property
+    def enabled(self) -> bool:
+        return self.ca is not None
+
+
+class MqttConfig(Section):
+    enabled: bool = Field(True, description="false keeps every event in the local outbox only")
+    host: str = Field("127.0.0.1", min_length=1, description="broker host name or address")
+    port: int = Field(1883, ge=1, le=65535, description="1883 plain, 8883 with TLS")
+    client_id: str | None = Field(None, description="MQTT client id; default <site>-<gate>")
+    username: str | None = Field(None, description="broker user name")
+    password_file: ReadableFile | None = Field(
+        None, description="file holding the broker password (never the password itself in YAML)"
+    )
+    tls: TlsConfig = Field(default_factory=TlsConfig, description="TLS settings")
+    topic_prefix: str = Field("gate", pattern=r"^[^#+]+$", description="first level of every topic")
+    keepalive_s: int = Field(30, ge=5, le=600, description="MQTT keep-alive, seconds")
+    session_expiry_s: int = Field(
+        3600, ge=0, description="how long the broker keeps our session (and queued QoS 1) across drops"
+    )
+    command_key_file: ReadableFile | None = Field(
+        None, description="shared HMAC key for signed commands (cmd/open, pay, reload); none = refuse all"
+    )
+    command_window_s: int = Field(120, ge=5, le=3600, description="max age of a command's timestamp")

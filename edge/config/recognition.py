@@ -1,0 +1,49 @@
+"""The ``recognition:`` section: face and plate recogniser settings and their consensus rules."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from edge.config.base import Section
+
+
+class FaceRecognitionConfig(Section):
+    encoder: str = Field(
+        "default", description="face encoder name from models/manifest.json ('default' = measured best)"
+    )
+    tolerance: float | None = Field(
+        None, gt=0, le=2, description="max distance for a match; default = the encoder's calibrated value"
+    )
+    margin: float | None = Field(
+        None, ge=0, le=1, description="required distance gap between best and second-best person"
+    )
+    min_hits: int = Field(2, ge=1, le=20, description="agreeing frames needed for a decision")
+    window_s: float = Field(3.0, gt=0, le=30, description="frames older than this no longer count")
+    cooldown_s: float = Field(10.0, ge=0, le=600, description="one decision per person per lane per this")
+    upsample: int = Field(0, ge=0, le=2, description="dlib detector upsampling (finds smaller faces, slower)")
+    scale: float = Field(0.5, gt=0, le=1, description="downscale frames by this before detection")
+    detector: Literal["hog", "cnn"] = Field("hog", description="dlib HOG (fast) or CNN (slow on a Pi)")
+    min_face_px: int = Field(40, ge=16, description="ignore faces smaller than this (pixels, full frame)")
+    keep_photos: bool = Field(
+        False, description="store enrolment photos (needed to re-enrol when the encoder changes)"
+    )
+
+
+class PlateRecognitionConfig(Section):
+    min_confidence: float = Field(0.8, ge=0, le=1, description="ignore readings below this confidence")
+    min_hits: int = Field(2, ge=1, le=20, description="agreeing frames needed for a decision")
+    window_s: float = Field(4.0, gt=0, le=60, description="readings of one vehicle cluster within this")
+    cooldown_s: float = Field(20.0, ge=0, le=600, description="one decision per plate per lane per this")
+    fuzzy: bool = Field(
+        True, description="allow a one-confusion fuzzy match to open (it may always deny a blocked plate)"
+    )
+    province: str | None = Field(
+        None, description="the site's usual province (e.g. 沪), used only as evidence, never as text"
+    )
+
+
+class RecognitionConfig(Section):
+    face: FaceRecognitionConfig = Field(default_factory=FaceRecognitionConfig)
+    plate: PlateRecognitionConfig = Field(default_factory=PlateRecognitionConfig)

@@ -1,0 +1,71 @@
+"""The whole gate config (DESIGN 4.2): top-level keys and the sections they hold."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+
+from drivers.barriers import BarrierConfig
+from drivers.camera_config import CameraConfig
+from edge.config.base import ConfigPath, Identifier, Section
+from edge.config.mqtt import MqttConfig
+from edge.config.recognition import RecognitionConfig
+from edge.config.rules import (
+    InactivityConfig,
+    ParkingConfig,
+    PassesConfig,
+    PolicyConfig,
+    RetentionConfig,
+)
+
+
+class GateConfig(Section):
+    site: Identifier = Field(description="site name, second level of every MQTT topic")
+    gate: Identifier = Field(description="this gate's name (east, west…)")
+    database: ConfigPath = Field(
+        "/var/lib/gate-edge/registry.db", description="SQLite registry, events and outbox"
+    )
+    timezone: str = Field("Asia/Shanghai", description="IANA time zone of the site (fees, days)")
+    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="logging level")
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    cameras: list[CameraConfig] = Field(default_factory=list)
+    barriers: list[BarrierConfig] = Field(default_factory=list)
+    recognition: RecognitionConfig = Field(default_factory=RecognitionConfig)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    parking: ParkingConfig = Field(default_factory=ParkingConfig)
+    inactivity: InactivityConfig = Field(default_factory=InactivityConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    passes: PassesConfig = Field(default_factory=PassesConfig)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r}; use an IANA name such as 'Asia/Shanghai'") from None
+        return name
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def client_id(self) -> str:
+        return self.mqtt.client_id or f"{self.site}-{self.gate}"
+
+    def barrier(self, barrier_id: str):
+        """The barrier config with this id, or KeyError naming the known ids."""
+        for barrier in self.barriers:
+            if barrier.id == barrier_id:
+                return barrier
+        known = ", ".join(b.id for b in self.barriers) or "none configured"
+        raise KeyError(f"no barrier {barrier_id!r} in the config (barriers: {known})")
+
+    def barrier_for(self, camera: CameraConfig):
+        """The barrier a camera opens: its explicit ``barrier:`` or the one serving its lane."""
+        if camera.barrier:
+            return self.barrier(camera.barrier)
+        serving = [b for b in self.barriers if camera.lane in b.lanes]
+        return serving[0] if len(serving) == 1 else None

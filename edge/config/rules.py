@@ -1,0 +1,41 @@
+"""Site rules sections: ``policy``, ``parking``, ``inactivity``, ``retention``, ``passes``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from edge.config.base import ReadableFile, Section
+
+
+class PolicyConfig(Section):
+    mode: Literal["normal", "strict"] = Field(
+        "normal", description="strict: only registered people/vehicles and valid passes pass"
+    )
+
+
+class ParkingConfig(Section):
+    capacity: int = Field(306, ge=0, description="parking spaces; non-residents are held when full")
+    family_free_minutes: int = Field(120, ge=0, description="free minutes for family vehicles")
+    visitor_free_minutes: int = Field(30, ge=0, description="free minutes for visitors")
+    rate_per_hour_cents: int = Field(500, ge=0, description="per started hour, charged from the start")
+    daily_cap_cents: int | None = Field(None, ge=0, description="max fee per calendar day (site time)")
+    stale_session_days: int = Field(7, ge=1, description="report sessions open longer than this")
+
+
+class InactivityConfig(Section):
+    threshold_hours: float = Field(48, gt=0, description="care-watch resident unseen this long raises an alert")
+    check_every_minutes: float = Field(60, gt=0, description="how often the check runs")
+
+
+class RetentionConfig(Section):
+    events_days: int = Field(180, ge=1, description="delete sent events older than this")
+    stranger_snapshots_days: int = Field(0, ge=0, description="0 = never store stranger snapshots")
+
+
+class PassesConfig(Section):
+    secret_file: ReadableFile | None = Field(
+        None, description="HMAC key for QR passes; without it passes can be neither issued nor accepted"
+    )
+    max_valid_hours: int = Field(24 * 366, ge=1, description="longest validity a pass may be issued for")

@@ -1,0 +1,59 @@
+"""Enrolment: photos to face templates in the registry (nothing stored of the photo unless configured)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge.registry import Registry
+
+
+class EnrolmentError(ValueError):
+    """A photo that cannot be enrolled; the message names the file and why."""
+
+
+class Enroller:
+    """Turns photos into templates with the configured face encoder; loads the models once."""
+
+    def __init__(self, face_config=None):
+        from models.faces import FaceEngine
+
+        encoder = face_config.encoder if face_config else "default"
+        self.keep_photos = bool(face_config and face_config.keep_photos)
+        self.engine = FaceEngine(encoder=encoder, detector=face_config.detector if face_config else "hog")
+
+    @property
+    def encoder_name(self) -> str:
+        return self.engine.encoder.name
+
+    def template_for(self, photo: str | Path):
+        """(template, jpeg-or-None) for one photo; EnrolmentError if it has no face or several."""
+        from models.faces import PhotoRefused
+        from models.images import ImageError, encode_jpeg, load_rgb
+
+        try:
+            rgb = load_rgb(photo)
+            template = self.engine.enrolment_template(rgb, str(photo))
+        except (ImageError, PhotoRefused) as exc:
+            raise EnrolmentError(str(exc)) from None
+        return template, (encode_jpeg(rgb) if self.keep_photos else None)
+
+    def templates_for(self, photos: list[str | Path]) -> tuple[list, list[bytes]]:
+        """Templates for every photo, or EnrolmentError listing every refused photo (nothing stored)."""
+        templates, images, errors = [], [], []
+        for photo in photos:
+            try:
+                template, jpeg = self.template_for(photo)
+            except EnrolmentError as exc:
+                errors.append(str(exc))
+                continue
+            templates.append(template)
+            if jpeg is not None:
+                images.append(jpeg)
+        if errors:
+            raise EnrolmentError("; ".join(errors))
+        return templates, images
+
+    def enrol(self, registry: Registry, person_id: int, photos: list[str | Path]) -> list[int]:
+        registry.person(person_id)
+        templates, images = self.templates_for(photos)
+        return registry.add_templates(person_id, self.encoder_name, templates, images)

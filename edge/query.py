@@ -1,0 +1,101 @@
+"""The self-service query: what the registry knows about a plate or a person, and the fee due now."""
+
+from __future__ import annotations
+
+import time
+
+from edge.fees import fee_cents
+from edge.permits import effective_class, permit_valid
+from edge.plates import parse_plate
+from edge.registry import Registry
+from edge.timeutil import iso, parse_day
+
+
+def _seen(registry: Registry, subject: str, zone) -> dict | None:
+    row = registry.last_seen(subject)
+    return {"ts": iso(row["ts_epoch"], zone), "gate": row["gate"]} if row else None
+
+
+def query_plate(registry: Registry, config, plate_text: str, now: float | None = None) -> dict:
+    """Registration, permit validity, last seen, open session and the fee if the car left now."""
+    started = time.perf_counter()
+    now = time.time() if now is None else now
+    zone = config.zone
+    plate = parse_plate(plate_text).text
+    vehicle = registry.vehicle(plate)
+    answer: dict = {"plate": plate, "registered": vehicle is not None}
+    if vehicle:
+        owner = None
+        if vehicle["person_id"] is not None:
+            person = registry.query_one("SELECT id, name, unit FROM people WHERE id = ?", (vehicle["person_id"],))
+            owner = {"person_id": person["id"], "name": person["name"], "unit": person["unit"]} if person else None
+        valid = permit_valid(vehicle, now, zone)
+        days_left = None
+        if vehicle["valid_until"]:
+            days_left = (parse_day(vehicle["valid_until"]) - _today(now, zone)).days
+        answer.update(
+            {
+                "class": vehicle["class"],
+                "owner": owner,
+                "permit": {
+                    "valid_from": vehicle["valid_from"],
+                    "valid_until": vehicle["valid_until"],
+                    "valid_now": valid,
+                    "days_left": days_left,
+                },
+            }
+        )
+    answer["effective_class"] = effective_class(vehicle, now, zone)
+    answer["last_seen"] = _seen(registry, f"plate:{plate}", zone)
+    session = registry.open_session(plate)
+    if session:
+        klass = session["vehicle_class"] or answer["effective_class"]
+        due = fee_cents(klass, session["entry_epoch"], now, config.parking, zone) - session["paid_cents"]
+        answer["open_session"] = {
+            "session_id": session["session_id"],
+            "entry_ts": iso(session["entry_epoch"], zone),
+            "entry_gate": session["entry_gate"],
+            "minutes": round((now - session["entry_epoch"]) / 60, 1),
+        }
+        answer["fee_due_cents"] = max(0, due)
+    else:
+        answer["open_session"] = None
+        answer["fee_due_cents"] = 0
+    answer["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 3)
+    return answer
+
+
+def query_person(registry: Registry, config, person_id: int, now: float | None = None) -> dict:
+    started = time.perf_counter()
+    now = time.time() if now is None else now
+    person = registry.person(person_id)
+    templates = registry.query(
+        "SELECT encoder, count(*) AS n FROM face_templates WHERE person_id = ? GROUP BY encoder", (person_id,)
+    )
+    vehicles = registry.query("SELECT plate, class, valid_until FROM vehicles WHERE person_id = ?", (person_id,))
+    alerts = registry.query(
+        "SELECT alert_id, raised_epoch FROM alerts WHERE kind = 'inactivity' AND subject = ? AND state = 'raised'",
+        (f"person:{person_id}",),
+    )
+    answer = {
+        "person_id": person["id"],
+        "name": person["name"],
+        "unit": person["unit"],
+        "care_watch": bool(person["care_watch"]),
+        "face_templates": {row["encoder"]: row["n"] for row in templates},
+        "vehicles": [
+            {**v, "valid_now": permit_valid(v, now, config.zone) if v["valid_until"] else True} for v in vehicles
+        ],
+        "last_seen": _seen(registry, f"person:{person_id}", config.zone),
+        "inactivity_alert": (
+            {"alert_id": alerts[0]["alert_id"], "raised": iso(alerts[0]["raised_epoch"], config.zone)} if alerts else None
+        ),
+    }
+    answer["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 3)
+    return answer
+
+
+def _today(now: float, zone):
+    from datetime import datetime
+
+    return datetime.fromtimestamp(now, zone).date()

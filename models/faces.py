@@ -1,0 +1,219 @@
+"""Faces: detection and landmarks with dlib (via face_recognition), and pluggable template encoders.
+
+An encoder turns a detected face (image + 68 landmarks) into an L2-comparable template. Every encoder
+declares its name, its dimension and the thresholds calibrated for it (tools: ``bench/face_calibrate``);
+templates are stored with the encoder's name, and templates of different encoders are never compared.
+
+Encoders register in ``ENCODERS``; ``encoder: default`` in the config means ``DEFAULT_ENCODER``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from models.images import resize
+from models.manifest import verified_path
+
+# Chosen by measurement on ../shared/data (docs/face-calibration.md): see DEFAULT_ENCODER's notes there.
+DEFAULT_ENCODER = "dlib"
+ENCODERS = {
+    "dlib": "models.faces:DlibEncoder",
+}
+
+_dlib_lock = threading.Lock()
+_dlib_state: dict = {}
+
+
+def _dlib():
+    """Load dlib's detectors and predictors once per process (they take ~1 s and 130 MB)."""
+    with _dlib_lock:
+        if not _dlib_state:
+            import dlib
+
+            _dlib_state["dlib"] = dlib
+            _dlib_state["hog"] = dlib.get_frontal_face_detector()
+            _dlib_state["sp68"] = dlib.shape_predictor(str(verified_path("dlib_hog_landmarks68")))
+        return _dlib_state
+
+
+@dataclass
+class DetectedFace:
+    """One face in an image: box in full-image pixels (top, right, bottom, left) and landmarks."""
+
+    box: tuple[int, int, int, int]
+    landmarks: np.ndarray  # (68, 2) float32, full-image pixels (x, y)
+    template: np.ndarray | None = None
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        top, right, bottom, left = self.box
+        return min(bottom - top, right - left)
+
+
+class FaceEncoder:
+    """Base of template encoders.
+
+    Subclasses must set ``name``, ``dim``, ``tolerance`` (max distance for a match) and ``margin``
+    (min gap to the second-best person), and override ``encode(rgb, face) -> np.ndarray`` returning an
+    L2-normalised float32 vector (so one Euclidean matcher serves every encoder).
+    """
+
+    name = "base"
+    dim = 0
+    tolerance = 0.5
+    margin = 0.0
+
+    def encode(self, rgb: np.ndarray, face: DetectedFace) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class DlibEncoder(FaceEncoder):
+    """dlib's ResNet (face_recognition's encoder): 128-d, 150x150 chip aligned by 5 landmarks."""
+
+    name = "dlib"
+    dim = 128
+    # Calibrated on ../shared/data: zero false accepts at this tolerance (docs/face-calibration.md).
+    tolerance = 0.40
+    margin = 0.04
+
+    def __init__(self, jitters: int = 0):
+        state = _dlib()
+        dlib = state["dlib"]
+        if "sp5" not in state:
+            state["sp5"] = dlib.shape_predictor(str(verified_path("dlib_landmarks5")))
+            state["resnet"] = dlib.face_recognition_model_v1(str(verified_path("dlib_resnet_v1")))
+        self._dlib = dlib
+        self._sp5 = state["sp5"]
+        self._resnet = state["resnet"]
+        self.jitters = jitters
+
+    def encode(self, rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
+        top, right, bottom, left = face.box
+        shape = self._sp5(rgb, self._dlib.rectangle(left, top, right, bottom))
+        vector = np.asarray(self._resnet.compute_face_descriptor(rgb, shape, self.jitters), dtype=np.float32)
+        return vector / max(float(np.linalg.norm(vector)), 1e-9)
+
+
+def make_encoder(name: str) -> FaceEncoder:
+    """The encoder registered as ``name`` ('default' = DEFAULT_ENCODER)."""
+    name = DEFAULT_ENCODER if name == "default" else name
+    if name not in ENCODERS:
+        raise ValueError(f"unknown face encoder {name!r}; known: {', '.join(ENCODERS)}")
+    module, _, attr = ENCODERS[name].partition(":")
+    return getattr(importlib.import_module(module), attr)()
+
+
+def encoder_name(name: str) -> str:
+    return DEFAULT_ENCODER if name == "default" else name
+
+
+class FaceDetector:
+    """dlib HOG (or CNN) detector plus 68-point landmarks, on a region of interest, downscaled."""
+
+    def __init__(self, detector: str = "hog", upsample: int = 0, scale: float = 1.0, min_face_px: int = 40):
+        state = _dlib()
+        self._dlib = state["dlib"]
+        self._sp68 = state["sp68"]
+        if detector == "cnn":
+            if "cnn" not in state:
+                state["cnn"] = self._dlib.cnn_face_detection_model_v1(str(verified_path("dlib_mmod_cnn")))
+            self._detect = lambda img, up: [d.rect for d in state["cnn"](img, up)]
+        else:
+            hog = state["hog"]
+            self._detect = lambda img, up: list(hog(img, up))
+        self.upsample = upsample
+        self.scale = scale
+        self.min_face_px = min_face_px
+
+    def detect(self, rgb: np.ndarray, roi=None, *, upsample: int | None = None, scale: float | None = None,
+               min_face_px: int | None = None) -> list[DetectedFace]:
+        """Faces in ``rgb`` (full-image coordinates), largest first; ``roi`` = (x1, y1, x2, y2)."""
+        scale = self.scale if scale is None else scale
+        upsample = self.upsample if upsample is None else upsample
+        min_face_px = self.min_face_px if min_face_px is None else min_face_px
+        x0 = y0 = 0
+        view = rgb
+        if roi is not None:
+            x1, y1, x2, y2 = roi
+            view = rgb[y1:y2, x1:x2]
+            x0, y0 = x1, y1
+        small = np.ascontiguousarray(resize(view, scale))
+        faces = []
+        for rect in self._detect(small, upsample):
+            # Landmarks on the full-resolution view: sharper than on the downscaled one.
+            full = self._dlib.rectangle(
+                int(rect.left() / scale), int(rect.top() / scale), int(rect.right() / scale), int(rect.bottom() / scale)
+            )
+            shape = self._sp68(np.ascontiguousarray(view), full)
+            points = np.array([(p.x + x0, p.y + y0) for p in shape.parts()], dtype=np.float32)
+            h, w = rgb.shape[:2]
+            box = (
+                max(full.top() + y0, 0),
+                min(full.right() + x0, w),
+                min(full.bottom() + y0, h),
+                max(full.left() + x0, 0),
+            )
+            face = DetectedFace(box=box, landmarks=points)
+            if face.size >= min_face_px:
+                faces.append(face)
+        faces.sort(key=lambda f: -f.size)
+        return faces
+
+
+class PhotoRefused(ValueError):
+    """An enrolment photo without exactly one usable face; the message names the file and the count."""
+
+    def __init__(self, source: str, count: int):
+        self.count = count
+        if count == 0:
+            reason = "no face found; use a frontal, well-lit photo where the face is at least 80 px wide"
+        else:
+            reason = f"{count} faces found; enrolment needs a photo of one person alone"
+        super().__init__(f"{source}: {reason}")
+
+
+class FaceEngine:
+    """Detector + encoder: frames to faces with templates, and enrolment photos to one template."""
+
+    def __init__(self, encoder: str = "default", detector: str = "hog", upsample: int = 0, scale: float = 1.0,
+                 min_face_px: int = 40):
+        self.encoder = make_encoder(encoder)
+        self.detector = FaceDetector(detector, upsample, scale, min_face_px)
+
+    def analyze(self, rgb: np.ndarray, roi=None) -> list[DetectedFace]:
+        faces = self.detector.detect(rgb, roi)
+        for face in faces:
+            face.template = self.encoder.encode(rgb, face)
+        return faces
+
+    def enrolment_template(self, rgb: np.ndarray, source: str) -> np.ndarray:
+        """The template of the single face in an enrolment photo, or PhotoRefused."""
+        image, faces = self.find_faces_thoroughly(rgb)
+        if len(faces) != 1:
+            raise PhotoRefused(source, len(faces))
+        return self.encoder.encode(image, faces[0])
+
+    def find_faces_thoroughly(self, rgb: np.ndarray) -> tuple[np.ndarray, list[DetectedFace]]:
+        """(image, faces) trying harder than the per-frame path: enrolment and stills must not miss.
+
+        Full resolution, then upsampled, then with a mirrored border: HOG misses faces that touch the
+        edges of tight passport-style crops. The returned image is the one the boxes refer to.
+        """
+        for upsample in (0, 1):
+            faces = self.detector.detect(rgb, upsample=upsample, scale=1.0, min_face_px=20)
+            if faces:
+                return rgb, faces
+        h, w = rgb.shape[:2]
+        pad = max(h, w) // 4
+        padded = np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)), mode="reflect" if pad < min(h, w) else "edge")
+        faces = self.detector.detect(padded, upsample=1, scale=1.0, min_face_px=20)
+        if len(faces) > 1:
+            # A reflected border can mirror the face itself: keep only faces centred in the original.
+            faces = [f for f in faces if pad <= (f.box[1] + f.box[3]) / 2 < pad + w
+                     and pad <= (f.box[0] + f.box[2]) / 2 < pad + h]
+        return padded, faces

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install the system packages the demo and the tests use, when they are missing and we are root.
+# mosquitto: the tests start their own broker; systemd-analyze: the unit file is verified.
+set -uo pipefail
+need=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "note: missing system packages: ${need[*]} (run as root, or: sudo apt-get install ${need[*]});" \
+       "tests that need them will be skipped with that reason" >&2
+  exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq || true
+apt-get install -y -qq --no-install-recommends "${need[@]}"
+# Debian starts the packaged broker on 1883; our tests start their own on free ports.
