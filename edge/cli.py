@@ -29,7 +29,9 @@ def check_config(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from edge.commands import registry_cmds
 
-    parser = argparse.ArgumentParser(prog="gate-edge", description="Gate daemon: faces, plates, QR passes, barrier, MQTT")
+    parser = argparse.ArgumentParser(
+        prog="gate-edge", description="Gate daemon: faces, plates, QR passes, barrier, MQTT"
+    )
     parser.add_argument("--version", action="version", version=f"gate-edge {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

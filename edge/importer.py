@@ -20,7 +20,8 @@ from edge.timeutil import parse_day
 
 PEOPLE_COLUMNS = ["name", "unit", "phone", "care_watch", "photo"]
 VEHICLE_COLUMNS = ["plate", "class", "person_unit", "person_name", "valid_until"]
-UNIT_PATTERN = re.compile(r"^[0-9A-Za-z]+(?:-[0-9A-Za-z]+)+$")
+# building-room (12-301) or building-entrance-room (3-2-402); a part may carry a letter (A3-1201).
+UNIT_PATTERN = re.compile(r"^[A-Za-z]?\d+[A-Za-z]?(?:-[A-Za-z]?\d+[A-Za-z]?)+$")
 _TRUE = {"1", "yes", "y", "true", "是", "x"}
 _FALSE = {"", "0", "no", "n", "false", "否"}
 

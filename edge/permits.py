@@ -11,9 +11,7 @@ def permit_valid(vehicle: dict, at_epoch: float, zone: ZoneInfo) -> bool:
     """A permit is valid from the start of valid_from to the end of valid_until (site time)."""
     if vehicle.get("valid_from") and at_epoch < start_of_day(parse_day(vehicle["valid_from"]), zone):
         return False
-    if vehicle.get("valid_until") and at_epoch > end_of_day(parse_day(vehicle["valid_until"]), zone):
-        return False
-    return True
+    return not (vehicle.get("valid_until") and at_epoch > end_of_day(parse_day(vehicle["valid_until"]), zone))
 
 
 def effective_class(vehicle: dict | None, at_epoch: float, zone: ZoneInfo) -> str:

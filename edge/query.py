@@ -88,7 +88,9 @@ def query_person(registry: Registry, config, person_id: int, now: float | None =
         ],
         "last_seen": _seen(registry, f"person:{person_id}", config.zone),
         "inactivity_alert": (
-            {"alert_id": alerts[0]["alert_id"], "raised": iso(alerts[0]["raised_epoch"], config.zone)} if alerts else None
+            {"alert_id": alerts[0]["alert_id"], "raised": iso(alerts[0]["raised_epoch"], config.zone)}
+            if alerts
+            else None
         ),
     }
     answer["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 3)

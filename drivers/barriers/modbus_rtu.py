@@ -15,10 +15,12 @@ TYPE = "modbus_rtu"
 class Config(BarrierBaseConfig):
     type: Literal["modbus_rtu"] = Field(description="Modbus RTU controller on a serial port")
     port: str = Field(min_length=1, description="serial device (/dev/ttyUSB0) or a pyserial URL")
-    baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = Field(9600)
+    baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = Field(
+        9600, description="serial speed; must match the controller's DIP switches"
+    )
     parity: Literal["N", "E", "O"] = Field("N", description="N none, E even, O odd")
-    stopbits: Literal[1, 2] = Field(1)
-    bytesize: Literal[7, 8] = Field(8)
+    stopbits: Literal[1, 2] = Field(1, description="stop bits")
+    bytesize: Literal[7, 8] = Field(8, description="data bits")
     unit: int = Field(1, ge=1, le=247, description="Modbus slave id of the controller")
     open_coil: int | dict[Lane, int] = Field(
         0, description="coil address pulsed to open; one number for all lanes or {in: 0, out: 1}"

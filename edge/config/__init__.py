@@ -51,7 +51,9 @@ def load_config(path: str | Path) -> GateConfig:
     try:
         source = read_yaml(path)
     except FileNotFoundError:
-        raise ConfigError([ConfigProblem(shown, 0, "(file)", "no such file; give the path of the YAML config")])
+        raise ConfigError(
+            [ConfigProblem(shown, 0, "(file)", "no such file; give the path of the YAML config")]
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([ConfigProblem(shown, 0, "(file)", f"cannot read it: {exc}")]) from None
     except YamlSyntaxError as exc:

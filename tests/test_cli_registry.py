@@ -1,0 +1,217 @@
+"""Enrolment, CSV import and query from the command line, as a technician would run them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from conftest import TWO_PEOPLE, face
+
+from edge.cli import main
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_person_add_with_photo_stores_a_template_and_never_the_photo(minimal_config, capsys, registry):
+    code, out, err = run(capsys, "person", "add", "-c", minimal_config, "--name", "王建国", "--unit", "12-301",
+                         "--care-watch", "--photo", face("fr_obama", 1), "--photo", face("fr_obama", 2))
+    assert code == 0, err
+    created = json.loads(out)
+    assert len(created["template_ids"]) == 2
+    assert registry.template_set("dlib").person_ids.tolist() == [created["person_id"]] * 2
+    assert registry.query("SELECT count(*) AS n FROM face_photos")[0]["n"] == 0
+    person = registry.person(created["person_id"])
+    assert person["care_watch"] == 1 and person["face_consent_at"]
+
+
+@pytest.mark.parametrize(
+    "photo, message",
+    [
+        (TWO_PEOPLE, "two_people.jpg: 2 faces found; enrolment needs a photo of one person alone"),
+        ("tests/data/SOURCES.md", "SOURCES.md: not an image OpenCV can read"),
+        ("tests/data/nope.jpg", "nope.jpg: no such file"),
+    ],
+)
+def test_refused_photo_names_the_file_and_stores_nothing(minimal_config, capsys, registry, photo, message):
+    code, out, err = run(capsys, "person", "add", "-c", minimal_config, "--name", "A", "--unit", "1-101",
+                         "--photo", face("fr_biden", 1), "--photo", photo)
+    assert code == 1
+    assert message in err and "nothing was stored" in err
+    assert len(err.strip().splitlines()) == 1
+    assert registry.people() == []
+
+
+def test_photo_without_a_face_is_refused_on_enroll(minimal_config, capsys, registry, tmp_path):
+    person = registry.add_person("A", "1-101")
+    blank = tmp_path / "wall.jpg"
+    import numpy as np
+
+    from models.images import encode_jpeg
+
+    blank.write_bytes(encode_jpeg(np.full((200, 200, 3), 128, np.uint8)))
+    code, _, err = run(capsys, "person", "enroll", "-c", minimal_config, person, "--photo", blank)
+    assert code == 1 and "wall.jpg: no face found" in err
+    assert registry.template_set("dlib").matrix.shape[0] == 0
+
+
+def test_enroll_unknown_person_is_exit_1(minimal_config, capsys):
+    code, _, err = run(capsys, "person", "enroll", "-c", minimal_config, 99, "--photo", face("fr_biden", 1))
+    assert code == 1 and "no person with id 99" in err
+
+
+def test_person_remove_erases_templates(minimal_config, capsys, registry):
+    _, out, _ = run(capsys, "person", "add", "-c", minimal_config, "--name", "A", "--unit", "1-101",
+                    "--photo", face("fr_biden", 1))
+    person = json.loads(out)["person_id"]
+    code, out, _ = run(capsys, "person", "remove", "-c", minimal_config, person)
+    assert code == 0 and json.loads(out)["templates_erased"] == 1
+    assert registry.template_set("dlib").matrix.shape[0] == 0
+
+
+def test_vehicle_add_query_and_remove(minimal_config, capsys, registry):
+    person = registry.add_person("王建国", "12-301")
+    code, out, err = run(capsys, "vehicle", "add", "-c", minimal_config, "--plate", "沪a·12345",
+                         "--class", "resident", "--person", person, "--valid-until", "2099-12-31")
+    assert code == 0, err
+    assert json.loads(out) == {"plate": "沪A12345", "class": "resident", "created": True}
+    code, out, _ = run(capsys, "query", "-c", minimal_config, "--plate", "沪A12345")
+    answer = json.loads(out)
+    assert answer["registered"] and answer["permit"]["valid_now"] and answer["owner"]["unit"] == "12-301"
+    assert answer["fee_due_cents"] == 0 and answer["open_session"] is None
+    code, out, _ = run(capsys, "vehicle", "remove", "-c", minimal_config, "--plate", "沪A12345")
+    assert code == 0
+    code, out, _ = run(capsys, "query", "-c", minimal_config, "--plate", "沪A12345")
+    assert json.loads(out)["registered"] is False
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["vehicle", "add", "-c", "{c}", "--plate", "沪A1234O", "--class", "visitor"], "did you mean 1 or 0?"),
+        (["vehicle", "add", "-c", "{c}", "--plate", "沪A12345", "--class", "resident"],
+         "needs its owner: add --person ID"),
+        (["vehicle", "add", "-c", "{c}", "--plate", "沪A12345", "--class", "visitor", "--valid-until", "31/12/2026"],
+         "'31/12/2026' is not a date; write YYYY-MM-DD"),
+        (["vehicle", "remove", "-c", "{c}", "--plate", "沪A99999"], "no vehicle with plate 沪A99999"),
+        (["query", "-c", "{c}", "--person", "5"], "no person with id 5"),
+        (["query", "-c", "{c}", "--plate", "hello"], "'hello' is not a Chinese plate"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_1(minimal_config, capsys, argv, message):
+    code, _, err = run(capsys, *(str(minimal_config) if a == "{c}" else a for a in argv))
+    assert code == 1
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_bad_config_is_exit_2(write_config, capsys):
+    bad = write_config("site: x\ngate: y\nsurprise: 1\n", "bad.yaml")
+    code, _, err = run(capsys, "person", "list", "-c", bad)
+    assert code == 2 and "surprise: unknown key" in err
+
+
+def _people_csv(tmp_path, rows: list[str]) -> str:
+    photos = tmp_path / "photos"
+    photos.mkdir(exist_ok=True)
+    for identity in ("fr_obama", "fr_biden", "df_katy_perry"):
+        shutil.copy(face(identity), photos / f"{identity}.jpg")
+    shutil.copy(TWO_PEOPLE, photos / "two.jpg")
+    path = tmp_path / "people.csv"
+    path.write_text("\n".join(["name,unit,phone,care_watch,photo", *rows]) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def test_people_csv_imports_all_rows_with_photos(minimal_config, capsys, registry, tmp_path):
+    csv_path = _people_csv(tmp_path, [
+        "王建国,12-301,13800000001,yes,photos/fr_obama.jpg",
+        "李桂兰,3-402,,1,photos/fr_biden.jpg",
+        "陈小明,5-101,13800000003,no,",
+    ])
+    code, out, err = run(capsys, "import", "-c", minimal_config, csv_path)
+    assert code == 0, err
+    result = json.loads(out)
+    assert len(result["created"]) == 3 and result["templates"] == 2
+    assert [p["care_watch"] for p in registry.people()] == [1, 1, 0]
+    # Importing the same file again updates instead of duplicating.
+    code, out, _ = run(capsys, "import", "-c", minimal_config, csv_path)
+    assert code == 0 and len(json.loads(out)["updated"]) == 3 and len(registry.people()) == 3
+
+
+def test_people_csv_with_bad_rows_imports_nothing_and_reports_each(minimal_config, capsys, registry, tmp_path):
+    csv_path = _people_csv(tmp_path, [
+        "王建国,12-301,,yes,photos/fr_obama.jpg",
+        ",3-402,,no,",
+        "李桂兰,three-oh-two,,no,",
+        "陈小明,5-101,,maybe,",
+        "赵四,6-101,,no,photos/missing.jpg",
+        "王建国,12-301,,no,",
+    ])
+    code, _, err = run(capsys, "import", "-c", minimal_config, csv_path)
+    assert code == 1
+    assert "nothing imported, 5 problem(s)" in err
+    for expected in (":3: name: empty", ":4: unit: 'three-oh-two' is not a unit", ":5: care_watch: 'maybe'",
+                     ":6: photo: 'photos/missing.jpg' not found", ":7: name: 王建国 in 12-301 is already on line 2"):
+        assert expected in err
+    assert registry.people() == []
+
+
+def test_people_csv_with_a_two_face_photo_imports_nothing(minimal_config, capsys, registry, tmp_path):
+    csv_path = _people_csv(tmp_path, ["王建国,12-301,,yes,photos/fr_obama.jpg", "李桂兰,3-402,,no,photos/two.jpg"])
+    code, _, err = run(capsys, "import", "-c", minimal_config, csv_path)
+    assert code == 1 and ":3: photo:" in err and "2 faces found" in err
+    assert registry.people() == []
+
+
+def test_vehicles_csv_all_or_nothing(minimal_config, capsys, registry, tmp_path):
+    owner = registry.add_person("王建国", "12-301")
+    registry.add_person("李桂兰", "3-402")
+    registry.add_person("李明", "3-402")
+    path = tmp_path / "vehicles.csv"
+    path.write_text(
+        "plate,class,person_unit,person_name,valid_until\n"
+        "沪A12345,resident,12-301,,2099-01-31\n"
+        "沪AD12345,family,12-301,王建国,\n"
+        "沪B1234O,visitor,,,\n"
+        "沪C54321,taxi,,,\n"
+        "沪D11111,resident,9-999,,\n"
+        "沪E22222,resident,3-402,,\n"
+        "沪A12345,blocked,,,\n",
+        encoding="utf-8",
+    )
+    code, _, err = run(capsys, "import", "-c", minimal_config, path)
+    assert code == 1
+    for expected in (":4: plate:", "never use the letters I and O", ":5: class: 'taxi' is not a class",
+                     ":6: person_unit: no registered anyone in unit 9-999",
+                     ":7: person_name: 2 people live in 3-402", ":8: plate: 沪A12345 is already on line 2"):
+        assert expected in err
+    assert registry.vehicles() == []
+
+    path.write_text(
+        "plate,class,person_unit,person_name,valid_until\n"
+        "沪A12345,resident,12-301,,2099-01-31\n"
+        "沪AD12345,family,12-301,王建国,\n"
+        "沪B99999,blocked,,,\n",
+        encoding="utf-8",
+    )
+    code, out, err = run(capsys, "import", "-c", minimal_config, path)
+    assert code == 0, err
+    assert json.loads(out)["created"] == ["沪A12345", "沪AD12345", "沪B99999"]
+    assert registry.vehicle("沪AD12345")["person_id"] == owner
+
+
+def test_unknown_csv_kind_is_refused(minimal_config, capsys, tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("foo,bar\n1,2\n", encoding="utf-8")
+    code, _, err = run(capsys, "import", "-c", minimal_config, path)
+    assert code == 1 and "neither people" in err
+
+
+def test_person_list_json(minimal_config, capsys, registry):
+    registry.add_person("王建国", "12-301", care_watch=True)
+    code, out, _ = run(capsys, "person", "list", "-c", minimal_config, "--json")
+    assert code == 0
+    assert json.loads(out)[0]["name"] == "王建国"
