@@ -19,9 +19,12 @@ from models.images import resize
 from models.manifest import verified_path
 
 # Chosen by measurement on ../shared/data (docs/face-calibration.md): see DEFAULT_ENCODER's notes there.
-DEFAULT_ENCODER = "dlib"
+DEFAULT_ENCODER = "ensemble"
 ENCODERS = {
     "dlib": "models.faces:DlibEncoder",
+    "faceplugin": "models.face_arcface:FacepluginEncoder",
+    "mobilefacenet": "models.face_arcface:MobileFaceNetEncoder",
+    "ensemble": "models.face_arcface:EnsembleEncoder",
 }
 
 _dlib_lock = threading.Lock()
@@ -77,9 +80,9 @@ class DlibEncoder(FaceEncoder):
 
     name = "dlib"
     dim = 128
-    # Calibrated on ../shared/data: zero false accepts at this tolerance (docs/face-calibration.md).
-    tolerance = 0.40
-    margin = 0.04
+    # Calibrated on ../shared/data: zero false accepts (docs/face-calibration.md).
+    tolerance = 0.478
+    margin = 0.10
 
     def __init__(self, jitters: int = 0):
         state = _dlib()

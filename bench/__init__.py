@@ -1,0 +1,25 @@
+"""Benchmarks and calibration: measured on ../shared/data, printed with a ratio against the naive way.
+
+Not part of the test suite (no timed assertions). Run ``python -m bench`` for the list.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data() -> Path | None:
+    """../shared/data (or $GATE_EDGE_SHARED_DATA), or None with a plain message when it is absent."""
+    path = Path(os.environ.get("GATE_EDGE_SHARED_DATA", REPO.parent / "shared" / "data"))
+    if not path.is_dir():
+        print(
+            f"bench: the development photo set {path} is absent on this machine (it is not redistributed "
+            "with gate-edge); set GATE_EDGE_SHARED_DATA to a copy to run this measurement.",
+            file=sys.stderr,
+        )
+        return None
+    return path

@@ -1,0 +1,160 @@
+"""Face calibration: true and false accepts per encoder on ../shared/data, and the thresholds to ship.
+
+Protocol (issue 3): enrol ``faces/<id>/1.jpg`` for every identity, probe with every other photo of
+that identity; ``faces_impostors`` are never enrolled. A false accept is an impostor matched to
+anyone, or a probe matched to someone else. For each encoder and each margin the tolerance is the
+largest with zero false accepts; the (tolerance, margin) pair with most true accepts is shipped.
+East Asian identities (af_*, kp_*) are also reported on their own.
+
+    python -m bench.face_calibrate [--encoders dlib,ensemble] [--markdown]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench import shared_data
+from edge.matcher import FaceMatcher
+from edge.registry import TemplateSet
+
+MARGINS = [0.0, 0.02, 0.04, 0.06, 0.08, 0.10, 0.12]
+
+
+def east_asian(identity: str) -> bool:
+    return identity.startswith(("af_", "kp_"))
+
+
+@dataclass
+class Photo:
+    identity: str
+    path: str
+    enrol: bool
+    impostor: bool
+
+
+def load_faces(data):
+    """Detect the face in every photo once (the detector does not depend on the encoder)."""
+    from models.faces import FaceEngine
+    from models.images import load_rgb
+
+    engine = FaceEngine(encoder="dlib")
+    photos, detections, missed = [], [], []
+    for folder, impostor in (("faces", False), ("faces_impostors", True)):
+        for path in sorted((data / folder).glob("*/*.jpg")):
+            image, faces = engine.find_faces_thoroughly(load_rgb(path))
+            if not faces:
+                missed.append(str(path.relative_to(data)))
+                continue
+            photos.append(Photo(path.parent.name, str(path.relative_to(data)), path.name == "1.jpg", impostor))
+            detections.append((image, faces[0]))
+    return photos, detections, missed
+
+
+def encode_all(encoder_name: str, detections) -> np.ndarray:
+    from models.faces import make_encoder
+
+    encoder = make_encoder(encoder_name)
+    return np.stack([encoder.encode(image, face) for image, face in detections])
+
+
+def outcomes(photos, vectors, enrol_filter=None):
+    """For every non-enrolment photo: (identity, impostor, best person, best distance, gap)."""
+    enrol_filter = enrol_filter or (lambda p: p.enrol and not p.impostor)
+    enrolled = [i for i, p in enumerate(photos) if enrol_filter(p)]
+    names = sorted({photos[i].identity for i in enrolled})
+    index = {name: k for k, name in enumerate(names)}
+    ids = np.array([index[photos[i].identity] for i in enrolled], dtype=np.int64)
+    matcher = FaceMatcher(tolerance=np.inf, margin=0.0)
+    matcher.load(TemplateSet("x", ids, vectors[enrolled], 0))
+    probes = [i for i, p in enumerate(photos) if i not in set(enrolled)]
+    results = matcher.match(vectors[probes])
+    rows = []
+    for i, result in zip(probes, results):
+        gap = (result.second_distance - result.distance) if result.second_distance is not None else np.inf
+        rows.append((photos[i].identity, photos[i].impostor, names[result.person_id], result.distance, gap))
+    return rows
+
+
+def rates(rows, tolerance, margin):
+    accepted = [(r, r[3] <= tolerance and r[4] >= margin) for r in rows]
+    false = sum(1 for r, ok in accepted if ok and (r[1] or r[2] != r[0]))
+    genuine = [(r, ok) for r, ok in accepted if not r[1]]
+
+    def tar(subset):
+        subset = list(subset)
+        return sum(1 for r, ok in subset if ok and r[2] == r[0]) / max(len(subset), 1)
+
+    return {
+        "false_accepts": false,
+        "tar": tar(genuine),
+        "tar_east_asian": tar(g for g in genuine if east_asian(g[0][0])),
+        "tar_western": tar(g for g in genuine if not east_asian(g[0][0])),
+        "probes": len(genuine),
+        "impostors": sum(1 for r in rows if r[1]),
+    }
+
+
+def calibrate(rows):
+    """Best (tolerance, margin) with zero false accepts; the tolerance sits midway below the first one."""
+    best = None
+    for margin in MARGINS:
+        false_distances = sorted(r[3] for r in rows if r[4] >= margin and (r[1] or r[2] != r[0]))
+        limit = false_distances[0] if false_distances else max(r[3] for r in rows) + 0.01
+        genuine_below = sorted(r[3] for r in rows if not r[1] and r[2] == r[0] and r[4] >= margin and r[3] < limit)
+        # Midway between the last true accept and the first false one: no wider than the data allows.
+        tolerance = round((genuine_below[-1] + limit) / 2, 3) if genuine_below else round(limit - 0.01, 3)
+        found = rates(rows, tolerance, margin)
+        if found["false_accepts"]:
+            continue
+        if best is None or found["tar"] > best[2]["tar"] + 1e-9:
+            best = (tolerance, margin, found)
+    return best
+
+
+def main(argv=None) -> int:
+    from models.faces import ENCODERS
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--encoders", default=",".join(ENCODERS))
+    args = parser.parse_args(argv)
+    data = shared_data()
+    if data is None:
+        return 0
+    started = time.perf_counter()
+    photos, detections, missed = load_faces(data)
+    print(f"photos with a face: {len(photos)}; no face found in {len(missed)}: {', '.join(missed)}")
+    print(f"identities enrolled: {len({p.identity for p in photos if p.enrol and not p.impostor})}; "
+          f"impostor photos: {sum(p.impostor for p in photos)}\n")
+    print("| encoder | rule | tolerance | margin | false accepts | true accepts | East Asian | Western |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in args.encoders.split(","):
+        vectors = encode_all(name, detections)
+        rows = outcomes(photos, vectors)
+        from models.faces import make_encoder
+
+        shipped = make_encoder(name)
+        lines = []
+        false_d = sorted(r[3] for r in rows if r[1] or r[2] != r[0])
+        tol0 = round(false_d[0] - 0.001, 3)
+        lines.append(("distance only, zero false accepts", tol0, 0.0, rates(rows, tol0, 0.0)))
+        best = calibrate(rows)
+        if best:
+            lines.append(("calibrated tolerance + margin", best[0], best[1], best[2]))
+        lines.append(("shipped thresholds", shipped.tolerance, shipped.margin,
+                      rates(rows, shipped.tolerance, shipped.margin)))
+        several = outcomes(photos, vectors, lambda p: not p.impostor and p.path.endswith(("/1.jpg", "/2.jpg")))
+        lines.append(("shipped, enrol photos 1+2", shipped.tolerance, shipped.margin,
+                      rates(several, shipped.tolerance, shipped.margin)))
+        for rule, tol, margin, r in lines:
+            print(f"| {name} | {rule} | {tol:.3f} | {margin:.2f} | {r['false_accepts']} | {r['tar']:.3f} "
+                  f"| {r['tar_east_asian']:.3f} | {r['tar_western']:.3f} |")
+    print(f"\n(one enrolment photo per identity unless said; {time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

