@@ -30,6 +30,7 @@ class CameraConfig(Section):
     loop: bool = Field(False, description="files: start again at the end")
     process_every_s: float = Field(0.2, ge=0, le=10, description="min seconds between analysed frames")
     down_alert_s: float = Field(60, gt=0, description="no frame for this long raises a device alert")
+    reconnect_max_s: float = Field(30, gt=0, le=600, description="cap of the back-off between reconnect tries")
 
     @field_validator("source")
     @classmethod

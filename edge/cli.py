@@ -27,7 +27,7 @@ def check_config(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from edge.commands import registry_cmds
+    from edge.commands import identify, registry_cmds
 
     parser = argparse.ArgumentParser(
         prog="gate-edge", description="Gate daemon: faces, plates, QR passes, barrier, MQTT"
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.set_defaults(func=check_config)
     registry_cmds.register(sub)
+    identify.register(sub)
     return parser
 
 

@@ -286,15 +286,23 @@ class Registry:
         with self.transaction() as db:
             db["kv"].upsert({"key": key, "value": value}, pk="key")
 
-    def _bump_templates_revision(self) -> None:
+    def _bump(self, counter: str) -> None:
+        """Move a change counter; matchers compare it to know when to reload (also across processes)."""
         with self.transaction() as db:
             db.execute(
-                "INSERT INTO kv(key, value) VALUES ('templates_rev', '1') "
-                "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+                "INSERT INTO kv(key, value) VALUES (?, '1') "
+                "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+                [counter],
             )
+
+    def _bump_templates_revision(self) -> None:
+        self._bump("templates_rev")
 
     def templates_revision(self) -> int:
         return int(self.get_kv("templates_rev", "0"))
+
+    def vehicles_revision(self) -> int:
+        return int(self.get_kv("vehicles_rev", "0"))
 
     # -- people ----------------------------------------------------------------------------
     def add_person(
@@ -423,6 +431,7 @@ class Registry:
             self.person(person_id)
         now = _now_iso()
         with self.transaction() as db:
+            self._bump("vehicles_rev")
             existing = self.vehicle(plate)
             record = {
                 "plate": plate,
@@ -453,6 +462,7 @@ class Registry:
         if self.vehicle(plate) is None:
             raise RegistryError(f"no vehicle with plate {plate}; see `gate-edge query --plate`")
         with self.transaction() as db:
+            self._bump("vehicles_rev")
             db.execute("DELETE FROM vehicles WHERE plate = ?", [plate])
 
     # -- sightings -------------------------------------------------------------------------

@@ -10,6 +10,7 @@ Every template is the mean of the chip's embedding and its mirror's (flip averag
 
 from __future__ import annotations
 
+import os
 import threading
 
 import cv2
@@ -104,6 +105,7 @@ class MobileFaceNetEncoder(FaceEncoder):
     margin = 0.08
 
     def __init__(self, threads: int = 2):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no "Created XNNPACK delegate" on stderr
         from ai_edge_litert.interpreter import Interpreter
 
         self._interpreter = Interpreter(model_path=str(verified_path("mobilefacenet")), num_threads=threads)

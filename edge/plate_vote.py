@@ -1,0 +1,111 @@
+"""Voting over frames: the readings of one vehicle in one lane become one plate.
+
+Readings within ``window_s`` whose texts are close (edit distance <= 2) form one cluster. Each
+character position is voted, weighted by the recogniser's confidence in that character, separately
+for 7- and 8-character readings (the length with the larger total weight wins). A cluster is decided
+once ``min_hits`` readings whose serial part (everything after the province) is at least
+``min_confidence`` sure have been seen; the vehicle then stays "in passage" (no second decision)
+until it has been unseen for ``cooldown_s``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+
+def edit_distance(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+@dataclass
+class VotedPlate:
+    text: str
+    confidence: float  # the weakest position's share of the vote, times the readings' mean confidence
+    char_confidence: tuple[float, ...]  # each position's share of its vote
+    readings: int
+    lane: str
+    box: tuple | None = None
+
+
+@dataclass
+class _Cluster:
+    lane: str
+    first_ts: float
+    last_ts: float
+    votes: dict = field(default_factory=lambda: defaultdict(lambda: defaultdict(float)))  # (len, pos) -> ch -> w
+    weight_by_length: dict = field(default_factory=lambda: defaultdict(float))
+    hits: int = 0
+    readings: int = 0
+    confidences: list = field(default_factory=list)
+    box: tuple | None = None
+    decided: bool = False
+
+    def add(self, text: str, char_confidence, ts: float, solid: bool, box) -> None:
+        for position, (char, weight) in enumerate(zip(text, char_confidence)):
+            self.votes[(len(text), position)][char] += max(weight, 1e-3)
+        self.weight_by_length[len(text)] += sum(char_confidence)
+        self.readings += 1
+        self.hits += int(solid)
+        self.confidences.append(min(char_confidence) if char_confidence else 0.0)
+        self.last_ts = ts
+        self.box = box or self.box
+
+    def voted(self) -> VotedPlate:
+        length = max(self.weight_by_length, key=self.weight_by_length.get)
+        chars, shares = [], []
+        for position in range(length):
+            tally = self.votes[(length, position)]
+            total = sum(tally.values()) or 1.0
+            char = max(tally, key=tally.get)
+            chars.append(char)
+            shares.append(tally[char] / total)
+        mean_conf = sum(self.confidences) / len(self.confidences)
+        return VotedPlate("".join(chars), min(shares) * mean_conf, tuple(shares), self.readings, self.lane, self.box)
+
+
+class PlateVoter:
+    def __init__(self, min_hits: int, min_confidence: float, window_s: float, cooldown_s: float):
+        self.min_hits = min_hits
+        self.min_confidence = min_confidence
+        self.window_s = window_s
+        self.cooldown_s = cooldown_s
+        self._clusters: list[_Cluster] = []
+
+    def add(self, lane: str, text: str, char_confidence, ts: float, box=None) -> VotedPlate | None:
+        """Add one reading; return the voted plate when its cluster is first decided."""
+        self._expire(ts)
+        cluster = self._cluster_for(lane, text, ts)
+        solid = bool(char_confidence) and min(char_confidence[1:] or char_confidence) >= self.min_confidence
+        cluster.add(text, char_confidence, ts, solid, box)
+        if cluster.decided or cluster.hits < self.min_hits:
+            return None
+        cluster.decided = True
+        return cluster.voted()
+
+    def _cluster_for(self, lane: str, text: str, ts: float) -> _Cluster:
+        best, best_distance = None, 3
+        for cluster in self._clusters:
+            if cluster.lane != lane:
+                continue
+            distance = edit_distance(cluster.voted().text, text)
+            if distance < best_distance:
+                best, best_distance = cluster, distance
+        if best is None:
+            best = _Cluster(lane, ts, ts)
+            self._clusters.append(best)
+        return best
+
+    def _expire(self, ts: float) -> None:
+        def alive(cluster: _Cluster) -> bool:
+            if cluster.decided:
+                return ts - cluster.last_ts <= self.cooldown_s
+            return ts - cluster.last_ts <= self.window_s
+
+        self._clusters = [c for c in self._clusters if alive(c)]

@@ -1,0 +1,78 @@
+"""The recognisers a gate uses, loaded once and shared: faces (+ matcher), plates, QR codes.
+
+Models load lazily (a plate-only gate never loads dlib) and are verified against the manifest.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from edge.matcher import FaceMatcher
+from edge.plate_match import PlateIndex
+
+
+class Recognizers:
+    def __init__(self, config=None, registry=None):
+        self.config = config
+        self.registry = registry
+        self._lock = threading.Lock()
+        self._faces = self._plates = self._qr = None
+        self._matcher: FaceMatcher | None = None
+        self._plate_index: PlateIndex | None = None
+
+    @property
+    def face_config(self):
+        if self.config is not None:
+            return self.config.recognition.face
+        from edge.config.recognition import FaceRecognitionConfig
+
+        return FaceRecognitionConfig()
+
+    @property
+    def faces(self):
+        with self._lock:
+            if self._faces is None:
+                from models.faces import FaceEngine
+
+                fc = self.face_config
+                self._faces = FaceEngine(fc.encoder, fc.detector, fc.upsample, fc.scale, fc.min_face_px)
+            return self._faces
+
+    @property
+    def plates(self):
+        with self._lock:
+            if self._plates is None:
+                from models.plates import PlateReader
+
+                self._plates = PlateReader()
+            return self._plates
+
+    @property
+    def qr(self):
+        with self._lock:
+            if self._qr is None:
+                from models.qr import QrReader
+
+                self._qr = QrReader()
+            return self._qr
+
+    def matcher(self) -> FaceMatcher:
+        """The face matcher, reloaded if the registry's templates changed since last time."""
+        encoder = self.faces.encoder
+        with self._lock:
+            if self._matcher is None:
+                fc = self.face_config
+                tolerance = fc.tolerance if fc.tolerance is not None else encoder.tolerance
+                margin = fc.margin if fc.margin is not None else encoder.margin
+                self._matcher = FaceMatcher(tolerance, margin)
+            if self.registry is not None:
+                self._matcher.refresh(self.registry, encoder.name)
+            return self._matcher
+
+    def plate_index(self) -> PlateIndex:
+        with self._lock:
+            if self.registry is None:
+                return PlateIndex([])
+            if self._plate_index is None or self._plate_index.revision != self.registry.vehicles_revision():
+                self._plate_index = PlateIndex.from_registry(self.registry)
+            return self._plate_index

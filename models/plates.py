@@ -1,0 +1,215 @@
+"""Plate reading: locate text with the OCR detector, rectify each plate-shaped box, read it with the
+recogniser alone and decode it under the plate grammar (models/plate_decoder.py).
+
+    detector    PP-OCRv6 small (rapidocr 3.x wheel), on the region of interest, long side <= 640
+    recogniser  PP-OCRv4 (rapidocr-onnxruntime wheel): reads the province characters far better than
+                v6 on plates (measured: docs/plate-accuracy.md); run on the grey rectified crop
+
+Every reading carries its text, a confidence (the weakest character's score), the box and the
+per-character scores; text that is not a plate (signs, phone numbers, timestamps) is rejected
+because the recogniser's own unconstrained reading does not agree with the grammatical one.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from edge.plates import canonical
+from models.manifest import verified_path
+from models.plate_decoder import PlateDecoder
+
+REC_HEIGHT = 48
+DETECT_LONG_SIDE = 640
+# The recogniser emits one CTC frame per 8 pixels of width; an 8-character plate at its natural
+# aspect gets about 20 frames, too few to keep "66" apart. Stretching the crop gives it room.
+STRETCH = 1.6
+SHEARS = np.linspace(-0.6, 0.6, 25)
+
+
+@dataclass(frozen=True)
+class PlateReading:
+    text: str
+    confidence: float
+    box: tuple[int, int, int, int]  # x1, y1, x2, y2 in full-frame pixels
+    char_confidence: tuple[float, ...]
+    raw: str  # the recogniser's unconstrained reading, for diagnostics
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "confidence": round(self.confidence, 3), "box": list(self.box)}
+
+
+def _levenshtein(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+class PlateRecognizer:
+    """The PP-OCRv4 recogniser run directly, giving per-frame character probabilities."""
+
+    def __init__(self, threads: int = 2):
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._session = onnxruntime.InferenceSession(
+            str(verified_path("ppocr_v4_rec")), options, providers=["CPUExecutionProvider"]
+        )
+        meta = self._session.get_modelmeta().custom_metadata_map
+        self.characters = ["<blank>", *meta["character"].split("\n"), " "]
+        self._input = self._session.get_inputs()[0].name
+        self._lock = threading.Lock()
+
+    def probabilities(self, bgr: np.ndarray, stretch: float = 1.0) -> np.ndarray:
+        """(T, C) probabilities for a text-line image (BGR, any size), optionally widened."""
+        h, w = bgr.shape[:2]
+        width = max(int(np.ceil(REC_HEIGHT * w * stretch / max(h, 1))), REC_HEIGHT)
+        x = cv2.resize(bgr, (width, REC_HEIGHT), interpolation=cv2.INTER_CUBIC)
+        x = x.astype(np.float32).transpose(2, 0, 1) / 255.0
+        x = (x - 0.5) / 0.5
+        with self._lock:
+            return self._session.run(None, {self._input: x[None]})[0][0]
+
+    def greedy(self, probs: np.ndarray) -> str:
+        best = probs.argmax(1)
+        keep = (best != 0) & np.concatenate([[True], best[1:] != best[:-1]])
+        return "".join(self.characters[i] for i in best[keep])
+
+
+class PlateReader:
+    """Frames (RGB) to plate readings. Thread-safe; load once, use from every plate camera."""
+
+    def __init__(self, detect_long_side: int = DETECT_LONG_SIDE):
+        from rapidocr import RapidOCR
+
+        verified_path("ppocr_v6_det")
+        self._detector = RapidOCR(
+            params={
+                "Global.log_level": "error",
+                "Global.use_cls": False,
+                "Global.use_rec": False,
+                "Det.limit_type": "max",
+                "Det.limit_side_len": detect_long_side,
+                "EngineConfig.onnxruntime.intra_op_num_threads": 2,
+                "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+            }
+        )
+        self._det_lock = threading.Lock()
+        self.recognizer = PlateRecognizer()
+        self.decoder = PlateDecoder(self.recognizer.characters)
+
+    # -- locating ----------------------------------------------------------------------------
+    def text_quads(self, bgr: np.ndarray) -> list[np.ndarray]:
+        with self._det_lock:
+            result = self._detector(bgr, use_det=True, use_cls=False, use_rec=False)
+        return [] if result.boxes is None else [np.asarray(b, dtype=np.float32) for b in result.boxes]
+
+    @staticmethod
+    def rectify(bgr: np.ndarray, quad: np.ndarray, pad_x: float = 0.12, pad_y: float = 0.15) -> np.ndarray:
+        """Warp a quad (tl, tr, br, bl) to an upright crop, padded so the province is not cut off."""
+        tl, tr, br, bl = quad
+        across, down = (tr - tl + br - bl) / 2, (bl - tl + br - tr) / 2
+        width = float(np.linalg.norm(across)) * (1 + 2 * pad_x)
+        height = float(np.linalg.norm(down)) * (1 + 2 * pad_y)
+        out_h = REC_HEIGHT
+        out_w = max(int(round(out_h * width / max(height, 1))), out_h)
+        source = np.array(
+            [
+                tl - pad_x * across - pad_y * down,
+                tr + pad_x * across - pad_y * down,
+                br + pad_x * across + pad_y * down,
+                bl - pad_x * across + pad_y * down,
+            ],
+            dtype=np.float32,
+        )
+        target = np.array([[0, 0], [out_w, 0], [out_w, out_h], [0, out_h]], dtype=np.float32)
+        matrix = cv2.getPerspectiveTransform(source, target)
+        return cv2.warpPerspective(bgr, matrix, (out_w, out_h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+
+    @staticmethod
+    def deshear(gray: np.ndarray) -> np.ndarray:
+        """Undo the slant of a plate seen from the side: the shear that makes character strokes most
+        vertical (the sharpest column profile of horizontal gradients) is applied."""
+        h, w = gray.shape[:2]
+        smooth = cv2.GaussianBlur(gray.astype(np.float32), (3, 3), 0)
+        band = slice(int(h * 0.2), int(h * 0.8))
+        best, best_shear = -1.0, 0.0
+        for shear in SHEARS:
+            matrix = np.float32([[1, shear, -shear * h / 2], [0, 1, 0]])
+            sheared = cv2.warpAffine(smooth, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
+            profile = np.abs(cv2.Sobel(sheared, cv2.CV_32F, 1, 0, ksize=3))[band].sum(0)
+            sharpness = float(profile.std() / (profile.mean() + 1e-6))
+            if sharpness > best:
+                best, best_shear = sharpness, shear
+        if best_shear == 0.0:
+            return gray
+        matrix = np.float32([[1, best_shear, -best_shear * h / 2], [0, 1, 0]])
+        return cv2.warpAffine(gray, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
+
+    # -- reading -----------------------------------------------------------------------------
+    def read_crop(self, bgr: np.ndarray):
+        """(Decoded, raw text) for an image that is one plate, tightly or loosely cropped.
+
+        Read in grey (colour casts and blue backgrounds hide the province character), as it is and
+        de-slanted; the grammatical reading with the better path score wins.
+        """
+        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+        best = None
+        for variant in (gray, self.deshear(gray)):
+            probs = self.recognizer.probabilities(cv2.cvtColor(variant, cv2.COLOR_GRAY2BGR), STRETCH)
+            decoded = self.decoder.decode(probs)
+            if decoded is not None and (best is None or decoded.score > best[0].score):
+                best = (decoded, self.recognizer.greedy(probs))
+            if variant is gray and decoded is not None and decoded.confidence > 0.95:
+                break  # already sure: skip the second reading
+        return best if best else (None, "")
+
+    @staticmethod
+    def looks_like_plate(decoded, raw: str) -> bool:
+        """The recogniser's own free reading must mostly agree with the grammatical one.
+
+        Shop signs, phone numbers and timestamps decode to *some* plate under the grammar, but their
+        free reading is far from it; a real plate's free reading differs by a province or a letter.
+        """
+        if decoded is None:
+            return False
+        free = canonical(raw).replace("I", "1").replace("O", "0")
+        return min(_levenshtein(decoded.text, free), _levenshtein(decoded.text[1:], free)) <= 2
+
+    def read(self, rgb: np.ndarray, roi=None, min_confidence: float = 0.0) -> list[PlateReading]:
+        """Plates in a frame (RGB), best first."""
+        x0 = y0 = 0
+        view = rgb
+        if roi is not None:
+            x1, y1, x2, y2 = roi
+            view = rgb[y1:y2, x1:x2]
+            x0, y0 = x1, y1
+        bgr = cv2.cvtColor(view, cv2.COLOR_RGB2BGR)
+        readings = []
+        for quad in self.text_quads(bgr):
+            width = np.linalg.norm(quad[1] - quad[0])
+            height = np.linalg.norm(quad[3] - quad[0])
+            if height < 8 or not 1.5 <= width / max(height, 1) <= 9:
+                continue  # not plate-shaped
+            decoded, raw = self.read_crop(self.rectify(bgr, quad))
+            if not self.looks_like_plate(decoded, raw) or decoded.confidence < min_confidence:
+                continue
+            xs, ys = quad[:, 0] + x0, quad[:, 1] + y0
+            box = (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
+            readings.append(PlateReading(decoded.text, decoded.confidence, box, decoded.char_confidence, raw))
+        readings.sort(key=lambda r: -r.confidence)
+        unique, seen = [], set()
+        for reading in readings:
+            if reading.text not in seen:
+                seen.add(reading.text)
+                unique.append(reading)
+        return unique
