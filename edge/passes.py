@@ -64,7 +64,8 @@ class PassCheck:
 def read_key(path) -> bytes:
     if path is None:
         raise PassError("passes.secret_file is not set in the config; create a key: head -c 32 /dev/urandom > pass.key")
-    key = open(path, "rb").read().strip()
+    with open(path, "rb") as handle:
+        key = handle.read().strip()
     if len(key) < 16:
         raise PassError(f"{path}: the pass key must be at least 16 bytes (head -c 32 /dev/urandom > {path})")
     return key
