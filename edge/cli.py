@@ -27,7 +27,7 @@ def check_config(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from edge.commands import identify, registry_cmds
+    from edge.commands import device_cmds, identify, pass_cmds, registry_cmds
 
     parser = argparse.ArgumentParser(
         prog="gate-edge", description="Gate daemon: faces, plates, QR passes, barrier, MQTT"
@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=check_config)
     registry_cmds.register(sub)
     identify.register(sub)
+    pass_cmds.register(sub)
+    device_cmds.register(sub)
     return parser
 
 

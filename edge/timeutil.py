@@ -8,13 +8,36 @@ from zoneinfo import ZoneInfo
 
 
 class Clock:
-    """Wall clock in epoch seconds; tests and the demo substitute an offset or a fixed time."""
+    """Wall clock in epoch seconds; tests and the demo substitute an offset or a fixed time.
 
-    def __init__(self, offset_s: float = 0.0):
+    ``offset_file``: a file holding a number of seconds to add, re-read when it changes. The
+    end-to-end tests use it (GATE_EDGE_CLOCK_OFFSET_FILE) to let 45 minutes or 2 days pass at once.
+    """
+
+    def __init__(self, offset_s: float = 0.0, offset_file: str | None = None):
         self.offset_s = offset_s
+        self.offset_file = offset_file
+        self._mtime = None
+
+    def _file_offset(self) -> None:
+        import os
+
+        try:
+            mtime = os.stat(self.offset_file).st_mtime_ns
+            if mtime != self._mtime:
+                with open(self.offset_file, encoding="utf-8") as handle:
+                    self.offset_s = float(handle.read().strip() or 0)
+                self._mtime = mtime
+        except (OSError, ValueError):
+            pass
 
     def now(self) -> float:
+        if self.offset_file:
+            self._file_offset()
         return time.time() + self.offset_s
+
+    def __call__(self) -> float:
+        return self.now()
 
 
 class FixedClock(Clock):

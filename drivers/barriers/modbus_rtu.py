@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from typing import Literal
 
 from pydantic import Field, field_validator
 
 from drivers.barriers import Barrier as BarrierBase
+from drivers.barriers import BarrierError, BarrierStatus
 from drivers.barriers.common import BarrierBaseConfig, Lane
 
 TYPE = "modbus_rtu"
@@ -46,5 +50,201 @@ class Config(BarrierBaseConfig):
         return self.open_coil[lane] if isinstance(self.open_coil, dict) else self.open_coil
 
 
+# pymodbus logs every failed transaction with a byte dump; BarrierError already says what failed
+# and what to check, once, so the library's own error lines are only noise in the journal.
+logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+
+_EXCEPTIONS = {
+    1: "illegal function (the controller does not support this command)",
+    2: "illegal data address (check open_coil / arm_input / loop_inputs)",
+    3: "illegal data value",
+    4: "device failure (the controller reports an internal fault)",
+    5: "acknowledge (busy with a long command)",
+    6: "device busy",
+}
+
+
 class Barrier(BarrierBase):
-    """Placeholder until the Modbus RTU driver lands (issue 5)."""
+    """A barrier controller on RS-485, spoken to with pymodbus's RTU client.
+
+    ``open(lane)`` writes the lane's coil ON, holds ``pulse_ms`` and writes it OFF. Both writes are
+    absolute, so a retry after a lost reply never toggles the arm twice. Every transaction holds the
+    bus lock (RS-485 is half-duplex). Any failure (timeout, bad CRC, garbage, exception reply,
+    vanished port) raises BarrierError with a message naming the port, the unit and what to check;
+    the arm state is then "unknown" until a status read succeeds.
+    """
+
+    def __init__(self, config: Config, clock=time.monotonic, sleep=time.sleep):
+        super().__init__(config)
+        self._clock = clock
+        self._sleep = sleep
+        self._bus = threading.Lock()
+        self._client = None
+        self._next_open_try = 0.0
+        self._backoff = 0.5
+        self._received = bytearray()
+        self.arm = "unknown"
+        self.consecutive_failures = 0
+        self.last_error = ""
+        self.transactions = 0
+
+    # -- port handling -------------------------------------------------------------------------
+    def _trace(self, sending: bool, data: bytes) -> bytes:
+        if not sending:
+            self._received.extend(data)
+        return data
+
+    def _ensure_client(self):
+        from pymodbus.client import ModbusSerialClient
+
+        if self._client is not None and self._client.connected:
+            return self._client
+        now = self._clock()
+        if now < self._next_open_try:
+            raise BarrierError(
+                f"barrier {self.id}: port {self.config.port} unavailable ({self.last_error}); "
+                f"retrying in {self._next_open_try - now:.1f} s"
+            )
+        if self._client is None:
+            c = self.config
+            self._client = ModbusSerialClient(
+                c.port, baudrate=c.baudrate, parity=c.parity, stopbits=c.stopbits, bytesize=c.bytesize,
+                timeout=c.timeout_s, retries=c.retries, reconnect_delay=0, trace_packet=self._trace,
+            )
+        if not self._client.connect():
+            self._drop_client()
+            self._next_open_try = now + self._backoff
+            self._backoff = min(self._backoff * 2, self.config.reopen_max_s)
+            raise BarrierError(
+                f"barrier {self.id}: cannot open {self.config.port} (adapter unplugged? permissions?); "
+                f"retrying with back-off"
+            )
+        self._backoff = 0.5
+        return self._client
+
+    def _drop_client(self) -> None:
+        if self._client is not None:
+            try:
+                self._client.close()
+            except Exception:
+                pass
+            self._client = None
+
+    # -- transactions ------------------------------------------------------------------------
+    def _transact(self, what: str, call):
+        """Run one Modbus request (bus lock held by the caller); map every failure to BarrierError."""
+        from pymodbus.exceptions import ConnectionException, ModbusException
+
+        client = self._ensure_client()
+        self._received.clear()
+        started = self._clock()
+        try:
+            response = call(client)
+        except ConnectionException as exc:
+            self._drop_client()
+            raise BarrierError(f"barrier {self.id}: lost {self.config.port} during {what}: {exc}") from None
+        except ModbusException as exc:
+            elapsed = self._clock() - started
+            if self._received:
+                detail = f"invalid reply (bad CRC or garbage: {bytes(self._received[:16]).hex()})"
+            else:
+                detail = "no reply"
+            tries = self.config.retries + 1
+            raise BarrierError(
+                f"barrier {self.id}: {detail} from unit {self.config.unit} on {self.config.port} to {what} "
+                f"after {tries} tries in {elapsed:.2f} s; check wiring, baudrate and unit id"
+            ) from exc
+        except (OSError, ValueError) as exc:  # serial errors when the adapter vanishes mid-call
+            self._drop_client()
+            raise BarrierError(f"barrier {self.id}: {self.config.port} failed during {what}: {exc}") from None
+        if response.isError():
+            code = getattr(response, "exception_code", None)
+            meaning = _EXCEPTIONS.get(code, "unknown exception")
+            raise BarrierError(
+                f"barrier {self.id}: controller refused {what} with Modbus exception {code}: {meaning}"
+            )
+        self.transactions += 1
+        return response
+
+    def _guarded(self, what: str, work):
+        with self._bus:
+            try:
+                result = work()
+            except BarrierError as exc:
+                self.arm = "unknown"
+                self.consecutive_failures += 1
+                self.last_error = str(exc)
+                raise
+            self.consecutive_failures = 0
+            self.last_error = ""
+            return result
+
+    def _write_coil(self, coil: int, value: bool):
+        unit = self.config.unit
+        return self._transact(
+            f"write coil {coil} {'ON' if value else 'OFF'}", lambda c: c.write_coil(coil, value, device_id=unit)
+        )
+
+    # -- the Barrier interface ---------------------------------------------------------------
+    def open(self, lane: str) -> None:
+        if lane not in self.config.lanes:
+            raise BarrierError(f"barrier {self.id} does not serve lane {lane!r} (lanes: {self.config.lanes})")
+        coil = self.config.coil_for(lane)
+
+        def pulse():
+            self._write_coil(coil, True)
+            try:
+                self._sleep(self.config.pulse_ms / 1000)
+            finally:
+                self._write_coil(coil, False)
+
+        self._guarded(f"open lane {lane}", pulse)
+
+    def release_all(self) -> None:
+        """Write every open coil OFF: the safe state after a restart (a pulse cut short by a crash)."""
+
+        def off():
+            for coil in sorted({self.config.coil_for(lane) for lane in self.config.lanes}):
+                self._write_coil(coil, False)
+
+        self._guarded("reset open coils", off)
+
+    def status(self) -> BarrierStatus:
+        config = self.config
+        addresses = [a for a in [config.arm_input, *config.loop_inputs.values()] if a is not None]
+
+        def read():
+            if not addresses:
+                return BarrierStatus(True, "unknown", {}, "no inputs configured")
+            first, last = min(addresses), max(addresses)
+            response = self._transact(
+                "read inputs",
+                lambda c: c.read_discrete_inputs(first, count=last - first + 1, device_id=config.unit),
+            )
+            bits = response.bits
+            arm = "unknown" if config.arm_input is None else ("up" if bits[config.arm_input - first] else "down")
+            loops = {lane: bool(bits[address - first]) for lane, address in config.loop_inputs.items()}
+            self.arm = arm
+            return BarrierStatus(True, arm, loops)
+
+        try:
+            return self._guarded("read status", read)
+        except BarrierError as exc:
+            return BarrierStatus(False, "unknown", {}, str(exc))
+
+    def health(self) -> dict:
+        return {
+            "state": "ok" if self.consecutive_failures == 0 else "failing",
+            "type": TYPE,
+            "arm": self.arm,
+            "consecutive_failures": self.consecutive_failures,
+            "last_error": self.last_error or None,
+        }
+
+    @property
+    def failing(self) -> bool:
+        return self.consecutive_failures >= self.config.fail_alert_after
+
+    def close(self) -> None:
+        with self._bus:
+            self._drop_client()

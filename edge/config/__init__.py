@@ -12,8 +12,17 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from edge.config.crosscheck import cross_checks
-from edge.config.root import GateConfig
 from edge.config.yamlsource import YamlSource, YamlSyntaxError, read_yaml
+
+
+def __getattr__(name: str):
+    # GateConfig pulls in the drivers' config classes, which themselves build on edge.config.base:
+    # importing it lazily lets either package be imported first.
+    if name == "GateConfig":
+        from edge.config.root import GateConfig
+
+        return GateConfig
+    raise AttributeError(name)
 
 __all__ = ["ConfigError", "ConfigProblem", "GateConfig", "load_config"]
 
@@ -68,6 +77,8 @@ def load_config(path: str | Path) -> GateConfig:
         ConfigProblem(shown, line, _dotted(loc), "key given twice; keep one (the last one wins in YAML)")
         for loc, line in source.duplicates
     ]
+    from edge.config.root import GateConfig
+
     config = None
     try:
         config = GateConfig.model_validate(source.data, context={"base_dir": path.resolve().parent})
@@ -105,6 +116,8 @@ def _strip_tags(loc: tuple, data: object) -> tuple:
 
 def _model_for(loc: tuple, data: object) -> type[BaseModel] | None:
     """The pydantic model that owns the mapping at ``loc`` (to suggest the key meant)."""
+    from edge.config.root import GateConfig
+
     model: object = GateConfig
     node = data
     for part in loc:

@@ -1,0 +1,208 @@
+"""The daemon: start the parts in order around one stop event, supervise them, stop them in reverse.
+
+    registry → alerts → MQTT link → barriers → recognisers → gate → cameras → workers → jobs
+
+The main thread supervises: it restarts a worker that died, pings the systemd watchdog only while
+every worker makes progress, and on SIGTERM/SIGINT stops everything within a few seconds, flushing
+what the broker will take.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+
+from drivers.barriers import make_barrier
+from edge import sdnotify
+from edge.alerts import Alerts
+from edge.gate import Gate
+from edge.jobs import Jobs
+from edge.outbox import Outbox, enqueue
+from edge.recognition import Recognizers
+from edge.registry import Registry
+from edge.timeutil import Clock
+
+_LOG = logging.getLogger(__name__)
+STALL_S = 60.0
+
+
+class Daemon:
+    def __init__(self, config, *, clock: Clock | None = None, on_event=None, barriers: dict | None = None):
+        self.config = config
+        self.clock = clock or Clock(offset_file=os.environ.get("GATE_EDGE_CLOCK_OFFSET_FILE"))
+        self.stop = threading.Event()
+        self.on_event = on_event
+        self._given_barriers = barriers
+        self.registry = self.alerts = self.link = self.gate = self.jobs = self.recognizers = None
+        self.barriers: dict = {}
+        self.cameras: list = []
+        self.workers: list = []
+        self._closers: list = []
+        self.restarts = 0
+
+    # -- start -------------------------------------------------------------------------------
+    def start(self) -> Daemon:
+        config = self.config
+        sdnotify.notify("STATUS=starting")
+        self.registry = Registry(config.database)
+        self._closers.append(self.registry.close)
+        self.alerts = Alerts(config, self.registry, clock=self.clock, wake=self._wake)
+        if config.mqtt.enabled:
+            from edge.mqtt_link import MqttLink
+
+            self.link = MqttLink(config, self.registry, on_command=self._command, on_peer_event=self._peer,
+                                 on_refused=self._refused, status_provider=self._status).start()
+            self._closers.append(self.link.close)
+        self._start_barriers()
+        self.recognizers = Recognizers(config, self.registry)
+        self._preload_models()
+        pass_key = self._pass_key()
+        self.gate = Gate(config, self.registry, self.barriers, self.alerts, clock=self.clock, wake=self._wake,
+                         on_event=self.on_event)
+        from drivers.camera import Camera
+        from edge.pipeline import CameraWorker
+
+        for cam_config in config.cameras:
+            camera = Camera(cam_config, self.stop, clock=self.clock).start()
+            self.cameras.append(camera)
+            self.workers.append(CameraWorker(camera, config, self.recognizers, self.gate, self.stop, pass_key).start())
+        self._closers.append(self._stop_cameras)
+        self.jobs = Jobs(config, self.registry, self.alerts, cameras=self.cameras, barriers=self.barriers,
+                         link=self.link, clock=self.clock, outbox=Outbox(self.registry)).start()
+        self._closers.append(self.jobs.close)
+        sdnotify.notify("READY=1\nSTATUS=running")
+        _LOG.info("gate %s/%s running: %d cameras, %d barriers", config.site, config.gate, len(self.cameras),
+                  len(self.barriers))
+        return self
+
+    def _start_barriers(self) -> None:
+        if self._given_barriers is not None:
+            self.barriers = dict(self._given_barriers)
+            return
+        for barrier_config in self.config.barriers:
+            barrier = make_barrier(barrier_config)
+            self.barriers[barrier.id] = barrier
+            release = getattr(barrier, "release_all", None)
+            if release is not None:
+                try:
+                    release()  # never replay a command from before the restart: coils start OFF
+                except Exception as exc:
+                    _LOG.error("barrier %s: could not reset its coils at start: %s", barrier.id, exc)
+        self._closers.append(lambda: [b.close() for b in self.barriers.values()])
+
+    def _preload_models(self) -> None:
+        roles = {c.role for c in self.config.cameras}
+        if "face" in roles:
+            self.recognizers.matcher()
+        if "plate" in roles:
+            self.recognizers.plates  # noqa: B018
+        if any(c.read_qr for c in self.config.cameras):
+            self.recognizers.qr  # noqa: B018
+
+    def _pass_key(self):
+        from edge.passes import PassError, read_key
+
+        try:
+            return read_key(self.config.passes.secret_file) if self.config.passes.secret_file else None
+        except (PassError, OSError) as exc:
+            _LOG.error("QR passes disabled: %s", exc)
+            return None
+
+    # -- run / supervise ---------------------------------------------------------------------
+    def run(self) -> int:
+        """Supervise until a signal; returns the exit code."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop.set())
+        watchdog = sdnotify.watchdog_interval_s()
+        interval = min(watchdog, 1.0) if watchdog else 1.0
+        while not self.stop.wait(interval):
+            healthy = self.supervise()
+            if watchdog and healthy:
+                sdnotify.notify("WATCHDOG=1")
+        return 0
+
+    def supervise(self) -> bool:
+        """Restart dead workers; True when every worker is alive and making progress."""
+        healthy = True
+        for index, worker in enumerate(self.workers):
+            if worker.camera.state == "ended":
+                continue
+            if not worker.alive:
+                _LOG.error("worker for camera %s died; restarting it", worker.cam.id)
+                self.alerts.device(f"worker:{worker.cam.id}", False, "analysis thread died and was restarted")
+                self.restarts += 1
+                from edge.pipeline import CameraWorker
+
+                self.workers[index] = CameraWorker(worker.camera, self.config, self.recognizers, self.gate,
+                                                   self.stop, worker.pass_key).start()
+                healthy = False
+            elif time.monotonic() - worker.last_progress > STALL_S:
+                healthy = False  # stuck in a model call: let the watchdog restart us
+        return healthy
+
+    # -- stop --------------------------------------------------------------------------------
+    def _stop_cameras(self) -> None:
+        self.stop.set()
+        for worker in self.workers:
+            worker.join(5)
+        for camera in self.cameras:
+            camera.close()
+
+    def close(self) -> None:
+        """Stop everything in reverse start order. Safe to call twice."""
+        sdnotify.notify("STOPPING=1")
+        self.stop.set()
+        while self._closers:
+            closer = self._closers.pop()
+            try:
+                closer()
+            except Exception:
+                _LOG.exception("error while stopping")
+
+    # -- MQTT callbacks ----------------------------------------------------------------------
+    def _wake(self) -> None:
+        if self.link is not None:
+            self.link.wake()
+
+    def _status(self) -> dict:
+        return {
+            "cameras": {c.id: c.stats() for c in self.cameras},
+            "barriers": {b.id: b.health() for b in self.barriers.values()},
+        }
+
+    def _refused(self, seq: int, reason: str) -> None:
+        self.alerts.device("broker", False, f"broker refused a message (outbox row {seq}): {reason}")
+
+    def _peer(self, gate: str, kind: str, payload: bytes) -> None:
+        from edge.peers import apply_peer_event
+
+        apply_peer_event(self.registry, self.alerts, gate, payload)
+
+    def _command(self, verb: str, payload: bytes) -> None:
+        from edge.contract import command_result
+        from edge.remote import CommandRefused, parse_command, remember_request
+
+        mqtt = self.config.mqtt
+        key = mqtt.command_key_file.read_bytes().strip() if mqtt.command_key_file else None
+        request_id, ok, error = None, False, None
+        try:
+            command = parse_command(verb, payload, key, mqtt.command_window_s,
+                                    remember_request(self.registry, mqtt.command_window_s), now=self.clock())
+            request_id = command.request_id
+            body = command.body
+            if verb == "open":
+                self.gate.remote_open(body.get("lane", "in"), body.get("barrier"), request_id)
+            elif verb == "pay":
+                self.gate.pay(body["session_id"], body["amount_cents"], request_id)
+            ok = True
+        except CommandRefused as exc:
+            request_id, error = exc.request_id, exc.error
+            _LOG.warning("command %s refused: %s", verb[:32], error)
+        except ValueError as exc:
+            error = str(exc)
+        with self.registry.transaction() as db:
+            enqueue(db, self.link.topics.command_result, command_result(request_id, ok, error))
+        self._wake()

@@ -1,0 +1,142 @@
+"""Scheduled jobs (APScheduler): inactivity check, device health, retention, WAL checkpoint, status.
+
+Each job is a plain method of ``Jobs`` so tests call it directly; ``start()`` only puts them on a
+BackgroundScheduler. Jobs never raise into the scheduler: a failure is logged and retried next run.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from datetime import UTC
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+_LOG = logging.getLogger(__name__)
+DISK_FREE_MIN = 0.05
+OUTBOX_ALERT_DEPTH = 10000
+BROKER_DOWN_ALERT_S = 120
+
+
+class Jobs:
+    def __init__(self, config, registry, alerts, *, cameras=(), barriers=None, link=None, clock=time.time,
+                 outbox=None):
+        self.config = config
+        self.registry = registry
+        self.alerts = alerts
+        self.cameras = list(cameras)
+        self.barriers = barriers or {}
+        self.link = link
+        self.clock = clock
+        self.outbox = outbox
+        self._broker_down_since: float | None = None
+        self._scheduler: BackgroundScheduler | None = None
+
+    # -- the jobs ----------------------------------------------------------------------------
+    def inactivity(self) -> list[dict]:
+        return self.alerts.check_inactivity(self.clock())
+
+    def device_health(self) -> None:
+        for camera in self.cameras:
+            down = camera.down_for()
+            if down > camera.config.down_alert_s:
+                self.alerts.device(f"camera:{camera.id}", False, f"no frame for {down:.0f} s ({camera.last_error})")
+            elif camera.state == "ok":
+                self.alerts.device(f"camera:{camera.id}", True)
+        for barrier in self.barriers.values():
+            status = barrier.status()  # a cheap read: keeps the arm state known and finds dead buses
+            failing = getattr(barrier, "failing", not status.reachable)
+            if failing:
+                self.alerts.device(f"barrier:{barrier.id}", False, status.detail or "not answering")
+            elif status.reachable:
+                self.alerts.device(f"barrier:{barrier.id}", True)
+        if self.link is not None:
+            if self.link.connected.is_set():
+                self._broker_down_since = None
+                self.alerts.device("broker", True)
+            else:
+                self._broker_down_since = self._broker_down_since or time.monotonic()
+                if time.monotonic() - self._broker_down_since > BROKER_DOWN_ALERT_S:
+                    self.alerts.device("broker", False, self.link.last_error or "not connected")
+        usage = shutil.disk_usage(self.config.database.parent)
+        free = usage.free / usage.total
+        self.alerts.device("disk", free >= DISK_FREE_MIN, f"{free:.1%} free on {self.config.database.parent}")
+        if self.outbox is not None:
+            depth = self.outbox.depth()
+            self.alerts.device("outbox", depth < OUTBOX_ALERT_DEPTH, f"{depth} messages waiting for the broker")
+
+    def retention(self) -> dict:
+        """Delete sent events and outbox rows past retention; never an unsent one."""
+        cutoff = self.clock() - self.config.retention.events_days * 86400
+        with self.registry.transaction():
+            events = self.registry.conn.execute(
+                "DELETE FROM events WHERE ts_epoch < ? AND NOT EXISTS (SELECT 1 FROM outbox o "
+                "WHERE o.msg_id = 'event:' || events.event_id AND o.sent_epoch IS NULL)", [cutoff]).rowcount
+            sent = self.registry.conn.execute(
+                "DELETE FROM outbox WHERE sent_epoch IS NOT NULL AND created_epoch < ?", [cutoff]).rowcount
+            self.registry.conn.execute(
+                "DELETE FROM alerts WHERE state = 'cleared' AND cleared_epoch < ?", [cutoff])
+        return {"events": events, "outbox": sent}
+
+    def stale_sessions(self) -> int:
+        """Report (once) parking sessions open longer than stale_session_days."""
+        cutoff = self.clock() - self.config.parking.stale_session_days * 86400
+        rows = self.registry.query(
+            "SELECT session_id, plate, entry_epoch FROM parking_sessions WHERE state = 'open' "
+            "AND entry_epoch < ? AND stale_reported = 0", (cutoff,))
+        for row in rows:
+            days = (self.clock() - row["entry_epoch"]) / 86400
+            self.alerts.device(f"parking:{row['plate']}", False,
+                               f"session {row['session_id']} open for {days:.1f} days: check the lot")
+            with self.registry.transaction():
+                self.registry.conn.execute(
+                    "UPDATE parking_sessions SET stale_reported = 1 WHERE session_id = ?", [row["session_id"]])
+        return len(rows)
+
+    def checkpoint(self) -> None:
+        with self.registry.transaction():
+            pass
+        self.registry.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def status(self) -> None:
+        if self.link is not None:
+            self.link.publish_status()
+
+    # -- scheduling --------------------------------------------------------------------------
+    def _safe(self, job):
+        def run():
+            try:
+                job()
+            except Exception:
+                _LOG.exception("job %s failed; it runs again at its next time", job.__name__)
+
+        run.__name__ = job.__name__
+        return run
+
+    def start(self) -> Jobs:
+        scheduler = BackgroundScheduler(timezone=self.config.timezone, job_defaults={"coalesce": True,
+                                                                                      "max_instances": 1})
+        minutes = self.config.inactivity.check_every_minutes
+        scheduler.add_job(self._safe(self.inactivity), "interval", seconds=minutes * 60, id="inactivity",
+                          next_run_time=_soon())
+        scheduler.add_job(self._safe(self.device_health), "interval", seconds=15, id="device_health",
+                          next_run_time=_soon(5))
+        scheduler.add_job(self._safe(self.status), "interval", seconds=60, id="status")
+        scheduler.add_job(self._safe(self.retention), "cron", hour=3, minute=17, id="retention")
+        scheduler.add_job(self._safe(self.stale_sessions), "cron", hour=8, minute=0, id="stale_sessions")
+        scheduler.add_job(self._safe(self.checkpoint), "interval", hours=1, id="wal_checkpoint")
+        scheduler.start()
+        self._scheduler = scheduler
+        return self
+
+    def close(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+
+
+def _soon(seconds: float = 1.0):
+    from datetime import datetime, timedelta
+
+    return datetime.now(UTC) + timedelta(seconds=seconds)

@@ -1,0 +1,270 @@
+"""The broker link: paho-mqtt 2.x, MQTT v5, QoS 1, TLS and user/password, last will, outbox pump.
+
+Threads: paho's network loop (reconnects with capped back-off), ``gate-edge-outbox`` (publishes
+unsent outbox rows in order, at most ``window`` in flight, marks them sent on a successful PUBACK)
+and ``gate-edge-inbox`` (hands received commands and peer events to their handlers, so paho's loop
+never blocks on the registry or the barrier).
+
+A PUBACK with a failure reason code (e.g. 0x87 not authorised) leaves the row unsent, records the
+error and tells ``on_refused`` (the daemon raises a device alert); the row is retried later.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import ssl
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from edge.contract import Topics, dumps, offline_will, status_payload
+from edge.outbox import Outbox
+
+_LOG = logging.getLogger(__name__)
+RETRY_REFUSED_S = 30.0
+REPUBLISH_UNACKED_S = 120.0
+
+
+class MqttLink:
+    def __init__(self, config, registry, *, on_command=None, on_peer_event=None, on_refused=None,
+                 on_connection=None, status_provider=None, window: int = 50):
+        self.config = config
+        self.mqtt = config.mqtt
+        self.topics = Topics(config.mqtt.topic_prefix, config.site, config.gate)
+        self.outbox = Outbox(registry)
+        self.on_command = on_command
+        self.on_peer_event = on_peer_event
+        self.on_refused = on_refused
+        self.on_connection = on_connection
+        self.status_provider = status_provider or (lambda: {})
+        self.window = window
+        self.connected = threading.Event()
+        self.last_error = ""
+        self.published = 0
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._inflight: dict[int, tuple[int, float]] = {}  # mid -> (seq, handed to paho at)
+        self._early: dict[int, object] = {}  # mid -> reason code of a PUBACK that beat publish() back
+        self._acked: list[int] = []
+        self._refused: dict[int, float] = {}  # seq -> retry after
+        self._high_seq = 0
+        self._inbox: queue.Queue = queue.Queue(maxsize=1000)
+        self._threads: list[threading.Thread] = []
+        self._client = self._make_client()
+        self._closed = False
+
+    # -- set-up ------------------------------------------------------------------------------
+    def _make_client(self) -> mqtt.Client:
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=self.config.client_id, protocol=mqtt.MQTTv5,
+            reconnect_on_failure=True,
+        )
+        if self.mqtt.username:
+            password = None
+            if self.mqtt.password_file:
+                password = self.mqtt.password_file.read_text(encoding="utf-8").strip()
+            client.username_pw_set(self.mqtt.username, password)
+        tls = self.mqtt.tls
+        if tls.ca:
+            client.tls_set(
+                ca_certs=str(tls.ca),
+                certfile=str(tls.cert) if tls.cert else None,
+                keyfile=str(tls.key) if tls.key else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+            client.tls_insecure_set(bool(tls.insecure))
+        client.will_set(self.topics.status(), dumps(offline_will()), qos=1, retain=True)
+        client.reconnect_delay_set(min_delay=1, max_delay=60)
+        client.max_inflight_messages_set(self.window)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        return client
+
+    def start(self) -> MqttLink:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.mqtt.session_expiry_s
+        _LOG.info("mqtt: connecting to %s:%s as %s (tls=%s)", self.mqtt.host, self.mqtt.port,
+                  self.config.client_id, bool(self.mqtt.tls.ca))
+        self._client.connect_async(self.mqtt.host, self.mqtt.port, self.mqtt.keepalive_s, clean_start=False,
+                                   properties=props)
+        self._client.loop_start()
+        for name, target in (("gate-edge-outbox", self._pump), ("gate-edge-inbox", self._drain_inbox)):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def close(self, timeout: float = 3.0) -> None:
+        """Flush what can be flushed within ``timeout``, say offline, disconnect. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        deadline = time.monotonic() + timeout
+        while self.connected.is_set() and self._inflight and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._stop.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._flush_acks()
+        try:
+            if self.connected.is_set():
+                info = self._client.publish(self.topics.status(), dumps(offline_will(self._now_iso())), qos=1,
+                                            retain=True)
+                info.wait_for_publish(timeout=max(0.1, deadline - time.monotonic()))
+            self._client.disconnect()
+        except (RuntimeError, ValueError, OSError):
+            pass
+        self._client.loop_stop()
+
+    # -- paho callbacks (paho's thread) ------------------------------------------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            self.last_error = f"connect refused: {reason_code}"
+            _LOG.warning("mqtt: %s", self.last_error)
+            return
+        _LOG.info("mqtt: connected (session present: %s)", flags.session_present)
+        client.subscribe([(self.topics.command(), 1), (self.topics.peer_events, 1)])
+        self.last_error = ""
+        self.connected.set()
+        self.publish_status()
+        self._wake.set()
+        if self.on_connection:
+            self.on_connection(True, "")
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        was = self.connected.is_set()
+        self.connected.clear()
+        if was:
+            self.last_error = f"disconnected: {reason_code}"
+            _LOG.warning("mqtt: %s", self.last_error)
+            if self.on_connection:
+                self.on_connection(False, self.last_error)
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        with self._lock:
+            entry = self._inflight.pop(mid, None)
+            if entry is None:
+                # The PUBACK arrived before publish() returned to the pump (or it is a status message).
+                self._early[mid] = reason_code
+                while len(self._early) > 256:  # status messages never claim theirs: keep this bounded
+                    self._early.pop(next(iter(self._early)))
+                return
+        self._settle(entry[0], reason_code)
+
+    def _settle(self, seq: int, reason_code) -> None:
+        with self._lock:
+            if reason_code.is_failure:
+                self._refused[seq] = time.monotonic() + RETRY_REFUSED_S
+            else:
+                self._acked.append(seq)
+        if reason_code.is_failure:
+            self.outbox.mark_failed(seq, f"PUBACK {reason_code}")
+            _LOG.error("mqtt: broker refused message %s: %s", seq, reason_code)
+            if self.on_refused:
+                self.on_refused(seq, str(reason_code))
+        self._wake.set()
+
+    def _on_message(self, client, userdata, message) -> None:
+        try:
+            self._inbox.put_nowait((message.topic, bytes(message.payload)))
+        except queue.Full:
+            _LOG.error("mqtt: inbox full, dropped a message on %s", message.topic)
+
+    # -- our threads -------------------------------------------------------------------------
+    def _pump(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(0.5)
+            self._wake.clear()
+            self._flush_acks()
+            if self.connected.is_set():
+                try:
+                    self._publish_pending()
+                except Exception:  # the registry may be busy; never let the pump die
+                    _LOG.exception("mqtt: outbox pump error")
+
+    def _publish_pending(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            # Rows paho was given but never acknowledged (a lost session): hand them over again.
+            stale = [mid for mid, (_, at) in self._inflight.items() if now - at > REPUBLISH_UNACKED_S]
+            for mid in stale:
+                seq, _ = self._inflight.pop(mid)
+                self._high_seq = min(self._high_seq, seq - 1)
+            retry = [seq for seq, at in self._refused.items() if at <= now]
+            for seq in retry:
+                del self._refused[seq]
+                self._high_seq = min(self._high_seq, seq - 1)
+            room = self.window - len(self._inflight)
+            busy = {seq for seq, _ in self._inflight.values()} | set(self._refused) | set(self._acked)
+        if room <= 0:
+            return
+        for row in self.outbox.pending(self._high_seq, room + len(busy)):
+            if row["seq"] in busy:
+                continue
+            if room <= 0 or not self.connected.is_set():
+                break
+            info = self._client.publish(row["topic"], row["payload"], qos=row["qos"], retain=bool(row["retain"]))
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                break  # not connected after all; the next round starts from here again
+            with self._lock:
+                early = self._early.pop(info.mid, None)
+                if early is None:
+                    self._inflight[info.mid] = (row["seq"], time.monotonic())
+                self._high_seq = max(self._high_seq, row["seq"])
+            if early is not None:
+                self._settle(row["seq"], early)
+            self.published += 1
+            room -= 1
+
+    def _flush_acks(self) -> None:
+        with self._lock:
+            acked, self._acked = self._acked, []
+        if acked:
+            self.outbox.mark_sent(acked)
+
+    def _drain_inbox(self) -> None:
+        while not self._stop.is_set():
+            try:
+                topic, payload = self._inbox.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            try:
+                verb = self.topics.parse_command_topic(topic)
+                if verb is not None:
+                    if verb != "result" and self.on_command:
+                        self.on_command(verb, payload)
+                    continue
+                parsed = self.topics.parse_event_topic(topic)
+                if parsed and parsed[0] != self.config.gate and self.on_peer_event:
+                    self.on_peer_event(parsed[0], parsed[1], payload)
+            except Exception:  # a bad message must never stop the inbox
+                _LOG.exception("mqtt: handling a message on %s failed", topic)
+
+    # -- direct publishing (state, not events) -----------------------------------------------
+    def publish_status(self) -> None:
+        """The retained status: who we are and how our devices are (not an outbox row: a state)."""
+        if not self.connected.is_set():
+            return
+        extra = self.status_provider()
+        payload = status_payload("online", self._now_iso(), extra.get("cameras"), extra.get("barriers"),
+                                 self.outbox.depth())
+        self._client.publish(self.topics.status(), dumps(payload), qos=1, retain=True)
+
+    def wake(self) -> None:
+        """New rows are in the outbox: publish now rather than at the next poll."""
+        self._wake.set()
+
+    def _now_iso(self) -> str:
+        from edge.timeutil import iso
+
+        return iso(time.time(), self.config.zone)
