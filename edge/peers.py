@@ -60,8 +60,8 @@ def apply_peer_event(registry, alerts, gate: str, payload: bytes) -> bool:
             [event["event_id"], event["ts"], now, gate, str(event.get("lane")), event["kind"],
              str(event.get("credential")), str(subj.get("type")), person_id, plate,
              subj.get("class") if isinstance(subj.get("class"), str) else None, str(event.get("decision")),
-             str(event.get("reason"))[:500], event.get("fee_cents") if isinstance(event.get("fee_cents"), int) else None,
-             session_id, dumps(event)],
+             str(event.get("reason"))[:500],
+             event.get("fee_cents") if isinstance(event.get("fee_cents"), int) else None, session_id, dumps(event)],
         )
         if cursor.rowcount == 0:
             return False  # seen before: idempotent

@@ -63,7 +63,9 @@ def _ts_epoch(value) -> float:
     raise ValueError("ts must be ISO-8601 with an offset, or epoch seconds")
 
 
-def parse_command(verb: str, raw: bytes, key: bytes | None, window_s: float, seen, now: float | None = None) -> Command:
+def parse_command(
+    verb: str, raw: bytes, key: bytes | None, window_s: float, seen, now: float | None = None
+) -> Command:
     """Return the Command or raise CommandRefused (with the request id when one could be read).
 
     ``seen(request_id) -> bool`` records the id and says whether it had been seen before.
@@ -93,7 +95,9 @@ def parse_command(verb: str, raw: bytes, key: bytes | None, window_s: float, see
     except (ValueError, TypeError, OverflowError) as exc:
         raise CommandRefused(request_id, f"bad ts: {exc}") from None
     if abs(now - ts) > window_s:
-        raise CommandRefused(request_id, f"stale: ts is {now - ts:.0f} s from the gate's clock (window {window_s:.0f} s)")
+        raise CommandRefused(
+            request_id, f"stale: ts is {now - ts:.0f} s from the gate's clock (window {window_s:.0f} s)"
+        )
     if seen(request_id):
         raise CommandRefused(request_id, "replayed request_id")
     _check_body(verb, request_id, body)

@@ -9,6 +9,7 @@ import pytest
 from conftest import TWO_PEOPLE, face
 
 from edge.cli import main
+from models.faces import DEFAULT_ENCODER
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
@@ -23,7 +24,7 @@ def test_person_add_with_photo_stores_a_template_and_never_the_photo(minimal_con
     assert code == 0, err
     created = json.loads(out)
     assert len(created["template_ids"]) == 2
-    assert registry.template_set("dlib").person_ids.tolist() == [created["person_id"]] * 2
+    assert registry.template_set(DEFAULT_ENCODER).person_ids.tolist() == [created["person_id"]] * 2
     assert registry.query("SELECT count(*) AS n FROM face_photos")[0]["n"] == 0
     person = registry.person(created["person_id"])
     assert person["care_watch"] == 1 and person["face_consent_at"]
@@ -56,7 +57,7 @@ def test_photo_without_a_face_is_refused_on_enroll(minimal_config, capsys, regis
     blank.write_bytes(encode_jpeg(np.full((200, 200, 3), 128, np.uint8)))
     code, _, err = run(capsys, "person", "enroll", "-c", minimal_config, person, "--photo", blank)
     assert code == 1 and "wall.jpg: no face found" in err
-    assert registry.template_set("dlib").matrix.shape[0] == 0
+    assert registry.template_set(DEFAULT_ENCODER).matrix.shape[0] == 0
 
 
 def test_enroll_unknown_person_is_exit_1(minimal_config, capsys):
@@ -70,7 +71,7 @@ def test_person_remove_erases_templates(minimal_config, capsys, registry):
     person = json.loads(out)["person_id"]
     code, out, _ = run(capsys, "person", "remove", "-c", minimal_config, person)
     assert code == 0 and json.loads(out)["templates_erased"] == 1
-    assert registry.template_set("dlib").matrix.shape[0] == 0
+    assert registry.template_set(DEFAULT_ENCODER).matrix.shape[0] == 0
 
 
 def test_vehicle_add_query_and_remove(minimal_config, capsys, registry):

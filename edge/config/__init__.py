@@ -8,11 +8,15 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ValidationError
 
 from edge.config.crosscheck import cross_checks
 from edge.config.yamlsource import YamlSource, YamlSyntaxError, read_yaml
+
+if TYPE_CHECKING:
+    from edge.config.root import GateConfig
 
 
 def __getattr__(name: str):
