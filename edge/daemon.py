@@ -73,6 +73,8 @@ class Daemon:
         self.jobs = Jobs(config, self.registry, self.alerts, cameras=self.cameras, barriers=self.barriers,
                          link=self.link, clock=self.clock, outbox=Outbox(self.registry)).start()
         self._closers.append(self.jobs.close)
+        if self.link is not None:
+            self.link.publish_status()  # now with the cameras and barriers in it
         sdnotify.notify("READY=1\nSTATUS=running")
         _LOG.info("gate %s/%s running: %d cameras, %d barriers", config.site, config.gate, len(self.cameras),
                   len(self.barriers))

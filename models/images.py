@@ -54,3 +54,33 @@ def resize(rgb: np.ndarray, scale: float) -> np.ndarray:
     if scale == 1.0:
         return rgb
     return cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+
+
+def letterbox(rgb: np.ndarray, width: int, height: int, fill: int = 40) -> np.ndarray:
+    """``rgb`` scaled to fit a width x height canvas, centred on a plain background."""
+    h, w = rgb.shape[:2]
+    scale = min(width / w, height / h)
+    resized = cv2.resize(rgb, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA)
+    canvas = np.full((height, width, 3), fill, dtype=np.uint8)
+    y, x = (height - resized.shape[0]) // 2, (width - resized.shape[1]) // 2
+    canvas[y : y + resized.shape[0], x : x + resized.shape[1]] = resized
+    return canvas
+
+
+def write_video(path: str | Path, frames, fps: float) -> int:
+    """Write RGB frames (all the same size) to a Motion-JPEG AVI; returns the number written."""
+    writer = None
+    count = 0
+    try:
+        for frame in frames:
+            if writer is None:
+                h, w = frame.shape[:2]
+                writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+                if not writer.isOpened():
+                    raise ImageError(f"{path}: OpenCV cannot write MJPG video here")
+            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+            count += 1
+    finally:
+        if writer is not None:
+            writer.release()
+    return count

@@ -28,6 +28,12 @@ DETECT_LONG_SIDE = 640
 # aspect gets about 20 frames, too few to keep "66" apart. Stretching the crop gives it room.
 STRETCH = 1.6
 SHEARS = np.linspace(-0.6, 0.6, 25)
+# Readings whose serial part scores below this are noise (badges, signs); the gate's own threshold
+# (recognition.plate.min_confidence) is applied later, when votes are counted.
+SERIAL_FLOOR = 0.3
+# A real plate always shows its province, even if faintly; text with no province-like mark at all
+# (a car badge such as "LAVIDA") scores about 0 there. Measured on ../shared/data: true plates >= 0.049.
+PROVINCE_FLOOR = 0.01
 
 
 @dataclass(frozen=True)
@@ -185,8 +191,9 @@ class PlateReader:
         free = canonical(raw).replace("I", "1").replace("O", "0")
         return min(_levenshtein(decoded.text, free), _levenshtein(decoded.text[1:], free)) <= 2
 
-    def read(self, rgb: np.ndarray, roi=None, min_confidence: float = 0.0) -> list[PlateReading]:
-        """Plates in a frame (RGB), best first."""
+    def read(self, rgb: np.ndarray, roi=None, min_confidence: float = SERIAL_FLOOR) -> list[PlateReading]:
+        """Plates in a frame (RGB), best first; readings whose serial part (after the province) is
+        weaker than ``min_confidence`` are dropped as noise."""
         x0 = y0 = 0
         view = rgb
         if roi is not None:
@@ -201,7 +208,9 @@ class PlateReader:
             if height < 8 or not 1.5 <= width / max(height, 1) <= 9:
                 continue  # not plate-shaped
             decoded, raw = self.read_crop(self.rectify(bgr, quad))
-            if not self.looks_like_plate(decoded, raw) or decoded.confidence < min_confidence:
+            if not self.looks_like_plate(decoded, raw) or min(decoded.char_confidence[1:]) < min_confidence:
+                continue
+            if decoded.char_confidence[0] < PROVINCE_FLOOR:
                 continue
             xs, ys = quad[:, 0] + x0, quad[:, 1] + y0
             box = (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))

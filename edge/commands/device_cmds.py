@@ -124,7 +124,20 @@ def _control(simulator, words: list[str]) -> str:
             f"fault {simulator.faults.mode}")
 
 
+def demo(args) -> int:
+    from edge.demo import run_demo
+
+    logging.getLogger().setLevel(logging.WARNING)
+    return run_demo(args.seconds, args.workdir, args.keep)
+
+
 def register(sub) -> None:
+    p = sub.add_parser("demo", help="the whole daemon on bundled media, simulated barrier; JSON lines out")
+    p.add_argument("--seconds", type=float, default=50.0, help="stop after this long at the latest")
+    p.add_argument("--workdir", help="keep the demo's files here (default: a temporary folder, removed)")
+    p.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    p.set_defaults(func=demo)
+
     p = sub.add_parser("run", help="run the daemon (foreground; systemd Type=notify)")
     p.add_argument("-c", "--config", required=True)
     p.set_defaults(func=run)

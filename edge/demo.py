@@ -1,0 +1,247 @@
+"""``gate-edge demo``: the whole daemon on bundled media, with a simulated barrier and a private broker.
+
+A working folder gets the demo config, videos made from the photos in config/demo/ (residents, a
+stranger, three cars, a QR pass for a resident who declined face recognition), fresh keys, a private
+``mosquitto`` when one is installed, and an RS-485 barrier controller simulated on a pseudo-terminal.
+The demo then plays the office: it prints every message the broker carries as a JSON line, pays the
+visitor's parking fee with a signed command, and finally lets two days pass to show a care-watch alert.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_CONFIG = REPO / "config" / "demo.yaml"
+MEDIA = REPO / "config" / "demo"
+FPS = 5
+
+
+def _say(obj) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def make_media(workdir: Path, qr_png: Path) -> None:
+    """Videos for the three cameras, made from the bundled stills (5 frames a second)."""
+    import numpy as np
+
+    from models.images import letterbox, load_rgb, write_video
+
+    media = workdir / "media"
+    media.mkdir(exist_ok=True)
+
+    def clip(size, parts):
+        width, height = size
+        blank = np.full((height, width, 3), 40, np.uint8)
+        for still, seconds in parts:
+            frame = blank if still is None else letterbox(load_rgb(still), width, height)
+            yield from [frame] * int(seconds * FPS)
+
+    face = (640, 480)
+    write_video(media / "face-in.avi", clip(face, [
+        (None, 1), (MEDIA / "resident-wang-at-gate.jpg", 2.4), (None, 1.2), (MEDIA / "stranger-at-gate.jpg", 2.4),
+        (None, 1.2), (MEDIA / "resident-li-at-gate.jpg", 2.4), (None, 1.2), (qr_png, 2.4), (None, 1)]), FPS)
+    road = (1280, 720)
+    write_video(media / "plate-in.avi", clip(road, [
+        (None, 1), (MEDIA / "plate-resident.jpg", 3), (None, 1.6), (MEDIA / "plate-visitor.jpg", 3), (None, 1.6),
+        (MEDIA / "plate-family-green.jpg", 3), (None, 1)]), FPS)
+    write_video(media / "plate-out.avi", clip(road, [(None, 15), (MEDIA / "plate-visitor.jpg", 3), (None, 1)]), FPS)
+
+
+def prepare(workdir: Path, broker_port: int | None, barrier_port: str) -> Path:
+    """Write the demo config and keys into ``workdir``; return the config path."""
+    config = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
+    config["mqtt"]["enabled"] = broker_port is not None
+    if broker_port is not None:
+        config["mqtt"]["port"] = broker_port
+    for barrier in config["barriers"]:
+        if barrier["type"] == "modbus_rtu":
+            barrier["port"] = barrier_port
+    for name in ("pass.key", "command.key"):
+        key = workdir / name
+        key.write_bytes(os.urandom(32).hex().encode())
+        key.chmod(0o600)
+    path = workdir / "gate.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def enrol_residents(config) -> dict:
+    """The demo's registry: two residents by face, one by QR pass only, their cars."""
+    from edge.enrol import Enroller
+    from edge.passes import issue_token, read_key, record_pass
+    from edge.registry import Registry
+    from models.qr import write_qr_png
+
+    enroller = Enroller(config.recognition.face)
+    with Registry(config.database) as registry:
+        wang = registry.add_person("王建国", "12-301", "13800000001", care_watch=True, face_consent=True)
+        enroller.enrol(registry, wang, [MEDIA / "resident-wang-enrol.jpg"])
+        li = registry.add_person("李桂兰", "3-402", "13800000002", face_consent=True)
+        enroller.enrol(registry, li, [MEDIA / "resident-li-enrol.jpg"])
+        chen = registry.add_person("陈明", "5-101", "13800000003")  # declined face recognition
+        month = (date.today() + timedelta(days=30)).isoformat()
+        registry.upsert_vehicle("皖AY6B59", "resident", wang, valid_until=month)
+        registry.upsert_vehicle("皖AF06789", "family", li, valid_until=month)
+        token, claim = issue_token(read_key(config.passes.secret_file), person_id=chen, valid_hours=24)
+        record_pass(registry, claim)
+    qr = config.database.parent / "pass-chen.png"
+    write_qr_png(token, qr)
+    return {"people": {"王建国": wang, "李桂兰": li, "陈明": chen}, "qr": qr}
+
+
+class Office:
+    """The committee office's side: prints what arrives on the broker, pays fees with signed commands."""
+
+    def __init__(self, config):
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        from edge.contract import Topics
+
+        self.config = config
+        self.topics = Topics(config.mqtt.topic_prefix, config.site, config.gate)
+        self.messages: list[tuple[str, dict]] = []
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="demo-office", protocol=mqtt.MQTTv5)
+        self.client.on_message = self._on_message
+        self.client.on_connect = lambda c, *a: c.subscribe(f"{self.topics.base}/#", qos=1)
+        self.client.connect(config.mqtt.host, config.mqtt.port)
+        self.client.loop_start()
+
+    def _on_message(self, client, userdata, message) -> None:
+        try:
+            payload = json.loads(message.payload)
+        except ValueError:
+            payload = message.payload.decode(errors="replace")
+        self.messages.append((message.topic, payload))
+        _say({"topic": message.topic, "payload": payload})
+
+    def pay(self, session_id: str, amount_cents: int) -> None:
+        from edge.remote import sign
+        from edge.timeutil import iso
+
+        key = self.config.mqtt.command_key_file.read_bytes().strip()
+        body = sign(key, "pay", {"request_id": f"demo-{int(time.time() * 1000)}", "ts": iso(time.time(), self.config.zone),
+                                 "session_id": session_id, "amount_cents": amount_cents})
+        self.client.publish(self.topics.command("pay"), json.dumps(body), qos=1)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def run_demo(seconds: float = 45.0, workdir: str | None = None, keep: bool = False) -> int:
+    from drivers.barrier_simulator import BarrierSimulator
+    from drivers.ptylink import PtyLink
+    from edge.config import load_config
+    from edge.daemon import Daemon
+    from edge.localbroker import LocalBroker, mosquitto_binary
+    from edge.timeutil import Clock
+
+    started = time.monotonic()
+    work = Path(workdir or tempfile.mkdtemp(prefix="gate-edge-demo-"))
+    work.mkdir(parents=True, exist_ok=True)
+    link = PtyLink(work, baudrate=9600)
+    simulator = BarrierSimulator(link.device_path, arm_up_s=2.0).start()
+    broker = None
+    if mosquitto_binary():
+        broker = LocalBroker(work / "broker").start()
+    else:
+        print("demo: mosquitto is not installed: events stay in the outbox (apt-get install mosquitto to see "
+              "them published)", file=sys.stderr)
+    office = daemon = None
+    try:
+        config = load_config(_bootstrap(work, broker, link))
+        people = enrol_residents(config)
+        make_media(work, people["qr"])
+        config = load_config(work / "gate.yaml")  # now the camera files exist
+        clock = Clock()
+        office = Office(config) if broker else None
+        state = {"visitor_in": False, "paid": False, "events": []}
+
+        def on_event(event: dict) -> None:
+            state["events"].append(event)
+            if office is None:
+                _say({"event": event})
+            subj = event["subject"]
+            if event["kind"] == "entry" and subj.get("plate") == "皖A1A346" and not state["visitor_in"]:
+                state["visitor_in"] = True
+                # The visitor stays 45 minutes; rather than wait, the demo dates the entry back.
+                with daemon.registry.transaction():
+                    daemon.registry.conn.execute(
+                        "UPDATE parking_sessions SET entry_epoch = entry_epoch - 2700 WHERE session_id = ?",
+                        [event["session_id"]])
+            if event["kind"] == "exit" and event["decision"] == "hold" and not state["paid"]:
+                state["paid"] = True
+                # The guard takes the fee; the office confirms it with a signed command (or directly, offline).
+                fee, session = event["fee_cents"], event["session_id"]
+                if office is not None:
+                    office.pay(session, fee)
+                else:
+                    threading.Thread(target=lambda: daemon.gate.pay(session, fee, "demo-offline"),
+                                     daemon=True).start()
+
+        daemon = Daemon(config, clock=clock, on_event=on_event).start()
+        deadline = started + seconds
+        while time.monotonic() < deadline and not all(c.state == "ended" for c in daemon.cameras):
+            time.sleep(0.2)
+        time.sleep(1.5)  # let the last decisions and the pay command settle
+        clock.offset_s += 49 * 3600  # two days later: nobody has seen 王建国 since he came home
+        alerts = daemon.jobs.inactivity()
+        if office is None:
+            for alert in alerts:
+                _say({"alert": alert})
+        time.sleep(1.0)
+        summary = _summary(state["events"], alerts, simulator, daemon, office, time.monotonic() - started)
+        _say({"summary": summary})
+        return 0
+    finally:
+        if daemon is not None:
+            daemon.close()
+        if office is not None:
+            office.close()
+        simulator.close()
+        link.close()
+        if broker is not None:
+            broker.stop()
+        if not keep and workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _bootstrap(work: Path, broker, link) -> Path:
+    """The config before the media exist: cameras are added once the videos are written."""
+    path = prepare(work, broker.port if broker else None, link.host_path)
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    media = work / "media"
+    media.mkdir(exist_ok=True)
+    for camera in config["cameras"]:
+        (work / camera["source"]).touch()  # placeholders so the first load validates
+    return path
+
+
+def _summary(events, alerts, simulator, daemon, office, elapsed) -> dict:
+    counts: dict[str, int] = {}
+    for event in events:
+        key = f"{event['kind']}/{event['decision']}"
+        counts[key] = counts.get(key, 0) + 1
+    outbox = daemon.registry.query_one("SELECT count(*) AS n FROM outbox WHERE sent_epoch IS NULL")["n"]
+    return {
+        "events": counts,
+        "inactivity_alerts": len(alerts),
+        "barrier_pulses": {"east-car in": len(simulator.pulses(0)), "east-car out": len(simulator.pulses(1)),
+                           "east-foot in": len(daemon.barriers["east-foot"].commands)},
+        "published_messages_seen_by_office": len(office.messages) if office else None,
+        "outbox_unsent": outbox,
+        "seconds": round(elapsed, 1),
+    }

@@ -1,0 +1,110 @@
+"""A private Mosquitto broker on a free loopback port: for the demo and for the tests.
+
+It writes its own config (listener, optional password file, ACL and TLS), starts ``mosquitto`` as a
+child process and waits until the port accepts connections. ``stop()`` / ``start()`` again keep the
+same port, so clients see a broker outage and a recovery.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+
+def mosquitto_binary() -> str | None:
+    return shutil.which("mosquitto") or next(
+        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(p).is_file()), None
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LocalBroker:
+    def __init__(self, workdir: str | Path | None = None, port: int | None = None, *, users: dict | None = None,
+                 acl: str | None = None, tls: dict | None = None, persistence: bool = True):
+        self.binary = mosquitto_binary()
+        if self.binary is None:
+            raise FileNotFoundError("mosquitto is not installed (Debian: apt-get install mosquitto)")
+        self.dir = Path(workdir or tempfile.mkdtemp(prefix="gate-edge-broker-"))
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.users = users or {}
+        self.acl = acl
+        self.tls = tls
+        self.persistence = persistence
+        self.process: subprocess.Popen | None = None
+        self.log = self.dir / "mosquitto.log"
+
+    def _write_config(self) -> Path:
+        lines = [f"listener {self.port} 127.0.0.1", f"log_dest file {self.log}", "log_type all"]
+        if self.persistence:
+            lines += ["persistence true", f"persistence_location {self.dir}/", "autosave_interval 1"]
+        if self.users:
+            passwd = self.dir / "passwd"
+            passwd.write_text("".join(f"{u}:{p}\n" for u, p in self.users.items()))
+            passwd.chmod(0o600)
+            subprocess.run([self._passwd_tool(), "-U", str(passwd)], check=True, capture_output=True)
+            lines += ["allow_anonymous false", f"password_file {passwd}"]
+        else:
+            lines.append("allow_anonymous true")
+        if self.acl is not None:
+            acl = self.dir / "acl"
+            acl.write_text(self.acl)
+            acl.chmod(0o600)
+            lines.append(f"acl_file {acl}")
+        if self.tls:
+            lines += [f"cafile {self.tls['ca']}", f"certfile {self.tls['cert']}", f"keyfile {self.tls['key']}"]
+            if self.tls.get("require_certificate"):
+                lines.append("require_certificate true")
+        conf = self.dir / "mosquitto.conf"
+        conf.write_text("\n".join(lines) + "\n")
+        return conf
+
+    def _passwd_tool(self) -> str:
+        tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+        if not Path(tool).exists():
+            raise FileNotFoundError("mosquitto_passwd is not installed (Debian package mosquitto)")
+        return tool
+
+    def start(self, timeout: float = 10.0) -> LocalBroker:
+        conf = self._write_config()
+        self.process = subprocess.Popen([self.binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                err = self.process.stderr.read().decode(errors="replace")
+                raise RuntimeError(f"mosquitto exited: {err.strip() or self.log.read_text()[-500:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"mosquitto did not listen on port {self.port}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        if self.process is not None and self.process.stderr:
+            self.process.stderr.close()
+        self.process = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
