@@ -132,8 +132,9 @@ class Office:
         from edge.timeutil import iso
 
         key = self.config.mqtt.command_key_file.read_bytes().strip()
-        body = sign(key, "pay", {"request_id": f"demo-{int(time.time() * 1000)}", "ts": iso(time.time(), self.config.zone),
-                                 "session_id": session_id, "amount_cents": amount_cents})
+        request = {"request_id": f"demo-{int(time.time() * 1000)}", "ts": iso(time.time(), self.config.zone),
+                   "session_id": session_id, "amount_cents": amount_cents}
+        body = sign(key, "pay", request)
         self.client.publish(self.topics.command("pay"), json.dumps(body), qos=1)
 
     def close(self) -> None:
