@@ -5,8 +5,9 @@ growing buffer); consumers ask for "a frame newer than the one I had". A lost st
 capped exponential back-off; frames/s, last-frame age and reconnect count are exposed for the status
 topic. Frames are handed out as RGB uint8 arrays.
 
-    file sources   paced at the file's fps (or ``fps:``), or as fast as possible (realtime: false);
-                   at the end: start again (loop: true) or report "ended"
+    file sources   paced at the file's fps (or ``fps:``), or as fast as possible (realtime: false), or
+                   frame by frame as the analysis takes them (every_frame: true; timestamps then
+                   follow the video); at the end: start again (loop: true) or report "ended"
     still images   the same picture, repeatedly, at ``fps`` (default 5): a camera looking at a pass
 """
 
@@ -44,6 +45,7 @@ class Camera:
         self._cond = threading.Condition()
         self._frame: Frame | None = None
         self._seq = 0
+        self._taken = 0  # highest sequence number a consumer has taken (every_frame mode)
         self._thread: threading.Thread | None = None
         self.state = "starting"  # starting | ok | down | ended
         self.reconnects = 0
@@ -72,7 +74,11 @@ class Camera:
                 if remaining <= 0:
                     return None
                 self._cond.wait(min(remaining, 0.2))
-            return self._frame if self._frame is not None and self._frame.seq > seq else None
+            if self._frame is None or self._frame.seq <= seq:
+                return None
+            self._taken = max(self._taken, self._frame.seq)
+            self._cond.notify_all()
+            return self._frame
 
     def stats(self) -> dict:
         age = None if self._last_mono is None else round(time.monotonic() - self._last_mono, 2)
@@ -121,7 +127,7 @@ class Camera:
             self._own_stop.wait(min(left, 0.1))
         return True
 
-    def _publish(self, rgb: np.ndarray) -> None:
+    def _publish(self, rgb: np.ndarray, ts: float | None = None) -> None:
         now = time.monotonic()
         if self._last_mono is not None:
             dt = max(now - self._last_mono, 1e-3)
@@ -129,7 +135,7 @@ class Camera:
         self._last_mono = now
         with self._cond:
             self._seq += 1
-            self._frame = Frame(self._seq, self._clock(), rgb)
+            self._frame = Frame(self._seq, self._clock() if ts is None else ts, rgb)
             self._cond.notify_all()
         if self.state != "ok":
             _LOG.info("camera %s: frames flowing", self.id)
@@ -186,8 +192,10 @@ class Camera:
             capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
             is_file = self.config.is_file
             fps = self.config.fps or capture.get(cv2.CAP_PROP_FPS) or 25.0
-            period = 1.0 / fps if (is_file and self.config.realtime) else 0.0
+            every_frame = is_file and self.config.every_frame
+            period = 1.0 / fps if (is_file and self.config.realtime and not every_frame) else 0.0
             next_at = time.monotonic()
+            started, index = self._clock(), 0
             got_any = False
             while not self._stopping():
                 ok, bgr = capture.read()
@@ -206,6 +214,12 @@ class Camera:
                     self._mark_down(f"no frame from {self._shown()}")
                     return False
                 got_any = True
+                if every_frame:
+                    self._publish(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), started + index / fps)
+                    index += 1
+                    if not self._wait_taken():
+                        return False
+                    continue
                 self._publish(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
                 if period:
                     next_at += period
@@ -218,6 +232,13 @@ class Camera:
             return False
         finally:
             capture.release()
+
+    def _wait_taken(self) -> bool:
+        """every_frame mode: block until a consumer took the frame just published (False: stopping)."""
+        with self._cond:
+            while self._taken < self._seq and not self._stopping():
+                self._cond.wait(0.2)
+        return not self._stopping()
 
     def _still(self, path: Path) -> bool:
         data = np.fromfile(str(path), dtype=np.uint8) if path.is_file() else np.zeros(0, np.uint8)

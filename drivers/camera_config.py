@@ -27,6 +27,10 @@ class CameraConfig(Section):
         None, gt=0, le=120, description="files: pace at this rate (null = the file's own); live: ignored"
     )
     realtime: bool = Field(True, description="files: pace frames in real time (false = as fast as possible)")
+    every_frame: bool = Field(
+        False, description="files: hand over every frame, waiting for the analysis (recorded footage; frame times "
+        "follow the video, not the wall clock)"
+    )
     loop: bool = Field(False, description="files: start again at the end")
     process_every_s: float = Field(0.2, ge=0, le=10, description="min seconds between analysed frames")
     down_alert_s: float = Field(60, gt=0, description="no frame for this long raises a device alert")

@@ -12,11 +12,12 @@ from edge.plate_match import PlateIndex
 
 
 class Recognizers:
-    def __init__(self, config=None, registry=None):
+    def __init__(self, config=None, registry=None, *, faces=None, plates=None, qr=None):
+        """``faces``, ``plates``, ``qr``: already loaded engines to share (tests, several gates)."""
         self.config = config
         self.registry = registry
         self._lock = threading.Lock()
-        self._faces = self._plates = self._qr = None
+        self._faces, self._plates, self._qr = faces, plates, qr
         self._matcher: FaceMatcher | None = None
         self._plate_index: PlateIndex | None = None
 

@@ -73,3 +73,71 @@ def enroller():
     from edge.enrol import Enroller
 
     return Enroller()
+
+
+PLATES = DATA / "plates"
+
+
+def plate_labels() -> dict[str, str]:
+    lines = (PLATES / "labels.csv").read_text(encoding="utf-8").splitlines()[1:]
+    return dict(line.split(",") for line in lines)
+
+
+@pytest.fixture(scope="session")
+def engines():
+    """The recognition models, loaded once for the whole session (they take seconds to load)."""
+    from models.faces import FaceEngine
+    from models.plates import PlateReader
+    from models.qr import QrReader
+
+    return {"faces": FaceEngine(scale=1.0), "plates": PlateReader(), "qr": QrReader()}
+
+
+@pytest.fixture
+def recognizers(engines, registry, config):
+    from edge.recognition import Recognizers
+
+    return Recognizers(config, registry, **engines)
+
+
+def _need(program: str, finder) -> str:
+    path = finder()
+    if path is None:
+        pytest.skip(f"{program} is not installed (make test installs it when run as root)")
+    return path
+
+
+@pytest.fixture
+def make_broker(tmp_path):
+    """Start private mosquitto brokers: make_broker(users=..., acl=..., tls=...)."""
+    from edge.localbroker import LocalBroker, mosquitto_binary
+
+    _need("mosquitto", mosquitto_binary)
+    started = []
+
+    def make(**kwargs):
+        broker = LocalBroker(tmp_path / f"broker{len(started)}", **kwargs).start()
+        started.append(broker)
+        return broker
+
+    yield make
+    for broker in started:
+        broker.stop()
+
+
+@pytest.fixture
+def broker(make_broker):
+    return make_broker()
+
+
+@pytest.fixture
+def pty_barrier(tmp_path):
+    """A Modbus RTU barrier controller simulated on the device end of a real pty pair."""
+    from drivers.barrier_simulator import BarrierSimulator
+    from drivers.ptylink import PtyLink
+
+    link = PtyLink(tmp_path)
+    simulator = BarrierSimulator(link.device_path, arm_up_s=1.0).start()
+    yield link, simulator
+    simulator.close()
+    link.close()

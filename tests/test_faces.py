@@ -1,0 +1,119 @@
+"""Face recognition on real photographs: encoders, the vectorised matcher and its three tiers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import TWO_PEOPLE, face
+
+from edge.matcher import MATCH, UNCERTAIN, UNKNOWN, FaceMatcher
+from edge.registry import TemplateSet
+from models.faces import DEFAULT_ENCODER, ENCODERS, make_encoder
+from models.images import load_rgb
+
+
+def template(engines, identity, n=1):
+    return engines["faces"].enrolment_template(load_rgb(face(identity, n)), identity)
+
+
+@pytest.fixture(scope="module")
+def gallery(engines):
+    """Templates of five enrolled people (photo 1 of each) and their ids."""
+    people = ["fr_obama", "fr_biden", "df_katy_perry", "df_matt_damon", "wm_yuqi"]
+    return people, np.stack([template(engines, p) for p in people])
+
+
+def matcher_for(gallery, tolerance=None, margin=None):
+    encoder = make_encoder("default")
+    people, matrix = gallery
+    matcher = FaceMatcher(encoder.tolerance if tolerance is None else tolerance,
+                          encoder.margin if margin is None else margin)
+    matcher.load(TemplateSet(DEFAULT_ENCODER, np.arange(len(people)), matrix, 1))
+    return matcher
+
+
+def test_default_encoder_is_the_measured_best_and_registered():
+    assert DEFAULT_ENCODER == "ensemble"
+    assert set(ENCODERS) >= {"dlib", "faceplugin", "mobilefacenet", "ensemble"}
+
+
+@pytest.mark.parametrize("identity, probe", [("fr_obama", 2), ("fr_obama", 3), ("fr_biden", 2),
+                                             ("df_katy_perry", 2), ("df_matt_damon", 2)])
+def test_other_photos_of_enrolled_people_match_them(engines, gallery, identity, probe):
+    people, _ = gallery
+    [result] = matcher_for(gallery).match(template(engines, identity, probe)[None])
+    assert result.tier == MATCH
+    assert people[result.person_id] == identity
+
+
+@pytest.mark.parametrize("stranger", ["dlib_John_Simm", "kate_siegel", "lin_manuel_miranda", "wm_tzuyu",
+                                      "df_jack_dorsey", "df_scarlett_johansson"])
+def test_strangers_are_unknown(engines, gallery, stranger):
+    [result] = matcher_for(gallery).match(template(engines, stranger)[None])
+    assert result.tier == UNKNOWN and result.person_id is None
+
+
+def test_a_face_equally_close_to_two_people_is_uncertain(engines, gallery):
+    people, matrix = gallery
+    # Enrol Obama twice under two ids: any Obama probe is then as close to both.
+    twice = TemplateSet(DEFAULT_ENCODER, np.array([0, 1]), np.stack([matrix[0], matrix[0]]), 1)
+    matcher = FaceMatcher(make_encoder("default").tolerance, 0.05)
+    matcher.load(twice)
+    [result] = matcher.match(template(engines, "fr_obama", 2)[None])
+    assert result.tier == UNCERTAIN
+
+
+def test_person_distance_is_their_closest_template(engines):
+    obama = [template(engines, "fr_obama", n) for n in (1, 2)]
+    biden = template(engines, "fr_biden")
+    matcher = FaceMatcher(2.0, 0.0)
+    matcher.load(TemplateSet("x", np.array([7, 7, 9]), np.stack([*obama, biden]), 1))
+    people, distances = matcher.person_distances(template(engines, "fr_obama", 3)[None])
+    assert people.tolist() == [7, 9]
+    expected = min(np.linalg.norm(t - template(engines, "fr_obama", 3)) for t in obama)
+    assert distances[0, 0] == pytest.approx(expected, abs=1e-4)
+
+
+def test_empty_gallery_says_unknown(engines):
+    matcher = FaceMatcher(1.0, 0.1)
+    [result] = matcher.match(template(engines, "fr_obama")[None])
+    assert result.tier == UNKNOWN and result.distance is None
+
+
+def test_matcher_reloads_when_the_registry_changes(engines, registry):
+    from edge.matcher import FaceMatcher
+
+    matcher = FaceMatcher(1.0, 0.05)
+    assert matcher.refresh(registry, DEFAULT_ENCODER)
+    assert matcher.size == 0
+    person = registry.add_person("王建国", "12-301")
+    registry.add_templates(person, DEFAULT_ENCODER, [template(engines, "fr_obama")])
+    assert matcher.refresh(registry, DEFAULT_ENCODER) and matcher.size == 1
+    assert not matcher.refresh(registry, DEFAULT_ENCODER)  # nothing changed: no reload
+
+
+def test_two_people_photo_gives_two_faces(engines):
+    image, faces = engines["faces"].find_faces_thoroughly(load_rgb(TWO_PEOPLE))
+    assert len(faces) == 2
+
+
+def test_templates_are_unit_vectors_of_the_declared_size(engines):
+    encoder = engines["faces"].encoder
+    vector = template(engines, "fr_biden")
+    assert vector.shape == (encoder.dim,) and vector.dtype == np.float32
+    assert np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_weights_are_verified_against_the_manifest(tmp_path, monkeypatch):
+    from models import manifest
+
+    entry = manifest.entries()["mobilefacenet"]
+    fake = tmp_path / entry.file
+    fake.write_bytes(b"not the model")
+    monkeypatch.setattr(manifest, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(manifest, "_verified", set())
+    with pytest.raises(manifest.WeightsError, match="sha256"):
+        manifest.verified_path("mobilefacenet")
+    fake.unlink()
+    with pytest.raises(manifest.WeightsError, match="missing"):
+        manifest.verified_path("mobilefacenet")

@@ -1,0 +1,144 @@
+"""Camera → recognisers → consensus → gate, on videos written from real photographs."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import yaml
+from conftest import PLATES, face
+from test_camera import video, wait_until
+
+from drivers.barriers import make_barrier
+from drivers.camera import Camera
+from edge.alerts import Alerts
+from edge.config import load_config
+from edge.gate import Gate
+from edge.pipeline import CameraWorker
+from edge.recognition import Recognizers
+from edge.registry import Registry
+from models.images import load_rgb
+
+
+def gate_setup(tmp_path, engines, cameras, barrier_lanes=("in",), **sections):
+    config_path = tmp_path / "gate.yaml"
+    config_path.write_text(yaml.safe_dump({
+        "site": "tianlin12", "gate": "east", "database": "registry.db",
+        "cameras": cameras,
+        "barriers": [{"id": "b", "type": "simulated", "lanes": list(barrier_lanes), "pulse_ms": 0}],
+        "passes": {"secret_file": str(tmp_path / "pass.key")},
+        **sections,
+    }, allow_unicode=True))
+    (tmp_path / "pass.key").write_bytes(b"k" * 32)
+    config = load_config(config_path)
+    registry = Registry(config.database)
+    barrier = make_barrier(config.barriers[0])
+    gate = Gate(config, registry, {"b": barrier}, Alerts(config, registry))
+    recognizers = Recognizers(config, registry, **engines)
+    return config, registry, barrier, gate, recognizers
+
+
+def run_cameras(config, recognizers, gate, key=None, timeout=30):
+    stop = threading.Event()
+    cameras = [Camera(c, stop).start() for c in config.cameras]
+    workers = [CameraWorker(cam, config, recognizers, gate, stop, key).start() for cam in cameras]
+    try:
+        assert wait_until(lambda: all(c.state == "ended" for c in cameras), timeout)
+        for worker in workers:
+            worker.join(10)
+    finally:
+        stop.set()
+        for camera in cameras:
+            camera.close()
+    return workers
+
+
+def events(registry):
+    return [json.loads(r["payload"]) for r in registry.query("SELECT payload FROM events ORDER BY ts_epoch")]
+
+
+def test_resident_then_stranger_gives_one_entry_and_one_stranger(tmp_path, engines):
+    clip = video(tmp_path / "face.avi", [None, face("fr_obama", 2), None, face("dlib_John_Simm"), None],
+                 seconds_each=2.0, fps=5, size=(640, 480))
+    cams = [{"id": "face-in", "source": str(clip), "role": "face", "lane": "in", "fps": 5, "every_frame": True}]
+    config, registry, barrier, gate, recognizers = gate_setup(
+        tmp_path, engines, cams, recognition={"face": {"scale": 1.0, "min_hits": 2}})
+    resident = registry.add_person("王建国", "12-301", care_watch=True)
+    enrolment = engines["faces"].enrolment_template(load_rgb(face("fr_obama", 1)), "enrolment photo")
+    registry.add_templates(resident, engines["faces"].encoder.name, [enrolment])
+    workers = run_cameras(config, recognizers, gate)
+    assert workers[0].errors == 0
+    kinds = [(e["kind"], e["decision"], e["subject"]["person_id"]) for e in events(registry)]
+    assert kinds == [("entry", "open", resident), ("stranger", "deny", None)]
+    assert len(barrier.commands) == 1  # the stranger opened nothing
+    assert registry.last_seen(f"person:{resident}") is not None
+    outbox = registry.query("SELECT topic FROM outbox ORDER BY seq")
+    assert [r["topic"] for r in outbox] == ["gate/tianlin12/east/event/entry", "gate/tianlin12/east/event/stranger"]
+    registry.close()
+
+
+def test_plate_video_gives_one_decision_per_vehicle(tmp_path, engines):
+    clip = video(tmp_path / "road.avi", [None, PLATES / "ccpd_07.jpg", None, PLATES / "ccpd2020_002.jpg", None],
+                 seconds_each=2.0, fps=5, size=(1280, 720))
+    cams = [{"id": "plate-in", "source": str(clip), "role": "plate", "lane": "in", "fps": 5, "every_frame": True}]
+    config, registry, barrier, gate, recognizers = gate_setup(
+        tmp_path, engines, cams, recognition={"plate": {"province": "皖"}})
+    owner = registry.add_person("王建国", "12-301")
+    registry.upsert_vehicle("皖AY6B59", "resident", owner, valid_until="2099-12-31")
+    run_cameras(config, recognizers, gate)
+    got = [(e["kind"], e["decision"], e["subject"]["plate"], e["reason"]) for e in events(registry)]
+    assert got == [("entry", "open", "皖AY6B59", "resident permit valid"),
+                   ("entry", "open", "皖AF06789", "unregistered vehicle: visitor")]
+    assert len(barrier.commands) == 2
+    sessions = registry.query("SELECT plate, vehicle_class FROM parking_sessions WHERE state = 'open' ORDER BY plate")
+    assert sessions == [{"plate": "皖AF06789", "vehicle_class": "visitor"},
+                        {"plate": "皖AY6B59", "vehicle_class": "resident"}]
+    registry.close()
+
+
+def test_a_qr_pass_shown_to_a_camera_opens_for_its_person(tmp_path, engines):
+    from edge.passes import issue_token, record_pass
+    from models.qr import write_qr_png
+
+    with Registry(tmp_path / "registry.db") as registry:
+        person = registry.add_person("陈明", "5-101")  # declined face recognition
+        token, claim = issue_token(b"k" * 32, person_id=person, valid_hours=1)
+        record_pass(registry, claim)
+    write_qr_png(token, tmp_path / "pass.png")
+    forged = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
+    write_qr_png(forged, tmp_path / "forged.png")
+    clip = video(tmp_path / "qr.avi", [None, tmp_path / "pass.png", None, tmp_path / "forged.png", None],
+                 seconds_each=1.5, fps=5, size=(640, 480))
+    cams = [{"id": "face-in", "source": str(clip), "role": "face", "lane": "in", "fps": 5, "every_frame": True}]
+    config, registry, barrier, gate, recognizers = gate_setup(tmp_path, engines, cams)
+    run_cameras(config, recognizers, gate, key=b"k" * 32)
+    got = [(e["kind"], e["decision"], e["credential"], e["subject"]["person_id"]) for e in events(registry)]
+    assert got == [("entry", "open", "qr", person), ("denied", "deny", "qr", None)]
+    assert "forged" in events(registry)[1]["reason"]
+    assert len(barrier.commands) == 1
+    registry.close()
+
+
+def test_a_worker_survives_a_failing_frame(tmp_path, engines):
+    cams = [{"id": "c", "source": str(face("fr_obama")), "role": "face", "lane": "in", "fps": 10}]
+    config, registry, barrier, gate, recognizers = gate_setup(tmp_path, engines, cams)
+    cam = config.cameras[0]
+    stop = threading.Event()
+    camera = Camera(cam, stop).start()
+    worker = CameraWorker(camera, config, recognizers, gate, stop)
+    calls = []
+
+    def broken(rgb, ts):
+        calls.append(ts)
+        raise RuntimeError("model exploded")
+
+    worker.process = broken
+    worker.start()
+    try:
+        assert wait_until(lambda: len(calls) >= 3, 10)
+        assert worker.alive and worker.errors >= 3
+    finally:
+        stop.set()
+        worker.join(5)
+        camera.close()
+        registry.close()
