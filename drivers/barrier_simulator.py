@@ -26,6 +26,7 @@ from pymodbus import FramerType
 from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusSerialServer
 from pymodbus.simulator import DataType, SimData, SimDevice
+from pymodbus.simulator.simutils import SimUtils
 
 _LOG = logging.getLogger(__name__)
 COILS = 16
@@ -102,9 +103,10 @@ class BarrierSimulator:
                             self.state.arm_up_until = self._clock() + self.arm_up_s
                         self.state.coils[coil] = bool(value)
             elif function_code == 2:
+                # Inputs are live: the arm and the loops. pymodbus packs 16 bits per register.
                 live = {ARM_INPUT: self.arm_up, **{LOOP_INPUTS[k]: v for k, v in self.state.loops.items()}}
-                for i in range(len(registers)):
-                    registers[i] = int(live.get(start + i, False))
+                bits = [bool(live.get(i, False)) for i in range(16)]
+                registers[0] = SimUtils.bitsToRegisters(bits)[0]
         return None
 
     def _trace_packet(self, sending: bool, data: bytes) -> bytes:

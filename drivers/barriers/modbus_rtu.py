@@ -84,6 +84,7 @@ class Barrier(BarrierBase):
         self._backoff = 0.5
         self._received = bytearray()
         self.arm = "unknown"
+        self._coils_unsure = False
         self.consecutive_failures = 0
         self.last_error = ""
         self.transactions = 0
@@ -192,28 +193,40 @@ class Barrier(BarrierBase):
         coil = self.config.coil_for(lane)
 
         def pulse():
-            self._write_coil(coil, True)
+            if self._coils_unsure:
+                self._release()
+            error = None
             try:
+                self._write_coil(coil, True)
                 self._sleep(self.config.pulse_ms / 1000)
-            finally:
+            except BarrierError as exc:
+                error = exc  # the ON may have reached the controller even though its reply did not
+            try:
                 self._write_coil(coil, False)
+            except BarrierError as exc:
+                self._coils_unsure = True  # released at the next transaction that works
+                error = error or exc
+            if error is not None:
+                raise error
 
         self._guarded(f"open lane {lane}", pulse)
 
+    def _release(self) -> None:
+        for coil in sorted({self.config.coil_for(lane) for lane in self.config.lanes}):
+            self._write_coil(coil, False)
+        self._coils_unsure = False
+
     def release_all(self) -> None:
         """Write every open coil OFF: the safe state after a restart (a pulse cut short by a crash)."""
-
-        def off():
-            for coil in sorted({self.config.coil_for(lane) for lane in self.config.lanes}):
-                self._write_coil(coil, False)
-
-        self._guarded("reset open coils", off)
+        self._guarded("reset open coils", self._release)
 
     def status(self) -> BarrierStatus:
         config = self.config
         addresses = [a for a in [config.arm_input, *config.loop_inputs.values()] if a is not None]
 
         def read():
+            if self._coils_unsure:
+                self._release()
             if not addresses:
                 return BarrierStatus(True, "unknown", {}, "no inputs configured")
             first, last = min(addresses), max(addresses)

@@ -1,0 +1,135 @@
+"""Plate reading on real photographs, grammar decoding, voting over frames and fuzzy matching rules."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import PLATES, plate_labels
+
+from edge.plate_match import PlateIndex
+from edge.plate_vote import PlateVoter
+from models.images import load_rgb
+
+LABELS = plate_labels()
+SCENES = [f for f in LABELS if f.startswith("ccpd")]
+CROPS = [f for f in LABELS if f.startswith("lprnet")]
+
+
+@pytest.mark.parametrize("name", SCENES)
+def test_scene_plates_are_read_exactly(engines, name):
+    readings = engines["plates"].read(load_rgb(PLATES / name))
+    assert [r.text for r in readings] == [LABELS[name]]
+    assert readings[0].confidence > 0.5
+    x1, y1, x2, y2 = readings[0].box
+    assert x2 - x1 > y2 - y1  # wider than high, even when the plate is seen at an angle
+
+
+@pytest.mark.parametrize("name", CROPS)
+def test_plate_crops_are_read_by_the_recogniser_alone(engines, name):
+    import cv2
+
+    decoded, raw = engines["plates"].read_crop(cv2.imread(str(PLATES / name)))
+    assert decoded.text == LABELS[name]
+
+
+def test_shop_signs_in_the_scene_are_not_plates(engines):
+    # ccpd_10 and ccpd_20 show shop signs (奶外花艺, 新稀特大药房) beside the car.
+    for name in ("ccpd_10.jpg", "ccpd_20.jpg"):
+        texts = [r.text for r in engines["plates"].read(load_rgb(PLATES / name))]
+        assert texts == [LABELS[name]]
+
+
+def test_a_photo_without_plates_reads_nothing(engines):
+    from conftest import face
+
+    assert engines["plates"].read(load_rgb(face("fr_obama"))) == []
+
+
+@pytest.mark.parametrize(
+    "decoded_text, raw, is_plate",
+    [
+        ("皖AY6B59", "皖A·Y6B59", True),
+        ("皖AY6B59", "AY6B59", True),  # province faint: the grammar supplied the best-scoring one
+        ("皖AK1Y31", "皖AKI1Y31", True),  # I read beside a 1
+        ("苏L09057", "道0站", False),  # a sign
+        ("京A13912", "13912345678", False),  # a phone number
+        ("沪A20261", "2026-11-26 12:00", False),  # an on-screen timestamp
+    ],
+)
+def test_text_whose_free_reading_disagrees_is_not_a_plate(decoded_text, raw, is_plate):
+    from models.plate_decoder import Decoded
+    from models.plates import PlateReader
+
+    decoded = Decoded(decoded_text, -0.1, (0.9,) * len(decoded_text), "standard")
+    assert PlateReader.looks_like_plate(decoded, raw) is is_plate
+
+
+def test_voting_outvotes_one_misread_frame():
+    voter = PlateVoter(min_hits=3, min_confidence=0.8, window_s=4.0, cooldown_s=20.0)
+    frames = [("皖AY6B59", 0.95), ("皖AY6859", 0.85), ("皖AY6B59", 0.97), ("皖AY6B59", 0.9)]
+    results = [voter.add("in", text, (conf,) * 7, ts=i * 0.2) for i, (text, conf) in enumerate(frames)]
+    decided = [r for r in results if r]
+    assert len(decided) == 1
+    assert decided[0].text == "皖AY6B59" and decided[0].readings == 3
+    assert decided[0].char_confidence[4] < 1.0  # the disputed position shows its doubt
+
+
+def test_one_vehicle_passage_is_one_decision():
+    voter = PlateVoter(min_hits=2, min_confidence=0.8, window_s=4.0, cooldown_s=5.0)
+    decisions = [voter.add("in", "皖AY6B59", (0.95,) * 7, ts=i * 0.2) for i in range(50)]  # 10 s at the barrier
+    assert sum(d is not None for d in decisions) == 1
+    assert voter.add("in", "皖AY6B59", (0.95,) * 7, ts=30.0) is None  # back much later: a new passage...
+    assert voter.add("in", "皖AY6B59", (0.95,) * 7, ts=30.2) is not None  # ...decided once it has its hits
+
+
+def test_unsure_serial_readings_do_not_count_as_hits():
+    voter = PlateVoter(min_hits=2, min_confidence=0.8, window_s=4.0, cooldown_s=5.0)
+    weak = (0.99, 0.99, 0.5, 0.99, 0.99, 0.99, 0.99)
+    assert voter.add("in", "皖AY6B59", weak, ts=0.0) is None
+    assert voter.add("in", "皖AY6B59", weak, ts=0.2) is None
+
+
+def test_two_lanes_and_two_cars_vote_separately():
+    voter = PlateVoter(min_hits=2, min_confidence=0.8, window_s=4.0, cooldown_s=5.0)
+    assert voter.add("in", "皖AY6B59", (0.9,) * 7, 0.0) is None
+    assert voter.add("out", "皖AY6B59", (0.9,) * 7, 0.1) is None
+    assert voter.add("in", "沪C21F13", (0.9,) * 7, 0.2) is None
+    assert voter.add("in", "皖AY6B59", (0.9,) * 7, 0.3).text == "皖AY6B59"
+
+
+def vehicles(*plates, cls="resident"):
+    return [{"plate": p, "class": cls, "person_id": None} for p in plates]
+
+
+def test_exact_match_first():
+    index = PlateIndex(vehicles("沪A12345", "沪A12845"))
+    assert index.match("沪A12345").kind == "exact"
+
+
+@pytest.mark.parametrize(
+    "read, registered, expected",
+    [
+        ("沪A1234S", ["沪A12345"], "沪A12345"),  # 5/S
+        ("沪AB2345", ["沪A82345"], "沪A82345"),  # 8/B
+        ("沪AD1234", ["沪A01234"], "沪A01234"),  # 0/D
+        ("沪A12345", ["沪A72345"], "沪A72345"),  # 1/7
+        ("沪A12346", ["沪A12349"], None),  # 6/9 is not a confusion we trust
+        # S/B is not a confusion pair: only 沪A12345 is within one known confusion, so it is unique.
+        ("沪A1234S", ["沪A12345", "沪A1234B"], "沪A12345"),
+        ("沪A0234S", ["沪A02345", "沪AD234S"], None),  # two plates as close: no match
+        ("沪A12345", ["沪A12354"], None),  # two differences
+    ],
+)
+def test_fuzzy_match_only_when_exactly_one_plate_is_one_confusion_away(read, registered, expected):
+    found = PlateIndex(vehicles(*registered)).match(read)
+    assert (found.plate if found else None) == expected
+    if found:
+        assert found.kind == "fuzzy" and found.detail
+
+
+def test_an_unsure_province_may_be_substituted_and_the_site_province_breaks_ties():
+    index = PlateIndex(vehicles("皖AY6B59"))
+    assert index.match("苏AY6B59", (0.1,) + (0.99,) * 6).plate == "皖AY6B59"
+    assert index.match("苏AY6B59", (0.9,) + (0.99,) * 6) is None  # the recogniser was sure: a different car
+    two = PlateIndex(vehicles("皖AY6B59", "沪AY6B59"))
+    assert two.match("苏AY6B59", (0.1,) + (0.99,) * 6) is None
+    assert two.match("苏AY6B59", (0.1,) + (0.99,) * 6, site_province="沪").plate == "沪AY6B59"
