@@ -7,6 +7,7 @@ same port, so clients see a broker outage and a recovery.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -45,6 +46,10 @@ class LocalBroker:
 
     def _write_config(self) -> Path:
         lines = [f"listener {self.port} 127.0.0.1", f"log_dest file {self.log}", "log_type all"]
+        if os.geteuid() == 0:
+            # Started as root, mosquitto would switch to the "mosquitto" user, who cannot read our
+            # private files (password, ACL, keys) in this folder. It only ever listens on loopback.
+            lines.append("user root")
         if self.persistence:
             lines += ["persistence true", f"persistence_location {self.dir}/", "autosave_interval 1"]
         if self.users:

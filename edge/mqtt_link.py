@@ -46,6 +46,7 @@ class MqttLink:
         self.connected = threading.Event()
         self.last_error = ""
         self.published = 0
+        self.connect_failures = 0
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._lock = threading.Lock()
@@ -84,6 +85,7 @@ class MqttLink:
         client.reconnect_delay_set(min_delay=1, max_delay=60)
         client.max_inflight_messages_set(self.window)
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
@@ -129,6 +131,7 @@ class MqttLink:
     # -- paho callbacks (paho's thread) ------------------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
+            self.connect_failures += 1
             self.last_error = f"connect refused: {reason_code}"
             _LOG.warning("mqtt: %s", self.last_error)
             return
@@ -140,6 +143,11 @@ class MqttLink:
         self._wake.set()
         if self.on_connection:
             self.on_connection(True, "")
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        self.connect_failures += 1
+        self.last_error = "cannot connect (network, TLS certificate or broker down); retrying with back-off"
+        _LOG.warning("mqtt: %s", self.last_error)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was = self.connected.is_set()
