@@ -78,7 +78,8 @@ class Listener:
             return [p for t, p, _ in self.messages if t.endswith(suffix)]
 
     def publish(self, topic, payload, qos=1):
-        info = self.client.publish(topic, payload if isinstance(payload, (bytes, str)) else json.dumps(payload), qos=qos)
+        data = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
+        info = self.client.publish(topic, data, qos=qos)
         info.wait_for_publish(5)
 
     def close(self):

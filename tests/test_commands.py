@@ -39,8 +39,8 @@ def running_gate(tmp_path, broker):
 
 
 def command(verb="open", **body):
-    payload = {"request_id": body.pop("request_id", f"r-{time.monotonic_ns()}"), "ts": iso(time.time(), SHANGHAI), **body}
-    return payload
+    request_id = body.pop("request_id", f"r-{time.monotonic_ns()}")
+    return {"request_id": request_id, "ts": iso(time.time(), SHANGHAI), **body}
 
 
 def results(office):
