@@ -108,6 +108,8 @@ def parse_token(token: str) -> tuple[PassClaim, bytes, bytes] | None:
         blob = base64.b32decode(body + "=" * (-len(body) % 8))
     except (ValueError, base64.binascii.Error):
         return None
+    if base64.b32encode(blob).decode("ascii").rstrip("=") != body:
+        return None  # a non-canonical spelling (changed padding bits): not a token we issued
     if len(blob) < _HEADER.size + _MAC_BYTES + 1:
         return None
     payload, mac = blob[:-_MAC_BYTES], blob[-_MAC_BYTES:]
