@@ -8,7 +8,8 @@ topic. Frames are handed out as RGB uint8 arrays.
     file sources   paced at the file's fps (or ``fps:``), or as fast as possible (realtime: false), or
                    frame by frame as the analysis takes them (every_frame: true; timestamps then
                    follow the video); at the end: start again (loop: true) or report "ended"
-    still images   the same picture, repeatedly, at ``fps`` (default 5): a camera looking at a pass
+    still images   the picture, repeatedly, at ``fps`` (default 5), re-read when the file changes:
+                   a snapshot that an IP camera uploads, or a pass held up to the camera
 """
 
 from __future__ import annotations
@@ -240,18 +241,32 @@ class Camera:
                 self._cond.wait(0.2)
         return not self._stopping()
 
-    def _still(self, path: Path) -> bool:
-        data = np.fromfile(str(path), dtype=np.uint8) if path.is_file() else np.zeros(0, np.uint8)
+    @staticmethod
+    def _read_still(path: Path):
+        try:
+            data = np.fromfile(str(path), dtype=np.uint8)
+        except OSError:
+            return None
         bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-        if bgr is None:
+        return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    def _still(self, path: Path) -> bool:
+        rgb = self._read_still(path)
+        if rgb is None:
             self._mark_down(f"cannot read image {path}")
             return False
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        stamp = path.stat().st_mtime_ns
         period = 1.0 / (self.config.fps or 5.0)
         while not self._stopping():
-            if not path.is_file():
+            try:
+                current = path.stat().st_mtime_ns
+            except OSError:
                 self._mark_down(f"image {path} disappeared")
                 return False
+            if current != stamp:
+                fresh = self._read_still(path)
+                if fresh is not None:  # a half-written upload keeps the previous picture for now
+                    rgb, stamp = fresh, current
             self._publish(rgb)
             if self._wait(period if self.config.realtime else 0.01):
                 return False

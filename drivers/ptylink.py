@@ -42,6 +42,8 @@ class PtyLink:
         self._host_fd, self._host_keep, self.host_tty = _raw_pty()
         self._link = Path(link_dir) / "ttyRS485" if link_dir else None
         if self._link:
+            self._link.parent.mkdir(parents=True, exist_ok=True)
+        if self._link:
             self._point_link()
         self._thread = threading.Thread(target=self._relay, name="gate-edge-ptylink", daemon=True)
         self._thread.start()

@@ -74,6 +74,11 @@ def prepare(workdir: Path, broker_port: int | None, barrier_port: str) -> Path:
         key.chmod(0o600)
     path = workdir / "gate.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    (workdir / "media").mkdir(exist_ok=True)
+    for camera in config["cameras"]:
+        source = workdir / camera["source"]
+        if not source.exists():
+            source.touch()  # a placeholder until make_media writes the video: the config validates now
     return path
 
 
@@ -163,7 +168,7 @@ def run_demo(seconds: float = 45.0, workdir: str | None = None, keep: bool = Fal
               "them published)", file=sys.stderr)
     office = daemon = None
     try:
-        config = load_config(_bootstrap(work, broker, link))
+        config = load_config(prepare(work, broker.port if broker else None, link.host_path))
         people = enrol_residents(config)
         make_media(work, people["qr"])
         config = load_config(work / "gate.yaml")  # now the camera files exist
@@ -218,17 +223,6 @@ def run_demo(seconds: float = 45.0, workdir: str | None = None, keep: bool = Fal
             broker.stop()
         if not keep and workdir is None:
             shutil.rmtree(work, ignore_errors=True)
-
-
-def _bootstrap(work: Path, broker, link) -> Path:
-    """The config before the media exist: cameras are added once the videos are written."""
-    path = prepare(work, broker.port if broker else None, link.host_path)
-    config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    media = work / "media"
-    media.mkdir(exist_ok=True)
-    for camera in config["cameras"]:
-        (work / camera["source"]).touch()  # placeholders so the first load validates
-    return path
 
 
 def _summary(events, alerts, simulator, daemon, office, elapsed) -> dict:

@@ -142,3 +142,17 @@ def test_every_frame_mode_hands_over_each_frame_with_video_time(tmp_path):
             time.sleep(0.05)  # slower than the video: nothing may be dropped
     assert [f.seq for f in got] == list(range(1, 11))
     assert got[-1].ts - got[0].ts == pytest.approx(0.9, abs=1e-6)
+
+
+def test_a_still_image_is_re_read_when_it_changes(tmp_path):
+    import os
+    import shutil
+
+    path = tmp_path / "snapshot.jpg"
+    shutil.copy(face("fr_obama"), path)
+    with Camera(camera_config(path, fps=20)) as camera:
+        assert wait_until(lambda: camera.latest() is not None, 5)
+        first = camera.latest().image.shape
+        shutil.copy(face("fr_biden"), tmp_path / "next.jpg")
+        os.replace(tmp_path / "next.jpg", path)  # the camera uploads a new snapshot
+        assert wait_until(lambda: camera.latest().image.shape != first, 5)
