@@ -21,12 +21,16 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from edge.contract import Topics, dumps, offline_will, status_payload
 from edge.outbox import Outbox
+from edge.registry import Registry
 
 _LOG = logging.getLogger(__name__)
 RETRY_REFUSED_S = 30.0
+FLUSH_BATCH = 200
+FLUSH_EVERY_S = 0.05
 REPUBLISH_UNACKED_S = 120.0
 
 
@@ -36,7 +40,10 @@ class MqttLink:
         self.config = config
         self.mqtt = config.mqtt
         self.topics = Topics(config.mqtt.topic_prefix, config.site, config.gate)
-        self.outbox = Outbox(registry)
+        # Its own connection: the pump never waits for the gate's lock, and "sent" marks use
+        # synchronous=NORMAL (a mark lost in a power cut only re-sends that message; events stay FULL).
+        self._db = Registry(registry.path, upgrade=False, synchronous="NORMAL")
+        self.outbox = Outbox(self._db)
         self.on_command = on_command
         self.on_peer_event = on_peer_event
         self.on_refused = on_refused
@@ -118,6 +125,7 @@ class MqttLink:
         for thread in self._threads:
             thread.join(timeout=5)
         self._flush_acks()
+        self._db.close()
         try:
             if self.connected.is_set():
                 info = self._client.publish(self.topics.status(), dumps(offline_will(self._now_iso())), qos=1,
@@ -136,7 +144,9 @@ class MqttLink:
             _LOG.warning("mqtt: %s", self.last_error)
             return
         _LOG.info("mqtt: connected (session present: %s)", flags.session_present)
-        client.subscribe([(self.topics.command(), 1), (self.topics.peer_events, 1)])
+        # No Local: the broker does not echo our own events back to us on the peers' wildcard.
+        peers = SubscribeOptions(qos=1, noLocal=True)
+        client.subscribe([(self.topics.command(), SubscribeOptions(qos=1)), (self.topics.peer_events, peers)])
         self.last_error = ""
         self.connected.set()
         self.publish_status()
@@ -190,10 +200,16 @@ class MqttLink:
 
     # -- our threads -------------------------------------------------------------------------
     def _pump(self) -> None:
+        last_flush = time.monotonic()
         while not self._stop.is_set():
             self._wake.wait(0.5)
             self._wake.clear()
-            self._flush_acks()
+            # Mark acknowledged rows sent in batches: one commit for many PUBACKs, not one each.
+            with self._lock:
+                waiting = len(self._acked)
+            if waiting >= FLUSH_BATCH or time.monotonic() - last_flush >= FLUSH_EVERY_S or not self._inflight:
+                self._flush_acks()
+                last_flush = time.monotonic()
             if self.connected.is_set():
                 try:
                     self._publish_pending()
@@ -216,7 +232,10 @@ class MqttLink:
             busy = {seq for seq, _ in self._inflight.values()} | set(self._refused) | set(self._acked)
         if room <= 0:
             return
-        for row in self.outbox.pending(self._high_seq, room + len(busy)):
+        # Rows already handed over are skipped; only those above the cursor (after a retry moved it
+        # back) need extra room in the query.
+        ahead = sum(1 for seq in busy if seq > self._high_seq)
+        for row in self.outbox.pending(self._high_seq, room + ahead):
             if row["seq"] in busy:
                 continue
             if room <= 0 or not self.connected.is_set():

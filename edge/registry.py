@@ -194,7 +194,8 @@ class TemplateSet:
 class Registry:
     """The gate's database. Use as a context manager or call ``close()``."""
 
-    def __init__(self, path: str | Path, *, upgrade: bool = True, target_version: int = SCHEMA_VERSION):
+    def __init__(self, path: str | Path, *, upgrade: bool = True, target_version: int = SCHEMA_VERSION,
+                 synchronous: str = "FULL"):
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -203,8 +204,11 @@ class Registry:
         conn = sqlite3.connect(str(path), timeout=10, check_same_thread=False, isolation_level=None)
         conn.execute("PRAGMA busy_timeout = 10000")
         conn.execute("PRAGMA journal_mode = WAL")
-        # FULL: a committed event or outbox row survives power loss, not just a crash.
-        conn.execute("PRAGMA synchronous = FULL")
+        # FULL: a committed event or outbox row survives power loss, not just a crash. (The MQTT
+        # link's own connection uses NORMAL for "sent" marks: losing one re-sends a message, no more.)
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
         conn.execute("PRAGMA foreign_keys = ON")
         self.conn = conn
         self.db = sqlite_utils.Database(conn)

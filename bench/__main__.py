@@ -1,0 +1,15 @@
+"""List the benchmarks; run one with ``python -m bench.<name>``."""
+
+BENCHES = {
+    "face_calibrate": "true/false accepts per encoder on ../shared/data; the thresholds to ship",
+    "face_speed": "per-frame face pipeline vs face_recognition's naive loop; matching 100..50,000 templates",
+    "plate_bench": "plate reading accuracy and time vs full-frame OCR (naive), on ../shared/data",
+    "barrier_latency": "open command -> coil seen by the device, over a pty at 9600 and 115200 baud",
+    "mqtt_bench": "publish latency on loopback and how fast a 10,000-event backlog drains",
+    "query_bench": "`gate-edge query` on 5,000 people and 2,000 vehicles vs a naive scan",
+    "soak": "an hour of looping media with broker restarts and barrier faults (not a benchmark: a soak)",
+}
+
+if __name__ == "__main__":
+    for name, what in BENCHES.items():
+        print(f"python -m bench.{name:16s} {what}")

@@ -1,0 +1,195 @@
+"""Face pipeline speed: face_recognition's naive loop against ours, on the same frames, same run.
+
+    naive  full frame, face_locations (HOG, upsample 1 as its default), face_encodings (dlib),
+           compare_faces(list of every known encoding, tolerance 0.6)
+    ours   detector on the frame downscaled (0.5 at 1280x720; 1.0 at 640x480, where faces are small),
+           upsample 0, ensemble encoder, FaceMatcher (one matrix product, tolerance + margin)
+
+Frames are the shared photos (../shared/data/faces, second photo of each identity) letterboxed to
+640x480 and 1280x720; one photo per identity is enrolled. Also: matching time for 100..50,000
+enrolled templates, and peak RSS of a process that runs only our pipeline.
+
+    python -m bench.face_speed [--frames 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from bench import shared_data
+
+
+def percentiles(values):
+    return np.percentile(np.asarray(values) * 1000, 50), np.percentile(np.asarray(values) * 1000, 95)
+
+
+class Frames:
+    """Frames made on the fly (so the peak RSS measured is the pipeline's, not the photo set's)."""
+
+    def __init__(self, probes, size):
+        self.probes, self.size = probes, size
+
+    def __iter__(self):
+        from models.images import letterbox, load_rgb
+
+        for name, path in self.probes:
+            yield name, letterbox(load_rgb(path), *self.size)
+
+    def __len__(self):
+        return len(self.probes)
+
+
+class Enrolment(dict):
+    def items(self):
+        from models.images import load_rgb
+
+        for name, path in super().items():
+            yield name, load_rgb(path)
+
+
+def load_frames(data, limit):
+    enrol, probes = Enrolment(), []
+    for folder in sorted((data / "faces").iterdir()):
+        if not folder.is_dir() or not (folder / "2.jpg").exists():
+            continue
+        enrol[folder.name] = folder / "1.jpg"
+        probes.append((folder.name, folder / "2.jpg"))
+    probes = probes[:limit]
+    return enrol, {size: Frames(probes, size) for size in ((640, 480), (1280, 720))}
+
+
+def naive_run(enrol, frames):
+    import face_recognition
+
+    names, known = [], []
+    for name, img in enrol.items():
+        encodings = face_recognition.face_encodings(img)
+        if encodings:
+            names.append(name)
+            known.append(encodings[0])
+    results = {}
+    for size, items in frames.items():
+        times, correct = [], 0
+        for truth, frame in items:
+            started = time.perf_counter()
+            locations = face_recognition.face_locations(frame)
+            encodings = face_recognition.face_encodings(frame, locations)
+            matched = []
+            for encoding in encodings:
+                hits = face_recognition.compare_faces(known, encoding)
+                distances = face_recognition.face_distance(known, encoding)
+                best = int(np.argmin(distances)) if len(distances) else -1
+                matched.append(names[best] if best >= 0 and hits[best] else None)
+            times.append(time.perf_counter() - started)
+            correct += truth in matched and all(m in (truth, None) for m in matched)
+        results[size] = (times, correct)
+    return results
+
+
+def ours_run(enrol, frames):
+    from edge.matcher import FaceMatcher
+    from edge.registry import TemplateSet
+    from models.faces import FaceEngine
+
+    engines = {(640, 480): FaceEngine(scale=1.0), (1280, 720): FaceEngine(scale=0.5)}
+    any_engine = engines[(640, 480)]
+    names, templates = [], []
+    for name, img in enrol.items():
+        try:
+            templates.append(any_engine.enrolment_template(img, name))
+            names.append(name)
+        except ValueError:
+            continue
+    encoder = any_engine.encoder
+    matcher = FaceMatcher(encoder.tolerance, encoder.margin)
+    matcher.load(TemplateSet(encoder.name, np.arange(len(names)), np.stack(templates), 1))
+    results = {}
+    for size, items in frames.items():
+        engine = engines[size]
+        times, correct = [], 0
+        for truth, frame in items:
+            started = time.perf_counter()
+            faces = engine.analyze(frame)
+            matched = []
+            if faces:
+                for match in matcher.match(np.stack([f.template for f in faces])):
+                    matched.append(names[match.person_id] if match.matched else None)
+            times.append(time.perf_counter() - started)
+            correct += truth in matched and all(m in (truth, None) for m in matched)
+        results[size] = (times, correct)
+    return results
+
+
+def matching_times(dim=704, repeats=200):
+    from edge.matcher import FaceMatcher
+    from edge.registry import TemplateSet
+
+    rng = np.random.default_rng(1)
+    rows = []
+    for n in (100, 1000, 10_000, 50_000):
+        matrix = rng.standard_normal((n, dim)).astype(np.float32)
+        matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+        people = np.arange(n) // 2  # two templates per person
+        matcher = FaceMatcher(0.9, 0.06)
+        matcher.load(TemplateSet("x", people, matrix, 1))
+        probe = matrix[7:8] + 0.01
+        matcher.match(probe)
+        started = time.perf_counter()
+        for _ in range(repeats):
+            matcher.match(probe)
+        ours = (time.perf_counter() - started) / repeats
+        known = list(matrix)  # face_recognition keeps a list of encodings
+        started = time.perf_counter()
+        loops = max(3, repeats // (n // 100 + 1))
+        for _ in range(loops):
+            distances = np.linalg.norm(np.array(known) - probe[0], axis=1)
+            _ = list(distances <= 0.6)
+        naive = (time.perf_counter() - started) / loops
+        rows.append((n, ours, naive))
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--only-ours-rss", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    data = shared_data()
+    if data is None:
+        return 0
+    enrol, frames = load_frames(data, args.frames)
+    if args.only_ours_rss:
+        ours_run(enrol, frames)
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+        return 0
+    naive = naive_run(enrol, frames)
+    ours = ours_run(enrol, frames)
+    print(f"frames: {len(frames[(640, 480)])} per size (real photos letterboxed); {len(enrol)} people enrolled\n")
+    print("| frame | naive p50 / p95 ms | ours p50 / p95 ms | naive / ours (p50) | naive correct | ours correct |")
+    print("|---|---|---|---|---|---|")
+    for size in frames:
+        (nt, nc), (ot, oc) = naive[size], ours[size]
+        n50, n95 = percentiles(nt)
+        o50, o95 = percentiles(ot)
+        total = len(nt)
+        print(f"| {size[0]}x{size[1]} | {n50:.0f} / {n95:.0f} | {o50:.0f} / {o95:.0f} | {n50 / o50:.1f}x "
+              f"| {nc}/{total} | {oc}/{total} |")
+    print("\n| enrolled templates | ours (one matrix) ms | naive (list, compare_faces) ms | naive / ours |")
+    print("|---|---|---|---|")
+    for n, ours_s, naive_s in matching_times():
+        print(f"| {n:,} | {ours_s * 1000:.3f} | {naive_s * 1000:.3f} | {naive_s / ours_s:.0f}x |")
+    rss = subprocess.run([sys.executable, "-m", "bench.face_speed", "--only-ours-rss", "--frames", str(args.frames)],
+                         capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    print(f"\npeak RSS of a process running only our pipeline: {rss} MB "
+          f"(this process, naive and ours together: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
