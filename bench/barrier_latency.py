@@ -12,6 +12,7 @@ byte as the wire would (10 bits per byte at the baud rate).
 from __future__ import annotations
 
 import argparse
+import functools
 import tempfile
 import threading
 import time
@@ -23,36 +24,44 @@ from drivers.barriers.modbus_rtu import Barrier, Config
 from drivers.ptylink import PtyLink
 
 
+def _watch(device, before: int, seen: dict) -> None:
+    """Note the moment the device records a new pulse."""
+    deadline = time.monotonic() + 5
+    while len(device.pulses()) == before and time.monotonic() < deadline:
+        time.sleep(0.0002)
+    seen["t"] = time.perf_counter()
+
+
 def measure(open_fn, device, commands: int) -> list[float]:
     latencies = []
     for _ in range(commands):
-        before = len(device.pulses())
-        seen = threading.Event()
+        seen: dict = {}
+        watcher = threading.Thread(target=_watch, args=(device, len(device.pulses()), seen))
         started = time.perf_counter()
-        holder = {}
-
-        def watch():
-            while len(device.pulses()) == before:
-                time.sleep(0.0002)
-            holder["t"] = time.perf_counter()
-            seen.set()
-
-        watcher = threading.Thread(target=watch)
         watcher.start()
         open_fn()
-        seen.wait(5)
         watcher.join()
-        latencies.append(holder["t"] - started)
+        latencies.append(seen["t"] - started)
         time.sleep(0.01)
     return latencies
+
+
+def naive_open(port: str, baud: int) -> None:
+    """What a quick script does: open the port, pulse the coil, close the port."""
+    from pymodbus.client import ModbusSerialClient
+
+    client = ModbusSerialClient(port, baudrate=baud, timeout=0.5)
+    client.connect()
+    client.write_coil(0, True, device_id=1)
+    time.sleep(0.05)
+    client.write_coil(0, False, device_id=1)
+    client.close()
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--commands", type=int, default=60)
     args = parser.parse_args(argv)
-    from pymodbus.client import ModbusSerialClient
-
     print("| baud | naive p50 / p95 ms | ours p50 / p95 ms | naive / ours (p50) |")
     print("|---|---|---|---|")
     for baud in (9600, 115200):
@@ -62,17 +71,8 @@ def main(argv=None) -> int:
             try:
                 barrier = Barrier(Config(id="car", type="modbus_rtu", port=link.host_path, baudrate=baud,
                                          pulse_ms=50, lanes=["in"], timeout_s=0.5))
-
-                def naive_open():
-                    client = ModbusSerialClient(link.host_path, baudrate=baud, timeout=0.5)
-                    client.connect()
-                    client.write_coil(0, True, device_id=1)
-                    time.sleep(0.05)
-                    client.write_coil(0, False, device_id=1)
-                    client.close()
-
-                naive = measure(naive_open, device, args.commands)
-                ours = measure(lambda: barrier.open("in"), device, args.commands)
+                naive = measure(functools.partial(naive_open, link.host_path, baud), device, args.commands)
+                ours = measure(functools.partial(barrier.open, "in"), device, args.commands)
                 barrier.close()
             finally:
                 device.close()
