@@ -92,12 +92,13 @@ def naive_run(enrol, frames):
     return results
 
 
-def ours_run(enrol, frames):
+def ours_run(enrol, frames, on_ready=None):
     from edge.matcher import FaceMatcher
     from edge.registry import TemplateSet
     from models.faces import FaceEngine
 
     engines = {(640, 480): FaceEngine(scale=1.0), (1280, 720): FaceEngine(scale=0.5)}
+    engines[(1280, 720)].encoder = engines[(640, 480)].encoder  # one set of models, as in the daemon
     any_engine = engines[(640, 480)]
     names, templates = [], []
     for name, img in enrol.items():
@@ -109,6 +110,8 @@ def ours_run(enrol, frames):
     encoder = any_engine.encoder
     matcher = FaceMatcher(encoder.tolerance, encoder.margin)
     matcher.load(TemplateSet(encoder.name, np.arange(len(names)), np.stack(templates), 1))
+    if on_ready:
+        on_ready()
     results = {}
     for size, items in frames.items():
         engine = engines[size]
@@ -124,6 +127,14 @@ def ours_run(enrol, frames):
             correct += truth in matched and all(m in (truth, None) for m in matched)
         results[size] = (times, correct)
     return results
+
+
+def _status(field: str) -> int:
+    """A /proc/self/status memory figure, in MB."""
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) // 1024
+    return -1
 
 
 def matching_times(dim=704, repeats=200):
@@ -165,8 +176,17 @@ def main(argv=None) -> int:
         return 0
     enrol, frames = load_frames(data, args.frames)
     if args.only_ours_rss:
-        ours_run(enrol, frames)
-        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+        # Enrolment of large photos is a one-off (a technician's command); the daemon's steady state is
+        # the per-frame path. Linux lets us reset the peak (VmHWM) once the models are loaded.
+        marks = {}
+
+        def ready():
+            marks["enrol"] = _status("VmHWM")
+            with open("/proc/self/clear_refs", "w") as handle:
+                handle.write("5")
+
+        ours_run(enrol, frames, ready)
+        print(marks["enrol"], _status("VmHWM"))
         return 0
     naive = naive_run(enrol, frames)
     ours = ours_run(enrol, frames)
@@ -184,10 +204,12 @@ def main(argv=None) -> int:
     print("|---|---|---|---|")
     for n, ours_s, naive_s in matching_times():
         print(f"| {n:,} | {ours_s * 1000:.3f} | {naive_s * 1000:.3f} | {naive_s / ours_s:.0f}x |")
-    rss = subprocess.run([sys.executable, "-m", "bench.face_speed", "--only-ours-rss", "--frames", str(args.frames)],
-                         capture_output=True, text=True).stdout.strip().splitlines()[-1]
-    print(f"\npeak RSS of a process running only our pipeline: {rss} MB "
-          f"(this process, naive and ours together: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB)")
+    enrol_peak, frame_peak = subprocess.run(
+        [sys.executable, "-m", "bench.face_speed", "--only-ours-rss", "--frames", str(args.frames)],
+        capture_output=True, text=True).stdout.strip().splitlines()[-1].split()
+    print(f"\npeak RSS of a process running only our pipeline: {frame_peak} MB while analysing frames "
+          f"({enrol_peak} MB during the one-off enrolment of {len(enrol)} photos of up to 2048 px); "
+          f"this process, naive and ours together: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB")
     return 0
 
 

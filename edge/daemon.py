@@ -98,11 +98,29 @@ class Daemon:
     def _preload_models(self) -> None:
         roles = {c.role for c in self.config.cameras}
         if "face" in roles:
+            self._reconcile_encoder()
             self.recognizers.matcher()
         if "plate" in roles:
             self.recognizers.plates  # noqa: B018
         if any(c.read_qr for c in self.config.cameras):
             self.recognizers.qr  # noqa: B018
+
+    def _reconcile_encoder(self) -> None:
+        """Templates of another encoder are useless: re-enrol from kept photos, or say who must come."""
+        from edge.enrol import Enroller, reconcile_encoder
+
+        result = reconcile_encoder(self.registry, Enroller(self.config.recognition.face, self.recognizers.faces))
+        if result["reenrolled"]:
+            _LOG.warning("re-enrolled %d people from their stored photos for encoder %s",
+                         len(result["reenrolled"]), result["encoder"])
+        missing = result["must_reenrol"]
+        detail = ""
+        if missing:
+            who = ", ".join(f"{m['person_id']} ({m['unit']})" for m in missing[:20])
+            detail = (f"{len(missing)} people enrolled with another encoder must be re-enrolled with a photo for "
+                      f"'{result['encoder']}' (`gate-edge person enroll`): {who}")
+            _LOG.warning("%s", detail)
+        self.alerts.device("faces", not missing, detail)
 
     def _pass_key(self):
         from edge.passes import PassError, read_key

@@ -14,12 +14,15 @@ class EnrolmentError(ValueError):
 class Enroller:
     """Turns photos into templates with the configured face encoder; loads the models once."""
 
-    def __init__(self, face_config=None):
-        from models.faces import FaceEngine
-
-        encoder = face_config.encoder if face_config else "default"
+    def __init__(self, face_config=None, engine=None):
+        """``engine``: an already loaded models.faces.FaceEngine to share (the daemon's)."""
         self.keep_photos = bool(face_config and face_config.keep_photos)
-        self.engine = FaceEngine(encoder=encoder, detector=face_config.detector if face_config else "hog")
+        if engine is None:
+            from models.faces import FaceEngine
+
+            encoder = face_config.encoder if face_config else "default"
+            engine = FaceEngine(encoder=encoder, detector=face_config.detector if face_config else "hog")
+        self.engine = engine
 
     @property
     def encoder_name(self) -> str:
@@ -57,3 +60,40 @@ class Enroller:
         registry.person(person_id)
         templates, images = self.templates_for(photos)
         return registry.add_templates(person_id, self.encoder_name, templates, images)
+
+
+def reconcile_encoder(registry: Registry, enroller: Enroller) -> dict:
+    """Make sure everyone enrolled has templates of the encoder in use.
+
+    People whose templates were all made by another encoder are re-enrolled from their stored photos
+    when the operator kept them (``keep_photos``); the others are listed: they must come to the office
+    with a photo (or use their QR pass) before the gate recognises their face again.
+    """
+    from models.images import ImageError, decode_image
+
+    current = enroller.encoder_name
+    people = registry.query(
+        "SELECT p.id, p.name, p.unit, group_concat(DISTINCT t.encoder) AS encoders, "
+        "sum(t.encoder = ?) AS current FROM people p JOIN face_templates t ON t.person_id = p.id "
+        "GROUP BY p.id ORDER BY p.id",
+        (current,),
+    )
+    reenrolled, must_reenrol = [], []
+    for person in people:
+        if person["current"]:
+            continue
+        photos = [row["image"] for row in registry.query("SELECT image FROM face_photos WHERE person_id = ?",
+                                                          (person["id"],))]
+        templates = []
+        for blob in photos:
+            try:
+                templates.append(enroller.engine.enrolment_template(decode_image(blob), f"stored photo of {person['id']}"))
+            except (ImageError, ValueError):
+                continue
+        if templates:
+            registry.add_templates(person["id"], current, templates)
+            reenrolled.append(person["id"])
+        else:
+            must_reenrol.append({"person_id": person["id"], "name": person["name"], "unit": person["unit"],
+                                 "templates_from": person["encoders"]})
+    return {"encoder": current, "reenrolled": reenrolled, "must_reenrol": must_reenrol}

@@ -117,3 +117,23 @@ def test_weights_are_verified_against_the_manifest(tmp_path, monkeypatch):
     fake.unlink()
     with pytest.raises(manifest.WeightsError, match="missing"):
         manifest.verified_path("mobilefacenet")
+
+
+def test_an_encoder_change_re_enrols_from_kept_photos_and_names_the_others(engines, registry):
+    from edge.enrol import Enroller, reconcile_encoder
+    from models.images import encode_jpeg
+
+    kept = registry.add_person("王建国", "12-301")
+    registry.add_templates(kept, "dlib", [np.ones(128)], photos=[encode_jpeg(load_rgb(face("fr_obama")))])
+    lost = registry.add_person("李桂兰", "3-402")
+    registry.add_templates(lost, "dlib", [np.ones(128)])
+    current = registry.add_person("陈明", "5-101")
+    registry.add_templates(current, DEFAULT_ENCODER, [template(engines, "fr_biden")])
+    result = reconcile_encoder(registry, Enroller(engine=engines["faces"]))
+    assert result["reenrolled"] == [kept]
+    assert result["must_reenrol"] == [{"person_id": lost, "name": "李桂兰", "unit": "3-402", "templates_from": "dlib"}]
+    matcher = FaceMatcher(make_encoder("default").tolerance, make_encoder("default").margin)
+    matcher.refresh(registry, DEFAULT_ENCODER)
+    [found] = matcher.match(template(engines, "fr_obama", 2)[None])
+    assert found.person_id == kept and found.tier == MATCH
+    assert reconcile_encoder(registry, Enroller(engine=engines["faces"]))["reenrolled"] == []  # done once

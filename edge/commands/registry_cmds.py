@@ -64,6 +64,15 @@ def person_list(args) -> int:
     return 0
 
 
+def person_reenroll(args) -> int:
+    from edge.enrol import reconcile_encoder
+
+    config = load(args)
+    with open_registry(config) as registry:
+        emit(reconcile_encoder(registry, _enroller(config)))
+    return 0
+
+
 def vehicle_add(args) -> int:
     from edge.plates import InvalidPlate, parse_plate
     from edge.timeutil import parse_day
@@ -146,6 +155,9 @@ def register(sub) -> None:
     p.add_argument("-c", "--config", required=True)
     p.add_argument("person_id", type=int)
     p.set_defaults(func=person_remove)
+    p = psub.add_parser("reenroll", help="after an encoder change: re-enrol from kept photos, list who must come")
+    p.add_argument("-c", "--config", required=True)
+    p.set_defaults(func=person_reenroll)
     p = psub.add_parser("list", help="list people")
     p.add_argument("-c", "--config", required=True)
     p.add_argument("--json", action="store_true")
