@@ -131,9 +131,10 @@ def ours_run(enrol, frames, on_ready=None):
 
 def _status(field: str) -> int:
     """A /proc/self/status memory figure, in MB."""
-    for line in open("/proc/self/status"):
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) // 1024
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) // 1024
     return -1
 
 

@@ -87,7 +87,8 @@ def reconcile_encoder(registry: Registry, enroller: Enroller) -> dict:
         templates = []
         for blob in photos:
             try:
-                templates.append(enroller.engine.enrolment_template(decode_image(blob), f"stored photo of {person['id']}"))
+                source = f"stored photo of person {person['id']}"
+                templates.append(enroller.engine.enrolment_template(decode_image(blob), source))
             except (ImageError, ValueError):
                 continue
         if templates:

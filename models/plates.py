@@ -67,6 +67,8 @@ class PlateRecognizer:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # Crops have many widths: an arena sized for the widest one would stay allocated for good.
+        options.enable_cpu_mem_arena = False
         self._session = onnxruntime.InferenceSession(
             str(verified_path("ppocr_v4_rec")), options, providers=["CPUExecutionProvider"]
         )
