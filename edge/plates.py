@@ -94,3 +94,14 @@ def _why(plate: str) -> str:
     if bad:
         return f"{bad[0]!r} is not used on plates (digits, letters without I/O, endings {SPECIAL_ENDINGS})"
     return f"special endings ({SPECIAL_ENDINGS}) go last, after 4 characters"
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance: how many characters to insert, delete or change to turn a into b."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.images import resize
+from models.images import crop_roi, resize
 from models.manifest import verified_path
 
 # Chosen by measurement on ../shared/data (docs/face-calibration.md): see DEFAULT_ENCODER's notes there.
@@ -139,12 +139,7 @@ class FaceDetector:
         scale = self.scale if scale is None else scale
         upsample = self.upsample if upsample is None else upsample
         min_face_px = self.min_face_px if min_face_px is None else min_face_px
-        x0 = y0 = 0
-        view = rgb
-        if roi is not None:
-            x1, y1, x2, y2 = roi
-            view = rgb[y1:y2, x1:x2]
-            x0, y0 = x1, y1
+        view, x0, y0 = crop_roi(rgb, roi)
         small = np.ascontiguousarray(resize(view, scale))
         faces = []
         for rect in self._detect(small, upsample):

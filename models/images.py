@@ -24,6 +24,15 @@ def load_rgb(path: str | Path) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+def crop_roi(image: np.ndarray, roi) -> tuple[np.ndarray, int, int]:
+    """(view, x0, y0): the region of interest (x1, y1, x2, y2) of ``image`` without copying, and its
+    offset, so that boxes found in the view can be given in full-frame pixels."""
+    if roi is None:
+        return image, 0, 0
+    x1, y1, x2, y2 = roi
+    return image[y1:y2, x1:x2], x1, y1
+
+
 def bgr_to_rgb(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge.plates import canonical
+from edge.plates import canonical, edit_distance
+from models.images import crop_roi
 from models.manifest import verified_path
 from models.plate_decoder import PlateDecoder
 
@@ -46,16 +47,6 @@ class PlateReading:
 
     def to_dict(self) -> dict:
         return {"text": self.text, "confidence": round(self.confidence, 3), "box": list(self.box)}
-
-
-def _levenshtein(a: str, b: str) -> int:
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
 
 
 class PlateRecognizer:
@@ -191,17 +182,12 @@ class PlateReader:
         if decoded is None:
             return False
         free = canonical(raw).replace("I", "1").replace("O", "0")
-        return min(_levenshtein(decoded.text, free), _levenshtein(decoded.text[1:], free)) <= 2
+        return min(edit_distance(decoded.text, free), edit_distance(decoded.text[1:], free)) <= 2
 
     def read(self, rgb: np.ndarray, roi=None, min_confidence: float = SERIAL_FLOOR) -> list[PlateReading]:
         """Plates in a frame (RGB), best first; readings whose serial part (after the province) is
         weaker than ``min_confidence`` are dropped as noise."""
-        x0 = y0 = 0
-        view = rgb
-        if roi is not None:
-            x1, y1, x2, y2 = roi
-            view = rgb[y1:y2, x1:x2]
-            x0, y0 = x1, y1
+        view, x0, y0 = crop_roi(rgb, roi)
         bgr = cv2.cvtColor(view, cv2.COLOR_RGB2BGR)
         readings = []
         for quad in self.text_quads(bgr):

@@ -9,6 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from models.images import crop_roi
+
 
 @dataclass(frozen=True)
 class QrCode:
@@ -26,10 +28,7 @@ class QrReader:
         self._lock = threading.Lock()
 
     def read(self, rgb: np.ndarray, roi=None) -> list[QrCode]:
-        x0 = y0 = 0
-        if roi is not None:
-            x1, y1, x2, y2 = roi
-            rgb, x0, y0 = rgb[y1:y2, x1:x2], x1, y1
+        rgb, x0, y0 = crop_roi(rgb, roi)
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         with self._lock:
             try:
