@@ -5,7 +5,10 @@
     ensemble       both, each L2-normalised, concatenated: the default (best measured, see
                    docs/face-calibration.md)
 
-Every template is the mean of the chip's embedding and its mirror's (flip averaging), normalised.
+Every template is the normalised mean of two views' embeddings: the aligned chip, and the chip
+mirrored with its contrast normalised (CLAHE on lightness). Measured on ../shared/data this second
+view beats the plain mirror (true accepts at zero false accepts 0.918 against 0.893, East Asian 0.872
+against 0.832) at the same cost: docs/face-calibration.md.
 """
 
 from __future__ import annotations
@@ -51,14 +54,28 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return np.hstack([scale * rotation, shift[:, None]]).astype(np.float32)
 
 
-def aligned_chip(rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
-    """The 112x112 RGB chip of ``face``, aligned on the ArcFace reference points (cached on the face)."""
-    chip = face.extras.get("chip112")
-    if chip is None:
+_CLAHE = threading.local()
+
+
+def _equalised(chip: np.ndarray) -> np.ndarray:
+    """The chip with its lightness contrast-normalised (CLAHE), colours kept."""
+    if not hasattr(_CLAHE, "op"):
+        _CLAHE.op = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(4, 4))  # not thread-safe: one per thread
+    lab = cv2.cvtColor(chip, cv2.COLOR_RGB2LAB)
+    lab[..., 0] = _CLAHE.op.apply(lab[..., 0])
+    return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
+
+
+def aligned_views(rgb: np.ndarray, face: DetectedFace) -> tuple[np.ndarray, np.ndarray]:
+    """(chip, second view): the 112x112 RGB chip aligned on the ArcFace reference points, and that
+    chip mirrored with its contrast normalised. Cached on the face (encoders share them)."""
+    views = face.extras.get("views112")
+    if views is None:
         matrix = similarity_transform(five_points(face.landmarks), ARCFACE_REFERENCE)
         chip = cv2.warpAffine(rgb, matrix, (112, 112), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        face.extras["chip112"] = chip
-    return chip
+        views = (chip, np.ascontiguousarray(_equalised(chip)[:, ::-1]))
+        face.extras["views112"] = views
+    return views
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
@@ -71,8 +88,8 @@ class FacepluginEncoder(FaceEncoder):
 
     name = "faceplugin"
     dim = 512
-    tolerance = 1.004  # calibrated: zero false accepts on ../shared/data (docs/face-calibration.md)
-    margin = 0.08
+    tolerance = 1.000  # calibrated: zero false accepts on ../shared/data (docs/face-calibration.md)
+    margin = 0.04
 
     def __init__(self, threads: int = 2):
         import onnxruntime
@@ -85,15 +102,16 @@ class FacepluginEncoder(FaceEncoder):
         )
         self._lock = threading.Lock()
 
-    def embed_chip(self, chip: np.ndarray) -> np.ndarray:
-        x = ((chip.astype(np.float32) - 127.0) / 128.0).transpose(2, 0, 1)
-        batch = [np.ascontiguousarray(x[None]), np.ascontiguousarray(x[None, :, :, ::-1])]
+    def embed(self, views) -> np.ndarray:
+        """Template from the two views (the model takes one image at a time)."""
+        batch = [np.ascontiguousarray(((v.astype(np.float32) - 127.0) / 128.0).transpose(2, 0, 1)[None])
+                 for v in views]
         with self._lock:
             outputs = [self._session.run(None, {"input": b})[0][0] for b in batch]
         return _unit(_unit(outputs[0]) + _unit(outputs[1]))
 
     def encode(self, rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
-        return self.embed_chip(aligned_chip(rgb, face))
+        return self.embed(aligned_views(rgb, face))
 
 
 class MobileFaceNetEncoder(FaceEncoder):
@@ -101,8 +119,8 @@ class MobileFaceNetEncoder(FaceEncoder):
 
     name = "mobilefacenet"
     dim = 192
-    tolerance = 0.899  # calibrated: zero false accepts on ../shared/data
-    margin = 0.08
+    tolerance = 0.867  # calibrated: zero false accepts on ../shared/data
+    margin = 0.06
 
     def __init__(self, threads: int = 2):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no "Created XNNPACK delegate" on stderr
@@ -114,9 +132,9 @@ class MobileFaceNetEncoder(FaceEncoder):
         self._output = self._interpreter.get_output_details()[0]["index"]
         self._lock = threading.Lock()
 
-    def embed_chip(self, chip: np.ndarray) -> np.ndarray:
-        x = (chip.astype(np.float32) - 127.5) / 128.0
-        batch = np.ascontiguousarray(np.stack([x, x[:, ::-1]]))
+    def embed(self, views) -> np.ndarray:
+        """Template from the two views, run as the model's batch of two."""
+        batch = np.ascontiguousarray(np.stack([(v.astype(np.float32) - 127.5) / 128.0 for v in views]))
         with self._lock:
             self._interpreter.set_tensor(self._input, batch)
             self._interpreter.invoke()
@@ -124,7 +142,7 @@ class MobileFaceNetEncoder(FaceEncoder):
         return _unit(_unit(out[0]) + _unit(out[1]))
 
     def encode(self, rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
-        return self.embed_chip(aligned_chip(rgb, face))
+        return self.embed(aligned_views(rgb, face))
 
 
 class EnsembleEncoder(FaceEncoder):
@@ -132,12 +150,12 @@ class EnsembleEncoder(FaceEncoder):
 
     name = "ensemble"
     dim = 512 + 192
-    tolerance = 0.919  # calibrated: zero false accepts on ../shared/data, most true accepts of all encoders
-    margin = 0.06
+    tolerance = 0.933  # calibrated: zero false accepts on ../shared/data, most true accepts of all encoders
+    margin = 0.04
 
     def __init__(self):
         self.parts = [FacepluginEncoder(), MobileFaceNetEncoder()]
 
     def encode(self, rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
-        chip = aligned_chip(rgb, face)
-        return _unit(np.concatenate([part.embed_chip(chip) for part in self.parts]))
+        views = aligned_views(rgb, face)
+        return _unit(np.concatenate([part.embed(views) for part in self.parts]))
