@@ -13,7 +13,9 @@ against 0.832) at the same cost: docs/face-calibration.md.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import threading
 
 import cv2
@@ -78,6 +80,20 @@ def aligned_views(rgb: np.ndarray, face: DetectedFace) -> tuple[np.ndarray, np.n
     return views
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence file descriptor 2 for a moment (C++ libraries write there directly, not through Python)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _unit(vector: np.ndarray) -> np.ndarray:
     vector = np.asarray(vector, dtype=np.float32).ravel()
     return vector / max(float(np.linalg.norm(vector)), 1e-9)
@@ -123,11 +139,11 @@ class MobileFaceNetEncoder(FaceEncoder):
     margin = 0.06
 
     def __init__(self, threads: int = 2):
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no "Created XNNPACK delegate" on stderr
         from ai_edge_litert.interpreter import Interpreter
 
-        self._interpreter = Interpreter(model_path=str(verified_path("mobilefacenet")), num_threads=threads)
-        self._interpreter.allocate_tensors()
+        with _quiet_stderr():  # LiteRT's C++ core announces its XNNPACK delegate on stderr, every start
+            self._interpreter = Interpreter(model_path=str(verified_path("mobilefacenet")), num_threads=threads)
+            self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
         self._lock = threading.Lock()

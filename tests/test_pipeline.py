@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 
+import pytest
 import yaml
 from conftest import PLATES, face
 from test_camera import video, wait_until
@@ -142,3 +143,36 @@ def test_a_worker_survives_a_failing_frame(tmp_path, engines):
         worker.join(5)
         camera.close()
         registry.close()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the death is the test
+def test_the_daemon_restarts_a_dead_worker_and_reports_it(tmp_path):
+    import yaml
+    from test_camera import wait_until as until
+
+    from edge.daemon import Daemon
+
+    path = tmp_path / "gate.yaml"
+    path.write_text(yaml.safe_dump({
+        "site": "tianlin12", "gate": "east", "database": "registry.db", "mqtt": {"enabled": False},
+        "cameras": [{"id": "face-in", "source": str(face("fr_biden")), "role": "face", "lane": "in", "fps": 10}],
+        "barriers": [{"id": "foot", "type": "simulated", "lanes": ["in"]}],
+    }))
+    daemon = Daemon(load_config(path))
+    daemon.start()
+    try:
+        worker = daemon.workers[0]
+
+        def die(rgb, ts):
+            raise SystemExit("a thread killed by a bug that even catches Exception cannot survive")
+
+        worker.process = die
+        assert until(lambda: not worker.alive, 10)
+        assert daemon.supervise() is False
+        assert daemon.workers[0] is not worker and daemon.workers[0].alive
+        assert until(lambda: daemon.workers[0].frames > 0, 10)
+        alert = daemon.registry.query("SELECT * FROM alerts WHERE subject = 'worker:face-in'")
+        assert len(alert) == 1 and "restarted" in alert[0]["detail"]
+        assert daemon.supervise() is True and daemon.restarts == 1
+    finally:
+        daemon.close()
