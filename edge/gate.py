@@ -15,7 +15,7 @@ import uuid
 
 from drivers.barriers import BarrierError
 from edge import policy
-from edge.contract import Topics, event_payload, subject
+from edge.contract import Topics, dumps, event_payload, subject
 from edge.outbox import enqueue
 from edge.timeutil import iso
 
@@ -77,8 +77,6 @@ class Gate:
         with self.registry.transaction() as db:
             if session_change:
                 session_change(db, event_id)
-            from edge.contract import dumps
-
             db["events"].insert({
                 "event_id": event_id, "ts": payload["ts"], "ts_epoch": now, "gate": self.config.gate, "lane": lane,
                 "kind": decision.kind, "credential": credential, "subject_type": subj["type"],
