@@ -49,10 +49,6 @@ class Consensus:
         self._passage[slot] = ts
         return agreed
 
-    def in_passage(self, lane: str, key, ts: float) -> bool:
-        last = self._passage.get((lane, key))
-        return last is not None and ts - last <= self.cooldown_s
-
     def expire(self, ts: float) -> None:
         """Forget stale hits and finished passages (call now and then; keeps memory flat)."""
         for slot in [s for s, hits in self._hits.items() if not hits or ts - hits[-1][0] > self.window_s]:

@@ -13,6 +13,8 @@ from datetime import UTC
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from edge.outbox import Outbox
+
 _LOG = logging.getLogger(__name__)
 DISK_FREE_MIN = 0.05
 OUTBOX_ALERT_DEPTH = 10000
@@ -73,8 +75,7 @@ class Jobs:
             events = self.registry.conn.execute(
                 "DELETE FROM events WHERE ts_epoch < ? AND NOT EXISTS (SELECT 1 FROM outbox o "
                 "WHERE o.msg_id = 'event:' || events.event_id AND o.sent_epoch IS NULL)", [cutoff]).rowcount
-            sent = self.registry.conn.execute(
-                "DELETE FROM outbox WHERE sent_epoch IS NOT NULL AND created_epoch < ?", [cutoff]).rowcount
+            sent = Outbox(self.registry).prune(cutoff)
             self.registry.conn.execute(
                 "DELETE FROM alerts WHERE state = 'cleared' AND cleared_epoch < ?", [cutoff])
         return {"events": events, "outbox": sent}

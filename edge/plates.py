@@ -43,10 +43,6 @@ class Plate:
     text: str  # canonical
     kind: str  # standard | new_energy | special | embassy
 
-    @property
-    def province(self) -> str:
-        return self.text[0]
-
 
 def canonical(text: str) -> str:
     """Upper case, separators removed, full-width characters folded to half-width."""
@@ -69,10 +65,6 @@ def parse_plate(text: str) -> Plate:
     if kind:
         return Plate(plate, kind)
     raise InvalidPlate(f"{text!r} is not a Chinese plate: {_why(plate)}")
-
-
-def is_plate(text: str) -> bool:
-    return classify(canonical(text)) is not None
 
 
 def _why(plate: str) -> str:

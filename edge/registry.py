@@ -414,10 +414,6 @@ class Registry:
         ids = np.fromiter((r[0] for r in rows if r[2] == dim), dtype=np.int64)
         return TemplateSet(encoder, ids, matrix.copy(), revision)
 
-    def template_counts(self) -> dict[str, int]:
-        return {r["encoder"]: r["n"] for r in self.query(
-            "SELECT encoder, count(*) AS n FROM face_templates GROUP BY encoder")}
-
     # -- vehicles --------------------------------------------------------------------------
     def upsert_vehicle(
         self,

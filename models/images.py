@@ -33,10 +33,6 @@ def crop_roi(image: np.ndarray, roi) -> tuple[np.ndarray, int, int]:
     return image[y1:y2, x1:x2], x1, y1
 
 
-def bgr_to_rgb(frame: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-
-
 def encode_jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
     ok, buffer = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
@@ -49,14 +45,6 @@ def decode_image(blob: bytes) -> np.ndarray:
     if bgr is None:
         raise ImageError("stored image cannot be decoded")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def write_png(path: str | Path, gray_or_rgb: np.ndarray) -> None:
-    image = gray_or_rgb if gray_or_rgb.ndim == 2 else cv2.cvtColor(gray_or_rgb, cv2.COLOR_RGB2BGR)
-    ok, buffer = cv2.imencode(".png", image)
-    if not ok:
-        raise ImageError(f"{path}: could not encode PNG")
-    Path(path).write_bytes(buffer.tobytes())
 
 
 def resize(rgb: np.ndarray, scale: float) -> np.ndarray:

@@ -127,3 +127,24 @@ def test_late_sighting_never_overwrites_a_newer_one(registry):
     registry.note_seen("person:1", 200.0, "west", "e2")
     registry.note_seen("person:1", 100.0, "east", "e1")
     assert registry.last_seen("person:1")["gate"] == "west"
+
+
+def test_retention_deletes_old_sent_rows_never_unsent_ones(config, registry):
+    import time
+
+    from edge.alerts import Alerts
+    from edge.jobs import Jobs
+    from edge.outbox import Outbox, enqueue
+
+    old = time.time() - 200 * 86400
+    with registry.transaction() as db:
+        for n, event_id in enumerate(("sent-old", "unsent-old")):
+            db["events"].insert({"event_id": event_id, "ts": "x", "ts_epoch": old, "gate": "east", "kind": "entry",
+                                 "origin": "local", "payload": "{}"})
+            enqueue(db, "gate/x/event/entry", {"n": n}, msg_id=f"event:{event_id}", now=old)
+    sent_seq = registry.query_one("SELECT seq FROM outbox WHERE msg_id = 'event:sent-old'")["seq"]
+    Outbox(registry).mark_sent([sent_seq], now=old)
+    result = Jobs(config, registry, Alerts(config, registry)).retention()
+    assert result == {"events": 1, "outbox": 1}
+    assert [r["event_id"] for r in registry.query("SELECT event_id FROM events")] == ["unsent-old"]
+    assert [r["msg_id"] for r in registry.query("SELECT msg_id FROM outbox")] == ["event:unsent-old"]
