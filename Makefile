@@ -18,11 +18,14 @@ $(STAMP): setup.cfg pyproject.toml models/manifest.json scripts/install-venv.sh
 system-deps:
 	@scripts/system-deps.sh
 
+# models.fetch is a quick sha256 check when the weights are there, a download when they are not.
 demo: system-deps $(STAMP)
+	@$(BIN)/python -m models.fetch
 	$(BIN)/gate-edge demo
 
 # pytest exits 5 when it collects no test: say so plainly instead of a bare make error.
 test: system-deps $(STAMP)
+	@$(BIN)/python -m models.fetch
 	$(BIN)/python -m pytest -q || { rc=$$?; [ $$rc -eq 5 ] && echo "pytest: no tests collected" >&2; exit $$rc; }
 
 lint: $(STAMP)
