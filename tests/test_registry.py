@@ -148,3 +148,23 @@ def test_retention_deletes_old_sent_rows_never_unsent_ones(config, registry):
     assert result == {"events": 1, "outbox": 1}
     assert [r["event_id"] for r in registry.query("SELECT event_id FROM events")] == ["unsent-old"]
     assert [r["msg_id"] for r in registry.query("SELECT msg_id FROM outbox")] == ["event:unsent-old"]
+
+
+def test_a_session_open_for_too_long_is_reported_once(config, registry):
+    import json
+    import time
+
+    from edge.alerts import Alerts
+    from edge.jobs import Jobs
+
+    with registry.transaction() as db:
+        db["parking_sessions"].insert({"session_id": "s1", "plate": "沪A12345", "vehicle_class": "visitor",
+                                       "state": "open", "entry_epoch": time.time() - 8 * 86400})
+        db["parking_sessions"].insert({"session_id": "s2", "plate": "沪B12345", "vehicle_class": "visitor",
+                                       "state": "open", "entry_epoch": time.time() - 86400})
+    jobs = Jobs(config, registry, Alerts(config, registry))
+    assert jobs.stale_sessions() == 1
+    assert jobs.stale_sessions() == 0  # reported once, not every day
+    [alert] = [json.loads(r["payload"]) for r in registry.query("SELECT payload FROM outbox")]
+    assert alert["device"] == "parking:沪A12345" and "open for 8.0 days" in alert["detail"]
+    assert registry.open_session("沪A12345") is not None  # reported, not closed or charged
