@@ -164,7 +164,8 @@ class MqttLink:
         self.connected.clear()
         if was:
             self.last_error = f"disconnected: {reason_code}"
-            _LOG.warning("mqtt: %s", self.last_error)
+            # Our own goodbye at shutdown is news to nobody; anything else is worth a warning.
+            (_LOG.info if self._closed else _LOG.warning)("mqtt: %s", self.last_error)
             if self.on_connection:
                 self.on_connection(False, self.last_error)
 
