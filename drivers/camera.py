@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -27,11 +26,24 @@ _LOG = logging.getLogger(__name__)
 STILL_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
-@dataclass(frozen=True)
 class Frame:
-    seq: int
-    ts: float  # wall-clock epoch when captured
-    image: np.ndarray  # RGB
+    """One captured frame. Kept as OpenCV gives it (BGR); converted to RGB only if someone looks at it,
+    since most frames of a 25 fps stream are replaced by a newer one before any analysis."""
+
+    __slots__ = ("seq", "ts", "_bgr", "_rgb")
+
+    def __init__(self, seq: int, ts: float, bgr: np.ndarray):
+        self.seq = seq
+        self.ts = ts  # wall-clock epoch when captured (video time in every_frame mode)
+        self._bgr = bgr
+        self._rgb = None
+
+    @property
+    def image(self) -> np.ndarray:
+        """The frame as RGB (what the recognisers take)."""
+        if self._rgb is None:
+            self._rgb = cv2.cvtColor(self._bgr, cv2.COLOR_BGR2RGB)
+        return self._rgb
 
 
 class Camera:
@@ -128,7 +140,7 @@ class Camera:
             self._own_stop.wait(min(left, 0.1))
         return True
 
-    def _publish(self, rgb: np.ndarray, ts: float | None = None) -> None:
+    def _publish(self, bgr: np.ndarray, ts: float | None = None) -> None:
         now = time.monotonic()
         if self._last_mono is not None:
             dt = max(now - self._last_mono, 1e-3)
@@ -136,7 +148,7 @@ class Camera:
         self._last_mono = now
         with self._cond:
             self._seq += 1
-            self._frame = Frame(self._seq, self._clock() if ts is None else ts, rgb)
+            self._frame = Frame(self._seq, self._clock() if ts is None else ts, bgr)
             self._cond.notify_all()
         if self.state != "ok":
             _LOG.info("camera %s: frames flowing", self.id)
@@ -216,12 +228,12 @@ class Camera:
                     return False
                 got_any = True
                 if every_frame:
-                    self._publish(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), started + index / fps)
+                    self._publish(bgr, started + index / fps)
                     index += 1
                     if not self._wait_taken():
                         return False
                     continue
-                self._publish(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+                self._publish(bgr)
                 if period:
                     next_at += period
                     delay = next_at - time.monotonic()
@@ -248,11 +260,11 @@ class Camera:
         except OSError:
             return None
         bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-        return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        return bgr
 
     def _still(self, path: Path) -> bool:
-        rgb = self._read_still(path)
-        if rgb is None:
+        bgr = self._read_still(path)
+        if bgr is None:
             self._mark_down(f"cannot read image {path}")
             return False
         stamp = path.stat().st_mtime_ns
@@ -266,8 +278,8 @@ class Camera:
             if current != stamp:
                 fresh = self._read_still(path)
                 if fresh is not None:  # a half-written upload keeps the previous picture for now
-                    rgb, stamp = fresh, current
-            self._publish(rgb)
+                    bgr, stamp = fresh, current
+            self._publish(bgr)
             if self._wait(period if self.config.realtime else 0.01):
                 return False
         return False

@@ -6,9 +6,12 @@ Models load lazily (a plate-only gate never loads dlib) and are verified against
 from __future__ import annotations
 
 import threading
+import time
 
 from edge.matcher import FaceMatcher
 from edge.plate_match import PlateIndex
+
+REFRESH_EVERY_S = 1.0
 
 
 class Recognizers:
@@ -19,6 +22,7 @@ class Recognizers:
         self._lock = threading.Lock()
         self._faces, self._plates, self._qr = faces, plates, qr
         self._matcher: FaceMatcher | None = None
+        self._checked = float("-inf")
         self._plate_index: PlateIndex | None = None
 
     @property
@@ -58,7 +62,8 @@ class Recognizers:
             return self._qr
 
     def matcher(self) -> FaceMatcher:
-        """The face matcher, reloaded if the registry's templates changed since last time."""
+        """The face matcher, reloaded when the registry's templates changed (looked at once a second:
+        this runs for every analysed frame, and enrolments from the CLI are not that urgent)."""
         encoder = self.faces.encoder
         with self._lock:
             if self._matcher is None:
@@ -66,7 +71,9 @@ class Recognizers:
                 tolerance = fc.tolerance if fc.tolerance is not None else encoder.tolerance
                 margin = fc.margin if fc.margin is not None else encoder.margin
                 self._matcher = FaceMatcher(tolerance, margin)
-            if self.registry is not None:
+            now = time.monotonic()
+            if self.registry is not None and now - self._checked >= REFRESH_EVERY_S:
+                self._checked = now
                 self._matcher.refresh(self.registry, encoder.name)
             return self._matcher
 
