@@ -69,6 +69,10 @@ def main(argv=None) -> int:
     data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
     for camera in data["cameras"]:
         camera["loop"] = True
+    # The videos loop every ~15 s: with the default 20 s plate cool-down a car that "comes back" would
+    # count as one endless passage; shorter cool-downs make every loop a new passage at every camera.
+    data["recognition"]["plate"]["cooldown_s"] = 5.0
+    data["recognition"]["face"]["cooldown_s"] = 5.0
     data["log_level"] = "WARNING"
     config_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     office = Listener(broker.port, "gate/tianlin12/+/event/#", client_id="soak-office")
