@@ -62,7 +62,8 @@ class Gate:
 
     def _record(self, *, lane, decision: policy.Decision, credential, subj: dict, now: float, session_id=None,
                 extra: dict | None = None, session_change=None, person_seen: int | None = None,
-                plate_seen: str | None = None, barrier_result: str | None = None) -> dict:
+                plate_seen: str | None = None, barrier_result: str | None = None,
+                snapshot: bytes | None = None) -> dict:
         event_id = str(uuid.uuid4())
         payload = event_payload(
             event_id=event_id, ts=iso(now, self.config.zone), site=self.config.site, gate=self.config.gate,
@@ -85,6 +86,8 @@ class Gate:
                 "session_id": session_id, "origin": "local", "payload": dumps(payload),
             })
             enqueue(db, self.topics.event(decision.kind), payload, msg_id=f"event:{event_id}", now=now)
+            if snapshot is not None:
+                db["snapshots"].insert({"event_id": event_id, "ts_epoch": now, "image": snapshot})
             if person_seen is not None:
                 self.registry.note_seen(f"person:{person_seen}", now, self.config.gate, event_id)
                 self.alerts.person_seen(db, person_seen, now)
@@ -100,7 +103,9 @@ class Gate:
 
     # -- people --------------------------------------------------------------------------------
     def person(self, lane: str, person_id: int | None, *, camera=None, credential: str = "face",
-               extra: dict | None = None) -> dict:
+               extra: dict | None = None, snapshot: bytes | None = None) -> dict:
+        """A person at the pedestrian gate; ``snapshot``: a stranger's face (JPEG), kept locally only
+        when retention.stranger_snapshots_days > 0."""
         with self._lock:
             now = self.clock()
             person = None
@@ -109,8 +114,12 @@ class Gate:
             decision = policy.decide_person(person, lane, self.config.policy.mode, credential)
             result = self._pulse(self._barrier_for(camera, lane), lane) if decision.opens else None
             subj = subject("person", person_id=person["id"]) if person else subject("unknown")
+            keep = snapshot if person is None and self.config.retention.stranger_snapshots_days > 0 else None
+            if keep is not None:
+                extra = {**(extra or {}), "snapshot": "kept on the gate"}
             return self._record(lane=lane, decision=decision, credential=credential, subj=subj, now=now,
-                                extra=extra, person_seen=person["id"] if person else None, barrier_result=result)
+                                extra=extra, person_seen=person["id"] if person else None, barrier_result=result,
+                                snapshot=keep)
 
     # -- vehicles ------------------------------------------------------------------------------
     def vehicle(self, lane: str, plate: str, *, camera=None, match=None, credential: str = "plate",

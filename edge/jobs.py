@@ -78,7 +78,10 @@ class Jobs:
             sent = Outbox(self.registry).prune(cutoff)
             self.registry.conn.execute(
                 "DELETE FROM alerts WHERE state = 'cleared' AND cleared_epoch < ?", [cutoff])
-        return {"events": events, "outbox": sent}
+            keep_s = self.config.retention.stranger_snapshots_days * 86400
+            snapshots = self.registry.conn.execute(
+                "DELETE FROM snapshots WHERE ts_epoch < ?", [self.clock() - keep_s]).rowcount
+        return {"events": events, "outbox": sent, "snapshots": snapshots}
 
     def stale_sessions(self) -> int:
         """Report (once) parking sessions open longer than stale_session_days."""

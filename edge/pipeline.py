@@ -132,7 +132,13 @@ class CameraWorker:
                 cluster = self.strangers.key(face.template, ts)
                 agreed = self.faces.add(lane, ("stranger", cluster), ts, match)
                 if agreed:
-                    events.append(self.gate.person(lane, None, camera=self.cam, extra={"camera": self.cam.id}))
+                    snapshot = None
+                    if self.config.retention.stranger_snapshots_days > 0:
+                        from models.images import crop_jpeg
+
+                        snapshot = crop_jpeg(rgb, face.box)
+                    events.append(self.gate.person(lane, None, camera=self.cam, extra={"camera": self.cam.id},
+                                                   snapshot=snapshot))
         self.faces.expire(ts)
         return events
 

@@ -173,7 +173,21 @@ def _m3_template_encoder_and_photos(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS = [_m1_people_and_vehicles, _m2_daemon_state, _m3_template_encoder_and_photos]
+def _m4_stranger_snapshots(conn: sqlite3.Connection) -> None:
+    # Only written when retention.stranger_snapshots_days > 0; never published.
+    conn.executescript(
+        """
+        CREATE TABLE snapshots (
+            event_id TEXT PRIMARY KEY,
+            ts_epoch REAL NOT NULL,
+            image BLOB NOT NULL
+        );
+        CREATE INDEX snapshots_ts ON snapshots(ts_epoch);
+        """
+    )
+
+
+MIGRATIONS = [_m1_people_and_vehicles, _m2_daemon_state, _m3_template_encoder_and_photos, _m4_stranger_snapshots]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -81,3 +81,12 @@ def write_video(path: str | Path, frames, fps: float) -> int:
         if writer is not None:
             writer.release()
     return count
+
+
+def crop_jpeg(rgb: np.ndarray, box, margin: float = 0.3) -> bytes:
+    """JPEG of a face box (top, right, bottom, left) with some margin around it."""
+    top, right, bottom, left = box
+    pad_y, pad_x = int((bottom - top) * margin), int((right - left) * margin)
+    h, w = rgb.shape[:2]
+    crop = rgb[max(0, top - pad_y):min(h, bottom + pad_y), max(0, left - pad_x):min(w, right + pad_x)]
+    return encode_jpeg(crop, quality=85)

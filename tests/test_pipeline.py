@@ -176,3 +176,21 @@ def test_the_daemon_restarts_a_dead_worker_and_reports_it(tmp_path):
         assert daemon.supervise() is True and daemon.restarts == 1
     finally:
         daemon.close()
+
+
+@pytest.mark.parametrize("days, kept", [(0, 0), (7, 1)])
+def test_stranger_snapshots_are_kept_only_when_configured(tmp_path, engines, days, kept):
+    clip = video(tmp_path / "face.avi", [None, face("dlib_John_Simm"), None], seconds_each=2.0, fps=5,
+                 size=(640, 480))
+    cams = [{"id": "face-in", "source": str(clip), "role": "face", "lane": "in", "fps": 5, "every_frame": True}]
+    config, registry, barrier, gate, recognizers = gate_setup(
+        tmp_path, engines, cams, recognition={"face": {"scale": 1.0}}, retention={"stranger_snapshots_days": days})
+    run_cameras(config, recognizers, gate)
+    [event] = events(registry)
+    assert event["kind"] == "stranger"
+    snapshots = registry.query("SELECT event_id, length(image) AS size FROM snapshots")
+    assert len(snapshots) == kept
+    if kept:
+        assert snapshots[0]["event_id"] == event["event_id"] and snapshots[0]["size"] > 1000
+        assert "image" not in json.dumps(event) and event["snapshot"] == "kept on the gate"
+    registry.close()

@@ -44,7 +44,7 @@ def test_upgrade_from_version_1_keeps_people_vehicles_and_templates(tmp_path):
         assert templates.person_ids.tolist() == [7]
         assert templates.matrix.shape == (1, 128)
         assert templates.matrix[0, 5] == 5.0
-        assert {"events", "outbox", "parking_sessions", "last_seen", "alerts", "passes"} <= set(
+        assert {"events", "outbox", "parking_sessions", "last_seen", "alerts", "passes", "snapshots"} <= set(
             upgraded.db.table_names()
         )
 
@@ -145,7 +145,7 @@ def test_retention_deletes_old_sent_rows_never_unsent_ones(config, registry):
     sent_seq = registry.query_one("SELECT seq FROM outbox WHERE msg_id = 'event:sent-old'")["seq"]
     Outbox(registry).mark_sent([sent_seq], now=old)
     result = Jobs(config, registry, Alerts(config, registry)).retention()
-    assert result == {"events": 1, "outbox": 1}
+    assert result == {"events": 1, "outbox": 1, "snapshots": 0}
     assert [r["event_id"] for r in registry.query("SELECT event_id FROM events")] == ["unsent-old"]
     assert [r["msg_id"] for r in registry.query("SELECT msg_id FROM outbox")] == ["event:unsent-old"]
 
