@@ -163,6 +163,22 @@ class Daemon:
                 healthy = False  # stuck in a model call: let the watchdog restart us
         return healthy
 
+    def reload(self) -> None:
+        """Re-read what may change under a running gate: templates, vehicles and the pass key (rotated
+        by the office). Config changes still need a restart: they can move cameras and barriers."""
+        self.recognizers.reload()
+        roles = {c.role for c in self.config.cameras}
+        if "face" in roles:
+            self.recognizers.matcher()
+        if "plate" in roles:
+            self.recognizers.plate_index()
+        pass_key = self._pass_key()
+        for worker in self.workers:
+            worker.pass_key = pass_key
+        _LOG.info("reloaded: %s face templates, QR passes %s",
+                  self.recognizers.matcher().size if "face" in roles else "no",
+                  "on" if pass_key else "off")
+
     # -- stop --------------------------------------------------------------------------------
     def _stop_cameras(self) -> None:
         self.stop.set()
@@ -217,6 +233,8 @@ class Daemon:
                 self.gate.remote_open(body.get("lane", "in"), body.get("barrier"), request_id)
             elif verb == "pay":
                 self.gate.pay(body["session_id"], body["amount_cents"], request_id)
+            elif verb == "reload":
+                self.reload()
             ok = True
         except CommandRefused as exc:
             request_id, error = exc.request_id, exc.error

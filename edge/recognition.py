@@ -77,6 +77,15 @@ class Recognizers:
                 self._matcher.refresh(self.registry, encoder.name)
             return self._matcher
 
+    def reload(self) -> None:
+        """Forget the cached templates and plate index: the next frame reads them from the registry
+        (the office's ``reload`` command, after it edited the registry behind the gate's back)."""
+        with self._lock:
+            self._checked = float("-inf")
+            if self._matcher is not None:
+                self._matcher.revision = None
+            self._plate_index = None
+
     def plate_index(self) -> PlateIndex:
         with self._lock:
             if self.registry is None:

@@ -8,7 +8,7 @@ is accepted once (remembered in the registry, so a restart does not reopen the w
 
     open  {"lane": "in"|"out", "barrier": id?}          open once, as the guard's button
     pay   {"session_id": id, "amount_cents": n}         record payment; opens if nothing is left due
-    reload {}                                           reload the registry caches
+    reload {}                                           re-read templates, vehicles and the pass key
 """
 
 from __future__ import annotations

@@ -15,12 +15,12 @@ from paho.mqtt.properties import Properties
 from edge.config import load_config
 
 
-def gate_config(folder, port, *, gate="east", cameras=(), barriers=(), **mqtt_settings):
+def gate_config(folder, port, *, gate="east", cameras=(), barriers=(), extra=None, **mqtt_settings):
     folder.mkdir(parents=True, exist_ok=True)
     data = {
         "site": "tianlin12", "gate": gate, "database": str(folder / "registry.db"),
         "mqtt": {"host": "127.0.0.1", "port": port, **mqtt_settings},
-        "cameras": list(cameras), "barriers": list(barriers),
+        "cameras": list(cameras), "barriers": list(barriers), **(extra or {}),
     }
     path = folder / "gate.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")

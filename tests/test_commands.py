@@ -103,6 +103,31 @@ def test_garbage_never_crashes_the_daemon(running_gate, raw):
     assert wait_for(lambda: "after-garbage" in results(office), 10)  # still listening
 
 
+def test_reload_takes_a_rotated_pass_key(tmp_path, broker):
+    (tmp_path / "command.key").write_bytes(KEY)
+    pass_key = tmp_path / "pass.key"
+    pass_key.write_bytes(b"the old pass key, 32 bytes long!")
+    config = gate_config(
+        tmp_path / "east", broker.port, command_key_file=str(tmp_path / "command.key"), cameras=UNPLUGGED,
+        barriers=[{"id": "foot", "type": "simulated", "lanes": ["in", "out"]}],
+        extra={"passes": {"secret_file": str(pass_key)}},
+    )
+    daemon = Daemon(config).start()
+    office = Listener(broker.port, "gate/tianlin12/#")
+    try:
+        assert daemon.link.connected.wait(10)
+        assert {w.pass_key for w in daemon.workers} == {b"the old pass key, 32 bytes long!"}
+        pass_key.write_bytes(b"the office rotated it: new key!!")
+        office.publish("gate/tianlin12/east/cmd/reload", sign(KEY, "reload", command(request_id="reload-1")))
+        assert wait_for(lambda: "reload-1" in results(office), 10)
+        assert results(office)["reload-1"]["ok"] is True
+        assert {w.pass_key for w in daemon.workers} == {b"the office rotated it: new key!!"}
+        assert daemon.barriers["foot"].commands == []  # a reload opens nothing
+    finally:
+        office.close()
+        daemon.close()
+
+
 def test_pay_opens_a_held_exit(running_gate):
     daemon, office, config = running_gate
     gate = daemon.gate
