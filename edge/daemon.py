@@ -20,6 +20,7 @@ from edge import sdnotify
 from edge.alerts import Alerts
 from edge.gate import Gate
 from edge.jobs import Jobs
+from edge.memory import return_freed_memory
 from edge.outbox import Outbox, enqueue
 from edge.recognition import Recognizers
 from edge.registry import Registry
@@ -47,6 +48,7 @@ class Daemon:
     def start(self) -> Daemon:
         config = self.config
         sdnotify.notify("STATUS=starting")
+        return_freed_memory()  # before the models allocate
         self.registry = Registry(config.database)
         self._closers.append(self.registry.close)
         self.alerts = Alerts(config, self.registry, clock=self.clock, wake=self._wake)

@@ -1,0 +1,91 @@
+"""Memory of the per-frame models over a stream of frames: glibc's defaults (naive) against
+``edge.memory.return_freed_memory`` (what the daemon does), each in its own process, same frames.
+
+Frames: 1280x720 resizes of ../shared/data faces and plates, alternately through the face engine and
+the plate reader, ``--loops`` times. Prints RSS after loading, peak RSS, RSS at the end and the mean
+time per frame, and the ratio of peaks.
+
+    python -m bench.memory [--loops 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench import REPO, shared_data
+
+MODES = ("naive", "mmap", "trim")
+
+
+def rss_mb() -> int:
+    for line in Path(f"/proc/{os.getpid()}/status").read_text().splitlines():
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) // 1024
+    return 0
+
+
+def measure(data: Path, loops: int, mode: str) -> dict:
+    from edge.memory import return_freed_memory, trim_heap
+
+    if mode == "mmap":
+        return_freed_memory()
+    import cv2
+
+    from models.faces import FaceEngine
+    from models.plates import PlateReader
+
+    faces, plates = FaceEngine("ensemble"), PlateReader()
+    face_frames = sorted((data / "faces").glob("*/*.jpg"))[:30]
+    plate_frames = sorted((data / "plates").glob("*.jpg"))[:30]
+    frames = [(faces.analyze, p) for p in face_frames] + [(plates.read, p) for p in plate_frames]
+    frames = [(fn, cv2.resize(cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB), (1280, 720)))
+              for fn, p in frames]
+    frames = [frames[i // 2] if i % 2 == 0 else frames[len(face_frames) + i // 2] for i in range(2 * len(face_frames))]
+    loaded = rss_mb()
+    peak, seconds = loaded, 0.0
+    for _ in range(loops):
+        for analyse, frame in frames:
+            start = time.perf_counter()
+            analyse(frame)
+            if mode == "trim":
+                trim_heap()
+            seconds += time.perf_counter() - start
+            peak = max(peak, rss_mb())
+    return {"loaded_mb": loaded, "peak_mb": peak, "end_mb": rss_mb(),
+            "ms_per_frame": round(1000 * seconds / (loops * len(frames)), 1)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--loops", type=int, default=4)
+    parser.add_argument("--child", choices=MODES)
+    args = parser.parse_args(argv)
+    data = shared_data()
+    if data is None:
+        return 1
+    if args.child:
+        print(json.dumps(measure(data, args.loops, args.child)))
+        return 0
+    results = {}
+    for mode in MODES:
+        out = subprocess.run([sys.executable, "-m", "bench.memory", "--loops", str(args.loops), "--child", mode],
+                             cwd=REPO, capture_output=True, text=True, check=True).stdout
+        results[mode] = json.loads(out.strip().splitlines()[-1])
+        print(f"{mode:5s} {results[mode]}")
+    naive = results["naive"]
+    for mode in MODES[1:]:
+        ours = results[mode]
+        print(f"{mode}: peak RSS {ours['peak_mb']} MB vs naive {naive['peak_mb']} MB "
+              f"({naive['peak_mb'] / ours['peak_mb']:.2f}x less); end {ours['end_mb']} vs {naive['end_mb']} MB; "
+              f"time per frame {ours['ms_per_frame']} vs {naive['ms_per_frame']} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""How the process's C heap gives memory back: a gate box has 1–4 GB and runs for months.
+
+The models allocate big, short-lived buffers of ever-changing sizes (a plate crop's width, a face's
+box). glibc raises its mmap threshold each time such a buffer is freed, so later ones come from the
+heap, and a fragmented heap is never returned to the system: the daemon then sits 100–200 MB above
+what it uses (measured by ``python -m bench.memory``). A fixed threshold keeps big buffers in their
+own mappings, returned on free. A no-op where the C library is not glibc.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+
+_LOG = logging.getLogger(__name__)
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD_BYTES = 1 << 20  # a 640x480 frame is 900 KB: frames stay on the heap, model buffers do not
+TRIM_THRESHOLD_BYTES = 4 << 20
+
+
+def return_freed_memory() -> bool:
+    """Fix glibc's mmap and trim thresholds for this process; True when it took effect."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    ok = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
+    if not ok:
+        _LOG.debug("mallopt refused the thresholds; the heap keeps glibc's defaults")
+    return ok
+
+
+def trim_heap() -> None:
+    """Give the free pages at the top and in the middle of the heap back to the system now."""
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
