@@ -1,5 +1,5 @@
 """Memory of the per-frame models over a stream of frames: glibc's defaults (naive) against
-``edge.memory.return_freed_memory`` (what the daemon does), each in its own process, same frames.
+``edge.memory.return_freed_memory`` (ours: what the daemon does), each in its own process, same frames.
 
 Frames: 1280x720 resizes of ../shared/data faces and plates, alternately through the face engine and
 the plate reader, ``--loops`` times. Prints RSS after loading, peak RSS, RSS at the end and the mean
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bench import REPO, shared_data
 
-MODES = ("naive", "mmap", "trim")
+MODES = ("naive", "ours")
 
 
 def rss_mb() -> int:
@@ -31,9 +31,9 @@ def rss_mb() -> int:
 
 
 def measure(data: Path, loops: int, mode: str) -> dict:
-    from edge.memory import return_freed_memory, trim_heap
+    from edge.memory import return_freed_memory
 
-    if mode == "mmap":
+    if mode == "ours":
         return_freed_memory()
     import cv2
 
@@ -53,8 +53,6 @@ def measure(data: Path, loops: int, mode: str) -> dict:
         for analyse, frame in frames:
             start = time.perf_counter()
             analyse(frame)
-            if mode == "trim":
-                trim_heap()
             seconds += time.perf_counter() - start
             peak = max(peak, rss_mb())
     return {"loaded_mb": loaded, "peak_mb": peak, "end_mb": rss_mb(),
