@@ -170,16 +170,13 @@ class Daemon:
         by the office). Config changes still need a restart: they can move cameras and barriers."""
         self.recognizers.reload()
         roles = {c.role for c in self.config.cameras}
-        if "face" in roles:
-            self.recognizers.matcher()
+        templates = self.recognizers.matcher().size if "face" in roles else 0
         if "plate" in roles:
             self.recognizers.plate_index()
         pass_key = self._pass_key()
         for worker in self.workers:
             worker.pass_key = pass_key
-        _LOG.info("reloaded: %s face templates, QR passes %s",
-                  self.recognizers.matcher().size if "face" in roles else "no",
-                  "on" if pass_key else "off")
+        _LOG.info("reloaded: %d face templates, QR passes %s", templates, "on" if pass_key else "off")
 
     # -- stop --------------------------------------------------------------------------------
     def _stop_cameras(self) -> None:
