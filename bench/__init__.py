@@ -23,3 +23,12 @@ def shared_data() -> Path | None:
         )
         return None
     return path
+
+
+def status_mb(field: str) -> int:
+    """A memory figure of this process from /proc/self/status (VmRSS, VmHWM ...), in MB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) // 1024
+    return -1

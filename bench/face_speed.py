@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from bench import shared_data
+from bench import shared_data, status_mb
 
 
 def percentiles(values):
@@ -129,15 +129,6 @@ def ours_run(enrol, frames, on_ready=None):
     return results
 
 
-def _status(field: str) -> int:
-    """A /proc/self/status memory figure, in MB."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) // 1024
-    return -1
-
-
 def matching_times(dim=704, repeats=200):
     from edge.matcher import FaceMatcher
     from edge.registry import TemplateSet
@@ -182,12 +173,12 @@ def main(argv=None) -> int:
         marks = {}
 
         def ready():
-            marks["enrol"] = _status("VmHWM")
+            marks["enrol"] = status_mb("VmHWM")
             with open("/proc/self/clear_refs", "w") as handle:
                 handle.write("5")
 
         ours_run(enrol, frames, ready)
-        print(marks["enrol"], _status("VmHWM"))
+        print(marks["enrol"], status_mb("VmHWM"))
         return 0
     naive = naive_run(enrol, frames)
     ours = ours_run(enrol, frames)

@@ -12,22 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from bench import REPO, shared_data
+from bench import REPO, shared_data, status_mb
 
 MODES = ("naive", "ours")
-
-
-def rss_mb() -> int:
-    for line in Path(f"/proc/{os.getpid()}/status").read_text().splitlines():
-        if line.startswith("VmRSS"):
-            return int(line.split()[1]) // 1024
-    return 0
 
 
 def measure(data: Path, loops: int, mode: str) -> dict:
@@ -43,19 +35,19 @@ def measure(data: Path, loops: int, mode: str) -> dict:
     faces, plates = FaceEngine("ensemble"), PlateReader()
     face_frames = sorted((data / "faces").glob("*/*.jpg"))[:30]
     plate_frames = sorted((data / "plates").glob("*.jpg"))[:30]
-    frames = [(faces.analyze, p) for p in face_frames] + [(plates.read, p) for p in plate_frames]
-    frames = [(fn, cv2.resize(cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB), (1280, 720)))
-              for fn, p in frames]
-    frames = [frames[i // 2] if i % 2 == 0 else frames[len(face_frames) + i // 2] for i in range(2 * len(face_frames))]
-    loaded = rss_mb()
+    alternating = [item for pair in zip(face_frames, plate_frames) for item in pair]
+    frames = [(faces.analyze if path in face_frames else plates.read,
+               cv2.resize(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB), (1280, 720)))
+              for path in alternating]
+    loaded = status_mb("VmRSS")
     peak, seconds = loaded, 0.0
     for _ in range(loops):
         for analyse, frame in frames:
             start = time.perf_counter()
             analyse(frame)
             seconds += time.perf_counter() - start
-            peak = max(peak, rss_mb())
-    return {"loaded_mb": loaded, "peak_mb": peak, "end_mb": rss_mb(),
+            peak = max(peak, status_mb("VmRSS"))
+    return {"loaded_mb": loaded, "peak_mb": peak, "end_mb": status_mb("VmRSS"),
             "ms_per_frame": round(1000 * seconds / (loops * len(frames)), 1)}
 
 
@@ -76,12 +68,10 @@ def main(argv=None) -> int:
                              cwd=REPO, capture_output=True, text=True, check=True).stdout
         results[mode] = json.loads(out.strip().splitlines()[-1])
         print(f"{mode:5s} {results[mode]}")
-    naive = results["naive"]
-    for mode in MODES[1:]:
-        ours = results[mode]
-        print(f"{mode}: peak RSS {ours['peak_mb']} MB vs naive {naive['peak_mb']} MB "
-              f"({naive['peak_mb'] / ours['peak_mb']:.2f}x less); end {ours['end_mb']} vs {naive['end_mb']} MB; "
-              f"time per frame {ours['ms_per_frame']} vs {naive['ms_per_frame']} ms")
+    naive, ours = results["naive"], results["ours"]
+    print(f"peak RSS: ours {ours['peak_mb']} MB vs naive {naive['peak_mb']} MB "
+          f"({naive['peak_mb'] / ours['peak_mb']:.2f}x less); end {ours['end_mb']} vs {naive['end_mb']} MB; "
+          f"time per frame {ours['ms_per_frame']} vs {naive['ms_per_frame']} ms")
     return 0
 
 

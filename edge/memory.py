@@ -22,7 +22,7 @@ MMAP_THRESHOLD_BYTES = 8 << 20
 TRIM_THRESHOLD_BYTES = 4 << 20
 
 
-def return_freed_memory(mmap_threshold: int = MMAP_THRESHOLD_BYTES) -> bool:
+def return_freed_memory() -> bool:
     """Fix glibc's mmap and trim thresholds for this process; True when it took effect."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
@@ -30,8 +30,7 @@ def return_freed_memory(mmap_threshold: int = MMAP_THRESHOLD_BYTES) -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    ok = bool(mallopt(M_MMAP_THRESHOLD, mmap_threshold)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
+    ok = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
     if not ok:
         _LOG.debug("mallopt refused the thresholds; the heap keeps glibc's defaults")
     return ok
-
