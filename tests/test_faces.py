@@ -97,6 +97,25 @@ def test_two_people_photo_gives_two_faces(engines):
     assert len(faces) == 2
 
 
+@pytest.mark.parametrize("name", ["faceplugin", "mobilefacenet"])
+def test_each_part_of_the_ensemble_alone_tells_people_apart(engines, name):
+    """Each encoder on its own runtime (OpenCV dnn, LiteRT) at its own calibrated tolerance."""
+    from models.faces import make_encoder
+
+    encoder = make_encoder(name)
+    faces = engines["faces"]
+
+    def encode(identity, n=1):
+        image, [found] = faces.find_faces_thoroughly(load_rgb(face(identity, n)))
+        return encoder.encode(image, found)
+
+    obama = encode("fr_obama")
+    assert obama.shape == (encoder.dim,)
+    assert np.linalg.norm(obama - encode("fr_obama", 2)) < encoder.tolerance
+    for other in ("fr_biden", "wm_yuqi", "df_katy_perry"):
+        assert np.linalg.norm(obama - encode(other)) > encoder.tolerance, other
+
+
 def test_templates_are_unit_vectors_of_the_declared_size(engines):
     encoder = engines["faces"].encoder
     vector = template(engines, "fr_biden")
