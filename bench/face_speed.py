@@ -95,7 +95,7 @@ def naive_run(enrol, frames):
 
 def ours_run(enrol, frames, on_ready=None, detector="hog"):
     from edge.matcher import FaceMatcher
-    from edge.registry import TemplateSet
+    from edge.store import TemplateSet
     from models.faces import FaceDetector, FaceEngine
 
     # Enrolment always with HOG (the CNN takes many seconds on a 2048 px photo); the frames with the
@@ -136,7 +136,7 @@ def ours_run(enrol, frames, on_ready=None, detector="hog"):
 
 def matching_times(dim=704, repeats=200):
     from edge.matcher import FaceMatcher
-    from edge.registry import TemplateSet
+    from edge.store import TemplateSet
 
     rng = np.random.default_rng(1)
     rows = []

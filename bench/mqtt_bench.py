@@ -30,8 +30,7 @@ from edge.config import load_config
 from edge.contract import Topics
 from edge.localbroker import LocalBroker, mosquitto_binary
 from edge.mqtt_link import MqttLink
-from edge.outbox import Outbox, enqueue
-from edge.registry import Registry
+from edge.store import Store
 
 
 def gate(folder: Path, port: int):
@@ -66,10 +65,10 @@ class Receiver:
 
 def fill(registry, topics, n):
     ids = []
-    with registry.transaction() as db:
+    with registry.transaction():
         for _ in range(n):
             event_id = str(uuid.uuid4())
-            enqueue(db, topics.event("entry"), {"event_id": event_id}, msg_id=event_id)
+            registry.outbox.enqueue(topics.event("entry"), {"event_id": event_id}, msg_id=event_id)
             ids.append(event_id)
     return ids
 
@@ -78,7 +77,7 @@ def naive_drain(registry, port, n) -> float:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     client.connect("127.0.0.1", port)
     client.loop_start()
-    outbox = Outbox(registry)
+    outbox = registry.outbox
     started = time.perf_counter()
     sent = 0
     while sent < n:
@@ -110,7 +109,7 @@ def main(argv=None) -> int:
             config = gate(folder / "a", broker.port)
             topics = Topics("gate", "bench", "east")
             receiver = Receiver(broker.port)
-            with Registry(config.database) as registry:
+            with Store(config.database) as registry:
                 link = MqttLink(config, registry).start()
                 link.connected.wait(10)
                 ours = []
@@ -142,18 +141,18 @@ def main(argv=None) -> int:
 
             # The drain: the broker was away while the gate queued events; then it comes back.
             config = gate(folder / "b", broker.port)
-            with Registry(config.database) as registry:
+            with Store(config.database) as registry:
                 fill(registry, topics, args.events)
                 link = MqttLink(config, registry)
                 started = time.perf_counter()
                 link.start()
-                outbox = Outbox(registry)
+                outbox = registry.outbox
                 while outbox.depth() > 0:
                     time.sleep(0.01)
                 ours_rate = args.events / (time.perf_counter() - started)
                 link.close()
             config = gate(folder / "c", broker.port)
-            with Registry(config.database) as registry:
+            with Store(config.database) as registry:
                 n = min(args.events, 2000)  # the naive loop is slow: a sample gives its rate
                 fill(registry, topics, n)
                 naive_rate = naive_drain(registry, broker.port, n)

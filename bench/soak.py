@@ -46,7 +46,7 @@ def main(argv=None) -> int:
     from drivers.ptylink import PtyLink
     from edge.demo import enrol_residents, make_media, prepare
     from edge.localbroker import LocalBroker
-    from edge.registry import Registry
+    from edge.store import Store
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=60)
@@ -120,9 +120,9 @@ def main(argv=None) -> int:
         end = proc_stats(daemon.pid, wal)
         daemon.send_signal(signal.SIGTERM)
         code = daemon.wait(30)
-        with Registry(config.database) as registry:
-            decided = {r["event_id"] for r in registry.query("SELECT event_id FROM events WHERE origin = 'local'")}
-            unsent = registry.query_one("SELECT count(*) AS n FROM outbox WHERE sent_epoch IS NULL")["n"]
+        with Store(config.database) as registry:
+            decided = registry.events.ids("local")
+            unsent = registry.outbox.depth()
         received = {p["event_id"] for p in office.on("")}
         report = {
             "minutes": args.minutes, "start": start, "end": end,

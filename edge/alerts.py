@@ -15,7 +15,6 @@ import time
 import uuid
 
 from edge.contract import Topics, device_alert_payload, inactivity_alert_id, inactivity_payload
-from edge.outbox import enqueue
 from edge.timeutil import iso
 
 _LOG = logging.getLogger(__name__)
@@ -31,30 +30,27 @@ class Alerts:
 
     # -- device alerts ---------------------------------------------------------------------
     def open_device_alert(self, device: str) -> dict | None:
-        return self.registry.query_one(
-            "SELECT * FROM alerts WHERE kind = 'device' AND subject = ? AND state = 'raised'", (device,)
-        )
+        return self.registry.alerts.open_device(device)
 
     def device(self, device: str, ok: bool, detail: str = "") -> str | None:
         """Report a device's health; raises or clears its alert on a change. Returns the alert id used."""
         now = self.clock()
-        with self.registry.transaction() as db:
+        store = self.registry
+        with store.transaction():
             current = self.open_device_alert(device)
             if not ok and current is None:
                 alert_id = str(uuid.uuid4())
-                db["alerts"].insert({"alert_id": alert_id, "kind": "device", "subject": device, "state": "raised",
-                                     "raised_epoch": now, "cleared_epoch": None, "detail": detail})
-                enqueue(db, self.topics.device_alert,
-                        device_alert_payload(alert_id, device, "raised", detail, iso(now, self.config.zone)),
-                        msg_id=f"alert:{alert_id}:raised", now=now)
+                store.alerts.add(alert_id, "device", device, now, detail)
+                payload = device_alert_payload(alert_id, device, "raised", detail, iso(now, self.config.zone))
+                store.outbox.enqueue(self.topics.device_alert, payload, msg_id=f"alert:{alert_id}:raised", now=now)
                 _LOG.warning("device alert raised: %s: %s", device, detail)
             elif ok and current is not None:
                 alert_id = current["alert_id"]
-                db.execute("UPDATE alerts SET state = 'cleared', cleared_epoch = ? WHERE alert_id = ?", [now, alert_id])
-                enqueue(db, self.topics.device_alert,
-                        device_alert_payload(alert_id, device, "cleared", detail or "recovered",
-                                             iso(now, self.config.zone)),
-                        msg_id=f"alert:{alert_id}:cleared", now=now)
+                store.alerts.clear(alert_id, now)
+                store.outbox.enqueue(self.topics.device_alert,
+                                     device_alert_payload(alert_id, device, "cleared", detail or "recovered",
+                                                          iso(now, self.config.zone)),
+                                     msg_id=f"alert:{alert_id}:cleared", now=now)
                 _LOG.warning("device alert cleared: %s", device)
             else:
                 return current["alert_id"] if current else None
@@ -66,12 +62,9 @@ class Alerts:
         """Raise one alert per care-watch resident unseen for threshold_hours (per episode)."""
         now = self.clock() if now is None else now
         threshold = self.config.inactivity.threshold_hours * 3600
+        store = self.registry
         raised = []
-        people = self.registry.query(
-            "SELECT p.id, p.unit, p.created_at, s.ts_epoch AS seen FROM people p "
-            "LEFT JOIN last_seen s ON s.subject = 'person:' || p.id WHERE p.care_watch = 1"
-        )
-        for person in people:
+        for person in store.people.care_watch():
             seen = person["seen"]
             if seen is None:
                 # Never seen since registration: the episode starts when they were registered.
@@ -79,16 +72,15 @@ class Alerts:
             if now - seen < threshold:
                 continue
             alert_id = inactivity_alert_id(self.config.site, person["id"], seen)
-            with self.registry.transaction() as db:
-                if self.registry.query_one("SELECT 1 FROM alerts WHERE alert_id = ?", (alert_id,)):
+            with store.transaction():
+                if store.alerts.get(alert_id):
                     continue  # this episode was already raised (here, or before a restart)
-                db["alerts"].insert({"alert_id": alert_id, "kind": "inactivity", "subject": f"person:{person['id']}",
-                                     "state": "raised", "raised_epoch": now, "cleared_epoch": None,
-                                     "detail": f"last seen {iso(seen, self.config.zone)}"})
+                store.alerts.add(alert_id, "inactivity", f"person:{person['id']}", now,
+                                 f"last seen {iso(seen, self.config.zone)}")
                 payload = inactivity_payload(alert_id, "raised", person["id"], person["unit"],
                                              iso(seen, self.config.zone), round((now - seen) / 3600, 1),
                                              iso(now, self.config.zone))
-                enqueue(db, self.topics.inactivity, payload, msg_id=f"alert:{alert_id}:raised", now=now)
+                store.outbox.enqueue(self.topics.inactivity, payload, msg_id=f"alert:{alert_id}:raised", now=now)
             raised.append(payload)
             _LOG.warning("inactivity alert: person %s (unit %s) unseen for %.1f h", person["id"], person["unit"],
                          (now - seen) / 3600)
@@ -96,17 +88,14 @@ class Alerts:
             self.wake()
         return raised
 
-    def person_seen(self, db, person_id: int, ts: float) -> None:
+    def person_seen(self, person_id: int, ts: float) -> None:
         """Inside the caller's transaction: clear the person's open inactivity alert, if any."""
-        rows = list(db.query(
-            "SELECT a.alert_id, a.detail, p.unit FROM alerts a JOIN people p ON a.subject = 'person:' || p.id "
-            "WHERE a.kind = 'inactivity' AND a.state = 'raised' AND a.subject = ?", [f"person:{person_id}"]))
-        for row in rows:
-            db.execute("UPDATE alerts SET state = 'cleared', cleared_epoch = ? WHERE alert_id = ?",
-                       [ts, row["alert_id"]])
+        store = self.registry
+        for row in store.alerts.open_inactivity(person_id):
+            store.alerts.clear(row["alert_id"], ts)
             payload = inactivity_payload(row["alert_id"], "cleared", person_id, row["unit"],
                                          iso(ts, self.config.zone), 0.0, iso(ts, self.config.zone))
-            enqueue(db, self.topics.inactivity, payload, msg_id=f"alert:{row['alert_id']}:cleared", now=ts)
+            store.outbox.enqueue(self.topics.inactivity, payload, msg_id=f"alert:{row['alert_id']}:cleared", now=ts)
 
 
 def _epoch_of(text: str, default: float) -> float:

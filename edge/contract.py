@@ -2,22 +2,34 @@
 
     P = <topic_prefix>/<site>
     P/<gate>/status            retained; last will {"state": "offline"}
-    P/<gate>/event/<kind>      entry | exit | denied | stranger
+    P/<gate>/event/<kind>      entry | exit | denied | stranger | session (a parking-session transition)
     P/alert/inactivity         care-watch residents unseen too long (alert_id equal on every gate)
     P/<gate>/alert/device      cameras, barriers, broker, disk, outbox
     P/<gate>/cmd/<verb>        open | pay | reload (subscribed; signed)
     P/<gate>/cmd/result        {"request_id", "ok", "error"}
+
+Every payload carries ``"v": CONTRACT_VERSION`` and every event its gate's ``"seq"``. What peers send
+is parsed here too (``parse_event``): unknown fields are ignored, an unknown kind is kept (for its
+seq) but not applied, and only a payload that breaks a field a receiver uses is refused.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
+from dataclasses import dataclass
 
 from edge import __version__
 
-EVENT_KINDS = ("entry", "exit", "denied", "stranger")
+# The contract version every payload carries as "v". Fields are only ever added within a version;
+# a receiver ignores fields (and event kinds) it does not know, and refuses only a payload whose "v"
+# is not one it speaks (a payload without "v" comes from a gate older than the field: read as 1).
+CONTRACT_VERSION = 1
+EVENT_KINDS = ("entry", "exit", "denied", "stranger", "session")
 COMMAND_VERBS = ("open", "pay", "reload")
+MAX_EVENT_BYTES = 16384
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # One namespace for ids that every gate must compute identically (inactivity episodes).
 ALERT_NAMESPACE = uuid.UUID("5b0f7f5e-2d8e-4c1e-9d5a-6a1f0c3e2b71")
 
@@ -57,7 +69,8 @@ class Topics:
         if not topic.startswith(self.base + "/"):
             return None
         parts = topic[len(self.base) + 1 :].split("/")
-        if len(parts) == 3 and parts[1] == "event" and parts[2] in EVENT_KINDS:
+        # Any kind: a newer gate may publish kinds this one does not know (kept for their seq, not applied).
+        if len(parts) == 3 and parts[1] == "event" and _NAME.match(parts[0]) and _NAME.match(parts[2]):
             return parts[0], parts[2]
         return None
 
@@ -69,14 +82,26 @@ class Topics:
         return None
 
 
+def version_problem(payload: dict) -> str | None:
+    """Why a received payload's contract version cannot be read here, or None when it can."""
+    version = payload.get("v", CONTRACT_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int):
+        return f"v must be a whole number, got {version!r}"
+    if version != CONTRACT_VERSION:
+        return f"contract version {version} is not {CONTRACT_VERSION}, the one this gate-edge speaks; upgrade it"
+    return None
+
+
 def dumps(payload: dict) -> str:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
 
 
-def event_payload(*, event_id, ts, site, gate, lane, kind, credential, subject, decision, reason, fee_cents,
+def event_payload(*, event_id, seq, ts, site, gate, lane, kind, credential, subject, decision, reason, fee_cents,
                   session_id) -> dict:
     return {
+        "v": CONTRACT_VERSION,
         "event_id": event_id,
+        "seq": seq,
         "ts": ts,
         "site": site,
         "gate": gate,
@@ -95,14 +120,23 @@ def subject(type_: str, person_id=None, plate=None, vehicle_class=None) -> dict:
     return {"type": type_, "person_id": person_id, "plate": plate, "class": vehicle_class}
 
 
+def session_fields(transition: str, paid_cents: int | None = None) -> dict:
+    """What a ``session`` event adds to the event fields: the transition (``superseded``: a new entry
+    of the same car replaced the session; ``paid``: a payment that leaves the car still held)."""
+    fields = {"transition": transition}
+    if paid_cents is not None:
+        fields["paid_cents"] = paid_cents
+    return fields
+
+
 def status_payload(state: str, ts: str, cameras: dict | None = None, barriers: dict | None = None,
                    outbox: int | None = None) -> dict:
-    return {"state": state, "version": __version__, "ts": ts, "cameras": cameras or {}, "barriers": barriers or {},
-            "outbox": outbox}
+    return {"v": CONTRACT_VERSION, "state": state, "version": __version__, "ts": ts, "cameras": cameras or {},
+            "barriers": barriers or {}, "outbox": outbox}
 
 
 def offline_will(ts: str | None = None) -> dict:
-    return {"state": "offline", "version": __version__, "ts": ts}
+    return {"v": CONTRACT_VERSION, "state": "offline", "version": __version__, "ts": ts}
 
 
 def inactivity_alert_id(site: str, person_id: int, last_seen_epoch: float) -> str:
@@ -111,13 +145,116 @@ def inactivity_alert_id(site: str, person_id: int, last_seen_epoch: float) -> st
 
 
 def inactivity_payload(alert_id, state, person_id, unit, last_seen, hours, ts) -> dict:
-    return {"alert_id": alert_id, "state": state, "person_id": person_id, "unit": unit, "last_seen": last_seen,
-            "hours": hours, "ts": ts}
+    return {"v": CONTRACT_VERSION, "alert_id": alert_id, "state": state, "person_id": person_id, "unit": unit,
+            "last_seen": last_seen, "hours": hours, "ts": ts}
 
 
 def device_alert_payload(alert_id, device, state, detail, ts) -> dict:
-    return {"alert_id": alert_id, "device": device, "state": state, "detail": detail, "ts": ts}
+    return {"v": CONTRACT_VERSION, "alert_id": alert_id, "device": device, "state": state, "detail": detail, "ts": ts}
 
 
 def command_result(request_id, ok: bool, error: str | None = None) -> dict:
-    return {"request_id": request_id, "ok": ok, "error": error}
+    return {"v": CONTRACT_VERSION, "request_id": request_id, "ok": ok, "error": error}
+
+
+# -- what peers send ------------------------------------------------------------------------------
+class Refused(ValueError):
+    """A received payload that breaks a field the receiver uses; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class PeerEvent:
+    """A peer's event, as far as a receiver uses it; ``payload`` is the whole object as received."""
+
+    payload: dict
+    event_id: str
+    seq: int | None  # None from gates older than the field
+    ts_epoch: float
+    gate: str
+    kind: str
+    known_kind: bool  # False: a kind this version does not know (stored for its seq, never applied)
+    lane: str | None
+    decision: str | None
+    subject_type: str | None
+    person_id: int | None
+    plate: str | None
+    vehicle_class: str | None
+    session_id: str | None
+    fee_cents: int | None
+    transition: str | None
+    paid_cents: int | None
+
+    @property
+    def opened(self) -> bool:
+        return self.decision == "open"
+
+
+def _field(payload: dict, name: str, types, *, required: bool = False, nullable: bool = True):
+    value = payload.get(name)
+    if value is None:
+        if required or (name in payload and not nullable):
+            raise Refused(f"{name} is missing")
+        return None
+    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+        raise Refused(f"{name} must be {_type_names(types)}, got {value!r}")
+    if not isinstance(value, types):
+        raise Refused(f"{name} must be {_type_names(types)}, got {type(value).__name__}")
+    return value
+
+
+def _type_names(types) -> str:
+    types = types if isinstance(types, tuple) else (types,)
+    return " or ".join({"str": "a string", "int": "a whole number", "dict": "an object"}.get(t.__name__, t.__name__)
+                       for t in types)
+
+
+def parse_event(raw: bytes, topic_gate: str | None = None) -> PeerEvent:
+    """A peer's event, or ``Refused`` naming the field that cannot be used (never any other exception)."""
+    from edge.timeutil import parse_iso
+
+    if len(raw) > MAX_EVENT_BYTES:
+        raise Refused(f"payload too large ({len(raw)} bytes, max {MAX_EVENT_BYTES})")
+    try:
+        payload = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise Refused("not UTF-8 JSON") from None
+    if not isinstance(payload, dict):
+        raise Refused("payload must be a JSON object")
+    problem = version_problem(payload)
+    if problem:
+        raise Refused(problem)
+    event_id = _field(payload, "event_id", str, required=True)
+    if not _NAME.match(event_id):
+        raise Refused("event_id must be 1-64 letters, digits, - or _")
+    gate = _field(payload, "gate", str, required=True)
+    if topic_gate is not None and gate != topic_gate:
+        raise Refused(f"gate {gate[:64]!r} on gate {topic_gate!r}'s topic")
+    kind = _field(payload, "kind", str, required=True)
+    seq = _field(payload, "seq", int)
+    if seq is not None and seq < 1:
+        raise Refused(f"seq must be 1 or more, got {seq}")
+    try:
+        ts_epoch = parse_iso(_field(payload, "ts", str, required=True))
+    except (ValueError, OverflowError) as exc:
+        raise Refused(f"ts: {exc}") from None
+    known = kind in EVENT_KINDS
+    subject = _field(payload, "subject", dict) or {} if known else {}
+    person_id = _field(subject, "person_id", int) if known else None
+    event = PeerEvent(
+        payload=payload, event_id=event_id, seq=seq, ts_epoch=ts_epoch, gate=gate, kind=kind, known_kind=known,
+        lane=_field(payload, "lane", str) if known else None,
+        decision=_field(payload, "decision", str) if known else None,
+        subject_type=_field(subject, "type", str) if known else None,
+        person_id=person_id,
+        plate=_field(subject, "plate", str) if known else None,
+        vehicle_class=_field(subject, "class", str) if known else None,
+        session_id=_field(payload, "session_id", str) if known else None,
+        fee_cents=_field(payload, "fee_cents", int) if known else None,
+        transition=_field(payload, "transition", str) if known else None,
+        paid_cents=_field(payload, "paid_cents", int) if known else None,
+    )
+    if event.fee_cents is not None and event.fee_cents < 0:
+        raise Refused(f"fee_cents must be 0 or more, got {event.fee_cents}")
+    if kind == "session" and (event.session_id is None or event.transition is None):
+        raise Refused("a session event needs session_id and transition")
+    return event

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge.registry import Registry
+from edge.store import Store
 
 
 class EnrolmentError(ValueError):
@@ -56,13 +56,13 @@ class Enroller:
             raise EnrolmentError("; ".join(errors))
         return templates, images
 
-    def enrol(self, registry: Registry, person_id: int, photos: list[str | Path]) -> list[int]:
-        registry.person(person_id)
+    def enrol(self, registry: Store, person_id: int, photos: list[str | Path]) -> list[int]:
+        registry.people.get(person_id)
         templates, images = self.templates_for(photos)
-        return registry.add_templates(person_id, self.encoder_name, templates, images)
+        return registry.templates.add(person_id, self.encoder_name, templates, images)
 
 
-def reconcile_encoder(registry: Registry, enroller: Enroller) -> dict:
+def reconcile_encoder(registry: Store, enroller: Enroller) -> dict:
     """Make sure everyone enrolled has templates of the encoder in use.
 
     People whose templates were all made by another encoder are re-enrolled from their stored photos
@@ -72,18 +72,12 @@ def reconcile_encoder(registry: Registry, enroller: Enroller) -> dict:
     from models.images import ImageError, decode_image
 
     current = enroller.encoder_name
-    people = registry.query(
-        "SELECT p.id, p.name, p.unit, group_concat(DISTINCT t.encoder) AS encoders, "
-        "sum(t.encoder = ?) AS current FROM people p JOIN face_templates t ON t.person_id = p.id "
-        "GROUP BY p.id ORDER BY p.id",
-        (current,),
-    )
+    people = registry.templates.enrolled_people(current)
     reenrolled, must_reenrol = [], []
     for person in people:
         if person["current"]:
             continue
-        photos = [row["image"] for row in registry.query("SELECT image FROM face_photos WHERE person_id = ?",
-                                                          (person["id"],))]
+        photos = registry.templates.photos(person["id"])
         templates = []
         for blob in photos:
             try:
@@ -92,7 +86,7 @@ def reconcile_encoder(registry: Registry, enroller: Enroller) -> dict:
             except (ImageError, ValueError):
                 continue
         if templates:
-            registry.add_templates(person["id"], current, templates)
+            registry.templates.add(person["id"], current, templates)
             reenrolled.append(person["id"])
         else:
             must_reenrol.append({"person_id": person["id"], "name": person["name"], "unit": person["unit"],

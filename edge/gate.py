@@ -15,8 +15,7 @@ import uuid
 
 from drivers.barriers import BarrierError
 from edge import policy
-from edge.contract import Topics, dumps, event_payload, subject
-from edge.outbox import enqueue
+from edge.contract import Topics, event_payload, session_fields, subject
 from edge.timeutil import iso
 
 _LOG = logging.getLogger(__name__)
@@ -57,45 +56,44 @@ class Gate:
             return f"failed: {exc}"
 
     def _parking_state(self, plate: str | None) -> policy.ParkingState:
-        occupied = self.registry.query_one("SELECT count(*) AS n FROM parking_sessions WHERE state = 'open'")["n"]
-        return policy.ParkingState(occupied, self.registry.open_session(plate) if plate else None)
+        sessions = self.registry.sessions
+        return policy.ParkingState(sessions.occupied(), sessions.open_for(plate) if plate else None)
 
     def _record(self, *, lane, decision: policy.Decision, credential, subj: dict, now: float, session_id=None,
                 extra: dict | None = None, session_change=None, person_seen: int | None = None,
                 plate_seen: str | None = None, barrier_result: str | None = None,
-                snapshot: bytes | None = None) -> dict:
+                snapshot: bytes | None = None, kind: str | None = None) -> dict:
+        """Store the event with its seq, its session change, sightings and outbox message in one transaction.
+        ``kind`` overrides the decision's (``session`` events: a transition that is not a passage)."""
         event_id = str(uuid.uuid4())
-        payload = event_payload(
-            event_id=event_id, ts=iso(now, self.config.zone), site=self.config.site, gate=self.config.gate,
-            lane=lane, kind=decision.kind, credential=credential, subject=subj, decision=decision.decision,
-            reason=decision.reason, fee_cents=decision.fee_cents, session_id=session_id,
-        )
-        if decision.anomalies:
-            payload["anomalies"] = list(decision.anomalies)
-        if barrier_result is not None:
-            payload["barrier"] = barrier_result
-        payload.update(extra or {})
-        with self.registry.transaction() as db:
+        kind = kind or decision.kind
+        store = self.registry
+        with store.transaction():
+            payload = event_payload(
+                event_id=event_id, seq=store.events.next_seq(), ts=iso(now, self.config.zone), site=self.config.site,
+                gate=self.config.gate, lane=lane, kind=kind, credential=credential, subject=subj,
+                decision=decision.decision, reason=decision.reason, fee_cents=decision.fee_cents,
+                session_id=session_id,
+            )
+            if decision.anomalies:
+                payload["anomalies"] = list(decision.anomalies)
+            if barrier_result is not None:
+                payload["barrier"] = barrier_result
+            payload.update(extra or {})
             if session_change:
-                session_change(db, event_id)
-            db["events"].insert({
-                "event_id": event_id, "ts": payload["ts"], "ts_epoch": now, "gate": self.config.gate, "lane": lane,
-                "kind": decision.kind, "credential": credential, "subject_type": subj["type"],
-                "person_id": subj.get("person_id"), "plate": subj.get("plate"), "vehicle_class": subj.get("class"),
-                "decision": decision.decision, "reason": decision.reason, "fee_cents": decision.fee_cents,
-                "session_id": session_id, "origin": "local", "payload": dumps(payload),
-            })
-            enqueue(db, self.topics.event(decision.kind), payload, msg_id=f"event:{event_id}", now=now)
+                session_change(event_id)
+            store.events.add_local(payload, now)
+            store.outbox.enqueue(self.topics.event(kind), payload, msg_id=f"event:{event_id}", now=now)
             if snapshot is not None:
-                db["snapshots"].insert({"event_id": event_id, "ts_epoch": now, "image": snapshot})
+                store.events.add_snapshot(event_id, now, snapshot)
             if person_seen is not None:
-                self.registry.note_seen(f"person:{person_seen}", now, self.config.gate, event_id)
-                self.alerts.person_seen(db, person_seen, now)
+                store.sightings.note(f"person:{person_seen}", now, self.config.gate, event_id)
+                self.alerts.person_seen(person_seen, now)
             if plate_seen:
-                self.registry.note_seen(f"plate:{plate_seen}", now, self.config.gate, event_id)
+                store.sightings.note(f"plate:{plate_seen}", now, self.config.gate, event_id)
         self.events += 1
         self.wake()
-        _LOG.info("%s %s %s: %s (%s)", decision.kind, lane, subj.get("plate") or subj.get("person_id") or "?",
+        _LOG.info("%s %s %s: %s (%s)", kind, lane, subj.get("plate") or subj.get("person_id") or "?",
                   decision.decision, decision.reason)
         if self.on_event:
             self.on_event(payload)
@@ -110,7 +108,7 @@ class Gate:
             now = self.clock()
             person = None
             if person_id is not None:
-                person = self.registry.query_one("SELECT id, unit FROM people WHERE id = ?", (person_id,))
+                person = self.registry.people.find_by_id(person_id)
             decision = policy.decide_person(person, lane, self.config.policy.mode, credential)
             result = self._pulse(self._barrier_for(camera, lane), lane) if decision.opens else None
             subj = subject("person", person_id=person["id"]) if person else subject("unknown")
@@ -148,24 +146,24 @@ class Gate:
                 extra["match"] = match.kind
             if known_plate != plate:
                 extra["read_plate"] = plate
-            return self._record(lane=lane, decision=decision, credential=credential, subj=subj, now=now,
-                                session_id=session_id, extra=extra, session_change=change, plate_seen=known_plate,
-                                barrier_result=result)
+            with self.registry.transaction():
+                old = state.open_session
+                if decision.session == "open" and old is not None:
+                    # A second entry: the earlier session can no longer be charged; told first, so every
+                    # receiver sees it in seq order before the new session.
+                    self._supersede(old, lane, now, replaced_by=session_id)
+                return self._record(lane=lane, decision=decision, credential=credential, subj=subj, now=now,
+                                    session_id=session_id, extra=extra, session_change=change,
+                                    plate_seen=known_plate, barrier_result=result)
 
     def _session_change(self, decision, plate, state, now, barrier, lane):
         gate = self.config.gate
+        sessions = self.registry.sessions
         if decision.session == "open":
             session_id = str(uuid.uuid4())
-            old = state.open_session
 
-            def change(db, event_id):
-                if old is not None:  # a second entry: the earlier session can no longer be charged
-                    db.execute("UPDATE parking_sessions SET state = 'closed', exit_gate = NULL WHERE session_id = ?",
-                               [old["session_id"]])
-                db["parking_sessions"].insert({
-                    "session_id": session_id, "plate": plate, "vehicle_class": decision.vehicle_class,
-                    "state": "open", "entry_epoch": now, "entry_gate": gate, "entry_event_id": event_id,
-                })
+            def change(event_id):
+                sessions.open(session_id, plate, decision.vehicle_class, now, gate, event_id)
 
             return session_id, change
         if decision.session in ("close", "hold") and state.open_session is not None:
@@ -174,13 +172,21 @@ class Gate:
                 self._held[session_id] = (barrier.id if barrier else None, lane)
                 return session_id, None
 
-            def close(db, event_id):
-                db.execute(
-                    "UPDATE parking_sessions SET state = 'closed', exit_epoch = ?, exit_gate = ?, exit_event_id = ?, "
-                    "fee_cents = paid_cents WHERE session_id = ?", [now, gate, event_id, session_id])
+            def close(event_id):
+                sessions.close(session_id, now, gate, event_id)
 
             return session_id, close
         return None, None
+
+    def _supersede(self, old: dict, lane: str, now: float, replaced_by: str | None) -> None:
+        """Inside the entry's transaction: close the car's earlier session and tell the site (a
+        ``session`` event), so every gate's occupancy drops it too."""
+        self.registry.sessions.supersede(old["session_id"])
+        decision = policy.Decision("session", None, "superseded: the car entered again with no exit read",
+                                   vehicle_class=old["vehicle_class"])
+        subj = subject("vehicle", plate=old["plate"], vehicle_class=old["vehicle_class"])
+        self._record(lane=lane, decision=decision, credential=None, subj=subj, now=now, kind="session",
+                     session_id=old["session_id"], extra={**session_fields("superseded"), "replaced_by": replaced_by})
 
     # -- passes ----------------------------------------------------------------------------------
     def qr_pass(self, lane: str, check, *, camera=None) -> dict:
@@ -195,7 +201,7 @@ class Gate:
             return self.person(lane, claim.person_id, camera=camera, credential="qr", extra=extra)
         from edge.plate_match import PlateMatch
 
-        vehicle = self.registry.vehicle(claim.plate)
+        vehicle = self.registry.vehicles.get(claim.plate)
         match = PlateMatch(claim.plate, "exact", vehicle) if vehicle else None
         return self.vehicle(lane, claim.plate, camera=camera, match=match, credential="qr", extra=extra,
                             via_pass=True)
@@ -214,7 +220,8 @@ class Gate:
     def pay(self, session_id: str, amount_cents: int, request_id: str) -> dict:
         with self._lock:
             now = self.clock()
-            session = self.registry.query_one("SELECT * FROM parking_sessions WHERE session_id = ?", (session_id,))
+            sessions = self.registry.sessions
+            session = sessions.get(session_id)
             if session is None or session["state"] != "open":
                 raise ValueError(f"no open parking session {session_id}")
             from edge.fees import fee_cents
@@ -222,23 +229,28 @@ class Gate:
             total = fee_cents(session["vehicle_class"] or "visitor", session["entry_epoch"], now,
                               self.config.parking, self.config.zone)
             paid = session["paid_cents"] + amount_cents
-            with self.registry.transaction() as db:
-                db.execute("UPDATE parking_sessions SET paid_cents = ?, paid_epoch = ? WHERE session_id = ?",
-                           [paid, now, session_id])
+            subj = subject("vehicle", plate=session["plate"], vehicle_class=session["vehicle_class"])
+            barrier_id, lane = self._held.get(session_id, (None, "out"))
             if paid < total:
+                # Recorded and told to the site (a session event), but the car stays held.
+                decision = policy.Decision("session", policy.HOLD, f"paid {paid} of {total} cents",
+                                           fee_cents=total - paid, vehicle_class=session["vehicle_class"])
+                with self.registry.transaction():
+                    sessions.record_payment(session_id, paid, now)
+                    self._record(lane=lane, decision=decision, credential="remote", subj=subj, now=now,
+                                 kind="session", session_id=session_id,
+                                 extra={**session_fields("paid", paid), "request_id": request_id})
                 raise ValueError(f"paid {paid} of {total} cents; {total - paid} still due")
-            barrier_id, lane = self._held.pop(session_id, (None, "out"))
+            self._held.pop(session_id, None)
             barrier = self._barrier_for(None, lane, barrier_id)
             result = self._pulse(barrier, lane)
             decision = policy.Decision("exit", policy.OPEN, f"paid {paid / 100:.2f} yuan", fee_cents=paid,
                                        vehicle_class=session["vehicle_class"], session="close")
 
-            def close(db, event_id):
-                db.execute(
-                    "UPDATE parking_sessions SET state = 'closed', exit_epoch = ?, exit_gate = ?, exit_event_id = ?, "
-                    "fee_cents = ? WHERE session_id = ?", [now, self.config.gate, event_id, paid, session_id])
+            def close(event_id):
+                sessions.record_payment(session_id, paid, now)
+                sessions.close(session_id, now, self.config.gate, event_id, fee_cents=paid)
 
-            subj = subject("vehicle", plate=session["plate"], vehicle_class=session["vehicle_class"])
             return self._record(lane=lane, decision=decision, credential="remote", subj=subj, now=now,
                                 session_id=session_id, extra={"request_id": request_id}, session_change=close,
                                 plate_seen=session["plate"], barrier_result=result)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge.plates import InvalidPlate, parse_plate
-from edge.registry import VEHICLE_CLASSES, Registry
+from edge.store import VEHICLE_CLASSES, Store
 from edge.timeutil import parse_day
 
 PEOPLE_COLUMNS = ["name", "unit", "phone", "care_watch", "photo"]
@@ -59,7 +59,7 @@ def read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
         raise ImportRejected([f"{path}: no such file"]) from None
 
 
-def import_csv(registry: Registry, path: str | Path, enroller_factory=None) -> dict:
+def import_csv(registry: Store, path: str | Path, enroller_factory=None) -> dict:
     """Import ``path`` (people or vehicles, told apart by the header); ImportRejected lists all bad rows."""
     path = Path(path)
     header, rows = read_rows(path)
@@ -126,17 +126,17 @@ def _import_people(registry, path, header, rows, enroller_factory) -> dict:
     created, updated = [], []
     with registry.transaction():
         for item in plan.rows:
-            existing = registry.find_people(item["unit"], item["name"])
+            existing = registry.people.find(item["unit"], item["name"])
             if existing:
                 person_id = existing[0]["id"]
-                registry.update_person(person_id, phone=item["phone"], care_watch=int(item["care_watch"]))
+                registry.people.update(person_id, phone=item["phone"], care_watch=int(item["care_watch"]))
                 updated.append(person_id)
             else:
-                person_id = registry.add_person(item["name"], item["unit"], item["phone"], item["care_watch"])
+                person_id = registry.people.add(item["name"], item["unit"], item["phone"], item["care_watch"])
                 created.append(person_id)
             if item["line"] in templates:
                 template, jpeg = templates[item["line"]]
-                registry.add_templates(person_id, enroller.encoder_name, [template], [jpeg] if jpeg else [])
+                registry.templates.add(person_id, enroller.encoder_name, [template], [jpeg] if jpeg else [])
     return {"kind": "people", "created": created, "updated": updated, "templates": len(templates)}
 
 
@@ -160,7 +160,7 @@ def _import_vehicles(registry, path, header, rows) -> dict:
         person_id = None
         unit, name = row.get("person_unit", ""), row.get("person_name", "")
         if unit:
-            people = registry.find_people(unit, name or None)
+            people = registry.people.find(unit, name or None)
             if not people:
                 who = f"{name} in unit {unit}" if name else f"anyone in unit {unit}"
                 plan.bad(path, line, "person_unit", f"no registered {who}; import people.csv first")
@@ -183,7 +183,7 @@ def _import_vehicles(registry, path, header, rows) -> dict:
     created, updated = [], []
     with registry.transaction():
         for item in plan.rows:
-            new = registry.upsert_vehicle(item["plate"], item["class"], item["person_id"],
+            new = registry.vehicles.upsert(item["plate"], item["class"], item["person_id"],
                                           valid_until=item["valid_until"])
             (created if new else updated).append(item["plate"])
     return {"kind": "vehicles", "created": created, "updated": updated}

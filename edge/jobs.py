@@ -13,8 +13,6 @@ from datetime import UTC
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from edge.outbox import Outbox
-
 _LOG = logging.getLogger(__name__)
 DISK_FREE_MIN = 0.05
 OUTBOX_ALERT_DEPTH = 10000
@@ -70,38 +68,30 @@ class Jobs:
 
     def retention(self) -> dict:
         """Delete sent events and outbox rows past retention; never an unsent one."""
+        store = self.registry
         cutoff = self.clock() - self.config.retention.events_days * 86400
-        with self.registry.transaction():
-            events = self.registry.conn.execute(
-                "DELETE FROM events WHERE ts_epoch < ? AND NOT EXISTS (SELECT 1 FROM outbox o "
-                "WHERE o.msg_id = 'event:' || events.event_id AND o.sent_epoch IS NULL)", [cutoff]).rowcount
-            sent = Outbox(self.registry).prune(cutoff)
-            self.registry.conn.execute(
-                "DELETE FROM alerts WHERE state = 'cleared' AND cleared_epoch < ?", [cutoff])
-            keep_s = self.config.retention.stranger_snapshots_days * 86400
-            snapshots = self.registry.conn.execute(
-                "DELETE FROM snapshots WHERE ts_epoch < ?", [self.clock() - keep_s]).rowcount
+        keep_s = self.config.retention.stranger_snapshots_days * 86400
+        with store.transaction():
+            events = store.events.delete_before(cutoff)
+            sent = store.outbox.prune(cutoff)
+            store.alerts.delete_cleared_before(cutoff)
+            snapshots = store.events.delete_snapshots_before(self.clock() - keep_s)
         return {"events": events, "outbox": sent, "snapshots": snapshots}
 
     def stale_sessions(self) -> int:
         """Report (once) parking sessions open longer than stale_session_days."""
-        cutoff = self.clock() - self.config.parking.stale_session_days * 86400
-        rows = self.registry.query(
-            "SELECT session_id, plate, entry_epoch FROM parking_sessions WHERE state = 'open' "
-            "AND entry_epoch < ? AND stale_reported = 0", (cutoff,))
+        sessions = self.registry.sessions
+        rows = sessions.stale(self.clock() - self.config.parking.stale_session_days * 86400)
         for row in rows:
             days = (self.clock() - row["entry_epoch"]) / 86400
             self.alerts.device(f"parking:{row['plate']}", False,
                                f"session {row['session_id']} open for {days:.1f} days: check the lot")
             with self.registry.transaction():
-                self.registry.conn.execute(
-                    "UPDATE parking_sessions SET stale_reported = 1 WHERE session_id = ?", [row["session_id"]])
+                sessions.mark_stale_reported(row["session_id"])
         return len(rows)
 
     def checkpoint(self) -> None:
-        with self.registry.transaction():
-            pass
-        self.registry.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.registry.checkpoint()
 
     def status(self) -> None:
         if self.link is not None:

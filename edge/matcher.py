@@ -57,10 +57,10 @@ class FaceMatcher:
 
     def refresh(self, registry, encoder: str) -> bool:
         """Reload from the registry if templates changed since the last load; True when reloaded."""
-        revision = registry.templates_revision()
+        revision = registry.templates.revision()
         if revision == self.revision:
             return False
-        self.load(registry.template_set(encoder))
+        self.load(registry.templates.template_set(encoder))
         return True
 
     @property

@@ -141,37 +141,20 @@ def check_pass(token: str, key: bytes | None, registry=None, now: float | None =
     if now < claim.issued - 300:
         return PassCheck(False, "not valid yet (issued in the future: check the clock)", claim)
     if registry is not None:
-        row = registry.query_one("SELECT revoked_epoch FROM passes WHERE pass_id = ?", (claim.pass_id,))
+        row = registry.passes.get(claim.pass_id)
         if row is None:
             return PassCheck(False, "unknown pass (not issued by this site's registry)", claim)
         if row["revoked_epoch"] is not None:
             return PassCheck(False, "revoked", claim)
-        if claim.subject_type == "person" and registry.query_one(
-            "SELECT id FROM people WHERE id = ?", (claim.person_id,)
-        ) is None:
+        if claim.subject_type == "person" and registry.people.find_by_id(claim.person_id) is None:
             return PassCheck(False, "its person is no longer registered", claim)
     return PassCheck(True, "valid", claim)
 
 
 def record_pass(registry, claim: PassClaim) -> None:
-    with registry.transaction() as db:
-        db["passes"].insert(
-            {
-                "pass_id": claim.pass_id,
-                "subject_type": claim.subject_type,
-                "person_id": claim.person_id,
-                "plate": claim.plate,
-                "issued_epoch": claim.issued,
-                "valid_until_epoch": claim.valid_until,
-                "revoked_epoch": None,
-            }
-        )
+    registry.passes.record(claim.pass_id, claim.subject_type, claim.person_id, claim.plate, claim.issued,
+                           claim.valid_until)
 
 
 def revoke_pass(registry, pass_id: str, now: float | None = None) -> bool:
-    now = time.time() if now is None else now
-    with registry.transaction() as db:
-        cursor = db.execute(
-            "UPDATE passes SET revoked_epoch = ? WHERE pass_id = ? AND revoked_epoch IS NULL", [now, pass_id]
-        )
-        return cursor.rowcount == 1
+    return registry.passes.revoke(pass_id, time.time() if now is None else now)

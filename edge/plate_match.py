@@ -40,7 +40,7 @@ class PlateIndex:
 
     @classmethod
     def from_registry(cls, registry) -> PlateIndex:
-        return cls(registry.vehicles(), registry.vehicles_revision())
+        return cls(registry.vehicles.all(), registry.vehicles.revision())
 
     def neighbours(self, text: str) -> list[tuple[str, int]]:
         """Registered plates differing from ``text`` in exactly one position, with that position."""

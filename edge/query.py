@@ -7,27 +7,27 @@ import time
 from edge.fees import fee_cents
 from edge.permits import effective_class, permit_valid
 from edge.plates import parse_plate
-from edge.registry import Registry
+from edge.store import Store
 from edge.timeutil import iso, parse_day
 
 
-def _seen(registry: Registry, subject: str, zone) -> dict | None:
-    row = registry.last_seen(subject)
+def _seen(registry: Store, subject: str, zone) -> dict | None:
+    row = registry.sightings.get(subject)
     return {"ts": iso(row["ts_epoch"], zone), "gate": row["gate"]} if row else None
 
 
-def query_plate(registry: Registry, config, plate_text: str, now: float | None = None) -> dict:
+def query_plate(registry: Store, config, plate_text: str, now: float | None = None) -> dict:
     """Registration, permit validity, last seen, open session and the fee if the car left now."""
     started = time.perf_counter()
     now = time.time() if now is None else now
     zone = config.zone
     plate = parse_plate(plate_text).text
-    vehicle = registry.vehicle(plate)
+    vehicle = registry.vehicles.get(plate)
     answer: dict = {"plate": plate, "registered": vehicle is not None}
     if vehicle:
         owner = None
         if vehicle["person_id"] is not None:
-            person = registry.query_one("SELECT id, name, unit FROM people WHERE id = ?", (vehicle["person_id"],))
+            person = registry.people.find_by_id(vehicle["person_id"])
             owner = {"person_id": person["id"], "name": person["name"], "unit": person["unit"]} if person else None
         valid = permit_valid(vehicle, now, zone)
         days_left = None
@@ -47,7 +47,7 @@ def query_plate(registry: Registry, config, plate_text: str, now: float | None =
         )
     answer["effective_class"] = effective_class(vehicle, now, zone)
     answer["last_seen"] = _seen(registry, f"plate:{plate}", zone)
-    session = registry.open_session(plate)
+    session = registry.sessions.open_for(plate)
     if session:
         klass = session["vehicle_class"] or answer["effective_class"]
         due = fee_cents(klass, session["entry_epoch"], now, config.parking, zone) - session["paid_cents"]
@@ -65,24 +65,18 @@ def query_plate(registry: Registry, config, plate_text: str, now: float | None =
     return answer
 
 
-def query_person(registry: Registry, config, person_id: int, now: float | None = None) -> dict:
+def query_person(registry: Store, config, person_id: int, now: float | None = None) -> dict:
     started = time.perf_counter()
     now = time.time() if now is None else now
-    person = registry.person(person_id)
-    templates = registry.query(
-        "SELECT encoder, count(*) AS n FROM face_templates WHERE person_id = ? GROUP BY encoder", (person_id,)
-    )
-    vehicles = registry.query("SELECT plate, class, valid_until FROM vehicles WHERE person_id = ?", (person_id,))
-    alerts = registry.query(
-        "SELECT alert_id, raised_epoch FROM alerts WHERE kind = 'inactivity' AND subject = ? AND state = 'raised'",
-        (f"person:{person_id}",),
-    )
+    person = registry.people.get(person_id)
+    vehicles = registry.vehicles.of_person(person_id)
+    alerts = registry.alerts.open_inactivity(person_id)
     answer = {
         "person_id": person["id"],
         "name": person["name"],
         "unit": person["unit"],
         "care_watch": bool(person["care_watch"]),
-        "face_templates": {row["encoder"]: row["n"] for row in templates},
+        "face_templates": registry.templates.counts_by_encoder(person_id),
         "vehicles": [
             {**v, "valid_now": permit_valid(v, now, config.zone) if v["valid_until"] else True} for v in vehicles
         ],

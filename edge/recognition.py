@@ -90,6 +90,6 @@ class Recognizers:
         with self._lock:
             if self.registry is None:
                 return PlateIndex([])
-            if self._plate_index is None or self._plate_index.revision != self.registry.vehicles_revision():
+            if self._plate_index is None or self._plate_index.revision != self.registry.vehicles.revision():
                 self._plate_index = PlateIndex.from_registry(self.registry)
             return self._plate_index

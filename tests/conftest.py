@@ -62,9 +62,9 @@ def config(minimal_config):
 
 @pytest.fixture
 def registry(tmp_path):
-    from edge.registry import Registry
+    from edge.store import Store
 
-    with Registry(tmp_path / "registry.db") as reg:
+    with Store(tmp_path / "registry.db") as reg:
         yield reg
 
 

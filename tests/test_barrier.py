@@ -97,16 +97,16 @@ def test_alert_raised_after_n_failures_and_cleared_on_recovery(pty_barrier, conf
         jobs = Jobs(config, registry, Alerts(config, registry), barriers={"car": barrier})
         device.faults.mode = "silent"
         jobs.device_health()
-        assert registry.query("SELECT * FROM alerts") == []  # one failure: not yet
+        assert registry.alerts.all() == []  # one failure: not yet
         jobs.device_health()
-        raised = registry.query("SELECT * FROM alerts WHERE subject = 'barrier:car'")
+        raised = registry.alerts.all(subject="barrier:car")
         assert [a["state"] for a in raised] == ["raised"] and "no reply" in raised[0]["detail"]
         device.faults.mode = None
         jobs.device_health()
         assert barrier.arm == "down"
-    states = [a["state"] for a in registry.query("SELECT state FROM alerts WHERE subject = 'barrier:car'")]
+    states = [a["state"] for a in registry.alerts.all(subject="barrier:car")]
     assert states == ["cleared"]
-    payloads = [json.loads(r["payload"]) for r in registry.query("SELECT payload FROM outbox ORDER BY seq")]
+    payloads = [m["payload"] for m in registry.outbox.messages()]
     assert [(p["device"], p["state"]) for p in payloads] == [("barrier:car", "raised"), ("barrier:car", "cleared")]
 
 

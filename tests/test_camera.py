@@ -93,17 +93,17 @@ def test_a_camera_down_too_long_raises_and_then_clears_a_device_alert(tmp_path, 
         jobs = Jobs(config, registry, alerts, cameras=[camera])
         assert wait_until(lambda: camera.down_for() > 0.6, 5)
         jobs.device_health()
-        raised = registry.query("SELECT * FROM alerts WHERE subject = 'camera:cam' AND state = 'raised'")
+        raised = registry.alerts.all(subject="camera:cam", state="raised")
         assert len(raised) == 1
         jobs.device_health()  # still down: the same alert, not a second one
-        assert len(registry.query("SELECT * FROM alerts WHERE subject = 'camera:cam'")) == 1
+        assert len(registry.alerts.all(subject="camera:cam")) == 1
         path.unlink()
         video(path, [face("fr_obama")], seconds_each=0.5, fps=10)
         assert wait_until(lambda: camera.state == "ok", 10)
         jobs.device_health()
-    rows = registry.query("SELECT state FROM alerts WHERE subject = 'camera:cam'")
+    rows = registry.alerts.all(subject="camera:cam")
     assert [r["state"] for r in rows] == ["cleared"]
-    topics = [r["topic"] for r in registry.query("SELECT topic FROM outbox ORDER BY seq")]
+    topics = [m["topic"] for m in registry.outbox.messages()]
     assert topics == ["gate/tianlin12/east/alert/device"] * 2
 
 

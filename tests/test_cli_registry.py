@@ -24,9 +24,9 @@ def test_person_add_with_photo_stores_a_template_and_never_the_photo(minimal_con
     assert code == 0, err
     created = json.loads(out)
     assert len(created["template_ids"]) == 2
-    assert registry.template_set(DEFAULT_ENCODER).person_ids.tolist() == [created["person_id"]] * 2
-    assert registry.query("SELECT count(*) AS n FROM face_photos")[0]["n"] == 0
-    person = registry.person(created["person_id"])
+    assert registry.templates.template_set(DEFAULT_ENCODER).person_ids.tolist() == [created["person_id"]] * 2
+    assert registry.templates.photo_count() == 0
+    person = registry.people.get(created["person_id"])
     assert person["care_watch"] == 1 and person["face_consent_at"]
 
 
@@ -44,11 +44,11 @@ def test_refused_photo_names_the_file_and_stores_nothing(minimal_config, capsys,
     assert code == 1
     assert message in err and "nothing was stored" in err
     assert len(err.strip().splitlines()) == 1
-    assert registry.people() == []
+    assert registry.people.all() == []
 
 
 def test_photo_without_a_face_is_refused_on_enroll(minimal_config, capsys, registry, tmp_path):
-    person = registry.add_person("A", "1-101")
+    person = registry.people.add("A", "1-101")
     blank = tmp_path / "wall.jpg"
     import numpy as np
 
@@ -57,7 +57,7 @@ def test_photo_without_a_face_is_refused_on_enroll(minimal_config, capsys, regis
     blank.write_bytes(encode_jpeg(np.full((200, 200, 3), 128, np.uint8)))
     code, _, err = run(capsys, "person", "enroll", "-c", minimal_config, person, "--photo", blank)
     assert code == 1 and "wall.jpg: no face found" in err
-    assert registry.template_set(DEFAULT_ENCODER).matrix.shape[0] == 0
+    assert registry.templates.template_set(DEFAULT_ENCODER).matrix.shape[0] == 0
 
 
 def test_enroll_unknown_person_is_exit_1(minimal_config, capsys):
@@ -71,11 +71,11 @@ def test_person_remove_erases_templates(minimal_config, capsys, registry):
     person = json.loads(out)["person_id"]
     code, out, _ = run(capsys, "person", "remove", "-c", minimal_config, person)
     assert code == 0 and json.loads(out)["templates_erased"] == 1
-    assert registry.template_set(DEFAULT_ENCODER).matrix.shape[0] == 0
+    assert registry.templates.template_set(DEFAULT_ENCODER).matrix.shape[0] == 0
 
 
 def test_vehicle_add_query_and_remove(minimal_config, capsys, registry):
-    person = registry.add_person("王建国", "12-301")
+    person = registry.people.add("王建国", "12-301")
     code, out, err = run(capsys, "vehicle", "add", "-c", minimal_config, "--plate", "沪a·12345",
                          "--class", "resident", "--person", person, "--valid-until", "2099-12-31")
     assert code == 0, err
@@ -136,10 +136,10 @@ def test_people_csv_imports_all_rows_with_photos(minimal_config, capsys, registr
     assert code == 0, err
     result = json.loads(out)
     assert len(result["created"]) == 3 and result["templates"] == 2
-    assert [p["care_watch"] for p in registry.people()] == [1, 1, 0]
+    assert [p["care_watch"] for p in registry.people.all()] == [1, 1, 0]
     # Importing the same file again updates instead of duplicating.
     code, out, _ = run(capsys, "import", "-c", minimal_config, csv_path)
-    assert code == 0 and len(json.loads(out)["updated"]) == 3 and len(registry.people()) == 3
+    assert code == 0 and len(json.loads(out)["updated"]) == 3 and len(registry.people.all()) == 3
 
 
 def test_people_csv_with_bad_rows_imports_nothing_and_reports_each(minimal_config, capsys, registry, tmp_path):
@@ -157,20 +157,20 @@ def test_people_csv_with_bad_rows_imports_nothing_and_reports_each(minimal_confi
     for expected in (":3: name: empty", ":4: unit: 'three-oh-two' is not a unit", ":5: care_watch: 'maybe'",
                      ":6: photo: 'photos/missing.jpg' not found", ":7: name: 王建国 in 12-301 is already on line 2"):
         assert expected in err
-    assert registry.people() == []
+    assert registry.people.all() == []
 
 
 def test_people_csv_with_a_two_face_photo_imports_nothing(minimal_config, capsys, registry, tmp_path):
     csv_path = _people_csv(tmp_path, ["王建国,12-301,,yes,photos/fr_obama.jpg", "李桂兰,3-402,,no,photos/two.jpg"])
     code, _, err = run(capsys, "import", "-c", minimal_config, csv_path)
     assert code == 1 and ":3: photo:" in err and "2 faces found" in err
-    assert registry.people() == []
+    assert registry.people.all() == []
 
 
 def test_vehicles_csv_all_or_nothing(minimal_config, capsys, registry, tmp_path):
-    owner = registry.add_person("王建国", "12-301")
-    registry.add_person("李桂兰", "3-402")
-    registry.add_person("李明", "3-402")
+    owner = registry.people.add("王建国", "12-301")
+    registry.people.add("李桂兰", "3-402")
+    registry.people.add("李明", "3-402")
     path = tmp_path / "vehicles.csv"
     path.write_text(
         "plate,class,person_unit,person_name,valid_until\n"
@@ -189,7 +189,7 @@ def test_vehicles_csv_all_or_nothing(minimal_config, capsys, registry, tmp_path)
                      ":6: person_unit: no registered anyone in unit 9-999",
                      ":7: person_name: 2 people live in 3-402", ":8: plate: 沪A12345 is already on line 2"):
         assert expected in err
-    assert registry.vehicles() == []
+    assert registry.vehicles.all() == []
 
     path.write_text(
         "plate,class,person_unit,person_name,valid_until\n"
@@ -201,7 +201,7 @@ def test_vehicles_csv_all_or_nothing(minimal_config, capsys, registry, tmp_path)
     code, out, err = run(capsys, "import", "-c", minimal_config, path)
     assert code == 0, err
     assert json.loads(out)["created"] == ["沪A12345", "沪AD12345", "沪B99999"]
-    assert registry.vehicle("沪AD12345")["person_id"] == owner
+    assert registry.vehicles.get("沪AD12345")["person_id"] == owner
 
 
 def test_unknown_csv_kind_is_refused(minimal_config, capsys, tmp_path):
@@ -212,7 +212,7 @@ def test_unknown_csv_kind_is_refused(minimal_config, capsys, tmp_path):
 
 
 def test_person_list_json(minimal_config, capsys, registry):
-    registry.add_person("王建国", "12-301", care_watch=True)
+    registry.people.add("王建国", "12-301", care_watch=True)
     code, out, _ = run(capsys, "person", "list", "-c", minimal_config, "--json")
     assert code == 0
     assert json.loads(out)[0]["name"] == "王建国"

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from edge.contract import (
+    Refused,
     Topics,
     command_result,
     device_alert_payload,
@@ -10,6 +15,7 @@ from edge.contract import (
     inactivity_alert_id,
     inactivity_payload,
     offline_will,
+    parse_event,
     status_payload,
     subject,
 )
@@ -29,7 +35,10 @@ def test_topics():
 
 def test_topic_parsing_rejects_what_is_not_ours():
     assert T.parse_event_topic("gate/tianlin12/west/event/exit") == ("west", "exit")
-    assert T.parse_event_topic("gate/tianlin12/west/event/party") is None
+    # A kind this version does not know is still an event topic: the receiver keeps it for its seq.
+    assert T.parse_event_topic("gate/tianlin12/west/event/visit") == ("west", "visit")
+    assert T.parse_event_topic("gate/tianlin12/west/event/a/b") is None
+    assert T.parse_event_topic("gate/tianlin12/west/status") is None
     assert T.parse_event_topic("gate/other/west/event/exit") is None
     assert T.parse_command_topic("gate/tianlin12/east/cmd/pay") == "pay"
     assert T.parse_command_topic("gate/tianlin12/west/cmd/pay") is None
@@ -37,19 +46,22 @@ def test_topic_parsing_rejects_what_is_not_ours():
 
 
 def test_payload_fields_are_the_contracts():
-    event = event_payload(event_id="e", ts="t", site="s", gate="g", lane="in", kind="entry", credential="face",
-                          subject=subject("person", person_id=1), decision="open", reason="r", fee_cents=0,
-                          session_id=None)
-    assert list(event) == ["event_id", "ts", "site", "gate", "lane", "kind", "credential", "subject", "decision",
-                           "reason", "fee_cents", "session_id"]
+    event = event_payload(event_id="e", seq=1, ts="t", site="s", gate="g", lane="in", kind="entry",
+                          credential="face", subject=subject("person", person_id=1), decision="open", reason="r",
+                          fee_cents=0, session_id=None)
+    assert list(event) == ["v", "event_id", "seq", "ts", "site", "gate", "lane", "kind", "credential", "subject",
+                           "decision", "reason", "fee_cents", "session_id"]
+    assert event["v"] == 1
     assert list(event["subject"]) == ["type", "person_id", "plate", "class"]
-    assert list(status_payload("online", "t")) == ["state", "version", "ts", "cameras", "barriers", "outbox"]
+    assert list(status_payload("online", "t")) == ["v", "state", "version", "ts", "cameras", "barriers", "outbox"]
     assert offline_will()["state"] == "offline"
     assert list(inactivity_payload("a", "raised", 1, "12-301", "t", 49.0, "t")) == [
-        "alert_id", "state", "person_id", "unit", "last_seen", "hours", "ts"]
-    assert list(device_alert_payload("a", "camera:x", "raised", "d", "t")) == ["alert_id", "device", "state",
+        "v", "alert_id", "state", "person_id", "unit", "last_seen", "hours", "ts"]
+    assert list(device_alert_payload("a", "camera:x", "raised", "d", "t")) == ["v", "alert_id", "device", "state",
                                                                                 "detail", "ts"]
-    assert command_result("r", False, "bad signature") == {"request_id": "r", "ok": False, "error": "bad signature"}
+    assert command_result("r", False, "bad signature") == {"v": 1, "request_id": "r", "ok": False,
+                                                           "error": "bad signature"}
+    assert offline_will()["v"] == 1
 
 
 def test_inactivity_alert_id_is_the_same_on_every_gate_for_one_episode():
@@ -57,3 +69,63 @@ def test_inactivity_alert_id_is_the_same_on_every_gate_for_one_episode():
     assert a == inactivity_alert_id("tianlin12", 7, 1795660000.123)
     assert a != inactivity_alert_id("tianlin12", 7, 1795700000.0)  # a new sighting, a new episode
     assert a != inactivity_alert_id("tianlin12", 8, 1795660000.123)
+
+
+# -- what peers send: ignore what is unknown, refuse only what breaks a field in use -------------------
+def _peer(**changes) -> dict:
+    event = event_payload(event_id="0b5f6a0e-0000-4000-8000-000000000001", seq=7, ts="2026-11-26T08:00:00.000+08:00",
+                          site="tianlin12", gate="west", lane="in", kind="entry", credential="plate",
+                          subject=subject("vehicle", plate="沪A12345", vehicle_class="visitor"), decision="open",
+                          reason="visitor", fee_cents=0, session_id="s-1")
+    event.update(changes)
+    return event
+
+
+def _raw(event: dict) -> bytes:
+    return json.dumps(event, ensure_ascii=False).encode()
+
+
+def test_a_peer_event_with_fields_from_a_newer_gate_is_read():
+    event = parse_event(_raw(_peer(colour="blue", site_uid="x", subject={"type": "vehicle", "plate": "沪A12345",
+                                                                         "class": "visitor", "colour": "blue"})),
+                        topic_gate="west")
+    assert (event.event_id, event.seq, event.kind, event.plate, event.session_id) == (
+        "0b5f6a0e-0000-4000-8000-000000000001", 7, "entry", "沪A12345", "s-1")
+    assert event.known_kind and event.opened
+    assert event.payload["colour"] == "blue"  # kept as received
+
+
+def test_an_event_from_a_gate_older_than_v_and_seq_is_read():
+    old = _peer()
+    del old["v"], old["seq"]
+    event = parse_event(_raw(old), topic_gate="west")
+    assert event.seq is None and event.kind == "entry"
+
+
+def test_an_unknown_kind_is_kept_for_its_seq_without_reading_its_fields():
+    event = parse_event(_raw(_peer(kind="visit", subject="not an object", decision=3)), topic_gate="west")
+    assert not event.known_kind and event.seq == 7 and event.decision is None
+
+
+@pytest.mark.parametrize("changes, why", [
+    ({"v": 2}, "contract version 2"),
+    ({"v": "1"}, "v must be a whole number"),
+    ({"seq": 0}, "seq must be 1 or more"),
+    ({"seq": "7"}, "seq must be a whole number"),
+    ({"ts": "2026-11-26T08:00:00"}, "has no UTC offset"),
+    ({"gate": "east"}, "gate 'east' on gate 'west'"),
+    ({"subject": {"type": "person", "person_id": "7"}}, "person_id must be a whole number"),
+    ({"subject": {"type": "person", "person_id": True}}, "person_id must be a whole number"),
+    ({"fee_cents": -5}, "fee_cents must be 0 or more"),
+    ({"kind": "session", "transition": None}, "needs session_id and transition"),
+    ({"event_id": None}, "event_id is missing"),
+])
+def test_a_peer_event_that_breaks_a_field_in_use_is_refused_with_the_reason(changes, why):
+    with pytest.raises(Refused, match=why):
+        parse_event(_raw(_peer(**changes)), topic_gate="west")
+
+
+@pytest.mark.parametrize("raw", [b"", b"\xff\xfe", b"[1, 2]", b"null", b"{" * 20000])
+def test_garbage_is_refused_never_raised(raw):
+    with pytest.raises(Refused):
+        parse_event(raw, topic_gate="west")

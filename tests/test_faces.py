@@ -9,7 +9,7 @@ import pytest
 from conftest import TWO_PEOPLE, face
 
 from edge.matcher import MATCH, UNCERTAIN, UNKNOWN, FaceMatcher
-from edge.registry import TemplateSet
+from edge.store import TemplateSet
 from models.faces import DEFAULT_ENCODER, ENCODERS, make_encoder
 from models.images import load_rgb
 
@@ -88,8 +88,8 @@ def test_matcher_reloads_when_the_registry_changes(engines, registry):
     matcher = FaceMatcher(1.0, 0.05)
     assert matcher.refresh(registry, DEFAULT_ENCODER)
     assert matcher.size == 0
-    person = registry.add_person("王建国", "12-301")
-    registry.add_templates(person, DEFAULT_ENCODER, [template(engines, "fr_obama")])
+    person = registry.people.add("王建国", "12-301")
+    registry.templates.add(person, DEFAULT_ENCODER, [template(engines, "fr_obama")])
     assert matcher.refresh(registry, DEFAULT_ENCODER) and matcher.size == 1
     assert not matcher.refresh(registry, DEFAULT_ENCODER)  # nothing changed: no reload
 
@@ -141,12 +141,12 @@ def test_an_encoder_change_re_enrols_from_kept_photos_and_names_the_others(engin
     from edge.enrol import Enroller, reconcile_encoder
     from models.images import encode_jpeg
 
-    kept = registry.add_person("王建国", "12-301")
-    registry.add_templates(kept, "dlib", [np.ones(128)], photos=[encode_jpeg(load_rgb(face("fr_obama")))])
-    lost = registry.add_person("李桂兰", "3-402")
-    registry.add_templates(lost, "dlib", [np.ones(128)])
-    current = registry.add_person("陈明", "5-101")
-    registry.add_templates(current, DEFAULT_ENCODER, [template(engines, "fr_biden")])
+    kept = registry.people.add("王建国", "12-301")
+    registry.templates.add(kept, "dlib", [np.ones(128)], photos=[encode_jpeg(load_rgb(face("fr_obama")))])
+    lost = registry.people.add("李桂兰", "3-402")
+    registry.templates.add(lost, "dlib", [np.ones(128)])
+    current = registry.people.add("陈明", "5-101")
+    registry.templates.add(current, DEFAULT_ENCODER, [template(engines, "fr_biden")])
     result = reconcile_encoder(registry, Enroller(engine=engines["faces"]))
     assert result["reenrolled"] == [kept]
     assert result["must_reenrol"] == [{"person_id": lost, "name": "李桂兰", "unit": "3-402", "templates_from": "dlib"}]

@@ -15,8 +15,7 @@ from mqtt_helpers import Listener, gate_config, wait_for
 from edge.alerts import Alerts
 from edge.contract import Topics
 from edge.mqtt_link import MqttLink
-from edge.outbox import enqueue
-from edge.registry import Registry
+from edge.store import Store
 
 
 def add_events(registry, config, n, start=0, pause=0.0):
@@ -24,8 +23,7 @@ def add_events(registry, config, n, start=0, pause=0.0):
     ids = []
     for i in range(start, start + n):
         event_id = str(uuid.uuid4())
-        with registry.transaction() as db:
-            enqueue(db, topics.event("entry"), {"event_id": event_id, "n": i}, msg_id=f"event:{event_id}")
+        registry.outbox.enqueue(topics.event("entry"), {"event_id": event_id, "n": i}, msg_id=f"event:{event_id}")
         ids.append(event_id)
         if pause:
             time.sleep(pause)
@@ -33,13 +31,13 @@ def add_events(registry, config, n, start=0, pause=0.0):
 
 
 def unsent(registry) -> int:
-    return registry.query_one("SELECT count(*) AS n FROM outbox WHERE sent_epoch IS NULL")["n"]
+    return registry.outbox.depth()
 
 
 def test_broker_down_during_500_events_loses_none(tmp_path, broker):
     config = gate_config(tmp_path / "gate", broker.port)
     office = Listener(broker.port, "gate/tianlin12/east/event/#")
-    registry = Registry(config.database)
+    registry = Store(config.database)
     link = MqttLink(config, registry).start()
     try:
         assert link.connected.wait(10)
@@ -73,7 +71,7 @@ def test_sigkill_while_the_broker_is_down_then_restart_delivers_everything(tmp_p
     port = broker.port
     broker.stop()
     config = gate_config(tmp_path / "gate", port)
-    with Registry(config.database) as registry:
+    with Store(config.database) as registry:
         ids = add_events(registry, config, 200)
     daemon = run_daemon(tmp_path / "gate" / "gate.yaml")
     try:
@@ -85,7 +83,7 @@ def test_sigkill_while_the_broker_is_down_then_restart_delivers_everything(tmp_p
         daemon = run_daemon(tmp_path / "gate" / "gate.yaml")
         assert wait_for(lambda: len({p["event_id"] for p in office.on("/entry")}) == 200, 40)
         assert {p["event_id"] for p in office.on("/entry")} == set(ids)
-        with Registry(config.database) as registry:
+        with Store(config.database) as registry:
             assert wait_for(lambda: unsent(registry) == 0, 10)
         office.close()
     finally:
@@ -133,19 +131,19 @@ def test_acl_refusal_keeps_rows_unsent_and_raises_a_device_alert(tmp_path, make_
     (tmp_path / "pw").write_text("east-secret\n")
     config = gate_config(tmp_path / "gate", broker.port, username="east", password_file=str(tmp_path / "pw"))
     office = Listener(broker.port, "gate/#", username="office", password="office-secret")
-    registry = Registry(config.database)
+    registry = Store(config.database)
     alerts = Alerts(config, registry)
     link = MqttLink(config, registry, on_refused=lambda seq, why: alerts.device("broker", False, why)).start()
     alerts.wake = link.wake
     try:
         assert link.connected.wait(10)
         add_events(registry, config, 3)
-        assert wait_for(lambda: registry.query("SELECT * FROM alerts WHERE subject = 'broker'"), 10)
+        assert wait_for(lambda: registry.alerts.all(subject="broker"), 10)
         assert wait_for(lambda: office.on("/alert/device"), 10)
         alert = office.on("/alert/device")[0]
         assert alert["device"] == "broker" and alert["state"] == "raised" and "authori" in alert["detail"].lower()
         assert office.on("/event/entry") == []
-        rows = registry.query("SELECT last_error FROM outbox WHERE topic LIKE '%/event/%'")
+        rows = [m for m in registry.outbox.messages() if "/event/" in m["topic"]]
         assert len(rows) == 3 and all("authori" in (r["last_error"] or "").lower() for r in rows)
         # The alert itself went out (its "sent" mark is committed with the next batch); the events did not.
         assert wait_for(lambda: unsent(registry) == 3, 5)
@@ -162,12 +160,12 @@ def test_wrong_password_never_connects_and_the_gate_keeps_deciding(tmp_path, mak
     broker = make_broker(users=USERS, acl=ACL)
     (tmp_path / "pw").write_text("wrong\n")
     config = gate_config(tmp_path / "gate", broker.port, username="east", password_file=str(tmp_path / "pw"))
-    registry = Registry(config.database)
+    registry = Store(config.database)
     link = MqttLink(config, registry).start()
     try:
         barrier = Barrier(Config(id="foot", type="simulated", lanes=["in"]))
         gate = Gate(config, registry, {"foot": barrier}, Alerts(config, registry), wake=link.wake)
-        person = registry.add_person("王建国", "12-301")
+        person = registry.people.add("王建国", "12-301")
         event = gate.person("in", person)
         assert event["decision"] == "open" and len(barrier.commands) == 1
         time.sleep(4)
@@ -189,7 +187,7 @@ def test_tls_with_client_certificate_connects_and_a_wrong_ca_does_not(tmp_path, 
                               "require_certificate": True})
     good = gate_config(tmp_path / "good", broker.port, tls={"ca": str(pki["ca"]), "cert": str(pki["client"]),
                                                              "key": str(pki["client_key"])})
-    with Registry(good.database) as registry:
+    with Store(good.database) as registry:
         link = MqttLink(good, registry).start()
         try:
             assert link.connected.wait(10), link.last_error
@@ -199,7 +197,7 @@ def test_tls_with_client_certificate_connects_and_a_wrong_ca_does_not(tmp_path, 
             link.close()
     bad = gate_config(tmp_path / "bad", broker.port, tls={"ca": str(other["ca"]), "cert": str(pki["client"]),
                                                            "key": str(pki["client_key"])})
-    with Registry(bad.database) as registry:
+    with Store(bad.database) as registry:
         link = MqttLink(bad, registry).start()
         try:
             time.sleep(3)

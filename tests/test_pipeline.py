@@ -17,7 +17,7 @@ from edge.config import load_config
 from edge.gate import Gate
 from edge.pipeline import CameraWorker
 from edge.recognition import Recognizers
-from edge.registry import Registry
+from edge.store import Store
 from models.images import load_rgb
 
 
@@ -32,7 +32,7 @@ def gate_setup(tmp_path, engines, cameras, barrier_lanes=("in",), **sections):
     }, allow_unicode=True))
     (tmp_path / "pass.key").write_bytes(b"k" * 32)
     config = load_config(config_path)
-    registry = Registry(config.database)
+    registry = Store(config.database)
     barrier = make_barrier(config.barriers[0])
     gate = Gate(config, registry, {"b": barrier}, Alerts(config, registry))
     recognizers = Recognizers(config, registry, **engines)
@@ -55,7 +55,7 @@ def run_cameras(config, recognizers, gate, key=None, timeout=30):
 
 
 def events(registry):
-    return [json.loads(r["payload"]) for r in registry.query("SELECT payload FROM events ORDER BY ts_epoch")]
+    return registry.events.payloads()
 
 
 def test_resident_then_stranger_gives_one_entry_and_one_stranger(tmp_path, engines):
@@ -64,17 +64,17 @@ def test_resident_then_stranger_gives_one_entry_and_one_stranger(tmp_path, engin
     cams = [{"id": "face-in", "source": str(clip), "role": "face", "lane": "in", "fps": 5, "every_frame": True}]
     config, registry, barrier, gate, recognizers = gate_setup(
         tmp_path, engines, cams, recognition={"face": {"scale": 1.0, "min_hits": 2}})
-    resident = registry.add_person("王建国", "12-301", care_watch=True)
+    resident = registry.people.add("王建国", "12-301", care_watch=True)
     enrolment = engines["faces"].enrolment_template(load_rgb(face("fr_obama", 1)), "enrolment photo")
-    registry.add_templates(resident, engines["faces"].encoder.name, [enrolment])
+    registry.templates.add(resident, engines["faces"].encoder.name, [enrolment])
     workers = run_cameras(config, recognizers, gate)
     assert workers[0].errors == 0
     kinds = [(e["kind"], e["decision"], e["subject"]["person_id"]) for e in events(registry)]
     assert kinds == [("entry", "open", resident), ("stranger", "deny", None)]
     assert len(barrier.commands) == 1  # the stranger opened nothing
-    assert registry.last_seen(f"person:{resident}") is not None
-    outbox = registry.query("SELECT topic FROM outbox ORDER BY seq")
-    assert [r["topic"] for r in outbox] == ["gate/tianlin12/east/event/entry", "gate/tianlin12/east/event/stranger"]
+    assert registry.sightings.get(f"person:{resident}") is not None
+    assert [m["topic"] for m in registry.outbox.messages()] == ["gate/tianlin12/east/event/entry",
+                                                                 "gate/tianlin12/east/event/stranger"]
     registry.close()
 
 
@@ -84,15 +84,15 @@ def test_plate_video_gives_one_decision_per_vehicle(tmp_path, engines):
     cams = [{"id": "plate-in", "source": str(clip), "role": "plate", "lane": "in", "fps": 5, "every_frame": True}]
     config, registry, barrier, gate, recognizers = gate_setup(
         tmp_path, engines, cams, recognition={"plate": {"province": "皖"}})
-    owner = registry.add_person("王建国", "12-301")
-    registry.upsert_vehicle("皖AY6B59", "resident", owner, valid_until="2099-12-31")
+    owner = registry.people.add("王建国", "12-301")
+    registry.vehicles.upsert("皖AY6B59", "resident", owner, valid_until="2099-12-31")
     run_cameras(config, recognizers, gate)
     got = [(e["kind"], e["decision"], e["subject"]["plate"], e["reason"]) for e in events(registry)]
     assert got == [("entry", "open", "皖AY6B59", "resident permit valid"),
                    ("entry", "open", "皖AF06789", "unregistered vehicle: visitor")]
     assert len(barrier.commands) == 2
-    sessions = registry.query("SELECT plate, vehicle_class FROM parking_sessions WHERE state = 'open' ORDER BY plate")
-    assert sessions == [{"plate": "皖AF06789", "vehicle_class": "visitor"},
+    sessions = [{"plate": s["plate"], "vehicle_class": s["vehicle_class"]} for s in registry.sessions.open_sessions()]
+    assert sorted(sessions, key=lambda s: s["plate"]) == [{"plate": "皖AF06789", "vehicle_class": "visitor"},
                         {"plate": "皖AY6B59", "vehicle_class": "resident"}]
     registry.close()
 
@@ -101,8 +101,8 @@ def test_a_qr_pass_shown_to_a_camera_opens_for_its_person(tmp_path, engines):
     from edge.passes import issue_token, record_pass
     from models.qr import write_qr_png
 
-    with Registry(tmp_path / "registry.db") as registry:
-        person = registry.add_person("陈明", "5-101")  # declined face recognition
+    with Store(tmp_path / "registry.db") as registry:
+        person = registry.people.add("陈明", "5-101")  # declined face recognition
         token, claim = issue_token(b"k" * 32, person_id=person, valid_hours=1)
         record_pass(registry, claim)
     write_qr_png(token, tmp_path / "pass.png")
@@ -171,7 +171,7 @@ def test_the_daemon_restarts_a_dead_worker_and_reports_it(tmp_path):
         assert daemon.supervise() is False
         assert daemon.workers[0] is not worker and daemon.workers[0].alive
         assert until(lambda: daemon.workers[0].frames > 0, 10)
-        alert = daemon.registry.query("SELECT * FROM alerts WHERE subject = 'worker:face-in'")
+        alert = daemon.registry.alerts.all(subject="worker:face-in")
         assert len(alert) == 1 and "restarted" in alert[0]["detail"]
         assert daemon.supervise() is True and daemon.restarts == 1
     finally:
@@ -188,7 +188,7 @@ def test_stranger_snapshots_are_kept_only_when_configured(tmp_path, engines, day
     run_cameras(config, recognizers, gate)
     [event] = events(registry)
     assert event["kind"] == "stranger"
-    snapshots = registry.query("SELECT event_id, length(image) AS size FROM snapshots")
+    snapshots = registry.events.snapshots()
     assert len(snapshots) == kept
     if kept:
         assert snapshots[0]["event_id"] == event["event_id"] and snapshots[0]["size"] > 1000

@@ -162,7 +162,7 @@ def two_gates(tmp_path, daily_cap):
     from edge.alerts import Alerts
     from edge.config import load_config
     from edge.gate import Gate
-    from edge.registry import Registry
+    from edge.store import Store
     from edge.timeutil import FixedClock
 
     clock = FixedClock(datetime(2026, 11, 26, 7, 0, tzinfo=ZONE).timestamp())
@@ -174,16 +174,16 @@ def two_gates(tmp_path, daily_cap):
             "parking": {"daily_cap_cents": daily_cap},
         }))
         config = load_config(path)
-        registry = Registry(config.database)
+        registry = Store(config.database)
         alerts = Alerts(config, registry, clock=clock)
         bus.gates[name] = (registry, alerts)
         barrier = Barrier(Config(id="car", type="simulated", lanes=["in", "out"]))
         gates[name] = Gate(config, registry, {"car": barrier}, alerts, clock=clock, on_event=bus.deliver(name))
     for registry, _ in bus.gates.values():
-        owner = registry.add_person("王建国", "12-301")
-        registry.upsert_vehicle("沪R00001", "resident", owner, valid_until="2099-12-31")
-        registry.upsert_vehicle("沪F00001", "family", owner, valid_until="2099-12-31")
-        registry.upsert_vehicle("沪E00001", "resident", owner, valid_until="2026-11-25")  # expired yesterday
+        owner = registry.people.add("王建国", "12-301")
+        registry.vehicles.upsert("沪R00001", "resident", owner, valid_until="2099-12-31")
+        registry.vehicles.upsert("沪F00001", "family", owner, valid_until="2099-12-31")
+        registry.vehicles.upsert("沪E00001", "resident", owner, valid_until="2026-11-25")  # expired yesterday
     return gates, clock
 
 
@@ -220,7 +220,56 @@ def test_a_full_day_through_two_gates(tmp_path):
     assert paid == [0, 1000, 500, 500, 0, 3000]
     assert sum(paid) == 5000
     for gate in gates.values():  # both gates agree: the lot is empty again
-        assert gate.registry.query_one("SELECT count(*) AS n FROM parking_sessions WHERE state = 'open'")["n"] == 0
+        assert gate.registry.sessions.occupied() == 0
+
+
+def test_a_second_entry_at_the_other_gate_supersedes_the_first_session_at_both(tmp_path):
+    gates, clock = two_gates(tmp_path, daily_cap=None)
+    first = gates["east"].vehicle("in", "沪V00009", match=None)
+    clock.advance(600)
+    second = gates["west"].vehicle("in", "沪V00009", match=None)  # no exit was read in between
+    assert "no exit recorded" in second["anomalies"][0]
+    for name, gate in gates.items():  # one car in the lot at both gates, and it is the new session
+        assert gate.registry.sessions.occupied() == 1, name
+        assert gate.registry.sessions.open_for("沪V00009")["session_id"] == second["session_id"], name
+        assert gate.registry.sessions.get(first["session_id"])["state"] == "closed", name
+    [superseded] = gates["east"].registry.events.payloads(kind="session")  # west's, as east received it
+    assert superseded["transition"] == "superseded" and superseded["session_id"] == first["session_id"]
+    assert superseded["seq"] == second["seq"] - 1  # told first, in seq order
+
+
+def test_a_partial_payment_reaches_the_other_gate(tmp_path):
+    gates, clock = two_gates(tmp_path, daily_cap=None)
+    entry = gates["east"].vehicle("in", "沪V00008", match=None)
+    clock.advance(2 * 3600)
+    held = gates["east"].vehicle("out", "沪V00008", match=None)
+    assert held["decision"] == "hold" and held["fee_cents"] == 1000
+    with pytest.raises(ValueError, match="paid 400 of 1000 cents"):
+        gates["east"].pay(entry["session_id"], 400, "part-1")
+    for name, gate in gates.items():
+        assert gate.registry.sessions.get(entry["session_id"])["paid_cents"] == 400, name
+    [paid] = gates["west"].registry.events.payloads(kind="session")
+    assert (paid["transition"], paid["paid_cents"], paid["fee_cents"]) == ("paid", 400, 600)
+
+
+def test_a_peer_event_from_a_newer_gate_is_applied_and_an_unknown_kind_is_only_kept(tmp_path):
+    from edge.peers import apply_peer_event
+
+    gates, clock = two_gates(tmp_path, daily_cap=None)
+    east = gates["east"]
+    entry = gates["west"].vehicle("in", "沪V00007", match=None)
+    newer = {**entry, "event_id": "newer-1", "seq": entry["seq"] + 1, "session_id": "s-newer", "colour": "green",
+             "subject": {**entry["subject"], "plate": "沪AD12345", "colour": "green"}, "site_uid": 42}
+    assert apply_peer_event(east.registry, east.alerts, "west", json.dumps(newer).encode())
+    assert east.registry.sessions.get("s-newer")["plate"] == "沪AD12345"  # applied, extra fields ignored
+    visit = {**entry, "event_id": "newer-2", "seq": entry["seq"] + 2, "kind": "visit", "session_id": "s-visit"}
+    before = east.registry.sessions.occupied()
+    assert apply_peer_event(east.registry, east.alerts, "west", json.dumps(visit).encode())
+    assert east.registry.sessions.occupied() == before and east.registry.sessions.get("s-visit") is None
+    assert east.registry.events.seqs("west")[-1] == entry["seq"] + 2  # kept for its seq
+    forged = {**entry, "event_id": "other", "subject": {**entry["subject"], "plate": "沪A99999"}}  # seq reused
+    assert not apply_peer_event(east.registry, east.alerts, "west", json.dumps(forged).encode())
+    assert east.registry.sessions.open_for("沪A99999") is None
 
 
 def _match(gate, plate):
@@ -237,7 +286,7 @@ KEY = b"k" * 32
 def test_a_pass_verifies_until_it_expires(registry):
     from edge.passes import check_pass, issue_token, record_pass
 
-    person = registry.add_person("陈明", "5-101")
+    person = registry.people.add("陈明", "5-101")
     token, claim = issue_token(KEY, person_id=person, valid_hours=2, now=T0)
     record_pass(registry, claim)
     assert check_pass(token, KEY, registry, now=T0 + 3600).valid
@@ -247,14 +296,14 @@ def test_a_pass_verifies_until_it_expires(registry):
 def test_revoked_and_erased_passes_are_refused(registry):
     from edge.passes import check_pass, issue_token, record_pass, revoke_pass
 
-    person = registry.add_person("陈明", "5-101")
+    person = registry.people.add("陈明", "5-101")
     token, claim = issue_token(KEY, person_id=person, valid_hours=2, now=T0)
     record_pass(registry, claim)
     assert revoke_pass(registry, claim.pass_id)
     assert check_pass(token, KEY, registry, now=T0).reason == "revoked"
     other, claim2 = issue_token(KEY, person_id=person, valid_hours=2, now=T0)
     record_pass(registry, claim2)
-    registry.remove_person(person)
+    registry.people.remove(person)
     assert not check_pass(other, KEY, registry, now=T0).valid
 
 

@@ -7,7 +7,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from edge.registry import SCHEMA_VERSION, Registry, RegistryError
+from edge.store import SCHEMA_VERSION, RegistryError, SchemaTooNew, Store
 
 
 def test_pragmas_wal_full_sync_busy_timeout_foreign_keys(registry):
@@ -21,7 +21,7 @@ def test_pragmas_wal_full_sync_busy_timeout_foreign_keys(registry):
 
 def test_upgrade_from_version_1_keeps_people_vehicles_and_templates(tmp_path):
     path = tmp_path / "old.db"
-    with Registry(path, target_version=1) as old:
+    with Store(path, target_version=1) as old:
         assert old.version == 1
         old.conn.execute(
             "INSERT INTO people(id, name, unit, created_at, updated_at) VALUES (7, '李桂兰', '3-402', 'x', 'x')"
@@ -36,11 +36,11 @@ def test_upgrade_from_version_1_keeps_people_vehicles_and_templates(tmp_path):
         )
         assert "events" not in old.db.table_names()
 
-    with Registry(path) as upgraded:
+    with Store(path) as upgraded:
         assert upgraded.version == SCHEMA_VERSION
-        assert upgraded.person(7)["name"] == "李桂兰"
-        assert upgraded.vehicle("沪A12345")["person_id"] == 7
-        templates = upgraded.template_set("dlib")
+        assert upgraded.people.get(7)["name"] == "李桂兰"
+        assert upgraded.vehicles.get("沪A12345")["person_id"] == 7
+        templates = upgraded.templates.template_set("dlib")
         assert templates.person_ids.tolist() == [7]
         assert templates.matrix.shape == (1, 128)
         assert templates.matrix[0, 5] == 5.0
@@ -54,15 +54,15 @@ def test_newer_database_is_refused_with_advice(tmp_path):
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
-    with pytest.raises(RegistryError, match="upgrade gate-edge"):
-        Registry(path)
+    with pytest.raises(SchemaTooNew, match="written by a newer gate-edge"):
+        Store(path)
 
 
 def test_a_failed_migration_leaves_the_previous_version(tmp_path, monkeypatch):
-    from edge import registry as module
+    from edge.store import database as module
 
     path = tmp_path / "half.db"
-    with Registry(path, target_version=1):
+    with Store(path, target_version=1):
         pass
 
     def broken(conn):
@@ -71,62 +71,62 @@ def test_a_failed_migration_leaves_the_previous_version(tmp_path, monkeypatch):
 
     monkeypatch.setattr(module, "MIGRATIONS", [module.MIGRATIONS[0], broken, *module.MIGRATIONS[2:]])
     with pytest.raises(RuntimeError):
-        Registry(path)
+        Store(path)
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
         assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'half_done'").fetchone()[0] == 0
 
 
 def test_remove_person_erases_every_template_and_photo(registry):
-    keep = registry.add_person("张三", "1-101")
-    gone = registry.add_person("王秀英", "12-301", care_watch=True)
-    registry.add_templates(keep, "dlib", [np.ones(128)])
-    registry.add_templates(gone, "dlib", [np.ones(128), np.zeros(128)], photos=[b"jpeg-bytes"])
-    registry.upsert_vehicle("沪A12345", "resident", gone)
-    result = registry.remove_person(gone)
+    keep = registry.people.add("张三", "1-101")
+    gone = registry.people.add("王秀英", "12-301", care_watch=True)
+    registry.templates.add(keep, "dlib", [np.ones(128)])
+    registry.templates.add(gone, "dlib", [np.ones(128), np.zeros(128)], photos=[b"jpeg-bytes"])
+    registry.vehicles.upsert("沪A12345", "resident", gone)
+    result = registry.people.remove(gone)
     assert result == {"person_id": gone, "templates_erased": 2, "photos_erased": 1}
-    assert registry.query("SELECT count(*) AS n FROM face_templates WHERE person_id = ?", (gone,))[0]["n"] == 0
-    assert registry.query("SELECT count(*) AS n FROM face_photos")[0]["n"] == 0
-    assert registry.template_set("dlib").person_ids.tolist() == [keep]
-    assert registry.vehicle("沪A12345")["person_id"] is None
+    assert registry.templates.count(gone) == 0
+    assert registry.templates.photo_count() == 0
+    assert registry.templates.template_set("dlib").person_ids.tolist() == [keep]
+    assert registry.vehicles.get("沪A12345")["person_id"] is None
     with pytest.raises(RegistryError, match="no person with id"):
-        registry.person(gone)
+        registry.people.get(gone)
 
 
 def test_template_revision_moves_when_templates_change(registry):
-    before = registry.templates_revision()
-    person = registry.add_person("A", "1-1")
-    registry.add_templates(person, "dlib", [np.ones(128)])
-    assert registry.templates_revision() == before + 1
-    registry.remove_person(person)
-    assert registry.templates_revision() == before + 2
+    before = registry.templates.revision()
+    person = registry.people.add("A", "1-1")
+    registry.templates.add(person, "dlib", [np.ones(128)])
+    assert registry.templates.revision() == before + 1
+    registry.people.remove(person)
+    assert registry.templates.revision() == before + 2
 
 
 def test_template_sets_are_per_encoder(registry):
-    person = registry.add_person("A", "1-1")
-    registry.add_templates(person, "dlib", [np.ones(128)])
-    registry.add_templates(person, "other", [np.ones(512)])
-    assert registry.template_set("dlib").matrix.shape == (1, 128)
-    assert registry.template_set("other").matrix.shape == (1, 512)
-    assert registry.template_set("none").matrix.shape == (0, 0)
+    person = registry.people.add("A", "1-1")
+    registry.templates.add(person, "dlib", [np.ones(128)])
+    registry.templates.add(person, "other", [np.ones(512)])
+    assert registry.templates.template_set("dlib").matrix.shape == (1, 128)
+    assert registry.templates.template_set("other").matrix.shape == (1, 512)
+    assert registry.templates.template_set("none").matrix.shape == (0, 0)
 
 
 def test_transaction_is_all_or_nothing(registry):
     with pytest.raises(RegistryError), registry.transaction():
-        registry.add_person("A", "1-1")
-        registry.upsert_vehicle("沪A12345", "nonsense")
-    assert registry.people() == []
+        registry.people.add("A", "1-1")
+        registry.vehicles.upsert("沪A12345", "nonsense")
+    assert registry.people.all() == []
 
 
 def test_vehicle_class_is_checked(registry):
     with pytest.raises(RegistryError, match="unknown vehicle class 'taxi'"):
-        registry.upsert_vehicle("沪A12345", "taxi")
+        registry.vehicles.upsert("沪A12345", "taxi")
 
 
 def test_late_sighting_never_overwrites_a_newer_one(registry):
-    registry.note_seen("person:1", 200.0, "west", "e2")
-    registry.note_seen("person:1", 100.0, "east", "e1")
-    assert registry.last_seen("person:1")["gate"] == "west"
+    registry.sightings.note("person:1", 200.0, "west", "e2")
+    registry.sightings.note("person:1", 100.0, "east", "e1")
+    assert registry.sightings.get("person:1")["gate"] == "west"
 
 
 def test_retention_deletes_old_sent_rows_never_unsent_ones(config, registry):
@@ -134,37 +134,31 @@ def test_retention_deletes_old_sent_rows_never_unsent_ones(config, registry):
 
     from edge.alerts import Alerts
     from edge.jobs import Jobs
-    from edge.outbox import Outbox, enqueue
-
     old = time.time() - 200 * 86400
-    with registry.transaction() as db:
+    with registry.transaction():
         for n, event_id in enumerate(("sent-old", "unsent-old")):
-            db["events"].insert({"event_id": event_id, "ts": "x", "ts_epoch": old, "gate": "east", "kind": "entry",
-                                 "origin": "local", "payload": "{}"})
-            enqueue(db, "gate/x/event/entry", {"n": n}, msg_id=f"event:{event_id}", now=old)
-    sent_seq = registry.query_one("SELECT seq FROM outbox WHERE msg_id = 'event:sent-old'")["seq"]
-    Outbox(registry).mark_sent([sent_seq], now=old)
+            registry.events.add_local({"event_id": event_id, "seq": registry.events.next_seq(), "ts": "x",
+                                       "gate": "east", "kind": "entry"}, old)
+            registry.outbox.enqueue("gate/x/event/entry", {"n": n}, msg_id=f"event:{event_id}", now=old)
+    [sent_seq] = [m["seq"] for m in registry.outbox.messages() if m["msg_id"] == "event:sent-old"]
+    registry.outbox.mark_sent([sent_seq], now=old)
     result = Jobs(config, registry, Alerts(config, registry)).retention()
     assert result == {"events": 1, "outbox": 1, "snapshots": 0}
-    assert [r["event_id"] for r in registry.query("SELECT event_id FROM events")] == ["unsent-old"]
-    assert [r["msg_id"] for r in registry.query("SELECT msg_id FROM outbox")] == ["event:unsent-old"]
+    assert registry.events.ids() == {"unsent-old"}
+    assert [m["msg_id"] for m in registry.outbox.messages()] == ["event:unsent-old"]
 
 
 def test_a_session_open_for_too_long_is_reported_once(config, registry):
-    import json
     import time
 
     from edge.alerts import Alerts
     from edge.jobs import Jobs
 
-    with registry.transaction() as db:
-        db["parking_sessions"].insert({"session_id": "s1", "plate": "沪A12345", "vehicle_class": "visitor",
-                                       "state": "open", "entry_epoch": time.time() - 8 * 86400})
-        db["parking_sessions"].insert({"session_id": "s2", "plate": "沪B12345", "vehicle_class": "visitor",
-                                       "state": "open", "entry_epoch": time.time() - 86400})
+    registry.sessions.open("s1", "沪A12345", "visitor", time.time() - 8 * 86400, "east", "e1")
+    registry.sessions.open("s2", "沪B12345", "visitor", time.time() - 86400, "east", "e2")
     jobs = Jobs(config, registry, Alerts(config, registry))
     assert jobs.stale_sessions() == 1
     assert jobs.stale_sessions() == 0  # reported once, not every day
-    [alert] = [json.loads(r["payload"]) for r in registry.query("SELECT payload FROM outbox")]
+    [alert] = [m["payload"] for m in registry.outbox.messages()]
     assert alert["device"] == "parking:沪A12345" and "open for 8.0 days" in alert["detail"]
-    assert registry.open_session("沪A12345") is not None  # reported, not closed or charged
+    assert registry.sessions.open_for("沪A12345") is not None  # reported, not closed or charged

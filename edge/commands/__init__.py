@@ -30,6 +30,6 @@ def load(args):
 
 
 def open_registry(config):
-    from edge.registry import Registry
+    from edge.store import Store
 
-    return Registry(config.database)
+    return Store(config.database)

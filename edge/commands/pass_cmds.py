@@ -21,7 +21,7 @@ def pass_issue(args) -> int:
         raise InputError(str(exc)) from None
     with open_registry(config) as registry:
         if args.person is not None:
-            registry.person(args.person)
+            registry.people.get(args.person)
         token, claim = issue_token(key, person_id=args.person, plate=plate, valid_hours=args.valid_hours)
         try:
             write_qr_png(token, args.out)
@@ -46,7 +46,7 @@ def pass_revoke(args) -> int:
 def pass_list(args) -> int:
     config = load(args)
     with open_registry(config) as registry:
-        emit(registry.query("SELECT * FROM passes ORDER BY issued_epoch"))
+        emit(registry.passes.all())
     return 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from edge.commands import InputError, emit, load, open_registry
 
 
@@ -23,8 +25,8 @@ def person_add(args) -> int:
         except EnrolmentError as exc:
             raise InputError(f"{exc}; nothing was stored") from None
     with open_registry(config) as registry, registry.transaction():
-        person_id = registry.add_person(args.name, args.unit, args.phone, args.care_watch, face_consent=bool(templates))
-        ids = registry.add_templates(person_id, enroller.encoder_name, templates, images) if templates else []
+        person_id = registry.people.add(args.name, args.unit, args.phone, args.care_watch, face_consent=bool(templates))
+        ids = registry.templates.add(person_id, enroller.encoder_name, templates, images) if templates else []
     emit({"person_id": person_id, "template_ids": ids})
     return 0
 
@@ -34,7 +36,7 @@ def person_enroll(args) -> int:
     from edge.enrol import EnrolmentError
 
     with open_registry(config) as registry:
-        registry.person(args.person_id)
+        registry.people.get(args.person_id)
         try:
             ids = _enroller(config).enrol(registry, args.person_id, args.photo)
         except EnrolmentError as exc:
@@ -46,14 +48,14 @@ def person_enroll(args) -> int:
 def person_remove(args) -> int:
     config = load(args)
     with open_registry(config) as registry:
-        emit(registry.remove_person(args.person_id))
+        emit(registry.people.remove(args.person_id, time.time()))
     return 0
 
 
 def person_list(args) -> int:
     config = load(args)
     with open_registry(config) as registry:
-        people = registry.people()
+        people = registry.people.all()
     if args.json:
         emit([{k: p[k] for k in ("id", "name", "unit", "phone", "care_watch", "templates", "plates")} for p in people])
         return 0
@@ -86,7 +88,7 @@ def vehicle_add(args) -> int:
     if args.vehicle_class in ("resident", "family") and args.person is None:
         raise InputError(f"a {args.vehicle_class} vehicle needs its owner: add --person ID")
     with open_registry(config) as registry:
-        created = registry.upsert_vehicle(plate, args.vehicle_class, args.person, valid_until=valid_until)
+        created = registry.vehicles.upsert(plate, args.vehicle_class, args.person, valid_until=valid_until)
     emit({"plate": plate, "class": args.vehicle_class, "created": created})
     return 0
 
@@ -100,7 +102,7 @@ def vehicle_remove(args) -> int:
     except InvalidPlate as exc:
         raise InputError(str(exc)) from None
     with open_registry(config) as registry:
-        registry.remove_vehicle(plate)
+        registry.vehicles.remove(plate)
     emit({"plate": plate, "removed": True})
     return 0
 

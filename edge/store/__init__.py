@@ -1,0 +1,27 @@
+"""The data layer: the one owner of the database schema, its migrations and every SQL statement.
+
+Nothing outside this package opens a connection or writes SQL (a test checks it). A ``Store`` is one
+SQLite database (the gate's, or the CLI's view of it) with a repository per concern:
+
+    store.people      people                       who is registered (erasure erases everywhere)
+    store.templates   face_templates, face_photos  face templates by encoder; kept photos (opt-in)
+    store.vehicles    vehicles                     plates, classes, permits
+    store.passes      passes                       QR passes issued and revoked
+    store.events      events, sequences, snapshots own events numbered by seq; peers' events once each
+    store.outbox      outbox                       messages for the broker, in order, until PUBACK
+    store.alerts      alerts                       device alerts and inactivity episodes
+    store.sightings   last_seen                    when each person and plate was last seen, where
+    store.sessions    parking_sessions             parking stays: open, superseded, paid, closed
+    store.requests    seen_requests                signed command ids already accepted (replay guard)
+    (kv)                                           change counters: templates_rev, vehicles_rev
+
+``Store(":memory:")`` gives a complete private database for fast tests of this layer alone.
+"""
+
+from edge.store.database import Store
+from edge.store.errors import RegistryError, SchemaTooNew
+from edge.store.people import TemplateSet
+from edge.store.schema import SCHEMA_VERSION
+from edge.store.vehicles import VEHICLE_CLASSES
+
+__all__ = ["Store", "RegistryError", "SchemaTooNew", "TemplateSet", "SCHEMA_VERSION", "VEHICLE_CLASSES"]

@@ -1,0 +1,47 @@
+"""Alert state: the ``alerts`` table (device alerts and care-watch inactivity episodes).
+
+One row per alert id; ``raised`` until cleared. Kept so a restart neither repeats nor forgets an
+alert. Cleared rows are deleted by retention.
+"""
+
+from __future__ import annotations
+
+
+class AlertRows:
+    def __init__(self, store):
+        self._store = store
+
+    def get(self, alert_id: str) -> dict | None:
+        return self._store.row("SELECT * FROM alerts WHERE alert_id = ?", (alert_id,))
+
+    def open_device(self, device: str) -> dict | None:
+        return self._store.row("SELECT * FROM alerts WHERE kind = 'device' AND subject = ? AND state = 'raised'",
+                               (device,))
+
+    def open_inactivity(self, person_id: int) -> list[dict]:
+        """The person's raised inactivity alerts, with the unit (for the "cleared" message)."""
+        return self._store.rows(
+            "SELECT a.alert_id, a.detail, a.raised_epoch, p.unit FROM alerts a "
+            "JOIN people p ON a.subject = 'person:' || p.id "
+            "WHERE a.kind = 'inactivity' AND a.state = 'raised' AND a.subject = ?", (f"person:{person_id}",))
+
+    def add(self, alert_id: str, kind: str, subject: str, raised_epoch: float, detail: str) -> None:
+        self._store.table("alerts").insert({"alert_id": alert_id, "kind": kind, "subject": subject,
+                                            "state": "raised", "raised_epoch": raised_epoch, "cleared_epoch": None,
+                                            "detail": detail})
+
+    def clear(self, alert_id: str, cleared_epoch: float) -> None:
+        self._store.execute("UPDATE alerts SET state = 'cleared', cleared_epoch = ? WHERE alert_id = ?",
+                            [cleared_epoch, alert_id])
+
+    def all(self, *, subject: str | None = None, state: str | None = None) -> list[dict]:
+        sql, params = "SELECT * FROM alerts WHERE 1 = 1", []
+        if subject is not None:
+            sql, params = sql + " AND subject = ?", [*params, subject]
+        if state is not None:
+            sql, params = sql + " AND state = ?", [*params, state]
+        return self._store.rows(sql + " ORDER BY raised_epoch, rowid", params)
+
+    def delete_cleared_before(self, cutoff_epoch: float) -> int:
+        return self._store.execute("DELETE FROM alerts WHERE state = 'cleared' AND cleared_epoch < ?",
+                                   [cutoff_epoch]).rowcount

@@ -1,0 +1,192 @@
+"""The one SQLite connection of a process part, its lock, its transactions and its migrations.
+
+``Store`` opens (and creates, and upgrades) the database and hangs the repositories off it:
+``store.people``, ``store.vehicles`` … (see ``edge.store``). Repositories are the only code that
+writes SQL; they run it through ``Store.execute``/``rows``/``row`` so every statement takes the
+store's lock. WAL journal, an explicit ``synchronous`` (FULL by default: a committed event or
+outbox row survives a power cut), and a busy timeout so the CLI and the daemon can share the file.
+``Store(":memory:")`` is a complete, private database for fast tests of the data layer alone.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlite_utils
+
+from edge.store.errors import RegistryError, SchemaTooNew
+from edge.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+
+class Store:
+    """A gate's (or the office's) database. Use as a context manager or call ``close()``."""
+
+    def __init__(self, path: str | Path, *, upgrade: bool = True, target_version: int = SCHEMA_VERSION,
+                 synchronous: str = "FULL"):
+        from edge.store.alerts import AlertRows
+        from edge.store.events import Events
+        from edge.store.outbox import Outbox
+        from edge.store.passes import Passes
+        from edge.store.people import People, Templates
+        from edge.store.requests import SeenRequests
+        from edge.store.sessions import Sessions
+        from edge.store.sightings import Sightings
+        from edge.store.vehicles import Vehicles
+
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._depth = 0
+        conn = sqlite3.connect(str(path), timeout=10, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        # FULL: a committed event or outbox row survives power loss, not just a crash. (The MQTT
+        # link's own connection uses NORMAL for "sent" marks: losing one re-sends a message, no more.)
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        self.conn: sqlite3.Connection | None = conn
+        self.db = sqlite_utils.Database(conn)
+        try:
+            self._refuse_newer()
+            if upgrade:
+                self.migrate(target_version)
+        except BaseException:
+            self.close()
+            raise
+        self.people = People(self)
+        self.templates = Templates(self)
+        self.vehicles = Vehicles(self)
+        self.passes = Passes(self)
+        self.events = Events(self)
+        self.outbox = Outbox(self)
+        self.alerts = AlertRows(self)
+        self.sightings = Sightings(self)
+        self.sessions = Sessions(self)
+        self.requests = SeenRequests(self)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def close(self) -> None:
+        with self._lock:
+            if self.conn is not None:
+                self.conn.close()
+                self.conn = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def version(self) -> int:
+        return self.execute("PRAGMA user_version").fetchone()[0]
+
+    def _refuse_newer(self) -> None:
+        current = self.version
+        if current > SCHEMA_VERSION:
+            # Exit code 2 at the command line (a configuration problem): systemd does not restart-loop on it.
+            raise SchemaTooNew(
+                f"{self.path}: database schema version {current} was written by a newer gate-edge (this one knows "
+                f"up to {SCHEMA_VERSION}); install that version again, or point `database:` at another file"
+            )
+
+    def migrate(self, target: int = SCHEMA_VERSION) -> list[int]:
+        """Apply the missing migrations up to ``target``, each in its own transaction."""
+        applied = []
+        with self._lock:
+            self._refuse_newer()
+            for number in range(self.version + 1, target + 1):
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    MIGRATIONS[number - 1](_NoCommit(self.conn))
+                    self.conn.execute(f"PRAGMA user_version = {number}")
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+                applied.append(number)
+        return applied
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """One atomic write: everything inside commits together or not at all (nestable)."""
+        with self._lock:
+            outer = self._depth == 0
+            if outer:
+                self.conn.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield self
+            except BaseException:
+                self._depth -= 1
+                if outer:
+                    self.conn.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            if outer:
+                self.conn.execute("COMMIT")
+
+    def checkpoint(self) -> None:
+        """Fold the WAL back into the database file (hourly job; keeps the WAL from growing)."""
+        with self._lock:
+            if self._depth == 0:
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # -- for the repositories only ---------------------------------------------------------
+    def execute(self, sql: str, params=()) -> sqlite3.Cursor:
+        with self._lock:
+            if self.conn is None:
+                raise RegistryError(f"{self.path}: the database is closed")
+            return self.conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows) -> sqlite3.Cursor:
+        with self._lock:
+            return self.conn.executemany(sql, rows)
+
+    def rows(self, sql: str, params=()) -> list[dict]:
+        with self._lock:
+            return list(self.db.query(sql, params))
+
+    def row(self, sql: str, params=()) -> dict | None:
+        found = self.rows(sql, params)
+        return found[0] if found else None
+
+    def scalar(self, sql: str, params=()):
+        return self.execute(sql, params).fetchone()[0]
+
+    def table(self, name: str) -> sqlite_utils.db.Table:
+        return self.db[name]
+
+
+class _NoCommit:
+    """A connection wrapper for migrations: executescript would COMMIT our transaction early."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self._conn = conn
+
+    def executescript(self, script: str) -> None:
+        for statement in _split_sql(script):
+            self._conn.execute(statement)
+
+    def execute(self, sql: str, params=()):
+        return self._conn.execute(sql, params)
+
+
+def _split_sql(script: str) -> list[str]:
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements

@@ -1,0 +1,97 @@
+"""Passage events, the gate's own and its peers': the ``events``, ``sequences`` and ``snapshots`` tables.
+
+The gate's own events are numbered by ``next_seq`` (1, 2, 3 …) inside the transaction that stores
+them, so a number is used exactly when its event is committed: no gaps, never reused (the counter is
+not derived from the events, which retention deletes). A peer's event is stored once under its
+``event_id`` with the ``seq`` it came with; the same ``seq`` from the same gate with another
+``event_id`` is a conflict and is not stored.
+"""
+
+from __future__ import annotations
+
+from edge.contract import dumps
+
+
+class Events:
+    def __init__(self, store):
+        self._store = store
+
+    # -- the gate's own --------------------------------------------------------------------
+    def next_seq(self) -> int:
+        """Reserve the next event number (call inside the transaction that stores the event)."""
+        row = self._store.execute(
+            "UPDATE sequences SET next = next + 1 WHERE name = 'event' RETURNING next - 1").fetchone()
+        if row is None:  # a database made before sequences existed always has the row (migration 5)
+            self._store.execute("INSERT INTO sequences(name, next) VALUES ('event', 2)")
+            return 1
+        return row[0]
+
+    def add_local(self, payload: dict, ts_epoch: float) -> None:
+        self._insert(payload, ts_epoch, "local")
+
+    def add_snapshot(self, event_id: str, ts_epoch: float, image: bytes) -> None:
+        self._store.table("snapshots").insert({"event_id": event_id, "ts_epoch": ts_epoch, "image": image})
+
+    # -- peers -----------------------------------------------------------------------------
+    def add_peer(self, payload: dict, ts_epoch: float) -> str:
+        """Store a peer's event: "new", "duplicate" (same event_id seen before) or "conflict"
+        (its gate already sent another event under that seq: not stored)."""
+        store = self._store
+        with store.transaction():
+            if store.row("SELECT 1 FROM events WHERE event_id = ?", (payload["event_id"],)):
+                return "duplicate"
+            seq = payload.get("seq")
+            if seq is not None and store.row("SELECT 1 FROM events WHERE gate = ? AND seq = ?",
+                                             (payload["gate"], seq)):
+                return "conflict"
+            self._insert(payload, ts_epoch, "peer")
+            return "new"
+
+    def _insert(self, payload: dict, ts_epoch: float, origin: str) -> None:
+        subject = payload.get("subject") or {}
+        reason = payload.get("reason")
+        self._store.execute(
+            "INSERT INTO events(event_id, seq, ts, ts_epoch, gate, lane, kind, credential, subject_type, person_id, "
+            "plate, vehicle_class, decision, reason, fee_cents, session_id, origin, payload) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [payload["event_id"], payload.get("seq"), payload["ts"], ts_epoch, payload["gate"], payload.get("lane"),
+             payload["kind"], payload.get("credential"), subject.get("type"), subject.get("person_id"),
+             subject.get("plate"), subject.get("class"), payload.get("decision"),
+             None if reason is None else str(reason)[:500], payload.get("fee_cents"), payload.get("session_id"),
+             origin, dumps(payload)],
+        )
+
+    # -- reading ---------------------------------------------------------------------------
+    def payloads(self, *, origin: str | None = None, kind: str | None = None) -> list[dict]:
+        """Stored events as their payloads, oldest first."""
+        import json
+
+        sql, params = "SELECT payload FROM events WHERE 1 = 1", []
+        if origin:
+            sql, params = sql + " AND origin = ?", [*params, origin]
+        if kind:
+            sql, params = sql + " AND kind = ?", [*params, kind]
+        return [json.loads(r["payload"]) for r in self._store.rows(sql + " ORDER BY ts_epoch, rowid", params)]
+
+    def ids(self, origin: str | None = None) -> set[str]:
+        if origin is None:
+            return {r["event_id"] for r in self._store.rows("SELECT event_id FROM events")}
+        return {r["event_id"] for r in self._store.rows("SELECT event_id FROM events WHERE origin = ?", (origin,))}
+
+    def seqs(self, gate: str) -> list[int]:
+        """The seqs stored for ``gate``, ascending (the gate's own, or what arrived from a peer)."""
+        return [r["seq"] for r in self._store.rows(
+            "SELECT seq FROM events WHERE gate = ? AND seq IS NOT NULL ORDER BY seq", (gate,))]
+
+    def snapshots(self) -> list[dict]:
+        return self._store.rows("SELECT event_id, ts_epoch, length(image) AS size FROM snapshots ORDER BY ts_epoch")
+
+    # -- retention -------------------------------------------------------------------------
+    def delete_before(self, cutoff_epoch: float) -> int:
+        """Delete events older than the cut-off, except those whose message the broker has not yet taken."""
+        return self._store.execute(
+            "DELETE FROM events WHERE ts_epoch < ? AND NOT EXISTS (SELECT 1 FROM outbox o "
+            "WHERE o.msg_id = 'event:' || events.event_id AND o.sent_epoch IS NULL)", [cutoff_epoch]).rowcount
+
+    def delete_snapshots_before(self, cutoff_epoch: float) -> int:
+        return self._store.execute("DELETE FROM snapshots WHERE ts_epoch < ?", [cutoff_epoch]).rowcount

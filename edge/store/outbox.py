@@ -1,0 +1,65 @@
+"""The outbox: every message for the broker is a row first, published in order, marked sent on PUBACK.
+
+Rows are written inside the caller's transaction (the same one as the decision and the event), so a
+decision is never recorded without its message or the other way round. Sent rows are pruned by
+retention; unsent rows never are.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+from edge.contract import dumps
+
+
+class Outbox:
+    def __init__(self, store):
+        self._store = store
+
+    def enqueue(self, topic: str, payload: dict, *, msg_id: str | None = None, retain: bool = False, qos: int = 1,
+                now: float | None = None) -> str:
+        """Add a message (inside the caller's transaction, if any); returns its id. A repeated id is ignored."""
+        msg_id = msg_id or str(uuid.uuid4())
+        self._store.execute(
+            "INSERT OR IGNORE INTO outbox(msg_id, topic, payload, qos, retain, created_epoch) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [msg_id, topic, dumps(payload), qos, int(retain), time.time() if now is None else now],
+        )
+        return msg_id
+
+    def pending(self, after_seq: int = 0, limit: int = 100) -> list[dict]:
+        return self._store.rows(
+            "SELECT seq, msg_id, topic, payload, qos, retain FROM outbox "
+            "WHERE sent_epoch IS NULL AND seq > ? ORDER BY seq LIMIT ?",
+            (after_seq, limit),
+        )
+
+    def depth(self) -> int:
+        return self._store.scalar("SELECT count(*) FROM outbox WHERE sent_epoch IS NULL")
+
+    def mark_sent(self, seqs: list[int], now: float | None = None) -> None:
+        if not seqs:
+            return
+        now = time.time() if now is None else now
+        with self._store.transaction():
+            self._store.executemany("UPDATE outbox SET sent_epoch = ?, last_error = NULL WHERE seq = ?",
+                                    [(now, s) for s in seqs])
+
+    def mark_failed(self, seq: int, error: str) -> None:
+        with self._store.transaction():
+            self._store.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE seq = ?", [error, seq])
+
+    def prune(self, older_than_epoch: float) -> int:
+        """Delete sent rows older than the cut-off; unsent rows stay whatever their age."""
+        with self._store.transaction():
+            return self._store.execute(
+                "DELETE FROM outbox WHERE sent_epoch IS NOT NULL AND sent_epoch < ?", [older_than_epoch]).rowcount
+
+    def messages(self, *, unsent_only: bool = False) -> list[dict]:
+        """Rows in order, with the payload decoded: seq, msg_id, topic, payload, sent_epoch, last_error."""
+        where = "WHERE sent_epoch IS NULL " if unsent_only else ""
+        rows = self._store.rows(f"SELECT seq, msg_id, topic, payload, sent_epoch, last_error FROM outbox {where}"
+                                "ORDER BY seq")
+        return [{**row, "payload": json.loads(row["payload"])} for row in rows]

@@ -1,0 +1,34 @@
+"""Issued QR passes: the ``passes`` table (what was issued, until when, and whether it was revoked)."""
+
+from __future__ import annotations
+
+
+class Passes:
+    def __init__(self, store):
+        self._store = store
+
+    def record(self, pass_id: str, subject_type: str, person_id: int | None, plate: str | None, issued_epoch: float,
+               valid_until_epoch: float) -> None:
+        with self._store.transaction():
+            self._store.table("passes").insert({
+                "pass_id": pass_id, "subject_type": subject_type, "person_id": person_id, "plate": plate,
+                "issued_epoch": issued_epoch, "valid_until_epoch": valid_until_epoch, "revoked_epoch": None,
+            })
+
+    def get(self, pass_id: str) -> dict | None:
+        return self._store.row("SELECT * FROM passes WHERE pass_id = ?", (pass_id,))
+
+    def all(self) -> list[dict]:
+        return self._store.rows("SELECT * FROM passes ORDER BY issued_epoch")
+
+    def revoke(self, pass_id: str, now: float) -> bool:
+        """True when the pass was active and is now revoked."""
+        with self._store.transaction():
+            cursor = self._store.execute(
+                "UPDATE passes SET revoked_epoch = ? WHERE pass_id = ? AND revoked_epoch IS NULL", [now, pass_id])
+            return cursor.rowcount == 1
+
+    def revoke_for_person(self, person_id: int, now: float) -> int:
+        cursor = self._store.execute(
+            "UPDATE passes SET revoked_epoch = ? WHERE person_id = ? AND revoked_epoch IS NULL", [now, person_id])
+        return cursor.rowcount

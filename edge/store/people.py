@@ -1,0 +1,186 @@
+"""People and their face data: the ``people``, ``face_templates`` and ``face_photos`` tables.
+
+Erasing a person (``People.remove``) erases every template and stored photo, forgets when they were
+last seen and revokes their passes, in one transaction: erasing someone erases them everywhere.
+Face templates change the ``templates_rev`` counter, which matchers compare to know when to reload
+(also across processes: the CLI enrols while the daemon runs).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from edge.store.errors import RegistryError
+
+
+def now_iso() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class TemplateSet:
+    """Every template of one encoder, stacked: row i belongs to ``person_ids[i]``."""
+
+    encoder: str
+    person_ids: np.ndarray  # int64, shape (n,)
+    matrix: np.ndarray  # float32, shape (n, dim)
+    revision: int
+
+
+def bump(store, counter: str) -> None:
+    """Move a change counter (inside the caller's transaction, or its own)."""
+    store.execute(
+        "INSERT INTO kv(key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+        [counter],
+    )
+
+
+def counter(store, name: str) -> int:
+    row = store.row("SELECT value FROM kv WHERE key = ?", (name,))
+    return int(row["value"]) if row else 0
+
+
+class People:
+    def __init__(self, store):
+        self._store = store
+
+    def add(self, name: str, unit: str, phone: str | None = None, care_watch: bool = False,
+            face_consent: bool = False) -> int:
+        name, unit = (name or "").strip(), (unit or "").strip()
+        if not name:
+            raise RegistryError("a person needs a name (--name)")
+        if not unit:
+            raise RegistryError("a person needs a unit such as 12-301 (--unit)")
+        now = now_iso()
+        with self._store.transaction():
+            return self._store.table("people").insert({
+                "name": name, "unit": unit, "phone": (phone or "").strip() or None,
+                "care_watch": int(bool(care_watch)), "face_consent_at": now if face_consent else None,
+                "care_watch_consent_at": now if care_watch else None, "created_at": now, "updated_at": now,
+            }).last_pk
+
+    def update(self, person_id: int, **fields) -> None:
+        self.get(person_id)
+        fields["updated_at"] = now_iso()
+        with self._store.transaction():
+            self._store.table("people").update(person_id, fields)
+
+    def get(self, person_id: int) -> dict:
+        """The person's row; RegistryError naming the id when there is none."""
+        row = self.find_by_id(person_id)
+        if row is None:
+            raise RegistryError(f"no person with id {person_id}; see `gate-edge person list`")
+        return row
+
+    def find_by_id(self, person_id) -> dict | None:
+        return self._store.row("SELECT * FROM people WHERE id = ?", (person_id,))
+
+    def find(self, unit: str, name: str | None = None) -> list[dict]:
+        if name is None:
+            return self._store.rows("SELECT * FROM people WHERE unit = ? ORDER BY id", (unit.strip(),))
+        return self._store.rows("SELECT * FROM people WHERE unit = ? AND name = ? ORDER BY id",
+                                (unit.strip(), name.strip()))
+
+    def all(self) -> list[dict]:
+        """Every person with the number of face templates and their plates (comma-separated)."""
+        return self._store.rows(
+            "SELECT p.*, (SELECT count(*) FROM face_templates t WHERE t.person_id = p.id) AS templates, "
+            "(SELECT group_concat(plate) FROM vehicles v WHERE v.person_id = p.id) AS plates "
+            "FROM people p ORDER BY p.id"
+        )
+
+    def care_watch(self) -> list[dict]:
+        """Care-watch residents with when they were registered and last seen (None: never)."""
+        return self._store.rows(
+            "SELECT p.id, p.unit, p.created_at, s.ts_epoch AS seen FROM people p "
+            "LEFT JOIN last_seen s ON s.subject = 'person:' || p.id WHERE p.care_watch = 1"
+        )
+
+    def remove(self, person_id: int, now: float | None = None) -> dict:
+        """Erase a person with every face template and stored photo; their vehicles lose the owner."""
+        self.get(person_id)
+        store = self._store
+        with store.transaction():
+            templates = store.scalar("SELECT count(*) FROM face_templates WHERE person_id = ?", [person_id])
+            photos = store.scalar("SELECT count(*) FROM face_photos WHERE person_id = ?", [person_id])
+            store.execute("DELETE FROM face_templates WHERE person_id = ?", [person_id])
+            store.execute("DELETE FROM face_photos WHERE person_id = ?", [person_id])
+            store.sightings.forget(f"person:{person_id}")
+            store.passes.revoke_for_person(person_id, time.time() if now is None else now)
+            store.execute("DELETE FROM people WHERE id = ?", [person_id])
+            bump(store, "templates_rev")
+        return {"person_id": person_id, "templates_erased": templates, "photos_erased": photos}
+
+
+class Templates:
+    def __init__(self, store):
+        self._store = store
+
+    def revision(self) -> int:
+        return counter(self._store, "templates_rev")
+
+    def add(self, person_id: int, encoder: str, vectors, photos=()) -> list[int]:
+        """Store templates (and, when configured, the enrolment photos) for one person."""
+        self._store.people.get(person_id)
+        now = now_iso()
+        store = self._store
+        with store.transaction():
+            ids = []
+            for vector in vectors:
+                vector = np.asarray(vector, dtype=np.float32).ravel()
+                ids.append(store.table("face_templates").insert({
+                    "person_id": person_id, "vector": vector.tobytes(), "encoder": encoder,
+                    "dim": int(vector.size), "created_at": now,
+                }).last_pk)
+            for image in photos:
+                store.table("face_photos").insert({"person_id": person_id, "image": image, "created_at": now})
+            store.execute("UPDATE people SET face_consent_at = coalesce(face_consent_at, ?) WHERE id = ?",
+                          [now, person_id])
+            bump(store, "templates_rev")
+        return ids
+
+    def template_set(self, encoder: str) -> TemplateSet:
+        """All templates of ``encoder`` as one float32 matrix (for the vectorised matcher)."""
+        store = self._store
+        with store.transaction():
+            revision = self.revision()
+            rows = store.execute(
+                "SELECT person_id, vector, dim FROM face_templates WHERE encoder = ? ORDER BY id", (encoder,)
+            ).fetchall()
+        if not rows:
+            return TemplateSet(encoder, np.zeros(0, np.int64), np.zeros((0, 0), np.float32), revision)
+        dim = rows[0][2]
+        matrix = np.frombuffer(b"".join(r[1] for r in rows if r[2] == dim), dtype=np.float32).reshape(-1, dim)
+        ids = np.fromiter((r[0] for r in rows if r[2] == dim), dtype=np.int64)
+        return TemplateSet(encoder, ids, matrix.copy(), revision)
+
+    def counts_by_encoder(self, person_id: int) -> dict[str, int]:
+        rows = self._store.rows(
+            "SELECT encoder, count(*) AS n FROM face_templates WHERE person_id = ? GROUP BY encoder", (person_id,))
+        return {row["encoder"]: row["n"] for row in rows}
+
+    def count(self, person_id: int | None = None) -> int:
+        if person_id is None:
+            return self._store.scalar("SELECT count(*) FROM face_templates")
+        return self._store.scalar("SELECT count(*) FROM face_templates WHERE person_id = ?", (person_id,))
+
+    def enrolled_people(self, current_encoder: str) -> list[dict]:
+        """Everyone with templates: id, name, unit, the encoders that made them, how many are ``current``."""
+        return self._store.rows(
+            "SELECT p.id, p.name, p.unit, group_concat(DISTINCT t.encoder) AS encoders, "
+            "sum(t.encoder = ?) AS current FROM people p JOIN face_templates t ON t.person_id = p.id "
+            "GROUP BY p.id ORDER BY p.id",
+            (current_encoder,),
+        )
+
+    def photos(self, person_id: int) -> list[bytes]:
+        """Stored enrolment photos (JPEG), kept only when recognition.face.keep_photos is set."""
+        return [row["image"] for row in self._store.rows("SELECT image FROM face_photos WHERE person_id = ?",
+                                                         (person_id,))]
+
+    def photo_count(self) -> int:
+        return self._store.scalar("SELECT count(*) FROM face_photos")

@@ -1,0 +1,207 @@
+"""The database schema: every table, as the ordered list of migrations that builds it.
+
+A database's ``PRAGMA user_version`` is the number of migrations applied. ``Store`` applies the
+missing ones at open, each in its own transaction, and refuses a database from a newer gate-edge.
+Migrations are never edited once released: a change is a new migration at the end.
+"""
+
+from __future__ import annotations
+
+
+def _m1_people_and_vehicles(conn) -> None:
+    conn.executescript(
+        """
+        CREATE TABLE people (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            unit TEXT NOT NULL,
+            phone TEXT,
+            care_watch INTEGER NOT NULL DEFAULT 0,
+            face_consent_at TEXT,
+            care_watch_consent_at TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX people_unit ON people(unit, name);
+        CREATE TABLE face_templates (
+            id INTEGER PRIMARY KEY,
+            person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+            vector BLOB NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX face_templates_person ON face_templates(person_id);
+        CREATE TABLE vehicles (
+            plate TEXT PRIMARY KEY,
+            class TEXT NOT NULL CHECK (class IN ('resident', 'family', 'visitor', 'blocked')),
+            person_id INTEGER REFERENCES people(id) ON DELETE SET NULL,
+            valid_from TEXT,
+            valid_until TEXT,
+            documents TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX vehicles_person ON vehicles(person_id);
+        """
+    )
+
+
+def _m2_daemon_state(conn) -> None:
+    conn.executescript(
+        """
+        CREATE TABLE events (
+            event_id TEXT PRIMARY KEY,
+            ts TEXT NOT NULL,
+            ts_epoch REAL NOT NULL,
+            gate TEXT NOT NULL,
+            lane TEXT,
+            kind TEXT NOT NULL,
+            credential TEXT,
+            subject_type TEXT,
+            person_id INTEGER,
+            plate TEXT,
+            vehicle_class TEXT,
+            decision TEXT,
+            reason TEXT,
+            fee_cents INTEGER,
+            session_id TEXT,
+            origin TEXT NOT NULL DEFAULT 'local',
+            payload TEXT NOT NULL
+        );
+        CREATE INDEX events_ts ON events(ts_epoch);
+        CREATE TABLE outbox (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            msg_id TEXT NOT NULL UNIQUE,
+            topic TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            qos INTEGER NOT NULL DEFAULT 1,
+            retain INTEGER NOT NULL DEFAULT 0,
+            created_epoch REAL NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            sent_epoch REAL,
+            last_error TEXT
+        );
+        CREATE INDEX outbox_unsent ON outbox(seq) WHERE sent_epoch IS NULL;
+        CREATE TABLE parking_sessions (
+            session_id TEXT PRIMARY KEY,
+            plate TEXT NOT NULL,
+            vehicle_class TEXT,
+            state TEXT NOT NULL CHECK (state IN ('open', 'closed')),
+            entry_epoch REAL NOT NULL,
+            entry_gate TEXT,
+            entry_event_id TEXT,
+            exit_epoch REAL,
+            exit_gate TEXT,
+            exit_event_id TEXT,
+            fee_cents INTEGER,
+            paid_cents INTEGER NOT NULL DEFAULT 0,
+            paid_epoch REAL,
+            stale_reported INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX parking_open ON parking_sessions(plate) WHERE state = 'open';
+        CREATE TABLE last_seen (
+            subject TEXT PRIMARY KEY,
+            ts_epoch REAL NOT NULL,
+            gate TEXT,
+            event_id TEXT
+        );
+        CREATE TABLE alerts (
+            alert_id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('raised', 'cleared')),
+            raised_epoch REAL NOT NULL,
+            cleared_epoch REAL,
+            detail TEXT
+        );
+        CREATE INDEX alerts_subject ON alerts(kind, subject, state);
+        CREATE TABLE passes (
+            pass_id TEXT PRIMARY KEY,
+            subject_type TEXT NOT NULL CHECK (subject_type IN ('person', 'vehicle')),
+            person_id INTEGER,
+            plate TEXT,
+            issued_epoch REAL NOT NULL,
+            valid_until_epoch REAL NOT NULL,
+            revoked_epoch REAL
+        );
+        CREATE TABLE seen_requests (
+            request_id TEXT PRIMARY KEY,
+            ts_epoch REAL NOT NULL
+        );
+        CREATE TABLE kv (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """
+    )
+
+
+def _m3_template_encoder_and_photos(conn) -> None:
+    # Version 1 only knew dlib's 128-d templates; every later template names the encoder that made it.
+    conn.executescript(
+        """
+        ALTER TABLE face_templates ADD COLUMN encoder TEXT NOT NULL DEFAULT 'dlib';
+        ALTER TABLE face_templates ADD COLUMN dim INTEGER;
+        UPDATE face_templates SET dim = length(vector) / 4;
+        CREATE INDEX face_templates_encoder ON face_templates(encoder);
+        CREATE TABLE face_photos (
+            id INTEGER PRIMARY KEY,
+            person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+            image BLOB NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+def _m4_stranger_snapshots(conn) -> None:
+    # Only written when retention.stranger_snapshots_days > 0; never published.
+    conn.executescript(
+        """
+        CREATE TABLE snapshots (
+            event_id TEXT PRIMARY KEY,
+            ts_epoch REAL NOT NULL,
+            image BLOB NOT NULL
+        );
+        CREATE INDEX snapshots_ts ON snapshots(ts_epoch);
+        """
+    )
+
+
+def _m5_event_seq_and_contract_v1(conn) -> None:
+    # Contract v1 (DESIGN 4.3): every event carries its gate's "seq" (1, 2, 3 ... no gaps, never reused)
+    # and every payload "v": 1. The counter lives in its own table, so retention deleting old events
+    # can never make a number come round again. The gate's own past events are numbered in the order
+    # they happened; those still waiting in the outbox leave with their seq and v, as do replays.
+    # A peer's event keeps the seq it came with (none from gates older than this migration).
+    conn.executescript(
+        """
+        ALTER TABLE events ADD COLUMN seq INTEGER;
+        CREATE TABLE sequences (
+            name TEXT PRIMARY KEY,
+            next INTEGER NOT NULL CHECK (next >= 1)
+        );
+        UPDATE events SET seq = (
+            SELECT count(*) FROM events e WHERE e.origin = 'local'
+            AND (e.ts_epoch < events.ts_epoch OR (e.ts_epoch = events.ts_epoch AND e.rowid <= events.rowid))
+        ) WHERE origin = 'local';
+        INSERT INTO sequences(name, next)
+            SELECT 'event', coalesce(max(seq), 0) + 1 FROM events WHERE origin = 'local';
+        CREATE UNIQUE INDEX events_gate_seq ON events(gate, seq) WHERE seq IS NOT NULL;
+        UPDATE events SET payload = json_set(payload, '$.v', 1, '$.seq', seq) WHERE origin = 'local';
+        UPDATE outbox SET payload = json_set(payload, '$.v', 1, '$.seq',
+            (SELECT seq FROM events WHERE 'event:' || events.event_id = outbox.msg_id))
+            WHERE sent_epoch IS NULL AND msg_id LIKE 'event:%';
+        UPDATE outbox SET payload = json_set(payload, '$.v', 1)
+            WHERE sent_epoch IS NULL AND msg_id NOT LIKE 'event:%';
+        """
+    )
+
+
+MIGRATIONS = [
+    _m1_people_and_vehicles,
+    _m2_daemon_state,
+    _m3_template_encoder_and_photos,
+    _m4_stranger_snapshots,
+    _m5_event_seq_and_contract_v1,
+]
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,71 @@
+"""Parking sessions: the ``parking_sessions`` table (one row per stay in the lot).
+
+A session is opened by an entry, closed by an exit (with the fee charged), superseded when the same
+car enters again with no exit read (it can no longer be charged), and carries what has been paid.
+Opening is idempotent on ``session_id`` (a peer's entry applied twice opens one session).
+"""
+
+from __future__ import annotations
+
+
+class Sessions:
+    def __init__(self, store):
+        self._store = store
+
+    def get(self, session_id: str) -> dict | None:
+        return self._store.row("SELECT * FROM parking_sessions WHERE session_id = ?", (session_id,))
+
+    def open_for(self, plate: str) -> dict | None:
+        """The plate's open session (the newest, should there be several)."""
+        return self._store.row(
+            "SELECT * FROM parking_sessions WHERE plate = ? AND state = 'open' ORDER BY entry_epoch DESC LIMIT 1",
+            (plate,))
+
+    def open_sessions(self) -> list[dict]:
+        return self._store.rows("SELECT * FROM parking_sessions WHERE state = 'open' ORDER BY entry_epoch")
+
+    def occupied(self) -> int:
+        """Open sessions: the cars in the lot as far as this database knows."""
+        return self._store.scalar("SELECT count(*) FROM parking_sessions WHERE state = 'open'")
+
+    def open(self, session_id: str, plate: str, vehicle_class: str | None, entry_epoch: float, entry_gate: str,
+             entry_event_id: str) -> bool:
+        """True when the session is new."""
+        return self._store.execute(
+            "INSERT OR IGNORE INTO parking_sessions(session_id, plate, vehicle_class, state, entry_epoch, entry_gate, "
+            "entry_event_id) VALUES (?, ?, ?, 'open', ?, ?, ?)",
+            [session_id, plate, vehicle_class, entry_epoch, entry_gate, entry_event_id]).rowcount == 1
+
+    def supersede(self, session_id: str) -> bool:
+        """Close a session that a new entry of the same car replaced (nothing is charged for it)."""
+        return self._store.execute(
+            "UPDATE parking_sessions SET state = 'closed', exit_gate = NULL WHERE session_id = ? AND state = 'open'",
+            [session_id]).rowcount == 1
+
+    def close(self, session_id: str, exit_epoch: float, exit_gate: str, exit_event_id: str,
+              fee_cents: int | None = None) -> bool:
+        """Close an open session; ``fee_cents`` None means what was paid is what was charged."""
+        return self._store.execute(
+            "UPDATE parking_sessions SET state = 'closed', exit_epoch = ?, exit_gate = ?, exit_event_id = ?, "
+            "fee_cents = coalesce(?, paid_cents) WHERE session_id = ? AND state = 'open'",
+            [exit_epoch, exit_gate, exit_event_id, fee_cents, session_id]).rowcount == 1
+
+    def record_payment(self, session_id: str, paid_cents: int, epoch: float) -> None:
+        """Set the total paid so far (a payment only ever raises it: a late, smaller total changes nothing)."""
+        self._store.execute(
+            "UPDATE parking_sessions SET paid_cents = ?, paid_epoch = ? WHERE session_id = ? AND paid_cents <= ?",
+            [paid_cents, epoch, session_id, paid_cents])
+
+    def backdate_entry(self, session_id: str, seconds: float) -> None:
+        """Make a stay ``seconds`` longer without waiting (the demo's visitor; tests of fees)."""
+        self._store.execute("UPDATE parking_sessions SET entry_epoch = entry_epoch - ? WHERE session_id = ?",
+                            [seconds, session_id])
+
+    def stale(self, entered_before: float) -> list[dict]:
+        """Open sessions that entered before the cut-off and have not been reported yet."""
+        return self._store.rows(
+            "SELECT session_id, plate, entry_epoch FROM parking_sessions WHERE state = 'open' "
+            "AND entry_epoch < ? AND stale_reported = 0", (entered_before,))
+
+    def mark_stale_reported(self, session_id: str) -> None:
+        self._store.execute("UPDATE parking_sessions SET stale_reported = 1 WHERE session_id = ?", [session_id])

@@ -1,0 +1,26 @@
+"""When each person and plate was last seen, and where: the ``last_seen`` table.
+
+Subjects are ``person:<id>`` and ``plate:<plate>``. An older sighting (a late peer event, a replay)
+never overwrites a newer one.
+"""
+
+from __future__ import annotations
+
+
+class Sightings:
+    def __init__(self, store):
+        self._store = store
+
+    def get(self, subject: str) -> dict | None:
+        return self._store.row("SELECT * FROM last_seen WHERE subject = ?", (subject,))
+
+    def note(self, subject: str, ts_epoch: float, gate: str, event_id: str) -> None:
+        self._store.execute(
+            "INSERT INTO last_seen(subject, ts_epoch, gate, event_id) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(subject) DO UPDATE SET ts_epoch = excluded.ts_epoch, gate = excluded.gate, "
+            "event_id = excluded.event_id WHERE excluded.ts_epoch > last_seen.ts_epoch",
+            [subject, ts_epoch, gate, event_id],
+        )
+
+    def forget(self, subject: str) -> None:
+        self._store.execute("DELETE FROM last_seen WHERE subject = ?", [subject])

@@ -1,0 +1,62 @@
+"""Registered vehicles: the ``vehicles`` table (plates already canonical), with its change counter."""
+
+from __future__ import annotations
+
+import json
+
+from edge.store.errors import RegistryError
+from edge.store.people import bump, counter, now_iso
+
+VEHICLE_CLASSES = ("resident", "family", "visitor", "blocked")
+
+
+class Vehicles:
+    def __init__(self, store):
+        self._store = store
+
+    def revision(self) -> int:
+        return counter(self._store, "vehicles_rev")
+
+    def upsert(self, plate: str, vehicle_class: str, person_id: int | None = None, valid_from: str | None = None,
+               valid_until: str | None = None, documents: list[str] | None = None) -> bool:
+        """Register or update a vehicle (``plate`` already canonical); True when it was new."""
+        if vehicle_class not in VEHICLE_CLASSES:
+            raise RegistryError(f"unknown vehicle class {vehicle_class!r}; use one of {', '.join(VEHICLE_CLASSES)}")
+        store = self._store
+        if person_id is not None:
+            store.people.get(person_id)
+        now = now_iso()
+        with store.transaction():
+            bump(store, "vehicles_rev")
+            existing = self.get(plate)
+            record = {
+                "plate": plate, "class": vehicle_class, "person_id": person_id, "valid_from": valid_from,
+                "valid_until": valid_until,
+                "documents": json.dumps(documents, ensure_ascii=False) if documents else None, "updated_at": now,
+            }
+            if existing:
+                # Fields not given keep their registered value (a CSV re-import has no documents column).
+                for key in ("valid_from", "documents"):
+                    if record[key] is None:
+                        record[key] = existing[key]
+                store.table("vehicles").update(plate, record)
+            else:
+                store.table("vehicles").insert({**record, "created_at": now})
+        return existing is None
+
+    def get(self, plate: str) -> dict | None:
+        return self._store.row("SELECT * FROM vehicles WHERE plate = ?", (plate,))
+
+    def all(self) -> list[dict]:
+        return self._store.rows("SELECT * FROM vehicles ORDER BY plate")
+
+    def of_person(self, person_id: int) -> list[dict]:
+        return self._store.rows("SELECT plate, class, valid_until FROM vehicles WHERE person_id = ? ORDER BY plate",
+                                (person_id,))
+
+    def remove(self, plate: str) -> None:
+        if self.get(plate) is None:
+            raise RegistryError(f"no vehicle with plate {plate}; see `gate-edge query --plate`")
+        with self._store.transaction():
+            bump(self._store, "vehicles_rev")
+            self._store.execute("DELETE FROM vehicles WHERE plate = ?", [plate])
