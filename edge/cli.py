@@ -27,7 +27,7 @@ def check_config(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from edge.commands import device_cmds, identify, pass_cmds, registry_cmds
+    from edge.commands import cmd_cmd, device_cmds, identify, pass_cmds, registry_cmds
 
     parser = argparse.ArgumentParser(
         prog="gate-edge", description="Gate daemon: faces, plates, QR passes, barrier, MQTT"
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     identify.register(sub)
     pass_cmds.register(sub)
     device_cmds.register(sub)
+    cmd_cmd.register(sub)
     return parser
 
 
@@ -56,12 +57,15 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     from edge.config import ConfigError
-    from edge.registry import RegistryError
+    from edge.store import RegistryError, SchemaTooNew
 
     try:
         return args.func(args)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
+        return 2
+    except SchemaTooNew as exc:  # exit 2, like bad config: systemd's RestartPreventExitStatus=2 stops the loop
+        print(f"gate-edge: {exc}", file=sys.stderr)
         return 2
     except UsageError as exc:
         print(f"gate-edge: {exc}", file=sys.stderr)

@@ -21,9 +21,8 @@ from edge.alerts import Alerts
 from edge.gate import Gate
 from edge.jobs import Jobs
 from edge.memory import return_freed_memory
-from edge.outbox import Outbox, enqueue
 from edge.recognition import Recognizers
-from edge.registry import Registry
+from edge.store import Store
 from edge.timeutil import Clock
 
 _LOG = logging.getLogger(__name__)
@@ -49,7 +48,7 @@ class Daemon:
         config = self.config
         sdnotify.notify("STATUS=starting")
         return_freed_memory()  # before the models allocate
-        self.registry = Registry(config.database)
+        self.registry = Store(config.database)
         self._closers.append(self.registry.close)
         self.alerts = Alerts(config, self.registry, clock=self.clock, wake=self._wake)
         if config.mqtt.enabled:
@@ -73,7 +72,7 @@ class Daemon:
             self.workers.append(CameraWorker(camera, config, self.recognizers, self.gate, self.stop, pass_key).start())
         self._closers.append(self._stop_cameras)
         self.jobs = Jobs(config, self.registry, self.alerts, cameras=self.cameras, barriers=self.barriers,
-                         link=self.link, clock=self.clock, outbox=Outbox(self.registry)).start()
+                         link=self.link, clock=self.clock, outbox=self.registry.outbox).start()
         self._closers.append(self.jobs.close)
         if self.link is not None:
             self.link.publish_status()  # now with the cameras and barriers in it
@@ -225,7 +224,8 @@ class Daemon:
         request_id, ok, error = None, False, None
         try:
             command = parse_command(verb, payload, key, mqtt.command_window_s,
-                                    remember_request(self.registry, mqtt.command_window_s), now=self.clock())
+                                    remember_request(self.registry, mqtt.command_window_s), now=self.clock(),
+                                    site=self.config.site, gate=self.config.gate)
             request_id = command.request_id
             body = command.body
             if verb == "open":
@@ -240,6 +240,5 @@ class Daemon:
             _LOG.warning("command %s refused: %s", verb[:32], error)
         except ValueError as exc:
             error = str(exc)
-        with self.registry.transaction() as db:
-            enqueue(db, self.link.topics.command_result, command_result(request_id, ok, error))
+        self.registry.outbox.enqueue(self.link.topics.command_result, command_result(request_id, ok, error))
         self._wake()

@@ -86,19 +86,19 @@ def enrol_residents(config) -> dict:
     """The demo's registry: two residents by face, one by QR pass only, their cars."""
     from edge.enrol import Enroller
     from edge.passes import issue_token, read_key, record_pass
-    from edge.registry import Registry
+    from edge.store import Store
     from models.qr import write_qr_png
 
     enroller = Enroller(config.recognition.face)
-    with Registry(config.database) as registry:
-        wang = registry.add_person("王建国", "12-301", "13800000001", care_watch=True, face_consent=True)
+    with Store(config.database) as registry:
+        wang = registry.people.add("王建国", "12-301", "13800000001", care_watch=True, face_consent=True)
         enroller.enrol(registry, wang, [MEDIA / "resident-wang-enrol.jpg"])
-        li = registry.add_person("李桂兰", "3-402", "13800000002", face_consent=True)
+        li = registry.people.add("李桂兰", "3-402", "13800000002", face_consent=True)
         enroller.enrol(registry, li, [MEDIA / "resident-li-enrol.jpg"])
-        chen = registry.add_person("陈明", "5-101", "13800000003")  # declined face recognition
+        chen = registry.people.add("陈明", "5-101", "13800000003")  # declined face recognition
         month = (date.today() + timedelta(days=30)).isoformat()
-        registry.upsert_vehicle("皖AY6B59", "resident", wang, valid_until=month)
-        registry.upsert_vehicle("皖AF06789", "family", li, valid_until=month)
+        registry.vehicles.upsert("皖AY6B59", "resident", wang, valid_until=month)
+        registry.vehicles.upsert("皖AF06789", "family", li, valid_until=month)
         token, claim = issue_token(read_key(config.passes.secret_file), person_id=chen, valid_hours=24)
         record_pass(registry, claim)
     qr = config.database.parent / "pass-chen.png"
@@ -133,14 +133,13 @@ class Office:
         _say({"topic": message.topic, "payload": payload})
 
     def pay(self, session_id: str, amount_cents: int) -> None:
-        from edge.remote import sign
-        from edge.timeutil import iso
+        from edge.remote import new_command
 
         key = self.config.mqtt.command_key_file.read_bytes().strip()
-        request = {"request_id": f"demo-{int(time.time() * 1000)}", "ts": iso(time.time(), self.config.zone),
-                   "session_id": session_id, "amount_cents": amount_cents}
-        body = sign(key, "pay", request)
-        self.client.publish(self.topics.command("pay"), json.dumps(body), qos=1)
+        body = new_command("pay", site=self.config.site, gate=self.config.gate, key=key, zone=self.config.zone,
+                           request_id=f"demo-{int(time.time() * 1000)}", session_id=session_id,
+                           amount_cents=amount_cents)
+        self.client.publish(self.topics.command("pay"), json.dumps(body, ensure_ascii=False), qos=1)
 
     def close(self) -> None:
         self.client.loop_stop()
@@ -184,10 +183,7 @@ def run_demo(seconds: float = 45.0, workdir: str | None = None, keep: bool = Fal
             if event["kind"] == "entry" and subj.get("plate") == "皖A1A346" and not state["visitor_in"]:
                 state["visitor_in"] = True
                 # The visitor stays 45 minutes; rather than wait, the demo dates the entry back.
-                with daemon.registry.transaction():
-                    daemon.registry.conn.execute(
-                        "UPDATE parking_sessions SET entry_epoch = entry_epoch - 2700 WHERE session_id = ?",
-                        [event["session_id"]])
+                daemon.registry.sessions.backdate_entry(event["session_id"], 2700)
             if event["kind"] == "exit" and event["decision"] == "hold" and not state["paid"]:
                 state["paid"] = True
                 # The guard takes the fee; the office confirms it with a signed command (or directly, offline).
@@ -230,7 +226,7 @@ def _summary(events, alerts, simulator, daemon, office, elapsed) -> dict:
     for event in events:
         key = f"{event['kind']}/{event['decision']}"
         counts[key] = counts.get(key, 0) + 1
-    outbox = daemon.registry.query_one("SELECT count(*) AS n FROM outbox WHERE sent_epoch IS NULL")["n"]
+    outbox = daemon.registry.outbox.depth()
     return {
         "events": counts,
         "inactivity_alerts": len(alerts),

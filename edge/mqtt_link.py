@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import ssl
 import threading
 import time
 
@@ -24,8 +23,8 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from edge.contract import Topics, dumps, offline_will, status_payload
-from edge.outbox import Outbox
-from edge.registry import Registry
+from edge.mqtt_client import configure
+from edge.store import Store
 
 _LOG = logging.getLogger(__name__)
 RETRY_REFUSED_S = 30.0
@@ -42,8 +41,8 @@ class MqttLink:
         self.topics = Topics(config.mqtt.topic_prefix, config.site, config.gate)
         # Its own connection: the pump never waits for the gate's lock, and "sent" marks use
         # synchronous=NORMAL (a mark lost in a power cut only re-sends that message; events stay FULL).
-        self._db = Registry(registry.path, upgrade=False, synchronous="NORMAL")
-        self.outbox = Outbox(self._db)
+        self._db = Store(registry.path, upgrade=False, synchronous="NORMAL")
+        self.outbox = self._db.outbox
         self.on_command = on_command
         self.on_peer_event = on_peer_event
         self.on_refused = on_refused
@@ -73,21 +72,7 @@ class MqttLink:
             CallbackAPIVersion.VERSION2, client_id=self.config.client_id, protocol=mqtt.MQTTv5,
             reconnect_on_failure=True,
         )
-        if self.mqtt.username:
-            password = None
-            if self.mqtt.password_file:
-                password = self.mqtt.password_file.read_text(encoding="utf-8").strip()
-            client.username_pw_set(self.mqtt.username, password)
-        tls = self.mqtt.tls
-        if tls.ca:
-            client.tls_set(
-                ca_certs=str(tls.ca),
-                certfile=str(tls.cert) if tls.cert else None,
-                keyfile=str(tls.key) if tls.key else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
-            client.tls_insecure_set(bool(tls.insecure))
+        configure(client, self.mqtt)  # user/password and TLS: one owner for how we connect
         client.will_set(self.topics.status(), dumps(offline_will()), qos=1, retain=True)
         client.reconnect_delay_set(min_delay=1, max_delay=60)
         client.max_inflight_messages_set(self.window)

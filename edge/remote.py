@@ -1,10 +1,18 @@
 """Remote commands from the office (``P/<gate>/cmd/<verb>``): parsed, authenticated, fresh, not replayed.
 
-A command is a JSON object ``{"request_id", "ts", ..., "sig"}`` where ``sig`` is the hex
-HMAC-SHA256, under the shared key in ``mqtt.command_key_file``, of ``"<verb>\\n"`` followed by the
-object without ``sig`` serialised with sorted keys and no spaces. ``ts`` is ISO-8601 with an offset
-(or epoch seconds) and must be within ``command_window_s`` of the gate's clock; a ``request_id``
-is accepted once (remembered in the registry, so a restart does not reopen the window).
+A command is a JSON object ``{"request_id", "ts", "v": 1, ..., "sig"}`` where ``sig`` is the hex
+HMAC-SHA256, under the shared key in ``mqtt.command_key_file``, of the UTF-8 bytes of
+
+    "<site>/<gate>/<verb>\\n" + json.dumps(object without "sig", sort_keys=True,
+                                            separators=(",", ":"), ensure_ascii=False)
+
+so a command signed for one gate (or site, or verb) is refused by every other: replayed on
+``.../west/cmd/open``, an ``open`` signed for east is a bad signature. Site and gate are config
+identifiers (letters, digits, ``-_.``), which cannot contain "/". ``ts`` is ISO-8601 with an offset
+(or epoch seconds) and must be within ``command_window_s`` of the gate's clock, behind ("stale") or
+ahead ("from the future", a clock problem); a ``request_id`` is accepted once (remembered in the
+registry, so a restart does not reopen the window). Fields a gate does not know are signed like the
+others and ignored. ``new_command`` builds a signed command (``gate-edge cmd``, the demo, tests).
 
     open  {"lane": "in"|"out", "barrier": id?}          open once, as the guard's button
     pay   {"session_id": id, "amount_cents": n}         record payment; opens if nothing is left due
@@ -18,10 +26,13 @@ import hmac
 import json
 import math
 import re
+import secrets
 import time
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
-from edge.timeutil import parse_iso
+from edge.contract import CONTRACT_VERSION, version_problem
+from edge.timeutil import iso, parse_iso
 
 MAX_PAYLOAD = 4096
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -41,14 +52,31 @@ class CommandRefused(Exception):
         self.error = error
 
 
-def canonical(verb: str, body: dict) -> bytes:
+def canonical(verb: str, body: dict, *, site: str, gate: str) -> bytes:
+    """The exact bytes signed: ``"<site>/<gate>/<verb>\\n"`` + the body without ``sig``, canonical JSON."""
     unsigned = {k: v for k, v in body.items() if k != "sig"}
-    return (verb + "\n" + json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False)).encode()
+    text = json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return f"{site}/{gate}/{verb}\n{text}".encode()
 
 
-def sign(key: bytes, verb: str, body: dict) -> dict:
-    """The office's side: the body with its ``sig`` added."""
-    return {**body, "sig": hmac.new(key, canonical(verb, body), hashlib.sha256).hexdigest()}
+def sign(key: bytes, verb: str, body: dict, *, site: str, gate: str) -> dict:
+    """The office's side: the body with its ``sig`` added, valid only on ``<site>/<gate>/cmd/<verb>``."""
+    digest = hmac.new(key, canonical(verb, body, site=site, gate=gate), hashlib.sha256).hexdigest()
+    return {**body, "sig": digest}
+
+
+def new_command(verb: str, *, site: str, gate: str, key: bytes, now: float | None = None,
+                zone: ZoneInfo | None = None, request_id: str | None = None, **fields) -> dict:
+    """A signed command for ``<site>/<gate>/cmd/<verb>``: a random request_id, ``ts`` (ISO-8601 with
+    the zone's offset; UTC without one), ``"v"``, the fields, then ``sig``. The one place that builds
+    a command."""
+    body = {
+        "request_id": request_id or f"cmd-{secrets.token_hex(8)}",
+        "ts": iso(time.time() if now is None else now, zone or ZoneInfo("UTC")),
+        "v": CONTRACT_VERSION,
+        **fields,
+    }
+    return sign(key, verb, body, site=site, gate=gate)
 
 
 def _ts_epoch(value) -> float:
@@ -64,11 +92,13 @@ def _ts_epoch(value) -> float:
 
 
 def parse_command(
-    verb: str, raw: bytes, key: bytes | None, window_s: float, seen, now: float | None = None
+    verb: str, raw: bytes, key: bytes | None, window_s: float, seen, now: float | None = None, *,
+    site: str, gate: str,
 ) -> Command:
     """Return the Command or raise CommandRefused (with the request id when one could be read).
 
-    ``seen(request_id) -> bool`` records the id and says whether it had been seen before.
+    ``site`` and ``gate`` are this gate's: the signature must cover them. ``seen(request_id) -> bool``
+    records the id and says whether it had been seen before.
     """
     now = time.time() if now is None else now
     if len(raw) > MAX_PAYLOAD:
@@ -86,17 +116,31 @@ def parse_command(
         raise CommandRefused(request_id, f"unknown command {verb[:32]!r}")
     if key is None:
         raise CommandRefused(request_id, "commands are disabled on this gate (no mqtt.command_key_file)")
+    # Before the signature: another contract version may sign differently, and saying so helps more.
+    problem = version_problem(body)
+    if problem:
+        raise CommandRefused(request_id, problem)
     sig = body.get("sig")
-    expected = hmac.new(key, canonical(verb, body), hashlib.sha256).hexdigest()
-    if not isinstance(sig, str) or not hmac.compare_digest(sig.lower(), expected):
-        raise CommandRefused(request_id, "bad signature")
+    expected = hmac.new(key, canonical(verb, body, site=site, gate=gate), hashlib.sha256).hexdigest()
+    # compare_digest refuses non-ASCII text with a TypeError: such a sig is simply wrong.
+    if not isinstance(sig, str) or not sig.isascii() or not hmac.compare_digest(sig.lower(), expected):
+        raise CommandRefused(
+            request_id, "bad signature (signed for another site, gate or command, or with another key)"
+        )
     try:
         ts = _ts_epoch(body.get("ts"))
     except (ValueError, TypeError, OverflowError) as exc:
         raise CommandRefused(request_id, f"bad ts: {exc}") from None
-    if abs(now - ts) > window_s:
+    behind = now - ts
+    if behind > window_s:
         raise CommandRefused(
-            request_id, f"stale: ts is {now - ts:.0f} s from the gate's clock (window {window_s:.0f} s)"
+            request_id, f"stale: ts is {behind:.0f} s behind the gate's clock (window {window_s:.0f} s)"
+        )
+    if -behind > window_s:
+        raise CommandRefused(
+            request_id,
+            f"from the future: ts is {-behind:.0f} s ahead of the gate's clock (window {window_s:.0f} s); "
+            "check the clocks",
         )
     if seen(request_id):
         raise CommandRefused(request_id, "replayed request_id")
@@ -121,12 +165,6 @@ def remember_request(registry, window_s: float):
     """A ``seen`` function backed by the registry's seen_requests table (pruned to twice the window)."""
 
     def seen(request_id: str) -> bool:
-        now = time.time()
-        with registry.transaction():
-            registry.conn.execute("DELETE FROM seen_requests WHERE ts_epoch < ?", [now - 2 * window_s])
-            cursor = registry.conn.execute(
-                "INSERT OR IGNORE INTO seen_requests(request_id, ts_epoch) VALUES (?, ?)", [request_id, now]
-            )
-            return cursor.rowcount == 0
+        return registry.requests.remember(request_id, time.time(), window_s)
 
     return seen

@@ -12,11 +12,12 @@ from hypothesis import strategies as st
 from mqtt_helpers import Listener, gate_config, wait_for
 
 from edge.daemon import Daemon
-from edge.remote import CommandRefused, parse_command, sign
+from edge.remote import CommandRefused, canonical, new_command, parse_command, sign
 from edge.timeutil import iso
 
 KEY = b"0123456789abcdef0123456789abcdef"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+EAST = {"site": "tianlin12", "gate": "east"}  # what a command for the east gate is signed for
 # A camera that is unplugged (no such device): the daemon runs, reconnects it with back-off, and
 # every lane has its camera as the config requires.
 UNPLUGGED = [{"id": "cam-in", "source": "/dev/video97", "role": "plate", "lane": "in", "read_qr": False},
@@ -49,10 +50,10 @@ def results(office):
 
 def test_a_signed_open_opens_once_and_answers(running_gate):
     daemon, office, config = running_gate
-    body = sign(KEY, "open", command(lane="in", request_id="office-1"))
+    body = sign(KEY, "open", command(lane="in", request_id="office-1"), **EAST)
     office.publish("gate/tianlin12/east/cmd/open", body)
     assert wait_for(lambda: "office-1" in results(office), 10)
-    assert results(office)["office-1"] == {"request_id": "office-1", "ok": True, "error": None}
+    assert results(office)["office-1"] == {"v": 1, "request_id": "office-1", "ok": True, "error": None}
     assert len(daemon.barriers["foot"].commands) == 1
     event = office.on("/event/entry")[0]
     assert event["credential"] == "remote" and event["request_id"] == "office-1"
@@ -61,13 +62,15 @@ def test_a_signed_open_opens_once_and_answers(running_gate):
 @pytest.mark.parametrize(
     "name, payload, error",
     [
-        ("bad signature", lambda: {**sign(KEY, "open", command(request_id="x1")), "sig": "00" * 32}, "bad signature"),
-        ("wrong key", lambda: sign(b"not the office's key at all!!!!!", "open", command(request_id="x2")),
+        ("bad signature", lambda: {**sign(KEY, "open", command(request_id="x1"), **EAST), "sig": "00" * 32},
          "bad signature"),
-        ("signed for another verb", lambda: sign(KEY, "pay", command(request_id="x3")), "bad signature"),
-        ("stale", lambda: sign(KEY, "open", {"request_id": "x4", "ts": iso(time.time() - 3600, SHANGHAI)}), "stale"),
-        ("no ts", lambda: sign(KEY, "open", {"request_id": "x5"}), "bad ts"),
-        ("bad lane", lambda: sign(KEY, "open", command(request_id="x6", lane="up")), "lane must be"),
+        ("wrong key", lambda: sign(b"not the office's key at all!!!!!", "open", command(request_id="x2"), **EAST),
+         "bad signature"),
+        ("signed for another verb", lambda: sign(KEY, "pay", command(request_id="x3"), **EAST), "bad signature"),
+        ("stale", lambda: sign(KEY, "open", {"request_id": "x4", "ts": iso(time.time() - 3600, SHANGHAI)}, **EAST),
+         "stale"),
+        ("no ts", lambda: sign(KEY, "open", {"request_id": "x5"}, **EAST), "bad ts"),
+        ("bad lane", lambda: sign(KEY, "open", command(request_id="x6", lane="up"), **EAST), "lane must be"),
     ],
 )
 def test_refused_commands_answer_with_an_error_and_do_nothing(running_gate, name, payload, error):
@@ -82,13 +85,13 @@ def test_refused_commands_answer_with_an_error_and_do_nothing(running_gate, name
 
 def test_a_replayed_command_is_refused(running_gate):
     daemon, office, config = running_gate
-    body = sign(KEY, "open", command(request_id="once"))
+    body = sign(KEY, "open", command(request_id="once"), **EAST)
     office.publish("gate/tianlin12/east/cmd/open", body)
     assert wait_for(lambda: len(office.on("/cmd/result")) == 1, 10)
     office.publish("gate/tianlin12/east/cmd/open", body)
     assert wait_for(lambda: len(office.on("/cmd/result")) == 2, 10)
     first, second = office.on("/cmd/result")
-    assert first["ok"] is True and second == {"request_id": "once", "ok": False, "error": "replayed request_id"}
+    assert first["ok"] is True and second == {"v": 1, "request_id": "once", "ok": False, "error": "replayed request_id"}
     assert len(daemon.barriers["foot"].commands) == 1
 
 
@@ -98,7 +101,7 @@ def test_garbage_never_crashes_the_daemon(running_gate, raw):
     office.publish("gate/tianlin12/east/cmd/open", raw)
     assert wait_for(lambda: office.on("/cmd/result"), 10)
     assert office.on("/cmd/result")[0]["ok"] is False
-    body = sign(KEY, "open", command(request_id="after-garbage"))
+    body = sign(KEY, "open", command(request_id="after-garbage"), **EAST)
     office.publish("gate/tianlin12/east/cmd/open", body)
     assert wait_for(lambda: "after-garbage" in results(office), 10)  # still listening
 
@@ -118,7 +121,7 @@ def test_reload_takes_a_rotated_pass_key(tmp_path, broker):
         assert daemon.link.connected.wait(10)
         assert {w.pass_key for w in daemon.workers} == {b"the old pass key, 32 bytes long!"}
         pass_key.write_bytes(b"the office rotated it: new key!!")
-        office.publish("gate/tianlin12/east/cmd/reload", sign(KEY, "reload", command(request_id="reload-1")))
+        office.publish("gate/tianlin12/east/cmd/reload", sign(KEY, "reload", command(request_id="reload-1"), **EAST))
         assert wait_for(lambda: "reload-1" in results(office), 10)
         assert results(office)["reload-1"]["ok"] is True
         assert {w.pass_key for w in daemon.workers} == {b"the office rotated it: new key!!"}
@@ -134,18 +137,17 @@ def test_pay_opens_a_held_exit(running_gate):
     from edge.plate_match import PlateMatch  # noqa: F401  (the car is unregistered: no match)
 
     entry = gate.vehicle("in", "沪A12345")
-    with daemon.registry.transaction():
-        daemon.registry.conn.execute("UPDATE parking_sessions SET entry_epoch = entry_epoch - 2700")
+    daemon.registry.sessions.backdate_entry(entry["session_id"], 2700)
     held = gate.vehicle("out", "沪A12345")
     assert held["decision"] == "hold" and held["fee_cents"] == 500
     assert held["session_id"] == entry["session_id"]
     office.publish("gate/tianlin12/east/cmd/pay", sign(KEY, "pay", command(
-        request_id="pay-1", session_id=held["session_id"], amount_cents=500)))
+        request_id="pay-1", session_id=held["session_id"], amount_cents=500), **EAST))
     assert wait_for(lambda: "pay-1" in results(office), 10)
     assert results(office)["pay-1"]["ok"] is True
     paid = [e for e in office.on("/event/exit") if e["decision"] == "open"]
     assert paid and paid[0]["fee_cents"] == 500 and paid[0]["session_id"] == held["session_id"]
-    assert daemon.registry.open_session("沪A12345") is None
+    assert daemon.registry.sessions.open_for("沪A12345") is None
 
 
 def test_peer_gates_share_last_seen_and_parking_sessions(tmp_path, broker, running_gate):
@@ -155,17 +157,17 @@ def test_peer_gates_share_last_seen_and_parking_sessions(tmp_path, broker, runni
     west = Daemon(west_config).start()
     try:
         assert west.link.connected.wait(10)
-        person = west.registry.add_person("王建国", "12-301", care_watch=True)
-        east.registry.add_person("王建国", "12-301", care_watch=True)
+        person = west.registry.people.add("王建国", "12-301", care_watch=True)
+        east.registry.people.add("王建国", "12-301", care_watch=True)
         west.gate.person("in", person)
         entry = west.gate.vehicle("in", "沪B77777")
-        assert wait_for(lambda: east.registry.last_seen(f"person:{person}") is not None, 10)
-        assert east.registry.last_seen(f"person:{person}")["gate"] == "west"
-        assert wait_for(lambda: east.registry.open_session("沪B77777") is not None, 10)
-        assert east.registry.open_session("沪B77777")["session_id"] == entry["session_id"]
+        assert wait_for(lambda: east.registry.sightings.get(f"person:{person}") is not None, 10)
+        assert east.registry.sightings.get(f"person:{person}")["gate"] == "west"
+        assert wait_for(lambda: east.registry.sessions.open_for("沪B77777") is not None, 10)
+        assert east.registry.sessions.open_for("沪B77777")["session_id"] == entry["session_id"]
         exit_event = east.gate.vehicle("out", "沪B77777")  # in at west, out at east: one session
         assert exit_event["session_id"] == entry["session_id"] and exit_event["decision"] == "open"
-        assert wait_for(lambda: west.registry.open_session("沪B77777") is None, 10)
+        assert wait_for(lambda: west.registry.sessions.open_for("沪B77777") is None, 10)
         # Re-delivery of the same event changes nothing.
         from edge.peers import apply_peer_event
 
@@ -194,10 +196,10 @@ def test_the_command_parser_only_ever_accepts_or_refuses(verb, body, raw):
         seen.add(request_id)
         return was
 
-    for data in (raw, json.dumps(body).encode(), json.dumps(sign(KEY, verb, body) if isinstance(body, dict)
+    for data in (raw, json.dumps(body).encode(), json.dumps(sign(KEY, verb, body, **EAST) if isinstance(body, dict)
                                                              else body).encode()):
         try:
-            parsed = parse_command(verb, data, KEY, 120, remember)
+            parsed = parse_command(verb, data, KEY, 120, remember, **EAST)
         except CommandRefused as exc:
             assert isinstance(exc.error, str) and exc.error
         else:
@@ -214,8 +216,108 @@ def test_every_properly_signed_fresh_command_is_accepted_once(request_id, lane):
         seen.add(rid)
         return was
 
-    body = sign(KEY, "open", {"request_id": request_id, "ts": time.time(), "lane": lane})
+    body = sign(KEY, "open", {"request_id": request_id, "ts": time.time(), "lane": lane}, **EAST)
     raw = json.dumps(body).encode()
-    assert parse_command("open", raw, KEY, 120, remember).body["lane"] == lane
+    assert parse_command("open", raw, KEY, 120, remember, **EAST).body["lane"] == lane
     with pytest.raises(CommandRefused, match="replayed"):
-        parse_command("open", raw, KEY, 120, remember)
+        parse_command("open", raw, KEY, 120, remember, **EAST)
+
+
+# -- what is signed, and each refusal's own reason (unit tests, no broker) -----------------------------------
+NOW = 1_790_000_000.0
+
+
+def never_seen():
+    seen = set()
+
+    def remember(request_id):
+        was = request_id in seen
+        seen.add(request_id)
+        return was
+
+    return remember
+
+
+def parse(verb, body, *, now=NOW, **where):
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    return parse_command(verb, raw, KEY, 120, never_seen(), now=now, **(where or EAST))
+
+
+def test_the_signed_string_is_site_gate_verb_then_the_canonical_body():
+    body = {"request_id": "r-1", "ts": "2026-09-21T10:00:00.000+08:00", "v": 1, "session_id": "会话", "sig": "ff",
+            "amount_cents": 500}
+    expected = ('tianlin12/east/pay\n{"amount_cents":500,"request_id":"r-1","session_id":"会话",'
+                '"ts":"2026-09-21T10:00:00.000+08:00","v":1}').encode()
+    assert canonical("pay", body, site="tianlin12", gate="east") == expected
+    import hashlib
+    import hmac
+
+    assert sign(KEY, "pay", body, **EAST)["sig"] == hmac.new(KEY, expected, hashlib.sha256).hexdigest()
+
+
+@pytest.mark.parametrize("where", [{"site": "tianlin12", "gate": "west"}, {"site": "tianlin13", "gate": "east"}])
+def test_a_command_signed_for_another_gate_or_site_is_refused(where):
+    body = new_command("open", key=KEY, now=NOW, zone=SHANGHAI, lane="in", **EAST)
+    assert parse("open", body).request_id == body["request_id"]  # fine where it was meant to go
+    with pytest.raises(CommandRefused, match=r"bad signature \(signed for another site, gate"):
+        parse("open", body, **where)
+
+
+def test_new_command_builds_a_versioned_signed_command_with_a_fresh_id():
+    first = new_command("pay", key=KEY, now=NOW, zone=SHANGHAI, session_id="s-1", amount_cents=300, **EAST)
+    second = new_command("pay", key=KEY, now=NOW, zone=SHANGHAI, session_id="s-1", amount_cents=300, **EAST)
+    assert first["request_id"] != second["request_id"]
+    assert first["v"] == 1 and first["ts"] == iso(NOW, SHANGHAI) and first["ts"].endswith("+08:00")
+    command = parse("pay", first)
+    assert command.body["session_id"] == "s-1" and command.body["amount_cents"] == 300
+
+
+def test_stale_and_future_commands_are_refused_each_with_its_own_reason():
+    old = new_command("open", key=KEY, now=NOW - 600, zone=SHANGHAI, **EAST)
+    with pytest.raises(CommandRefused) as stale:
+        parse("open", old)
+    assert stale.value.error == "stale: ts is 600 s behind the gate's clock (window 120 s)"
+    ahead = new_command("open", key=KEY, now=NOW + 600, zone=SHANGHAI, **EAST)
+    with pytest.raises(CommandRefused) as future:
+        parse("open", ahead)
+    assert future.value.error == ("from the future: ts is 600 s ahead of the gate's clock (window 120 s); "
+                                  "check the clocks")
+    # Inside the window either way: accepted.
+    assert parse("open", new_command("open", key=KEY, now=NOW - 100, zone=SHANGHAI, **EAST))
+    assert parse("open", new_command("open", key=KEY, now=NOW + 100, zone=SHANGHAI, **EAST))
+
+
+def test_unknown_fields_are_accepted_and_signed_like_the_rest():
+    body = new_command("open", key=KEY, now=NOW, zone=SHANGHAI, lane="out", operator="李", reason={"ticket": 7},
+                       **EAST)
+    command = parse("open", body)
+    assert command.body["lane"] == "out" and command.body["operator"] == "李"
+    with pytest.raises(CommandRefused, match="bad signature"):
+        parse("open", {**body, "operator": "someone else"})
+
+
+def test_contract_version_other_than_1_is_refused_and_a_missing_one_is_read_as_1():
+    newer = new_command("open", key=KEY, now=NOW, zone=SHANGHAI, v=2, **EAST)
+    with pytest.raises(CommandRefused) as refused:
+        parse("open", newer)
+    assert refused.value.error.startswith("contract version 2 is not 1")
+    assert refused.value.request_id == newer["request_id"]
+    with pytest.raises(CommandRefused, match="v must be a whole number"):
+        parse("open", new_command("open", key=KEY, now=NOW, zone=SHANGHAI, v="1", **EAST))
+    unversioned = sign(KEY, "open", {"request_id": "old-office", "ts": NOW}, **EAST)
+    assert parse("open", unversioned).request_id == "old-office"
+
+
+def test_a_non_ascii_signature_is_a_bad_signature_not_a_crash():
+    body = {**new_command("open", key=KEY, now=NOW, zone=SHANGHAI, **EAST), "sig": "签名"}
+    with pytest.raises(CommandRefused, match="bad signature"):
+        parse("open", body)
+
+
+def test_the_readme_example_signature():
+    body = {"request_id": "cmd-5f1c2a9e0b7d4c31", "ts": "2026-11-26T12:00:00.000+08:00", "v": 1, "lane": "in"}
+    assert canonical("open", body, **EAST) == (
+        b'tianlin12/east/open\n{"lane":"in","request_id":"cmd-5f1c2a9e0b7d4c31",'
+        b'"ts":"2026-11-26T12:00:00.000+08:00","v":1}')
+    assert sign(b"example-key", "open", body, **EAST)["sig"] == (
+        "097c52842f46fc531c1b1b58d8c83541dac3cc75d9d2e1b24c50144ff27cdbd2")

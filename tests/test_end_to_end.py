@@ -18,8 +18,8 @@ from mqtt_helpers import Listener, wait_for
 
 from drivers.barrier_simulator import BarrierSimulator
 from drivers.ptylink import PtyLink
-from edge.registry import Registry
 from edge.remote import sign
+from edge.store import Store
 from models.images import encode_jpeg, load_rgb
 
 KEY = b"office-and-gate-share-this-key-32"
@@ -71,11 +71,11 @@ class Site:
             "inactivity": {"threshold_hours": 48, "check_every_minutes": 0.02},
             "passes": {"secret_file": "pass.key"},
         }, allow_unicode=True))
-        with Registry(tmp_path / "registry.db") as registry:
-            self.resident = registry.add_person("王建国", "12-301", care_watch=True)
+        with Store(tmp_path / "registry.db") as registry:
+            self.resident = registry.people.add("王建国", "12-301", care_watch=True)
             template = engines["faces"].enrolment_template(load_rgb(face("fr_obama", 1)), "enrolment")
-            registry.add_templates(self.resident, engines["faces"].encoder.name, [template])
-            registry.upsert_vehicle("皖AY6B59", "resident", self.resident, valid_until="2099-12-31")
+            registry.templates.add(self.resident, engines["faces"].encoder.name, [template])
+            registry.vehicles.upsert("皖AY6B59", "resident", self.resident, valid_until="2099-12-31")
         self.process = None
         self.log = tmp_path / "daemon.log"
 
@@ -148,11 +148,12 @@ def test_a_day_at_the_gate(site):
         held = office.on("/event/exit")[0]
         assert held["decision"] == "hold" and held["fee_cents"] == 500 and site.pulses("car", 1) == 0
         pay = sign(KEY, "pay", {"request_id": "pay-1", "ts": time.time() + 45 * 60,
-                                "session_id": held["session_id"], "amount_cents": 500})
+                                "session_id": held["session_id"], "amount_cents": 500}, site="tianlin12", gate="east")
         office.publish("gate/tianlin12/east/cmd/pay", pay)
         assert wait_for(lambda: len(office.on("/event/exit")) == 2, 20)
         assert office.on("/event/exit")[1]["decision"] == "open" and site.pulses("car", 1) == 1
-        assert office.on("/cmd/result")[-1] == {"request_id": "pay-1", "ok": True, "error": None}
+        assert wait_for(lambda: office.on("/cmd/result"), 10)  # published right after the exit event
+        assert office.on("/cmd/result")[-1] == {"v": 1, "request_id": "pay-1", "ok": True, "error": None}
         show(site.cams["plate-out"])
 
         # Two days pass without the care-watch resident: exactly one alert...
@@ -184,17 +185,17 @@ def test_a_day_at_the_gate(site):
         office.close()
     event_ids = [p["event_id"] for t, p, _ in office.messages if "/event/" in t]
     assert len(event_ids) == len(set(event_ids))
-    with Registry(site.dir / "registry.db") as registry:
-        assert registry.query_one("SELECT count(*) AS n FROM outbox WHERE sent_epoch IS NULL")["n"] == 0
+    with Store(site.dir / "registry.db") as registry:
+        assert registry.outbox.depth() == 0
 
 
 def test_events_made_while_the_broker_is_down_arrive_after_a_sigkill(site):
     site.broker.stop()
     site.start()
     try:
-        with Registry(site.dir / "registry.db") as registry:
+        with Store(site.dir / "registry.db") as registry:
             show(site.cams["face-in"], face("fr_obama", 2))
-            assert wait_for(lambda: registry.query("SELECT * FROM events WHERE kind = 'entry'"), 40), \
+            assert wait_for(lambda: registry.events.payloads(kind="entry"), 40), \
                 site.log.read_text()[-3000:]
         site.process.send_signal(signal.SIGKILL)  # power cut while the office's broker is down
         site.process.wait(10)
