@@ -133,9 +133,10 @@ class Office:
         _say({"topic": message.topic, "payload": payload})
 
     def pay(self, session_id: str, amount_cents: int) -> None:
+        from edge.keys import read_secret
         from edge.remote import new_command
 
-        key = self.config.mqtt.command_key_file.read_bytes().strip()
+        key = read_secret(self.config.mqtt.command_key_file)
         body = new_command("pay", site=self.config.site, gate=self.config.gate, key=key, zone=self.config.zone,
                            request_id=f"demo-{int(time.time() * 1000)}", session_id=session_id,
                            amount_cents=amount_cents)

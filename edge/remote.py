@@ -14,6 +14,12 @@ ahead ("from the future", a clock problem); a ``request_id`` is accepted once (r
 registry, so a restart does not reopen the window). Fields a gate does not know are signed like the
 others and ignored. ``new_command`` builds a signed command (``gate-edge cmd``, the demo, tests).
 
+A gate in site mode (``mqtt.command_public_keys``) takes instead commands signed by the office's
+``command.key`` (Ed25519, ``edge.keys``): the body carries ``"kid"`` (signed with the rest) and ``sig``
+is the hex Ed25519 signature of the same bytes. Each gate takes only its own kind: a command signed
+with a shared key is refused by a site-mode gate, and an Ed25519 one by a gate with a shared key.
+``command_checker(config)`` loads what a gate verifies with; ``command_signer(config)`` what signs.
+
     open  {"lane": "in"|"out", "barrier": id?}          open once, as the guard's button
     pay   {"session_id": id, "amount_cents": n}         record payment; opens if nothing is left due
     reload {}                                           re-read templates, vehicles and the pass key
@@ -32,6 +38,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from edge.contract import CONTRACT_VERSION, version_problem
+from edge.keys import Signer, Verifier, load_signer, load_verifier, read_secret
 from edge.timeutil import iso, parse_iso
 
 MAX_PAYLOAD = 4096
@@ -59,13 +66,68 @@ def canonical(verb: str, body: dict, *, site: str, gate: str) -> bytes:
     return f"{site}/{gate}/{verb}\n{text}".encode()
 
 
-def sign(key: bytes, verb: str, body: dict, *, site: str, gate: str) -> dict:
-    """The office's side: the body with its ``sig`` added, valid only on ``<site>/<gate>/cmd/<verb>``."""
+def sign(key: bytes | Signer, verb: str, body: dict, *, site: str, gate: str) -> dict:
+    """The office's side: the body with its ``sig`` added, valid only on ``<site>/<gate>/cmd/<verb>``.
+
+    With a shared key (bytes): HMAC-SHA256. With a Signer (the office's command.key): ``kid`` is added
+    to the body, then signed with the rest (Ed25519)."""
+    if isinstance(key, Signer):
+        unsigned = {**{k: v for k, v in body.items() if k != "sig"}, "kid": key.kid}
+        return {**unsigned, "sig": key.sign(canonical(verb, unsigned, site=site, gate=gate))}
     digest = hmac.new(key, canonical(verb, body, site=site, gate=gate), hashlib.sha256).hexdigest()
     return {**body, "sig": digest}
 
 
-def new_command(verb: str, *, site: str, gate: str, key: bytes, now: float | None = None,
+SHARED_AT_SITE_GATE = "signed with a shared key; this gate takes commands signed by the office's command key"
+SITE_AT_LOCAL_GATE = ("signed with the office's command key; this gate takes commands signed with its shared "
+                      "key (mqtt.command_key_file)")
+BAD_SIGNATURE = "bad signature (signed for another site, gate or command, or with another key)"
+
+
+def command_checker(config) -> bytes | Verifier | None:
+    """What a gate verifies commands with: a Verifier of ``mqtt.command_public_keys`` (site mode), the
+    shared secret of ``mqtt.command_key_file`` (local mode), or None (commands off). KeyFileError names
+    the file that cannot be used."""
+    mqtt = config.mqtt
+    if getattr(mqtt, "command_public_keys", None):
+        return load_verifier(mqtt.command_public_keys)
+    if mqtt.command_key_file:
+        return read_secret(mqtt.command_key_file)
+    return None
+
+
+def command_signer(config) -> bytes | Signer | None:
+    """What signs commands for a config: the office's ``commands.signing_key_file`` (Ed25519), else a
+    local gate's shared ``mqtt.command_key_file``; None when it holds neither."""
+    commands = getattr(config, "commands", None)
+    signing = getattr(commands, "signing_key_file", None)
+    if signing:
+        return load_signer(signing)
+    key_file = getattr(getattr(config, "mqtt", None), "command_key_file", None)
+    return read_secret(key_file) if key_file else None
+
+
+def _signature_problem(key: bytes | Verifier, verb: str, body: dict, *, site: str, gate: str) -> str | None:
+    sig = body.get("sig")
+    # A non-ASCII sig (compare_digest would raise TypeError on it) is simply wrong.
+    if not isinstance(sig, str) or not sig.isascii():
+        return BAD_SIGNATURE
+    message = canonical(verb, body, site=site, gate=gate)
+    if isinstance(key, Verifier):
+        kid = body.get("kid")
+        if kid is None:
+            return SHARED_AT_SITE_GATE
+        if not isinstance(kid, str) or kid not in key.kids:
+            return f"signed with unknown key {str(kid)[:32]}"
+        return None if key.verify(kid, message, sig.lower()) else BAD_SIGNATURE
+    if hmac.compare_digest(sig.lower(), hmac.new(key, message, hashlib.sha256).hexdigest()):
+        return None  # a "kid" in an HMAC-signed body is just another signed field
+    if "kid" in body and len(sig) == 128:
+        return SITE_AT_LOCAL_GATE
+    return BAD_SIGNATURE
+
+
+def new_command(verb: str, *, site: str, gate: str, key: bytes | Signer, now: float | None = None,
                 zone: ZoneInfo | None = None, request_id: str | None = None, **fields) -> dict:
     """A signed command for ``<site>/<gate>/cmd/<verb>``: a random request_id, ``ts`` (ISO-8601 with
     the zone's offset; UTC without one), ``"v"``, the fields, then ``sig``. The one place that builds
@@ -92,13 +154,14 @@ def _ts_epoch(value) -> float:
 
 
 def parse_command(
-    verb: str, raw: bytes, key: bytes | None, window_s: float, seen, now: float | None = None, *,
+    verb: str, raw: bytes, key: bytes | Verifier | None, window_s: float, seen, now: float | None = None, *,
     site: str, gate: str,
 ) -> Command:
     """Return the Command or raise CommandRefused (with the request id when one could be read).
 
-    ``site`` and ``gate`` are this gate's: the signature must cover them. ``seen(request_id) -> bool``
-    records the id and says whether it had been seen before.
+    ``site`` and ``gate`` are this gate's: the signature must cover them. ``key`` is what the gate holds
+    (``command_checker``): the shared secret, or a Verifier of the office's command keys.
+    ``seen(request_id) -> bool`` records the id and says whether it had been seen before.
     """
     now = time.time() if now is None else now
     if len(raw) > MAX_PAYLOAD:
@@ -115,18 +178,15 @@ def parse_command(
     if verb not in ("open", "pay", "reload"):
         raise CommandRefused(request_id, f"unknown command {verb[:32]!r}")
     if key is None:
-        raise CommandRefused(request_id, "commands are disabled on this gate (no mqtt.command_key_file)")
+        raise CommandRefused(request_id, "commands are disabled on this gate (no mqtt.command_key_file "
+                                         "or mqtt.command_public_keys)")
     # Before the signature: another contract version may sign differently, and saying so helps more.
     problem = version_problem(body)
     if problem:
         raise CommandRefused(request_id, problem)
-    sig = body.get("sig")
-    expected = hmac.new(key, canonical(verb, body, site=site, gate=gate), hashlib.sha256).hexdigest()
-    # compare_digest refuses non-ASCII text with a TypeError: such a sig is simply wrong.
-    if not isinstance(sig, str) or not sig.isascii() or not hmac.compare_digest(sig.lower(), expected):
-        raise CommandRefused(
-            request_id, "bad signature (signed for another site, gate or command, or with another key)"
-        )
+    problem = _signature_problem(key, verb, body, site=site, gate=gate)
+    if problem:
+        raise CommandRefused(request_id, problem)
     try:
         ts = _ts_epoch(body.get("ts"))
     except (ValueError, TypeError, OverflowError) as exc:

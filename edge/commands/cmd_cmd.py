@@ -55,10 +55,12 @@ def _command_key(config, path) -> bytes:
     if key_file is None:
         raise UsageError(f"{path}: mqtt.command_key_file is not set; name the file holding the key the gates "
                          "share for signed commands")
-    key = key_file.read_bytes().strip()
-    if not key:
-        raise UsageError(f"{key_file}: the command key file is empty")
-    return key
+    from edge.keys import KeyFileError, read_secret
+
+    try:
+        return read_secret(key_file)
+    except KeyFileError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def cmd(args) -> int:

@@ -69,15 +69,14 @@ def identify(args) -> int:
     config = registry = pass_key = None
     if args.config:
         from edge.commands import load, open_registry
-        from edge.passes import PassError, read_key
+        from edge.passes import PassError, pass_checker
 
         config = load(args)
         registry = open_registry(config)
-        if config.passes.secret_file:
-            try:
-                pass_key = read_key(config.passes.secret_file)
-            except PassError as exc:
-                raise InputError(str(exc)) from None
+        try:
+            pass_key = pass_checker(config)
+        except PassError as exc:
+            raise InputError(str(exc)) from None
     recognizers = Recognizers(config, registry)
     # Load every model before the clock starts: elapsed_ms is the per-image cost, not start-up.
     recognizers.faces, recognizers.plates, recognizers.qr  # noqa: B018

@@ -80,6 +80,41 @@ def cross_checks(data: object) -> Iterator[Problem]:
                 yield (("mqtt", "tls", "ca"), "a client certificate needs TLS: set tls.ca to the broker's CA file")
         if mqtt.get("password_file") and not mqtt.get("username"):
             yield (("mqtt", "password_file"), "password_file is set without username; set mqtt.username too")
+    yield from _one_kind_of_key(data, "mqtt", "command_key_file", "command_public_keys", "command")
+    yield from _one_kind_of_key(data, "passes", "secret_file", "public_keys", "pass")
+
+
+def _one_kind_of_key(data: dict, section: str, secret: str, public: str, what: str) -> Iterator[Problem]:
+    """A shared secret (local mode) and the office's public keys (site mode) for the same purpose: one."""
+    node = data.get(section)
+    if isinstance(node, dict) and node.get(secret) and node.get(public):
+        yield (
+            (section, public),
+            f"{section}.{secret} (a shared secret: a gate without an office) and {section}.{public} (the "
+            f"office's {what}.pub: site mode) are both set; keep the one for this gate's mode",
+        )
+
+
+def config_warnings(config) -> Iterator[Problem]:
+    """Yield (loc, message) for what a validated config accepts but should change (printed, never fatal)."""
+    from edge.keys import is_old_secret
+
+    if getattr(config, "site_mode", False):
+        for section in ("policy", "parking", "inactivity"):
+            if section in config.model_fields_set:
+                yield ((section,), f"this gate follows the site (registry.source: site): its own {section} is "
+                       "used only until the office's signed site settings arrive; change it in the office's "
+                       "site_settings")
+
+    for section, key in (("mqtt", "command_key_file"), ("passes", "secret_file")):
+        path = getattr(getattr(config, section, None), key, None)
+        if path is not None and is_old_secret(path):
+            yield (
+                (section, key),
+                f"{path} is a key file of an earlier version (raw bytes, not 64 hex characters); it still works, "
+                "but replace it: gate-edge keys new --local --dir DIR, then give the new key to everyone who "
+                "shares it",
+            )
 
 
 def _duplicate_ids(section: str, items: list[tuple[int, dict]]) -> Iterator[Problem]:

@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
 
 from edge.config.base import ReadableFile, Section
+
+
+def _ed25519_public_key(path: Path) -> Path:
+    from edge.keys import KeyFileError, load_public_key
+
+    try:
+        load_public_key(path)
+    except KeyFileError as exc:
+        raise ValueError(str(exc)) from None
+    return path
+
+
+# A readable PEM file holding an Ed25519 public key (the office's command.pub, pass.pub …).
+PublicKeyFile = Annotated[ReadableFile, AfterValidator(_ed25519_public_key)]
 
 
 class TlsConfig(Section):
@@ -35,5 +52,10 @@ class MqttConfig(Section):
     )
     command_key_file: ReadableFile | None = Field(
         None, description="shared HMAC key for signed commands (cmd/open, pay, reload); none = refuse all"
+    )
+    command_public_keys: list[PublicKeyFile] = Field(
+        default_factory=list,
+        description="site mode: the office's command.pub (several while a key is rotated); commands are then "
+        "verified with Ed25519 instead of command_key_file",
     )
     command_window_s: int = Field(120, ge=5, le=3600, description="max age of a command's timestamp")

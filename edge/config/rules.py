@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from edge.config.base import ReadableFile, Section
+from edge.config.mqtt import PublicKeyFile
 
 
 class PolicyConfig(Section):
@@ -37,5 +38,10 @@ class RetentionConfig(Section):
 class PassesConfig(Section):
     secret_file: ReadableFile | None = Field(
         None, description="HMAC key for QR passes; without it passes can be neither issued nor accepted"
+    )
+    public_keys: list[PublicKeyFile] = Field(
+        default_factory=list,
+        description="site mode: the office's pass.pub (several while a key is rotated); passes are then "
+        "the office's, verified with Ed25519 instead of secret_file",
     )
     max_valid_hours: int = Field(24 * 366, ge=1, description="longest validity a pass may be issued for")
