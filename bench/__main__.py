@@ -7,6 +7,7 @@ BENCHES = {
     "barrier_latency": "open command -> coil seen by the device, over a pty at 9600 and 115200 baud",
     "mqtt_bench": "publish latency on loopback and how fast a 10,000-event backlog drains",
     "query_bench": "`gate-edge query` on 5,000 people and 2,000 vehicles vs a naive scan",
+    "registry_sync": "the office publishes 5,000 people and 2,000 vehicles: a gate's full sync, one change's latency",
     "memory": "RSS of the face and plate models over 240 frames: glibc defaults vs the daemon's fixed mmap threshold",
     "soak": "an hour of looping media with broker restarts and barrier faults (not a benchmark: a soak)",
 }

@@ -21,8 +21,11 @@ _LOG = logging.getLogger(__name__)
 
 
 class Alerts:
-    def __init__(self, config, registry, clock=time.time, wake=None):
+    def __init__(self, config, registry, clock=time.time, wake=None, rules=None):
+        from edge.site_rules import SiteRules
+
         self.config = config
+        self.rules = rules or SiteRules(config)
         self.registry = registry
         self.clock = clock
         self.topics = Topics(config.mqtt.topic_prefix, config.site, config.gate)
@@ -61,7 +64,7 @@ class Alerts:
     def check_inactivity(self, now: float | None = None) -> list[dict]:
         """Raise one alert per care-watch resident unseen for threshold_hours (per episode)."""
         now = self.clock() if now is None else now
-        threshold = self.config.inactivity.threshold_hours * 3600
+        threshold = self.rules.inactivity.threshold_hours * 3600
         store = self.registry
         raised = []
         for person in store.people.care_watch():

@@ -18,16 +18,18 @@ def check_config(args) -> int:
     from edge.config import ConfigError, load_config
 
     try:
-        load_config(args.file)
+        config = load_config(args.file)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    for warning in getattr(config, "warnings", []):
+        print(warning, file=sys.stderr)
     print("ok")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from edge.commands import cmd_cmd, device_cmds, identify, pass_cmds, registry_cmds
+    from edge.commands import cmd_cmd, device_cmds, identify, keys_cmds, office_cmds, pass_cmds, registry_cmds
 
     parser = argparse.ArgumentParser(
         prog="gate-edge", description="Gate daemon: faces, plates, QR passes, barrier, MQTT"
@@ -43,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     pass_cmds.register(sub)
     device_cmds.register(sub)
     cmd_cmd.register(sub)
+    keys_cmds.register(sub)
+    office_cmds.register(sub)
     return parser
 
 

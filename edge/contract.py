@@ -7,6 +7,11 @@
     P/<gate>/alert/device      cameras, barriers, broker, disk, outbox
     P/<gate>/cmd/<verb>        open | pay | reload (subscribed; signed)
     P/<gate>/cmd/result        {"request_id", "ok", "error"}
+    P/<requester>/req/<verb>   replay | resync (to a gate or the office), signed by the requester
+    P/registry/<kind>/<key>    retained, signed by the office: person | vehicle | pass records (DESIGN 6.4)
+    P/registry/head|settings   retained, signed: what a complete copy holds; the site's settings
+    P/office/status            retained; last will {"state": "offline"}
+    P/office/resync/<gate>     the office's "page sent" after answering that gate's resync request
 
 Every payload carries ``"v": CONTRACT_VERSION`` and every event its gate's ``"seq"``. What peers send
 is parsed here too (``parse_event``): unknown fields are ignored, an unknown kind is kept (for its
@@ -74,6 +79,47 @@ class Topics:
             return parts[0], parts[2]
         return None
 
+    def request(self, verb: str, requester: str | None = None) -> str:
+        return f"{self.base}/{requester or self.gate}/req/{verb}"
+
+    @property
+    def requests(self) -> str:
+        return f"{self.base}/+/req/+"
+
+    def parse_request_topic(self, topic: str) -> tuple[str, str] | None:
+        """(requester, verb) of a request topic under this site, else None."""
+        if not topic.startswith(self.base + "/"):
+            return None
+        parts = topic[len(self.base) + 1 :].split("/")
+        if len(parts) == 3 and parts[1] == "req" and _NAME.match(parts[0]) and _NAME.match(parts[2]):
+            return parts[0], parts[2]
+        return None
+
+    def registry(self, kind: str, key=None) -> str:
+        """``P/registry/person/7``, ``P/registry/vehicle/沪A12345``, ``P/registry/head`` …"""
+        return f"{self.base}/registry/{kind}" + (f"/{key}" if key is not None else "")
+
+    @property
+    def resync_answers(self) -> str:
+        """Where the office says "page sent" after answering this gate's resync request."""
+        return f"{self.base}/office/resync/{self.gate}"
+
+    @property
+    def registry_all(self) -> str:
+        return f"{self.base}/registry/#"
+
+    def parse_registry_topic(self, topic: str) -> tuple[str, str | None] | None:
+        """(kind, key) of a registry topic: ("person", "7"), ("head", None) …, else None."""
+        prefix = f"{self.base}/registry/"
+        if not topic.startswith(prefix):
+            return None
+        parts = topic[len(prefix):].split("/")
+        if len(parts) == 1 and parts[0] in ("head", "settings"):
+            return parts[0], None
+        if len(parts) == 2 and parts[0] in ("person", "vehicle", "pass") and parts[1]:
+            return parts[0], parts[1]
+        return None
+
     def parse_command_topic(self, topic: str) -> str | None:
         prefix = f"{self.base}/{self.gate}/cmd/"
         if topic.startswith(prefix):
@@ -129,10 +175,83 @@ def session_fields(transition: str, paid_cents: int | None = None) -> dict:
     return fields
 
 
+# -- the site registry (DESIGN 6.4); signed by the office with registry.key (edge.keys.sign_record) ----
+def vector_text(vector) -> str:
+    """A face template on the wire: base64 of little-endian float32."""
+    import base64
+
+    import numpy as np
+
+    return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+
+
+def vector_of(text: str):
+    import base64
+
+    import numpy as np
+
+    return np.frombuffer(base64.b64decode(text, validate=True), dtype="<f4").astype(np.float32)
+
+
+def person_record(*, person_id: int, unit: str, care_watch: bool, registered_at: str, templates, epoch: int,
+                  version: int, ts: str) -> dict:
+    """A person as gates need them: no name, no phone (those stay at the office)."""
+    return {"v": CONTRACT_VERSION, "person_id": person_id, "unit": unit, "care_watch": bool(care_watch),
+            "registered_at": registered_at,
+            "templates": [{"encoder": encoder, "vector": vector_text(vector)} for encoder, vector in templates],
+            "epoch": epoch, "version": version, "ts": ts}
+
+
+def vehicle_record(*, plate: str, vehicle_class: str, person_id, valid_from, valid_until, epoch: int, version: int,
+                   ts: str) -> dict:
+    return {"v": CONTRACT_VERSION, "plate": plate, "class": vehicle_class, "person_id": person_id,
+            "valid_from": valid_from, "valid_until": valid_until, "epoch": epoch, "version": version, "ts": ts}
+
+
+def pass_revocation(*, pass_id: str, epoch: int, version: int, ts: str) -> dict:
+    return {"v": CONTRACT_VERSION, "pass_id": pass_id, "revoked": True, "epoch": epoch, "version": version, "ts": ts}
+
+
+def tombstone(kind: str, key, *, epoch: int, version: int, ts: str) -> dict:
+    """A signed deletion: ``{"person_id": 7, "deleted": true, …}`` or ``{"plate": …, "deleted": true, …}``."""
+    field = {"person": "person_id", "vehicle": "plate"}[kind]
+    return {"v": CONTRACT_VERSION, field: key, "deleted": True, "epoch": epoch, "version": version, "ts": ts}
+
+
+def head_record(*, epoch: int, version: int, people: int, vehicles: int, passes_revoked: int, digest: str,
+                ts: str) -> dict:
+    """What a complete copy holds; ``digest`` (an added field) covers every record's key, epoch and version."""
+    return {"v": CONTRACT_VERSION, "epoch": epoch, "version": version, "people": people, "vehicles": vehicles,
+            "passes_revoked": passes_revoked, "digest": digest, "ts": ts}
+
+
+def settings_record(*, settings: dict, gates: dict, epoch: int, version: int, ts: str) -> dict:
+    """The site settings (face_encoder, policy, parking, inactivity) and the gates' public keys by name."""
+    return {"v": CONTRACT_VERSION, **settings, "gates": gates, "epoch": epoch, "version": version, "ts": ts}
+
+
+def resync_request(*, request_id: str, after_epoch: int, after_version: int, limit: int, ts: str) -> dict:
+    """A gate asking the office for the registry records after (epoch, version), ``limit`` at a time."""
+    return {"v": CONTRACT_VERSION, "request_id": request_id, "target": "office", "from_epoch": after_epoch,
+            "from_version": after_version, "limit": limit, "ts": ts}
+
+
+def resync_page_end(*, request_id: str, count: int, last: tuple[int, int], limit: int) -> dict:
+    """The office, after a resync page: how many records it sent and the last one's (epoch, version), so
+    the gate can tell whether the broker delivered them all (it may drop some beyond its queue limit)."""
+    return {"v": CONTRACT_VERSION, "request_id": request_id, "count": count, "last_epoch": last[0],
+            "last_version": last[1], "complete": count < limit}
+
+
 def status_payload(state: str, ts: str, cameras: dict | None = None, barriers: dict | None = None,
-                   outbox: int | None = None) -> dict:
+                   outbox: int | None = None, **parts) -> dict:
+    """A gate's status; ``parts`` are the added fields (``registry`` …), never new states."""
     return {"v": CONTRACT_VERSION, "state": state, "version": __version__, "ts": ts, "cameras": cameras or {},
-            "barriers": barriers or {}, "outbox": outbox}
+            "barriers": barriers or {}, "outbox": outbox, **parts}
+
+
+def office_status_payload(state: str, ts: str, gates: dict) -> dict:
+    return {"v": CONTRACT_VERSION, "state": state, "version": __version__, "ts": ts, "gates": gates}
 
 
 def offline_will(ts: str | None = None) -> dict:

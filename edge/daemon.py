@@ -22,6 +22,7 @@ from edge.gate import Gate
 from edge.jobs import Jobs
 from edge.memory import return_freed_memory
 from edge.recognition import Recognizers
+from edge.site_rules import SiteRules
 from edge.store import Store
 from edge.timeutil import Clock
 
@@ -30,13 +31,17 @@ STALL_S = 60.0
 
 
 class Daemon:
-    def __init__(self, config, *, clock: Clock | None = None, on_event=None, barriers: dict | None = None):
+    def __init__(self, config, *, clock: Clock | None = None, on_event=None, barriers: dict | None = None,
+                 engines: dict | None = None):
+        """``engines``: already loaded recognition models to share ({"faces", "plates", "qr"}; tests, demos)."""
+        self._engines = engines
         self.config = config
         self.clock = clock or Clock(offset_file=os.environ.get("GATE_EDGE_CLOCK_OFFSET_FILE"))
         self.stop = threading.Event()
         self.on_event = on_event
         self._given_barriers = barriers
         self.registry = self.alerts = self.link = self.gate = self.jobs = self.recognizers = None
+        self.replica = self.rules = None
         self.barriers: dict = {}
         self.cameras: list = []
         self.workers: list = []
@@ -50,19 +55,25 @@ class Daemon:
         return_freed_memory()  # before the models allocate
         self.registry = Store(config.database)
         self._closers.append(self.registry.close)
-        self.alerts = Alerts(config, self.registry, clock=self.clock, wake=self._wake)
+        self.rules = SiteRules.for_store(config, self.registry)
+        self.alerts = Alerts(config, self.registry, clock=self.clock, wake=self._wake, rules=self.rules)
+        self.recognizers = Recognizers(config, self.registry, **(self._engines or {}))
+        signer = None
+        if config.site_mode:
+            signer = self._start_replica()
         if config.mqtt.enabled:
             from edge.mqtt_link import MqttLink
 
             self.link = MqttLink(config, self.registry, on_command=self._command, on_peer_event=self._peer,
-                                 on_refused=self._refused, status_provider=self._status).start()
+                                 on_refused=self._refused, status_provider=self._status,
+                                 on_registry=self.replica.apply_many if self.replica else None,
+                                 on_message=self._message).start()
             self._closers.append(self.link.close)
         self._start_barriers()
-        self.recognizers = Recognizers(config, self.registry)
         self._preload_models()
         pass_key = self._pass_key()
         self.gate = Gate(config, self.registry, self.barriers, self.alerts, clock=self.clock, wake=self._wake,
-                         on_event=self.on_event)
+                         on_event=self.on_event, rules=self.rules, signer=signer)
         from drivers.camera import Camera
         from edge.pipeline import CameraWorker
 
@@ -72,7 +83,7 @@ class Daemon:
             self.workers.append(CameraWorker(camera, config, self.recognizers, self.gate, self.stop, pass_key).start())
         self._closers.append(self._stop_cameras)
         self.jobs = Jobs(config, self.registry, self.alerts, cameras=self.cameras, barriers=self.barriers,
-                         link=self.link, clock=self.clock, outbox=self.registry.outbox).start()
+                         link=self.link, clock=self.clock, outbox=self.registry.outbox, replica=self.replica).start()
         self._closers.append(self.jobs.close)
         if self.link is not None:
             self.link.publish_status()  # now with the cameras and barriers in it
@@ -80,6 +91,33 @@ class Daemon:
         _LOG.info("gate %s/%s running: %d cameras, %d barriers", config.site, config.gate, len(self.cameras),
                   len(self.barriers))
         return self
+
+    def _start_replica(self):
+        """Site mode: the office's registry, verified with its registry.pub; returns the gate's own signer."""
+        from edge.keys import load_signer, load_verifier
+        from edge.replica import Replica
+
+        config = self.config
+        signer = load_signer(config.identity_key_file) if config.identity_key_file else None
+        if signer is None:
+            _LOG.warning("site mode without identity_key_file: events go out unsigned and a missing registry "
+                         "record cannot be asked for (req/resync)")
+        encoder = config.recognition.face.encoder if any(c.role == "face" for c in config.cameras) else None
+        if encoder is not None:
+            encoder = self.recognizers.faces.encoder.name  # "default" resolved to the encoder it is
+        self.replica = Replica(config, self.registry, load_verifier(config.registry.public_keys), self.alerts,
+                               self.rules, signer=signer, publish=self._publish, clock=self.clock,
+                               encoder_name=encoder, on_sync_change=self._status_changed)
+        return signer
+
+    def _status_changed(self) -> None:
+        if self.link is not None:
+            self.link.publish_status()
+
+    def _publish(self, topic: str, payload: dict) -> None:
+        """A message that is not an event or alert (a resync request): through the outbox as well."""
+        self.registry.outbox.enqueue(topic, payload, now=self.clock())
+        self._wake()
 
     def _start_barriers(self) -> None:
         if self._given_barriers is not None:
@@ -98,7 +136,7 @@ class Daemon:
 
     def _preload_models(self) -> None:
         roles = {c.role for c in self.config.cameras}
-        if "face" in roles:
+        if "face" in roles and not self.config.site_mode:  # in site mode templates come from the office
             self._reconcile_encoder()
             self.recognizers.matcher()
         if "plate" in roles:
@@ -124,10 +162,10 @@ class Daemon:
         self.alerts.device("faces", not missing, detail)
 
     def _pass_key(self):
-        from edge.passes import PassError, read_key
+        from edge.passes import PassError, pass_checker
 
         try:
-            return read_key(self.config.passes.secret_file) if self.config.passes.secret_file else None
+            return pass_checker(self.config)
         except (PassError, OSError) as exc:
             _LOG.error("QR passes disabled: %s", exc)
             return None
@@ -205,7 +243,17 @@ class Daemon:
         return {
             "cameras": {c.id: c.stats() for c in self.cameras},
             "barriers": {b.id: b.health() for b in self.barriers.values()},
+            "registry": self.replica.status() if self.replica else self._local_registry(),
         }
+
+    def _local_registry(self) -> dict:
+        return {"source": "local", "people": self.registry.people.count(), "vehicles": self.registry.vehicles.count(),
+                "synced": True}
+
+    def _message(self, topic: str, payload: bytes) -> None:
+        """What is neither a command nor a peer event: the office's "page sent" after a resync request."""
+        if self.replica is not None and topic == self.link.topics.resync_answers:
+            self.replica.page_end(payload)
 
     def _refused(self, seq: int, reason: str) -> None:
         self.alerts.device("broker", False, f"broker refused a message (outbox row {seq}): {reason}")
@@ -213,16 +261,16 @@ class Daemon:
     def _peer(self, gate: str, kind: str, payload: bytes) -> None:
         from edge.peers import apply_peer_event
 
-        apply_peer_event(self.registry, self.alerts, gate, payload)
+        apply_peer_event(self.registry, self.alerts, gate, payload, site_mode=self.config.site_mode)
 
     def _command(self, verb: str, payload: bytes) -> None:
         from edge.contract import command_result
-        from edge.remote import CommandRefused, parse_command, remember_request
+        from edge.remote import CommandRefused, command_checker, parse_command, remember_request
 
         mqtt = self.config.mqtt
-        key = mqtt.command_key_file.read_bytes().strip() if mqtt.command_key_file else None
         request_id, ok, error = None, False, None
         try:
+            key = command_checker(self.config)  # KeyFileError (a ValueError) names the file
             command = parse_command(verb, payload, key, mqtt.command_window_s,
                                     remember_request(self.registry, mqtt.command_window_s), now=self.clock(),
                                     site=self.config.site, gate=self.config.gate)

@@ -16,14 +16,22 @@ import uuid
 from drivers.barriers import BarrierError
 from edge import policy
 from edge.contract import Topics, event_payload, session_fields, subject
+from edge.keys import sign_record
 from edge.timeutil import iso
 
 _LOG = logging.getLogger(__name__)
 
 
 class Gate:
-    def __init__(self, config, registry, barriers: dict, alerts, clock=time.time, wake=None, on_event=None):
+    def __init__(self, config, registry, barriers: dict, alerts, clock=time.time, wake=None, on_event=None,
+                 rules=None, signer=None):
+        """``rules``: the site's rules (edge.site_rules); ``signer``: site mode, the gate's own key, which
+        signs every event it publishes."""
+        from edge.site_rules import SiteRules
+
         self.config = config
+        self.rules = rules or SiteRules(config)
+        self.signer = signer
         self.registry = registry
         self.barriers = barriers
         self.alerts = alerts
@@ -80,6 +88,8 @@ class Gate:
             if barrier_result is not None:
                 payload["barrier"] = barrier_result
             payload.update(extra or {})
+            if self.signer is not None:
+                payload = sign_record(self.signer, payload)
             if session_change:
                 session_change(event_id)
             store.events.add_local(payload, now)
@@ -109,7 +119,7 @@ class Gate:
             person = None
             if person_id is not None:
                 person = self.registry.people.find_by_id(person_id)
-            decision = policy.decide_person(person, lane, self.config.policy.mode, credential)
+            decision = policy.decide_person(person, lane, self.rules.policy.mode, credential)
             result = self._pulse(self._barrier_for(camera, lane), lane) if decision.opens else None
             subj = subject("person", person_id=person["id"]) if person else subject("unknown")
             keep = snapshot if person is None and self.config.retention.stranger_snapshots_days > 0 else None
@@ -130,7 +140,7 @@ class Gate:
             known_plate = match.plate if match else plate
             state = self._parking_state(known_plate)
             decision = policy.decide_vehicle(
-                vehicle, lane, now, mode=self.config.policy.mode, parking=self.config.parking,
+                vehicle, lane, now, mode=self.rules.policy.mode, parking=self.rules.parking,
                 zone=self.config.zone, state=state, fuzzy=fuzzy, fuzzy_opens=self.config.recognition.plate.fuzzy,
                 via_pass=via_pass,
             )
@@ -227,7 +237,7 @@ class Gate:
             from edge.fees import fee_cents
 
             total = fee_cents(session["vehicle_class"] or "visitor", session["entry_epoch"], now,
-                              self.config.parking, self.config.zone)
+                              self.rules.parking, self.config.zone)
             paid = session["paid_cents"] + amount_cents
             subj = subject("vehicle", plate=session["plate"], vehicle_class=session["vehicle_class"])
             barrier_id, lane = self._held.get(session_id, (None, "out"))

@@ -21,7 +21,7 @@ BROKER_DOWN_ALERT_S = 120
 
 class Jobs:
     def __init__(self, config, registry, alerts, *, cameras=(), barriers=None, link=None, clock=time.time,
-                 outbox=None):
+                 outbox=None, replica=None):
         self.config = config
         self.registry = registry
         self.alerts = alerts
@@ -30,6 +30,7 @@ class Jobs:
         self.link = link
         self.clock = clock
         self.outbox = outbox
+        self.replica = replica
         self._broker_down_since: float | None = None
         self._scheduler: BackgroundScheduler | None = None
 
@@ -81,7 +82,7 @@ class Jobs:
     def stale_sessions(self) -> int:
         """Report (once) parking sessions open longer than stale_session_days."""
         sessions = self.registry.sessions
-        rows = sessions.stale(self.clock() - self.config.parking.stale_session_days * 86400)
+        rows = sessions.stale(self.clock() - self.alerts.rules.parking.stale_session_days * 86400)
         for row in rows:
             days = (self.clock() - row["entry_epoch"]) / 86400
             self.alerts.device(f"parking:{row['plate']}", False,
@@ -92,6 +93,11 @@ class Jobs:
 
     def checkpoint(self) -> None:
         self.registry.checkpoint()
+
+    def registry_sync(self) -> None:
+        """Site mode: note the first full sync, or ask the office for what is missing."""
+        if self.replica is not None:
+            self.replica.tick()
 
     def status(self) -> None:
         if self.link is not None:
@@ -117,6 +123,8 @@ class Jobs:
         scheduler.add_job(self._safe(self.device_health), "interval", seconds=15, id="device_health",
                           next_run_time=_soon(5))
         scheduler.add_job(self._safe(self.status), "interval", seconds=60, id="status")
+        if self.replica is not None:
+            scheduler.add_job(self._safe(self.registry_sync), "interval", seconds=1, id="registry_sync")
         scheduler.add_job(self._safe(self.retention), "cron", hour=3, minute=17, id="retention")
         scheduler.add_job(self._safe(self.stale_sessions), "cron", hour=8, minute=0, id="stale_sessions")
         scheduler.add_job(self._safe(self.checkpoint), "interval", hours=1, id="wal_checkpoint")

@@ -30,7 +30,9 @@ def free_port() -> int:
 
 class LocalBroker:
     def __init__(self, workdir: str | Path | None = None, port: int | None = None, *, users: dict | None = None,
-                 acl: str | None = None, tls: dict | None = None, persistence: bool = True):
+                 acl: str | None = None, tls: dict | None = None, persistence: bool = True,
+                 extra: list[str] | None = None):
+        """``extra``: further mosquitto.conf lines (e.g. ``max_queued_messages 50``)."""
         self.binary = mosquitto_binary()
         if self.binary is None:
             raise FileNotFoundError("mosquitto is not installed (Debian: apt-get install mosquitto)")
@@ -41,6 +43,7 @@ class LocalBroker:
         self.acl = acl
         self.tls = tls
         self.persistence = persistence
+        self.extra = list(extra or [])
         self.process: subprocess.Popen | None = None
         self.log = self.dir / "mosquitto.log"
 
@@ -69,6 +72,7 @@ class LocalBroker:
             lines += [f"cafile {self.tls['ca']}", f"certfile {self.tls['cert']}", f"keyfile {self.tls['key']}"]
             if self.tls.get("require_certificate"):
                 lines.append("require_certificate true")
+        lines += self.extra
         conf = self.dir / "mosquitto.conf"
         conf.write_text("\n".join(lines) + "\n")
         return conf

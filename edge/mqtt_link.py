@@ -35,10 +35,21 @@ REPUBLISH_UNACKED_S = 120.0
 
 class MqttLink:
     def __init__(self, config, registry, *, on_command=None, on_peer_event=None, on_refused=None,
-                 on_connection=None, status_provider=None, window: int = 50):
+                 on_connection=None, status_provider=None, window: int = 50, on_registry=None, on_message=None,
+                 subscriptions=None, status_payload_fn=None):
+        """``on_registry(batch)``: records on ``P/registry/#`` in batches (a gate in site mode);
+        ``on_message(topic, payload)``: everything else subscribed (the office's archive);
+        ``subscriptions``: [(topic filter, SubscribeOptions)] instead of the gate's;
+        ``status_payload_fn(ts, outbox_depth)``: the retained status instead of a gate's."""
         self.config = config
         self.mqtt = config.mqtt
         self.topics = Topics(config.mqtt.topic_prefix, config.site, config.gate)
+        self.on_registry = on_registry
+        self.on_message = on_message
+        self.subscriptions = subscriptions
+        self.status_payload_fn = status_payload_fn
+        self._registry_batch: list[tuple[str, bytes]] = []
+        self._registry_ready = threading.Event()
         # Its own connection: the pump never waits for the gate's lock, and "sent" marks use
         # synchronous=NORMAL (a mark lost in a power cut only re-sends that message; events stay FULL).
         self._db = Store(registry.path, upgrade=False, synchronous="NORMAL")
@@ -91,7 +102,10 @@ class MqttLink:
         self._client.connect_async(self.mqtt.host, self.mqtt.port, self.mqtt.keepalive_s, clean_start=False,
                                    properties=props)
         self._client.loop_start()
-        for name, target in (("gate-edge-outbox", self._pump), ("gate-edge-inbox", self._drain_inbox)):
+        workers = [("gate-edge-outbox", self._pump), ("gate-edge-inbox", self._drain_inbox)]
+        if self.on_registry is not None:
+            workers.append(("gate-edge-registry", self._drain_registry))
+        for name, target in workers:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -131,7 +145,12 @@ class MqttLink:
         _LOG.info("mqtt: connected (session present: %s)", flags.session_present)
         # No Local: the broker does not echo our own events back to us on the peers' wildcard.
         peers = SubscribeOptions(qos=1, noLocal=True)
-        client.subscribe([(self.topics.command(), SubscribeOptions(qos=1)), (self.topics.peer_events, peers)])
+        subscriptions = self.subscriptions or [(self.topics.command(), SubscribeOptions(qos=1)),
+                                               (self.topics.peer_events, peers)]
+        if self.on_registry is not None:
+            subscriptions = [*subscriptions, (self.topics.registry_all, SubscribeOptions(qos=1)),
+                             (self.topics.resync_answers, SubscribeOptions(qos=1))]
+        client.subscribe(subscriptions)
         self.last_error = ""
         self.connected.set()
         self.publish_status()
@@ -179,10 +198,19 @@ class MqttLink:
         self._wake.set()
 
     def _on_message(self, client, userdata, message) -> None:
-        try:
-            self._inbox.put_nowait((message.topic, bytes(message.payload)))
-        except queue.Full:
-            _LOG.error("mqtt: inbox full, dropped a message on %s", message.topic)
+        if self.on_registry is not None and message.topic.startswith(self.topics.base + "/registry/"):
+            with self._lock:
+                self._registry_batch.append((message.topic, bytes(message.payload)))
+            self._registry_ready.set()
+            return
+        # Back-pressure rather than loss: while the handlers are behind, paho stops reading and the
+        # broker keeps the messages.
+        while not self._stop.is_set():
+            try:
+                self._inbox.put((message.topic, bytes(message.payload)), timeout=0.5)
+                return
+            except queue.Full:
+                continue
 
     # -- our threads -------------------------------------------------------------------------
     def _pump(self) -> None:
@@ -245,6 +273,21 @@ class MqttLink:
         if acked:
             self.outbox.mark_sent(acked)
 
+    def _drain_registry(self) -> None:
+        """Registry records in batches, one transaction each (a full sync is thousands of records)."""
+        while not self._stop.is_set():
+            if not self._registry_ready.wait(0.5):
+                continue
+            with self._lock:
+                batch, self._registry_batch = self._registry_batch[:500], self._registry_batch[500:]
+                if not self._registry_batch:
+                    self._registry_ready.clear()
+            if batch:
+                try:
+                    self.on_registry(batch)
+                except Exception:  # never let a bad record stop the replica
+                    _LOG.exception("mqtt: applying %d registry records failed", len(batch))
+
     def _drain_inbox(self) -> None:
         while not self._stop.is_set():
             try:
@@ -260,6 +303,8 @@ class MqttLink:
                 parsed = self.topics.parse_event_topic(topic)
                 if parsed and parsed[0] != self.config.gate and self.on_peer_event:
                     self.on_peer_event(parsed[0], parsed[1], payload)
+                elif self.on_message is not None:
+                    self.on_message(topic, payload)
             except Exception:  # a bad message must never stop the inbox
                 _LOG.exception("mqtt: handling a message on %s failed", topic)
 
@@ -268,9 +313,12 @@ class MqttLink:
         """The retained status: who we are and how our devices are (not an outbox row: a state)."""
         if not self.connected.is_set():
             return
-        extra = self.status_provider()
-        payload = status_payload("online", self._now_iso(), extra.get("cameras"), extra.get("barriers"),
-                                 self.outbox.depth())
+        if self.status_payload_fn is not None:
+            payload = self.status_payload_fn(self._now_iso(), self.outbox.depth())
+        else:
+            extra = dict(self.status_provider())
+            payload = status_payload("online", self._now_iso(), extra.pop("cameras", None),
+                                     extra.pop("barriers", None), self.outbox.depth(), **extra)
         self._client.publish(self.topics.status(), dumps(payload), qos=1, retain=True)
 
     def wake(self) -> None:

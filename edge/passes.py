@@ -1,12 +1,23 @@
 """QR passes: signed, expiring tokens that stand for a person or a vehicle.
 
+Local mode (a single gate, shared secret ``passes.secret_file``):
+
     token  = "GE1:" + base32( payload | mac )        (QR alphanumeric mode: compact codes)
     payload = version(1) kind(1) issued(4) valid_until(4) pass_id(6) subject(…)
               kind 1 = person (subject: 4-byte id), 2 = vehicle (subject: UTF-8 plate)
     mac     = HMAC-SHA256(key, "gate-edge-pass" | payload)[:12]
 
-The key is read from ``passes.secret_file``. A pass is valid when its MAC verifies, it has not
-expired, it was not revoked (registry ``passes`` table) and its subject is still registered.
+Site mode (issued by the office with its ``pass.key``, verified by every gate with ``pass.pub`` in
+``passes.public_keys``):
+
+    token  = "GE2:" + base32( payload | kid(8) | signature(64) )
+    payload = as above, with version 2
+    signature = Ed25519(pass.key, "gate-edge-pass" | payload);  kid = the key id's 8 bytes (edge.keys)
+
+A GE1 token is refused at a site-mode gate and a GE2 token at a local gate, each with its reason. A
+pass is valid when its signature verifies, it has not expired, it was not revoked (registry ``passes``
+table) and its subject is still registered. ``pass_checker(config)`` and ``pass_issuer(config)`` load
+what a config holds for that.
 """
 
 from __future__ import annotations
@@ -19,8 +30,14 @@ import struct
 import time
 from dataclasses import dataclass
 
+from edge.keys import KeyFileError, Signer, Verifier, load_signer, load_verifier, read_secret
+
 PREFIX = "GE1:"
 VERSION = 1
+PREFIX_SITE = "GE2:"
+VERSION_SITE = 2
+_KID_BYTES = 8
+_SIG_BYTES = 64
 KIND_PERSON, KIND_VEHICLE = 1, 2
 _HEADER = struct.Struct(">BBII6s")
 _MAC_BYTES = 12
@@ -63,19 +80,55 @@ class PassCheck:
 
 def read_key(path) -> bytes:
     if path is None:
-        raise PassError("passes.secret_file is not set in the config; create a key: head -c 32 /dev/urandom > pass.key")
-    with open(path, "rb") as handle:
-        key = handle.read().strip()
-    if len(key) < 16:
-        raise PassError(f"{path}: the pass key must be at least 16 bytes (head -c 32 /dev/urandom > {path})")
-    return key
+        raise PassError("passes.secret_file is not set in the config; create a key: "
+                        "gate-edge keys new --local --dir /etc/gate-edge")
+    try:
+        return read_secret(path)
+    except KeyFileError as exc:
+        raise PassError(str(exc)) from None
+
+
+def pass_checker(config) -> bytes | Verifier | None:
+    """What a gate verifies passes with: the office's public keys (site mode), the shared secret
+    (local mode), or None (passes off). Raises PassError naming the file when a key cannot be read."""
+    passes = config.passes
+    try:
+        if getattr(passes, "public_keys", None):
+            return load_verifier(passes.public_keys)
+        if getattr(passes, "signing_key_file", None):  # the office checks its own passes
+            signer = load_signer(passes.signing_key_file)
+            return Verifier([signer.public_key], [signer.path])
+    except KeyFileError as exc:
+        raise PassError(str(exc)) from None
+    if getattr(passes, "secret_file", None):
+        return read_key(passes.secret_file)
+    return None
+
+
+def pass_issuer(config) -> bytes | Signer:
+    """What passes are issued with: the office's ``pass.key`` (``passes.signing_key_file``) or a local
+    gate's shared secret. A site-mode gate holds only public keys and cannot issue."""
+    passes = config.passes
+    if passes is None:
+        raise PassError("passes.signing_key_file is not set in the config; name the office's pass.key "
+                        "(gate-edge keys new --dir DIR writes it)")
+    signing = getattr(passes, "signing_key_file", None)
+    try:
+        if signing:
+            return load_signer(signing)
+    except KeyFileError as exc:
+        raise PassError(str(exc)) from None
+    if getattr(passes, "public_keys", None):
+        raise PassError("this gate holds only the office's public pass key (passes.public_keys); "
+                        "issue passes at the office")
+    return read_key(getattr(passes, "secret_file", None))
 
 
 def _mac(key: bytes, payload: bytes) -> bytes:
     return hmac.new(key, _DOMAIN + payload, hashlib.sha256).digest()[:_MAC_BYTES]
 
 
-def issue_token(key: bytes, *, person_id: int | None = None, plate: str | None = None, valid_hours: float,
+def issue_token(key: bytes | Signer, *, person_id: int | None = None, plate: str | None = None, valid_hours: float,
                 now: float | None = None, pass_id: bytes | None = None) -> tuple[str, PassClaim]:
     if (person_id is None) == (plate is None):
         raise PassError("a pass is for one person (--person) or one plate (--plate)")
@@ -88,9 +141,18 @@ def issue_token(key: bytes, *, person_id: int | None = None, plate: str | None =
         kind, subject = KIND_PERSON, struct.pack(">I", person_id)
     else:
         kind, subject = KIND_VEHICLE, plate.encode("utf-8")
-    payload = _HEADER.pack(VERSION, kind, now, until, raw_id) + subject
-    token = PREFIX + base64.b32encode(payload + _mac(key, payload)).decode("ascii").rstrip("=")
+    if isinstance(key, Signer):
+        payload = _HEADER.pack(VERSION_SITE, kind, now, until, raw_id) + subject
+        signature = bytes.fromhex(key.sign(_DOMAIN + payload))
+        token = PREFIX_SITE + _b32(payload + bytes.fromhex(key.kid) + signature)
+    else:
+        payload = _HEADER.pack(VERSION, kind, now, until, raw_id) + subject
+        token = PREFIX + _b32(payload + _mac(key, payload))
     return token, _claim(kind, now, until, raw_id, subject)
+
+
+def _b32(blob: bytes) -> str:
+    return base64.b32encode(blob).decode("ascii").rstrip("=")
 
 
 def _claim(kind, issued, until, raw_id, subject) -> PassClaim:
@@ -100,22 +162,32 @@ def _claim(kind, issued, until, raw_id, subject) -> PassClaim:
 
 
 def parse_token(token: str) -> tuple[PassClaim, bytes, bytes] | None:
-    """(claim, payload, mac) of a well-formed token, or None for anything else."""
-    if not isinstance(token, str) or not token.startswith(PREFIX) or len(token) > 200:
+    """(claim, payload, mac) of a well-formed token, or None for anything else.
+
+    For a GE2 token the last part is ``kid(8) | signature(64)`` rather than the 12-byte mac."""
+    if not isinstance(token, str) or len(token) > 300:
+        return None
+    if token.startswith(PREFIX) and len(token) <= 200:
+        version_wanted, tail = VERSION, _MAC_BYTES
+    elif token.startswith(PREFIX_SITE):
+        version_wanted, tail = VERSION_SITE, _KID_BYTES + _SIG_BYTES
+    else:
         return None
     body = token[len(PREFIX):]
+    if not body.isascii():
+        return None
     try:
         blob = base64.b32decode(body + "=" * (-len(body) % 8))
     except (ValueError, base64.binascii.Error):
         return None
-    if base64.b32encode(blob).decode("ascii").rstrip("=") != body:
+    if _b32(blob) != body:
         return None  # a non-canonical spelling (changed padding bits): not a token we issued
-    if len(blob) < _HEADER.size + _MAC_BYTES + 1:
+    if len(blob) < _HEADER.size + tail + 1:
         return None
-    payload, mac = blob[:-_MAC_BYTES], blob[-_MAC_BYTES:]
+    payload, mac = blob[:-tail], blob[-tail:]
     version, kind, issued, until, raw_id = _HEADER.unpack_from(payload)
     subject = payload[_HEADER.size:]
-    if version != VERSION or kind not in (KIND_PERSON, KIND_VEHICLE):
+    if version != version_wanted or kind not in (KIND_PERSON, KIND_VEHICLE):
         return None
     if kind == KIND_PERSON and len(subject) != 4:
         return None
@@ -125,15 +197,34 @@ def parse_token(token: str) -> tuple[PassClaim, bytes, bytes] | None:
         return None
 
 
-def check_pass(token: str, key: bytes | None, registry=None, now: float | None = None) -> PassCheck:
-    """Verify a scanned token: signature, expiry, revocation and that its subject is registered."""
+SHARED_AT_SITE_GATE = "signed with a shared key; this site uses the office's pass key"
+SITE_AT_LOCAL_GATE = ("signed with the office's pass key; this gate has only a shared key "
+                      "(passes.secret_file), not the office's public key (passes.public_keys)")
+
+
+def check_pass(token: str, key: bytes | Verifier | None, registry=None, now: float | None = None) -> PassCheck:
+    """Verify a scanned token: signature, expiry, revocation and that its subject is registered.
+
+    ``key`` is what the gate holds (``pass_checker``): the shared secret for GE1 tokens, or a Verifier of
+    the office's public pass keys for GE2 tokens; a token of the other kind is refused with the reason."""
     parsed = parse_token(token)
     if parsed is None:
         return PassCheck(False, "not a gate-edge pass", None)
     claim, payload, mac = parsed
+    site_token = token.startswith(PREFIX_SITE)
     if key is None:
         return PassCheck(False, "cannot verify: no pass key configured", claim)
-    if not hmac.compare_digest(mac, _mac(key, payload)):
+    if isinstance(key, Verifier):
+        if not site_token:
+            return PassCheck(False, SHARED_AT_SITE_GATE, claim)
+        kid, signature = mac[:_KID_BYTES].hex(), mac[_KID_BYTES:]
+        if kid not in key.kids:
+            return PassCheck(False, f"signed with unknown key {kid}", claim)
+        if not key.verify(kid, _DOMAIN + payload, signature.hex()):
+            return PassCheck(False, "forged: signature does not verify", claim)
+    elif site_token:
+        return PassCheck(False, SITE_AT_LOCAL_GATE, claim)
+    elif not hmac.compare_digest(mac, _mac(key, payload)):
         return PassCheck(False, "forged: signature does not verify", claim)
     now = time.time() if now is None else now
     if now > claim.valid_until:
@@ -142,9 +233,10 @@ def check_pass(token: str, key: bytes | None, registry=None, now: float | None =
         return PassCheck(False, "not valid yet (issued in the future: check the clock)", claim)
     if registry is not None:
         row = registry.passes.get(claim.pass_id)
-        if row is None:
+        if row is None and not site_token:
             return PassCheck(False, "unknown pass (not issued by this site's registry)", claim)
-        if row["revoked_epoch"] is not None:
+        # A GE2 pass is the office's: a gate knows it by its signature, and only its revocation.
+        if registry.passes.revoked(claim.pass_id):  # here, or by the office (a signed revocation record)
             return PassCheck(False, "revoked", claim)
         if claim.subject_type == "person" and registry.people.find_by_id(claim.person_id) is None:
             return PassCheck(False, "its person is no longer registered", claim)

@@ -11,6 +11,12 @@ changes nothing), then applied:
     session / paid                records what has been paid so far
 
 An event of a kind this gate does not know is stored (its ``seq`` counts) and otherwise ignored.
+
+Person ids mean the same person at every gate only in site mode (the office's ids). A gate in local
+mode keeps its own registry, so a peer's ``person_id`` names somebody else here: it is never applied
+(plates and parking sessions still are), and while care-watch residents are registered here the
+gate raises a ``site`` device alert: their passages at the other gate are not counted, the site needs
+the office.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from edge.contract import Refused, parse_event
 _LOG = logging.getLogger(__name__)
 
 
-def apply_peer_event(registry, alerts, gate: str, payload: bytes) -> bool:
+def apply_peer_event(registry, alerts, gate: str, payload: bytes, *, site_mode: bool = False) -> bool:
     """Apply one peer event from ``gate``'s topic; True when it was new."""
     try:
         event = parse_event(payload, topic_gate=gate)
@@ -41,13 +47,18 @@ def apply_peer_event(registry, alerts, gate: str, payload: bytes) -> bool:
             _LOG.debug("stored event %s of unknown kind %r from gate %s without applying it", event.event_id,
                        event.kind[:32], gate)
             return True
-        _apply(registry, alerts, gate, event)
+        _apply(registry, alerts, gate, event, site_mode)
     return True
 
 
-def _apply(registry, alerts, gate: str, event) -> None:
+def _apply(registry, alerts, gate: str, event, site_mode: bool) -> None:
     now = event.ts_epoch
-    if event.subject_type == "person" and event.person_id is not None and event.opened:
+    if event.subject_type == "person" and not site_mode:
+        if registry.people.care_watch():
+            alerts.device("site", False, f"gate {gate} publishes on this site, but this gate keeps its own "
+                          "registry: care-watch residents who pass there are not seen here; set up the "
+                          "office's site registry (README, The site)")
+    elif event.subject_type == "person" and event.person_id is not None and event.opened:
         registry.sightings.note(f"person:{event.person_id}", now, gate, event.event_id)
         alerts.person_seen(event.person_id, now)
     if event.subject_type != "vehicle" or not event.plate:

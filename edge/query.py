@@ -7,6 +7,7 @@ import time
 from edge.fees import fee_cents
 from edge.permits import effective_class, permit_valid
 from edge.plates import parse_plate
+from edge.site_rules import SiteRules
 from edge.store import Store
 from edge.timeutil import iso, parse_day
 
@@ -50,7 +51,8 @@ def query_plate(registry: Store, config, plate_text: str, now: float | None = No
     session = registry.sessions.open_for(plate)
     if session:
         klass = session["vehicle_class"] or answer["effective_class"]
-        due = fee_cents(klass, session["entry_epoch"], now, config.parking, zone) - session["paid_cents"]
+        parking = SiteRules.for_store(config, registry).parking
+        due = fee_cents(klass, session["entry_epoch"], now, parking, zone) - session["paid_cents"]
         answer["open_session"] = {
             "session_id": session["session_id"],
             "entry_ts": iso(session["entry_epoch"], zone),

@@ -157,12 +157,17 @@ def test_peer_gates_share_last_seen_and_parking_sessions(tmp_path, broker, runni
     west = Daemon(west_config).start()
     try:
         assert west.link.connected.wait(10)
+        # Two local registries: west's person 1 is not east's person 1 (enrolled in another order, or
+        # somebody else). East never applies west's person id, and says the site needs the office.
         person = west.registry.people.add("王建国", "12-301", care_watch=True)
-        east.registry.people.add("王建国", "12-301", care_watch=True)
+        east_person = east.registry.people.add("李桂兰", "3-402", care_watch=True)
+        assert person == east_person
         west.gate.person("in", person)
         entry = west.gate.vehicle("in", "沪B77777")
-        assert wait_for(lambda: east.registry.sightings.get(f"person:{person}") is not None, 10)
-        assert east.registry.sightings.get(f"person:{person}")["gate"] == "west"
+        assert wait_for(lambda: east.registry.alerts.open_device("site") is not None, 10)
+        assert "set up the office" in east.registry.alerts.open_device("site")["detail"]
+        assert east.registry.sightings.get(f"person:{east_person}") is None
+        # Plates and parking sessions mean the same thing at both gates: they are applied.
         assert wait_for(lambda: east.registry.sessions.open_for("沪B77777") is not None, 10)
         assert east.registry.sessions.open_for("沪B77777")["session_id"] == entry["session_id"]
         exit_event = east.gate.vehicle("out", "沪B77777")  # in at west, out at east: one session
@@ -321,3 +326,92 @@ def test_the_readme_example_signature():
         b'"ts":"2026-11-26T12:00:00.000+08:00","v":1}')
     assert sign(b"example-key", "open", body, **EAST)["sig"] == (
         "097c52842f46fc531c1b1b58d8c83541dac3cc75d9d2e1b24c50144ff27cdbd2")
+
+
+# -- site mode: commands signed by the office's command.key (Ed25519), DESIGN 6.1 ----------------------------
+@pytest.fixture
+def site_keys(tmp_path):
+    from edge.keys import write_gate_key, write_site_keys
+
+    folder = tmp_path / "keys"
+    write_site_keys(folder)
+    write_gate_key(folder, "east")
+    return folder
+
+
+def test_a_site_mode_gate_takes_the_offices_ed25519_commands_and_refuses_shared_key_ones(tmp_path, broker, site_keys):
+    from edge.keys import load_signer
+
+    config = gate_config(
+        tmp_path / "east", broker.port, command_public_keys=[str(site_keys / "command.pub")], cameras=UNPLUGGED,
+        barriers=[{"id": "foot", "type": "simulated", "lanes": ["in", "out"]}],
+    )
+    office_key = load_signer(site_keys / "command.key")
+    daemon = Daemon(config).start()
+    office = Listener(broker.port, "gate/tianlin12/#")
+    try:
+        assert daemon.link.connected.wait(10)
+        signed = new_command("open", key=office_key, zone=SHANGHAI, lane="in", request_id="ed-1", **EAST)
+        assert signed["kid"] == office_key.kid and len(signed["sig"]) == 128
+        office.publish("gate/tianlin12/east/cmd/open", signed)
+        assert wait_for(lambda: "ed-1" in results(office), 10)
+        assert results(office)["ed-1"] == {"v": 1, "request_id": "ed-1", "ok": True, "error": None}
+        assert len(daemon.barriers["foot"].commands) == 1
+
+        refusals = {
+            "hmac-1": (new_command("open", key=KEY, zone=SHANGHAI, request_id="hmac-1", **EAST),
+                       "signed with a shared key; this gate takes commands signed by the office's command key"),
+            "gate-1": (new_command("open", key=load_signer(site_keys / "east.key"), zone=SHANGHAI,
+                                   request_id="gate-1", **EAST),
+                       f"signed with unknown key {load_signer(site_keys / 'east.key').kid}"),
+            "tamper-1": ({**new_command("open", key=office_key, zone=SHANGHAI, request_id="tamper-1", lane="in",
+                                        **EAST), "lane": "out"},
+                         "bad signature (signed for another site, gate or command, or with another key)"),
+            "west-1": (new_command("open", key=office_key, zone=SHANGHAI, request_id="west-1", site="tianlin12",
+                                   gate="west"),
+                       "bad signature (signed for another site, gate or command, or with another key)"),
+        }
+        for body, _ in refusals.values():
+            office.publish("gate/tianlin12/east/cmd/open", body)
+        assert wait_for(lambda: set(refusals) <= set(results(office)), 10)
+        for request_id, (_, error) in refusals.items():
+            assert results(office)[request_id] == {"v": 1, "request_id": request_id, "ok": False, "error": error}
+        assert len(daemon.barriers["foot"].commands) == 1  # none of them opened anything
+    finally:
+        office.close()
+        daemon.close()
+
+
+def test_a_gate_with_a_shared_key_refuses_an_ed25519_command(site_keys):
+    from edge.keys import load_signer
+
+    body = new_command("open", key=load_signer(site_keys / "command.key"), now=NOW, zone=SHANGHAI, **EAST)
+    with pytest.raises(CommandRefused) as refused:
+        parse("open", body)
+    assert refused.value.error == ("signed with the office's command key; this gate takes commands signed with its "
+                                   "shared key (mqtt.command_key_file)")
+
+
+def test_ed25519_commands_sign_the_same_string_with_kid_in_the_body(site_keys):
+    from edge.keys import load_signer, load_verifier
+
+    signer = load_signer(site_keys / "command.key")
+    body = {"request_id": "cmd-5f1c2a9e0b7d4c31", "ts": "2026-11-26T12:00:00.000+08:00", "v": 1, "lane": "in"}
+    signed = sign(signer, "open", body, **EAST)
+    message = canonical("open", signed, **EAST)
+    assert message == ('tianlin12/east/open\n{"kid":"' + signer.kid + '","lane":"in","request_id":'
+                       '"cmd-5f1c2a9e0b7d4c31","ts":"2026-11-26T12:00:00.000+08:00","v":1}').encode()
+    assert load_verifier(site_keys / "command.pub").verify(signer.kid, message, signed["sig"])
+    # Rotation: a gate listing old and new command.pub takes both; without the old one, refuses it.
+    from edge.keys import write_site_keys
+
+    write_site_keys(site_keys / "new")
+    new = load_signer(site_keys / "new" / "command.key")
+    both = load_verifier([site_keys / "command.pub", site_keys / "new" / "command.pub"])
+    for key in (signer, new):
+        raw = json.dumps(new_command("open", key=key, now=NOW, zone=SHANGHAI, **EAST)).encode()
+        assert parse_command("open", raw, both, 120, never_seen(), now=NOW, **EAST).verb == "open"
+    raw = json.dumps(new_command("open", key=signer, now=NOW, zone=SHANGHAI, **EAST)).encode()
+    with pytest.raises(CommandRefused, match=f"signed with unknown key {signer.kid}"):
+        parse_command("open", raw, load_verifier(site_keys / "new" / "command.pub"), 120, never_seen(), now=NOW,
+                      **EAST)

@@ -350,3 +350,26 @@ def test_pass_issue_cli_writes_a_scannable_qr(minimal_config, tmp_path, capsys, 
     capsys.readouterr()
     main(["identify", "-c", str(path), str(out)])
     assert json.loads(capsys.readouterr().out)["qr"][0]["reason"] == "revoked"
+
+
+def test_a_site_mode_gate_cannot_issue_passes_but_verifies_the_offices(tmp_path, capsys, write_config):
+    from edge.cli import main
+    from edge.keys import load_signer, write_site_keys
+    from edge.passes import issue_token
+    from models.qr import write_qr_png
+
+    write_site_keys(tmp_path / "keys")
+    path = write_config({"site": "tianlin12", "gate": "east", "database": str(tmp_path / "registry.db"),
+                         "passes": {"public_keys": ["keys/pass.pub"]}}, "site.yaml")
+    assert main(["pass", "issue", "-c", str(path), "--plate", "沪A12345", "--valid-hours", "24",
+                 "--out", str(tmp_path / "x.png")]) == 1
+    assert "issue passes at the office" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+    token, claim = issue_token(load_signer(tmp_path / "keys" / "pass.key"), plate="沪A12345", valid_hours=24)
+    write_qr_png(token, tmp_path / "office-pass.png")
+    write_qr_png(issue_token(KEY, plate="沪A12345", valid_hours=24)[0], tmp_path / "shared-pass.png")
+    images = [str(tmp_path / "office-pass.png"), str(tmp_path / "shared-pass.png")]
+    assert main(["identify", "-c", str(path), *images]) == 0
+    office_pass, shared_pass = (json.loads(line)["qr"][0] for line in capsys.readouterr().out.splitlines())
+    assert office_pass["valid"] is True and office_pass["pass_id"] == claim.pass_id
+    assert shared_pass["reason"] == "signed with a shared key; this site uses the office's pass key"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 UNIT = Path(__file__).resolve().parents[1] / "systemd" / "gate-edge.service"
+OFFICE_UNIT = UNIT.with_name("gate-edge-office.service")
 
 
 @pytest.fixture
@@ -21,12 +22,12 @@ def analyze():
     return tool
 
 
-@pytest.fixture
-def installed_unit(tmp_path):
+@pytest.fixture(params=[UNIT, OFFICE_UNIT], ids=["gate", "office"])
+def installed_unit(tmp_path, request):
     """The unit as installed: its ExecStart pointing at this checkout's gate-edge."""
     gate_edge = Path(sys.executable).with_name("gate-edge")
-    text = UNIT.read_text().replace("/opt/gate-edge/.venv/bin/gate-edge", str(gate_edge))
-    path = tmp_path / "gate-edge.service"
+    text = request.param.read_text().replace("/opt/gate-edge/.venv/bin/gate-edge", str(gate_edge))
+    path = tmp_path / request.param.name
     path.write_text(text)
     return path
 
@@ -40,7 +41,8 @@ def test_unit_verifies_without_a_word_on_stderr(analyze, installed_unit):
 def test_unit_exposure_is_at_most_2(analyze, installed_unit):
     result = subprocess.run([analyze, "security", "--offline=yes", str(installed_unit)], capture_output=True,
                             text=True, timeout=60)
-    match = re.search(r"Overall exposure level for gate-edge\.service: ([0-9.]+)", result.stdout)
+    name = re.escape(installed_unit.name)
+    match = re.search(rf"Overall exposure level for {name}: ([0-9.]+)", result.stdout)
     assert match, result.stdout[-500:] + result.stderr
     assert float(match.group(1)) <= 2.0
 

@@ -25,11 +25,22 @@ def load(args):
     from edge.config import load_config
 
     if not getattr(args, "config", None):
-        raise UsageError("this command needs -c CONFIG (the gate's YAML file)")
+        raise UsageError("this command needs -c CONFIG (the gate's or the office's YAML file)")
     return load_config(args.config)
 
 
-def open_registry(config):
+SITE_REGISTRY_REFUSAL = "this gate follows the site registry; make the change at the office"
+
+
+def open_registry(config, *, write: bool = False):
+    """The registry a command works on: the office's (every change signed and queued for the gates),
+    or a gate's own. A gate in site mode refuses writes (exit 2) with DESIGN 6.3's message."""
+    if config.is_office:
+        from edge.office import open_office_store
+
+        return open_office_store(config)[0]
+    if write and config.site_mode:
+        raise UsageError(SITE_REGISTRY_REFUSAL)
     from edge.store import Store
 
     return Store(config.database)

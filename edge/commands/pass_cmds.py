@@ -6,20 +6,20 @@ from edge.commands import InputError, emit, load, open_registry
 
 
 def pass_issue(args) -> int:
-    from edge.passes import PassError, issue_token, read_key, record_pass
+    from edge.passes import PassError, issue_token, pass_issuer, record_pass
     from edge.plates import InvalidPlate, parse_plate
     from models.qr import write_qr_png
 
     config = load(args)
     try:
-        key = read_key(config.passes.secret_file)
+        key = pass_issuer(config)
         if args.valid_hours > config.passes.max_valid_hours:
             raise PassError(f"--valid-hours {args.valid_hours} exceeds passes.max_valid_hours "
                             f"({config.passes.max_valid_hours})")
         plate = parse_plate(args.plate).text if args.plate else None
     except (PassError, InvalidPlate, OSError) as exc:
         raise InputError(str(exc)) from None
-    with open_registry(config) as registry:
+    with open_registry(config, write=True) as registry:
         if args.person is not None:
             registry.people.get(args.person)
         token, claim = issue_token(key, person_id=args.person, plate=plate, valid_hours=args.valid_hours)
@@ -36,7 +36,7 @@ def pass_revoke(args) -> int:
     from edge.passes import revoke_pass
 
     config = load(args)
-    with open_registry(config) as registry:
+    with open_registry(config, write=True) as registry:
         if not revoke_pass(registry, args.pass_id):
             raise InputError(f"no active pass {args.pass_id}; see `gate-edge pass list`")
     emit({"pass_id": args.pass_id, "revoked": True})

@@ -24,7 +24,7 @@ def person_add(args) -> int:
             templates, images = enroller.templates_for(args.photo)
         except EnrolmentError as exc:
             raise InputError(f"{exc}; nothing was stored") from None
-    with open_registry(config) as registry, registry.transaction():
+    with open_registry(config, write=True) as registry, registry.transaction():
         person_id = registry.people.add(args.name, args.unit, args.phone, args.care_watch, face_consent=bool(templates))
         ids = registry.templates.add(person_id, enroller.encoder_name, templates, images) if templates else []
     emit({"person_id": person_id, "template_ids": ids})
@@ -35,7 +35,7 @@ def person_enroll(args) -> int:
     config = load(args)
     from edge.enrol import EnrolmentError
 
-    with open_registry(config) as registry:
+    with open_registry(config, write=True) as registry:
         registry.people.get(args.person_id)
         try:
             ids = _enroller(config).enrol(registry, args.person_id, args.photo)
@@ -47,7 +47,7 @@ def person_enroll(args) -> int:
 
 def person_remove(args) -> int:
     config = load(args)
-    with open_registry(config) as registry:
+    with open_registry(config, write=True) as registry:
         emit(registry.people.remove(args.person_id, time.time()))
     return 0
 
@@ -70,7 +70,7 @@ def person_reenroll(args) -> int:
     from edge.enrol import reconcile_encoder
 
     config = load(args)
-    with open_registry(config) as registry:
+    with open_registry(config, write=True) as registry:
         emit(reconcile_encoder(registry, _enroller(config)))
     return 0
 
@@ -87,7 +87,7 @@ def vehicle_add(args) -> int:
         raise InputError(str(exc)) from None
     if args.vehicle_class in ("resident", "family") and args.person is None:
         raise InputError(f"a {args.vehicle_class} vehicle needs its owner: add --person ID")
-    with open_registry(config) as registry:
+    with open_registry(config, write=True) as registry:
         created = registry.vehicles.upsert(plate, args.vehicle_class, args.person, valid_until=valid_until)
     emit({"plate": plate, "class": args.vehicle_class, "created": created})
     return 0
@@ -101,7 +101,7 @@ def vehicle_remove(args) -> int:
         plate = parse_plate(args.plate).text
     except InvalidPlate as exc:
         raise InputError(str(exc)) from None
-    with open_registry(config) as registry:
+    with open_registry(config, write=True) as registry:
         registry.vehicles.remove(plate)
     emit({"plate": plate, "removed": True})
     return 0
@@ -111,7 +111,7 @@ def import_file(args) -> int:
     from edge.importer import ImportRejected, import_csv
 
     config = load(args)
-    with open_registry(config) as registry:
+    with open_registry(config, write=True) as registry:
         try:
             result = import_csv(registry, args.csv, enroller_factory=lambda: _enroller(config))
         except ImportRejected as exc:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from drivers.barriers import BarrierConfig
 from drivers.camera_config import CameraConfig
-from edge.config.base import ConfigPath, Identifier, Section
+from edge.config.base import ConfigPath, Identifier, ReadableFile, Section
 from edge.config.mqtt import MqttConfig
 from edge.config.recognition import RecognitionConfig
 from edge.config.rules import (
@@ -18,9 +19,11 @@ from edge.config.rules import (
     PolicyConfig,
     RetentionConfig,
 )
+from edge.config.site import RESERVED_GATE_NAMES, RegistryConfig
 
 
 class GateConfig(Section):
+    role: Literal["gate"] = Field("gate", description="gate (this file) or office (the committee office's file)")
     site: Identifier = Field(description="site name, second level of every MQTT topic")
     gate: Identifier = Field(description="this gate's name (east, west…)")
     database: ConfigPath = Field(
@@ -37,6 +40,9 @@ class GateConfig(Section):
     inactivity: InactivityConfig = Field(default_factory=InactivityConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     passes: PassesConfig = Field(default_factory=PassesConfig)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig, description="local or the office's (site)")
+    identity_key_file: ReadableFile | None = Field(
+        None, description="site mode: this gate's own private key (NAME.key), signing its events and requests")
 
     @field_validator("timezone")
     @classmethod
@@ -46,6 +52,28 @@ class GateConfig(Section):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {name!r}; use an IANA name such as 'Asia/Shanghai'") from None
         return name
+
+    @field_validator("gate")
+    @classmethod
+    def _not_reserved(cls, name: str) -> str:
+        if name in RESERVED_GATE_NAMES:
+            raise ValueError(f"gate name {name!r} is reserved (topics P/{name}/…); choose another")
+        return name
+
+    @model_validator(mode="after")
+    def _identity_for_site(self):
+        if self.registry.source == "site" and self.identity_key_file is None:
+            raise ValueError("registry.source: site needs identity_key_file: this gate's own key (gate-edge keys "
+                             "new --gate NAME), which signs its events and its requests to the office")
+        return self
+
+    @property
+    def is_office(self) -> bool:
+        return False
+
+    @property
+    def site_mode(self) -> bool:
+        return self.registry.source == "site"
 
     @property
     def zone(self) -> ZoneInfo:

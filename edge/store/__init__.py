@@ -13,6 +13,8 @@ SQLite database (the gate's, or the CLI's view of it) with a repository per conc
     store.sightings   last_seen                    when each person and plate was last seen, where
     store.sessions    parking_sessions             parking stays: open, superseded, paid, closed
     store.requests    seen_requests                signed command ids already accepted (replay guard)
+    store.records     registry_records             the office's signed registry records (published/applied)
+    store.gates       gate_status                  the office: each gate's last status and when it was heard
     (kv)                                           change counters: templates_rev, vehicles_rev
 
 ``Store(":memory:")`` gives a complete private database for fast tests of this layer alone.

@@ -29,9 +29,11 @@ class Store:
                  synchronous: str = "FULL"):
         from edge.store.alerts import AlertRows
         from edge.store.events import Events
+        from edge.store.gates import GateStatus
         from edge.store.outbox import Outbox
         from edge.store.passes import Passes
         from edge.store.people import People, Templates
+        from edge.store.records import RegistryRecords
         from edge.store.requests import SeenRequests
         from edge.store.sessions import Sessions
         from edge.store.sightings import Sightings
@@ -44,6 +46,10 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._depth = 0
+        self._before_commit: list = []
+        # Set by the office (edge.registry_publish): called inside the transaction of every change to
+        # a person, vehicle or pass, so the signed record is written with the change (DESIGN 6.4).
+        self.on_registry_change = None
         conn = sqlite3.connect(str(path), timeout=10, check_same_thread=False, isolation_level=None)
         conn.execute("PRAGMA busy_timeout = 10000")
         conn.execute("PRAGMA journal_mode = WAL")
@@ -70,6 +76,8 @@ class Store:
         self.sightings = Sightings(self)
         self.sessions = Sessions(self)
         self.requests = SeenRequests(self)
+        self.records = RegistryRecords(self)
+        self.gates = GateStatus(self)
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
@@ -127,11 +135,49 @@ class Store:
             except BaseException:
                 self._depth -= 1
                 if outer:
+                    self._before_commit.clear()
                     self.conn.execute("ROLLBACK")
                 raise
+            if outer:
+                try:
+                    while self._before_commit:  # still inside the transaction: their writes commit with it
+                        self._before_commit.pop(0)()
+                except BaseException:
+                    self._depth -= 1
+                    self._before_commit.clear()
+                    self.conn.execute("ROLLBACK")
+                    raise
             self._depth -= 1
             if outer:
                 self.conn.execute("COMMIT")
+
+    def before_commit(self, callback) -> None:
+        """Run ``callback`` once, just before the current outermost transaction commits (at most once
+        per transaction: a bulk import publishes one head record, not one per row)."""
+        if callback not in self._before_commit:
+            self._before_commit.append(callback)
+
+    def kv_get(self, key: str) -> str | None:
+        """A small named value (change counters, the registry epoch, the first sync time …)."""
+        row = self.row("SELECT value FROM kv WHERE key = ?", (key,))
+        return row["value"] if row else None
+
+    def kv_set(self, key: str, value: str) -> None:
+        self.execute("INSERT INTO kv(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                     [key, value])
+
+    def registry_changed(self, kind: str, key) -> None:
+        """Called by the repositories inside the transaction of every registry change."""
+        if self.on_registry_change is not None:
+            self.on_registry_change(kind, key)
+
+    def next_number(self, name: str) -> int:
+        """The next number of a counter that never goes back (event seq, person ids, registry version)."""
+        row = self.execute("UPDATE sequences SET next = next + 1 WHERE name = ? RETURNING next - 1", [name]).fetchone()
+        if row is None:
+            self.execute("INSERT INTO sequences(name, next) VALUES (?, 2)", [name])
+            return 1
+        return row[0]
 
     def checkpoint(self) -> None:
         """Fold the WAL back into the database file (hourly job; keeps the WAL from growing)."""

@@ -19,12 +19,7 @@ class Events:
     # -- the gate's own --------------------------------------------------------------------
     def next_seq(self) -> int:
         """Reserve the next event number (call inside the transaction that stores the event)."""
-        row = self._store.execute(
-            "UPDATE sequences SET next = next + 1 WHERE name = 'event' RETURNING next - 1").fetchone()
-        if row is None:  # a database made before sequences existed always has the row (migration 5)
-            self._store.execute("INSERT INTO sequences(name, next) VALUES ('event', 2)")
-            return 1
-        return row[0]
+        return self._store.next_number("event")
 
     def add_local(self, payload: dict, ts_epoch: float) -> None:
         self._insert(payload, ts_epoch, "local")

@@ -26,9 +26,22 @@ class Passes:
         with self._store.transaction():
             cursor = self._store.execute(
                 "UPDATE passes SET revoked_epoch = ? WHERE pass_id = ? AND revoked_epoch IS NULL", [now, pass_id])
+            if cursor.rowcount == 1:
+                self._store.registry_changed("pass", pass_id)
             return cursor.rowcount == 1
 
-    def revoke_for_person(self, person_id: int, now: float) -> int:
-        cursor = self._store.execute(
+    def revoked(self, pass_id: str) -> bool:
+        """Revoked here, or by the office (a gate in site mode knows passes only by their revocations)."""
+        return self._store.row(
+            "SELECT 1 FROM passes WHERE pass_id = ? AND revoked_epoch IS NOT NULL "
+            "UNION SELECT 1 FROM registry_records WHERE key = 'pass/' || ? AND kind = 'pass'",
+            (pass_id, pass_id)) is not None
+
+    def revoke_for_person(self, person_id: int, now: float) -> list[str]:
+        ids = [r["pass_id"] for r in self._store.rows(
+            "SELECT pass_id FROM passes WHERE person_id = ? AND revoked_epoch IS NULL", (person_id,))]
+        self._store.execute(
             "UPDATE passes SET revoked_epoch = ? WHERE person_id = ? AND revoked_epoch IS NULL", [now, person_id])
-        return cursor.rowcount
+        for pass_id in ids:
+            self._store.registry_changed("pass", pass_id)
+        return ids

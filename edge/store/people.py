@@ -56,18 +56,24 @@ class People:
         if not unit:
             raise RegistryError("a person needs a unit such as 12-301 (--unit)")
         now = now_iso()
-        with self._store.transaction():
-            return self._store.table("people").insert({
-                "name": name, "unit": unit, "phone": (phone or "").strip() or None,
+        store = self._store
+        with store.transaction():
+            # From a counter, not max(id) + 1: a removed person's id is never handed to someone else.
+            person_id = max(store.next_number("person"), (store.scalar("SELECT max(id) FROM people") or 0) + 1)
+            store.table("people").insert({
+                "id": person_id, "name": name, "unit": unit, "phone": (phone or "").strip() or None,
                 "care_watch": int(bool(care_watch)), "face_consent_at": now if face_consent else None,
                 "care_watch_consent_at": now if care_watch else None, "created_at": now, "updated_at": now,
-            }).last_pk
+            })
+            store.registry_changed("person", person_id)
+            return person_id
 
     def update(self, person_id: int, **fields) -> None:
         self.get(person_id)
         fields["updated_at"] = now_iso()
         with self._store.transaction():
             self._store.table("people").update(person_id, fields)
+            self._store.registry_changed("person", person_id)
 
     def get(self, person_id: int) -> dict:
         """The person's row; RegistryError naming the id when there is none."""
@@ -93,6 +99,18 @@ class People:
             "FROM people p ORDER BY p.id"
         )
 
+    def put_replica(self, person_id: int, unit: str, care_watch: bool, registered_at: str) -> None:
+        """A gate in site mode: the office's person under the office's id (no name or phone here)."""
+        now = now_iso()
+        self._store.execute(
+            "INSERT INTO people(id, name, unit, care_watch, created_at, updated_at) VALUES (?, '', ?, ?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET unit = excluded.unit, care_watch = excluded.care_watch, "
+            "created_at = excluded.created_at, updated_at = excluded.updated_at",
+            [person_id, unit, int(bool(care_watch)), registered_at, now])
+
+    def count(self) -> int:
+        return self._store.scalar("SELECT count(*) FROM people")
+
     def care_watch(self) -> list[dict]:
         """Care-watch residents with when they were registered and last seen (None: never)."""
         return self._store.rows(
@@ -107,12 +125,17 @@ class People:
         with store.transaction():
             templates = store.scalar("SELECT count(*) FROM face_templates WHERE person_id = ?", [person_id])
             photos = store.scalar("SELECT count(*) FROM face_photos WHERE person_id = ?", [person_id])
+            plates = [r["plate"] for r in store.rows("SELECT plate FROM vehicles WHERE person_id = ?", (person_id,))]
             store.execute("DELETE FROM face_templates WHERE person_id = ?", [person_id])
             store.execute("DELETE FROM face_photos WHERE person_id = ?", [person_id])
             store.sightings.forget(f"person:{person_id}")
             store.passes.revoke_for_person(person_id, time.time() if now is None else now)
-            store.execute("DELETE FROM people WHERE id = ?", [person_id])
+            store.execute("DELETE FROM people WHERE id = ?", [person_id])  # their vehicles lose the owner
             bump(store, "templates_rev")
+            bump(store, "vehicles_rev")
+            store.registry_changed("person", person_id)
+            for plate in plates:
+                store.registry_changed("vehicle", plate)
         return {"person_id": person_id, "templates_erased": templates, "photos_erased": photos}
 
 
@@ -141,6 +164,7 @@ class Templates:
             store.execute("UPDATE people SET face_consent_at = coalesce(face_consent_at, ?) WHERE id = ?",
                           [now, person_id])
             bump(store, "templates_rev")
+            store.registry_changed("person", person_id)
         return ids
 
     def template_set(self, encoder: str) -> TemplateSet:
@@ -157,6 +181,24 @@ class Templates:
         matrix = np.frombuffer(b"".join(r[1] for r in rows if r[2] == dim), dtype=np.float32).reshape(-1, dim)
         ids = np.fromiter((r[0] for r in rows if r[2] == dim), dtype=np.int64)
         return TemplateSet(encoder, ids, matrix.copy(), revision)
+
+    def replace(self, person_id: int, templates: list[tuple[str, np.ndarray]]) -> None:
+        """A gate in site mode: the person's templates become exactly these (encoder, vector) pairs."""
+        store = self._store
+        now = now_iso()
+        with store.transaction():
+            store.execute("DELETE FROM face_templates WHERE person_id = ?", [person_id])
+            for encoder, vector in templates:
+                vector = np.asarray(vector, dtype=np.float32).ravel()
+                store.execute("INSERT INTO face_templates(person_id, vector, encoder, dim, created_at) "
+                              "VALUES (?, ?, ?, ?, ?)", [person_id, vector.tobytes(), encoder, int(vector.size), now])
+            bump(store, "templates_rev")
+
+    def of_person(self, person_id: int) -> list[tuple[str, np.ndarray]]:
+        """The person's templates as (encoder, float32 vector), oldest first (for the office's record)."""
+        rows = self._store.rows("SELECT encoder, vector FROM face_templates WHERE person_id = ? ORDER BY id",
+                                (person_id,))
+        return [(row["encoder"], np.frombuffer(row["vector"], dtype=np.float32)) for row in rows]
 
     def counts_by_encoder(self, person_id: int) -> dict[str, int]:
         rows = self._store.rows(

@@ -197,11 +197,39 @@ def _m5_event_seq_and_contract_v1(conn) -> None:
     )
 
 
+def _m6_site_registry(conn) -> None:
+    # DESIGN 6: the office's signed registry records (the office writes them, gates keep what they applied),
+    # the office's archive of each gate's last status, and person ids that are never reused: removing
+    # the newest person must not hand their id (and their open inactivity alert) to the next one.
+    conn.executescript(
+        """
+        CREATE TABLE registry_records (
+            key TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            epoch INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            deleted INTEGER NOT NULL DEFAULT 0,
+            payload TEXT NOT NULL
+        );
+        CREATE INDEX registry_records_version ON registry_records(epoch, version);
+        CREATE TABLE gate_status (
+            gate TEXT PRIMARY KEY,
+            state TEXT,
+            ts_epoch REAL,
+            received_epoch REAL NOT NULL,
+            payload TEXT NOT NULL
+        );
+        INSERT INTO sequences(name, next) SELECT 'person', coalesce(max(id), 0) + 1 FROM people;
+        """
+    )
+
+
 MIGRATIONS = [
     _m1_people_and_vehicles,
     _m2_daemon_state,
     _m3_template_encoder_and_photos,
     _m4_stranger_snapshots,
     _m5_event_seq_and_contract_v1,
+    _m6_site_registry,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

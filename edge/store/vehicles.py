@@ -42,6 +42,7 @@ class Vehicles:
                 store.table("vehicles").update(plate, record)
             else:
                 store.table("vehicles").insert({**record, "created_at": now})
+            store.registry_changed("vehicle", plate)
         return existing is None
 
     def get(self, plate: str) -> dict | None:
@@ -49,6 +50,9 @@ class Vehicles:
 
     def all(self) -> list[dict]:
         return self._store.rows("SELECT * FROM vehicles ORDER BY plate")
+
+    def count(self) -> int:
+        return self._store.scalar("SELECT count(*) FROM vehicles")
 
     def of_person(self, person_id: int) -> list[dict]:
         return self._store.rows("SELECT plate, class, valid_until FROM vehicles WHERE person_id = ? ORDER BY plate",
@@ -60,3 +64,9 @@ class Vehicles:
         with self._store.transaction():
             bump(self._store, "vehicles_rev")
             self._store.execute("DELETE FROM vehicles WHERE plate = ?", [plate])
+            self._store.registry_changed("vehicle", plate)
+
+    def remove_replica(self, plate: str) -> None:
+        """A gate in site mode: the office removed the vehicle (a tombstone); absent is fine."""
+        bump(self._store, "vehicles_rev")
+        self._store.execute("DELETE FROM vehicles WHERE plate = ?", [plate])

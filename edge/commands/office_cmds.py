@@ -1,0 +1,54 @@
+"""``gate-edge office``: the committee office's service, and ``office adopt`` (a single gate joins it)."""
+
+from __future__ import annotations
+
+import logging
+
+from edge.commands import UsageError, emit, load
+
+
+def _office_config(args):
+    config = load(args)
+    if not config.is_office:
+        raise UsageError(f"{args.config} is a gate's config; the office needs its own file with role: office "
+                         "(README, The site)")
+    return config
+
+
+def office(args) -> int:
+    if args.action == "adopt":
+        return adopt(args)
+    if args.action is not None:
+        raise UsageError(f"unknown office action {args.action!r}; use: gate-edge office -c CONFIG [adopt GATE_CONFIG]")
+    from edge.office import Office
+
+    config = _office_config(args)
+    logging.getLogger().setLevel(getattr(logging, config.log_level))
+    service = Office(config)
+    try:
+        service.start()
+        return service.run()
+    finally:
+        service.close()
+
+
+def adopt(args) -> int:
+    from edge.adopt import adopt_gate
+    from edge.config import load_config
+
+    config = _office_config(args)
+    if not args.gate_config:
+        raise UsageError("office adopt needs the gate's config: gate-edge office adopt -c OFFICE_CONFIG GATE_CONFIG")
+    gate_config = load_config(args.gate_config)
+    if gate_config.is_office:
+        raise UsageError(f"{args.gate_config} is an office config, not a gate's")
+    emit(adopt_gate(config, gate_config))
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("office", help="the committee office's service (registry, archive); office adopt GATE")
+    p.add_argument("-c", "--config", required=True, help="the office's YAML file (role: office)")
+    p.add_argument("action", nargs="?", help="adopt: bring a single-gate site's registry under the office")
+    p.add_argument("gate_config", nargs="?", help="with adopt: the gate's YAML file")
+    p.set_defaults(func=office)

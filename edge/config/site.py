@@ -1,0 +1,125 @@
+"""Site-mode sections: how a gate follows the office's registry (``registry:``), and the office's own file.
+
+A gate's ``registry.source`` is ``local`` (its own registry, a single-gate site: the default) or
+``site`` (a signed replica of the office's registry, DESIGN 6.2). The office's file (``role: office``)
+is checked by the same ``check-config``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+
+from edge.config.base import ConfigPath, Identifier, ReadableFile, Section
+from edge.config.mqtt import MqttConfig
+from edge.config.recognition import FaceRecognitionConfig, RecognitionConfig
+from edge.config.rules import InactivityConfig, ParkingConfig, PolicyConfig
+
+RESERVED_GATE_NAMES = ("registry", "office", "alert")
+
+
+class RegistryConfig(Section):
+    source: Literal["local", "site"] = Field(
+        "local", description="local: this gate's own registry; site: a signed replica of the office's"
+    )
+    public_keys: list[ReadableFile] = Field(
+        default_factory=list, description="site mode: the office's registry.pub (several while a key is rotated)"
+    )
+
+    @model_validator(mode="after")
+    def _keys_for_site(self):
+        if self.source == "site" and not self.public_keys:
+            raise ValueError("registry.source: site needs registry.public_keys: [the office's registry.pub]")
+        if self.source == "local" and self.public_keys:
+            raise ValueError("registry.public_keys is only used with registry.source: site")
+        return self
+
+
+class SigningKeyConfig(Section):
+    signing_key_file: ReadableFile = Field(description="the office's private key (PEM) for this purpose")
+
+
+class OfficePassesConfig(SigningKeyConfig):
+    max_valid_hours: int = Field(24 * 366, ge=1, description="longest validity a pass may be issued for")
+
+
+class SiteSettings(Section):
+    """One policy for the whole site, published signed to every gate (DESIGN 6.2)."""
+
+    face_encoder: str = Field("ensemble", description="templates are computed at the office with it; gates must "
+                              "use the same encoder")
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    parking: ParkingConfig = Field(default_factory=ParkingConfig)
+    inactivity: InactivityConfig = Field(default_factory=InactivityConfig)
+
+
+class OfficeRetentionConfig(Section):
+    stranger_snapshots_to_office: bool = Field(False, description="gates may send strangers' face crops here")
+    events_days: int = Field(365, ge=1, description="keep the archive of events this long")
+
+
+class ConsoleConfig(Section):
+    listen: str = Field("127.0.0.1:8080", description="address:port of the web console (loopback by default)")
+    users_file: ConfigPath | None = Field(None, description="console users (gate-edge console-user add)")
+
+
+class EnrolmentConfig(Section):
+    keep_photos: bool = Field(False, description="keep enrolment photos at the office (re-enrolment after an "
+                              "encoder change); never sent to gates")
+    detector: Literal["hog", "cnn"] = Field("hog", description="face detector used on enrolment photos")
+
+
+class OfficeConfig(Section):
+    role: Literal["office"] = Field(description="this file configures the committee office's service")
+    site: Identifier = Field(description="site name, second level of every MQTT topic")
+    database: ConfigPath = Field("/var/lib/gate-edge/office.db", description="the site registry and the archive")
+    timezone: str = Field("Asia/Shanghai", description="IANA time zone of the site (fees, days)")
+    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="logging level")
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    registry: SigningKeyConfig = Field(description="registry.key: signs registry records and site settings")
+    commands: SigningKeyConfig | None = Field(None, description="command.key: signs commands to gates")
+    passes: OfficePassesConfig | None = Field(None, description="pass.key: signs QR passes valid at every gate")
+    gates: dict[Identifier, ReadableFile] = Field(
+        default_factory=dict, description="expected gates and their public keys; a silent one raises an alert")
+    gate_silent_after_s: int = Field(180, ge=30, description="a gate not heard from this long raises an alert")
+    site_settings: SiteSettings = Field(default_factory=SiteSettings)
+    enrolment: EnrolmentConfig = Field(default_factory=EnrolmentConfig)
+    retention: OfficeRetentionConfig = Field(default_factory=OfficeRetentionConfig)
+    console: ConsoleConfig = Field(default_factory=ConsoleConfig)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r}; use an IANA name such as 'Asia/Shanghai'") from None
+        return name
+
+    @field_validator("gates")
+    @classmethod
+    def _not_reserved(cls, gates: dict) -> dict:
+        for name in gates:
+            if name in RESERVED_GATE_NAMES:
+                raise ValueError(f"gate name {name!r} is reserved (topics P/{name}/…); choose another")
+        return gates
+
+    # -- what the shared code (registry commands, query, enrolment) reads of a config -------------
+    gate = property(lambda self: "office")
+    zone = property(lambda self: ZoneInfo(self.timezone))
+    client_id = property(lambda self: self.mqtt.client_id or f"{self.site}-office")
+    policy = property(lambda self: self.site_settings.policy)
+    parking = property(lambda self: self.site_settings.parking)
+    inactivity = property(lambda self: self.site_settings.inactivity)
+
+    @property
+    def recognition(self) -> RecognitionConfig:
+        face = FaceRecognitionConfig(encoder=self.site_settings.face_encoder, keep_photos=self.enrolment.keep_photos,
+                                     detector=self.enrolment.detector)
+        return RecognitionConfig(face=face)
+
+    @property
+    def is_office(self) -> bool:
+        return True

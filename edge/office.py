@@ -1,0 +1,246 @@
+"""``gate-edge office``: the committee office's service (DESIGN 6).
+
+It owns the site's one registry (published signed to every gate by ``RegistryPublisher``), archives
+everything the gates publish (events by ``event_id``, alerts by ``alert_id``, each gate's last status),
+answers a gate's signed ``req/resync`` with the registry records it lacks, says who it is on the
+retained ``P/office/status`` (last will ``offline``), and raises ``P/office/alert/device`` for a gate
+that has been silent longer than ``gate_silent_after_s``.
+
+Threads: the MQTT link's (network, outbox pump, inbox) and one supervision loop on the main thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+
+from edge import contract, sdnotify
+from edge.alerts import Alerts
+from edge.keys import load_public_key, load_signer, load_verifier, verify_record
+from edge.registry_publish import RegistryPublisher
+from edge.store import Store
+from edge.timeutil import iso, parse_iso
+
+_LOG = logging.getLogger(__name__)
+STATUS_EVERY_S = 60.0
+REQUEST_WINDOW_S = 300.0  # a resync request older (or further ahead) than this is refused
+RESYNC_MIN_INTERVAL_S = 1.0  # per gate: a flood of requests costs one page a second at most
+
+
+def gate_keys(config) -> dict[str, dict]:
+    """The gates' public keys as published in the site settings: {name: {"kid", "public_key" (PEM)}}."""
+    from edge.keys import kid_of
+
+    keys = {}
+    for name, path in sorted(config.gates.items()):
+        keys[name] = {"kid": kid_of(load_public_key(path)), "public_key": path.read_text(encoding="ascii").strip()}
+    return keys
+
+
+def open_office_store(config) -> tuple[Store, RegistryPublisher]:
+    """The office's database with the publisher attached: every registry change is signed and queued."""
+    store = Store(config.database)
+    publisher = RegistryPublisher(config, store, load_signer(config.registry.signing_key_file)).attach()
+    return store, publisher
+
+
+class Office:
+    def __init__(self, config, *, clock=time.time):
+        self.config = config
+        self.clock = clock
+        self.stop = threading.Event()
+        self.topics = contract.Topics(config.mqtt.topic_prefix, config.site, "office")
+        self.store = self.publisher = self.link = self.alerts = None
+        self.verifiers = {name: load_verifier([path]) for name, path in config.gates.items()}
+        self._last_resync: dict[str, float] = {}
+        self._closers: list = []
+        self.archived = 0
+
+    def start(self) -> Office:
+        from paho.mqtt.subscribeoptions import SubscribeOptions
+
+        from edge.mqtt_link import MqttLink
+
+        sdnotify.notify("STATUS=starting")
+        self.store, self.publisher = open_office_store(self.config)
+        self._closers.append(self.store.close)
+        self.alerts = Alerts(self.config, self.store, clock=self.clock, wake=self._wake)
+        published = self.publisher.backfill()
+        self.publisher.publish_settings(gate_keys(self.config))
+        if published:
+            _LOG.info("registry: published %d records that had none", published)
+        base = self.topics.base
+        subscriptions = [(f"{base}/#", SubscribeOptions(qos=1, noLocal=True)),
+                         # The broker's head, even our own: one ahead of ours means we were restored.
+                         (self.topics.registry("head"), SubscribeOptions(qos=1))]
+        self.link = MqttLink(self.config, self.store, on_message=self._on_message, subscriptions=subscriptions,
+                             status_payload_fn=self._status_payload).start()
+        self._closers.append(self.link.close)
+        sdnotify.notify("READY=1\nSTATUS=running")
+        _LOG.info("office %s running: %d gates expected", self.config.site, len(self.config.gates))
+        return self
+
+    def run(self) -> int:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop.set())
+        watchdog = sdnotify.watchdog_interval_s()
+        last_status = 0.0
+        while not self.stop.wait(min(watchdog, 5.0) if watchdog else 5.0):
+            self.check_gates()
+            if time.monotonic() - last_status > STATUS_EVERY_S:
+                self.link.publish_status()
+                last_status = time.monotonic()
+            if watchdog:
+                sdnotify.notify("WATCHDOG=1")
+        return 0
+
+    def close(self) -> None:
+        sdnotify.notify("STOPPING=1")
+        self.stop.set()
+        while self._closers:
+            try:
+                self._closers.pop()()
+            except Exception:
+                _LOG.exception("error while stopping")
+
+    def _wake(self) -> None:
+        if self.link is not None:
+            self.link.wake()
+
+    # -- what the gates publish ------------------------------------------------------------
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        base = self.topics.base + "/"
+        if not topic.startswith(base):
+            return
+        parts = topic[len(base):].split("/")
+        now = self.clock()
+        if parts == ["registry", "head"]:
+            self._check_head(payload)
+        elif parts[0] in ("registry", "office"):
+            return
+        elif parts == ["alert", "inactivity"]:
+            self._archive_alert(payload, "inactivity", None, now)
+        elif len(parts) == 2 and parts[1] == "status":
+            self._gate_status(parts[0], payload, now)
+        elif len(parts) == 3 and parts[1] == "event":
+            self._archive_event(parts[0], payload, now)
+        elif len(parts) == 3 and parts[1:] == ["alert", "device"]:
+            self._archive_alert(payload, "device", parts[0], now)
+        elif len(parts) == 3 and parts[1] == "req":
+            self._request(parts[0], parts[2], payload, now)
+
+    def _archive_event(self, gate: str, payload: bytes, now: float) -> None:
+        try:
+            event = contract.parse_event(payload, topic_gate=gate)
+        except contract.Refused as exc:
+            _LOG.warning("archive: refused an event on gate %s's topic: %s", gate, exc)
+            return
+        with self.store.transaction():
+            if self.store.events.add_peer(event.payload, event.ts_epoch) == "new":
+                self.archived += 1
+            self.store.gates.heard(gate, now)
+
+    def _archive_alert(self, payload: bytes, kind: str, gate: str | None, now: float) -> None:
+        try:
+            alert = json.loads(payload.decode("utf-8"))
+            alert_id, state = str(alert["alert_id"]), alert["state"]
+            if state not in ("raised", "cleared"):
+                raise ValueError(state)
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError):
+            _LOG.warning("archive: refused a malformed %s alert", kind)
+            return
+        subject = f"person:{alert.get('person_id')}" if kind == "inactivity" else f"{gate}:{alert.get('device')}"
+        try:
+            ts = parse_iso(alert["ts"])
+        except (KeyError, TypeError, ValueError):
+            ts = now
+        detail = str(alert.get("detail") or alert.get("last_seen") or "")[:500]
+        with self.store.transaction():
+            known = self.store.alerts.get(alert_id)  # the same episode from every gate: stored once
+            if known is None:
+                self.store.alerts.add(alert_id, kind, subject, ts, detail)
+            if state == "cleared" and (known is None or known["state"] == "raised"):
+                self.store.alerts.clear(alert_id, ts)
+            if gate is not None:
+                self.store.gates.heard(gate, now)
+
+    def _gate_status(self, gate: str, payload: bytes, now: float) -> None:
+        try:
+            status = json.loads(payload.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            return
+        if isinstance(status, dict):
+            with self.store.transaction():
+                self.store.gates.heard(gate, now, status)
+
+    def _request(self, gate: str, verb: str, payload: bytes, now: float) -> None:
+        if verb != "resync":
+            return  # replay requests are between gates (and answered by the gate named)
+        verifier = self.verifiers.get(gate)
+        try:
+            request = json.loads(payload.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            request = None
+        problem = ("not a JSON object" if not isinstance(request, dict)
+                   else f"gate {gate!r} is not listed in gates:" if verifier is None
+                   else contract.version_problem(request) or verify_record(verifier, request))
+        if problem is None:
+            try:
+                age = now - parse_iso(request["ts"])
+                after = (int(request["from_epoch"]), int(request["from_version"]))
+                limit = max(1, min(int(request.get("limit", 400)), 1000))
+            except (KeyError, TypeError, ValueError):
+                problem = "needs ts, from_epoch and from_version"
+            else:
+                if abs(age) > REQUEST_WINDOW_S:
+                    problem = f"ts is {age:.0f} s from the office's clock"
+        if problem:
+            _LOG.warning("resync request from %s refused: %s", gate, problem)
+            return
+        if time.monotonic() - self._last_resync.get(gate, 0.0) < RESYNC_MIN_INTERVAL_S:
+            return
+        self._last_resync[gate] = time.monotonic()
+        count = self.publisher.republish(gate, after, limit, str(request.get("request_id", "r"))[:64])
+        _LOG.info("resync for %s: %d records after %s", gate, count, after)
+        self._wake()
+
+    def _check_head(self, payload: bytes) -> None:
+        try:
+            head = json.loads(payload.decode("utf-8"))
+            position = (int(head["epoch"]), int(head["version"]))
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError):
+            return
+        if position > self.publisher.position():
+            # The broker knows a newer registry than this database: we were restored from a backup.
+            self.publisher.new_epoch()
+            self._wake()
+
+    # -- health ----------------------------------------------------------------------------
+    def check_gates(self) -> None:
+        heard = self.store.gates.all()
+        now = self.clock()
+        for gate in self.config.gates:
+            last = heard.get(gate, {}).get("received_epoch")
+            offline = heard.get(gate, {}).get("state") == "offline"
+            silent = last is None or now - last > self.config.gate_silent_after_s or offline
+            if silent:
+                why = "offline (its last will)" if offline else (
+                    "never heard from" if last is None else f"silent for {now - last:.0f} s")
+                self.alerts.device(f"gate:{gate}", False, f"gate {gate} {why}")
+            else:
+                self.alerts.device(f"gate:{gate}", True, f"gate {gate} is back")
+
+    def _status_payload(self, ts: str, outbox: int) -> dict:
+        now = self.clock()
+        gates = {}
+        for gate, seen in self.store.gates.all().items():
+            status = seen["status"]
+            gates[gate] = {"state": seen["state"], "last_heard": iso(seen["received_epoch"], self.config.zone),
+                           "age_s": round(now - seen["received_epoch"], 1), "registry": status.get("registry")}
+        payload = contract.office_status_payload("online", ts, gates)
+        payload["outbox"] = outbox
+        payload["registry"] = dict(zip(("epoch", "version"), self.publisher.position(), strict=True))
+        return payload
