@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     from edge.localbroker import LocalBroker, mosquitto_binary
     from edge.matcher import FaceMatcher
     from edge.office import Office
-    from edge.store import Store
+    from edge.store import SCHEMA_VERSION, Store
 
     if mosquitto_binary() is None:
         print("mosquitto is not installed (apt-get install mosquitto): nothing measured")
@@ -96,6 +96,8 @@ def main(argv=None) -> int:
                 if not gate_db.exists():
                     continue
                 with Store(gate_db, upgrade=False) as copy:
+                    if copy.version < SCHEMA_VERSION:
+                        continue  # the gate is still creating its database
                     mine = copy.records.summary(head["epoch"])
                     if all(mine[k] == head[k] for k in ("people", "vehicles", "version", "digest")):
                         synced_s = time.perf_counter() - started

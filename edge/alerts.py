@@ -76,8 +76,8 @@ class Alerts:
                 continue
             alert_id = inactivity_alert_id(self.config.site, person["id"], seen)
             with store.transaction():
-                if store.alerts.get(alert_id):
-                    continue  # this episode was already raised (here, or before a restart)
+                if store.alerts.get(alert_id) or store.alerts.open_inactivity(person["id"]):
+                    continue  # this episode was already raised (here, before a restart, or before adoption)
                 store.alerts.add(alert_id, "inactivity", f"person:{person['id']}", now,
                                  f"last seen {iso(seen, self.config.zone)}")
                 payload = inactivity_payload(alert_id, "raised", person["id"], person["unit"],

@@ -13,6 +13,7 @@ was restored from a backup, so everything is published again under a new epoch.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
@@ -66,10 +67,14 @@ class RegistryPublisher:
             person = store.people.find_by_id(int(key))
             if person is None:
                 return contract.tombstone("person", int(key), epoch=epoch, version=version, ts=ts), True
-            return contract.person_record(
+            record = contract.person_record(
                 person_id=person["id"], unit=person["unit"], care_watch=bool(person["care_watch"]),
                 registered_at=person["created_at"], templates=store.templates.of_person(person["id"]), epoch=epoch,
-                version=version, ts=ts), False
+                version=version, ts=ts)
+            adopted = store.kv_get(f"adopted:person:{person['id']}")
+            if adopted:  # an added field: the adopted gate moves what it kept under the old id (edge.adopt)
+                record["adopted_from"] = json.loads(adopted)
+            return record, False
         if kind == "vehicle":
             vehicle = store.vehicles.get(key)
             if vehicle is None:

@@ -36,6 +36,7 @@ PAGE_TIMEOUT_S = 5.0  # no note from the office by then: ask again
 PAGE_QUIET_S = 1.0  # the note came this long ago and the records stopped: the page is over
 MIN_PAGE = 10
 FIRST_SYNC_KEY = "registry_first_synced"
+STAGING_KEY = "registry_adoption_staging"
 
 
 class Replica:
@@ -67,6 +68,11 @@ class Replica:
         settings = store.records.get("settings")
         if settings:
             rules.update(settings)
+        # An adopted gate (edge.adopt): its own registry, and no record from the office yet. It keeps
+        # serving from it, staging the office's records, until the first full sync.
+        if store.kv_get(FIRST_SYNC_KEY) is None and store.people.count() and store.records.page((0, 0), 1) == []:
+            store.kv_set(STAGING_KEY, "1")
+        self.staging = store.kv_get(STAGING_KEY) == "1"
 
     # -- receiving -------------------------------------------------------------------------
     def apply_many(self, messages: list[tuple[str, bytes]]) -> dict:
@@ -108,7 +114,10 @@ class Replica:
         if current is not None and current >= position:
             return "old"
         try:
-            deleted = self._apply_record(kind, key, record)
+            if self.staging and kind in ("person", "vehicle", "pass"):
+                deleted = self._check_record(kind, key, record)
+            else:
+                deleted = self._apply_record(kind, key, record)
         except (KeyError, TypeError, ValueError) as exc:
             return self._refuse(topic, f"unusable record: {exc}")
         self.store.records.put(store_key, kind, record, deleted=deleted)
@@ -152,6 +161,35 @@ class Replica:
             return False
         raise ValueError(f"unknown record kind {kind}")
 
+    def _check_record(self, kind: str, key: str, record: dict) -> bool:
+        """Staging (an adopted gate before its first sync): the record is kept, applied at the end."""
+        field = {"person": "person_id", "vehicle": "plate", "pass": "pass_id"}[kind]
+        if str(record.get(field)) != key:
+            raise ValueError(f"{field} {record.get(field)!r} on the topic of {key}")
+        return bool(record.get("deleted") or record.get("revoked"))
+
+    def _finish_adoption(self) -> None:
+        """The first full sync of an adopted gate, in one transaction: what it kept under its old ids moves
+        to the office's, and its own registry (with names, phones and photos) makes way for the replica."""
+        store = self.store
+        staged = store.records.page((0, 0), 10**9)
+        ids = {}
+        for kind, _, record in staged:
+            origin = record.get("adopted_from") if kind == "person" else None
+            if isinstance(origin, dict) and origin.get("gate") == self.config.gate:
+                ids[int(origin["person_id"])] = int(record["person_id"])
+        with self._lock, store.transaction():
+            store.sightings.renumber_people(ids)
+            store.alerts.renumber_people(ids)
+            store.people.clear_all()
+            store.vehicles.clear_all()
+            for kind, key, record in sorted(staged, key=lambda r: r[0] != "person"):  # owners before cars
+                self._apply_record(kind, key, record)
+            store.kv_set(STAGING_KEY, "0")
+            self.staging = False
+            self._changes += 1
+        _LOG.warning("registry: adopted by the office: %d people renumbered, the local registry replaced", len(ids))
+
     def _apply_vehicle(self, record: dict) -> None:
         owner = record.get("person_id")
         if owner is not None and self.store.people.find_by_id(owner) is None:
@@ -180,9 +218,11 @@ class Replica:
             head = self.head()
             mine = self.store.records.summary(head["epoch"] if head else None)
             fields = ("people", "vehicles", "passes_revoked", "version", "epoch", "digest")
-            synced = head is not None and all(mine[f] == head.get(f) for f in fields)
+            complete = head is not None and all(mine[f] == head.get(f) for f in fields)
+            synced = complete and not self.staging
             self._summary = {"source": "site", "epoch": mine["epoch"], "version": mine["version"],
-                             "people": mine["people"], "vehicles": mine["vehicles"], "synced": synced}
+                             "people": mine["people"], "vehicles": mine["vehicles"], "synced": synced,
+                             "complete": complete}
             self._summary_at = self._changes
         return self._summary
 
@@ -192,6 +232,9 @@ class Replica:
 
     def status(self) -> dict:
         summary = dict(self.summary())
+        summary.pop("complete", None)
+        if self.staging:
+            summary["detail"] = "adopted: serving from the local registry until the office's is complete"
         head = self.head()
         if head is None:
             summary["detail"] = "never synced: no head record from the office yet"
@@ -202,6 +245,9 @@ class Replica:
         """Called every second or so: note the first full sync, and ask for what is missing once the
         delivery has settled."""
         summary = self.summary()
+        if self.staging and summary["complete"]:
+            self._finish_adoption()
+            summary = self.summary()
         if summary["synced"] != self._was_synced:
             self._was_synced = summary["synced"]
             if self.on_sync_change is not None:

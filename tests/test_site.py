@@ -278,6 +278,31 @@ def test_registry_writes_on_a_site_gate_are_refused_with_the_reason(site, capsys
         assert wait_for(lambda g=gate: g.registry.vehicles.get("沪B12345") is not None, 20)
 
 
+def test_the_office_opens_a_gate_with_a_command_signed_by_its_command_key(site):
+    import subprocess
+    import sys
+
+    before = {name: len(gate.barriers["foot"].commands) for name, gate in site.gates.items()}
+    done = subprocess.run([sys.executable, "-m", "edge", "cmd", "-c", str(site.folder / "office.yaml"), "--gate",
+                           "east", "open", "--lane", "in", "--timeout", "10"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["ok"] is True
+    assert len(site.gates["east"].barriers["foot"].commands) == before["east"] + 1
+    assert len(site.gates["west"].barriers["foot"].commands) == before["west"]  # signed for east only
+
+
+def test_a_broker_outage_during_enrolment_loses_nothing(site):
+    site.broker.stop()
+    person = enrol(site, "停电时登记", "6-606", face("fr_rose_leslie", 1))  # committed, waiting in the outbox
+    time.sleep(1)
+    assert site.office.store.outbox.depth() > 0
+    site.broker.start()
+    assert wait_for(lambda: synced_with_office(site), 60), sync_state(site)
+    for gate in site.gates.values():
+        assert wait_for(lambda g=gate: recognised(g, face("fr_rose_leslie", 2)) == person, 10)
+
+
 def test_a_gate_down_during_three_changes_converges_when_it_returns(site):
     from edge.daemon import Daemon
 
@@ -330,6 +355,71 @@ def test_a_broker_that_drops_retained_records_is_caught_up_by_resync(tmp_path, e
     finally:
         if gate is not None:
             gate.close()
+        if office is not None:
+            office.close()
+        broker.stop()
+
+
+def test_adoption_keeps_every_resident_and_nobody_inherits_anyone_elses_state(tmp_path, engines, capsys):
+    """A single-gate site joins an office that already has residents (so the ids collide): nobody enrols
+    again, the gate serves from its own registry until the first sync, then its sightings and open
+    alerts follow each resident to the office's id."""
+    from edge.cli import main
+    from edge.config import load_config
+    from edge.daemon import Daemon
+    from edge.enrol import Enroller
+    from edge.localbroker import LocalBroker, mosquitto_binary
+    from edge.office import Office, open_office_store
+    from edge.store import Store
+
+    if mosquitto_binary() is None:
+        pytest.skip("mosquitto is not installed (make test installs it when run as root)")
+    keys = make_keys(tmp_path)
+    broker = LocalBroker(tmp_path / "broker", users=PASSWORDS, acl=(REPO / "config/site/acl").read_text()).start()
+    encoder = engines["faces"].encoder.name
+    office_yaml = office_config(tmp_path, keys, broker.port, encoder)
+    # The office already has a resident: the gate's person 1 will not be the office's person 1.
+    with open_office_store(load_config(office_yaml))[0] as store:
+        other = store.people.add("早已登记", "1-101", care_watch=True)
+    # The gate as it ran alone: its own registry, a sighting and an open inactivity alert.
+    local = tmp_path / "east-local.yaml"
+    _write(local, {"site": SITE, "gate": "east", "database": str(tmp_path / "east" / "registry.db"),
+                   "mqtt": {"enabled": False}})
+    gate_yaml = load_config(local)
+    with Store(gate_yaml.database) as gate:
+        wang = gate.people.add("王建国", "12-301", "13800000001", care_watch=True)
+        Enroller(gate_yaml.recognition.face, engines["faces"]).enrol(gate, wang, [face("fr_obama", 1)])
+        gate.vehicles.upsert("皖AY6B59", "resident", wang, valid_until="2099-12-31")
+        gate.sightings.note(f"person:{wang}", 1795000000.0, "east", "e-old")
+        from edge.alerts import Alerts
+
+        [episode] = Alerts(gate_yaml, gate).check_inactivity(1795000000.0 + 49 * 3600)
+    assert wang == other  # the collision the adoption must survive
+
+    assert main(["office", "adopt", "-c", str(office_yaml), str(local)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    new = result["person_ids"][str(wang)]
+    assert result["people"] == 1 and result["vehicles"] == 1 and new != wang
+    assert main(["office", "adopt", "-c", str(office_yaml), str(local)]) == 2  # once only
+
+    office = daemon = None
+    try:
+        office = Office(load_config(office_yaml)).start()
+        config = load_config(gate_config(tmp_path / "east", keys, broker.port, "east"))
+        daemon = Daemon(config, engines=engines).start()
+        assert wait_for(lambda: daemon.replica.synced, 30), daemon.replica.status()
+        store = daemon.registry
+        assert recognised(daemon, face("fr_obama", 2)) == new  # no new enrolment
+        assert store.people.get(new)["name"] == "" and store.templates.photo_count() == 0  # names left the gate
+        assert store.sightings.get(f"person:{new}")["ts_epoch"] == 1795000000.0
+        assert store.sightings.get(f"person:{other}") is None  # the office's other resident inherits nothing
+        daemon.alerts.check_inactivity()  # the same episode: not raised again under the new id
+        open_alerts = [a for a in store.alerts.all(state="raised") if a["kind"] == "inactivity"]
+        assert [(a["alert_id"], a["subject"]) for a in open_alerts] == [(episode["alert_id"], f"person:{new}")]
+        assert store.vehicles.get("皖AY6B59")["person_id"] == new
+    finally:
+        if daemon is not None:
+            daemon.close()
         if office is not None:
             office.close()
         broker.stop()

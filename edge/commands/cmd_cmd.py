@@ -50,17 +50,20 @@ def _fields(args) -> dict:
     return {}
 
 
-def _command_key(config, path) -> bytes:
-    key_file = config.mqtt.command_key_file
-    if key_file is None:
-        raise UsageError(f"{path}: mqtt.command_key_file is not set; name the file holding the key the gates "
-                         "share for signed commands")
-    from edge.keys import KeyFileError, read_secret
+def _command_key(config, path):
+    """The office's command.key (Ed25519) from an office config, or a local site's shared secret."""
+    from edge.keys import KeyFileError
+    from edge.remote import command_signer
 
     try:
-        return read_secret(key_file)
+        key = command_signer(config)
     except KeyFileError as exc:
         raise UsageError(str(exc)) from None
+    if key is None:
+        where = "commands.signing_key_file (the office's command.key)" if config.is_office else (
+            "mqtt.command_key_file (the key the gates share for signed commands)")
+        raise UsageError(f"{path}: {where} is not set; name the file holding it")
+    return key
 
 
 def cmd(args) -> int:

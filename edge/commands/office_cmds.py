@@ -16,10 +16,6 @@ def _office_config(args):
 
 
 def office(args) -> int:
-    if args.action == "adopt":
-        return adopt(args)
-    if args.action is not None:
-        raise UsageError(f"unknown office action {args.action!r}; use: gate-edge office -c CONFIG [adopt GATE_CONFIG]")
     from edge.office import Office
 
     config = _office_config(args)
@@ -37,8 +33,6 @@ def adopt(args) -> int:
     from edge.config import load_config
 
     config = _office_config(args)
-    if not args.gate_config:
-        raise UsageError("office adopt needs the gate's config: gate-edge office adopt -c OFFICE_CONFIG GATE_CONFIG")
     gate_config = load_config(args.gate_config)
     if gate_config.is_office:
         raise UsageError(f"{args.gate_config} is an office config, not a gate's")
@@ -48,7 +42,10 @@ def adopt(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("office", help="the committee office's service (registry, archive); office adopt GATE")
-    p.add_argument("-c", "--config", required=True, help="the office's YAML file (role: office)")
-    p.add_argument("action", nargs="?", help="adopt: bring a single-gate site's registry under the office")
-    p.add_argument("gate_config", nargs="?", help="with adopt: the gate's YAML file")
+    p.add_argument("-c", "--config", help="the office's YAML file (role: office)")
     p.set_defaults(func=office)
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    a = actions.add_parser("adopt", help="bring a single-gate site's registry under the office (DESIGN 6.3)")
+    a.add_argument("-c", "--config", required=True, help="the office's YAML file (role: office)")
+    a.add_argument("gate_config", help="the gate's YAML file (its database: the gate's registry.db)")
+    a.set_defaults(func=adopt)

@@ -42,6 +42,12 @@ class AlertRows:
             sql, params = sql + " AND state = ?", [*params, state]
         return self._store.rows(sql + " ORDER BY raised_epoch, rowid", params)
 
+    def renumber_people(self, ids: dict[int, int]) -> None:
+        """Move ``person:<old>`` alerts to ``person:<new>`` (an adopted gate taking the office's ids)."""
+        from edge.store.sightings import renumber
+
+        renumber(self._store, "alerts", ids)
+
     def delete_cleared_before(self, cutoff_epoch: float) -> int:
         return self._store.execute("DELETE FROM alerts WHERE state = 'cleared' AND cleared_epoch < ?",
                                    [cutoff_epoch]).rowcount

@@ -111,6 +111,16 @@ class People:
     def count(self) -> int:
         return self._store.scalar("SELECT count(*) FROM people")
 
+    def clear_all(self) -> None:
+        """An adopted gate's first sync: its own registry (people, templates, photos) makes way for the
+        office's. Sightings and alerts are moved by the caller, not deleted."""
+        store = self._store
+        store.execute("DELETE FROM face_templates")
+        store.execute("DELETE FROM face_photos")
+        store.execute("UPDATE vehicles SET person_id = NULL")
+        store.execute("DELETE FROM people")
+        bump(store, "templates_rev")
+
     def care_watch(self) -> list[dict]:
         """Care-watch residents with when they were registered and last seen (None: never)."""
         return self._store.rows(

@@ -72,9 +72,11 @@ class RegistryRecords:
 
     def vehicles_of_person(self, person_id: int) -> list[dict]:
         """Applied vehicle records that name this owner (re-applied when the owner's record arrives late)."""
+        # Only cars still without an owner here can be waiting for one (indexed: vehicles_person).
         rows = self._store.rows(
-            "SELECT payload FROM registry_records WHERE kind = 'vehicle' AND deleted = 0 "
-            "AND json_extract(payload, '$.person_id') = ?", (person_id,))
+            "SELECT r.payload FROM vehicles v JOIN registry_records r ON r.key = 'vehicle/' || v.plate "
+            "WHERE v.person_id IS NULL AND r.deleted = 0 AND json_extract(r.payload, '$.person_id') = ?",
+            (person_id,))
         return [json.loads(r["payload"]) for r in rows]
 
     def missing(self, kind: str) -> list:

@@ -7,6 +7,15 @@ never overwrites a newer one.
 from __future__ import annotations
 
 
+def renumber(store, table: str, ids: dict[int, int]) -> None:
+    """``subject = 'person:<old>'`` becomes ``'person:<new>'`` in ``table`` (last_seen or alerts)."""
+    store.execute(f"UPDATE {table} SET subject = 'renumbering:' || substr(subject, 8) "
+                  "WHERE subject LIKE 'person:%'")
+    for old, new in ids.items():
+        store.execute(f"UPDATE {table} SET subject = ? WHERE subject = ?", [f"person:{new}", f"renumbering:{old}"])
+    store.execute(f"DELETE FROM {table} WHERE subject LIKE 'renumbering:%'")
+
+
 class Sightings:
     def __init__(self, store):
         self._store = store
@@ -21,6 +30,11 @@ class Sightings:
             "event_id = excluded.event_id WHERE excluded.ts_epoch > last_seen.ts_epoch",
             [subject, ts_epoch, gate, event_id],
         )
+
+    def renumber_people(self, ids: dict[int, int]) -> None:
+        """Move ``person:<old>`` sightings to ``person:<new>`` (an adopted gate taking the office's ids);
+        a person not in ``ids`` is forgotten. Two steps, so an old id that is someone's new id is safe."""
+        renumber(self._store, "last_seen", ids)
 
     def forget(self, subject: str) -> None:
         self._store.execute("DELETE FROM last_seen WHERE subject = ?", [subject])

@@ -66,6 +66,11 @@ class Vehicles:
             self._store.execute("DELETE FROM vehicles WHERE plate = ?", [plate])
             self._store.registry_changed("vehicle", plate)
 
+    def clear_all(self) -> None:
+        """An adopted gate's first sync: its own vehicles make way for the office's."""
+        bump(self._store, "vehicles_rev")
+        self._store.execute("DELETE FROM vehicles")
+
     def remove_replica(self, plate: str) -> None:
         """A gate in site mode: the office removed the vehicle (a tombstone); absent is fine."""
         bump(self._store, "vehicles_rev")
