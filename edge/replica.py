@@ -219,10 +219,11 @@ class Replica:
             mine = self.store.records.summary(head["epoch"] if head else None)
             fields = ("people", "vehicles", "passes_revoked", "version", "epoch", "digest")
             complete = head is not None and all(mine[f] == head.get(f) for f in fields)
-            synced = complete and not self.staging
+            stale = head is not None and bool(self.store.records.keys_older_than(head["epoch"]))
+            synced = complete and not self.staging and not stale
             self._summary = {"source": "site", "epoch": mine["epoch"], "version": mine["version"],
                              "people": mine["people"], "vehicles": mine["vehicles"], "synced": synced,
-                             "complete": complete}
+                             "complete": complete, "stale": stale}
             self._summary_at = self._changes
         return self._summary
 
@@ -233,6 +234,7 @@ class Replica:
     def status(self) -> dict:
         summary = dict(self.summary())
         summary.pop("complete", None)
+        summary.pop("stale", None)
         if self.staging:
             summary["detail"] = "adopted: serving from the local registry until the office's is complete"
         head = self.head()
@@ -252,6 +254,11 @@ class Replica:
             self._was_synced = summary["synced"]
             if self.on_sync_change is not None:
                 self.on_sync_change()
+        if summary["complete"] and summary["stale"] and not self.staging:
+            # Complete for the head's epoch (the office was restored from a backup and published
+            # everything again): what only an earlier epoch had is no longer in the registry.
+            self._drop_stale_epochs()
+            summary = self.summary()
         if summary["synced"]:
             if self.store.kv_get(FIRST_SYNC_KEY) is None:
                 self.store.kv_set(FIRST_SYNC_KEY, iso(self.clock(), self.config.zone))

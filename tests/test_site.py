@@ -303,6 +303,26 @@ def test_a_broker_outage_during_enrolment_loses_nothing(site):
         assert wait_for(lambda g=gate: recognised(g, face("fr_rose_leslie", 2)) == person, 10)
 
 
+def test_a_silent_gate_raises_an_office_alert_and_clears_it_when_heard_again(site):
+    watcher = Listener(site.broker.port, f"{P}/office/alert/device", client_id="alert-watcher",
+                       username="office", password=PASSWORDS["office"])
+    office = site.office
+    real_clock = office.clock
+    try:
+        office.clock = lambda: real_clock() + 3600  # an hour without a word from any gate
+        office.check_gates()
+        office.clock = real_clock
+        office.check_gates()
+        assert wait_for(lambda: len(watcher.on("/office/alert/device")) >= 4, 10)
+        seen = {(a["device"], a["state"]) for a in watcher.on("/office/alert/device")}
+        assert {("gate:east", "raised"), ("gate:east", "cleared"), ("gate:west", "raised")} <= seen
+        raised = next(a for a in watcher.on("/office/alert/device") if a["state"] == "raised")
+        assert "silent for 36" in raised["detail"]
+    finally:
+        office.clock = real_clock
+        watcher.close()
+
+
 def test_a_gate_down_during_three_changes_converges_when_it_returns(site):
     from edge.daemon import Daemon
 
@@ -420,6 +440,51 @@ def test_adoption_keeps_every_resident_and_nobody_inherits_anyone_elses_state(tm
     finally:
         if daemon is not None:
             daemon.close()
+        if office is not None:
+            office.close()
+        broker.stop()
+
+
+def test_an_office_restored_from_a_backup_starts_a_new_epoch_and_the_gates_follow(tmp_path):
+    import sqlite3
+
+    from edge.config import load_config
+    from edge.daemon import Daemon
+    from edge.localbroker import LocalBroker, mosquitto_binary
+    from edge.office import Office
+
+    if mosquitto_binary() is None:
+        pytest.skip("mosquitto is not installed (make test installs it when run as root)")
+    keys = make_keys(tmp_path)
+    broker = LocalBroker(tmp_path / "broker", users=PASSWORDS, acl=(REPO / "config/site/acl").read_text()).start()
+    office_yaml = office_config(tmp_path, keys, broker.port, "ensemble")
+    office = gate = None
+    try:
+        office = Office(load_config(office_yaml)).start()
+        kept = office.store.people.add("备份前", "1-101")
+        office.store.vehicles.upsert("沪A00001", "resident", kept, valid_until="2099-12-31")
+        with sqlite3.connect(tmp_path / "office.bak") as backup:  # the nightly backup, taken while it runs
+            office.store.conn.backup(backup)
+        lost = office.store.people.add("备份后", "2-202")  # made after the backup: lost by the restore
+        office.link.wake()
+        gate = Daemon(load_config(gate_config(tmp_path / "east", keys, broker.port, "east", cameras=[],
+                                              barriers=[]))).start()
+        assert wait_for(lambda: gate.replica.synced and gate.registry.people.find_by_id(lost), 30)
+        epoch = gate.replica.head()["epoch"]
+        office.close()
+        (tmp_path / "office.db").unlink()
+        for suffix in ("-wal", "-shm"):
+            (tmp_path / f"office.db{suffix}").unlink(missing_ok=True)
+        (tmp_path / "office.bak").rename(tmp_path / "office.db")
+        office = Office(load_config(office_yaml), clock=lambda: time.time() + 5).start()
+        assert wait_for(lambda: gate.replica.head()["epoch"] > epoch and gate.replica.synced, 60), \
+            gate.replica.status()
+        assert gate.registry.people.find_by_id(kept) is not None
+        assert gate.registry.vehicles.get("沪A00001")["person_id"] == kept
+        assert gate.registry.people.find_by_id(lost) is None  # the walk of the new epoch dropped it
+    finally:
+        if gate is not None:
+            gate.close()
         if office is not None:
             office.close()
         broker.stop()

@@ -224,6 +224,22 @@ def _m6_site_registry(conn) -> None:
     )
 
 
+def _m7_parking_state(conn) -> None:
+    # A held exit lives in the database, not in memory (a restart must not forget which barrier the car
+    # waits at), and a closed session says why it closed (an exit, or a new entry that superseded it).
+    conn.executescript(
+        """
+        ALTER TABLE parking_sessions ADD COLUMN held_barrier TEXT;
+        ALTER TABLE parking_sessions ADD COLUMN held_lane TEXT;
+        ALTER TABLE parking_sessions ADD COLUMN held_epoch REAL;
+        ALTER TABLE parking_sessions ADD COLUMN held_gate TEXT;
+        ALTER TABLE parking_sessions ADD COLUMN closed_reason TEXT;
+        UPDATE parking_sessions SET closed_reason = CASE WHEN exit_gate IS NULL THEN 'superseded' ELSE 'exit' END
+            WHERE state = 'closed';
+        """
+    )
+
+
 MIGRATIONS = [
     _m1_people_and_vehicles,
     _m2_daemon_state,
@@ -231,5 +247,6 @@ MIGRATIONS = [
     _m4_stranger_snapshots,
     _m5_event_seq_and_contract_v1,
     _m6_site_registry,
+    _m7_parking_state,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
