@@ -272,8 +272,9 @@ def device_alert_payload(alert_id, device, state, detail, ts) -> dict:
     return {"v": CONTRACT_VERSION, "alert_id": alert_id, "device": device, "state": state, "detail": detail, "ts": ts}
 
 
-def command_result(request_id, ok: bool, error: str | None = None) -> dict:
-    return {"v": CONTRACT_VERSION, "request_id": request_id, "ok": ok, "error": error}
+def command_result(request_id, ok: bool, error: str | None = None, **extra) -> dict:
+    """``extra``: added fields (``due_cents`` after a pay: what the car still owes)."""
+    return {"v": CONTRACT_VERSION, "request_id": request_id, "ok": ok, "error": error, **extra}
 
 
 # -- what peers send ------------------------------------------------------------------------------

@@ -244,6 +244,8 @@ class Daemon:
             "cameras": {c.id: c.stats() for c in self.cameras},
             "barriers": {b.id: b.health() for b in self.barriers.values()},
             "registry": self.replica.status() if self.replica else self._local_registry(),
+            # capacity and occupied: the office and our checks see whether the gates agree on the lot
+            **({"parking": self.gate.parking.status()} if self.gate else {}),
         }
 
     def _local_registry(self) -> dict:
@@ -268,7 +270,7 @@ class Daemon:
         from edge.remote import CommandRefused, command_checker, parse_command, remember_request
 
         mqtt = self.config.mqtt
-        request_id, ok, error = None, False, None
+        request_id, ok, error, extra = None, False, None, {}
         try:
             key = command_checker(self.config)  # KeyFileError (a ValueError) names the file
             command = parse_command(verb, payload, key, mqtt.command_window_s,
@@ -279,7 +281,8 @@ class Daemon:
             if verb == "open":
                 self.gate.remote_open(body.get("lane", "in"), body.get("barrier"), request_id)
             elif verb == "pay":
-                self.gate.pay(body["session_id"], body["amount_cents"], request_id)
+                _, due = self.gate.pay(body["session_id"], body["amount_cents"], request_id)
+                extra = {"due_cents": due}  # a part payment is accepted: ok, and what is still due
             elif verb == "reload":
                 self.reload()
             ok = True
@@ -288,5 +291,5 @@ class Daemon:
             _LOG.warning("command %s refused: %s", verb[:32], error)
         except ValueError as exc:
             error = str(exc)
-        self.registry.outbox.enqueue(self.link.topics.command_result, command_result(request_id, ok, error))
+        self.registry.outbox.enqueue(self.link.topics.command_result, command_result(request_id, ok, error, **extra))
         self._wake()

@@ -17,6 +17,7 @@ from drivers.barriers import BarrierError
 from edge import policy
 from edge.contract import Topics, event_payload, session_fields, subject
 from edge.keys import sign_record
+from edge.parking import Parking
 from edge.timeutil import iso
 
 _LOG = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ class Gate:
         self.config = config
         self.rules = rules or SiteRules(config)
         self.signer = signer
+        self.parking = Parking(registry, self.rules, config.zone)
         self.registry = registry
         self.barriers = barriers
         self.alerts = alerts
@@ -39,7 +41,6 @@ class Gate:
         self.wake = wake or (lambda: None)
         self.on_event = on_event
         self.topics = Topics(config.mqtt.topic_prefix, config.site, config.gate)
-        self._held: dict[str, tuple[str | None, str]] = {}  # session_id -> (barrier id, lane) of a held exit
         self._lock = threading.Lock()  # one decision at a time: sessions and occupancy stay consistent
         self.events = 0
 
@@ -64,8 +65,7 @@ class Gate:
             return f"failed: {exc}"
 
     def _parking_state(self, plate: str | None) -> policy.ParkingState:
-        sessions = self.registry.sessions
-        return policy.ParkingState(sessions.occupied(), sessions.open_for(plate) if plate else None)
+        return policy.ParkingState(self.parking.occupied(), self.parking.open_for(plate))
 
     def _record(self, *, lane, decision: policy.Decision, credential, subj: dict, now: float, session_id=None,
                 extra: dict | None = None, session_change=None, person_seen: int | None = None,
@@ -90,9 +90,9 @@ class Gate:
             payload.update(extra or {})
             if self.signer is not None:
                 payload = sign_record(self.signer, payload)
+            store.events.add_local(payload, now)  # first: the session's entry rule reads this event's seq
             if session_change:
                 session_change(event_id)
-            store.events.add_local(payload, now)
             store.outbox.enqueue(self.topics.event(kind), payload, msg_id=f"event:{event_id}", now=now)
             if snapshot is not None:
                 store.events.add_snapshot(event_id, now, snapshot)
@@ -149,6 +149,8 @@ class Gate:
             barrier = self._barrier_for(camera, lane)
             result = self._pulse(barrier, lane) if decision.opens else None
             session_id, change = self._session_change(decision, known_plate, state, now, barrier, lane)
+            if decision.session == "hold" and barrier is not None:
+                extra = {**(extra or {}), "held_barrier": barrier.id}  # where the car waits (peers, office)
             subj = subject("vehicle", person_id=vehicle["person_id"] if vehicle else None, plate=known_plate,
                            vehicle_class=vehicle["class"] if vehicle else None)
             extra = dict(extra or {})
@@ -167,23 +169,25 @@ class Gate:
                                     plate_seen=known_plate, barrier_result=result)
 
     def _session_change(self, decision, plate, state, now, barrier, lane):
-        gate = self.config.gate
-        sessions = self.registry.sessions
+        gate, parking = self.config.gate, self.parking
         if decision.session == "open":
             session_id = str(uuid.uuid4())
 
             def change(event_id):
-                sessions.open(session_id, plate, decision.vehicle_class, now, gate, event_id)
+                parking.open(session_id, plate, decision.vehicle_class, now, gate, event_id)
 
             return session_id, change
         if decision.session in ("close", "hold") and state.open_session is not None:
             session_id = state.open_session["session_id"]
             if decision.session == "hold":
-                self._held[session_id] = (barrier.id if barrier else None, lane)
-                return session_id, None
+
+                def hold(event_id):
+                    parking.hold(session_id, gate, barrier.id if barrier else None, lane, now)
+
+                return session_id, hold
 
             def close(event_id):
-                sessions.close(session_id, now, gate, event_id)
+                parking.close(session_id, now, gate, event_id, None)
 
             return session_id, close
         return None, None
@@ -191,7 +195,7 @@ class Gate:
     def _supersede(self, old: dict, lane: str, now: float, replaced_by: str | None) -> None:
         """Inside the entry's transaction: close the car's earlier session and tell the site (a
         ``session`` event), so every gate's occupancy drops it too."""
-        self.registry.sessions.supersede(old["session_id"])
+        self.parking.supersede(old["session_id"])
         decision = policy.Decision("session", None, "superseded: the car entered again with no exit read",
                                    vehicle_class=old["vehicle_class"])
         subj = subject("vehicle", plate=old["plate"], vehicle_class=old["vehicle_class"])
@@ -227,40 +231,41 @@ class Gate:
             return self._record(lane=lane, decision=decision, credential="remote", subj=subject("unknown"),
                                 now=self.clock(), extra={"request_id": request_id}, barrier_result=result)
 
-    def pay(self, session_id: str, amount_cents: int, request_id: str) -> dict:
+    def pay(self, session_id: str, amount_cents: int, request_id: str) -> tuple[dict, int]:
+        """Record a payment; (the event published, what is still due). Covering the fee opens the barrier
+        the car waits at (kept in the database: also after a restart). A part payment is recorded and told
+        to the site (a ``session`` event); the car stays held. An unknown or closed session records nothing
+        (ValueError)."""
         with self._lock:
             now = self.clock()
-            sessions = self.registry.sessions
-            session = sessions.get(session_id)
+            session = self.registry.sessions.get(session_id)
             if session is None or session["state"] != "open":
-                raise ValueError(f"no open parking session {session_id}")
-            from edge.fees import fee_cents
-
-            total = fee_cents(session["vehicle_class"] or "visitor", session["entry_epoch"], now,
-                              self.rules.parking, self.config.zone)
+                raise ValueError(f"no open parking session {session_id}: nothing recorded")
+            parking = self.parking
             paid = session["paid_cents"] + amount_cents
+            due = max(0, parking.due(session, now) - amount_cents)
             subj = subject("vehicle", plate=session["plate"], vehicle_class=session["vehicle_class"])
-            barrier_id, lane = self._held.get(session_id, (None, "out"))
-            if paid < total:
-                # Recorded and told to the site (a session event), but the car stays held.
-                decision = policy.Decision("session", policy.HOLD, f"paid {paid} of {total} cents",
-                                           fee_cents=total - paid, vehicle_class=session["vehicle_class"])
+            lane = session.get("held_lane") or "out"
+            if due > 0:
+                decision = policy.Decision("session", policy.HOLD, f"paid {paid / 100:.2f} yuan; {due / 100:.2f} "
+                                           "yuan still due", fee_cents=due, vehicle_class=session["vehicle_class"])
                 with self.registry.transaction():
-                    sessions.record_payment(session_id, paid, now)
-                    self._record(lane=lane, decision=decision, credential="remote", subj=subj, now=now,
-                                 kind="session", session_id=session_id,
-                                 extra={**session_fields("paid", paid), "request_id": request_id})
-                raise ValueError(f"paid {paid} of {total} cents; {total - paid} still due")
-            self._held.pop(session_id, None)
-            barrier = self._barrier_for(None, lane, barrier_id)
-            result = self._pulse(barrier, lane)
+                    parking.pay(session_id, paid, now)
+                    event = self._record(lane=lane, decision=decision, credential="remote", subj=subj, now=now,
+                                         kind="session", session_id=session_id,
+                                         extra={**session_fields("paid", paid), "request_id": request_id})
+                return event, due
+            held_here = session.get("held_gate") in (None, self.config.gate)
+            barrier = self._barrier_for(None, lane, session.get("held_barrier")) if held_here else None
+            result = self._pulse(barrier, lane) if held_here else f"held at {session['held_gate']}: not opened here"
             decision = policy.Decision("exit", policy.OPEN, f"paid {paid / 100:.2f} yuan", fee_cents=paid,
                                        vehicle_class=session["vehicle_class"], session="close")
 
             def close(event_id):
-                sessions.record_payment(session_id, paid, now)
-                sessions.close(session_id, now, self.config.gate, event_id, fee_cents=paid)
+                parking.pay(session_id, paid, now)
+                parking.close(session_id, now, self.config.gate, event_id, paid)
 
-            return self._record(lane=lane, decision=decision, credential="remote", subj=subj, now=now,
-                                session_id=session_id, extra={"request_id": request_id}, session_change=close,
-                                plate_seen=session["plate"], barrier_result=result)
+            event = self._record(lane=lane, decision=decision, credential="remote", subj=subj, now=now,
+                                 session_id=session_id, extra={"request_id": request_id}, session_change=close,
+                                 plate_seen=session["plate"], barrier_result=result)
+            return event, 0

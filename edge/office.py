@@ -20,7 +20,9 @@ import time
 from edge import contract, sdnotify
 from edge.alerts import Alerts
 from edge.keys import load_public_key, load_signer, load_verifier, verify_record
+from edge.parking import Parking
 from edge.registry_publish import RegistryPublisher
+from edge.site_rules import SiteRules
 from edge.store import Store
 from edge.timeutil import iso, parse_iso
 
@@ -58,6 +60,8 @@ class Office:
         self._last_resync: dict[str, float] = {}
         self._closers: list = []
         self.archived = 0
+        self._listeners: list = []  # called with ("event"|"alert", payload) after each archive commit
+        self.console = None
 
     def start(self) -> Office:
         from paho.mqtt.subscribeoptions import SubscribeOptions
@@ -68,6 +72,7 @@ class Office:
         self.store, self.publisher = open_office_store(self.config)
         self._closers.append(self.store.close)
         self.alerts = Alerts(self.config, self.store, clock=self.clock, wake=self._wake)
+        self.parking = Parking(self.store, SiteRules(self.config), self.config.zone)
         published = self.publisher.backfill()
         self.publisher.publish_settings(gate_keys(self.config))
         if published:
@@ -79,6 +84,11 @@ class Office:
         self.link = MqttLink(self.config, self.store, on_message=self._on_message, subscriptions=subscriptions,
                              status_payload_fn=self._status_payload).start()
         self._closers.append(self.link.close)
+        if self.config.console.listen and self.config.console.users_file:
+            from edge.console import Console
+
+            self.console = Console(self).start()
+            self._closers.append(self.console.close)
         sdnotify.notify("READY=1\nSTATUS=running")
         _LOG.info("office %s running: %d gates expected", self.config.site, len(self.config.gates))
         return self
@@ -110,6 +120,20 @@ class Office:
         if self.link is not None:
             self.link.wake()
 
+    # -- what the archive tells (the console's live updates) -------------------------------
+    def subscribe(self, listener):
+        """Call ``listener(kind, payload)`` ("event" or "alert") after each new archive row; returns the
+        function that unsubscribes it. Listeners run on the MQTT inbox thread: they must not block."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _announce(self, kind: str, payload: dict) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(kind, payload)
+            except Exception:
+                _LOG.exception("archive listener failed")
+
     # -- what the gates publish ------------------------------------------------------------
     def _on_message(self, topic: str, payload: bytes) -> None:
         base = self.topics.base + "/"
@@ -139,9 +163,23 @@ class Office:
             _LOG.warning("archive: refused an event on gate %s's topic: %s", gate, exc)
             return
         with self.store.transaction():
-            if self.store.events.add_peer(event.payload, event.ts_epoch) == "new":
+            fresh = self.store.events.add_peer(event.payload, event.ts_epoch) == "new"
+            if fresh:
                 self.archived += 1
+                if event.known_kind:
+                    self._follow(gate, event)
             self.store.gates.heard(gate, now)
+        if fresh:
+            self._announce("event", event.payload)
+
+    def _follow(self, gate: str, event) -> None:
+        """What the archive knows of where everyone is: last-seen times and the parking sessions, through
+        the same transitions the gates make (edge.parking), so the office's lot matches theirs."""
+        if event.opened and event.subject_type == "person" and event.person_id is not None:
+            self.store.sightings.note(f"person:{event.person_id}", event.ts_epoch, gate, event.event_id)
+        if event.opened and event.subject_type == "vehicle" and event.plate:
+            self.store.sightings.note(f"plate:{event.plate}", event.ts_epoch, gate, event.event_id)
+        self.parking.apply_event(event)
 
     def _archive_alert(self, payload: bytes, kind: str, gate: str | None, now: float) -> None:
         try:
@@ -162,10 +200,14 @@ class Office:
             known = self.store.alerts.get(alert_id)  # the same episode from every gate: stored once
             if known is None:
                 self.store.alerts.add(alert_id, kind, subject, ts, detail)
+            changed = known is None
             if state == "cleared" and (known is None or known["state"] == "raised"):
                 self.store.alerts.clear(alert_id, ts)
+                changed = True
             if gate is not None:
                 self.store.gates.heard(gate, now)
+        if changed:
+            self._announce("alert", {**alert, "kind": kind, "subject": subject, "gate": gate})
 
     def _gate_status(self, gate: str, payload: bytes, now: float) -> None:
         try:

@@ -5,8 +5,9 @@ the contract (``edge.contract.parse_event``), stored once under its ``event_id``
 changes nothing), then applied:
 
     a person let through          seen (and their open inactivity alert cleared)
-    a vehicle entry that opened   opens the session it names
-    a vehicle exit that opened    closes it
+    a vehicle entry that opened   opens the session it names        (edge.parking.Parking.apply_event:
+    a vehicle exit that opened    closes it                          the gates and the office make the
+    a vehicle exit held           the car waits there for its fee     same transitions the same way)
     session / superseded          closes the session the car's new entry replaced
     session / paid                records what has been paid so far
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 import logging
 
 from edge.contract import Refused, parse_event
+from edge.parking import Parking
 
 _LOG = logging.getLogger(__name__)
 
@@ -63,16 +65,6 @@ def _apply(registry, alerts, gate: str, event, site_mode: bool) -> None:
         alerts.person_seen(event.person_id, now)
     if event.subject_type != "vehicle" or not event.plate:
         return
-    sessions = registry.sessions
     if event.opened:
         registry.sightings.note(f"plate:{event.plate}", now, gate, event.event_id)
-    if event.session_id is None:
-        return
-    if event.kind == "entry" and event.opened:
-        sessions.open(event.session_id, event.plate, event.vehicle_class, now, gate, event.event_id)
-    elif event.kind == "exit" and event.opened:
-        sessions.close(event.session_id, now, gate, event.event_id, fee_cents=event.fee_cents or 0)
-    elif event.kind == "session" and event.transition == "superseded":
-        sessions.supersede(event.session_id)
-    elif event.kind == "session" and event.transition == "paid" and event.paid_cents is not None:
-        sessions.record_payment(event.session_id, event.paid_cents, now)
+    Parking(registry, None, None).apply_event(event)  # the same transitions as the gate that decided

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from edge.fees import fee_cents
+from edge.parking import fee_due
 from edge.permits import effective_class
 
 OPEN, DENY, HOLD = "open", "deny", "hold"
@@ -76,6 +76,7 @@ def decide_vehicle(
     if vehicle is not None and vehicle["class"] == "blocked":
         note = f" (fuzzy match: {fuzzy})" if fuzzy else ""
         return Decision("denied", DENY, f"blocked vehicle{note}", vehicle_class="blocked")
+    on_record = vehicle  # the registry's record of this plate (its permit decides a resident's fee)
     if vehicle is not None and fuzzy and not fuzzy_opens:
         # A fuzzy match may deny, never grant: without permission to open on it, the car is a stranger.
         vehicle = None
@@ -105,9 +106,8 @@ def decide_vehicle(
         return Decision("exit", OPEN, "no recorded entry: let out, flagged", vehicle_class=klass,
                         anomalies=tuple(anomalies))
     charged_class = session.get("vehicle_class") or klass
-    if charged_class == "resident" and klass != "resident":
-        charged_class = klass  # the permit lapsed during the stay
-    due = fee_cents(charged_class, session["entry_epoch"], now, parking, zone) - session.get("paid_cents", 0)
+    # The one rule for what a car owes (edge.parking): the same answer as query and pay.
+    due = fee_due(session, on_record, now, parking, zone)
     if due > 0:
         minutes = (now - session["entry_epoch"]) / 60
         return Decision("exit", HOLD, f"fee due: {due / 100:.2f} yuan for {minutes:.0f} min", fee_cents=due,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from edge.fees import fee_cents
+from edge.parking import fee_due
 from edge.permits import effective_class, permit_valid
 from edge.plates import parse_plate
 from edge.site_rules import SiteRules
@@ -50,16 +50,15 @@ def query_plate(registry: Store, config, plate_text: str, now: float | None = No
     answer["last_seen"] = _seen(registry, f"plate:{plate}", zone)
     session = registry.sessions.open_for(plate)
     if session:
-        klass = session["vehicle_class"] or answer["effective_class"]
         parking = SiteRules.for_store(config, registry).parking
-        due = fee_cents(klass, session["entry_epoch"], now, parking, zone) - session["paid_cents"]
+        due = fee_due(session, vehicle, now, parking, zone)  # the exit hold and pay use the same
         answer["open_session"] = {
             "session_id": session["session_id"],
             "entry_ts": iso(session["entry_epoch"], zone),
             "entry_gate": session["entry_gate"],
             "minutes": round((now - session["entry_epoch"]) / 60, 1),
         }
-        answer["fee_due_cents"] = max(0, due)
+        answer["fee_due_cents"] = due
     else:
         answer["open_session"] = None
         answer["fee_due_cents"] = 0

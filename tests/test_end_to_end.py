@@ -153,7 +153,8 @@ def test_a_day_at_the_gate(site):
         assert wait_for(lambda: len(office.on("/event/exit")) == 2, 20)
         assert office.on("/event/exit")[1]["decision"] == "open" and site.pulses("car", 1) == 1
         assert wait_for(lambda: office.on("/cmd/result"), 10)  # published right after the exit event
-        assert office.on("/cmd/result")[-1] == {"v": 1, "request_id": "pay-1", "ok": True, "error": None}
+        assert office.on("/cmd/result")[-1] == {"v": 1, "request_id": "pay-1", "ok": True, "error": None,
+                                                  "due_cents": 0}
         show(site.cams["plate-out"])
 
         # Two days pass without the care-watch resident: exactly one alert...

@@ -197,7 +197,7 @@ def test_a_full_day_through_two_gates(tmp_path):
     def drive(gate, lane, plate):
         event = gates[gate].vehicle(lane, plate, match=_match(gates[gate], plate))
         if event["decision"] == "hold":
-            return gates[gate].pay(event["session_id"], event["fee_cents"], f"pay-{plate}")
+            return gates[gate].pay(event["session_id"], event["fee_cents"], f"pay-{plate}")[0]
         return event
 
     paid = []
@@ -244,8 +244,8 @@ def test_a_partial_payment_reaches_the_other_gate(tmp_path):
     clock.advance(2 * 3600)
     held = gates["east"].vehicle("out", "沪V00008", match=None)
     assert held["decision"] == "hold" and held["fee_cents"] == 1000
-    with pytest.raises(ValueError, match="paid 400 of 1000 cents"):
-        gates["east"].pay(entry["session_id"], 400, "part-1")
+    event, due = gates["east"].pay(entry["session_id"], 400, "part-1")  # accepted: 6.00 yuan still due
+    assert due == 600 and event["kind"] == "session" and event["decision"] == "hold"
     for name, gate in gates.items():
         assert gate.registry.sessions.get(entry["session_id"])["paid_cents"] == 400, name
     [paid] = gates["west"].registry.events.payloads(kind="session")

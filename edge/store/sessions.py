@@ -21,6 +21,13 @@ class Sessions:
             "SELECT * FROM parking_sessions WHERE plate = ? AND state = 'open' ORDER BY entry_epoch DESC LIMIT 1",
             (plate,))
 
+    def entries_for(self, plate: str) -> list[dict]:
+        """Every session of the plate whose entry is known, open or closed, with the seq of the event that
+        opened it (``entry_seq``)."""
+        return self._store.rows(
+            "SELECT s.*, e.seq AS entry_seq FROM parking_sessions s LEFT JOIN events e ON e.event_id = "
+            "s.entry_event_id WHERE s.plate = ? AND s.entry_event_id IS NOT NULL", (plate,))
+
     def open_sessions(self) -> list[dict]:
         return self._store.rows("SELECT * FROM parking_sessions WHERE state = 'open' ORDER BY entry_epoch")
 
@@ -30,28 +37,58 @@ class Sessions:
 
     def open(self, session_id: str, plate: str, vehicle_class: str | None, entry_epoch: float, entry_gate: str,
              entry_event_id: str) -> bool:
-        """True when the session is new."""
+        """Open a session (idempotent). When a later transition of it arrived first (a peer's events out of
+        order), its row is there already: the entry fills in where and when, and keeps its state."""
         return self._store.execute(
-            "INSERT OR IGNORE INTO parking_sessions(session_id, plate, vehicle_class, state, entry_epoch, entry_gate, "
-            "entry_event_id) VALUES (?, ?, ?, 'open', ?, ?, ?)",
+            "INSERT INTO parking_sessions(session_id, plate, vehicle_class, state, entry_epoch, entry_gate, "
+            "entry_event_id) VALUES (?, ?, ?, 'open', ?, ?, ?) ON CONFLICT(session_id) DO UPDATE SET "
+            "plate = excluded.plate, vehicle_class = excluded.vehicle_class, entry_epoch = excluded.entry_epoch, "
+            "entry_gate = excluded.entry_gate, entry_event_id = excluded.entry_event_id "
+            "WHERE parking_sessions.entry_event_id IS NULL",
             [session_id, plate, vehicle_class, entry_epoch, entry_gate, entry_event_id]).rowcount == 1
 
-    def supersede(self, session_id: str) -> bool:
-        """Close a session that a new entry of the same car replaced (nothing is charged for it)."""
+    def _placeholder(self, session_id: str, plate: str | None, vehicle_class: str | None, state: str,
+                     epoch: float) -> bool:
+        """A transition of a session whose entry has not arrived yet: keep it, so the late entry cannot
+        reopen a closed session or lose a payment."""
+        if plate is None:
+            return False
         return self._store.execute(
-            "UPDATE parking_sessions SET state = 'closed', exit_gate = NULL WHERE session_id = ? AND state = 'open'",
+            "INSERT OR IGNORE INTO parking_sessions(session_id, plate, vehicle_class, state, entry_epoch) "
+            "VALUES (?, ?, ?, ?, ?)", [session_id, plate, vehicle_class, state, epoch]).rowcount == 1
+
+    def supersede(self, session_id: str, *, plate: str | None = None, vehicle_class: str | None = None,
+                  epoch: float | None = None) -> bool:
+        """Close a session that a new entry of the same car replaced (nothing is charged for it)."""
+        if self.get(session_id) is None:
+            self._placeholder(session_id, plate, vehicle_class, "closed", epoch or 0.0)
+        return self._store.execute(
+            "UPDATE parking_sessions SET state = 'closed', exit_gate = NULL, closed_reason = 'superseded', "
+            "held_epoch = NULL WHERE session_id = ? AND (state = 'open' OR closed_reason IS NULL)",
             [session_id]).rowcount == 1
 
+    def hold(self, session_id: str, gate: str, barrier: str | None, lane: str, epoch: float) -> None:
+        """The car waits at this gate's exit until its fee is paid (kept here: a restart remembers)."""
+        self._store.execute(
+            "UPDATE parking_sessions SET held_gate = ?, held_barrier = ?, held_lane = ?, held_epoch = ? "
+            "WHERE session_id = ? AND state = 'open'", [gate, barrier, lane, epoch, session_id])
+
     def close(self, session_id: str, exit_epoch: float, exit_gate: str, exit_event_id: str,
-              fee_cents: int | None = None) -> bool:
+              fee_cents: int | None = None, *, plate: str | None = None, vehicle_class: str | None = None) -> bool:
         """Close an open session; ``fee_cents`` None means what was paid is what was charged."""
+        if self.get(session_id) is None:
+            self._placeholder(session_id, plate, vehicle_class, "open", exit_epoch)
         return self._store.execute(
             "UPDATE parking_sessions SET state = 'closed', exit_epoch = ?, exit_gate = ?, exit_event_id = ?, "
-            "fee_cents = coalesce(?, paid_cents) WHERE session_id = ? AND state = 'open'",
+            "fee_cents = coalesce(?, paid_cents), closed_reason = 'exit', held_epoch = NULL "
+            "WHERE session_id = ? AND state = 'open'",
             [exit_epoch, exit_gate, exit_event_id, fee_cents, session_id]).rowcount == 1
 
-    def record_payment(self, session_id: str, paid_cents: int, epoch: float) -> None:
+    def record_payment(self, session_id: str, paid_cents: int, epoch: float, *, plate: str | None = None,
+                       vehicle_class: str | None = None) -> None:
         """Set the total paid so far (a payment only ever raises it: a late, smaller total changes nothing)."""
+        if self.get(session_id) is None:
+            self._placeholder(session_id, plate, vehicle_class, "open", epoch)
         self._store.execute(
             "UPDATE parking_sessions SET paid_cents = ?, paid_epoch = ? WHERE session_id = ? AND paid_cents <= ?",
             [paid_cents, epoch, session_id, paid_cents])
