@@ -29,7 +29,16 @@ def check_config(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from edge.commands import cmd_cmd, device_cmds, identify, keys_cmds, office_cmds, pass_cmds, registry_cmds
+    from edge.commands import (
+        cmd_cmd,
+        console_cmds,
+        device_cmds,
+        identify,
+        keys_cmds,
+        office_cmds,
+        pass_cmds,
+        registry_cmds,
+    )
 
     parser = argparse.ArgumentParser(
         prog="gate-edge", description="Gate daemon: faces, plates, QR passes, barrier, MQTT"
@@ -47,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_cmd.register(sub)
     keys_cmds.register(sub)
     office_cmds.register(sub)
+    console_cmds.register(sub)
     return parser
 
 

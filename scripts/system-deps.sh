@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Install the system packages the demo and the tests use, when they are missing and we are root.
-# mosquitto: the tests start their own broker; systemd-analyze: the unit file is verified.
+# mosquitto: the tests start their own broker; systemd-analyze: the unit file is verified;
+# chromium: the console's browser tests (driven by Playwright with Debian's chromium, never a download).
 set -uo pipefail
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)  # Chinese glyphs
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

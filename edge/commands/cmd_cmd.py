@@ -4,7 +4,7 @@ The technician's, the office's and the demo's tool (DESIGN 4.1). It signs with t
 ``mqtt.command_key_file`` for ``<site>/<GATE>/<verb>`` (``edge.remote.new_command``), connects as
 ``<client_id>-cmd-<random>`` (never the daemon's own id, which would kick the daemon off), subscribes to
 ``P/<GATE>/cmd/result`` before it publishes on ``P/<GATE>/cmd/<verb>`` at QoS 1, and prints the result
-with its request_id as one JSON line.
+with its request_id as one JSON line (the work is ``edge.command_client.send_command``).
 
 Exit codes: 0 the gate did it; 1 the gate refused it (the result's ``error`` says why); 2 no answer
 within ``--timeout``, the broker cannot be reached or refused us, or bad arguments / config.
@@ -12,12 +12,8 @@ within ``--timeout``, the broker cannot be reached or refused us, or bad argumen
 
 from __future__ import annotations
 
-import json
 import re
-import secrets
 import sys
-import threading
-import time
 
 from edge.commands import UsageError, emit, load
 
@@ -50,29 +46,8 @@ def _fields(args) -> dict:
     return {}
 
 
-def _command_key(config, path):
-    """The office's command.key (Ed25519) from an office config, or a local site's shared secret."""
-    from edge.keys import KeyFileError
-    from edge.remote import command_signer
-
-    try:
-        key = command_signer(config)
-    except KeyFileError as exc:
-        raise UsageError(str(exc)) from None
-    if key is None:
-        where = "commands.signing_key_file (the office's command.key)" if config.is_office else (
-            "mqtt.command_key_file (the key the gates share for signed commands)")
-        raise UsageError(f"{path}: {where} is not set; name the file holding it")
-    return key
-
-
 def cmd(args) -> int:
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
-    from edge.contract import Topics
-    from edge.mqtt_client import configure
-    from edge.remote import new_command
+    from edge.command_client import CommandError, CommandKeyError, command_key, send_command
 
     if args.timeout <= 0:
         raise UsageError(f"--timeout must be more than 0 seconds, not {args.timeout:g}")
@@ -82,77 +57,14 @@ def cmd(args) -> int:
         raise UsageError(f"--gate {args.gate!r} is a reserved name, not a gate")
     fields = _fields(args)
     config = load(args)
-    key = _command_key(config, args.config)
-    topics = Topics(config.mqtt.topic_prefix, config.site, args.gate)
-    body = new_command(args.verb, site=config.site, gate=args.gate, key=key, zone=config.zone, **fields)
-    request_id = body["request_id"]
-    where = f"{config.mqtt.host}:{config.mqtt.port}"
-    deadline = time.monotonic() + args.timeout
-
-    state = {"connack": None, "suback": None, "puback": None, "result": None}
-    changed = threading.Condition()
-
-    def note(name, value) -> None:
-        with changed:
-            state[name] = value
-            changed.notify_all()
-
-    def on_connect(client, userdata, flags, reason_code, properties) -> None:
-        note("connack", reason_code)
-
-    def on_subscribe(client, userdata, mid, reason_codes, properties) -> None:
-        note("suback", reason_codes[0] if reason_codes else None)
-
-    def on_publish(client, userdata, mid, reason_code, properties) -> None:
-        note("puback", reason_code)
-
-    def on_message(client, userdata, message) -> None:
-        try:
-            result = json.loads(message.payload)
-        except ValueError:
-            return
-        if isinstance(result, dict) and result.get("request_id") == request_id:
-            note("result", result)
-
-    def wait(name) -> bool:
-        with changed:
-            return changed.wait_for(lambda: state[name] is not None, max(0.0, deadline - time.monotonic()))
-
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{config.client_id}-cmd-{secrets.token_hex(4)}",
-                         protocol=mqtt.MQTTv5, reconnect_on_failure=False)
-    configure(client, config.mqtt)
-    client.connect_timeout = max(0.5, min(args.timeout, 10.0))
-    client.on_connect, client.on_subscribe = on_connect, on_subscribe
-    client.on_publish, client.on_message = on_publish, on_message
     try:
-        client.connect(config.mqtt.host, config.mqtt.port, config.mqtt.keepalive_s, clean_start=True)
-    except (OSError, ValueError) as exc:  # refused, unreachable, TLS (ssl.SSLError is an OSError)
-        return _fail(f"cannot reach the broker at {where}: {exc}")
-    client.loop_start()
+        key = command_key(config, args.config)
+    except CommandKeyError as exc:
+        raise UsageError(str(exc)) from None
     try:
-        if not wait("connack"):
-            return _fail(f"the broker at {where} did not answer the connection within {args.timeout:g} s")
-        if state["connack"].is_failure:
-            return _fail(f"the broker at {where} refused the connection: {state['connack']} "
-                         "(check mqtt.username, password_file and tls)")
-        client.subscribe(topics.command_result, qos=1)
-        if not wait("suback"):
-            return _fail(f"no answer from the broker at {where} to subscribing to {topics.command_result}")
-        if state["suback"] is None or state["suback"].is_failure:
-            return _fail(f"the broker refused our subscription to {topics.command_result}: {state['suback']}")
-        client.publish(topics.command(args.verb), json.dumps(body, ensure_ascii=False), qos=1)
-        if not wait("puback"):
-            return _fail(f"the broker at {where} did not acknowledge the command within {args.timeout:g} s")
-        if state["puback"].is_failure:
-            return _fail(f"the broker refused to take the command on {topics.command(args.verb)}: "
-                         f"{state['puback']} (check the broker's ACL)")
-        if not wait("result"):
-            return _fail(f"no answer from gate {args.gate!r} on {topics.command_result} within {args.timeout:g} s "
-                         f"(request_id {request_id}); is the gate running and connected to {where}?")
-    finally:
-        client.disconnect()
-        client.loop_stop()
-    result = state["result"]
+        result = send_command(config, args.gate, args.verb, fields, args.timeout, key=key)
+    except CommandError as exc:
+        return _fail(str(exc))
     emit(result)
     return 0 if result.get("ok") is True else 1
 

@@ -1,0 +1,130 @@
+// The console's live updates and its writes: no framework, no build step.
+"use strict";
+(function () {
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const page = document.body.dataset.page;
+  const lang = document.body.dataset.lang;
+  const zh = lang !== "en";
+
+  function toast(text) {
+    const box = document.getElementById("toast");
+    const item = document.createElement("div");
+    item.textContent = text;
+    box.appendChild(item);
+    setTimeout(() => item.remove(), 6000);
+  }
+
+  async function post(url, body) {
+    const response = await fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf, "Accept": "application/json"},
+      body: JSON.stringify(body),
+    });
+    let data = {};
+    try { data = await response.json(); } catch (e) { data = {error: response.statusText}; }
+    return {ok: response.ok, status: response.status, data: data};
+  }
+
+  // Every form marked data-api is sent as JSON with the X-CSRF-Token header; the answer is shown in place.
+  document.querySelectorAll("form[data-api]").forEach((form) => {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const body = {};
+      new FormData(form).forEach((value, key) => { if (key !== "csrf_token") body[key] = value; });
+      if ("amount_cents" in body) body.amount_cents = parseInt(body.amount_cents, 10);
+      const button = form.querySelector("button");
+      const answer = form.querySelector("output.answer");
+      button.disabled = true;
+      const result = await post(form.action, body);
+      button.disabled = false;
+      let text;
+      if (result.ok) {
+        text = result.data.result ? (zh ? "道闸已执行 ✔ " : "The gate did it ✔ ") + (result.data.result.barrier || "")
+                                  : (zh ? "已确认 ✔" : "Acknowledged ✔");
+      } else {
+        text = (zh ? "未完成：" : "Not done: ") + (result.data.error || result.status);
+      }
+      if (answer) { answer.textContent = text; answer.className = "answer " + (result.ok ? "ok" : "bad"); }
+      else toast(text);
+      if (result.ok && form.classList.contains("ack")) {
+        const card = form.closest("[data-alert-id]");
+        if (card) card.remove();
+        refreshAlertCount();
+      }
+      if (result.ok && form.classList.contains("pay")) setTimeout(() => location.reload(), 2500);
+    });
+  });
+
+  async function refreshAlertCount() {
+    try {
+      const response = await fetch("/api/alerts?state=open", {credentials: "same-origin"});
+      if (!response.ok) return;
+      const alerts = await response.json();
+      document.getElementById("alert-count").textContent = alerts.length ? String(alerts.length) : "";
+    } catch (e) { /* the next event tries again */ }
+  }
+
+  // -- passages: a new row for each event that matches the filter ------------------------------
+  const table = document.getElementById("passages");
+  const words = (() => {
+    const node = document.getElementById("row-words");
+    return node ? JSON.parse(node.innerHTML) : {};
+  })();
+  function w(key) { return (key && words[key]) || key || ""; }
+
+  function addRow(e) {
+    if (!table) return;
+    const want = table.dataset;
+    if (want.gate && e.gate !== want.gate) return;
+    if (want.kind && e.kind !== want.kind) return;
+    if (want.date && !(e.ts || "").startsWith(want.date)) return;
+    if (table.querySelector('tr[data-event-id="' + CSS.escape(e.event_id) + '"]')) return;
+    const s = e.subject || {};
+    let who = e.person ? (e.person.unit + " " + e.person.name) : (s.plate || (e.kind === "stranger" ? w("stranger") : w("unknown")));
+    if (s.plate && e.person) who += " · " + s.plate;
+    let decision = w(e.decision);
+    if (e.fee_cents) decision += " · " + (e.fee_cents / 100).toFixed(2) + " " + w("yuan");
+    const cells = [(e.ts || "").slice(0, 19).replace("T", " "), e.gate, w(e.lane), w(e.kind), who, decision, e.reason || ""];
+    const row = document.createElement("tr");
+    row.className = "kind-" + e.kind + " fresh";
+    row.dataset.eventId = e.event_id;
+    cells.forEach((text, i) => {
+      const cell = document.createElement("td");
+      cell.textContent = text;
+      if (i === 6) cell.className = "reason";
+      row.appendChild(cell);
+    });
+    table.tBodies[0].prepend(row);
+    while (table.tBodies[0].rows.length > 500) table.tBodies[0].lastElementChild.remove();
+  }
+
+  let reloading = null;
+  function reloadSoon() {
+    if (reloading) return;
+    reloading = setTimeout(() => location.reload(), 800);
+  }
+
+  // -- one live stream for every page -----------------------------------------------------------
+  function connect() {
+    const source = new EventSource("/api/events/stream");
+    const dot = document.getElementById("live");
+    source.onopen = () => { if (dot) dot.classList.add("on"); };
+    source.onerror = () => { if (dot) dot.classList.remove("on"); };
+    source.addEventListener("event", (message) => {
+      const e = JSON.parse(message.data);
+      addRow(e);
+      if (page === "parking" && e.subject && e.subject.type === "vehicle") reloadSoon();
+    });
+    source.addEventListener("alert", (message) => {
+      const a = JSON.parse(message.data);
+      refreshAlertCount();
+      if (page === "alerts") reloadSoon();
+      else if (a.state === "raised") toast((zh ? "新警报：" : "New alert: ") + (a.unit || a.device || a.subject || ""));
+    });
+  }
+  if (page !== "login") {
+    connect();
+    refreshAlertCount();
+    setInterval(refreshAlertCount, 30000);
+  }
+})();

@@ -1,0 +1,93 @@
+"""A site for the console's tests: mosquitto with the site's ACL, the office with its console on a free
+loopback port, and a real east gate daemon (no cameras; a simulated barrier serving both lanes).
+
+``console_site(folder)`` is a context manager; ``held_exit(site, plate)`` makes the gate hold a visitor's
+car at its exit with a fee due; ``care_alert(site, name, unit)`` makes the gate raise a care-watch alert.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from types import SimpleNamespace
+
+import pytest
+from mqtt_helpers import wait_for
+from test_site import PASSWORDS, REPO, gate_config, make_keys, office_config
+
+# Cameras that are not plugged in (no model loads): the barrier needs a camera serving each lane.
+UNPLUGGED = [{"id": "cam-in", "source": "/dev/video97", "role": "face", "lane": "in", "barrier": "car"},
+             {"id": "cam-out", "source": "/dev/video98", "role": "face", "lane": "out", "barrier": "car"}]
+USERS = {"guard1": ("guard", "guard-pass-1"), "admin1": ("admin", "admin-pass-1"), "victim": ("guard", "victim-pass-1")}
+
+
+@contextmanager
+def console_site(folder):
+    from edge.config import load_config
+    from edge.console.users import add_user
+    from edge.daemon import Daemon
+    from edge.localbroker import LocalBroker, mosquitto_binary
+    from edge.office import Office
+
+    if mosquitto_binary() is None:
+        pytest.skip("mosquitto is not installed (make test installs it when run as root)")
+    keys = make_keys(folder)
+    users = folder / "console-users"
+    for name, (role, password) in USERS.items():
+        add_user(users, name, role, password)
+    broker = LocalBroker(folder / "broker", users=PASSWORDS, acl=(REPO / "config/site/acl").read_text()).start()
+    office = gate = None
+    try:
+        office = Office(load_config(office_config(folder, keys, broker.port, "ensemble",
+                                                  console={"listen": "127.0.0.1:0", "users_file": str(users)}))).start()
+        config = load_config(gate_config(folder / "east", keys, broker.port, "east", cameras=UNPLUGGED,
+                                         barriers=[{"id": "car", "type": "simulated", "lanes": ["in", "out"]}]))
+        gate = Daemon(config).start()
+        assert wait_for(lambda: gate.replica.synced, 30), gate.replica.status()
+        gate.link.publish_status()
+        yield SimpleNamespace(folder=folder, keys=keys, broker=broker, office=office, gate=gate,
+                              url=office.console.url, users=users)
+    finally:
+        if gate is not None:
+            gate.close()
+        if office is not None:
+            office.close()
+        broker.stop()
+
+
+def synced(site) -> bool:
+    head = site.office.store.records.get("head")
+    return site.gate.replica.synced and site.gate.replica.head() == head
+
+
+def resident(site, name: str, unit: str, care_watch: bool = False) -> int:
+    person = site.office.store.people.add(name, unit, "13912345678", care_watch=care_watch)
+    site.office.link.wake()
+    assert wait_for(lambda: synced(site) and site.gate.registry.people.find_by_id(person), 20)
+    return person
+
+
+def care_alert(site, name: str, unit: str) -> tuple[int, str]:
+    """A care-watch resident last seen 49 hours ago: the gate raises the alert, the office archives it."""
+    person = resident(site, name, unit, care_watch=True)
+    last = time.time() - 49 * 3600  # last seen at the west gate two days ago (the office archived it)
+    for store in (site.gate.registry, site.office.store):
+        store.sightings.note(f"person:{person}", last, "west", f"e-{person}-old")
+    raised = {a["person_id"]: a["alert_id"] for a in site.gate.alerts.check_inactivity()}
+    alert_id = raised[person]
+    assert wait_for(lambda: site.office.store.alerts.get(alert_id) is not None, 10)
+    return person, alert_id
+
+
+def held_exit(site, plate: str, hours: float = 2.0) -> dict:
+    """A visitor's car in for ``hours`` at the exit: the gate holds it with the fee due; the office knows."""
+    gate, office = site.gate, site.office
+    entry = gate.gate.vehicle("in", plate)
+    session_id = entry["session_id"]
+    assert wait_for(lambda: office.store.sessions.get(session_id) is not None, 10)
+    for store in (gate.registry, office.store):
+        store.sessions.backdate_entry(session_id, hours * 3600)
+    exit_event = gate.gate.vehicle("out", plate)
+    assert exit_event["decision"] == "hold", exit_event
+    assert wait_for(lambda: (office.store.sessions.get(session_id) or {}).get("held_epoch") is not None, 10)
+    return {"session_id": session_id, "fee_cents": exit_event["fee_cents"]}
