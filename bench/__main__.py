@@ -8,7 +8,9 @@ BENCHES = {
     "mqtt_bench": "publish latency on loopback and how fast a 10,000-event backlog drains",
     "query_bench": "`gate-edge query` on 5,000 people and 2,000 vehicles vs a naive scan",
     "registry_sync": "the office publishes 5,000 people and 2,000 vehicles: a gate's full sync, one change's latency",
+    "peer_replay": "a peer's 10,000-event backlog applied (batched vs one transaction each); a 1,000-event gap filled",
     "memory": "RSS of the face and plate models over 240 frames: glibc defaults vs the daemon's fixed mmap threshold",
+    "console_latency": "a gate's decision to its row in the console's browser page (p50, p95 over 20 passages)",
     "soak": "an hour of looping media with broker restarts and barrier faults (not a benchmark: a soak)",
 }
 

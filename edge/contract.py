@@ -82,9 +82,9 @@ class Topics:
     def request(self, verb: str, requester: str | None = None) -> str:
         return f"{self.base}/{requester or self.gate}/req/{verb}"
 
-    @property
-    def requests(self) -> str:
-        return f"{self.base}/+/req/+"
+    def requests(self, verb: str = "+") -> str:
+        """Every requester's requests of ``verb``: ``P/+/req/<verb>``."""
+        return f"{self.base}/+/req/{verb}"
 
     def parse_request_topic(self, topic: str) -> tuple[str, str] | None:
         """(requester, verb) of a request topic under this site, else None."""
@@ -234,6 +234,13 @@ def resync_request(*, request_id: str, after_epoch: int, after_version: int, lim
     """A gate asking the office for the registry records after (epoch, version), ``limit`` at a time."""
     return {"v": CONTRACT_VERSION, "request_id": request_id, "target": "office", "from_epoch": after_epoch,
             "from_version": after_version, "limit": limit, "ts": ts}
+
+
+def replay_request(*, request_id: str, target: str, from_seq: int, to_seq: int | None, ts: str) -> dict:
+    """Ask ``target`` (a gate, or the office for a gate that is down) to publish its events from_seq..to_seq
+    again (to_seq None: up to its newest), on their usual topics with the same event_id and seq."""
+    return {"v": CONTRACT_VERSION, "request_id": request_id, "target": target, "from_seq": from_seq,
+            "to_seq": to_seq, "ts": ts}
 
 
 def resync_page_end(*, request_id: str, count: int, last: tuple[int, int], limit: int) -> dict:

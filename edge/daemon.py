@@ -61,11 +61,14 @@ class Daemon:
         signer = None
         if config.site_mode:
             signer = self._start_replica()
+        self._signer = signer
+        self._start_peers()
         if config.mqtt.enabled:
             from edge.mqtt_link import MqttLink
 
             self.link = MqttLink(config, self.registry, on_command=self._command, on_peer_event=self._peer,
                                  on_refused=self._refused, status_provider=self._status,
+                                 on_connection=self._connection, inbox_transaction=self.registry.transaction,
                                  on_registry=self.replica.apply_many if self.replica else None,
                                  on_message=self._message).start()
             self._closers.append(self.link.close)
@@ -83,7 +86,8 @@ class Daemon:
             self.workers.append(CameraWorker(camera, config, self.recognizers, self.gate, self.stop, pass_key).start())
         self._closers.append(self._stop_cameras)
         self.jobs = Jobs(config, self.registry, self.alerts, cameras=self.cameras, barriers=self.barriers,
-                         link=self.link, clock=self.clock, outbox=self.registry.outbox, replica=self.replica).start()
+                         link=self.link, clock=self.clock, outbox=self.registry.outbox, replica=self.replica,
+                         gaps=self.ask_for_gaps if self.link is not None else None).start()
         self._closers.append(self.jobs.close)
         if self.link is not None:
             self.link.publish_status()  # now with the cameras and barriers in it
@@ -109,6 +113,51 @@ class Daemon:
                                self.rules, signer=signer, publish=self._publish, clock=self.clock,
                                encoder_name=encoder, on_sync_change=self._status_changed)
         return signer
+
+    def _start_peers(self) -> None:
+        """Peers' events checked and applied once (edge.peers); replay requests answered (edge.replay)."""
+        from edge.contract import Topics
+        from edge.peers import PeerReceiver, site_gate_keys
+        from edge.replay import Answerer
+
+        config = self.config
+        keys = site_gate_keys(self.registry) if config.site_mode else None
+        self.peers = PeerReceiver(self.registry, self.alerts, site_mode=config.site_mode, clock=self.clock,
+                                  rules=self.rules, zone=config.zone, gate_keys=keys)
+
+        def verifier_for(requester):
+            if requester == "office":
+                from edge.remote import command_checker
+
+                checker = command_checker(config)
+                return checker if not isinstance(checker, bytes | type(None)) else None
+            return keys().get(requester)
+
+        self.replayer = Answerer(self.registry, Topics(config.mqtt.topic_prefix, config.site, config.gate),
+                                 clock=self.clock, verifier_for=verifier_for if config.site_mode else None)
+        self._lost_session = False
+
+    def ask_for_gaps(self) -> int:
+        """Ask each peer whose seq has a gap for the missing events (a job, every few seconds)."""
+        from edge.replay import request
+
+        asks = self.peers.gaps_to_ask()
+        if self._lost_session:
+            self._lost_session = False
+            asks += self.peers.after_session_lost()
+        for gate, first, last in asks:
+            self._publish(self.link.topics.request("replay"),
+                          request(gate, first, last, zone=self.config.zone, signer=self._signer, now=self.clock()))
+            self.peers.asked(gate)
+            _LOG.info("asked gate %s to replay seq %s..%s", gate, first, last if last is not None else "newest")
+        return len(asks)
+
+    def _connection(self, connected: bool, error: str) -> None:
+        if connected and self.link is not None and not self.link.session_present and self._was_connected:
+            self._lost_session = True  # what was queued for us while away is gone: ask for it
+        self._was_connected = self._was_connected or connected
+
+    _was_connected = False
 
     def _status_changed(self) -> None:
         if self.link is not None:
@@ -244,6 +293,7 @@ class Daemon:
             "cameras": {c.id: c.stats() for c in self.cameras},
             "barriers": {b.id: b.health() for b in self.barriers.values()},
             "registry": self.replica.status() if self.replica else self._local_registry(),
+            "seq": self.registry.events.last_seq(),  # peers see a gap at the end of our stream too
             # capacity and occupied: the office and our checks see whether the gates agree on the lot
             **({"parking": self.gate.parking.status()} if self.gate else {}),
         }
@@ -253,17 +303,33 @@ class Daemon:
                 "synced": True}
 
     def _message(self, topic: str, payload: bytes) -> None:
-        """What is neither a command nor a peer event: the office's "page sent" after a resync request."""
+        """What is neither a command nor a peer event: a replay request, the office's "page sent"."""
         if self.replica is not None and topic == self.link.topics.resync_answers:
             self.replica.page_end(payload)
+            return
+        parts = topic.rsplit("/", 2)
+        if len(parts) == 3 and parts[2] == "status" and parts[0] == self.link.topics.base \
+                and parts[1] not in (self.config.gate, "office"):
+            self.peers.status_seen(parts[1], payload)
+            return
+        request = self.link.topics.parse_request_topic(topic)
+        if request is not None and request[1] == "replay" and request[0] != self.config.gate:
+            import json
+
+            try:
+                target = json.loads(payload.decode("utf-8")).get("target")
+            except (UnicodeDecodeError, ValueError, AttributeError):
+                return
+            if target == self.config.gate:
+                body = self.replayer.parse(request[0], payload)
+                if body is not None and self.replayer.answer(self.config.gate, body):
+                    self._wake()
 
     def _refused(self, seq: int, reason: str) -> None:
         self.alerts.device("broker", False, f"broker refused a message (outbox row {seq}): {reason}")
 
     def _peer(self, gate: str, kind: str, payload: bytes) -> None:
-        from edge.peers import apply_peer_event
-
-        apply_peer_event(self.registry, self.alerts, gate, payload, site_mode=self.config.site_mode)
+        self.peers.receive(gate, payload, self.link.topics.event(kind, gate) if self.link else None)
 
     def _command(self, verb: str, payload: bytes) -> None:
         from edge.contract import command_result

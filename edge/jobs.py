@@ -21,7 +21,7 @@ BROKER_DOWN_ALERT_S = 120
 
 class Jobs:
     def __init__(self, config, registry, alerts, *, cameras=(), barriers=None, link=None, clock=time.time,
-                 outbox=None, replica=None):
+                 outbox=None, replica=None, gaps=None):
         self.config = config
         self.registry = registry
         self.alerts = alerts
@@ -31,6 +31,7 @@ class Jobs:
         self.clock = clock
         self.outbox = outbox
         self.replica = replica
+        self.gaps = gaps  # ask peers for the events a gap in their seq says we missed
         self._broker_down_since: float | None = None
         self._scheduler: BackgroundScheduler | None = None
 
@@ -125,6 +126,8 @@ class Jobs:
         scheduler.add_job(self._safe(self.status), "interval", seconds=60, id="status")
         if self.replica is not None:
             scheduler.add_job(self._safe(self.registry_sync), "interval", seconds=1, id="registry_sync")
+        if self.gaps is not None:
+            scheduler.add_job(self._safe(self.gaps), "interval", seconds=1, id="peer_gaps")
         scheduler.add_job(self._safe(self.retention), "cron", hour=3, minute=17, id="retention")
         scheduler.add_job(self._safe(self.stale_sessions), "cron", hour=8, minute=0, id="stale_sessions")
         scheduler.add_job(self._safe(self.checkpoint), "interval", hours=1, id="wal_checkpoint")

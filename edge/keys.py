@@ -139,6 +139,20 @@ def load_public_key(path) -> Ed25519PublicKey:
     return key
 
 
+def verifier_from_pem(texts) -> Verifier:
+    """A Verifier of public keys given as PEM text (the gates' keys in the office's signed site settings);
+    a text that is not an Ed25519 public key is skipped."""
+    keys = []
+    for text in texts:
+        try:
+            key = serialization.load_pem_public_key(str(text).encode("ascii"))
+        except (ValueError, TypeError, UnicodeEncodeError):
+            continue
+        if isinstance(key, Ed25519PublicKey):
+            keys.append(key)
+    return Verifier(keys)
+
+
 def load_verifier(paths) -> Verifier:
     """A Verifier of every PEM public key in ``paths`` (one path or several: several = rotation)."""
     if isinstance(paths, (str, os.PathLike)):

@@ -11,6 +11,7 @@ error and tells ``on_refused`` (the daemon raises a device alert); the row is re
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -24,10 +25,11 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from edge.contract import Topics, dumps, offline_will, status_payload
 from edge.mqtt_client import configure
-from edge.store import Store
+from edge.store import StorageFailure, Store
 
 _LOG = logging.getLogger(__name__)
 RETRY_REFUSED_S = 30.0
+INBOX_BATCH = 200
 FLUSH_BATCH = 200
 FLUSH_EVERY_S = 0.05
 REPUBLISH_UNACKED_S = 120.0
@@ -36,7 +38,7 @@ REPUBLISH_UNACKED_S = 120.0
 class MqttLink:
     def __init__(self, config, registry, *, on_command=None, on_peer_event=None, on_refused=None,
                  on_connection=None, status_provider=None, window: int = 50, on_registry=None, on_message=None,
-                 subscriptions=None, status_payload_fn=None):
+                 subscriptions=None, status_payload_fn=None, inbox_transaction=None):
         """``on_registry(batch)``: records on ``P/registry/#`` in batches (a gate in site mode);
         ``on_message(topic, payload)``: everything else subscribed (the office's archive);
         ``subscriptions``: [(topic filter, SubscribeOptions)] instead of the gate's;
@@ -45,6 +47,9 @@ class MqttLink:
         self.mqtt = config.mqtt
         self.topics = Topics(config.mqtt.topic_prefix, config.site, config.gate)
         self.on_registry = on_registry
+        # One transaction around each batch of received messages (the daemon's database), committed
+        # before they are acknowledged: applied at thousands a second, and never acknowledged unapplied.
+        self.inbox_transaction = inbox_transaction or contextlib.nullcontext
         self.on_message = on_message
         self.subscriptions = subscriptions
         self.status_payload_fn = status_payload_fn
@@ -61,6 +66,8 @@ class MqttLink:
         self.status_provider = status_provider or (lambda: {})
         self.window = window
         self.connected = threading.Event()
+        self.session_present = False  # False after a connect that found no session: queued messages lost
+        self._published_at_status, self._status_at = 0, 0.0
         self.last_error = ""
         self.published = 0
         self.connect_failures = 0
@@ -79,9 +86,11 @@ class MqttLink:
 
     # -- set-up ------------------------------------------------------------------------------
     def _make_client(self) -> mqtt.Client:
+        # Manual acknowledgement: a message is acknowledged to the broker only once it has been applied
+        # and committed, so a crash or a full disk in between means the broker delivers it again.
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=self.config.client_id, protocol=mqtt.MQTTv5,
-            reconnect_on_failure=True,
+            reconnect_on_failure=True, manual_ack=True,
         )
         configure(client, self.mqtt)  # user/password and TLS: one owner for how we connect
         client.will_set(self.topics.status(), dumps(offline_will()), qos=1, retain=True)
@@ -143,10 +152,13 @@ class MqttLink:
             _LOG.warning("mqtt: %s", self.last_error)
             return
         _LOG.info("mqtt: connected (session present: %s)", flags.session_present)
+        self.session_present = bool(flags.session_present)
         # No Local: the broker does not echo our own events back to us on the peers' wildcard.
         peers = SubscribeOptions(qos=1, noLocal=True)
         subscriptions = self.subscriptions or [(self.topics.command(), SubscribeOptions(qos=1)),
-                                               (self.topics.peer_events, peers)]
+                                               (self.topics.peer_events, peers),
+                                               (self.topics.requests("replay"), peers),
+                                               (f"{self.topics.base}/+/status", peers)]
         if self.on_registry is not None:
             subscriptions = [*subscriptions, (self.topics.registry_all, SubscribeOptions(qos=1)),
                              (self.topics.resync_answers, SubscribeOptions(qos=1))]
@@ -200,14 +212,14 @@ class MqttLink:
     def _on_message(self, client, userdata, message) -> None:
         if self.on_registry is not None and message.topic.startswith(self.topics.base + "/registry/"):
             with self._lock:
-                self._registry_batch.append((message.topic, bytes(message.payload)))
+                self._registry_batch.append((message.topic, bytes(message.payload), message.mid, message.qos))
             self._registry_ready.set()
             return
         # Back-pressure rather than loss: while the handlers are behind, paho stops reading and the
         # broker keeps the messages.
         while not self._stop.is_set():
             try:
-                self._inbox.put((message.topic, bytes(message.payload)), timeout=0.5)
+                self._inbox.put((message.topic, bytes(message.payload), message.mid, message.qos), timeout=0.5)
                 return
             except queue.Full:
                 continue
@@ -246,6 +258,7 @@ class MqttLink:
             busy = {seq for seq, _ in self._inflight.values()} | set(self._refused) | set(self._acked)
         if room <= 0:
             return
+        self._status_after_drain()
         # Rows already handed over are skipped; only those above the cursor (after a retry moved it
         # back) need extra room in the query.
         ahead = sum(1 for seq in busy if seq > self._high_seq)
@@ -267,6 +280,13 @@ class MqttLink:
             self.published += 1
             room -= 1
 
+    def _status_after_drain(self) -> None:
+        """Once a backlog has gone out, say so in the status (its newest seq): a peer that lost the last
+        events of it sees the gap without waiting for the next event."""
+        if self.published != self._published_at_status and not self._inflight \
+                and time.monotonic() - self._status_at > 1.0 and not self.outbox.pending(0, 1):
+            self.publish_status()
+
     def _flush_acks(self) -> None:
         with self._lock:
             acked, self._acked = self._acked, []
@@ -284,29 +304,75 @@ class MqttLink:
                     self._registry_ready.clear()
             if batch:
                 try:
-                    self.on_registry(batch)
+                    self.on_registry([(topic, payload) for topic, payload, _, _ in batch])
+                except StorageFailure:
+                    _LOG.exception("mqtt: storing %d registry records failed: not acknowledged", len(batch))
+                    continue
                 except Exception:  # never let a bad record stop the replica
                     _LOG.exception("mqtt: applying %d registry records failed", len(batch))
+                for _, _, mid, qos in batch:
+                    self._ack(mid, qos)
 
     def _drain_inbox(self) -> None:
         while not self._stop.is_set():
             try:
-                topic, payload = self._inbox.get(timeout=0.5)
+                batch = [self._inbox.get(timeout=0.5)]
             except queue.Empty:
                 continue
-            try:
-                verb = self.topics.parse_command_topic(topic)
-                if verb is not None:
-                    if verb != "result" and self.on_command:
-                        self.on_command(verb, payload)
+            while len(batch) < INBOX_BATCH:  # what else is waiting: one commit for all of it
+                try:
+                    batch.append(self._inbox.get_nowait())
+                except queue.Empty:
+                    break
+            # Runs of peer events share one transaction; anything else (a command may pulse a barrier
+            # under the gate's lock) is handled on its own, outside it: one lock order everywhere.
+            run: list = []
+            for message in batch:
+                if self.topics.parse_event_topic(message[0]):
+                    run.append(message)
                     continue
-                parsed = self.topics.parse_event_topic(topic)
-                if parsed and parsed[0] != self.config.gate and self.on_peer_event:
-                    self.on_peer_event(parsed[0], parsed[1], payload)
-                elif self.on_message is not None:
-                    self.on_message(topic, payload)
-            except Exception:  # a bad message must never stop the inbox
-                _LOG.exception("mqtt: handling a message on %s failed", topic)
+                self._handle_all(run, self.inbox_transaction)
+                self._handle_all([message], contextlib.nullcontext)
+                run = []
+            self._handle_all(run, self.inbox_transaction)
+
+    def _handle_all(self, messages: list, transaction) -> None:
+        """Handle, commit, then acknowledge; a storage failure acknowledges nothing (delivered again)."""
+        if not messages:
+            return
+        try:
+            with transaction():
+                for topic, payload, _, _ in messages:
+                    try:
+                        self._handle(topic, payload)
+                    except StorageFailure:
+                        raise
+                    except Exception:  # a bad message must never stop the inbox (nor come back for ever)
+                        _LOG.exception("mqtt: handling a message on %s failed", topic)
+        except StorageFailure:
+            _LOG.exception("mqtt: storing %d received messages failed: not acknowledged", len(messages))
+            return
+        for _, _, mid, qos in messages:
+            self._ack(mid, qos)
+
+    def _handle(self, topic: str, payload: bytes) -> None:
+        verb = self.topics.parse_command_topic(topic)
+        if verb is not None:
+            if verb != "result" and self.on_command:
+                self.on_command(verb, payload)
+            return
+        parsed = self.topics.parse_event_topic(topic)
+        if parsed and parsed[0] != self.config.gate and self.on_peer_event:
+            self.on_peer_event(parsed[0], parsed[1], payload)
+        elif self.on_message is not None:
+            self.on_message(topic, payload)
+
+    def _ack(self, mid: int, qos: int) -> None:
+        if qos > 0:
+            try:
+                self._client.ack(mid, qos)
+            except (OSError, ValueError):
+                pass  # disconnected meanwhile: the broker delivers it again, and it is applied once
 
     # -- direct publishing (state, not events) -----------------------------------------------
     def publish_status(self) -> None:
@@ -319,6 +385,7 @@ class MqttLink:
             extra = dict(self.status_provider())
             payload = status_payload("online", self._now_iso(), extra.pop("cameras", None),
                                      extra.pop("barriers", None), self.outbox.depth(), **extra)
+        self._published_at_status, self._status_at = self.published, time.monotonic()
         self._client.publish(self.topics.status(), dumps(payload), qos=1, retain=True)
 
     def wake(self) -> None:

@@ -21,6 +21,7 @@ from edge import contract, sdnotify
 from edge.alerts import Alerts
 from edge.keys import load_public_key, load_signer, load_verifier, verify_record
 from edge.parking import Parking
+from edge.peers import PeerReceiver
 from edge.registry_publish import RegistryPublisher
 from edge.site_rules import SiteRules
 from edge.store import Store
@@ -73,6 +74,14 @@ class Office:
         self._closers.append(self.store.close)
         self.alerts = Alerts(self.config, self.store, clock=self.clock, wake=self._wake)
         self.parking = Parking(self.store, SiteRules(self.config), self.config.zone)
+        from edge.replay import Answerer
+
+        self._command_signer = load_signer(self.config.commands.signing_key_file) if self.config.commands else None
+        self.replayer = Answerer(self.store, self.topics, clock=self.clock, verifier_for=self.verifiers.get)
+        self.receiver = PeerReceiver(self.store, self.alerts, site_mode=True, clock=self.clock,
+                                     rules=SiteRules(self.config), zone=self.config.zone,
+                                     gate_keys=lambda: self.verifiers, follow_people=False,
+                                     on_new=lambda payload: self._announce("event", payload))
         published = self.publisher.backfill()
         self.publisher.publish_settings(gate_keys(self.config))
         if published:
@@ -82,8 +91,12 @@ class Office:
                          # The broker's head, even our own: one ahead of ours means we were restored.
                          (self.topics.registry("head"), SubscribeOptions(qos=1))]
         self.link = MqttLink(self.config, self.store, on_message=self._on_message, subscriptions=subscriptions,
+                             inbox_transaction=self.store.transaction,
                              status_payload_fn=self._status_payload).start()
         self._closers.append(self.link.close)
+        self._jobs_thread = threading.Thread(target=self._jobs, name="gate-edge-office-jobs", daemon=True)
+        self._jobs_thread.start()
+        self._closers.append(lambda: self._jobs_thread.join(5))
         if self.config.console.listen and self.config.console.users_file:
             from edge.console import Console
 
@@ -94,18 +107,29 @@ class Office:
         return self
 
     def run(self) -> int:
+        """The main thread: signals and the watchdog (the work runs on the link's threads and ``_jobs``)."""
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stop.set())
         watchdog = sdnotify.watchdog_interval_s()
-        last_status = 0.0
         while not self.stop.wait(min(watchdog, 5.0) if watchdog else 5.0):
-            self.check_gates()
-            if time.monotonic() - last_status > STATUS_EVERY_S:
-                self.link.publish_status()
-                last_status = time.monotonic()
-            if watchdog:
+            if watchdog and self._jobs_thread.is_alive():
                 sdnotify.notify("WATCHDOG=1")
         return 0
+
+    def _jobs(self) -> None:
+        """Every second: ask gates for the events the archive missed; every few: silent gates, status."""
+        last_check = last_status = 0.0
+        while not self.stop.wait(1.0):
+            try:
+                self.ask_for_gaps()
+                if time.monotonic() - last_check > 5.0:
+                    self.check_gates()
+                    last_check = time.monotonic()
+                if time.monotonic() - last_status > STATUS_EVERY_S:
+                    self.link.publish_status()
+                    last_status = time.monotonic()
+            except Exception:  # a job failing now runs again in a second
+                _LOG.exception("office job failed")
 
     def close(self) -> None:
         sdnotify.notify("STOPPING=1")
@@ -157,29 +181,14 @@ class Office:
             self._request(parts[0], parts[2], payload, now)
 
     def _archive_event(self, gate: str, payload: bytes, now: float) -> None:
-        try:
-            event = contract.parse_event(payload, topic_gate=gate)
-        except contract.Refused as exc:
-            _LOG.warning("archive: refused an event on gate %s's topic: %s", gate, exc)
-            return
+        """Archived once by event_id, checked like a gate checks its peers (edge.peers: signature with the
+        gate's key, plausibility, quarantine); the archive follows last-seen times and parking sessions
+        through the same transitions the gates make, so the office's lot matches theirs."""
+        outcome = self.receiver.receive(gate, payload, f"{self.topics.base}/{gate}/event")
+        if outcome in ("applied", "kept"):
+            self.archived += 1
         with self.store.transaction():
-            fresh = self.store.events.add_peer(event.payload, event.ts_epoch) == "new"
-            if fresh:
-                self.archived += 1
-                if event.known_kind:
-                    self._follow(gate, event)
             self.store.gates.heard(gate, now)
-        if fresh:
-            self._announce("event", event.payload)
-
-    def _follow(self, gate: str, event) -> None:
-        """What the archive knows of where everyone is: last-seen times and the parking sessions, through
-        the same transitions the gates make (edge.parking), so the office's lot matches theirs."""
-        if event.opened and event.subject_type == "person" and event.person_id is not None:
-            self.store.sightings.note(f"person:{event.person_id}", event.ts_epoch, gate, event.event_id)
-        if event.opened and event.subject_type == "vehicle" and event.plate:
-            self.store.sightings.note(f"plate:{event.plate}", event.ts_epoch, gate, event.event_id)
-        self.parking.apply_event(event)
 
     def _archive_alert(self, payload: bytes, kind: str, gate: str | None, now: float) -> None:
         try:
@@ -217,10 +226,14 @@ class Office:
         if isinstance(status, dict):
             with self.store.transaction():
                 self.store.gates.heard(gate, now, status)
+            self.receiver.status_seen(gate, payload)
 
     def _request(self, gate: str, verb: str, payload: bytes, now: float) -> None:
+        if verb == "replay":
+            self._replay_for_a_silent_gate(gate, payload)
+            return
         if verb != "resync":
-            return  # replay requests are between gates (and answered by the gate named)
+            return
         verifier = self.verifiers.get(gate)
         try:
             request = json.loads(payload.decode("utf-8"))
@@ -249,6 +262,36 @@ class Office:
         _LOG.info("resync for %s: %d records after %s", gate, count, after)
         self._wake()
 
+    def _replay_for_a_silent_gate(self, requester: str, payload: bytes) -> None:
+        """A gate asks another for events it missed; when that gate is down, the archive answers for it."""
+        try:
+            target = json.loads(payload.decode("utf-8")).get("target")
+        except (UnicodeDecodeError, ValueError, AttributeError):
+            return
+        if target not in self.config.gates or not self._silent(target):
+            return  # the gate answers for itself
+        body = self.replayer.parse(requester, payload)
+        if body is not None and self.replayer.answer(target, body):
+            self._wake()
+
+    def ask_for_gaps(self) -> int:
+        """The archive's own gaps: ask the gate (signed with command.key) for what it missed."""
+        from edge.replay import request
+
+        asks = self.receiver.gaps_to_ask()
+        for gate, first, last in asks:
+            self.store.outbox.enqueue(self.topics.request("replay"),
+                                      request(gate, first, last, zone=self.config.zone, signer=self._command_signer,
+                                              now=self.clock()), now=self.clock())
+            self._wake()
+            self.receiver.asked(gate)
+        return len(asks)
+
+    def _silent(self, gate: str) -> bool:
+        seen = self.store.gates.all().get(gate, {})
+        last = seen.get("received_epoch")
+        return last is None or seen.get("state") == "offline" or self.clock() - last > self.config.gate_silent_after_s
+
     def _check_head(self, payload: bytes) -> None:
         try:
             head = json.loads(payload.decode("utf-8"))
@@ -267,7 +310,7 @@ class Office:
         for gate in self.config.gates:
             last = heard.get(gate, {}).get("received_epoch")
             offline = heard.get(gate, {}).get("state") == "offline"
-            silent = last is None or now - last > self.config.gate_silent_after_s or offline
+            silent = self._silent(gate)
             if silent:
                 why = "offline (its last will)" if offline else (
                     "never heard from" if last is None else f"silent for {now - last:.0f} s")

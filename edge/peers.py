@@ -1,70 +1,229 @@
-"""Events from the other gates of the site: last-seen times and parking sessions, applied once each.
+"""Events from the other gates of the site: never lost, never trusted blindly, applied once each.
 
-Every gate publishes its events; every gate subscribes to ``P/+/event/#``. A peer event is parsed by
-the contract (``edge.contract.parse_event``), stored once under its ``event_id`` (a re-sent event
-changes nothing), then applied:
+Every gate (and the office) subscribes to ``P/+/event/#``. ``PeerReceiver.receive`` parses a peer's
+event with the contract (``edge.contract.parse_event``), checks that it is plausible, stores it once
+under its ``event_id`` and applies it, all in one transaction, before the message is acknowledged to
+the broker (``edge.mqtt_link``: manual acknowledgement), then notes the peer's ``seq``:
 
     a person let through          seen (and their open inactivity alert cleared)
-    a vehicle entry that opened   opens the session it names        (edge.parking.Parking.apply_event:
-    a vehicle exit that opened    closes it                          the gates and the office make the
-    a vehicle exit held           the car waits there for its fee     same transitions the same way)
-    session / superseded          closes the session the car's new entry replaced
-    session / paid                records what has been paid so far
+    a vehicle event               the parking transition it carries (edge.parking.Parking.apply_event)
+    an unknown kind               stored for its seq, nothing applied
 
-An event of a kind this gate does not know is stored (its ``seq`` counts) and otherwise ignored.
+Plausibility, not blind trust (refused events are kept in ``quarantine`` with the reason, never applied,
+and raise a ``peer-events`` device alert; the office archives it):
+    - not an event of the contract (malformed, too large, wrong version, another gate's name on the topic);
+    - dated more than FUTURE_S ahead of this clock (old events are normal: backlogs and replays);
+    - a seq its gate already used for another event;
+    - in site mode, a gate the office's site settings do not list, or a signature that does not verify
+      with that gate's own key (DESIGN 6.1);
+    - an exit whose fee is more than the stay could cost, or that left before its session entered.
+Replayed and out-of-order events are applied once and never refused for their order.
+
+Gaps: for each peer, the seq up to which nothing is missing is kept (``store.peers``); a gap that is
+still open after GAP_WAIT_S, or the loss of our broker session, leads to a ``req/replay`` to that gate
+(see ``replay_request``), answered by the gate or, when it is down, by the office's archive.
 
 Person ids mean the same person at every gate only in site mode (the office's ids). A gate in local
 mode keeps its own registry, so a peer's ``person_id`` names somebody else here: it is never applied
-(plates and parking sessions still are), and while care-watch residents are registered here the
-gate raises a ``site`` device alert: their passages at the other gate are not counted, the site needs
-the office.
+(plates and parking sessions still are), and while care-watch residents are registered here the gate
+raises a ``site`` device alert: their passages at the other gate are not counted, the site needs the
+office.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 from edge.contract import Refused, parse_event
+from edge.fees import fee_cents
+from edge.keys import verifier_from_pem, verify_record
 from edge.parking import Parking
 
 _LOG = logging.getLogger(__name__)
+FUTURE_S = 300.0  # an event dated further ahead of our clock than this is refused
+GAP_WAIT_S = 2.0  # a gap may close by itself (out of order in flight): ask only after this long
+QUIET_S = 0.5  # no event from that peer for this long: the answer to our last request is complete
+ASK_TIMEOUT_S = 5.0  # the answer is taking this long: judge it anyway (it may have been lost)
+FIRST_ASK, MIN_ASK, REPLAY_LIMIT = 200, 20, 1000  # seqs asked for at once: the window's start and bounds
 
 
-def apply_peer_event(registry, alerts, gate: str, payload: bytes, *, site_mode: bool = False) -> bool:
-    """Apply one peer event from ``gate``'s topic; True when it was new."""
-    try:
-        event = parse_event(payload, topic_gate=gate)
-    except Refused as exc:
-        _LOG.warning("refused an event on gate %s's topic: %s", gate, exc)
-        return False
-    with registry.transaction():
-        outcome = registry.events.add_peer(event.payload, event.ts_epoch)
-        if outcome == "conflict":
-            _LOG.warning("refused event %s from gate %s: seq %s already belongs to another event", event.event_id,
-                         gate, event.seq)
-            return False
-        if outcome == "duplicate":
-            return False  # seen before: idempotent
-        if not event.known_kind:
-            _LOG.debug("stored event %s of unknown kind %r from gate %s without applying it", event.event_id,
-                       event.kind[:32], gate)
-            return True
-        _apply(registry, alerts, gate, event, site_mode)
-    return True
+class PeerReceiver:
+    """Other gates' events into one database (a gate's, or the office's archive)."""
+
+    def __init__(self, store, alerts, *, site_mode: bool = False, clock=time.time, rules=None, zone=None,
+                 gate_keys=None, follow_people: bool = True, alert_on_people: bool = True, on_new=None):
+        """``gate_keys()``: {gate: Verifier} of the site's gates (site mode), None = no signature check;
+        ``follow_people``: apply sightings and clear inactivity alerts (a gate; the office archives);
+        ``on_new(payload)``: called after the commit of each new event (the office's live console)."""
+        self.on_new = on_new
+        self.store = store
+        self.alerts = alerts
+        self.site_mode = site_mode
+        self.clock = clock
+        self.rules = rules
+        self.zone = zone
+        self.gate_keys = gate_keys
+        self.follow_people = follow_people
+        self.alert_on_people = alert_on_people
+        self.parking = Parking(store, rules, zone)
+        self.quarantined = 0
+        self._asks: dict[str, dict] = {}  # gate -> the last replay request (first, last, size, at)
+        self._arrived: dict[str, float] = {}  # gate -> when its last event arrived (monotonic)
+
+    # -- receiving -------------------------------------------------------------------------
+    def receive(self, gate: str, payload: bytes, topic: str | None = None) -> str:
+        """"applied", "kept" (unknown kind), "duplicate" or "quarantined"; never raises on bad input."""
+        try:
+            event = parse_event(payload, topic_gate=gate)
+        except Refused as exc:
+            return self._quarantine(gate, topic, f"not a usable event: {exc}", payload)
+        now = self.clock()
+        problem = self._implausible(gate, event, now)
+        if problem:
+            return self._quarantine(gate, topic, problem, payload)
+        with self.store.transaction():
+            outcome = self.store.events.add_peer(event.payload, event.ts_epoch)
+            if outcome == "conflict":
+                return self._quarantine(gate, topic, f"seq {event.seq} already belongs to another event of gate "
+                                        f"{gate}", payload)
+            if outcome == "duplicate":
+                return "duplicate"  # a re-send or a replay: applied once
+            if event.seq is not None:
+                self.store.peers.arrived(gate, event.seq, now)
+                self._arrived[gate] = time.monotonic()
+            if event.known_kind:
+                self._apply(gate, event)
+            else:
+                _LOG.debug("stored event %s of unknown kind %r from gate %s without applying it", event.event_id,
+                           event.kind[:32], gate)
+        if self.on_new is not None:
+            self.on_new(event.payload)
+        return "applied" if event.known_kind else "kept"
+
+    def _implausible(self, gate: str, event, now: float) -> str | None:
+        if event.ts_epoch > now + FUTURE_S:
+            return f"dated {event.ts_epoch - now:.0f} s ahead of this clock (window {FUTURE_S:.0f} s)"
+        if self.gate_keys is not None:
+            keys = self.gate_keys() or {}
+            verifier = keys.get(gate)
+            if verifier is None:
+                return f"gate {gate!r} is not one of the site's gates"
+            problem = verify_record(verifier, event.payload)
+            if problem:
+                return f"{problem} (gate {gate}'s own key)"
+        if event.kind == "exit" and event.session_id and event.fee_cents:
+            session = self.store.sessions.get(event.session_id)
+            if session is not None and session.get("entry_event_id") and self.rules is not None:
+                if event.ts_epoch < session["entry_epoch"] - 60:
+                    return "an exit before its session's entry"
+                most = fee_cents("visitor", session["entry_epoch"], event.ts_epoch, self.rules.parking, self.zone)
+                if event.fee_cents > most:
+                    return f"a fee of {event.fee_cents} cents, more than the stay can cost ({most})"
+        return None
+
+    def _apply(self, gate: str, event) -> None:
+        now = event.ts_epoch
+        if event.subject_type == "person":
+            if not self.site_mode:
+                if self.alert_on_people and self.store.people.care_watch():
+                    self.alerts.device("site", False, f"gate {gate} publishes on this site, but this gate keeps its "
+                                       "own registry: care-watch residents who pass there are not seen here; set "
+                                       "up the office's site registry (README, The site)")
+            elif event.person_id is not None and event.opened:
+                self.store.sightings.note(f"person:{event.person_id}", now, gate, event.event_id)
+                if self.follow_people:
+                    self.alerts.person_seen(event.person_id, now)
+        if event.subject_type == "vehicle" and event.plate and event.opened:
+            self.store.sightings.note(f"plate:{event.plate}", now, gate, event.event_id)
+        self.parking.apply_event(event)  # the same transitions as the gate that decided
+
+    def _quarantine(self, gate: str, topic: str | None, reason: str, payload: bytes) -> str:
+        self.quarantined += 1
+        text = payload[:20000].decode("utf-8", errors="replace")
+        _LOG.warning("quarantined an event on gate %s's topic: %s", gate, reason)
+        with self.store.transaction():
+            self.store.quarantine.add(gate, topic, reason, text, self.clock())
+        self.alerts.device("peer-events", False, f"gate {gate}: {reason} (kept aside, not applied; "
+                           f"{self.store.quarantine.count()} so far)")
+        return "quarantined"
+
+    # -- gaps ------------------------------------------------------------------------------
+    def gaps_to_ask(self, now: float | None = None) -> list[tuple[str, int, int]]:
+        """(gate, from_seq, to_seq) for each peer with a gap to ask for now. A request covers at most
+        ``size`` seqs, adapted per peer like a window: doubled while answers arrive whole, halved when the
+        broker cut one short (its queue for us is limited), so replays never overflow it again."""
+        now = self.clock() if now is None else now
+        asks = []
+        for row in self.store.peers.all():
+            gate = row["gate"]
+            if row["contiguous"] >= row["highest"] or row["gap_since_epoch"] is None:
+                self._asks.pop(gate, None)
+                continue
+            if now - row["gap_since_epoch"] < GAP_WAIT_S:
+                continue  # may close by itself: events in flight arrive out of order
+            last_ask = self._asks.get(gate)
+            if last_ask is not None:
+                quiet = time.monotonic() - self._arrived.get(gate, 0.0) > QUIET_S
+                if not quiet and time.monotonic() - last_ask["at"] < ASK_TIMEOUT_S:
+                    continue  # the answer is still arriving
+                still = [s for s in self.store.peers.missing(gate, last_ask["size"])
+                         if last_ask["first"] <= s <= last_ask["last"]]
+                size = last_ask["size"]
+                size = max(MIN_ASK, size // 2) if still else min(REPLAY_LIMIT, size * 2)
+            else:
+                size = FIRST_ASK
+            missing = self.store.peers.missing(gate, 1)
+            if not missing:
+                continue
+            first = missing[0]
+            last = min(first + size - 1, row["highest"] - 1)
+            self._asks[gate] = {"first": first, "last": last, "size": size, "at": time.monotonic()}
+            asks.append((gate, first, last))
+        return asks
+
+    def status_seen(self, gate: str, payload: bytes) -> None:
+        """A peer's retained status names its newest seq: a gap at the end of its stream is seen too."""
+        import json
+
+        try:
+            seq = json.loads(payload.decode("utf-8")).get("seq")
+        except (UnicodeDecodeError, ValueError, AttributeError):
+            return
+        if isinstance(seq, int) and not isinstance(seq, bool) and seq > 0:
+            with self.store.transaction():
+                self.store.peers.announced(gate, seq, self.clock())
+
+    def after_session_lost(self) -> list[tuple[str, int, None]]:
+        """Our broker session was lost (a long outage, a restarted broker): ask every known peer for
+        everything after what we have, up to its newest."""
+        return [(row["gate"], row["highest"] + 1, None) for row in self.store.peers.all()]
+
+    def asked(self, gate: str) -> None:
+        with self.store.transaction():
+            self.store.peers.asked(gate, self.clock())
 
 
-def _apply(registry, alerts, gate: str, event, site_mode: bool) -> None:
-    now = event.ts_epoch
-    if event.subject_type == "person" and not site_mode:
-        if registry.people.care_watch():
-            alerts.device("site", False, f"gate {gate} publishes on this site, but this gate keeps its own "
-                          "registry: care-watch residents who pass there are not seen here; set up the "
-                          "office's site registry (README, The site)")
-    elif event.subject_type == "person" and event.person_id is not None and event.opened:
-        registry.sightings.note(f"person:{event.person_id}", now, gate, event.event_id)
-        alerts.person_seen(event.person_id, now)
-    if event.subject_type != "vehicle" or not event.plate:
-        return
-    if event.opened:
-        registry.sightings.note(f"plate:{event.plate}", now, gate, event.event_id)
-    Parking(registry, None, None).apply_event(event)  # the same transitions as the gate that decided
+def site_gate_keys(store):
+    """{gate: Verifier} from the office's signed site settings as this gate holds them (None before)."""
+    cache = {}
+
+    def keys():
+        settings = store.records.get("settings")
+        if settings is None:
+            return {}
+        version = settings.get("version")
+        if cache.get("version") != version:
+            cache["version"] = version
+            cache["keys"] = {name: verifier_from_pem([entry.get("public_key", "")])
+                             for name, entry in (settings.get("gates") or {}).items() if isinstance(entry, dict)}
+        return cache["keys"]
+
+    return keys
+
+
+def apply_peer_event(registry, alerts, gate: str, payload: bytes, *, site_mode: bool = False,
+                     clock=time.time) -> bool:
+    """Apply one peer event from ``gate``'s topic without signature checks; True when it was new."""
+    receiver = PeerReceiver(registry, alerts, site_mode=site_mode, clock=clock)
+    return receiver.receive(gate, payload) in ("applied", "kept")

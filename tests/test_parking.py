@@ -92,7 +92,7 @@ class Site:
         target, payload = self.mail[index] if twice else self.mail.pop(index)
         source = "west" if target == "east" else "east"
         gate = self.gates[target]
-        apply_peer_event(gate.registry, gate.alerts, source, payload)
+        apply_peer_event(gate.registry, gate.alerts, source, payload, clock=self.clock)
 
     def deliver_all(self, rng: random.Random) -> None:
         while self.mail:

@@ -150,7 +150,7 @@ class Bus:
 
             for name, (registry, alerts) in self.gates.items():
                 if name != source:
-                    apply_peer_event(registry, alerts, source, json.dumps(event).encode())
+                    apply_peer_event(registry, alerts, source, json.dumps(event).encode(), clock=alerts.clock)
 
         return on_event
 

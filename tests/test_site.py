@@ -323,6 +323,28 @@ def test_a_silent_gate_raises_an_office_alert_and_clears_it_when_heard_again(sit
         watcher.close()
 
 
+def test_the_offices_parking_view_matches_the_gates_occupancy(site):
+    from edge.parking import parking_view
+
+    east, west, office = site.gates["east"], site.gates["west"], site.office
+    base = east.gate.parking.occupied()
+    east.gate.vehicle("in", "沪P00001", match=None)
+    entry = west.gate.vehicle("in", "沪P00002", match=None)
+    west.gate.vehicle("in", "沪P00001", match=None)  # again, with no exit read: one session, not two
+    assert wait_for(lambda: east.registry.sessions.get(entry["session_id"]) is not None, 10)
+    east.registry.sessions.backdate_entry(entry["session_id"], 3 * 3600)  # a long stay, without waiting
+    held = east.gate.vehicle("out", "沪P00002", match=None)
+    assert held["decision"] == "hold"
+
+    def views():
+        view = parking_view(office.store, office.config.site_settings.parking, office.config.zone, time.time())
+        return [east.gate.parking.status()["occupied"], west.gate.parking.status()["occupied"], view["occupied"]]
+
+    assert wait_for(lambda: views() == [base + 2] * 3, 20), views()
+    view = parking_view(office.store, office.config.site_settings.parking, office.config.zone, time.time())
+    assert [h["plate"] for h in view["held"]] == ["沪P00002"] and view["held"][0]["held_gate"] == "east"
+
+
 def test_a_gate_down_during_three_changes_converges_when_it_returns(site):
     from edge.daemon import Daemon
 

@@ -15,15 +15,19 @@ SQLite database (the gate's, or the CLI's view of it) with a repository per conc
     store.requests    seen_requests                signed command ids already accepted (replay guard)
     store.records     registry_records             the office's signed registry records (published/applied)
     store.gates       gate_status                  the office: each gate's last status and when it was heard
+    store.peers       peer_progress                each peer's seq: up to where nothing is missing, highest
+    store.quarantine  quarantine                   peer events refused as implausible, kept aside
+    store.console     console_sessions, alert_acks, console_audit   the office's console: logins, acks, audit
     (kv)                                           change counters: templates_rev, vehicles_rev
 
 ``Store(":memory:")`` gives a complete private database for fast tests of this layer alone.
 """
 
 from edge.store.database import Store
-from edge.store.errors import RegistryError, SchemaTooNew
+from edge.store.errors import RegistryError, SchemaTooNew, StorageFailure
 from edge.store.people import TemplateSet
 from edge.store.schema import SCHEMA_VERSION
 from edge.store.vehicles import VEHICLE_CLASSES
 
-__all__ = ["Store", "RegistryError", "SchemaTooNew", "TemplateSet", "SCHEMA_VERSION", "VEHICLE_CLASSES"]
+__all__ = ["Store", "RegistryError", "SchemaTooNew", "StorageFailure", "TemplateSet", "SCHEMA_VERSION",
+           "VEHICLE_CLASSES"]

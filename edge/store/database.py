@@ -28,10 +28,12 @@ class Store:
     def __init__(self, path: str | Path, *, upgrade: bool = True, target_version: int = SCHEMA_VERSION,
                  synchronous: str = "FULL"):
         from edge.store.alerts import AlertRows
+        from edge.store.console import ConsoleRows
         from edge.store.events import Events
         from edge.store.gates import GateStatus
         from edge.store.outbox import Outbox
         from edge.store.passes import Passes
+        from edge.store.peer_progress import PeerProgress, Quarantine
         from edge.store.people import People, Templates
         from edge.store.records import RegistryRecords
         from edge.store.requests import SeenRequests
@@ -78,6 +80,9 @@ class Store:
         self.requests = SeenRequests(self)
         self.records = RegistryRecords(self)
         self.gates = GateStatus(self)
+        self.peers = PeerProgress(self)
+        self.quarantine = Quarantine(self)
+        self.console = ConsoleRows(self)
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:

@@ -1,8 +1,16 @@
-"""The data layer's errors: a refusal the user can act on, and a database too new for this code."""
+"""The data layer's errors: a refusal the user can act on, a database too new for this code, a storage
+failure."""
+
+import sqlite3
 
 
 class RegistryError(Exception):
     """A registry operation refused with a reason the user can act on (unknown id, duplicate…)."""
+
+
+# A database that cannot be read or written now (locked, read-only, full, I/O error): a message whose
+# handling failed this way is not acknowledged to the broker, which delivers it again.
+StorageFailure = sqlite3.DatabaseError
 
 
 class SchemaTooNew(RegistryError):

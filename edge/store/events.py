@@ -21,6 +21,11 @@ class Events:
         """Reserve the next event number (call inside the transaction that stores the event)."""
         return self._store.next_number("event")
 
+    def last_seq(self) -> int:
+        """The seq of this gate's newest event (0 before the first)."""
+        row = self._store.row("SELECT next FROM sequences WHERE name = 'event'")
+        return row["next"] - 1 if row else 0
+
     def add_local(self, payload: dict, ts_epoch: float) -> None:
         self._insert(payload, ts_epoch, "local")
 
@@ -77,6 +82,15 @@ class Events:
         """The seqs stored for ``gate``, ascending (the gate's own, or what arrived from a peer)."""
         return [r["seq"] for r in self._store.rows(
             "SELECT seq FROM events WHERE gate = ? AND seq IS NOT NULL ORDER BY seq", (gate,))]
+
+    def by_seq(self, gate: str, from_seq: int, to_seq: int | None, limit: int) -> list[dict]:
+        """``gate``'s stored events with seq in from_seq..to_seq (None: no upper bound), as payloads."""
+        import json
+
+        rows = self._store.rows(
+            "SELECT payload FROM events WHERE gate = ? AND seq >= ? AND (? IS NULL OR seq <= ?) ORDER BY seq LIMIT ?",
+            (gate, from_seq, to_seq, to_seq, limit))
+        return [json.loads(r["payload"]) for r in rows]
 
     def snapshots(self) -> list[dict]:
         return self._store.rows("SELECT event_id, ts_epoch, length(image) AS size FROM snapshots ORDER BY ts_epoch")

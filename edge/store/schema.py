@@ -240,6 +240,66 @@ def _m7_parking_state(conn) -> None:
     )
 
 
+def _m8_console(conn) -> None:
+    # The committee's console (DESIGN 6.5): login sessions (the token's hash, never the token), the
+    # acknowledgement of an alert (who, when, the note), and the audit of every write made through it.
+    conn.executescript(
+        """
+        CREATE TABLE console_sessions (
+            token_hash TEXT PRIMARY KEY,
+            username TEXT NOT NULL,
+            role TEXT NOT NULL,
+            csrf TEXT NOT NULL,
+            created_epoch REAL NOT NULL,
+            expires_epoch REAL NOT NULL
+        );
+        CREATE TABLE alert_acks (
+            alert_id TEXT PRIMARY KEY,
+            acked_epoch REAL NOT NULL,
+            username TEXT NOT NULL,
+            note TEXT NOT NULL
+        );
+        CREATE TABLE console_audit (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            ts_epoch REAL NOT NULL,
+            username TEXT NOT NULL,
+            role TEXT,
+            action TEXT NOT NULL,
+            target TEXT,
+            detail TEXT NOT NULL DEFAULT '{}',
+            outcome TEXT NOT NULL
+        );
+        CREATE INDEX console_audit_ts ON console_audit(ts_epoch);
+        """
+    )
+
+
+def _m9_peer_trust(conn) -> None:
+    # Issue 15: what arrived from each peer (the seq up to which nothing is missing, and the highest
+    # seen), so a gap is asked for again; and the peer events refused as implausible, kept aside where
+    # the office can see them instead of applied.
+    conn.executescript(
+        """
+        CREATE TABLE peer_progress (
+            gate TEXT PRIMARY KEY,
+            contiguous INTEGER NOT NULL,
+            highest INTEGER NOT NULL,
+            gap_since_epoch REAL,
+            asked_epoch REAL
+        );
+        CREATE TABLE quarantine (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            received_epoch REAL NOT NULL,
+            gate TEXT,
+            topic TEXT,
+            reason TEXT NOT NULL,
+            payload TEXT NOT NULL
+        );
+        CREATE INDEX quarantine_received ON quarantine(received_epoch);
+        """
+    )
+
+
 MIGRATIONS = [
     _m1_people_and_vehicles,
     _m2_daemon_state,
@@ -248,5 +308,7 @@ MIGRATIONS = [
     _m5_event_seq_and_contract_v1,
     _m6_site_registry,
     _m7_parking_state,
+    _m8_console,
+    _m9_peer_trust,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

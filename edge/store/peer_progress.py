@@ -1,0 +1,74 @@
+"""What arrived from each peer gate, and what was refused: the ``peer_progress`` and ``quarantine`` tables.
+
+For each peer, ``contiguous`` is the seq up to which nothing is missing and ``highest`` the highest seq
+seen; a gap between them is asked for again (``req/replay``). Tracking starts at the first event seen
+from a gate: nothing before it is asked for. Events refused as implausible are kept in ``quarantine``
+with the reason, never applied.
+"""
+
+from __future__ import annotations
+
+
+class PeerProgress:
+    def __init__(self, store):
+        self._store = store
+
+    def arrived(self, gate: str, seq: int, now: float) -> dict:
+        """Note that ``seq`` from ``gate`` is stored; returns the gate's progress after it."""
+        store = self._store
+        row = self.get(gate)
+        if row is None:
+            store.execute("INSERT INTO peer_progress(gate, contiguous, highest) VALUES (?, ?, ?)", [gate, seq, seq])
+            return self.get(gate)
+        contiguous, highest = row["contiguous"], max(row["highest"], seq)
+        if seq > contiguous:
+            # Walk up through what is stored (events arrive out of order, a replay fills the middle).
+            while store.row("SELECT 1 FROM events WHERE gate = ? AND seq = ?", (gate, contiguous + 1)):
+                contiguous += 1
+        gap_since = None if contiguous >= highest else (row["gap_since_epoch"] or now)
+        store.execute("UPDATE peer_progress SET contiguous = ?, highest = ?, gap_since_epoch = ? WHERE gate = ?",
+                      [contiguous, highest, gap_since, gate])
+        return self.get(gate)
+
+    def announced(self, gate: str, seq: int, now: float) -> None:
+        """The peer says (in its status) that its newest event is ``seq``: events lost at the end of a
+        stream show up as a gap even though no later event arrives."""
+        row = self.get(gate)
+        if row is None or seq <= row["highest"]:
+            return
+        self._store.execute(
+            "UPDATE peer_progress SET highest = ?, gap_since_epoch = coalesce(gap_since_epoch, ?) WHERE gate = ?",
+            [seq + 1, now, gate])  # one past it: the gap reaches up to and including seq
+
+    def get(self, gate: str) -> dict | None:
+        return self._store.row("SELECT * FROM peer_progress WHERE gate = ?", (gate,))
+
+    def all(self) -> list[dict]:
+        return self._store.rows("SELECT * FROM peer_progress ORDER BY gate")
+
+    def missing(self, gate: str, limit: int = 1000) -> list[int]:
+        """The seqs between contiguous and highest that have not arrived (at most ``limit``)."""
+        row = self.get(gate)
+        if row is None or row["contiguous"] >= row["highest"]:
+            return []
+        have = {r["seq"] for r in self._store.rows(
+            "SELECT seq FROM events WHERE gate = ? AND seq > ? AND seq < ?", (gate, row["contiguous"], row["highest"]))}
+        return [s for s in range(row["contiguous"] + 1, row["highest"]) if s not in have][:limit]
+
+    def asked(self, gate: str, now: float) -> None:
+        self._store.execute("UPDATE peer_progress SET asked_epoch = ? WHERE gate = ?", [now, gate])
+
+
+class Quarantine:
+    def __init__(self, store):
+        self._store = store
+
+    def add(self, gate: str | None, topic: str | None, reason: str, payload: str, now: float) -> None:
+        self._store.execute("INSERT INTO quarantine(received_epoch, gate, topic, reason, payload) "
+                            "VALUES (?, ?, ?, ?, ?)", [now, gate, topic, reason[:500], payload[:20000]])
+
+    def all(self, limit: int = 100) -> list[dict]:
+        return self._store.rows("SELECT * FROM quarantine ORDER BY id DESC LIMIT ?", (limit,))
+
+    def count(self) -> int:
+        return self._store.scalar("SELECT count(*) FROM quarantine")
