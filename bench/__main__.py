@@ -3,6 +3,7 @@
 BENCHES = {
     "face_calibrate": "true/false accepts per encoder on ../shared/data; the thresholds to ship",
     "face_speed": "per-frame face pipeline vs face_recognition's naive loop; matching 100..50,000 templates",
+    "plate_hardset": "builds the hard plate set (small, night, blur, colours) from ../shared/data; --test-images",
     "plate_bench": "plate reading accuracy and time vs full-frame OCR (naive), on ../shared/data",
     "barrier_latency": "open command -> coil seen by the device, over a pty at 9600 and 115200 baud",
     "mqtt_bench": "publish latency on loopback and how fast a 10,000-event backlog drains",

@@ -1,19 +1,30 @@
-"""Plate reading: accuracy and time of ours against the naive way, on ../shared/data, same run.
+"""Plate reading: accuracy and time of ours, today's previous pipeline and the naive way, same run.
 
     naive  rapidocr 3.x with its defaults (detect, classify, recognise) on the whole image; the first
            recognised text that passes the plate grammar
-    ours   models.plates.PlateReader: detector boxes, rectify, de-slant, PP-OCRv4 recogniser on the
-           grey crop, grammar-constrained CTC decoding, non-plate rejection
+    ocrdet the previous pipeline (models.plates.PlateReader(detector="ppocr")): PP-OCRv6 text boxes,
+           rectify, de-slant, PP-OCRv4 recogniser on the grey crop, grammar-constrained CTC decoding,
+           non-plate rejection
+    ours   models.plates.PlateReader(): HyperLPR3's y5fu plate detector (320, refined around each
+           plate, 640 when 320 finds nothing), rectified by the plate's four corners, colour, the
+           grammar narrowed by colour, then the same recogniser, decoding and rejection
 
-Scenes: plates/ (CCPD, with labels), read as they are and letterboxed into 1280x720 frames (timing is
-reported for those). Crops: plate_crops/ (94x24, labels): naive = rapidocr on the crop, ours = the
-recogniser with grammar decoding. A "false reading" is a plate reported that is not the labelled one.
+Real photographs (../shared/data): plates/ (CCPD, with labels), read as they are and letterboxed into
+1280x720 frames; plate_crops/ (94x24, labels): naive = rapidocr on the crop, ours = the recogniser
+with grammar decoding. Hard set (synthetic, bench/plate_hardset.py): the same scenes with plates
+60-120 px wide in 1280x720 frames, night/glare/noise, motion blur, perspective, colour variants.
 
-    python -m bench.plate_bench [--markdown]
+Columns: exact = the labelled plate among the readings; province / suffix = the best reading's first
+character / the rest right; wrong = frames where a plate was reported that is not the labelled one;
+"sure" = only readings whose serial part scores >= 0.8 (recognition.plate.min_confidence, what the
+gate's voting counts as a hit); ms per image (per 1280x720 frame for the frames sets).
+
+    python -m bench.plate_bench [--sets real,hard] [--no-naive-crops] [--readers naive,ocrdet,ours]
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import time
@@ -23,6 +34,9 @@ import numpy as np
 
 from bench import shared_data
 from edge.plates import canonical, classify
+
+COLOURS = ("blue", "yellow", "green", "white", "black")
+SURE = 0.8
 
 
 def naive_reader():
@@ -35,17 +49,25 @@ def naive_reader():
         for text in result.txts or ():
             plate = canonical(text)
             if classify(plate):
-                return [plate]
+                return [(plate, None)]
         return []
 
     return read
 
 
-def ours_reader():
-    from models.plates import PlateReader
+def pipeline_reader(reader):
+    def read(bgr):
+        return [(r.text, r.char_confidence) for r in reader.read(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))]
 
-    reader = PlateReader()
-    return (lambda bgr: [r.text for r in reader.read(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))]), reader
+    return read
+
+
+def crop_reader(reader):
+    def read(bgr):
+        decoded, _ = reader.read_crop(bgr)
+        return [(decoded.text, decoded.char_confidence)] if decoded else []
+
+    return read
 
 
 def letterbox_bgr(bgr, width=1280, height=720):
@@ -58,71 +80,163 @@ def letterbox_bgr(bgr, width=1280, height=720):
     return canvas
 
 
-def score(readers, items):
-    """items: (truth, kind, image). Returns {name: dict(exact, total, per-kind, false, times)}."""
-    out = {}
-    for name, read in readers.items():
-        stats = {"exact": 0, "total": 0, "false": 0, "kinds": {}, "times": []}
-        for truth, kind, image in items:
-            started = time.perf_counter()
-            texts = read(image)
-            stats["times"].append(time.perf_counter() - started)
-            hit = truth in texts
-            stats["exact"] += hit
-            stats["total"] += 1
-            stats["false"] += sum(1 for t in texts if t != truth)
-            got, seen = stats["kinds"].get(kind, (0, 0))
-            stats["kinds"][kind] = (got + hit, seen + 1)
-        out[name] = stats
-    return out
+def score(read, items) -> dict:
+    """items: (truth, colour, image BGR)."""
+    stats = {"exact": 0, "total": 0, "province": 0, "suffix": 0, "wrong": 0, "sure_exact": 0, "sure_wrong": 0,
+             "colours": {}, "times": []}
+    for truth, colour, image in items:
+        started = time.perf_counter()
+        readings = read(image)
+        stats["times"].append(time.perf_counter() - started)
+        texts = [t for t, _ in readings]
+        hit = truth in texts
+        stats["total"] += 1
+        stats["exact"] += hit
+        if readings:
+            top = texts[0]
+            stats["province"] += top[:1] == truth[:1]
+            stats["suffix"] += top[1:] == truth[1:]
+        stats["wrong"] += any(t != truth for t in texts)
+        sure = [t for t, conf in readings if conf is not None and min(conf[1:]) >= SURE]
+        stats["sure_exact"] += truth in sure
+        stats["sure_wrong"] += any(t != truth for t in sure)
+        got, seen = stats["colours"].get(colour, (0, 0))
+        stats["colours"][colour] = (got + hit, seen + 1)
+    return stats
+
+
+def row(label: str, name: str, s: dict, with_sure: bool) -> str:
+    n = s["total"]
+    colours = " | ".join(
+        f"{s['colours'][c][0]}/{s['colours'][c][1]}" if c in s["colours"] else "–" for c in COLOURS
+    )
+    sure = f"{s['sure_exact']} / {s['sure_wrong']}" if with_sure else "–"
+    p50, p95 = (np.percentile(np.array(s["times"]) * 1000, q) for q in (50, 95))
+    return (f"| {label} | {name} | {s['exact']}/{n} ({s['exact'] / n:.1%}) | {s['province']} | {s['suffix']} | "
+            f"{colours} | {s['wrong']} ({s['wrong'] / n:.1%}) | {sure} | {p50:.0f} | {p95:.0f} |")
+
+
+def detector_backends(frames) -> list[str]:
+    """The plate detector alone, onnxruntime vs OpenCV dnn, on the same frames, one thread each (CPU
+    time per frame: robust to other jobs on the machine; wall time beside it)."""
+    from models.plate_detector import PlateDetector
+
+    lines = ["| plate detector (one thread) | backend | plates found | CPU p50 ms | CPU p95 ms | wall p50 ms |",
+             "|---|---|---|---|---|---|"]
+    for size in (320, 640):
+        for backend in ("onnxruntime", "opencv"):
+            detector = PlateDetector(size=size, backend=backend, fallback_size=None, threads=1)
+            cv2.setNumThreads(1)
+            detector.detect(frames[0], refine=False)
+            cpu, wall, found = [], [], 0
+            for frame in frames:
+                started, cpu_started = time.perf_counter(), time.process_time()
+                found += bool(detector.detect(frame, refine=False))
+                cpu.append(time.process_time() - cpu_started)
+                wall.append(time.perf_counter() - started)
+            c50, c95 = (np.percentile(np.array(cpu) * 1000, q) for q in (50, 95))
+            lines.append(f"| y5fu {size}x{size} on a 1280x720 frame | {backend} | {found}/{len(frames)} | "
+                         f"{c50:.0f} | {c95:.0f} | {np.median(wall) * 1000:.0f} |")
+    return lines
+
+
+def one_thread_times(sets) -> list[str]:
+    """ours with one thread per model: CPU time per frame (process time), which other jobs on a
+    shared machine do not inflate the way they inflate wall-clock time; and the wall time beside it."""
+    import os
+
+    from models.plates import PlateReader
+
+    reader = PlateReader(threads=1)
+    cv2.setNumThreads(1)
+    lines = ["| ours, one thread per model | frames | CPU p50 ms | CPU p95 ms | wall p50 ms |", "|---|---|---|---|---|"]
+    for label, frames in sets:
+        reader.read(cv2.cvtColor(frames[0], cv2.COLOR_BGR2RGB))
+        cpu, wall = [], []
+        for frame in frames:
+            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            started, cpu_started = time.perf_counter(), time.process_time()
+            reader.read(rgb)
+            cpu.append(time.process_time() - cpu_started)
+            wall.append(time.perf_counter() - started)
+        c50, c95 = (np.percentile(np.array(cpu) * 1000, q) for q in (50, 95))
+        lines.append(f"| {label} | {len(frames)} | {c50:.0f} | {c95:.0f} | {np.median(wall) * 1000:.0f} |")
+    lines.append(f"\nload average at the end: {os.getloadavg()[0]:.1f} (2 cores)")
+    return lines
 
 
 def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="plate reading benchmark (real and hard sets)")
+    parser.add_argument("--sets", default="real,hard")
+    parser.add_argument("--no-naive-crops", action="store_true", help="skip naive OCR on the 503 crops (5 min)")
+    parser.add_argument("--readers", default="naive,ocrdet,ours", help="a subset, e.g. ours (timing re-runs)")
+    args = parser.parse_args(argv)
     data = shared_data()
     if data is None:
         return 0
-    naive = naive_reader()
-    ours, reader = ours_reader()
-    meta = {json.loads(line)["file"]: json.loads(line) for line in (data / "plates" / "meta.jsonl").open()}
-    scenes = []
-    for row in csv.DictReader((data / "plates" / "labels.csv").open(encoding="utf-8")):
-        kind = meta.get(row["file"], {}).get("color", "blue")
-        scenes.append((row["plate"], kind, cv2.imread(str(data / "plates" / row["file"]))))
-    frames = [(truth, kind, letterbox_bgr(image)) for truth, kind, image in scenes]
-    crops = []
-    for row in csv.DictReader((data / "plate_crops" / "labels.csv").open(encoding="utf-8")):
-        crops.append((row["plate"], "green" if len(row["plate"]) == 8 else "blue",
-                      cv2.imread(str(data / "plate_crops" / row["file"]))))
+    from models.plates import PlateReader
 
-    def ours_crop(bgr):
-        decoded, _ = reader.read_crop(bgr)
-        return [decoded.text] if decoded else []
+    ours_reader = PlateReader()
+    wanted = set(args.readers.split(","))
+    readers = {"ours": pipeline_reader(ours_reader)}
+    if "ocrdet" in wanted:
+        readers = {"ocrdet": pipeline_reader(PlateReader(detector="ppocr")), **readers}
+    if "naive" in wanted:
+        readers = {"naive": naive_reader(), **readers}
+    sets = set(args.sets.split(","))
+    results = []  # (label, name, stats, with_sure)
+    warm = letterbox_bgr(cv2.imread(str(data / "plates" / "ccpd_07.jpg")))
+    for read in readers.values():
+        read(warm)
+    hard_frames, real_frames = [], []
+    if "real" in sets:
+        meta = {json.loads(line)["file"]: json.loads(line) for line in (data / "plates" / "meta.jsonl").open()}
+        scenes = []
+        for item in csv.DictReader((data / "plates" / "labels.csv").open(encoding="utf-8")):
+            colour = meta.get(item["file"], {}).get("color", "blue")
+            scenes.append((item["plate"], colour, cv2.imread(str(data / "plates" / item["file"]))))
+        frames = [(truth, colour, letterbox_bgr(image)) for truth, colour, image in scenes]
+        real_frames = [image for _, _, image in frames]
+        crops = []
+        for item in csv.DictReader((data / "plate_crops" / "labels.csv").open(encoding="utf-8")):
+            crops.append((item["plate"], "green" if len(item["plate"]) == 8 else "blue",
+                          cv2.imread(str(data / "plate_crops" / item["file"]))))
+        for label, items in (("real: scenes as they are", scenes), ("real: scenes in 1280x720 frames", frames)):
+            for name, read in readers.items():
+                results.append((label, name, score(read, items), name != "naive"))
+        crop_readers = {"ours (= ocrdet)": crop_reader(ours_reader)}
+        if not args.no_naive_crops and "naive" in readers:
+            crop_readers = {"naive": readers["naive"], **crop_readers}
+        for name, read in crop_readers.items():
+            results.append(("real: plate crops", name, score(read, crops), name != "naive"))
+    if "hard" in sets:
+        from bench.plate_hardset import build
 
-    for reader_fn in (naive, ours):  # warm up both (first calls allocate)
-        reader_fn(frames[0][2])
-    results = {
-        "scenes as they are": score({"naive": naive, "ours": ours}, scenes),
-        "scenes in 1280x720 frames": score({"naive": naive, "ours": ours}, frames),
-        "plate crops": score({"naive": naive, "ours": ours_crop}, crops),
-    }
-    print("| set | reader | exact | blue | green | false readings | p50 ms | p95 ms |")
-    print("|---|---|---|---|---|---|---|---|")
-    totals = {"naive": [0, 0], "ours": [0, 0]}
-    for label, by_reader in results.items():
-        for name, s in by_reader.items():
-            blue = s["kinds"].get("blue", (0, 0))
-            green = s["kinds"].get("green", (0, 0))
-            p50, p95 = (np.percentile(np.array(s["times"]) * 1000, q) for q in (50, 95))
-            print(f"| {label} | {name} | {s['exact']}/{s['total']} ({s['exact'] / s['total']:.1%}) | "
-                  f"{blue[0]}/{blue[1]} | {green[0]}/{green[1]} | {s['false']} | {p50:.0f} | {p95:.0f} |")
-            if label != "scenes in 1280x720 frames":
-                totals[name][0] += s["exact"]
-                totals[name][1] += s["total"]
-    for name, (hit, total) in totals.items():
-        print(f"\nshared set (scenes as they are + crops), {name}: {hit}/{total} exact = {hit / total:.1%}", end="")
-    frame = results["scenes in 1280x720 frames"]
-    ratio = np.median(frame["naive"]["times"]) / np.median(frame["ours"]["times"])
-    print(f"\nper 1280x720 frame, naive / ours p50 time: {ratio:.1f}x")
+        hard = build(data)
+        hard_frames = [item.frame for item in hard]
+        items = [(item.plate, item.color, item.frame) for item in hard]
+        for name, read in readers.items():
+            results.append((f"hard (synthetic, {len(items)} frames)", name, score(read, items), name != "naive"))
+    print("| set | reader | exact | province | suffix | blue | yellow | green | white | black | wrong | "
+          "sure: exact / wrong | p50 ms | p95 ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for label, name, stats, with_sure in results:
+        print(row(label, name, stats, with_sure))
+    real = [s for label, name, s, _ in results if name.startswith("ours") and label in
+            ("real: scenes as they are", "real: plate crops")]
+    if len(real) == 2:
+        hit, total = sum(s["exact"] for s in real), sum(s["total"] for s in real)
+        print(f"\nreal development photographs (scenes as they are + crops), ours: {hit}/{total} exact = "
+              f"{hit / total:.1%}")
+    if hard_frames:
+        print()
+        print("\n".join(detector_backends(hard_frames)))
+    timed = [(label, f) for label, f in (("real scenes in 1280x720 frames", real_frames),
+                                         ("hard set, 1280x720", hard_frames),
+                                         ("no plate (grey 1280x720)", [np.full((720, 1280, 3), 90, np.uint8)] * 20))
+             if len(f)]
+    print()
+    print("\n".join(one_thread_times(timed)))
     return 0
 
 

@@ -151,7 +151,8 @@ class CameraWorker:
                 continue
             match = self.recognizers.plate_index().match(voted.text, voted.char_confidence, plate_cfg.province)
             events.append(self.gate.vehicle(self.cam.lane, voted.text, camera=self.cam, match=match,
-                                            extra={"confidence": round(voted.confidence, 3), "camera": self.cam.id}))
+                                            extra={"confidence": round(voted.confidence, 3), "camera": self.cam.id,
+                                                   **({"color": reading.color} if reading.color else {})}))
         return events
 
     def _qr(self, rgb, ts) -> list[dict]:

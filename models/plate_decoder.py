@@ -8,9 +8,14 @@ the recogniser itself scores highest there. Nothing is added that the recogniser
 
 Templates (one symbol class per position):
     P province   L letter (no I/O)   A plate alphabet   D digit   N new-energy mark   E A or ending
-    standard / special   P L A A A A E
+    standard / special   P L A A A A E    (E: the alphabet or 学 警 挂 港 澳 领)
+    standard_plain       P L A A A A A    (used when the plate is known to be blue)
     new energy (small)   P L N A D D D D
     new energy (large)   P L D D D D D N
+    embassy              S D D D D D D    (S: 使)
+
+The plate colour, when known, narrows the templates (``TEMPLATES_BY_COLOR``): green is new energy
+(8 characters), blue never has a special ending, only black carries 使/港/澳/领.
 """
 
 from __future__ import annotations
@@ -28,8 +33,24 @@ CLASSES = {
     "D": DIGITS,
     "N": NEV_MARKS,
     "E": ALPHABET + SPECIAL_ENDINGS,
+    "S": "使",
 }
-TEMPLATES = {"standard": "PLAAAAE", "new_energy_small": "PLNADDDD", "new_energy_large": "PLDDDDDN"}
+TEMPLATES = {
+    "standard": "PLAAAAE",
+    "new_energy_small": "PLNADDDD",
+    "new_energy_large": "PLDDDDDN",
+    "embassy": "SDDDDDD",
+    "standard_plain": "PLAAAAA",
+}
+# Without a colour every template but "standard_plain" (a narrower "standard") is tried.
+ALL_TEMPLATES = ("standard", "new_energy_small", "new_energy_large", "embassy")
+TEMPLATES_BY_COLOR = {
+    "blue": ("standard_plain",),
+    "yellow": ("standard",),
+    "white": ("standard",),
+    "black": ("standard", "embassy"),
+    "green": ("new_energy_small", "new_energy_large"),
+}
 # Printed separators count as "no character" (the dot after the second character, dashes, spaces).
 SEPARATORS = "·.-•・． "
 # What the recogniser may emit for a plate symbol: case, full-width forms, and in the serial part
@@ -70,7 +91,7 @@ class PlateDecoder:
         index = {c: i for i, c in enumerate(characters)}
         self._blank_cols = [0] + [index[c] for c in SEPARATORS if c in index]
         self._symbols: dict[tuple[str, bool], list[int]] = {}
-        for symbol in set(PROVINCES + ALPHABET + SPECIAL_ENDINGS):
+        for symbol in set(PROVINCES + ALPHABET + SPECIAL_ENDINGS + "使"):
             for serial in (False, True):
                 forms = {symbol, symbol.lower()}
                 if symbol.isascii() and symbol.isalnum():
@@ -83,12 +104,15 @@ class PlateDecoder:
         columns = [probs[:, self._symbols[(s, serial)]].sum(1) for s in symbols]
         return np.log(np.stack(columns, 1) + 1e-12)
 
-    def decode(self, probs: np.ndarray) -> Decoded:
-        """Best plate over all templates for one (T, C) matrix of per-frame character probabilities."""
+    def decode(self, probs: np.ndarray, templates=None) -> Decoded:
+        """Best plate over the templates (all, or the names given: see ``TEMPLATES_BY_COLOR``) for
+        one (T, C) matrix of per-frame character probabilities."""
         blank = np.log(probs[:, self._blank_cols].sum(1) + 1e-12)
         cache: dict[tuple[str, bool], np.ndarray] = {}
         best = None
         for name, template in TEMPLATES.items():
+            if name not in (templates or ALL_TEMPLATES):
+                continue
             logps = []
             for position, cls in enumerate(template):
                 key = (cls, position >= 2)

@@ -1,9 +1,13 @@
-"""Plate reading: locate text with the OCR detector, rectify each plate-shaped box, read it with the
-recogniser alone and decode it under the plate grammar (models/plate_decoder.py).
+"""Plate reading: locate each plate with a dedicated plate detector (four corners, single or double
+row), rectify it by its corners, tell its colour, read it with the recogniser alone and decode it
+under the plate grammar narrowed by the colour (models/plate_decoder.py).
 
-    detector    PP-OCRv6 small (rapidocr 3.x wheel), on the region of interest, long side <= 640
+    detector    HyperLPR3's y5fu plate detector (models/plate_detector.py), 320x320 on the region
+                of interest; ``detector="ppocr"`` keeps the previous text detector (PP-OCRv6 small,
+                rapidocr 3.x wheel, long side <= 640) for comparison
     recogniser  PP-OCRv4 (rapidocr-onnxruntime wheel): reads the province characters far better than
-                v6 on plates (measured: docs/plate-accuracy.md); run on the grey rectified crop
+                v6 on plates (measured: docs/plate-accuracy.md); run on the grey rectified crop;
+                a double-row plate's two rows are put side by side first
 
 Every reading carries its text, a confidence (the weakest character's score), the box and the
 per-character scores; text that is not a plate (signs, phone numbers, timestamps) is rejected
@@ -21,7 +25,7 @@ import numpy as np
 from edge.plates import canonical, edit_distance
 from models.images import crop_roi
 from models.manifest import verified_path
-from models.plate_decoder import PlateDecoder
+from models.plate_decoder import TEMPLATES_BY_COLOR, PlateDecoder
 
 REC_HEIGHT = 48
 DETECT_LONG_SIDE = 640
@@ -35,6 +39,13 @@ SERIAL_FLOOR = 0.3
 # A real plate always shows its province, even if faintly; text with no province-like mark at all
 # (a car badge such as "LAVIDA") scores about 0 there. Measured on ../shared/data: true plates >= 0.049.
 PROVINCE_FLOOR = 0.01
+# The plate detector's corners are the plate's own edges: a small margin keeps the outer characters.
+QUAD_PAD_X, QUAD_PAD_Y = 0.04, 0.08
+# A plate judged green is read as new energy (8 characters) unless the 7-character layout reads
+# clearly better (mean log-probability per CTC frame higher by this much): a blue or black plate
+# under a green cast. Measured (bench.plate_bench): hard set 193 -> 195 exact, real scenes 66 -> 68,
+# no more wrong readings.
+GREEN_MARGIN = 0.1
 
 
 @dataclass(frozen=True)
@@ -44,9 +55,14 @@ class PlateReading:
     box: tuple[int, int, int, int]  # x1, y1, x2, y2 in full-frame pixels
     char_confidence: tuple[float, ...]
     raw: str  # the recogniser's unconstrained reading, for diagnostics
+    color: str | None = None  # blue | yellow | green | white | black (None: not known)
+    double: bool = False  # a two-row plate
 
     def to_dict(self) -> dict:
-        return {"text": self.text, "confidence": round(self.confidence, 3), "box": list(self.box)}
+        out = {"text": self.text, "confidence": round(self.confidence, 3), "box": list(self.box)}
+        if self.color:
+            out["color"] = self.color
+        return out
 
 
 class PlateRecognizer:
@@ -87,7 +103,19 @@ class PlateRecognizer:
 class PlateReader:
     """Frames (RGB) to plate readings. Thread-safe; load once, use from every plate camera."""
 
-    def __init__(self, detect_long_side: int = DETECT_LONG_SIDE):
+    def __init__(self, detect_long_side: int = DETECT_LONG_SIDE, detector: str = "y5fu",
+                 detector_backend: str | None = None, threads: int = 2):
+        self.detector = detector
+        self.recognizer = PlateRecognizer(threads)
+        self.decoder = PlateDecoder(self.recognizer.characters)
+        self._det_lock = threading.Lock()
+        if detector == "y5fu":
+            from models.plate_detector import BACKEND, PlateDetector
+
+            self.plate_detector = PlateDetector(backend=detector_backend or BACKEND, threads=threads)
+            return
+        if detector != "ppocr":
+            raise ValueError(f"plate detector {detector!r}: use 'y5fu' or 'ppocr'")
         from rapidocr import RapidOCR
 
         verified_path("ppocr_v6_det")
@@ -102,9 +130,6 @@ class PlateReader:
                 "EngineConfig.onnxruntime.inter_op_num_threads": 1,
             }
         )
-        self._det_lock = threading.Lock()
-        self.recognizer = PlateRecognizer()
-        self.decoder = PlateDecoder(self.recognizer.characters)
 
     # -- locating ----------------------------------------------------------------------------
     def text_quads(self, bgr: np.ndarray) -> list[np.ndarray]:
@@ -113,13 +138,13 @@ class PlateReader:
         return [] if result.boxes is None else [np.asarray(b, dtype=np.float32) for b in result.boxes]
 
     @staticmethod
-    def rectify(bgr: np.ndarray, quad: np.ndarray, pad_x: float = 0.12, pad_y: float = 0.15) -> np.ndarray:
+    def rectify(bgr: np.ndarray, quad: np.ndarray, pad_x: float = 0.12, pad_y: float = 0.15,
+                out_h: int = REC_HEIGHT) -> np.ndarray:
         """Warp a quad (tl, tr, br, bl) to an upright crop, padded so the province is not cut off."""
         tl, tr, br, bl = quad
         across, down = (tr - tl + br - bl) / 2, (bl - tl + br - tr) / 2
         width = float(np.linalg.norm(across)) * (1 + 2 * pad_x)
         height = float(np.linalg.norm(down)) * (1 + 2 * pad_y)
-        out_h = REC_HEIGHT
         out_w = max(int(round(out_h * width / max(height, 1))), out_h)
         source = np.array(
             [
@@ -155,17 +180,24 @@ class PlateReader:
         return cv2.warpAffine(gray, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
 
     # -- reading -----------------------------------------------------------------------------
-    def read_crop(self, bgr: np.ndarray):
+    def read_crop(self, bgr: np.ndarray, color: str | None = None, deshear: bool = True):
         """(Decoded, raw text) for an image that is one plate, tightly or loosely cropped.
 
         Read in grey (colour casts and blue backgrounds hide the province character), as it is and
-        de-slanted; the grammatical reading with the better path score wins.
+        de-slanted; the grammatical reading with the better path score wins. A known colour narrows
+        the grammar (green: 8 characters; blue: no special ending). A crop rectified by the plate's
+        own four corners is not slanted: ``deshear=False`` skips that second reading.
         """
         gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+        templates = TEMPLATES_BY_COLOR.get(color) if color else None
         best = None
-        for variant in (gray, self.deshear(gray)):
+        for variant in (gray, self.deshear(gray)) if deshear else (gray,):
             probs = self.recognizer.probabilities(cv2.cvtColor(variant, cv2.COLOR_GRAY2BGR), STRETCH)
-            decoded = self.decoder.decode(probs)
+            decoded = self.decoder.decode(probs, templates)
+            if color == "green":
+                seven = self.decoder.decode(probs, ("standard",))
+                if seven is not None and (decoded is None or seven.score - decoded.score > GREEN_MARGIN):
+                    decoded = seven
             if decoded is not None and (best is None or decoded.score > best[0].score):
                 best = (decoded, self.recognizer.greedy(probs))
             if variant is gray and decoded is not None and decoded.confidence > 0.95:
@@ -189,20 +221,11 @@ class PlateReader:
         weaker than ``min_confidence`` are dropped as noise."""
         view, x0, y0 = crop_roi(rgb, roi)
         bgr = cv2.cvtColor(view, cv2.COLOR_RGB2BGR)
-        readings = []
-        for quad in self.text_quads(bgr):
-            width = np.linalg.norm(quad[1] - quad[0])
-            height = np.linalg.norm(quad[3] - quad[0])
-            if height < 8 or not 1.5 <= width / max(height, 1) <= 9:
-                continue  # not plate-shaped
-            decoded, raw = self.read_crop(self.rectify(bgr, quad))
-            if not self.looks_like_plate(decoded, raw) or min(decoded.char_confidence[1:]) < min_confidence:
-                continue
-            if decoded.char_confidence[0] < PROVINCE_FLOOR:
-                continue
-            xs, ys = quad[:, 0] + x0, quad[:, 1] + y0
-            box = (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
-            readings.append(PlateReading(decoded.text, decoded.confidence, box, decoded.char_confidence, raw))
+        readings = self._read_candidates(bgr, self._candidates(bgr), min_confidence, x0, y0)
+        if not readings and self.detector == "y5fu" and self.plate_detector.fallback_size:
+            # Plates found at 320 but none readable (or none found): the larger input once more.
+            fallback = self.plate_detector.detect(bgr, size=self.plate_detector.fallback_size)
+            readings = self._read_candidates(bgr, self._y5fu_candidates(bgr, fallback), min_confidence, x0, y0)
         readings.sort(key=lambda r: -r.confidence)
         unique, seen = [], set()
         for reading in readings:
@@ -210,3 +233,50 @@ class PlateReader:
                 seen.add(reading.text)
                 unique.append(reading)
         return unique
+
+    def _read_candidates(self, bgr: np.ndarray, candidates, min_confidence: float, x0: int = 0,
+                         y0: int = 0) -> list[PlateReading]:
+        readings = []
+        for quad, color, double in candidates:
+            if double:
+                from models.plate_detector import merge_double_row
+
+                crop = merge_double_row(self.rectify(bgr, quad, QUAD_PAD_X / 2, QUAD_PAD_Y, 2 * REC_HEIGHT))
+            elif color is not None:
+                crop = self.rectify(bgr, quad, QUAD_PAD_X, QUAD_PAD_Y)
+            else:
+                crop = self.rectify(bgr, quad)
+            decoded, raw = self.read_crop(crop, color, deshear=color is None)
+            if not self.looks_like_plate(decoded, raw) or min(decoded.char_confidence[1:]) < min_confidence:
+                continue
+            if decoded.char_confidence[0] < PROVINCE_FLOOR:
+                continue
+            xs, ys = quad[:, 0] + x0, quad[:, 1] + y0
+            box = (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
+            readings.append(
+                PlateReading(decoded.text, decoded.confidence, box, decoded.char_confidence, raw, color, double)
+            )
+        return readings
+
+    def _y5fu_candidates(self, bgr: np.ndarray, found):
+        from models.plate_detector import plate_color
+
+        for plate in found:
+            width = np.linalg.norm(plate.quad[1] - plate.quad[0])
+            height = np.linalg.norm(plate.quad[3] - plate.quad[0])
+            if height < 6 or width < 20:
+                continue
+            yield plate.quad, plate_color(self.rectify(bgr, plate.quad, 0.0, 0.0)), plate.double
+
+    def _candidates(self, bgr: np.ndarray):
+        """(quad, colour or None, double row) for each plate-like region of the frame."""
+        if self.detector == "y5fu":
+            # The small input only: read() itself falls back to the larger one when nothing is read.
+            yield from self._y5fu_candidates(bgr, self.plate_detector.detect(bgr, size=self.plate_detector.size))
+            return
+        for quad in self.text_quads(bgr):
+            width = np.linalg.norm(quad[1] - quad[0])
+            height = np.linalg.norm(quad[3] - quad[0])
+            if height < 8 or not 1.5 <= width / max(height, 1) <= 9:
+                continue  # not plate-shaped
+            yield quad, None, False

@@ -1,0 +1,236 @@
+"""The hard plate development set, built reproducibly from ../shared/data/plates (real CCPD photos
+with their labels and four labelled corners). Synthetic: every frame says how it was made.
+
+Each item is one 1280x720 BGR frame holding one labelled plate:
+    size         the scene scaled so the plate is 60-120 px wide (traffic-camera distances)
+    perspective  a slight random homography (up to ~8 degrees of rotation and some shear)
+    colour       blue as photographed, or repainted inside its labelled corners: yellow (black
+                 characters on yellow), white (black on white), black (white on black); green
+                 new-energy plates (8 characters) are the set's real green plates, as photographed
+    condition    day; night (0.3-0.5x brightness, sensor noise sigma 3-7, a headlight's glare
+                 beside the plate); motion blur (2-4 px, any direction within 30 degrees of
+                 horizontal); and JPEG compression (quality 55-85) on every frame
+The rest of the frame is the same scene with its plate painted over, stretched and blurred (no
+second readable plate). Deterministic: the same seed gives the same frames.
+
+    python -m bench.plate_hardset [--out DIR]     # writes the frames and labels.csv to look at them
+    python -m bench.plate_hardset --test-images   # remakes tests/data/plates/synthetic_*.jpg
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from bench import shared_data
+
+WIDTH, HEIGHT = 1280, 720
+SEED = 20261126
+# Paint colours (BGR) for the repainted variants: background, characters.
+PAINT = {
+    "yellow": ((20, 175, 235), (25, 25, 25)),
+    "white": ((235, 235, 235), (25, 25, 25)),
+    "black": ((30, 30, 30), (235, 235, 235)),
+}
+CONDITIONS = ("day", "night", "blur")
+
+
+@dataclass(frozen=True)
+class HardItem:
+    name: str
+    plate: str
+    color: str
+    condition: str
+    plate_width: int
+    frame: np.ndarray  # BGR 1280x720
+
+
+def _order(quad: np.ndarray) -> np.ndarray:
+    """Corners as tl, tr, br, bl whatever order they were labelled in."""
+    s, d = quad.sum(1), quad[:, 0] - quad[:, 1]
+    return np.array([quad[np.argmin(s)], quad[np.argmax(d)], quad[np.argmax(s)], quad[np.argmin(d)]], np.float32)
+
+
+def repaint(bgr: np.ndarray, quad: np.ndarray, color: str) -> np.ndarray:
+    """Repaint a blue plate (white characters on blue) inside its corners as another colour, keeping
+    the photograph's shading, blur and character shapes (character weight from the brightness)."""
+    background, ink = (np.array(c, np.float32) for c in PAINT[color])
+    mask = np.zeros(bgr.shape[:2], np.uint8)
+    cv2.fillConvexPoly(mask, quad.astype(np.int32), 255)
+    mask = cv2.dilate(mask, np.ones((3, 3), np.uint8))
+    inside = mask > 0
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    values = gray[inside]
+    lo, hi = np.percentile(values, 30), np.percentile(values, 97)
+    weight = np.clip((gray - lo) / max(hi - lo, 1.0), 0, 1)[..., None]  # 1 = character stroke
+    shade = np.clip(gray / max(np.percentile(values, 60), 1.0), 0.6, 1.3)[..., None]
+    painted = (weight * ink + (1 - weight) * background) * np.where(weight > 0.5, 1.0, shade)
+    out = bgr.copy().astype(np.float32)
+    soft = cv2.GaussianBlur(mask.astype(np.float32) / 255, (3, 3), 0)[..., None]
+    out = out * (1 - soft) + painted * soft
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _without_plate(bgr: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    out = bgr.copy()
+    x1, y1 = quad.min(0).astype(int)
+    x2, y2 = quad.max(0).astype(int)
+    pad = max(x2 - x1, y2 - y1)
+    out[max(y1 - pad // 2, 0):y2 + pad // 2, max(x1 - pad // 3, 0):x2 + pad // 3] = (80, 80, 80)
+    return out
+
+
+def _glare(frame: np.ndarray, center, radius: float, strength: float) -> np.ndarray:
+    """A headlight: a bright Gaussian spot (computed only where it is visible)."""
+    x1, y1 = max(int(center[0] - 4 * radius), 0), max(int(center[1] - 4 * radius), 0)
+    x2, y2 = min(int(center[0] + 4 * radius), frame.shape[1]), min(int(center[1] + 4 * radius), frame.shape[0])
+    if x2 <= x1 or y2 <= y1:
+        return frame
+    yy, xx = np.mgrid[y1:y2, x1:x2].astype(np.float32)
+    d2 = ((xx - center[0]) ** 2 + (yy - center[1]) ** 2) / (radius**2)
+    light = strength * np.exp(-d2)[..., None] * np.array([235, 245, 255], np.float32)
+    out = frame.copy()
+    out[y1:y2, x1:x2] = np.clip(frame[y1:y2, x1:x2].astype(np.float32) + light, 0, 255).astype(np.uint8)
+    return out
+
+
+def make_frame(scene: np.ndarray, quad: np.ndarray, rng: np.random.Generator, color: str, condition: str,
+               plate_width: int) -> np.ndarray:
+    quad = _order(np.asarray(quad, np.float32))
+    if color in PAINT:
+        scene = repaint(scene, quad, color)
+    width_now = float(np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3])) / 2
+    scale = plate_width / width_now
+    # Background: the scene without its plate, stretched over the frame and blurred.
+    background = cv2.resize(_without_plate(scene, quad), (WIDTH, HEIGHT), interpolation=cv2.INTER_AREA)
+    background = cv2.GaussianBlur(background, (0, 0), 6)
+    # Foreground: the scene scaled, with a slight perspective, the plate placed in the lower 2/3.
+    h, w = scene.shape[:2]
+    sw, sh = int(w * scale), int(h * scale)
+    angle = np.deg2rad(rng.uniform(-8, 8))
+    shear = rng.uniform(-0.15, 0.15)
+    tilt = rng.uniform(-0.0004, 0.0004) / max(scale, 0.1)
+    center = quad.mean(0) * scale
+    target = np.array([rng.uniform(200, WIDTH - 200), rng.uniform(HEIGHT * 0.35, HEIGHT - 90)], np.float32)
+    rotate = np.array([[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]])
+    matrix = (
+        np.array([[1, 0, target[0]], [0, 1, target[1]], [0, 0, 1]])
+        @ rotate
+        @ np.array([[1, shear, 0], [0, 1, 0], [tilt, 0, 1]])
+        @ np.array([[1, 0, -center[0]], [0, 1, -center[1]], [0, 0, 1]])
+        @ np.diag([scale, scale, 1.0])
+    )
+    fg = cv2.warpPerspective(scene, matrix, (WIDTH, HEIGHT), flags=cv2.INTER_AREA)
+    cover = cv2.warpPerspective(np.full((h, w), 255, np.uint8), matrix, (WIDTH, HEIGHT))
+    cover = cv2.GaussianBlur(cover, (5, 5), 0).astype(np.float32)[..., None] / 255
+    frame = (fg * cover + background * (1 - cover)).astype(np.uint8)
+    del sw, sh
+    plate = cv2.perspectiveTransform(quad[None], matrix)[0]
+    if condition == "night":
+        frame = (frame.astype(np.float32) * rng.uniform(0.3, 0.5)).astype(np.uint8)
+        pc = plate.mean(0)
+        side = rng.choice([-1, 1])
+        frame = _glare(frame, (pc[0] + side * plate_width * rng.uniform(0.9, 1.6), pc[1] - plate_width * 0.1),
+                       plate_width * rng.uniform(0.35, 0.6), rng.uniform(0.9, 1.4))
+        noise = rng.normal(0, rng.uniform(3, 7), frame.shape)
+        frame = np.clip(frame + noise, 0, 255).astype(np.uint8)
+    elif condition == "blur":
+        length = int(rng.integers(2, 5))
+        kernel = np.zeros((length, length), np.float32)
+        kernel[length // 2, :] = 1.0 / length
+        rot = cv2.getRotationMatrix2D(((length - 1) / 2, (length - 1) / 2), rng.uniform(-30, 30), 1.0)
+        kernel = cv2.warpAffine(kernel, rot, (length, length))
+        frame = cv2.filter2D(frame, -1, kernel / max(kernel.sum(), 1e-6))
+    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(55, 86))])
+    return cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+
+
+def build(data: Path, seed: int = SEED, per_scene: int = 3) -> list[HardItem]:
+    """The hard set: every labelled scene ``per_scene`` times (green ones three times as often)."""
+    rng = np.random.default_rng(seed)
+    meta = [json.loads(line) for line in (data / "plates" / "meta.jsonl").open(encoding="utf-8")]
+    rows = csv.DictReader((data / "plates" / "labels.csv").open(encoding="utf-8"))
+    labels = {row["file"]: row["plate"] for row in rows}
+    items = []
+    for entry in sorted(meta, key=lambda m: m["file"]):
+        if entry["file"] not in labels or not entry.get("quad"):
+            continue
+        scene = cv2.imread(str(data / "plates" / entry["file"]))
+        if scene is None:
+            continue
+        real_colour = entry.get("color", "blue")
+        copies = per_scene * 3 if real_colour == "green" else per_scene
+        for k in range(copies):
+            if real_colour == "green":
+                colour = "green"
+            else:
+                colour = ("blue", "yellow", "blue", "white", "yellow", "black")[int(rng.integers(0, 6))]
+            condition = CONDITIONS[(k + int(rng.integers(0, 3))) % 3]
+            width = int(rng.integers(60, 121))
+            frame = make_frame(scene, np.array(entry["quad"], np.float32), rng, colour, condition, width)
+            name = f"{Path(entry['file']).stem}_{k}_{colour}_{condition}_{width}px"
+            items.append(HardItem(name, labels[entry["file"]], colour, condition, width, frame))
+    return items
+
+
+# The synthetic test frames (tests/data/plates/synthetic_*.jpg), made from the repository's own
+# copies of CCPD photos (MIT) with their labelled corners: name, source, colour, condition, width, seed.
+TEST_FRAMES = [
+    ("synthetic_yellow_100px.jpg", "ccpd_07.jpg", [[373, 433], [520, 447], [516, 498], [369, 484]],
+     "yellow", "day", 100, 1),
+    ("synthetic_small_64px.jpg", "ccpd_20.jpg", [[130, 447], [404, 431], [402, 541], [128, 557]],
+     "blue", "day", 64, 2),
+    ("synthetic_green_night_90px.jpg", "ccpd2020_002.jpg", [[197, 428], [501, 492], [500, 586], [207, 515]],
+     "green", "night", 90, 3),
+    ("synthetic_white_80px.jpg", "ccpd_10.jpg", [[231, 438], [361, 448], [360, 494], [230, 484]],
+     "white", "day", 80, 4),
+]
+
+
+def make_test_frames(plates_dir: Path) -> None:
+    for name, source, quad, colour, condition, width, seed in TEST_FRAMES:
+        scene = cv2.imread(str(plates_dir / source))
+        frame = make_frame(scene, np.array(quad, np.float32), np.random.default_rng(seed), colour, condition, width)
+        cv2.imwrite(str(plates_dir / name), frame, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        print(f"{plates_dir / name}: {source} as {colour}, {condition}, plate {width} px wide in 1280x720")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, help="write the frames and labels.csv here")
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--test-images", action="store_true", help="remake tests/data/plates/synthetic_*.jpg")
+    args = parser.parse_args(argv)
+    if args.test_images:
+        from bench import REPO
+
+        make_test_frames(REPO / "tests" / "data" / "plates")
+        return 0
+    data = shared_data()
+    if data is None:
+        return 0
+    items = build(data, args.seed)
+    counts: dict = {}
+    for item in items:
+        counts[item.color] = counts.get(item.color, 0) + 1
+    print(f"hard set: {len(items)} synthetic 1280x720 frames from {data / 'plates'}; by colour {counts}")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        with (args.out / "labels.csv").open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["file", "plate", "color", "condition", "plate_width"])
+            for item in items:
+                cv2.imwrite(str(args.out / f"{item.name}.jpg"), item.frame)
+                writer.writerow([f"{item.name}.jpg", item.plate, item.color, item.condition, item.plate_width])
+        print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
