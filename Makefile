@@ -35,4 +35,6 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) build *.egg-info models/weights
+	rm -rf $(VENV) build *.egg-info
+	# the fetched weights only: models/weights/hyperlpr3 is committed
+	find models/weights -mindepth 1 -maxdepth 1 ! -name hyperlpr3 -exec rm -rf {} +
