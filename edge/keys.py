@@ -32,7 +32,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 SITE_PAIRS = ("registry", "command", "pass")
 LOCAL_SECRETS = ("pass", "command")
-RESERVED_NAMES = frozenset({"registry", "office", "alert"})
 MIN_SECRET_BYTES = 16
 _HEX_SECRET = re.compile(rb"^[0-9a-fA-F]{64}\n?$")
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -261,8 +260,10 @@ def check_gate_name(name: str) -> None:
     if not isinstance(name, str) or len(name) > 64 or not _IDENTIFIER.match(name):
         raise ValueError(f"{name!r} is not a gate name (letters, digits, '-', '_', '.', starting with a "
                          "letter or digit)")
-    if name in RESERVED_NAMES:
-        raise ValueError(f"{name!r} is a reserved name ({', '.join(sorted(RESERVED_NAMES))}), not a gate")
+    from edge.config.base import RESERVED_GATE_NAMES
+
+    if name in RESERVED_GATE_NAMES:
+        raise ValueError(f"{name!r} is a reserved name ({', '.join(sorted(RESERVED_GATE_NAMES))}), not a gate")
 
 
 def write_gate_key(folder, name: str) -> list[Path]:

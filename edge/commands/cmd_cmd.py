@@ -18,7 +18,6 @@ import sys
 from edge.commands import UsageError, emit, load
 
 _GATE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # edge.config.base.Identifier
-RESERVED = ("registry", "office", "alert")  # DESIGN 4.3: never gate names
 
 
 def _fail(message: str) -> int:
@@ -53,7 +52,9 @@ def cmd(args) -> int:
         raise UsageError(f"--timeout must be more than 0 seconds, not {args.timeout:g}")
     if not _GATE.match(args.gate):
         raise UsageError(f"--gate {args.gate!r} is not a gate name (letters, digits, '-', '_', '.')")
-    if args.gate in RESERVED:
+    from edge.config.base import RESERVED_GATE_NAMES
+
+    if args.gate in RESERVED_GATE_NAMES:
         raise UsageError(f"--gate {args.gate!r} is a reserved name, not a gate")
     fields = _fields(args)
     config = load(args)

@@ -41,6 +41,29 @@ ReadableFile = Annotated[Path, AfterValidator(_readable_file)]
 # A path resolved relative to the config file's folder; it need not exist yet (the database).
 ConfigPath = Annotated[Path, AfterValidator(_any_path)]
 
+def _known_zone(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}; use an IANA name such as 'Asia/Shanghai'") from None
+    return name
+
+
+# An IANA time zone name (fees, days and timestamps are in the site's zone).
+TimeZoneName = Annotated[str, AfterValidator(_known_zone)]
+
+# Topic levels under P that are not gates (DESIGN 4.3): a gate may not be called so.
+RESERVED_GATE_NAMES = ("registry", "office", "alert")
+
+
+def not_reserved(name: str) -> str:
+    if name in RESERVED_GATE_NAMES:
+        raise ValueError(f"gate name {name!r} is reserved (topics P/{name}/…); choose another")
+    return name
+
+
 # Names that end up inside MQTT topics and file names: no '/', '+', '#', spaces.
 Identifier = Annotated[
     str,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
 
 from drivers.barriers import BarrierConfig
 from drivers.camera_config import CameraConfig
-from edge.config.base import ConfigPath, Identifier, ReadableFile, Section
+from edge.config.base import ConfigPath, Identifier, ReadableFile, Section, TimeZoneName, not_reserved
 from edge.config.mqtt import MqttConfig
 from edge.config.recognition import RecognitionConfig
 from edge.config.rules import (
@@ -19,7 +19,7 @@ from edge.config.rules import (
     PolicyConfig,
     RetentionConfig,
 )
-from edge.config.site import RESERVED_GATE_NAMES, RegistryConfig
+from edge.config.site import RegistryConfig
 
 
 class GateConfig(Section):
@@ -29,7 +29,7 @@ class GateConfig(Section):
     database: ConfigPath = Field(
         "/var/lib/gate-edge/registry.db", description="SQLite registry, events and outbox"
     )
-    timezone: str = Field("Asia/Shanghai", description="IANA time zone of the site (fees, days)")
+    timezone: TimeZoneName = Field("Asia/Shanghai", description="IANA time zone of the site (fees, days)")
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="logging level")
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
@@ -44,21 +44,10 @@ class GateConfig(Section):
     identity_key_file: ReadableFile | None = Field(
         None, description="site mode: this gate's own private key (NAME.key), signing its events and requests")
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, name: str) -> str:
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {name!r}; use an IANA name such as 'Asia/Shanghai'") from None
-        return name
-
     @field_validator("gate")
     @classmethod
     def _not_reserved(cls, name: str) -> str:
-        if name in RESERVED_GATE_NAMES:
-            raise ValueError(f"gate name {name!r} is reserved (topics P/{name}/…); choose another")
-        return name
+        return not_reserved(name)
 
     @model_validator(mode="after")
     def _identity_for_site(self):

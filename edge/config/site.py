@@ -8,16 +8,21 @@ is checked by the same ``check-config``.
 from __future__ import annotations
 
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
 
-from edge.config.base import ConfigPath, Identifier, ReadableFile, Section
+from edge.config.base import (
+    ConfigPath,
+    Identifier,
+    ReadableFile,
+    Section,
+    TimeZoneName,
+    not_reserved,
+)
 from edge.config.mqtt import MqttConfig
 from edge.config.recognition import FaceRecognitionConfig, RecognitionConfig
 from edge.config.rules import InactivityConfig, ParkingConfig, PolicyConfig
-
-RESERVED_GATE_NAMES = ("registry", "office", "alert")
 
 
 class RegistryConfig(Section):
@@ -75,7 +80,7 @@ class OfficeConfig(Section):
     role: Literal["office"] = Field(description="this file configures the committee office's service")
     site: Identifier = Field(description="site name, second level of every MQTT topic")
     database: ConfigPath = Field("/var/lib/gate-edge/office.db", description="the site registry and the archive")
-    timezone: str = Field("Asia/Shanghai", description="IANA time zone of the site (fees, days)")
+    timezone: TimeZoneName = Field("Asia/Shanghai", description="IANA time zone of the site (fees, days)")
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="logging level")
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     registry: SigningKeyConfig = Field(description="registry.key: signs registry records and site settings")
@@ -89,21 +94,11 @@ class OfficeConfig(Section):
     retention: OfficeRetentionConfig = Field(default_factory=OfficeRetentionConfig)
     console: ConsoleConfig = Field(default_factory=ConsoleConfig)
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, name: str) -> str:
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {name!r}; use an IANA name such as 'Asia/Shanghai'") from None
-        return name
-
     @field_validator("gates")
     @classmethod
     def _not_reserved(cls, gates: dict) -> dict:
         for name in gates:
-            if name in RESERVED_GATE_NAMES:
-                raise ValueError(f"gate name {name!r} is reserved (topics P/{name}/…); choose another")
+            not_reserved(name)
         return gates
 
     # -- what the shared code (registry commands, query, enrolment) reads of a config -------------
