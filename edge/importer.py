@@ -102,7 +102,12 @@ def _import_people(registry, path, header, rows, enroller_factory) -> dict:
         photo = None
         if row.get("photo"):
             photo = (path.parent / row["photo"]).resolve()
-            if not photo.is_file():
+            if not photo.is_relative_to(path.parent.resolve()):
+                # Never a file elsewhere (../, /etc/…), and never a hint whether such a file exists.
+                plan.bad(path, line, "photo", f"{row['photo']!r} is outside the CSV's folder; put the photos "
+                         "beside the CSV or in a folder under it")
+                photo = None
+            elif not photo.is_file():
                 plan.bad(path, line, "photo", f"{row['photo']!r} not found (paths are relative to the CSV)")
                 photo = None
             else:

@@ -12,11 +12,31 @@ class ImageError(ValueError):
     """A file that is not a readable image; the message names it."""
 
 
+MAX_PIXELS = 40_000_000  # a 12000x12000 photo took 15 s and 2.4 GB to decode: refuse it before decoding
+
+
+def check_size(source, name: str) -> None:
+    """ImageError when the image (a path or bytes) is larger than MAX_PIXELS; reads only its header."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+            width, height = image.size
+    except (UnidentifiedImageError, OSError, ValueError):
+        return  # not something Pillow reads: OpenCV decides below
+    if width * height > MAX_PIXELS:
+        raise ImageError(f"{name}: {width}x{height} pixels ({width * height / 1e6:.0f} MP) is more than the "
+                         f"{MAX_PIXELS / 1e6:.0f} MP this reads; resize it (a face needs about 300 px)")
+
+
 def load_rgb(path: str | Path) -> np.ndarray:
     """The image at ``path`` as an RGB uint8 array (H, W, 3)."""
     path = Path(path)
     if not path.is_file():
         raise ImageError(f"{path}: no such file")
+    check_size(path, str(path))
     data = np.fromfile(str(path), dtype=np.uint8)  # survives non-ASCII paths, unlike cv2.imread
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if bgr is None:
@@ -41,6 +61,7 @@ def encode_jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
 
 
 def decode_image(blob: bytes) -> np.ndarray:
+    check_size(blob, "stored image")
     bgr = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
         raise ImageError("stored image cannot be decoded")

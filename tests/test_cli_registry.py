@@ -216,3 +216,34 @@ def test_person_list_json(minimal_config, capsys, registry):
     code, out, _ = run(capsys, "person", "list", "-c", minimal_config, "--json")
     assert code == 0
     assert json.loads(out)[0]["name"] == "王建国"
+
+
+def test_a_csv_photo_outside_the_csvs_folder_is_refused_without_saying_whether_it_exists(tmp_path, config):
+    from edge.importer import ImportRejected, import_csv
+    from edge.store import Store
+
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    csv = folder / "people.csv"
+    csv.write_text("name,unit,phone,care_watch,photo\n王,1-101,,0,../secret.jpg\n李,1-102,,0,/etc/hostname\n",
+                   encoding="utf-8")
+    (tmp_path / "secret.jpg").write_bytes(b"x")
+    with Store(config.database) as store:
+        with pytest.raises(ImportRejected) as refused:
+            import_csv(store, csv)
+        assert store.people.count() == 0
+    problems = refused.value.problems
+    assert len(problems) == 2 and all("outside the CSV's folder" in p for p in problems)
+    assert not any("not found" in p for p in problems)
+
+
+def test_a_huge_image_is_refused_before_it_is_decoded(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from models.images import ImageError, load_rgb
+
+    huge = tmp_path / "huge.png"
+    Image.fromarray(np.zeros((8000, 6000), np.uint8)).save(huge)  # 48 MP, small on disk
+    with pytest.raises(ImageError, match="8000"):  # (width x height) named, nothing decoded
+        load_rgb(huge)
