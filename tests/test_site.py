@@ -81,19 +81,19 @@ def site(tmp_path_factory, engines):
     keys = make_keys(folder)
     broker = LocalBroker(folder / "broker", users=PASSWORDS, acl=(REPO / "config/site/acl").read_text()).start()
     encoder = engines["faces"].encoder.name
-    office = Office(load_config(office_config(folder, keys, broker.port, encoder))).start()
-    gates = {}
-    for name in ("east", "west"):
-        config = load_config(gate_config(folder / name, keys, broker.port, name))
-        gates[name] = Daemon(config, engines=engines).start()
-    state = SimpleNamespace(folder=folder, keys=keys, broker=broker, office=office, gates=gates, engines=engines)
-    try:
-        assert wait_for(lambda: all(g.replica.synced for g in gates.values()), 30), "gates never synced"
+    state = SimpleNamespace(folder=folder, keys=keys, broker=broker, office=None, gates={}, engines=engines)
+    try:  # everything started is stopped, also when starting fails half-way
+        state.office = Office(load_config(office_config(folder, keys, broker.port, encoder))).start()
+        for name in ("east", "west"):
+            config = load_config(gate_config(folder / name, keys, broker.port, name))
+            state.gates[name] = Daemon(config, engines=engines).start()
+        assert wait_for(lambda: all(g.replica.synced for g in state.gates.values()), 30), "gates never synced"
         yield state
     finally:
         for daemon in state.gates.values():
             daemon.close()
-        state.office.close()
+        if state.office is not None:
+            state.office.close()
         broker.stop()
 
 
@@ -408,18 +408,27 @@ def test_adoption_keeps_every_resident_and_nobody_inherits_anyone_elses_state(tm
     """A single-gate site joins an office that already has residents (so the ids collide): nobody enrols
     again, the gate serves from its own registry until the first sync, then its sightings and open
     alerts follow each resident to the office's id."""
-    from edge.cli import main
-    from edge.config import load_config
-    from edge.daemon import Daemon
-    from edge.enrol import Enroller
     from edge.localbroker import LocalBroker, mosquitto_binary
-    from edge.office import Office, open_office_store
-    from edge.store import Store
 
     if mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed (make test installs it when run as root)")
     keys = make_keys(tmp_path)
     broker = LocalBroker(tmp_path / "broker", users=PASSWORDS, acl=(REPO / "config/site/acl").read_text()).start()
+    try:
+        _adoption(tmp_path, keys, broker, engines, capsys)
+    finally:
+        broker.stop()
+
+
+def _adoption(tmp_path, keys, broker, engines, capsys):
+    from edge.alerts import Alerts
+    from edge.cli import main
+    from edge.config import load_config
+    from edge.daemon import Daemon
+    from edge.enrol import Enroller
+    from edge.office import Office, open_office_store
+    from edge.store import Store
+
     encoder = engines["faces"].encoder.name
     office_yaml = office_config(tmp_path, keys, broker.port, encoder)
     # The office already has a resident: the gate's person 1 will not be the office's person 1.
@@ -435,8 +444,6 @@ def test_adoption_keeps_every_resident_and_nobody_inherits_anyone_elses_state(tm
         Enroller(gate_yaml.recognition.face, engines["faces"]).enrol(gate, wang, [face("fr_obama", 1)])
         gate.vehicles.upsert("皖AY6B59", "resident", wang, valid_until="2099-12-31")
         gate.sightings.note(f"person:{wang}", 1795000000.0, "east", "e-old")
-        from edge.alerts import Alerts
-
         [episode] = Alerts(gate_yaml, gate).check_inactivity(1795000000.0 + 49 * 3600)
     assert wang == other  # the collision the adoption must survive
 
@@ -466,7 +473,6 @@ def test_adoption_keeps_every_resident_and_nobody_inherits_anyone_elses_state(tm
             daemon.close()
         if office is not None:
             office.close()
-        broker.stop()
 
 
 def test_an_office_restored_from_a_backup_starts_a_new_epoch_and_the_gates_follow(tmp_path):
