@@ -286,8 +286,6 @@ class Camera:
 
     def _shown(self) -> str:
         """The source for logs, without credentials in RTSP URLs."""
-        text = str(self.config.source)
-        if "@" in text and "://" in text:
-            scheme, rest = text.split("://", 1)
-            text = f"{scheme}://***@{rest.split('@', 1)[1]}"
-        return text
+        from edge.config.base import mask_credentials
+
+        return mask_credentials(str(self.config.source))

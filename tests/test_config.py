@@ -39,8 +39,12 @@ MALFORMED = [
      " — 1883 plain, 8883 with TLS"),
     ("out of range", BASE + "mqtt:\n  port: 70000\n",
      "5: mqtt.port: Input should be less than or equal to 65535, got 70000 — 1883 plain, 8883 with TLS"),
-    ("missing file", BASE + "passes:\n  secret_file: /nonexistent/pass.key\n",
-     "5: passes.secret_file: file '/nonexistent/pass.key' does not exist; create it or fix the path"),
+    ("missing file", BASE + "mqtt:\n  tls:\n    ca: /nonexistent/ca.crt\n",
+     "6: mqtt.tls.ca: file '/nonexistent/ca.crt' does not exist; create it or fix the path"),
+    # A secret typed where its file belongs is never repeated (it would reach the journal).
+    ("secret as a path", BASE + "passes:\n  secret_file: hunter2-the-key\n",
+     "5: passes.secret_file: the file named here does not exist; create it or fix the path (give the path of a "
+     "file holding the secret, never the secret itself)"),
     ("password in yaml", BASE + "mqtt:\n  username: gate\n  password: hunter2\n",
      "6: mqtt.password: never put the password in YAML: write it to a file readable only by the gate-edge "
      "user and set mqtt.password_file"),
@@ -196,3 +200,12 @@ def test_shipped_configs_are_valid(name, tmp_path):
         # The demo config is completed in its working folder (broker port, barrier pty, keys, media).
         path = prepare(tmp_path, 18830, "/dev/ttyUSB0")
     load_config(path)
+
+
+def test_a_camera_url_with_a_password_is_never_printed(write_config, capsys):
+    from edge.cli import main
+
+    path = write_config("site: s\ngate: g\ndatabase: r.db\ncameras:\n  - rtsp://admin:hunter2@192.0.2.5/stream1\n")
+    assert main(["check-config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "rtsp://***@192.0.2.5/stream1" in err and "hunter2" not in err

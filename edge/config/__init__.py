@@ -168,7 +168,9 @@ def _resolve_model(annotation, node):
 
 
 def _describe(value) -> str:
-    text = repr(value)
+    from edge.config.base import mask_credentials
+
+    text = mask_credentials(repr(value))  # a camera URL's password never reaches the journal
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -23,12 +24,27 @@ def _resolve(value: str | Path, info: ValidationInfo) -> Path:
     return path
 
 
+_CREDENTIALS = re.compile(r"(\w[\w+.-]*://)[^/@\s'\"]+@")
+# Fields that name a file holding a secret: a technician may type the secret itself there by mistake,
+# so their value is never repeated in a message (it would end up in the journal).
+SECRET_FILE_FIELDS = {"password_file", "secret_file", "command_key_file", "identity_key_file", "signing_key_file",
+                      "key"}
+
+
+def mask_credentials(text: str) -> str:
+    """``rtsp://user:password@host/…`` → ``rtsp://***@host/…`` anywhere in ``text`` (logs, messages)."""
+    return _CREDENTIALS.sub(r"\1***@", text)
+
+
 def _readable_file(value: str | Path, info: ValidationInfo) -> Path:
     path = _resolve(value, info)
+    shown = "the file named here" if info.field_name in SECRET_FILE_FIELDS else f"file {str(path)!r}"
     if not path.is_file():
-        raise ValueError(f"file {str(path)!r} does not exist; create it or fix the path")
+        raise ValueError(f"{shown} does not exist; create it or fix the path" + (
+            " (give the path of a file holding the secret, never the secret itself)"
+            if info.field_name in SECRET_FILE_FIELDS else ""))
     if not os.access(path, os.R_OK):
-        raise ValueError(f"file {str(path)!r} is not readable by this user; check its owner and mode")
+        raise ValueError(f"{shown} is not readable by this user; check its owner and mode")
     return path
 
 
