@@ -161,6 +161,11 @@ class CameraWorker:
             if self.qr.add(self.cam.lane, code.text, ts) is None:
                 continue  # the same pass is still held up to the camera
             check = check_pass(code.text, self.pass_key, self.recognizers.registry)
+            if check.claim is None:
+                # A "move my car" sticker, a delivery label: not one of our passes, so no event at all.
+                # Only a code in our pass format that fails verification is refused (a denied event).
+                _LOG.debug("camera %s: ignored a QR code that is not a gate-edge pass", self.cam.id)
+                continue
             events.append(self.gate.qr_pass(self.cam.lane, check, camera=self.cam))
         self.qr.expire(ts)
         return events

@@ -71,10 +71,9 @@ MALFORMED = [
     ("duplicate camera id", BASE + "cameras:\n  - {id: c, source: rtsp://x, role: face, lane: in}\n"
      "  - {id: c, source: rtsp://y, role: plate, lane: in}\n",
      "6: cameras.1.id: duplicate id 'c' (already used by cameras.0)"),
-    ("barrier lane nobody serves", BASE + "cameras:\n  - {id: c, source: rtsp://x, role: plate, lane: in}\n"
-     "barriers:\n  - {id: car, type: simulated, lanes: [in, out]}\n",
-     "7: barriers.0.lanes: lane 'out' of barrier 'car' has no camera serving it; add a camera with lane: out "
-     "or remove the lane"),
+    ("unknown face encoder", BASE + "recognition:\n  face: {encoder: arcfase}\n",
+     "5: recognition.face.encoder: unknown face encoder 'arcfase'; use one of: default, dlib, faceplugin, "
+     "mobilefacenet, ensemble"),
     ("tls cert without key", BASE + "mqtt:\n  tls: {ca: ca.pem, cert: ca.pem}\n",
      "5: mqtt.tls.cert: tls.cert is set without tls.key; give both or neither"),
     ("camera names unknown barrier", BASE + "cameras:\n  - {id: c, source: rtsp://x, role: face, lane: in, "
@@ -103,7 +102,7 @@ def test_one_run_reports_typo_type_missing_file_and_cross_field_each_on_its_line
               port: eighty
               password_file: /nonexistent/secret
             cameras:
-              - {id: face-in, source: rtsp://cam, role: face, lane: in}
+              - {id: face-in, source: rtsp://cam, role: face, lane: in, barrier: nope}
             barriers:
               - {id: car, type: simulated, lanes: [in, out]}
             """
@@ -116,10 +115,22 @@ def test_one_run_reports_typo_type_missing_file_and_cross_field_each_on_its_line
         "5 mqtt.port",
         "6 mqtt.password_file",
         "6 mqtt.password_file",
-        "10 barriers.0.lanes",
+        "8 cameras.0.barrier",
     ]
     assert "did you mean 'database'?" in lines[0]
     assert "password_file is set without username" in "\n".join(lines)
+
+
+def test_a_barrier_lane_without_a_camera_is_a_warning_not_a_refusal(write_config, capsys):
+    # DESIGN 4.2's own example: a barrier for both lanes, cameras at the entry only (the exit is opened by
+    # the guard or the office). It must start; check-config says so and exits 0.
+    path = write_config(BASE + "cameras:\n  - {id: c, source: rtsp://x, role: plate, lane: in}\n"
+                        "barriers:\n  - {id: car, type: simulated, lanes: [in, out]}\n")
+    assert main(["check-config", str(path)]) == 0
+    out = capsys.readouterr()
+    assert out.out.strip() == "ok"
+    assert f"{path}:7: barriers.0.lanes: lane 'out' of barrier 'car' has no camera: only the guard or the " \
+           "office opens it" in out.err
 
 
 def test_valid_config_prints_ok(minimal_config, capsys):

@@ -108,12 +108,14 @@ def test_a_qr_pass_shown_to_a_camera_opens_for_its_person(tmp_path, engines):
     write_qr_png(token, tmp_path / "pass.png")
     forged = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
     write_qr_png(forged, tmp_path / "forged.png")
-    clip = video(tmp_path / "qr.avi", [None, tmp_path / "pass.png", None, tmp_path / "forged.png", None],
-                 seconds_each=1.5, fps=5, size=(640, 480))
+    write_qr_png("TEL:13800000000", tmp_path / "move-my-car.png")  # a windscreen sticker: not a pass at all
+    clip = video(tmp_path / "qr.avi", [None, tmp_path / "pass.png", None, tmp_path / "move-my-car.png", None,
+                                       tmp_path / "forged.png", None], seconds_each=1.5, fps=5, size=(640, 480))
     cams = [{"id": "face-in", "source": str(clip), "role": "face", "lane": "in", "fps": 5, "every_frame": True}]
     config, registry, barrier, gate, recognizers = gate_setup(tmp_path, engines, cams)
     run_cameras(config, recognizers, gate, key=b"k" * 32)
     got = [(e["kind"], e["decision"], e["credential"], e["subject"]["person_id"]) for e in events(registry)]
+    # The sticker makes no event at all; only a code in our format that fails verification is denied.
     assert got == [("entry", "open", "qr", person), ("denied", "deny", "qr", None)]
     assert "forged" in events(registry)[1]["reason"]
     assert len(barrier.commands) == 1

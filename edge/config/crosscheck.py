@@ -58,16 +58,6 @@ def cross_checks(data: object) -> Iterator[Problem]:
                 )
             served.update((b, lane) for b in candidates)
 
-    for index, barrier in barriers:
-        bid = barrier.get("id")
-        for lane in barrier_lanes.get(bid, []):
-            if (bid, lane) not in served:
-                yield (
-                    ("barriers", index, "lanes"),
-                    f"lane {lane!r} of barrier {bid!r} has no camera serving it; "
-                    f"add a camera with lane: {lane} or remove the lane",
-                )
-
     mqtt = data.get("mqtt")
     if isinstance(mqtt, dict):
         tls = mqtt.get("tls")
@@ -99,6 +89,7 @@ def config_warnings(config) -> Iterator[Problem]:
     """Yield (loc, message) for what a validated config accepts but should change (printed, never fatal)."""
     from edge.keys import is_old_secret
 
+    yield from _lanes_without_camera(config)
     if getattr(config, "site_mode", False):
         for section in ("policy", "parking", "inactivity"):
             if section in config.model_fields_set:
@@ -115,6 +106,24 @@ def config_warnings(config) -> Iterator[Problem]:
                 "but replace it: gate-edge keys new --local --dir DIR, then give the new key to everyone who "
                 "shares it",
             )
+
+
+def _lanes_without_camera(config) -> Iterator[Problem]:
+    """A barrier lane no camera watches is a valid layout (the exit opened by the guard or the office,
+    DESIGN 4.2's example): a warning, so the technician knows, never a refusal."""
+    cameras, barriers = getattr(config, "cameras", []), getattr(config, "barriers", [])
+    served = set()
+    for camera in cameras:
+        if camera.barrier:
+            served.add((camera.barrier, camera.lane))
+        else:
+            served.update((b.id, camera.lane) for b in barriers if camera.lane in b.lanes)
+    for index, barrier in enumerate(barriers):
+        for lane in barrier.lanes:
+            if (barrier.id, lane) not in served:
+                yield (("barriers", index, "lanes"),
+                       f"lane {lane!r} of barrier {barrier.id!r} has no camera: only the guard or the office opens "
+                       f"it (gate-edge cmd, the console); add a camera with lane: {lane} if one should")
 
 
 def _duplicate_ids(section: str, items: list[tuple[int, dict]]) -> Iterator[Problem]:

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from edge.config.base import Section
 
 
+def known_encoder(name: str) -> str:
+    """A face encoder the models know ('default' = the measured best); anything else is refused by
+    check-config with the allowed names, not a traceback at run time."""
+    from models.faces import ENCODERS
+
+    if name != "default" and name not in ENCODERS:
+        raise ValueError(f"unknown face encoder {name!r}; use one of: default, {', '.join(ENCODERS)}")
+    return name
+
+
 class FaceRecognitionConfig(Section):
-    encoder: str = Field(
+    encoder: Annotated[str, AfterValidator(known_encoder)] = Field(
         "default", description="face encoder name from models/manifest.json ('default' = measured best)"
     )
     tolerance: float | None = Field(

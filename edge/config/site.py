@@ -7,10 +7,10 @@ is checked by the same ``check-config``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from edge.config.base import (
     ConfigPath,
@@ -21,7 +21,7 @@ from edge.config.base import (
     not_reserved,
 )
 from edge.config.mqtt import MqttConfig
-from edge.config.recognition import FaceRecognitionConfig, RecognitionConfig
+from edge.config.recognition import FaceRecognitionConfig, RecognitionConfig, known_encoder
 from edge.config.rules import InactivityConfig, ParkingConfig, PolicyConfig
 
 
@@ -53,8 +53,8 @@ class OfficePassesConfig(SigningKeyConfig):
 class SiteSettings(Section):
     """One policy for the whole site, published signed to every gate (DESIGN 6.2)."""
 
-    face_encoder: str = Field("ensemble", description="templates are computed at the office with it; gates must "
-                              "use the same encoder")
+    face_encoder: Annotated[str, AfterValidator(known_encoder)] = Field(
+        "ensemble", description="templates are computed at the office with it; gates must use the same encoder")
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     parking: ParkingConfig = Field(default_factory=ParkingConfig)
     inactivity: InactivityConfig = Field(default_factory=InactivityConfig)
