@@ -138,14 +138,16 @@ class Gate:
             vehicle = match.vehicle if match else None
             fuzzy = match.detail if match and match.kind == "fuzzy" else None
             known_plate = match.plate if match else plate
+            if fuzzy and vehicle and vehicle["class"] != "blocked" and not self.config.recognition.plate.fuzzy:
+                # A fuzzy match that may not open is not the registered car: not its session, not its owner
+                # (it may still deny: a look-alike of a blocked car is held back below).
+                known_plate, vehicle, fuzzy, match = plate, None, None, None
             state = self._parking_state(known_plate)
             decision = policy.decide_vehicle(
                 vehicle, lane, now, mode=self.rules.policy.mode, parking=self.rules.parking,
                 zone=self.config.zone, state=state, fuzzy=fuzzy, fuzzy_opens=self.config.recognition.plate.fuzzy,
                 via_pass=via_pass,
             )
-            if fuzzy and vehicle and decision.vehicle_class != "blocked" and not self.config.recognition.plate.fuzzy:
-                known_plate = plate  # a fuzzy match that may not open is not the registered car
             barrier = self._barrier_for(camera, lane)
             result = self._pulse(barrier, lane) if decision.opens else None
             session_id, change = self._session_change(decision, known_plate, state, now, barrier, lane)
@@ -246,18 +248,24 @@ class Gate:
             due = max(0, parking.due(session, now) - amount_cents)
             subj = subject("vehicle", plate=session["plate"], vehicle_class=session["vehicle_class"])
             lane = session.get("held_lane") or "out"
-            if due > 0:
-                decision = policy.Decision("session", policy.HOLD, f"paid {paid / 100:.2f} yuan; {due / 100:.2f} "
-                                           "yuan still due", fee_cents=due, vehicle_class=session["vehicle_class"])
+            held_here = session.get("held_epoch") is not None and session.get("held_gate") in (None, self.config.gate)
+            if due > 0 or not held_here:
+                # A part payment, or a payment before the car is held here (paid in advance, or held at
+                # another gate): recorded and told to the site; nothing opens, the session stays open.
+                why = f"paid {paid / 100:.2f} yuan; {due / 100:.2f} yuan still due"
+                if due == 0:
+                    why += (f"; the car waits at {session['held_gate']}" if session.get("held_epoch") is not None
+                            else "; paid in advance: the exit opens when the car is read there")
+                decision = policy.Decision("session", policy.HOLD if held_here else None, why, fee_cents=due,
+                                           vehicle_class=session["vehicle_class"])
                 with self.registry.transaction():
                     parking.pay(session_id, paid, now)
                     event = self._record(lane=lane, decision=decision, credential="remote", subj=subj, now=now,
                                          kind="session", session_id=session_id,
                                          extra={**session_fields("paid", paid), "request_id": request_id})
                 return event, due
-            held_here = session.get("held_gate") in (None, self.config.gate)
-            barrier = self._barrier_for(None, lane, session.get("held_barrier")) if held_here else None
-            result = self._pulse(barrier, lane) if held_here else f"held at {session['held_gate']}: not opened here"
+            barrier = self._barrier_for(None, lane, session.get("held_barrier"))
+            result = self._pulse(barrier, lane)
             decision = policy.Decision("exit", policy.OPEN, f"paid {paid / 100:.2f} yuan", fee_cents=paid,
                                        vehicle_class=session["vehicle_class"], session="close")
 

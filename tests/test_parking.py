@@ -244,3 +244,30 @@ def test_two_gates_agree_on_sessions_and_every_fee_is_the_reference(tmp_path, st
     for name in ("east", "west"):  # one open session per car, at most
         plates = [s["plate"] for s in site.stores[name].sessions.open_sessions()]
         assert len(plates) == len(set(plates))
+
+
+def test_a_payment_for_a_car_that_is_not_held_opens_nothing_and_closes_nothing(tmp_path):
+    site = Site(tmp_path)
+    gate = site.gates["east"]
+    entry = gate.vehicle("in", "沪V00020", match=None)
+    site.clock.advance(600)
+    pulses = len(site.barriers["east"]["car"].commands)
+    event, due = gate.pay(entry["session_id"], 0, "early")  # free minutes: nothing due yet, but not at the exit
+    assert due == 0 and event["kind"] == "session" and event["decision"] is None
+    assert len(site.barriers["east"]["car"].commands) == pulses
+    assert gate.registry.sessions.get(entry["session_id"])["state"] == "open"
+    site.clock.advance(3 * 3600)
+    assert gate.vehicle("out", "沪V00020", match=None)["fee_cents"] == 2000  # still charged at the real exit
+
+
+def test_a_look_alike_plate_that_may_not_open_is_a_stranger_in_every_respect(tmp_path):
+    from edge.plate_match import PlateMatch
+
+    site = Site(tmp_path, {"recognition": {"plate": {"fuzzy": False}}})
+    gate = site.gates["east"]
+    resident = gate.registry.vehicles.get("沪R00001")
+    mine = gate.vehicle("in", "沪R00001", match=_match(gate, "沪R00001"))
+    look_alike = PlateMatch("沪R00001", "fuzzy", resident, detail="沪R00007~沪R00001")
+    other = gate.vehicle("in", "沪R00007", match=look_alike)
+    assert other["subject"]["plate"] == "沪R00007" and other["subject"]["person_id"] is None
+    assert gate.registry.sessions.get(mine["session_id"])["state"] == "open"  # not superseded by the stranger
