@@ -64,6 +64,11 @@ def adopt_gate(office_config, gate_config) -> dict:
                 office.registry_changed("person", new)  # the record names where it came from
                 ids[person["id"]] = new
             vehicles = gate.vehicles.all()
+            taken = [v["plate"] for v in vehicles if office.vehicles.get(v["plate"]) is not None]
+            if taken:  # the office's record of a plate is never overwritten silently
+                raise UsageError(f"the office already registers {len(taken)} of the gate's plates "
+                                 f"({', '.join(taken[:10])}); remove them at the office or at the gate first; "
+                                 "nothing was adopted")
             for vehicle in vehicles:
                 office.vehicles.upsert(vehicle["plate"], vehicle["class"], ids.get(vehicle["person_id"]),
                                        valid_from=vehicle["valid_from"], valid_until=vehicle["valid_until"])

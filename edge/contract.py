@@ -326,6 +326,10 @@ def _field(payload: dict, name: str, types, *, required: bool = False, nullable:
         raise Refused(f"{name} must be {_type_names(types)}, got {value!r}")
     if not isinstance(value, types):
         raise Refused(f"{name} must be {_type_names(types)}, got {type(value).__name__}")
+    if isinstance(value, int) and abs(value) >= 2**53:
+        raise Refused(f"{name} is out of range")
+    if isinstance(value, str) and len(value) > 200:
+        raise Refused(f"{name} is too long")
     return value
 
 

@@ -19,7 +19,7 @@ import time
 
 from edge import contract, sdnotify
 from edge.alerts import Alerts
-from edge.keys import load_public_key, load_signer, load_verifier, verify_record
+from edge.keys import Verifier, load_public_key, load_signer, load_verifier, verify_record
 from edge.parking import Parking
 from edge.peers import PeerReceiver
 from edge.registry_publish import RegistryPublisher
@@ -298,9 +298,14 @@ class Office:
             position = (int(head["epoch"]), int(head["version"]))
         except (UnicodeDecodeError, ValueError, KeyError, TypeError):
             return
+        own = Verifier([self.publisher.signer.public_key])
+        if verify_record(own, head) or head.get("kind") != "head" or head.get("site") != self.config.site:
+            _LOG.warning("ignored a registry head on the broker that this office did not sign")
+            return
+        self._broker_head = head
         if position > self.publisher.position():
             # The broker knows a newer registry than this database: we were restored from a backup.
-            self.publisher.new_epoch()
+            self.publisher.new_epoch(head)
             self._wake()
 
     # -- health ----------------------------------------------------------------------------

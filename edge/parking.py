@@ -24,6 +24,8 @@ def charge(session: dict, vehicle: dict | None, now: float, rules, zone) -> int:
     """What the whole stay costs if the car leaves at ``now`` (before payments)."""
     klass = session.get("vehicle_class") or "visitor"
     start = session["entry_epoch"]
+    if klass == "family" and (vehicle is None or vehicle["class"] != "family"):
+        klass = "visitor"  # the registration was removed or changed during the stay
     if klass == "resident":
         if vehicle is not None and vehicle["class"] == "resident":
             if permit_valid(vehicle, now, zone):

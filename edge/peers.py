@@ -33,10 +33,10 @@ office.
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 from edge.contract import Refused, parse_event
-from edge.fees import fee_cents
 from edge.keys import verifier_from_pem, verify_record
 from edge.parking import Parking
 
@@ -117,9 +117,12 @@ class PeerReceiver:
             if session is not None and session.get("entry_event_id") and self.rules is not None:
                 if event.ts_epoch < session["entry_epoch"] - 60:
                     return "an exit before its session's entry"
-                most = fee_cents("visitor", session["entry_epoch"], event.ts_epoch, self.rules.parking, self.zone)
+                # Generous: the sending gate's rules may differ from ours for a while (a rate change rolling
+                # out), so the bound is four times every started hour at our rate, never less than a day's.
+                hours = max(24, math.ceil((event.ts_epoch - session["entry_epoch"]) / 3600))
+                most = 4 * hours * max(self.rules.parking.rate_per_hour_cents, 100)
                 if event.fee_cents > most:
-                    return f"a fee of {event.fee_cents} cents, more than the stay can cost ({most})"
+                    return f"a fee of {event.fee_cents} cents, more than the stay can cost (at most {most})"
         return None
 
     def _apply(self, gate: str, event) -> None:

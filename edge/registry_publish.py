@@ -88,7 +88,9 @@ class RegistryPublisher:
         raise ValueError(f"no registry record of kind {kind!r}")
 
     def _put(self, key: str, kind: str, topic: str, record: dict, deleted: bool) -> dict:
-        signed = sign_record(self.signer, record)
+        # The kind and the site are signed with the rest: a genuine record replayed on another topic (a
+        # vehicle on registry/settings, another site's head) is refused by every gate.
+        signed = sign_record(self.signer, {**record, "kind": kind, "site": self.config.site})
         self.store.records.put(key, kind, signed, deleted=deleted)
         self.store.outbox.enqueue(topic, signed, retain=True,
                                   msg_id=f"registry:{key}:{record['epoch']}:{record['version']}", now=self.clock())
@@ -97,10 +99,12 @@ class RegistryPublisher:
     def publish_head(self) -> dict:
         epoch = self.epoch()
         summary = self.store.records.summary(epoch)
-        # The head's version is that of the newest person, vehicle or pass record its digest covers.
+        # The head's version is that of the newest person, vehicle or pass record its digest covers;
+        # next_person_id (added) lets an office restored from a backup never reuse an id.
         head = contract.head_record(epoch=epoch, version=summary["version"], people=summary["people"],
                                     vehicles=summary["vehicles"], passes_revoked=summary["passes_revoked"],
                                     digest=summary["digest"], ts=self._ts())
+        head["next_person_id"] = self.store.people.next_id()
         return self._put("head", "head", self.topics.registry("head"), head, False)
 
     def publish_settings(self, gate_keys: dict[str, dict]) -> dict | None:
@@ -128,11 +132,15 @@ class RegistryPublisher:
                 self.store.before_commit(self.publish_head)
         return count
 
-    def new_epoch(self) -> int:
-        """After a restore from backup: a new epoch above every earlier one, and everything published again."""
+    def new_epoch(self, broker_head: dict | None = None) -> int:
+        """After a restore from backup: a new epoch above every earlier one (the broker's included, whatever
+        the clock says), person ids above every id already handed out, and everything published again."""
         store = self.store
         with store.transaction():
-            epoch = max(int(self.clock()), self.position()[0] + 1)
+            seen = broker_head or {}
+            epoch = max(int(self.clock()), self.position()[0] + 1, int(seen.get("epoch", 0)) + 1)
+            while store.next_number("person") < int(seen.get("next_person_id", 0)):
+                pass  # never hand out again an id the lost changes had given
             store.kv_set(EPOCH_KEY, str(epoch))
             for key in store.records.keys_older_than(epoch):
                 store.records.delete(key)

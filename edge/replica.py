@@ -104,6 +104,12 @@ class Replica:
         problem = contract.version_problem(record) or verify_record(self.verifier, record)
         if problem:
             return self._refuse(topic, problem)
+        if record.get("kind") != kind or record.get("site") != self.config.site:
+            return self._refuse(topic, f"a {record.get('kind')!r} record of site {record.get('site')!r} on this "
+                                "topic (signed for another topic or site)")
+        if kind == "settings" and not all(isinstance(record.get(k), dict) for k in
+                                          ("policy", "parking", "inactivity", "gates")):
+            return self._refuse(topic, "site settings without policy, parking, inactivity and gates")
         position = (record.get("epoch"), record.get("version"))
         if not all(isinstance(p, int) and not isinstance(p, bool) for p in position):
             return self._refuse(topic, "epoch and version must be whole numbers")

@@ -196,8 +196,11 @@ def test_forged_and_foreign_key_records_change_nothing_and_raise_an_alert(site):
         office.publish(f"{P}/registry/person/9999", json.dumps(sign_record(east_key, record)))
         genuine = sign_record(load_signer(site.keys / "registry.key"), record)
         office.publish(f"{P}/registry/person/9998", json.dumps({**genuine, "person_id": 9998}))  # tampered
+        head = site.office.store.records.get("head")  # genuine, signed by the office: but it is a head
+        office.publish(f"{P}/registry/settings", json.dumps(head))
         for gate in site.gates.values():
-            assert wait_for(lambda g=gate: g.replica.refused >= 2, 10)
+            assert wait_for(lambda g=gate: g.replica.refused >= 3, 10)
+            assert gate.rules.from_office and gate.replica.head() == head  # settings and head unchanged
             assert gate.registry.people.find_by_id(9999) is None and gate.registry.people.find_by_id(9998) is None
             details = " ".join(a["detail"] for a in gate.registry.alerts.all(subject="registry"))
             assert "signed with unknown key" in details or "does not verify" in details
@@ -343,8 +346,13 @@ def test_the_offices_parking_view_matches_the_gates_occupancy(site):
         return [east.gate.parking.status()["occupied"], west.gate.parking.status()["occupied"], view["occupied"]]
 
     assert wait_for(lambda: views() == [base + 2] * 3, 20), views()
-    view = parking_view(office.store, office.config.site_settings.parking, office.config.zone, time.time())
-    assert [h["plate"] for h in view["held"]] == ["沪P00002"] and view["held"][0]["held_gate"] == "east"
+    def held():
+        view = parking_view(office.store, office.config.site_settings.parking, office.config.zone, time.time())
+        return view["held"]
+
+    assert wait_for(lambda: [h["plate"] for h in held()] == ["沪P00002"], 10), held()
+    view = {"held": held()}
+    assert view["held"][0]["held_gate"] == "east"
 
 
 def test_a_gate_down_during_three_changes_converges_when_it_returns(site):

@@ -9,8 +9,9 @@ class RegistryError(Exception):
 
 
 # A database that cannot be read or written now (locked, read-only, full, I/O error): a message whose
-# handling failed this way is not acknowledged to the broker, which delivers it again.
-StorageFailure = sqlite3.DatabaseError
+# handling failed this way is not acknowledged to the broker, which delivers it again when the session
+# resumes. (An IntegrityError is about the message, not the storage: it is handled like a bad message.)
+StorageFailure = sqlite3.OperationalError
 
 
 class SchemaTooNew(RegistryError):

@@ -111,6 +111,11 @@ class People:
     def count(self) -> int:
         return self._store.scalar("SELECT count(*) FROM people")
 
+    def next_id(self) -> int:
+        """The id the next person will get (ids are never reused)."""
+        row = self._store.row("SELECT next FROM sequences WHERE name = 'person'")
+        return max(row["next"] if row else 1, (self._store.scalar("SELECT max(id) FROM people") or 0) + 1)
+
     def clear_all(self) -> None:
         """An adopted gate's first sync: its own registry (people, templates, photos) makes way for the
         office's. Sightings and alerts are moved by the caller, not deleted."""
