@@ -314,16 +314,9 @@ class Daemon:
             return
         request = self.link.topics.parse_request_topic(topic)
         if request is not None and request[1] == "replay" and request[0] != self.config.gate:
-            import json
-
-            try:
-                target = json.loads(payload.decode("utf-8")).get("target")
-            except (UnicodeDecodeError, ValueError, AttributeError):
-                return
-            if target == self.config.gate:
-                body = self.replayer.parse(request[0], payload)
-                if body is not None and self.replayer.answer(self.config.gate, body):
-                    self._wake()
+            body = self.replayer.parse(request[0], payload, lambda target: target == self.config.gate)
+            if body is not None and self.replayer.answer(self.config.gate, body):
+                self._wake()
 
     def _refused(self, seq: int, reason: str) -> None:
         self.alerts.device("broker", False, f"broker refused a message (outbox row {seq}): {reason}")

@@ -20,7 +20,6 @@ import time
 from edge import contract, sdnotify
 from edge.alerts import Alerts
 from edge.keys import Verifier, load_public_key, load_signer, load_verifier, verify_record
-from edge.parking import Parking
 from edge.peers import PeerReceiver
 from edge.registry_publish import RegistryPublisher
 from edge.site_rules import SiteRules
@@ -73,7 +72,6 @@ class Office:
         self.store, self.publisher = open_office_store(self.config)
         self._closers.append(self.store.close)
         self.alerts = Alerts(self.config, self.store, clock=self.clock, wake=self._wake)
-        self.parking = Parking(self.store, SiteRules(self.config), self.config.zone)
         from edge.replay import Answerer
 
         self._command_signer = load_signer(self.config.commands.signing_key_file) if self.config.commands else None
@@ -264,14 +262,9 @@ class Office:
 
     def _replay_for_a_silent_gate(self, requester: str, payload: bytes) -> None:
         """A gate asks another for events it missed; when that gate is down, the archive answers for it."""
-        try:
-            target = json.loads(payload.decode("utf-8")).get("target")
-        except (UnicodeDecodeError, ValueError, AttributeError):
-            return
-        if target not in self.config.gates or not self._silent(target):
-            return  # the gate answers for itself
-        body = self.replayer.parse(requester, payload)
-        if body is not None and self.replayer.answer(target, body):
+        body = self.replayer.parse(requester, payload,  # a gate that is up answers for itself
+                                   lambda target: target in self.config.gates and self._silent(target))
+        if body is not None and self.replayer.answer(body["target"], body):
             self._wake()
 
     def ask_for_gaps(self) -> int:
@@ -302,7 +295,6 @@ class Office:
         if verify_record(own, head) or head.get("kind") != "head" or head.get("site") != self.config.site:
             _LOG.warning("ignored a registry head on the broker that this office did not sign")
             return
-        self._broker_head = head
         if position > self.publisher.position():
             # The broker knows a newer registry than this database: we were restored from a backup.
             self.publisher.new_epoch(head)

@@ -52,7 +52,7 @@ class PeerReceiver:
     """Other gates' events into one database (a gate's, or the office's archive)."""
 
     def __init__(self, store, alerts, *, site_mode: bool = False, clock=time.time, rules=None, zone=None,
-                 gate_keys=None, follow_people: bool = True, alert_on_people: bool = True, on_new=None):
+                 gate_keys=None, follow_people: bool = True, on_new=None):
         """``gate_keys()``: {gate: Verifier} of the site's gates (site mode), None = no signature check;
         ``follow_people``: apply sightings and clear inactivity alerts (a gate; the office archives);
         ``on_new(payload)``: called after the commit of each new event (the office's live console)."""
@@ -65,7 +65,6 @@ class PeerReceiver:
         self.zone = zone
         self.gate_keys = gate_keys
         self.follow_people = follow_people
-        self.alert_on_people = alert_on_people
         self.parking = Parking(store, rules, zone)
         self.quarantined = 0
         self._asks: dict[str, dict] = {}  # gate -> the last replay request (first, last, size, at)
@@ -129,7 +128,7 @@ class PeerReceiver:
         now = event.ts_epoch
         if event.subject_type == "person":
             if not self.site_mode:
-                if self.alert_on_people and self.store.people.care_watch():
+                if self.store.people.care_watch():
                     self.alerts.device("site", False, f"gate {gate} publishes on this site, but this gate keeps its "
                                        "own registry: care-watch residents who pass there are not seen here; set "
                                        "up the office's site registry (README, The site)")

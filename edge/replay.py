@@ -45,12 +45,15 @@ class Answerer:
         self.verifier_for = verifier_for
         self._answered: dict[str, float] = {}
 
-    def parse(self, requester: str, raw: bytes) -> dict | None:
-        """The request if it may be answered, else None (logged)."""
+    def parse(self, requester: str, raw: bytes, ours) -> dict | None:
+        """The request if it is for us (``ours(target)``) and may be answered, else None (logged when it
+        was for us). One parse: callers decide nothing from the raw payload themselves."""
         try:
             body = json.loads(raw.decode("utf-8"))
             if not isinstance(body, dict):
                 raise ValueError("not an object")
+            if not ours(body.get("target")):
+                return None  # another gate's to answer
             if contract.version_problem(body):
                 raise ValueError(contract.version_problem(body))
             from_seq = body["from_seq"]
