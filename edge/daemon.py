@@ -10,7 +10,6 @@ what the broker will take.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 import time
@@ -24,7 +23,7 @@ from edge.memory import return_freed_memory
 from edge.recognition import Recognizers
 from edge.site_rules import SiteRules
 from edge.store import Store
-from edge.timeutil import Clock
+from edge.timeutil import Clock, clock_from_config
 
 _LOG = logging.getLogger(__name__)
 STALL_S = 60.0
@@ -36,7 +35,7 @@ class Daemon:
         """``engines``: already loaded recognition models to share ({"faces", "plates", "qr"}; tests, demos)."""
         self._engines = engines
         self.config = config
-        self.clock = clock or Clock(offset_file=os.environ.get("GATE_EDGE_CLOCK_OFFSET_FILE"))
+        self.clock = clock or clock_from_config(config)
         self.stop = threading.Event()
         self.on_event = on_event
         self._given_barriers = barriers
@@ -69,6 +68,7 @@ class Daemon:
             self.link = MqttLink(config, self.registry, on_command=self._command, on_peer_event=self._peer,
                                  on_refused=self._refused, status_provider=self._status,
                                  on_connection=self._connection, inbox_transaction=self.registry.transaction,
+                                 clock=self.clock,
                                  on_registry=self.replica.apply_many if self.replica else None,
                                  on_message=self._message).start()
             self._closers.append(self.link.close)
@@ -92,6 +92,8 @@ class Daemon:
         if self.link is not None:
             self.link.publish_status()  # now with the cameras and barriers in it
         sdnotify.notify("READY=1\nSTATUS=running")
+        if getattr(self.clock, "simulated", False):
+            _LOG.warning("SIMULATED TIME (clock.mode: simulated, a demo): the clock reads %s", self.clock.offset_file)
         _LOG.info("gate %s/%s running: %d cameras, %d barriers", config.site, config.gate, len(self.cameras),
                   len(self.barriers))
         return self

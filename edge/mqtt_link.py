@@ -38,12 +38,13 @@ REPUBLISH_UNACKED_S = 120.0
 class MqttLink:
     def __init__(self, config, registry, *, on_command=None, on_peer_event=None, on_refused=None,
                  on_connection=None, status_provider=None, window: int = 50, on_registry=None, on_message=None,
-                 subscriptions=None, status_payload_fn=None, inbox_transaction=None):
+                 subscriptions=None, status_payload_fn=None, inbox_transaction=None, clock=time.time):
         """``on_registry(batch)``: records on ``P/registry/#`` in batches (a gate in site mode);
         ``on_message(topic, payload)``: everything else subscribed (the office's archive);
         ``subscriptions``: [(topic filter, SubscribeOptions)] instead of the gate's;
         ``status_payload_fn(ts, outbox_depth)``: the retained status instead of a gate's."""
         self.config = config
+        self.clock = clock  # the daemon's one clock: status timestamps and outbox times
         self.mqtt = config.mqtt
         self.topics = Topics(config.mqtt.topic_prefix, config.site, config.gate)
         self.on_registry = on_registry
@@ -395,4 +396,4 @@ class MqttLink:
     def _now_iso(self) -> str:
         from edge.timeutil import iso
 
-        return iso(time.time(), self.config.zone)
+        return iso(self.clock(), self.config.zone)

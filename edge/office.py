@@ -24,7 +24,7 @@ from edge.peers import PeerReceiver
 from edge.registry_publish import RegistryPublisher
 from edge.site_rules import SiteRules
 from edge.store import Store
-from edge.timeutil import iso, parse_iso
+from edge.timeutil import clock_from_config, iso, parse_iso
 
 _LOG = logging.getLogger(__name__)
 STATUS_EVERY_S = 60.0
@@ -50,9 +50,9 @@ def open_office_store(config) -> tuple[Store, RegistryPublisher]:
 
 
 class Office:
-    def __init__(self, config, *, clock=time.time):
+    def __init__(self, config, *, clock=None):
         self.config = config
-        self.clock = clock
+        self.clock = clock or clock_from_config(config)
         self.stop = threading.Event()
         self.topics = contract.Topics(config.mqtt.topic_prefix, config.site, "office")
         self.store = self.publisher = self.link = self.alerts = None
@@ -89,7 +89,7 @@ class Office:
                          # The broker's head, even our own: one ahead of ours means we were restored.
                          (self.topics.registry("head"), SubscribeOptions(qos=1))]
         self.link = MqttLink(self.config, self.store, on_message=self._on_message, subscriptions=subscriptions,
-                             inbox_transaction=self.store.transaction,
+                             inbox_transaction=self.store.transaction, clock=self.clock,
                              status_payload_fn=self._status_payload).start()
         self._closers.append(self.link.close)
         self._jobs_thread = threading.Thread(target=self._jobs, name="gate-edge-office-jobs", daemon=True)
@@ -98,9 +98,11 @@ class Office:
         if self.config.console.listen and self.config.console.users_file:
             from edge.console import Console
 
-            self.console = Console(self).start()
+            self.console = Console(self, clock=self.clock).start()
             self._closers.append(self.console.close)
         sdnotify.notify("READY=1\nSTATUS=running")
+        if getattr(self.clock, "simulated", False):
+            _LOG.warning("SIMULATED TIME (clock.mode: simulated, a demo): the clock reads %s", self.clock.offset_file)
         _LOG.info("office %s running: %d gates expected", self.config.site, len(self.config.gates))
         return self
 

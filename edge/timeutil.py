@@ -8,16 +8,21 @@ from zoneinfo import ZoneInfo
 
 
 class Clock:
-    """Wall clock in epoch seconds; tests and the demo substitute an offset or a fixed time.
+    """Wall clock in epoch seconds: the one clock every part of a daemon is handed (``clock_from_config``).
 
-    ``offset_file``: a file holding a number of seconds to add, re-read when it changes. The
-    end-to-end tests use it (GATE_EDGE_CLOCK_OFFSET_FILE) to let 45 minutes or 2 days pass at once.
+    ``simulated`` is the site demo's declared mode: wall time plus the seconds held in ``offset_file``
+    (re-read when the file changes), shared by every process of the demo so that two days pass at once
+    for the office and both gates.
     """
 
     def __init__(self, offset_s: float = 0.0, offset_file: str | None = None):
         self.offset_s = offset_s
         self.offset_file = offset_file
         self._mtime = None
+
+    @property
+    def simulated(self) -> bool:
+        return bool(self.offset_file) or self.offset_s != 0.0
 
     def _file_offset(self) -> None:
         import os
@@ -38,6 +43,29 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now()
+
+
+def clock_from_config(config) -> Clock:
+    """The daemon's clock as its file declares it (``clock:``): the system's, or the demo's simulated time."""
+    section = getattr(config, "clock", None)
+    if section is not None and section.mode == "simulated":
+        return Clock(offset_file=str(section.offset_file))
+    return Clock()
+
+
+def advance_simulated(offset_file, seconds: float) -> float:
+    """Move a simulated clock (the site demo's fast-forward): every process reading the file follows."""
+    from pathlib import Path
+
+    path = Path(offset_file)
+    try:
+        current = float(path.read_text(encoding="utf-8").strip() or 0)
+    except (OSError, ValueError):
+        current = 0.0
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(repr(current + seconds), encoding="utf-8")
+    tmp.replace(path)
+    return current + seconds
 
 
 class FixedClock(Clock):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 
 class Section(BaseModel):
@@ -89,3 +89,21 @@ Identifier = Annotated[
         description="letters, digits, '-', '_' and '.', starting with a letter or digit",
     ),
 ]
+
+
+class ClockConfig(Section):
+    """The daemon's one clock (``edge.timeutil.clock_from_config``): the system's, or the demo's declared
+    simulated time, which every process of a site demo shares through one offset file."""
+
+    mode: Literal["real", "simulated"] = Field("real", description=(
+        "real: the system clock (keep it synchronised: README, one time for the site); simulated: the demo's "
+        "declared fast-forward, wall time plus the seconds written in offset_file"))
+    offset_file: ConfigPath | None = Field(None, description="simulated mode only: a file holding the seconds to add")
+
+    @model_validator(mode="after")
+    def _offset_only_when_simulated(self):
+        if self.mode == "simulated" and self.offset_file is None:
+            raise ValueError("clock.mode: simulated needs clock.offset_file (a file holding the seconds to add)")
+        if self.mode == "real" and self.offset_file is not None:
+            raise ValueError("clock.offset_file is only read with clock.mode: simulated")
+        return self

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from drivers.barriers import BarrierConfig
 from drivers.camera_config import CameraConfig
-from edge.config.base import ConfigPath, Identifier, ReadableFile, Section, TimeZoneName, not_reserved
+from edge.config.base import ClockConfig, ConfigPath, Identifier, ReadableFile, Section, TimeZoneName, not_reserved
 from edge.config.mqtt import MqttConfig
 from edge.config.recognition import RecognitionConfig
 from edge.config.rules import (
@@ -41,6 +41,7 @@ class GateConfig(Section):
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     passes: PassesConfig = Field(default_factory=PassesConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig, description="local or the office's (site)")
+    clock: ClockConfig = Field(default_factory=ClockConfig)
     identity_key_file: ReadableFile | None = Field(
         None, description="site mode: this gate's own private key (NAME.key), signing its events and requests")
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from edge.config.base import (
+    ClockConfig,
     ConfigPath,
     Identifier,
     ReadableFile,
@@ -93,6 +94,7 @@ class OfficeConfig(Section):
     enrolment: EnrolmentConfig = Field(default_factory=EnrolmentConfig)
     retention: OfficeRetentionConfig = Field(default_factory=OfficeRetentionConfig)
     console: ConsoleConfig = Field(default_factory=ConsoleConfig)
+    clock: ClockConfig = Field(default_factory=ClockConfig)
 
     @field_validator("gates")
     @classmethod
