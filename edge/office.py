@@ -50,14 +50,16 @@ def open_office_store(config) -> tuple[Store, RegistryPublisher]:
 
 
 class Office:
-    def __init__(self, config, *, clock=None):
+    def __init__(self, config, *, clock=None, monotonic=time.monotonic):
         self.config = config
         self.clock = clock or clock_from_config(config)
+        self.monotonic = monotonic  # how long a gate has been silent (silence_s): immune to wall-clock jumps
         self.stop = threading.Event()
         self.topics = contract.Topics(config.mqtt.topic_prefix, config.site, "office")
         self.store = self.publisher = self.link = self.alerts = None
         self.verifiers = {name: load_verifier([path]) for name, path in config.gates.items()}
         self._last_resync: dict[str, float] = {}
+        self._heard_mono: dict[str, float] = {}  # gate → self.monotonic() at its last message (silence_s)
         self._closers: list = []
         self.archived = 0
         self._listeners: list = []  # called with ("event"|"alert", payload) after each archive commit
@@ -188,7 +190,7 @@ class Office:
         if outcome in ("applied", "kept"):
             self.archived += 1
         with self.store.transaction():
-            self.store.gates.heard(gate, now)
+            self._heard(gate, now)
 
     def _archive_alert(self, payload: bytes, kind: str, gate: str | None, now: float) -> None:
         try:
@@ -214,7 +216,7 @@ class Office:
                 self.store.alerts.clear(alert_id, ts)
                 changed = True
             if gate is not None:
-                self.store.gates.heard(gate, now)
+                self._heard(gate, now)
         if changed:
             self._announce("alert", {**alert, "kind": kind, "subject": subject, "gate": gate})
 
@@ -225,7 +227,7 @@ class Office:
             return
         if isinstance(status, dict):
             with self.store.transaction():
-                self.store.gates.heard(gate, now, status)
+                self._heard(gate, now, status)
             self.receiver.status_seen(gate, payload)
 
     def _request(self, gate: str, verb: str, payload: bytes, now: float) -> None:
@@ -265,7 +267,7 @@ class Office:
     def _replay_for_a_silent_gate(self, requester: str, payload: bytes) -> None:
         """A gate asks another for events it missed; when that gate is down, the archive answers for it."""
         body = self.replayer.parse(requester, payload,  # a gate that is up answers for itself
-                                   lambda target: target in self.config.gates and self._silent(target))
+                                   lambda target: target in self.config.gates and self.silent(target))
         if body is not None and self.replayer.answer(body["target"], body):
             self._wake()
 
@@ -282,10 +284,27 @@ class Office:
             self.receiver.asked(gate)
         return len(asks)
 
-    def _silent(self, gate: str) -> bool:
+    def _heard(self, gate: str, now: float, status: dict | None = None) -> None:
+        if status is None:
+            self.store.gates.heard(gate, now)
+        else:
+            self.store.gates.heard(gate, now, status)
+        self._heard_mono[gate] = self.monotonic()
+
+    def silence_s(self, gate: str) -> float | None:
+        """How long ``gate`` has not been heard (None: never). Measured on the monotonic clock while this
+        process runs, so a wall-clock jump (or the demo's fast-forward) never makes every gate "silent";
+        the archived time of the last message is used only until the gate is first heard after a start."""
+        if gate in self._heard_mono:
+            return self.monotonic() - self._heard_mono[gate]
+        last = self.store.gates.all().get(gate, {}).get("received_epoch")
+        return None if last is None else max(0.0, self.clock() - last)
+
+    def silent(self, gate: str) -> bool:
+        """The one test of a silent gate (the alert, the replay on its behalf, the console's list)."""
         seen = self.store.gates.all().get(gate, {})
-        last = seen.get("received_epoch")
-        return last is None or seen.get("state") == "offline" or self.clock() - last > self.config.gate_silent_after_s
+        age = self.silence_s(gate)
+        return age is None or seen.get("state") == "offline" or age > self.config.gate_silent_after_s
 
     def _check_head(self, payload: bytes) -> None:
         try:
@@ -305,25 +324,22 @@ class Office:
     # -- health ----------------------------------------------------------------------------
     def check_gates(self) -> None:
         heard = self.store.gates.all()
-        now = self.clock()
         for gate in self.config.gates:
-            last = heard.get(gate, {}).get("received_epoch")
+            age = self.silence_s(gate)
             offline = heard.get(gate, {}).get("state") == "offline"
-            silent = self._silent(gate)
-            if silent:
+            if self.silent(gate):
                 why = "offline (its last will)" if offline else (
-                    "never heard from" if last is None else f"silent for {now - last:.0f} s")
+                    "never heard from" if age is None else f"silent for {age:.0f} s")
                 self.alerts.device(f"gate:{gate}", False, f"gate {gate} {why}")
             else:
                 self.alerts.device(f"gate:{gate}", True, f"gate {gate} is back")
 
     def _status_payload(self, ts: str, outbox: int) -> dict:
-        now = self.clock()
         gates = {}
         for gate, seen in self.store.gates.all().items():
             status = seen["status"]
             gates[gate] = {"state": seen["state"], "last_heard": iso(seen["received_epoch"], self.config.zone),
-                           "age_s": round(now - seen["received_epoch"], 1), "registry": status.get("registry")}
+                           "age_s": round(self.silence_s(gate) or 0.0, 1), "registry": status.get("registry")}
         payload = contract.office_status_payload("online", ts, gates)
         payload["outbox"] = outbox
         payload["registry"] = dict(zip(("epoch", "version"), self.publisher.position(), strict=True))
