@@ -40,10 +40,11 @@ def command_key(config, path=None):
 
 
 def send_command(config, gate: str, verb: str, fields: dict | None = None, timeout: float = 10.0, *,
-                 key=None) -> dict:
+                 key=None, now: float | None = None) -> dict:
     """Sign ``verb`` with ``fields`` for ``gate``, publish it and return the gate's ``cmd/result`` (a dict
     with ``request_id`` and ``ok``; ``error`` when the gate refused). Raises CommandError when there is no
-    answer within ``timeout`` seconds (all of it: connect, subscribe, publish and the gate's answer)."""
+    answer within ``timeout`` seconds (all of it: connect, subscribe, publish and the gate's answer).
+    ``now``: the sender's clock (the office's one clock); by default the clock ``config`` declares."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
@@ -54,7 +55,11 @@ def send_command(config, gate: str, verb: str, fields: dict | None = None, timeo
     if key is None:
         key = command_key(config)
     topics = Topics(config.mqtt.topic_prefix, config.site, gate)
-    body = new_command(verb, site=config.site, gate=gate, key=key, zone=config.zone, **(fields or {}))
+    if now is None:
+        from edge.timeutil import clock_from_config
+
+        now = clock_from_config(config)()
+    body = new_command(verb, site=config.site, gate=gate, key=key, zone=config.zone, now=now, **(fields or {}))
     request_id = body["request_id"]
     where = f"{config.mqtt.host}:{config.mqtt.port}"
     deadline = time.monotonic() + timeout

@@ -17,6 +17,7 @@ _LOG = logging.getLogger(__name__)
 DISK_FREE_MIN = 0.05
 OUTBOX_ALERT_DEPTH = 10000
 BROKER_DOWN_ALERT_S = 120
+INACTIVITY_TICK_S = 5.0  # how often the inactivity job looks whether the site's interval has passed
 
 
 class Jobs:
@@ -33,23 +34,43 @@ class Jobs:
         self.replica = replica
         self.gaps = gaps  # ask peers for the events a gap in their seq says we missed
         self._broker_down_since: float | None = None
+        self._inactivity_checked: float | None = None  # time.monotonic() of the last inactivity check
         self._scheduler: BackgroundScheduler | None = None
 
     # -- the jobs ----------------------------------------------------------------------------
     def inactivity(self) -> list[dict]:
         return self.alerts.check_inactivity(self.clock())
 
-    def device_health(self) -> None:
+    def inactivity_when_due(self) -> list[dict]:
+        """Ticks every few seconds and checks when the site's interval has passed: the interval is the
+        rules' (``alerts.rules``: a gate in site mode follows the office's signed settings, which may change
+        while it runs), measured on the monotonic clock."""
+        every_s = self.alerts.rules.inactivity.check_every_minutes * 60
+        now = time.monotonic()
+        if self._inactivity_checked is not None and now - self._inactivity_checked < every_s:
+            return []
+        self._inactivity_checked = now
+        return self.inactivity()
+
+    def camera_health(self) -> None:
+        """A camera without a frame for its down_alert_s (closed or frozen) raises its device alert."""
         for camera in self.cameras:
             down = camera.down_for()
             if down > camera.config.down_alert_s:
                 self.alerts.device(f"camera:{camera.id}", False, f"no frame for {down:.0f} s ({camera.last_error})")
             elif camera.state == "ok":
                 self.alerts.device(f"camera:{camera.id}", True)
+
+    def camera_check_s(self) -> float:
+        """How often camera_health runs: a quarter of the shortest down_alert_s, 0.5 to 15 s."""
+        shortest = min((c.config.down_alert_s for c in self.cameras), default=60.0)
+        return min(15.0, max(0.5, shortest / 4))
+
+    def device_health(self) -> None:
+        self.camera_health()
         for barrier in self.barriers.values():
             status = barrier.status()  # a cheap read: keeps the arm state known and finds dead buses
-            failing = getattr(barrier, "failing", not status.reachable)
-            if failing:
+            if barrier.failing:
                 self.alerts.device(f"barrier:{barrier.id}", False, status.detail or "not answering")
             elif status.reachable:
                 self.alerts.device(f"barrier:{barrier.id}", True)
@@ -118,11 +139,14 @@ class Jobs:
     def start(self) -> Jobs:
         scheduler = BackgroundScheduler(timezone=self.config.timezone, job_defaults={"coalesce": True,
                                                                                       "max_instances": 1})
-        minutes = self.config.inactivity.check_every_minutes
-        scheduler.add_job(self._safe(self.inactivity), "interval", seconds=minutes * 60, id="inactivity",
+        tick_s = min(INACTIVITY_TICK_S, self.config.inactivity.check_every_minutes * 60)
+        scheduler.add_job(self._safe(self.inactivity_when_due), "interval", seconds=tick_s, id="inactivity",
                           next_run_time=_soon())
         scheduler.add_job(self._safe(self.device_health), "interval", seconds=15, id="device_health",
                           next_run_time=_soon(5))
+        if self.cameras:
+            scheduler.add_job(self._safe(self.camera_health), "interval", seconds=self.camera_check_s(),
+                              id="camera_health", next_run_time=_soon(self.camera_check_s()))
         scheduler.add_job(self._safe(self.status), "interval", seconds=60, id="status")
         if self.replica is not None:
             scheduler.add_job(self._safe(self.registry_sync), "interval", seconds=1, id="registry_sync")

@@ -131,7 +131,21 @@ def demo(args) -> int:
     return run_demo(args.seconds, args.workdir, args.keep)
 
 
+def site_demo(args) -> int:
+    from edge.site_demo import run_site_demo
+
+    logging.getLogger().setLevel(logging.WARNING)
+    return run_site_demo(args.workdir, args.console_port, args.exit)
+
+
 def register(sub) -> None:
+    p = sub.add_parser("site-demo", help="the whole site (broker, office with its console, east and west gates) "
+                                         "on bundled media; prints the console's address and a login")
+    p.add_argument("--workdir", help="keep the site's files here (default: a temporary folder)")
+    p.add_argument("--console-port", type=int, default=8080, help="the console's port (another if taken)")
+    p.add_argument("--exit", action="store_true", help="stop once the story has played (tests, CI)")
+    p.set_defaults(func=site_demo)
+
     p = sub.add_parser("demo", help="the whole daemon on bundled media, simulated barrier; JSON lines out")
     p.add_argument("--seconds", type=float, default=50.0, help="stop after this long at the latest")
     p.add_argument("--workdir", help="keep the demo's files here (default: a temporary folder, removed)")

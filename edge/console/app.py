@@ -272,7 +272,6 @@ def create_app(console) -> Starlette:
         return rows
 
     def gates_data() -> dict:
-        now = console.clock()
         epoch, version = office.publisher.position()
         heard = store.gates.all()
         gates = []
@@ -286,8 +285,8 @@ def create_app(console) -> Starlette:
                 "gate": name, "expected": name in config.gates,
                 "state": (seen or {}).get("state") or ("unknown" if seen else "never heard"),
                 "last_heard": iso(seen["received_epoch"], zone) if seen else None,
-                "age_s": round(now - seen["received_epoch"], 1) if seen else None,
-                "silent": seen is None or now - seen["received_epoch"] > config.gate_silent_after_s,
+                "age_s": round(office.silence_s(name), 1) if seen else None,
+                "silent": office.silent(name),
                 "version": status.get("version"), "cameras": status.get("cameras") or {},
                 "barriers": status.get("barriers") or {}, "outbox": status.get("outbox"),
                 "clock_offset_s": status.get("clock_offset_s"), "parking": status.get("parking"),
@@ -436,7 +435,7 @@ def create_app(console) -> Starlette:
             raise HTTPException(409, f"the office cannot sign commands: {exc}") from None
         try:
             result = await console.run_blocking(
-                lambda: send_command(config, gate, verb, fields, COMMAND_TIMEOUT_S, key=key))
+                lambda: send_command(config, gate, verb, fields, COMMAND_TIMEOUT_S, key=key, now=console.clock()))
         except CommandError as exc:
             audit(user, action, target, {**detail, "gate": gate, **fields, "error": str(exc)}, "no answer")
             return _error(504, str(exc))
@@ -550,6 +549,15 @@ def create_app(console) -> Starlette:
     async def http_error(request: Request, exc: HTTPException) -> Response:
         return _error(exc.status_code, str(exc.detail))
 
+    # What a part of the console in a module of its own needs from this one (one owner for sessions,
+    # roles, the audit, body parsing and page rendering): ``routes(kit) -> list[Route]`` in each.
+    kit = Kit(console=console, office=office, config=config, store=store, zone=zone, need_role=need_role,
+              audit=audit, body_of=body_of, page=page, fmt=fmt, user_of=user_of, lang_of=lang_of,
+              command=command, templates=templates, gates_data=gates_data)
+    from edge.console import registry_pages, report_pages
+
+    extra_routes = registry_pages.routes(kit) + report_pages.routes(kit)
+
     routes = [
         Route("/healthz", healthz),
         Route("/login", login_page, methods=["GET"]),
@@ -572,10 +580,18 @@ def create_app(console) -> Starlette:
         Route("/gates", gates_page),
         Route("/parking", parking_page),
         Route("/query", query_page),
+        *extra_routes,
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
     return Guard(app, console)
+
+
+class Kit:
+    """The shared helpers of ``create_app`` handed to the console's other route modules."""
+
+    def __init__(self, **parts):
+        self.__dict__.update(parts)
 
 
 def _safe_next(target: str | None) -> str:
