@@ -19,9 +19,10 @@ system-deps:
 	@scripts/system-deps.sh
 
 # models.fetch is a quick sha256 check when the weights are there, a download when they are not.
+# The whole site: broker, office with its console, east and west gates (README). Ctrl-C stops it.
 demo: system-deps $(STAMP)
 	@$(BIN)/python -m models.fetch
-	$(BIN)/gate-edge demo
+	$(BIN)/gate-edge site-demo
 
 # pytest exits 5 when it collects no test: say so plainly instead of a bare make error.
 test: system-deps $(STAMP)
