@@ -60,8 +60,8 @@ def _secret(path: Path, text: str) -> str:
 def _console_port(wanted: int) -> int:
     with socket.socket() as sock:
         try:
-            sock.bind(("127.0.0.1", wanted))
-            return wanted
+            sock.bind(("127.0.0.1", wanted))  # 0: any free port
+            return sock.getsockname()[1]
         except OSError:
             sock.bind(("127.0.0.1", 0))
             return sock.getsockname()[1]

@@ -22,7 +22,9 @@ USERS = {"guard1": ("guard", "guard-pass-1"), "admin1": ("admin", "admin-pass-1"
 
 
 @contextmanager
-def console_site(folder):
+def console_site(folder, *, cameras=None, barriers=None, engines=None, recognition=None):
+    """``cameras``/``barriers``/``recognition``: the gate's (default: unplugged cameras, one simulated
+    barrier); ``engines``: loaded models to share (conftest), whose face encoder the site then uses."""
     from edge.config import load_config
     from edge.console.users import add_user
     from edge.daemon import Daemon
@@ -38,11 +40,14 @@ def console_site(folder):
     broker = LocalBroker(folder / "broker", users=PASSWORDS, acl=(REPO / "config/site/acl").read_text()).start()
     office = gate = None
     try:
-        office = Office(load_config(office_config(folder, keys, broker.port, "ensemble",
+        encoder = engines["faces"].encoder.name if engines else "ensemble"
+        office = Office(load_config(office_config(folder, keys, broker.port, encoder,
                                                   console={"listen": "127.0.0.1:0", "users_file": str(users)}))).start()
-        config = load_config(gate_config(folder / "east", keys, broker.port, "east", cameras=UNPLUGGED,
-                                         barriers=[{"id": "car", "type": "simulated", "lanes": ["in", "out"]}]))
-        gate = Daemon(config).start()
+        extra = {"recognition": recognition} if recognition else {}
+        config = load_config(gate_config(
+            folder / "east", keys, broker.port, "east", cameras=cameras or UNPLUGGED,
+            barriers=barriers or [{"id": "car", "type": "simulated", "lanes": ["in", "out"]}], **extra))
+        gate = Daemon(config, engines=engines).start()
         assert wait_for(lambda: gate.replica.synced, 30), gate.replica.status()
         gate.link.publish_status()
         yield SimpleNamespace(folder=folder, keys=keys, broker=broker, office=office, gate=gate,

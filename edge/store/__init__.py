@@ -18,6 +18,7 @@ SQLite database (the gate's, or the CLI's view of it) with a repository per conc
     store.peers       peer_progress                each peer's seq: up to where nothing is missing, highest
     store.quarantine  quarantine                   peer events refused as implausible, kept aside
     store.console     console_sessions, alert_acks, console_audit   the office's console: logins, acks, audit
+    store.reports     (reads events, parking_sessions, alerts)      the console's reports: counts per hour, day
     (kv)                                           change counters: templates_rev, vehicles_rev
 
 ``Store(":memory:")`` gives a complete private database for fast tests of this layer alone.

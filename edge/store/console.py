@@ -47,6 +47,18 @@ class ConsoleRows:
     def audit_count(self) -> int:
         return self._store.scalar("SELECT count(*) FROM console_audit")
 
+    def actors(self, action: str, targets) -> dict[str, str]:
+        """Who first did ``action`` successfully (outcome ``ok``) to each of ``targets``: {target: username}.
+        E.g. who issued a pass at the console; a target never acted on here (the CLI's passes) is absent."""
+        wanted, found = sorted(set(targets)), {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._store.rows(f"SELECT target, username FROM console_audit WHERE action = ? AND "
+                                        f"outcome = 'ok' AND target IN ({marks}) ORDER BY id", [action, *chunk]):
+                found.setdefault(row["target"], row["username"])
+        return found
+
     # -- alerts ----------------------------------------------------------------------------
     def ack_alert(self, alert_id: str, epoch: float, username: str, note: str) -> bool:
         """Acknowledge an alert (again: the newest note wins); False when there is no such alert."""

@@ -36,6 +36,7 @@ class Store:
         from edge.store.peer_progress import PeerProgress, Quarantine
         from edge.store.people import People, Templates
         from edge.store.records import RegistryRecords
+        from edge.store.reports import Reports
         from edge.store.requests import SeenRequests
         from edge.store.sessions import Sessions
         from edge.store.sightings import Sightings
@@ -83,6 +84,7 @@ class Store:
         self.peers = PeerProgress(self)
         self.quarantine = Quarantine(self)
         self.console = ConsoleRows(self)
+        self.reports = Reports(self)
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:

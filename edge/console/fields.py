@@ -1,0 +1,75 @@
+"""The fields of a write, from a JSON body or an HTML form alike (a form sends every value as text).
+
+Each helper returns the value or raises a 400 whose message names the field and what it should be.
+"""
+
+from __future__ import annotations
+
+import math
+
+from starlette.exceptions import HTTPException
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
+
+
+def flag(data: dict, field: str) -> bool:
+    """A yes/no field: JSON true/false, or a form's checkbox (absent or ``on``)."""
+    value = data.get(field)
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    raise HTTPException(400, f"{field}: true or false")
+
+
+def text(data: dict, field: str, *, limit: int, required: bool = False) -> str | None:
+    """A line of text, trimmed; None when absent or blank (400 when ``required``)."""
+    value = data.get(field)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise HTTPException(400, f"{field}: required")
+        return None
+    if not isinstance(value, str):
+        raise HTTPException(400, f"{field}: text")
+    value = value.strip()
+    if len(value) > limit or any(ord(c) < 32 for c in value):
+        raise HTTPException(400, f"{field}: one line of at most {limit} characters")
+    return value
+
+
+def whole(value, field: str) -> int | None:
+    """A whole number (JSON or a form's digits); None when absent or blank."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise HTTPException(400, f"{field}: a whole number")
+    return value
+
+
+def number(value, field: str) -> float | None:
+    """A positive number of (e.g.) hours; None when absent or blank."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise HTTPException(400, f"{field}: a number") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise HTTPException(400, f"{field}: a number above 0")
+    return float(value)
+
+
+def plate(value, field: str = "plate") -> str:
+    """A Chinese plate in its canonical form (``edge.plates.parse_plate``)."""
+    from edge.plates import InvalidPlate, parse_plate
+
+    if not isinstance(value, str) or not value.strip():
+        raise HTTPException(400, f"{field}: required, e.g. 沪A12345")
+    try:
+        return parse_plate(value).text
+    except InvalidPlate as exc:
+        raise HTTPException(400, f"{field}: {exc}") from None

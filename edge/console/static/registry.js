@@ -1,0 +1,103 @@
+// The registry pages' writes (people, vehicles, import, passes): no framework, no build step.
+// A form marked data-send goes as multipart/form-data (photos and CSV files included) with the
+// session's X-CSRF-Token header; a button marked data-delete asks for confirmation, then sends DELETE.
+"use strict";
+(function () {
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const zh = document.body.dataset.lang !== "en";
+  const words = zh ? {ok: "已完成 ✔", bad: "未完成：", wait: "处理中…", imported: "已导入：新增 ", updated: "，更新 "}
+                   : {ok: "Done ✔", bad: "Not done: ", wait: "Working…", imported: "Imported: added ", updated: ", updated "};
+
+  async function send(url, method, body) {
+    const headers = {"X-CSRF-Token": csrf, "Accept": "application/json"};
+    const response = await fetch(url, {method: method, credentials: "same-origin", headers: headers, body: body});
+    let data = {};
+    try { data = await response.json(); } catch (e) { data = {error: response.statusText}; }
+    return {ok: response.ok, status: response.status, data: data};
+  }
+
+  document.querySelectorAll("form[data-send]").forEach((form) => {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const body = new FormData(form);
+      body.delete("csrf_token");
+      const button = form.querySelector("button[type=submit]");
+      const answer = form.querySelector("output.answer");
+      const problems = form.querySelector("ul.problems");
+      button.disabled = true;
+      answer.textContent = words.wait;
+      answer.className = "answer";
+      if (problems) { problems.replaceChildren(); problems.hidden = true; }
+      let result;
+      try {
+        result = await send(form.action, "POST", body);
+      } catch (e) {
+        result = {ok: false, status: 0, data: {error: String(e)}};
+      }
+      button.disabled = false;
+      answer.className = "answer " + (result.ok ? "ok" : "bad");
+      if (!result.ok) {
+        answer.textContent = words.bad + (result.data.error || result.status);
+        if (problems && result.data.problems) {
+          result.data.problems.forEach((text) => {
+            const item = document.createElement("li");
+            item.textContent = text;
+            problems.appendChild(item);
+          });
+          problems.hidden = false;
+        }
+        return;
+      }
+      const data = result.data;
+      answer.textContent = data.kind ? words.imported + data.created.length + words.updated + data.updated.length
+                                     : words.ok;
+      if (form.dataset.done === "reload") setTimeout(() => location.reload(), 1200);
+      else form.reset();
+    });
+  });
+
+  document.querySelectorAll("button[data-delete]").forEach((button) => {
+    button.addEventListener("click", async () => {
+      if (!window.confirm(button.dataset.confirm)) return;
+      button.disabled = true;
+      const result = await send(button.dataset.delete, "DELETE", null);
+      if (result.ok) {
+        location.reload();
+        return;
+      }
+      button.disabled = false;
+      window.alert(words.bad + (result.data.error || result.status));
+    });
+  });
+
+  // A search box above a long list: only the rows that contain what is typed stay visible.
+  document.querySelectorAll("input[data-filter]").forEach((input) => {
+    const table = document.querySelector(input.dataset.filter);
+    if (!table) return;
+    input.addEventListener("input", () => {
+      const wanted = input.value.trim().toLowerCase();
+      table.tBodies[0].querySelectorAll("tr").forEach((row) => {
+        row.hidden = wanted !== "" && !row.textContent.toLowerCase().includes(wanted);
+      });
+    });
+  });
+
+  // The registry's state at each gate changes as the gates catch up: the section is fetched again
+  // (rendered by the server, as on the first load) every few seconds while the page is in view.
+  const sync = document.getElementById("registry-sync");
+  if (sync) {
+    setInterval(async () => {
+      if (document.hidden) return;
+      try {
+        const response = await fetch("/registry/sync", {credentials: "same-origin"});
+        if (!response.ok) return;
+        const fresh = new DOMParser().parseFromString(await response.text(), "text/html").getElementById("registry-sync");
+        if (fresh) sync.replaceChildren(...fresh.childNodes);
+      } catch (e) { /* the next round tries again */ }
+    }, 5000);
+  }
+
+  document.querySelectorAll("button[data-print]").forEach((button) => {
+    button.addEventListener("click", () => window.print());
+  });
+})();
