@@ -5,6 +5,14 @@ growing buffer); consumers ask for "a frame newer than the one I had". A lost st
 capped exponential back-off; frames/s, last-frame age and reconnect count are exposed for the status
 topic. Frames are handed out as RGB uint8 arrays.
 
+A live source that stops sending without closing (a frozen camera or server) is down as soon as no
+frame came for ``stall_s`` (5 s, or ``down_alert_s`` when shorter, at least 1 s): whoever looks at the
+camera (status, the health job) sees it down even while the capture thread is still blocked in a read,
+and OpenCV's FFmpeg open/read timeouts make that read give up so the stream is reopened. ``down_alert_s``
+counts from the last frame, frozen or closed alike. Frames/s is counted over a window of about 5 s that
+restarts whenever the source is (re)opened, so the frames FFmpeg buffers while opening are spread over
+the time they took, not reported as hundreds per second.
+
     file sources   paced at the file's fps (or ``fps:``), or as fast as possible (realtime: false), or
                    frame by frame as the analysis takes them (every_frame: true; timestamps then
                    follow the video); at the end: start again (loop: true) or report "ended"
@@ -24,6 +32,37 @@ import numpy as np
 
 _LOG = logging.getLogger(__name__)
 STILL_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+STALL_S = 5.0  # a live source with no frame for this long is down (down_alert_s when shorter)
+OPEN_TIMEOUT_S = 10.0  # FFmpeg: connect, describe and probe a stream
+FPS_WINDOW_S = 5.0
+
+
+class FrameRate:
+    """Frames/s over consecutive windows of about ``FPS_WINDOW_S``; ``restart()`` when a source opens.
+
+    A window starts when the source is opened (not at its first frame), so a burst of frames buffered
+    during the open counts over the seconds it took to arrive."""
+
+    def __init__(self):
+        self.restart(time.monotonic())
+
+    def restart(self, now: float) -> None:
+        self._start, self._count, self._last, self._previous = now, 0, None, None
+
+    def tick(self, now: float) -> None:
+        if self._count and now - self._start >= FPS_WINDOW_S:
+            self._previous = (self._count + 1) / (now - self._start)
+            self._start, self._count = now, 0
+        else:
+            self._count += 1
+        self._last = now
+
+    @property
+    def fps(self) -> float:
+        span = 0.0 if self._last is None else self._last - self._start
+        if self._previous is not None and span < 1.0:
+            return self._previous  # the window just rolled over: too short to say yet
+        return self._count / span if span > 0 else 0.0
 
 
 class Frame:
@@ -63,7 +102,7 @@ class Camera:
         self.state = "starting"  # starting | ok | down | ended
         self.reconnects = 0
         self.down_since: float | None = time.monotonic()
-        self._fps = 0.0
+        self._rate = FrameRate()
         self._last_mono: float | None = None
         self.last_error = ""
 
@@ -94,10 +133,13 @@ class Camera:
             return self._frame
 
     def stats(self) -> dict:
+        self.watch()
         age = None if self._last_mono is None else round(time.monotonic() - self._last_mono, 2)
+        with self._cond:
+            fps = 0.0 if self.state in ("down", "starting") else self._rate.fps
         return {
             "state": self.state,
-            "fps": round(self._fps, 1),
+            "fps": round(fps, 1),
             "last_frame_age_s": age,
             "reconnects": self.reconnects,
             "frames": self._seq,
@@ -105,9 +147,30 @@ class Camera:
 
     def down_for(self) -> float:
         """Seconds since the last frame when down (0 while frames flow or after a file ended)."""
+        self.watch()
         if self.state in ("ok", "ended") or self.down_since is None:
             return 0.0
         return time.monotonic() - self.down_since
+
+    @property
+    def stall_s(self) -> float:
+        """No frame from a live source for this long: it is down."""
+        return max(1.0, min(STALL_S, self.config.down_alert_s))
+
+    def watch(self) -> None:
+        """The watchdog: a live source whose last frame is older than ``stall_s`` is down, even while
+        the capture thread is still blocked in a read that has not returned."""
+        if self.config.is_file:
+            return  # files pace themselves and may wait for the analysis (every_frame)
+        with self._cond:
+            if self.state != "ok" or self._last_mono is None:
+                return
+            age = time.monotonic() - self._last_mono
+            if age <= self.stall_s:
+                return
+            self.state, self.down_since = "down", self._last_mono
+            self.last_error = f"frozen: no frame for {age:.1f} s from {self._shown()}"
+        _LOG.warning("camera %s: down (%s)", self.id, self.last_error)
 
     @property
     def alive(self) -> bool:
@@ -142,25 +205,30 @@ class Camera:
 
     def _publish(self, bgr: np.ndarray, ts: float | None = None) -> None:
         now = time.monotonic()
-        if self._last_mono is not None:
-            dt = max(now - self._last_mono, 1e-3)
-            self._fps = 1 / dt if self._fps == 0 else 0.9 * self._fps + 0.1 / dt
-        self._last_mono = now
         with self._cond:
+            self._rate.tick(now)
+            self._last_mono = now
             self._seq += 1
             self._frame = Frame(self._seq, self._clock() if ts is None else ts, bgr)
+            was, self.state, self.down_since = self.state, "ok", None
             self._cond.notify_all()
-        if self.state != "ok":
+        if was != "ok":
             _LOG.info("camera %s: frames flowing", self.id)
-        self.state = "ok"
-        self.down_since = None
 
     def _mark_down(self, why: str) -> None:
-        if self.state != "down":
+        with self._cond:
+            was, self.state = self.state, "down"
+            if was == "ok" and self._last_mono is not None:
+                self.down_since = self._last_mono  # down since its last frame, not since we noticed
+            elif was != "down":
+                self.down_since = self.down_since or time.monotonic()
+            self.last_error = why
+        if was != "down":
             _LOG.warning("camera %s: down (%s)", self.id, why)
-            self.down_since = time.monotonic()
-        self.state = "down"
-        self.last_error = why
+
+    def _restart_rate(self) -> None:
+        with self._cond:
+            self._rate.restart(time.monotonic())
 
     def _run(self) -> None:
         backoff = 0.5
@@ -169,6 +237,7 @@ class Camera:
             if not first:
                 self.reconnects += 1
             first = False
+            frames_before = self._seq
             try:
                 finished = self._capture_once()
             except Exception as exc:  # a driver bug must not kill the thread silently
@@ -180,7 +249,7 @@ class Camera:
                 self.down_since = None
                 _LOG.info("camera %s: file ended", self.id)
                 return
-            if self.state == "ok":
+            if self._seq > frames_before:
                 backoff = 0.5  # it worked for a while: start the back-off again from the bottom
             if self._wait(backoff):
                 return
@@ -197,7 +266,8 @@ class Camera:
         source = self._source()
         if isinstance(source, str) and Path(source).suffix.lower() in STILL_SUFFIXES and self.config.is_file:
             return self._still(Path(source))
-        capture = cv2.VideoCapture(source)
+        self._restart_rate()
+        capture = self._open(source)
         try:
             if not capture.isOpened():
                 self._mark_down(f"cannot open {self._shown()}")
@@ -211,6 +281,7 @@ class Camera:
             started, index = self._clock(), 0
             got_any = False
             while not self._stopping():
+                began = time.monotonic()
                 ok, bgr = capture.read()
                 if not ok or bgr is None:
                     if is_file and got_any:
@@ -218,13 +289,15 @@ class Camera:
                             return True
                         # Start the file again; if it vanished meanwhile this is a reconnect like any other.
                         capture.release()
-                        capture = cv2.VideoCapture(source)
+                        capture = self._open(source)
                         got_any = False
                         if not capture.isOpened():
                             self._mark_down(f"cannot reopen {self._shown()}")
                             return False
                         continue
-                    self._mark_down(f"no frame from {self._shown()}")
+                    waited = time.monotonic() - began
+                    self._mark_down(f"no frame within {waited:.1f} s from {self._shown()} (read timed out)"
+                                    if waited >= 0.9 * self.stall_s else f"no frame from {self._shown()}")
                     return False
                 got_any = True
                 if every_frame:
@@ -245,6 +318,16 @@ class Camera:
             return False
         finally:
             capture.release()
+
+    def _open(self, source):
+        """A VideoCapture; streams get FFmpeg's open and read timeouts (a read blocked on a frozen
+        server gives up after ``stall_s`` instead of about 30 s or more)."""
+        if isinstance(source, str) and "://" in source:
+            return cv2.VideoCapture(source, cv2.CAP_FFMPEG, [
+                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(OPEN_TIMEOUT_S * 1000),
+                cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self.stall_s * 1000),
+            ])
+        return cv2.VideoCapture(source)
 
     def _wait_taken(self) -> bool:
         """every_frame mode: block until a consumer took the frame just published (False: stopping)."""
@@ -268,6 +351,7 @@ class Camera:
             self._mark_down(f"cannot read image {path}")
             return False
         stamp = path.stat().st_mtime_ns
+        self._restart_rate()
         period = 1.0 / (self.config.fps or 5.0)
         while not self._stopping():
             try:

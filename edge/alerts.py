@@ -61,9 +61,11 @@ class Alerts:
         return alert_id
 
     # -- inactivity --------------------------------------------------------------------------
-    def check_inactivity(self, now: float | None = None) -> list[dict]:
-        """Raise one alert per care-watch resident unseen for threshold_hours (per episode)."""
+    def check_inactivity(self, now: float | None = None, corrected=None) -> list[dict]:
+        """Raise one alert per care-watch resident unseen for threshold_hours (per episode).
+        ``corrected(epoch)``: a sighting's time moved by the wall-clock jumps after it (ClockWatch)."""
         now = self.clock() if now is None else now
+        corrected = corrected or (lambda epoch: epoch)
         threshold = self.rules.inactivity.threshold_hours * 3600
         store = self.registry
         raised = []
@@ -72,7 +74,8 @@ class Alerts:
             if seen is None:
                 # Never seen since registration: the episode starts when they were registered.
                 seen = _epoch_of(person["created_at"], now)
-            if now - seen < threshold:
+            away_s = now - corrected(seen)
+            if away_s < threshold:
                 continue
             alert_id = inactivity_alert_id(self.config.site, person["id"], seen)
             with store.transaction():
@@ -81,12 +84,12 @@ class Alerts:
                 store.alerts.add(alert_id, "inactivity", f"person:{person['id']}", now,
                                  f"last seen {iso(seen, self.config.zone)}")
                 payload = inactivity_payload(alert_id, "raised", person["id"], person["unit"],
-                                             iso(seen, self.config.zone), round((now - seen) / 3600, 1),
+                                             iso(seen, self.config.zone), round(away_s / 3600, 1),
                                              iso(now, self.config.zone))
                 store.outbox.enqueue(self.topics.inactivity, payload, msg_id=f"alert:{alert_id}:raised", now=now)
             raised.append(payload)
             _LOG.warning("inactivity alert: person %s (unit %s) unseen for %.1f h", person["id"], person["unit"],
-                         (now - seen) / 3600)
+                         away_s / 3600)
         if raised:
             self.wake()
         return raised

@@ -14,7 +14,7 @@ import signal
 import threading
 import time
 
-from drivers.barriers import make_barrier
+from drivers.barriers import make_barriers
 from edge import sdnotify
 from edge.alerts import Alerts
 from edge.gate import Gate
@@ -40,6 +40,7 @@ class Daemon:
         self.on_event = on_event
         self._given_barriers = barriers
         self.registry = self.alerts = self.link = self.gate = self.jobs = self.recognizers = None
+        self.clockwatch = None
         self.replica = self.rules = None
         self.barriers: dict = {}
         self.cameras: list = []
@@ -56,6 +57,9 @@ class Daemon:
         self._closers.append(self.registry.close)
         self.rules = SiteRules.for_store(config, self.registry)
         self.alerts = Alerts(config, self.registry, clock=self.clock, wake=self._wake, rules=self.rules)
+        from edge.clockwatch import ClockWatch
+
+        self.clockwatch = ClockWatch(config, self.registry, self.alerts, self.clock)
         self.recognizers = Recognizers(config, self.registry, **(self._engines or {}))
         signer = None
         if config.site_mode:
@@ -70,13 +74,16 @@ class Daemon:
                                  on_connection=self._connection, inbox_transaction=self.registry.transaction,
                                  clock=self.clock,
                                  on_registry=self.replica.apply_many if self.replica else None,
-                                 on_message=self._message).start()
+                                 on_message=self._message)
             self._closers.append(self.link.close)
         self._start_barriers()
         self._preload_models()
         pass_key = self._pass_key()
         self.gate = Gate(config, self.registry, self.barriers, self.alerts, clock=self.clock, wake=self._wake,
                          on_event=self.on_event, rules=self.rules, signer=signer)
+        if self.link is not None:
+            # Connected only now that every handler it calls exists (a retained message arrives at once).
+            self.link.start()
         from drivers.camera import Camera
         from edge.pipeline import CameraWorker
 
@@ -86,6 +93,7 @@ class Daemon:
             self.workers.append(CameraWorker(camera, config, self.recognizers, self.gate, self.stop, pass_key).start())
         self._closers.append(self._stop_cameras)
         self.jobs = Jobs(config, self.registry, self.alerts, cameras=self.cameras, barriers=self.barriers,
+                         clockwatch=self.clockwatch,
                          link=self.link, clock=self.clock, outbox=self.registry.outbox, replica=self.replica,
                          gaps=self.ask_for_gaps if self.link is not None else None).start()
         self._closers.append(self.jobs.close)
@@ -174,16 +182,14 @@ class Daemon:
         if self._given_barriers is not None:
             self.barriers = dict(self._given_barriers)
             return
-        for barrier_config in self.config.barriers:
-            barrier = make_barrier(barrier_config)
-            self.barriers[barrier.id] = barrier
-            release = getattr(barrier, "release_all", None)
-            if release is not None:
-                try:
-                    release()  # never replay a command from before the restart: coils start OFF
-                except Exception as exc:
-                    _LOG.error("barrier %s: could not reset its coils at start: %s", barrier.id, exc)
+        # One bus per RS-485 port, shared by every barrier (unit) wired to it.
+        self.barriers = make_barriers(self.config.barriers)
         self._closers.append(lambda: [b.close() for b in self.barriers.values()])
+        for barrier in self.barriers.values():
+            try:
+                barrier.release_all()  # never replay a command from before the restart: coils start OFF
+            except Exception as exc:
+                _LOG.error("barrier %s: could not reset its coils at start: %s", barrier.id, exc)
 
     def _preload_models(self) -> None:
         roles = {c.role for c in self.config.cameras}
@@ -295,9 +301,10 @@ class Daemon:
             "cameras": {c.id: c.stats() for c in self.cameras},
             "barriers": {b.id: b.health() for b in self.barriers.values()},
             "registry": self.replica.status() if self.replica else self._local_registry(),
-            "seq": self.registry.events.last_seq(),  # peers see a gap at the end of our stream too
+            "seq": self.registry.events.announced_seq(),  # peers see a gap at the end of our stream too
             # capacity and occupied: the office and our checks see whether the gates agree on the lot
             **({"parking": self.gate.parking.status()} if self.gate else {}),
+            **self.clockwatch.status(),  # clock_offset_s and whether the time is confirmed
         }
 
     def _local_registry(self) -> dict:
@@ -311,7 +318,11 @@ class Daemon:
             return
         parts = topic.rsplit("/", 2)
         if len(parts) == 3 and parts[2] == "status" and parts[0] == self.link.topics.base \
-                and parts[1] not in (self.config.gate, "office"):
+                and parts[1] == "office":
+            self.clockwatch.office_status(payload)  # the office's clock: our offset from it
+            return
+        if len(parts) == 3 and parts[2] == "status" and parts[0] == self.link.topics.base \
+                and parts[1] != self.config.gate:
             self.peers.status_seen(parts[1], payload)
             return
         request = self.link.topics.parse_request_topic(topic)
@@ -335,7 +346,8 @@ class Daemon:
         try:
             key = command_checker(self.config)  # KeyFileError (a ValueError) names the file
             command = parse_command(verb, payload, key, mqtt.command_window_s,
-                                    remember_request(self.registry, mqtt.command_window_s), now=self.clock(),
+                                    remember_request(self.registry, mqtt.command_window_s),
+                                    now=self.clockwatch.office_now(),  # the office's time: its clock signed ts
                                     site=self.config.site, gate=self.config.gate)
             request_id = command.request_id
             body = command.body

@@ -1,9 +1,18 @@
-"""The gate controller: from what the recognisers agreed on, to a decision, a barrier pulse and an event.
+"""The gate controller: from what the recognisers agreed on, to a decision, an event and a barrier pulse.
 
-For every agreed observation: look up the registry, ask the policy, pulse the barrier if the decision
-is to open (one bus transaction at a time; the driver holds the RS-485 lock), then write the event,
-the parking-session change, the last-seen time and the outbox message in one transaction. The outbox
-publishes it afterwards; nothing is published that was not first committed here.
+For every agreed observation, under the gate's decision lock: look up the registry, ask the policy, and
+write the event, the parking-session change, the last-seen time and the outbox message in one
+transaction. Then, outside the lock, pulse the barrier if the decision is to open, and write the
+pulse's result into the event as its ``barrier`` field (the follow-up). No bus I/O happens under the
+decision lock, so a barrier that does not answer (seconds of retries) never holds up another lane's
+decision.
+
+The event is committed before the barrier pulses. Its outbox row is held until the follow-up has
+written the result into it, then published with it: the message the office and the peers receive is
+the same as ever (one message per event, ``barrier`` included), only sent after the pulse; the outbox
+keeps messages in order, so later events wait behind it for at most that pulse. A restart during a
+pulse publishes the held event with ``barrier: "unknown: …"`` (``Gate`` does so when it starts).
+Nothing is published that was not first committed here.
 """
 
 from __future__ import annotations
@@ -21,6 +30,8 @@ from edge.parking import Parking
 from edge.timeutil import iso
 
 _LOG = logging.getLogger(__name__)
+NO_BARRIER = "no barrier configured for this lane"
+INTERRUPTED = "unknown: the gate stopped during the pulse; check the arm"
 
 
 class Gate:
@@ -43,6 +54,7 @@ class Gate:
         self.topics = Topics(config.mqtt.topic_prefix, config.site, config.gate)
         self._lock = threading.Lock()  # one decision at a time: sessions and occupancy stay consistent
         self.events = 0
+        self._finish_interrupted_pulses()
 
     # -- helpers -----------------------------------------------------------------------------
     def _barrier_for(self, camera=None, lane: str = "in", barrier_id: str | None = None):
@@ -54,25 +66,70 @@ class Gate:
         serving = [b for b in self.barriers.values() if lane in b.lanes]
         return serving[0] if serving else None
 
-    def _pulse(self, barrier, lane: str) -> str:
+    @staticmethod
+    def _opening(opens: bool, barrier) -> dict:
+        """``_record``'s arguments for a decision's barrier: a pulse follows (the event's message is held
+        for its result), or the result is known at once (no barrier), or nothing opens."""
+        if not opens:
+            return {}
+        return {"held": True} if barrier is not None else {"barrier_result": NO_BARRIER}
+
+    def _pulse_after(self, event: dict, barrier, lane: str) -> dict:
+        """Outside the decision lock: pulse, then write the result into the committed event (the
+        follow-up) and let the outbox publish it. ``barrier`` None: nothing to pulse."""
         if barrier is None:
-            return "no barrier configured for this lane"
+            return event
         try:
             barrier.open(lane)
-            return "ok"
+            result = "ok"
         except BarrierError as exc:
             _LOG.error("%s", exc)
-            return f"failed: {exc}"
+            result = f"failed: {exc}"
+        except Exception as exc:  # a driver bug must not leave the event held
+            _LOG.exception("barrier %s: unexpected error", barrier.id)
+            result = f"failed: {exc}"
+        return self._follow_up(event, result)
+
+    def _follow_up(self, event: dict, result: str) -> dict:
+        """The barrier's result as the event's ``barrier`` field, in the stored event and its outbox row
+        (re-signed in site mode), in one transaction; the row is then published."""
+        payload = {**event, "barrier": result}
+        if self.signer is not None:
+            payload = sign_record(self.signer, payload)
+        store = self.registry
+        for attempt in range(3):  # a held row stops the outbox: try hard (a restart releases it too)
+            try:
+                with store.transaction():
+                    store.events.set_payload(payload["event_id"], payload)
+                    store.outbox.release(f"event:{payload['event_id']}", payload)
+                break
+            except Exception:
+                if attempt == 2:
+                    raise
+                _LOG.exception("event %s: could not record the barrier's result; trying again", payload["event_id"])
+                time.sleep(0.2)
+        self.wake()
+        if self.on_event:
+            self.on_event(payload)
+        return payload
+
+    def _finish_interrupted_pulses(self) -> None:
+        """Events held for a pulse when the gate stopped: published, saying the result is unknown."""
+        for row in self.registry.outbox.held():
+            if row["msg_id"].startswith("event:"):
+                _LOG.warning("event %s: the gate stopped during its barrier pulse", row["payload"].get("event_id"))
+                self._follow_up(row["payload"], INTERRUPTED)
 
     def _parking_state(self, plate: str | None) -> policy.ParkingState:
         return policy.ParkingState(self.parking.occupied(), self.parking.open_for(plate))
 
     def _record(self, *, lane, decision: policy.Decision, credential, subj: dict, now: float, session_id=None,
                 extra: dict | None = None, session_change=None, person_seen: int | None = None,
-                plate_seen: str | None = None, barrier_result: str | None = None,
+                plate_seen: str | None = None, barrier_result: str | None = None, held: bool = False,
                 snapshot: bytes | None = None, kind: str | None = None) -> dict:
         """Store the event with its seq, its session change, sightings and outbox message in one transaction.
-        ``kind`` overrides the decision's (``session`` events: a transition that is not a passage)."""
+        ``kind`` overrides the decision's (``session`` events: a transition that is not a passage);
+        ``held``: a pulse follows (``_pulse_after``), the message waits for its result."""
         event_id = str(uuid.uuid4())
         kind = kind or decision.kind
         store = self.registry
@@ -93,7 +150,7 @@ class Gate:
             store.events.add_local(payload, now)  # first: the session's entry rule reads this event's seq
             if session_change:
                 session_change(event_id)
-            store.outbox.enqueue(self.topics.event(kind), payload, msg_id=f"event:{event_id}", now=now)
+            store.outbox.enqueue(self.topics.event(kind), payload, msg_id=f"event:{event_id}", now=now, held=held)
             if snapshot is not None:
                 store.events.add_snapshot(event_id, now, snapshot)
             if person_seen is not None:
@@ -105,8 +162,8 @@ class Gate:
         self.wake()
         _LOG.info("%s %s %s: %s (%s)", kind, lane, subj.get("plate") or subj.get("person_id") or "?",
                   decision.decision, decision.reason)
-        if self.on_event:
-            self.on_event(payload)
+        if self.on_event and not held:
+            self.on_event(payload)  # a held event is told when its result is in (_follow_up)
         return payload
 
     # -- people --------------------------------------------------------------------------------
@@ -120,14 +177,15 @@ class Gate:
             if person_id is not None:
                 person = self.registry.people.find_by_id(person_id)
             decision = policy.decide_person(person, lane, self.rules.policy.mode, credential)
-            result = self._pulse(self._barrier_for(camera, lane), lane) if decision.opens else None
+            barrier = self._barrier_for(camera, lane) if decision.opens else None
             subj = subject("person", person_id=person["id"]) if person else subject("unknown")
             keep = snapshot if person is None and self.config.retention.stranger_snapshots_days > 0 else None
             if keep is not None:
                 extra = {**(extra or {}), "snapshot": "kept on the gate"}
-            return self._record(lane=lane, decision=decision, credential=credential, subj=subj, now=now,
-                                extra=extra, person_seen=person["id"] if person else None, barrier_result=result,
-                                snapshot=keep)
+            event = self._record(lane=lane, decision=decision, credential=credential, subj=subj, now=now,
+                                 extra=extra, person_seen=person["id"] if person else None, snapshot=keep,
+                                 **self._opening(decision.opens, barrier))
+        return self._pulse_after(event, barrier, lane)
 
     # -- vehicles ------------------------------------------------------------------------------
     def vehicle(self, lane: str, plate: str, *, camera=None, match=None, credential: str = "plate",
@@ -149,7 +207,6 @@ class Gate:
                 via_pass=via_pass,
             )
             barrier = self._barrier_for(camera, lane)
-            result = self._pulse(barrier, lane) if decision.opens else None
             session_id, change = self._session_change(decision, known_plate, state, now, barrier, lane)
             if decision.session == "hold" and barrier is not None:
                 extra = {**(extra or {}), "held_barrier": barrier.id}  # where the car waits (peers, office)
@@ -166,9 +223,10 @@ class Gate:
                     # A second entry: the earlier session can no longer be charged; told first, so every
                     # receiver sees it in seq order before the new session.
                     self._supersede(old, lane, now, replaced_by=session_id)
-                return self._record(lane=lane, decision=decision, credential=credential, subj=subj, now=now,
-                                    session_id=session_id, extra=extra, session_change=change,
-                                    plate_seen=known_plate, barrier_result=result)
+                event = self._record(lane=lane, decision=decision, credential=credential, subj=subj, now=now,
+                                     session_id=session_id, extra=extra, session_change=change,
+                                     plate_seen=known_plate, **self._opening(decision.opens, barrier))
+        return self._pulse_after(event, barrier if decision.opens else None, lane)
 
     def _session_change(self, decision, plate, state, now, barrier, lane):
         gate, parking = self.config.gate, self.parking
@@ -228,10 +286,11 @@ class Gate:
             barrier = self._barrier_for(None, lane, barrier_id)
             if barrier_id and barrier is None:
                 raise ValueError(f"no barrier {barrier_id!r} at this gate")
-            result = self._pulse(barrier, lane)
             decision = policy.Decision("entry" if lane == "in" else "exit", policy.OPEN, "opened by the office")
-            return self._record(lane=lane, decision=decision, credential="remote", subj=subject("unknown"),
-                                now=self.clock(), extra={"request_id": request_id}, barrier_result=result)
+            event = self._record(lane=lane, decision=decision, credential="remote", subj=subject("unknown"),
+                                 now=self.clock(), extra={"request_id": request_id},
+                                 **self._opening(True, barrier))
+        return self._pulse_after(event, barrier, lane)
 
     def pay(self, session_id: str, amount_cents: int, request_id: str) -> tuple[dict, int]:
         """Record a payment; (the event published, what is still due). Covering the fee opens the barrier
@@ -265,7 +324,6 @@ class Gate:
                                          extra={**session_fields("paid", paid), "request_id": request_id})
                 return event, due
             barrier = self._barrier_for(None, lane, session.get("held_barrier"))
-            result = self._pulse(barrier, lane)
             decision = policy.Decision("exit", policy.OPEN, f"paid {paid / 100:.2f} yuan", fee_cents=paid,
                                        vehicle_class=session["vehicle_class"], session="close")
 
@@ -275,5 +333,5 @@ class Gate:
 
             event = self._record(lane=lane, decision=decision, credential="remote", subj=subj, now=now,
                                  session_id=session_id, extra={"request_id": request_id}, session_change=close,
-                                 plate_seen=session["plate"], barrier_result=result)
-            return event, 0
+                                 plate_seen=session["plate"], **self._opening(True, barrier))
+        return self._pulse_after(event, barrier, lane), 0

@@ -22,7 +22,7 @@ INACTIVITY_TICK_S = 5.0  # how often the inactivity job looks whether the site's
 
 class Jobs:
     def __init__(self, config, registry, alerts, *, cameras=(), barriers=None, link=None, clock=time.time,
-                 outbox=None, replica=None, gaps=None):
+                 outbox=None, replica=None, gaps=None, clockwatch=None):
         self.config = config
         self.registry = registry
         self.alerts = alerts
@@ -35,16 +35,23 @@ class Jobs:
         self.gaps = gaps  # ask peers for the events a gap in their seq says we missed
         self._broker_down_since: float | None = None
         self._inactivity_checked: float | None = None  # time.monotonic() of the last inactivity check
+        self.clockwatch = clockwatch  # jumps of the wall clock; inactivity waits while the time is unconfirmed
         self._scheduler: BackgroundScheduler | None = None
 
     # -- the jobs ----------------------------------------------------------------------------
     def inactivity(self) -> list[dict]:
-        return self.alerts.check_inactivity(self.clock())
+        watch = self.clockwatch
+        if watch is not None and not watch.confirmed:
+            _LOG.info("inactivity check held back: the wall clock jumped and the time is not confirmed yet")
+            return []
+        return self.alerts.check_inactivity(self.clock(), corrected=watch.corrected if watch else None)
 
     def inactivity_when_due(self) -> list[dict]:
         """Ticks every few seconds and checks when the site's interval has passed: the interval is the
         rules' (``alerts.rules``: a gate in site mode follows the office's signed settings, which may change
         while it runs), measured on the monotonic clock."""
+        if self.clockwatch is not None:
+            self.clockwatch.tick()  # a jump seen before the check it would mislead
         every_s = self.alerts.rules.inactivity.check_every_minutes * 60
         now = time.monotonic()
         if self._inactivity_checked is not None and now - self._inactivity_checked < every_s:

@@ -141,3 +141,38 @@ def pty_barrier(tmp_path):
     yield link, simulator
     simulator.close()
     link.close()
+
+
+@pytest.fixture(scope="session")
+def rtsp_clip(tmp_path_factory):
+    """A 60 s Motion-JPEG clip (10 fps, 320x240) made from the test photographs, for the RTSP server."""
+    from rtsp_server import make_clip, unavailable
+
+    reason = unavailable()
+    if reason:
+        pytest.skip(reason)
+    return make_clip(tmp_path_factory.mktemp("rtsp") / "gate.avi")
+
+
+@pytest.fixture
+def make_rtsp_server(rtsp_clip):
+    """Start real RTSP servers (GStreamer's, see tests/rtsp_server.py) playing ``rtsp_clip``:
+    ``make_rtsp_server(user="name:password", path="/x")``; each can stop(), start() again on its port,
+    pause() (SIGSTOP) and resume() (SIGCONT). Skipped, with the reason, when GStreamer is missing."""
+    from rtsp_server import RtspServer
+
+    started = []
+
+    def make(**kwargs):
+        server = RtspServer(rtsp_clip, **kwargs).start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def rtsp_server(make_rtsp_server):
+    return make_rtsp_server()

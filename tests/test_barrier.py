@@ -1,7 +1,10 @@
 """The Modbus RTU barrier driver against a real Modbus server across a real pseudo-terminal pair.
 
-A test marked ``hardware`` runs the same checks on a real RS-485 adapter and controller when
-GATE_EDGE_TEST_SERIAL_PORT names the port (e.g. /dev/ttyUSB0); otherwise it is skipped.
+The tests marked ``hardware`` run on the ``rs485`` line: in CI, the simulator (controllers at units 1
+and 2 on one pty); on a technician's bench, a real RS-485 adapter and its controllers when
+GATE_EDGE_TEST_SERIAL_PORT names the port (e.g. /dev/ttyUSB0), with GATE_EDGE_TEST_UNITS the unit ids
+wired to it (default 1; "1,2" for a car barrier and a pedestrian gate on one line) and
+GATE_EDGE_TEST_LANE the lane to pulse (default in). They open the real barriers.
 """
 
 from __future__ import annotations
@@ -173,11 +176,77 @@ def test_cli_wiring_test_against_the_simulator(pty_barrier, write_config, tmp_pa
     assert device.state.coils[0] is False
 
 
-@pytest.mark.hardware
-def test_real_adapter_open_and_status():
+@pytest.fixture
+def rs485(tmp_path):
+    """(port, unit ids, simulator or None): a real adapter when GATE_EDGE_TEST_SERIAL_PORT is set, else
+    the simulator with two controllers on one pty (as gpiozero runs its tests on real or mock pins)."""
     port = os.environ.get("GATE_EDGE_TEST_SERIAL_PORT")
-    if not port:
-        pytest.skip("set GATE_EDGE_TEST_SERIAL_PORT to a real RS-485 adapter wired to a barrier controller")
-    with driver(port, timeout_s=0.5, retries=2) as barrier:
-        barrier.open(os.environ.get("GATE_EDGE_TEST_LANE", "in"))
-        assert barrier.status().reachable
+    if port:
+        yield port, [int(u) for u in os.environ.get("GATE_EDGE_TEST_UNITS", "1").split(",")], None
+        return
+    from drivers.barrier_simulator import BarrierSimulator
+    from drivers.ptylink import PtyLink
+
+    with PtyLink(tmp_path) as link, BarrierSimulator(link.device_path, units=(1, 2), arm_up_s=2.0) as device:
+        yield link.host_path, [1, 2], device
+
+
+def line_barriers(port, units):
+    """One barrier per unit on the line, built as the daemon builds them (one bus for the port)."""
+    from drivers.barriers import make_barriers
+
+    real = bool(os.environ.get("GATE_EDGE_TEST_SERIAL_PORT"))
+    return make_barriers([Config(id=f"unit{unit}", type="modbus_rtu", port=port, unit=unit,
+                                 timeout_s=0.5 if real else TIMEOUT, retries=2 if real else RETRIES,
+                                 pulse_ms=500 if real else 50) for unit in units])
+
+
+LANE = os.environ.get("GATE_EDGE_TEST_LANE", "in")
+
+
+@pytest.mark.hardware
+def test_every_unit_on_the_line_opens_and_reports(rs485):
+    port, units, device = rs485
+    barriers = line_barriers(port, units)
+    try:
+        for barrier in barriers.values():
+            barrier.open(LANE)
+            assert barrier.status().reachable, barrier.last_error
+        assert next(iter(barriers.values())).bus.opens == 1
+    finally:
+        for barrier in barriers.values():
+            barrier.close()
+    if device is not None:
+        coil = Config(id="x", type="modbus_rtu", port=port).coil_for(LANE)
+        assert [len(device.controller(u).pulses(coil)) for u in units] == [1] * len(units)
+
+
+@pytest.mark.hardware
+def test_units_on_one_line_open_at_once_through_one_port(rs485):
+    import threading
+
+    port, units, device = rs485
+    if len(units) < 2:
+        pytest.skip("set GATE_EDGE_TEST_UNITS to two or more unit ids wired to this adapter (e.g. 1,2)")
+    barriers = line_barriers(port, units)
+    errors = []
+
+    def open_twice(barrier):
+        try:
+            barrier.open(LANE)
+            barrier.open(LANE)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_twice, args=(b,)) for b in barriers.values()]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert errors == []
+        buses = {id(b.bus) for b in barriers.values()}
+        assert len(buses) == 1 and next(iter(barriers.values())).bus.opens == 1
+    finally:
+        for barrier in barriers.values():
+            barrier.close()

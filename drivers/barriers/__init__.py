@@ -2,17 +2,13 @@
 
 A driver module defines ``TYPE`` (the YAML ``type:`` key), a pydantic ``Config`` with
 ``type: Literal[TYPE]`` and a ``Barrier`` subclass. Adding a driver is adding one file and one line
-to ``_DRIVERS`` below.
-
-Subclasses must override:
-    ``open(lane)``   one opening pulse for a lane; raises BarrierError on any wire fault
-    ``status()``     a BarrierStatus read from the device; raises BarrierError
-Subclasses may override:
-    ``close()``      release the port (must be idempotent)
+to ``_DRIVERS`` below. ``Barrier`` (an abc) declares everything the gate, the jobs and the daemon call;
+``make_barriers`` builds a gate's barriers, those on one RS-485 port sharing one ``Rs485Bus``.
 """
 
 from __future__ import annotations
 
+import abc
 import importlib
 from dataclasses import asdict, dataclass, field
 from typing import Annotated, Union
@@ -37,8 +33,8 @@ class BarrierStatus:
         return asdict(self)
 
 
-class Barrier:
-    """One barrier controller serving one or more lanes."""
+class Barrier(abc.ABC):
+    """One barrier controller serving one or more lanes: what every caller may use, and nothing else."""
 
     def __init__(self, config):
         self.config = config
@@ -48,17 +44,28 @@ class Barrier:
     def lanes(self) -> list[str]:
         return list(self.config.lanes)
 
-    def open(self, lane: str) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def open(self, lane: str) -> None:
+        """One opening pulse for ``lane``; BarrierError on any fault (the arm state is then unknown)."""
 
-    def status(self) -> BarrierStatus:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def status(self) -> BarrierStatus:
+        """Read the controller (reachability, arm, loops); never raises: unreachable is a status."""
 
+    @abc.abstractmethod
     def health(self) -> dict:
         """Cheap summary for the status topic (no bus traffic)."""
-        return {"state": "ok"}
 
-    def close(self) -> None:
+    @abc.abstractmethod
+    def release_all(self) -> None:
+        """Put every open contact OFF (at start: a pulse cut short by a crash); BarrierError on a fault."""
+
+    @property
+    @abc.abstractmethod
+    def failing(self) -> bool:
+        """True after ``fail_alert_after`` consecutive failures: the device alert is raised."""
+
+    def close(self) -> None:  # noqa: B027 - optional: a driver without a device to release keeps it
         """Release the device; safe to call more than once."""
 
     def __enter__(self):
@@ -89,3 +96,22 @@ def make_barrier(config, **kwargs) -> Barrier:
     except KeyError:
         raise BarrierError(f"unknown barrier type {config.type!r}; known: {', '.join(_DRIVERS)}") from None
     return module.Barrier(config, **kwargs)
+
+
+def make_barriers(configs, **kwargs) -> dict[str, Barrier]:
+    """{id: barrier} for a gate's barrier configs; barriers on one RS-485 port share one bus (one
+    client, one lock, one back-off). BarrierError when they disagree on the port's settings."""
+    from drivers.barriers.rs485_bus import make_buses
+
+    configs = list(configs)
+    buses = make_buses(configs)
+    made: dict[str, Barrier] = {}
+    try:
+        for config in configs:
+            extra = {"bus": buses[config.id]} if config.id in buses else {}
+            made[config.id] = make_barrier(config, **extra, **kwargs)
+    except Exception:
+        for barrier in made.values():
+            barrier.close()
+        raise
+    return made

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from typing import Literal
@@ -12,6 +11,7 @@ from pydantic import Field, field_validator
 from drivers.barriers import Barrier as BarrierBase
 from drivers.barriers import BarrierError, BarrierStatus
 from drivers.barriers.common import BarrierBaseConfig, Lane
+from drivers.barriers.rs485_bus import BusSettings, Rs485Bus
 
 TYPE = "modbus_rtu"
 
@@ -33,9 +33,13 @@ class Config(BarrierBaseConfig):
     loop_inputs: dict[Lane, int] = Field(
         default_factory=lambda: {"in": 1, "out": 2}, description="discrete input of each lane's loop detector"
     )
-    timeout_s: float = Field(0.3, gt=0, le=10, description="reply timeout per try")
-    retries: int = Field(2, ge=0, le=10, description="extra tries after a timeout or bad reply")
-    reopen_max_s: float = Field(30, gt=0, description="cap of the back-off when reopening a vanished port")
+    timeout_s: float = Field(
+        0.3, gt=0, le=10, description="reply timeout per try; the line's: equal on every barrier on the port"
+    )
+    retries: int = Field(2, ge=0, le=10, description="extra tries after a timeout or bad reply (this unit's own)")
+    reopen_max_s: float = Field(
+        30, gt=0, description="cap of the back-off when reopening a vanished port; the line's, like baudrate"
+    )
 
     @field_validator("open_coil")
     @classmethod
@@ -50,10 +54,6 @@ class Config(BarrierBaseConfig):
         return self.open_coil[lane] if isinstance(self.open_coil, dict) else self.open_coil
 
 
-# pymodbus logs every failed transaction with a byte dump; BarrierError already says what failed
-# and what to check, once, so the library's own error lines are only noise in the journal.
-logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
-
 _EXCEPTIONS = {
     1: "illegal function (the controller does not support this command)",
     2: "illegal data address (check open_coil / arm_input / loop_inputs)",
@@ -65,110 +65,46 @@ _EXCEPTIONS = {
 
 
 class Barrier(BarrierBase):
-    """A barrier controller on RS-485, spoken to with pymodbus's RTU client.
+    """A barrier controller on RS-485 (one unit id on a line), spoken to through the line's ``Rs485Bus``.
 
     ``open(lane)`` writes the lane's coil ON, holds ``pulse_ms`` and writes it OFF. Both writes are
-    absolute, so a retry after a lost reply never toggles the arm twice. Every transaction holds the
-    bus lock (RS-485 is half-duplex). Any failure (timeout, bad CRC, garbage, exception reply,
-    vanished port) raises BarrierError with a message naming the port, the unit and what to check;
-    the arm state is then "unknown" until a status read succeeds.
+    absolute, so a retry after a lost reply never toggles the arm twice. Each try holds the bus lock
+    (RS-485 is half-duplex); the pulse's hold time does not, so other units on the line work meanwhile.
+    This barrier's own commands run one at a time. Any failure (timeout, bad CRC, garbage, exception
+    reply, vanished port) raises BarrierError with a message naming the port, the unit and what to
+    check; the arm state is then "unknown" until a status read succeeds.
+
+    ``bus``: the line shared with the other barriers on the port (``make_barriers``); without one the
+    barrier has a line of its own (the technician's ``gate-edge barrier`` commands, tests).
     """
 
-    def __init__(self, config: Config, clock=time.monotonic, sleep=time.sleep):
+    def __init__(self, config: Config, clock=time.monotonic, sleep=time.sleep, bus: Rs485Bus | None = None):
         super().__init__(config)
         self._clock = clock
         self._sleep = sleep
-        self._bus = threading.Lock()
-        self._client = None
-        self._next_open_try = 0.0
-        self._backoff = 0.5
-        self._received = bytearray()
+        self._bus = (bus or Rs485Bus(BusSettings.of(config), clock=clock)).attach()
+        self._attached = True
+        self._command = threading.Lock()  # one command of this barrier at a time (coil state, arm)
         self.arm = "unknown"
         self._coils_unsure = False
         self.consecutive_failures = 0
         self.last_error = ""
         self.transactions = 0
 
-    # -- port handling -------------------------------------------------------------------------
-    def _trace(self, sending: bool, data: bytes) -> bytes:
-        if not sending:
-            self._received.extend(data)
-        return data
-
-    def _ensure_client(self):
-        from pymodbus.client import ModbusSerialClient
-
-        if self._client is not None and self._client.connected:
-            return self._client
-        now = self._clock()
-        if now < self._next_open_try:
-            raise BarrierError(
-                f"barrier {self.id}: port {self.config.port} unavailable ({self.last_error}); "
-                f"retrying in {self._next_open_try - now:.1f} s"
-            )
-        if self._client is None:
-            c = self.config
-            self._client = ModbusSerialClient(
-                c.port, baudrate=c.baudrate, parity=c.parity, stopbits=c.stopbits, bytesize=c.bytesize,
-                timeout=c.timeout_s, retries=c.retries, reconnect_delay=0, trace_packet=self._trace,
-            )
-        if not self._client.connect():
-            self._drop_client()
-            self._next_open_try = now + self._backoff
-            self._backoff = min(self._backoff * 2, self.config.reopen_max_s)
-            raise BarrierError(
-                f"barrier {self.id}: cannot open {self.config.port} (adapter unplugged? permissions?); "
-                f"retrying with back-off"
-            )
-        self._backoff = 0.5
-        return self._client
-
-    def _drop_client(self) -> None:
-        if self._client is not None:
-            try:
-                self._client.close()
-            except Exception:
-                pass
-            self._client = None
+    @property
+    def bus(self) -> Rs485Bus:
+        return self._bus
 
     # -- transactions ------------------------------------------------------------------------
     def _transact(self, what: str, call):
-        """Run one Modbus request (bus lock held by the caller); map every failure to BarrierError."""
-        from pymodbus.exceptions import ConnectionException, ModbusException
-
-        client = self._ensure_client()
-        self._received.clear()
-        started = self._clock()
-        try:
-            response = call(client)
-        except ConnectionException as exc:
-            self._drop_client()
-            raise BarrierError(f"barrier {self.id}: lost {self.config.port} during {what}: {exc}") from None
-        except ModbusException as exc:
-            elapsed = self._clock() - started
-            if self._received:
-                detail = f"invalid reply (bad CRC or garbage: {bytes(self._received[:16]).hex()})"
-            else:
-                detail = "no reply"
-            tries = self.config.retries + 1
-            raise BarrierError(
-                f"barrier {self.id}: {detail} from unit {self.config.unit} on {self.config.port} to {what} "
-                f"after {tries} tries in {elapsed:.2f} s; check wiring, baudrate and unit id"
-            ) from exc
-        except (OSError, ValueError) as exc:  # serial errors when the adapter vanishes mid-call
-            self._drop_client()
-            raise BarrierError(f"barrier {self.id}: {self.config.port} failed during {what}: {exc}") from None
-        if response.isError():
-            code = getattr(response, "exception_code", None)
-            meaning = _EXCEPTIONS.get(code, "unknown exception")
-            raise BarrierError(
-                f"barrier {self.id}: controller refused {what} with Modbus exception {code}: {meaning}"
-            )
+        """Run one Modbus request on the bus, with this unit's tries; every failure is a BarrierError."""
+        response = self._bus.request(self.config.unit, what, call, tries=self.config.retries + 1,
+                                     who=f"barrier {self.id}", refusals=_EXCEPTIONS)
         self.transactions += 1
         return response
 
     def _guarded(self, what: str, work):
-        with self._bus:
+        with self._command:
             try:
                 result = work()
             except BarrierError as exc:
@@ -249,6 +185,8 @@ class Barrier(BarrierBase):
         return {
             "state": "ok" if self.consecutive_failures == 0 else "failing",
             "type": TYPE,
+            "port": self.config.port,
+            "unit": self.config.unit,
             "arm": self.arm,
             "consecutive_failures": self.consecutive_failures,
             "last_error": self.last_error or None,
@@ -259,5 +197,7 @@ class Barrier(BarrierBase):
         return self.consecutive_failures >= self.config.fail_alert_after
 
     def close(self) -> None:
-        with self._bus:
-            self._drop_client()
+        with self._command:
+            if self._attached:
+                self._attached = False
+                self._bus.detach()  # the port closes with the last barrier on it

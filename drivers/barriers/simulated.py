@@ -50,3 +50,10 @@ class Barrier(BarrierBase):
 
     def health(self) -> dict:
         return {"state": "ok", "type": TYPE, "opens": len(self.commands)}
+
+    def release_all(self) -> None:
+        """Nothing to release: a simulated pulse never leaves a contact closed."""
+
+    @property
+    def failing(self) -> bool:
+        return False  # it never fails

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ValidationError
 
+from edge.config.base import KeyedProblems
 from edge.config.crosscheck import config_warnings, cross_checks
 from edge.config.yamlsource import YamlSource, YamlSyntaxError, read_yaml
 
@@ -46,7 +47,10 @@ class ConfigProblem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.key}: {self.message}"
+        from edge.config.base import mask_credentials
+
+        # Whatever a message quotes (a camera URL typed under another key too), no password reaches the journal.
+        return mask_credentials(f"{self.file}:{self.line}: {self.key}: {self.message}")
 
 
 class ConfigError(Exception):
@@ -189,6 +193,11 @@ def _from_pydantic(exc: ValidationError, source: YamlSource, shown: str) -> list
             message = f"unknown type {ctx.get('tag')!r}; use one of: {ctx.get('expected_tags', '')}"
         elif kind == "union_tag_not_found":
             message = "missing 'type:'; say which driver (modbus_rtu or simulated)"
+        elif kind == "value_error" and isinstance(error["ctx"]["error"], KeyedProblems):
+            for sub_loc, message in error["ctx"]["error"].problems:  # each at its own key and line
+                full = (*loc, *sub_loc)
+                problems.append(ConfigProblem(shown, source.line_of(full), _dotted(full), message))
+            continue
         elif kind == "value_error":
             message = str(error["ctx"]["error"])
         else:

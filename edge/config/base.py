@@ -16,6 +16,16 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
+class KeyedProblems(ValueError):
+    """Problems found by a validator about keys below the one it validates: ``[(loc, message)]`` with
+    ``loc`` relative to the validated key (``(1, "baudrate")`` under ``barriers``), so check-config
+    names each problem's own key and line, not only the section's."""
+
+    def __init__(self, problems: list[tuple[tuple, str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"{'.'.join(map(str, loc))}: {message}" for loc, message in problems))
+
+
 def _resolve(value: str | Path, info: ValidationInfo) -> Path:
     path = Path(os.path.expanduser(str(value)))
     base = (info.context or {}).get("base_dir") if info.context else None
@@ -99,6 +109,8 @@ class ClockConfig(Section):
         "real: the system clock (keep it synchronised: README, one time for the site); simulated: the demo's "
         "declared fast-forward, wall time plus the seconds written in offset_file"))
     offset_file: ConfigPath | None = Field(None, description="simulated mode only: a file holding the seconds to add")
+    max_offset_s: float = Field(120.0, ge=5, le=3600, description=(
+        "a gate's clock further than this from the office's (or chrony's) raises the clock alert"))
 
     @model_validator(mode="after")
     def _offset_only_when_simulated(self):

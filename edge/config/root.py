@@ -50,6 +50,18 @@ class GateConfig(Section):
     def _not_reserved(cls, name: str) -> str:
         return not_reserved(name)
 
+    @field_validator("barriers")
+    @classmethod
+    def _one_line_one_setting(cls, barriers):
+        """Barriers on one RS-485 port share its one client: they must agree on its serial settings."""
+        from drivers.barriers.rs485_bus import bus_conflicts
+        from edge.config.base import KeyedProblems
+
+        problems = [((index, setting), message) for index, setting, message in bus_conflicts(barriers)]
+        if problems:
+            raise KeyedProblems(problems)
+        return barriers
+
     @model_validator(mode="after")
     def _identity_for_site(self):
         if self.registry.source == "site" and self.identity_key_file is None:

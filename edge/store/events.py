@@ -26,8 +26,20 @@ class Events:
         row = self._store.row("SELECT next FROM sequences WHERE name = 'event'")
         return row["next"] - 1 if row else 0
 
+    def announced_seq(self) -> int:
+        """The seq a status may name as our newest: before the first event still held in the outbox for
+        its barrier's result (peers would otherwise ask for an event that is about to leave)."""
+        held = self._store.scalar("SELECT min(json_extract(payload, '$.seq')) FROM outbox "
+                                  "WHERE held = 1 AND msg_id LIKE 'event:%'")
+        return self.last_seq() if held is None else held - 1
+
     def add_local(self, payload: dict, ts_epoch: float) -> None:
         self._insert(payload, ts_epoch, "local")
+
+    def set_payload(self, event_id: str, payload: dict) -> None:
+        """The gate's own event, completed after it was stored (the barrier's result, added as a field)."""
+        self._store.execute("UPDATE events SET payload = ? WHERE event_id = ? AND origin = 'local'",
+                            [dumps(payload), event_id])
 
     def add_snapshot(self, event_id: str, ts_epoch: float, image: bytes) -> None:
         self._store.table("snapshots").insert({"event_id": event_id, "ts_epoch": ts_epoch, "image": image})

@@ -3,6 +3,10 @@
 Rows are written inside the caller's transaction (the same one as the decision and the event), so a
 decision is never recorded without its message or the other way round. Sent rows are pruned by
 retention; unsent rows never are.
+
+A row may be written ``held``: an event whose barrier pulse is still under way (the gate commits the
+event first and pulses after). It is published once ``release`` has written the pulse's result into it;
+nothing behind a held row is handed out before it, so messages keep their order.
 """
 
 from __future__ import annotations
@@ -19,20 +23,33 @@ class Outbox:
         self._store = store
 
     def enqueue(self, topic: str, payload: dict, *, msg_id: str | None = None, retain: bool = False, qos: int = 1,
-                now: float | None = None) -> str:
-        """Add a message (inside the caller's transaction, if any); returns its id. A repeated id is ignored."""
+                now: float | None = None, held: bool = False) -> str:
+        """Add a message (inside the caller's transaction, if any); returns its id. A repeated id is ignored.
+        ``held``: not published until ``release(msg_id, …)``."""
         msg_id = msg_id or str(uuid.uuid4())
         self._store.execute(
-            "INSERT OR IGNORE INTO outbox(msg_id, topic, payload, qos, retain, created_epoch) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [msg_id, topic, dumps(payload), qos, int(retain), time.time() if now is None else now],
+            "INSERT OR IGNORE INTO outbox(msg_id, topic, payload, qos, retain, created_epoch, held) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [msg_id, topic, dumps(payload), qos, int(retain), time.time() if now is None else now, int(held)],
         )
         return msg_id
 
+    def release(self, msg_id: str, payload: dict) -> None:
+        """A held row's final payload: it may be published now (inside the caller's transaction, if any)."""
+        self._store.execute("UPDATE outbox SET payload = ?, held = 0 WHERE msg_id = ?", [dumps(payload), msg_id])
+
+    def held(self) -> list[dict]:
+        """Held rows, oldest first, with the payload decoded (a restart finds those of an interrupted pulse)."""
+        rows = self._store.rows("SELECT seq, msg_id, topic, payload FROM outbox WHERE held = 1 ORDER BY seq")
+        return [{**row, "payload": json.loads(row["payload"])} for row in rows]
+
     def pending(self, after_seq: int = 0, limit: int = 100) -> list[dict]:
+        """Unsent rows after ``after_seq``, in order, up to (not including) the first held row."""
         return self._store.rows(
             "SELECT seq, msg_id, topic, payload, qos, retain FROM outbox "
-            "WHERE sent_epoch IS NULL AND seq > ? ORDER BY seq LIMIT ?",
+            "WHERE sent_epoch IS NULL AND seq > ? "
+            "AND seq < coalesce((SELECT min(seq) FROM outbox WHERE held = 1), 9223372036854775807) "
+            "ORDER BY seq LIMIT ?",
             (after_seq, limit),
         )
 
