@@ -106,7 +106,7 @@ class ClockWatch:
         if agrees and not self.confirmed:
             self.confirmed = True
             with self.store.transaction():
-                self.store.kv_set("clock_unconfirmed", None)
+                self.store.kv_delete("clock_unconfirmed")
             _LOG.warning("clock: the time is confirmed by %s (offset %.1f s)", source, offset_s)
         self.alerts.device("clock", agrees and self.confirmed,
                            "" if agrees else f"this gate's clock is {offset_s:+.0f} s from the {source}'s "

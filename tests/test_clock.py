@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
+import pytest
 from test_config import BASE, problems_of
 
 from edge.config import load_config
@@ -32,3 +34,118 @@ def test_the_clock_section_refuses_what_it_cannot_mean(write_config):
     assert any("only read with clock.mode: simulated" in p for p in problems), problems
     problems = problems_of(write_config(BASE + "clock:\n  mode: fast\n"))
     assert any("'real' or 'simulated'" in p for p in problems), problems
+
+
+# -- the clock defences (edge.clockwatch) ------------------------------------------------------------
+
+DAY = 86400.0
+
+
+class Monotonic:
+    """The monotonic side of the injected clock: moves only when told (with the wall clock, or not)."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def office_status(ts_epoch: float) -> bytes:
+    import json
+    from zoneinfo import ZoneInfo
+
+    from edge.timeutil import iso
+
+    return json.dumps({"v": 1, "state": "online", "version": "x", "ts": iso(ts_epoch, ZoneInfo("Asia/Shanghai")),
+                       "gates": {}}).encode()
+
+
+@pytest.fixture
+def watched(minimal_config):
+    from edge.alerts import Alerts
+    from edge.clockwatch import ClockWatch
+    from edge.jobs import Jobs
+    from edge.store import Store
+    from edge.timeutil import FixedClock
+
+    config = load_config(minimal_config)
+    clock, mono = FixedClock(1_790_000_000.0), Monotonic()
+    store = Store(":memory:")
+    alerts = Alerts(config, store, clock=clock)
+    watch = ClockWatch(config, store, alerts, clock, monotonic=mono, chronyc=None)
+    jobs = Jobs(config, store, alerts, clock=clock, clockwatch=watch)
+    yield SimpleNamespace(config=config, clock=clock, mono=mono, store=store, alerts=alerts, watch=watch, jobs=jobs)
+    store.close()
+
+
+def step(w, wall_s: float, mono_s: float | None = None) -> None:
+    w.clock.advance(wall_s)
+    w.mono.now += wall_s if mono_s is None else mono_s
+
+
+def test_a_clock_that_jumps_two_days_ahead_raises_no_burst_of_care_alerts(watched):
+    w = watched
+    store = w.store
+    back = store.people.add("刚回家", "1-101", care_watch=True)
+    away = store.people.add("真的没回来", "1-102", care_watch=True)
+    store.sightings.note(f"person:{back}", w.clock() - 3600, "east", "e1")  # an hour ago
+    store.sightings.note(f"person:{away}", w.clock() - 47 * 3600, "east", "e2")  # 47 hours ago
+    w.watch.tick()
+    step(w, 5)
+    assert w.jobs.inactivity() == []
+    # The time server (or the office) sets the clock: two days ahead at once, in five real seconds.
+    step(w, 2 * DAY + 5, mono_s=5)
+    assert w.watch.tick() == pytest.approx(2 * DAY)
+    assert store.alerts.open_device("clock") is not None and not w.watch.confirmed
+    assert w.jobs.inactivity() == []  # held: the time is not confirmed
+    # The office's status agrees with the new time: confirmed; only the real absence is an alert, on
+    # the corrected time (47 h + 10 s, not 95 h), the clock alert clears.
+    w.watch.office_status(office_status(w.clock() - 2))
+    assert w.watch.confirmed and w.watch.offset_s == pytest.approx(2)
+    assert w.jobs.inactivity() == []
+    step(w, 3600)
+    raised = w.jobs.inactivity()
+    assert [a["person_id"] for a in raised] == [away] and raised[0]["hours"] == pytest.approx(48.0, abs=0.1)
+    assert store.alerts.open_device("clock") is None
+
+
+def test_the_confirmation_survives_a_restart_and_a_wrong_clock_keeps_its_alert(watched):
+    from edge.clockwatch import ClockWatch
+
+    w = watched
+    w.watch.tick()
+    step(w, 3 * DAY, mono_s=5)
+    w.watch.tick()
+    again = ClockWatch(w.config, w.store, w.alerts, w.clock, monotonic=w.mono, chronyc=None)
+    assert not again.confirmed and again.corrected(w.clock() - 3 * DAY - 10) == pytest.approx(w.clock() - 10, abs=6)
+    # The office says we are a day ahead: still unconfirmed, the alert stays, the status says by how much.
+    again.office_status(office_status(w.clock() - DAY))
+    assert not again.confirmed and w.store.alerts.open_device("clock") is not None
+    assert again.status()["clock_offset_s"] == pytest.approx(DAY) and again.status()["clock"]["source"] == "office"
+
+
+def test_the_demos_declared_fast_forward_is_not_a_jump(tmp_path, minimal_config):
+    from edge.alerts import Alerts
+    from edge.clockwatch import ClockWatch
+    from edge.store import Store
+    from edge.timeutil import Clock
+
+    config = load_config(minimal_config)
+    clock, mono = Clock(offset_file=str(tmp_path / "offset")), Monotonic()
+    with Store(":memory:") as store:
+        watch = ClockWatch(config, store, Alerts(config, store, clock=clock), clock, monotonic=mono, chronyc=None)
+        watch.tick()
+        advance_simulated(tmp_path / "offset", 2 * DAY)
+        time.sleep(0.01)
+        assert watch.tick() is None and watch.confirmed and store.alerts.open_device("clock") is None
+
+
+def test_commands_are_judged_on_the_offices_time(watched):
+    w = watched
+    w.watch.office_status(office_status(w.clock() + 3600))  # this gate booted an hour behind
+    assert w.watch.offset_s == pytest.approx(-3600) and w.watch.office_now() == pytest.approx(w.clock() + 3600)
+    assert "3600 s from the office" in w.store.alerts.open_device("clock")["detail"]
+    w.watch.office_status(office_status(w.clock()))
+    assert w.store.alerts.open_device("clock") is None
+    assert w.watch.status()["clock"]["confirmed"] and w.watch.status()["clock_offset_s"] == 0

@@ -173,6 +173,9 @@ class Store:
         self.execute("INSERT INTO kv(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                      [key, value])
 
+    def kv_delete(self, key: str) -> None:
+        self.execute("DELETE FROM kv WHERE key = ?", [key])
+
     def registry_changed(self, kind: str, key) -> None:
         """Called by the repositories inside the transaction of every registry change."""
         if self.on_registry_change is not None:
