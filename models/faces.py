@@ -29,6 +29,20 @@ ENCODERS = {
 
 _dlib_lock = threading.Lock()
 _dlib_state: dict = {}
+# dlib's detectors keep a mutable scanner inside (object_detector::scanner): one detector called from two
+# threads at once (two face cameras, or an enrolment at the office beside a camera) corrupts memory and
+# crashes the process. Each thread gets its own HOG detector (cheap: the model is built into dlib); the
+# CNN detector (enrolment only) is shared under a lock. The shape predictor is stateless and shared.
+_per_thread = threading.local()
+_cnn_lock = threading.Lock()
+_resnet_lock = threading.Lock()
+
+
+def _thread_hog():
+    hog = getattr(_per_thread, "hog", None)
+    if hog is None:
+        hog = _per_thread.hog = _dlib()["dlib"].get_frontal_face_detector()
+    return hog
 
 
 def _dlib():
@@ -38,7 +52,6 @@ def _dlib():
             import dlib
 
             _dlib_state["dlib"] = dlib
-            _dlib_state["hog"] = dlib.get_frontal_face_detector()
             _dlib_state["sp68"] = dlib.shape_predictor(str(verified_path("dlib_hog_landmarks68")))
         return _dlib_state
 
@@ -98,7 +111,8 @@ class DlibEncoder(FaceEncoder):
     def encode(self, rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
         top, right, bottom, left = face.box
         shape = self._sp5(rgb, self._dlib.rectangle(left, top, right, bottom))
-        vector = np.asarray(self._resnet.compute_face_descriptor(rgb, shape, self.jitters), dtype=np.float32)
+        with _resnet_lock:  # dlib's network keeps its layers' outputs inside: one caller at a time
+            vector = np.asarray(self._resnet.compute_face_descriptor(rgb, shape, self.jitters), dtype=np.float32)
         return vector / max(float(np.linalg.norm(vector)), 1e-9)
 
 
@@ -125,10 +139,13 @@ class FaceDetector:
         if detector == "cnn":
             if "cnn" not in state:
                 state["cnn"] = self._dlib.cnn_face_detection_model_v1(str(verified_path("dlib_mmod_cnn")))
-            self._detect = lambda img, up: [d.rect for d in state["cnn"](img, up)]
+            def cnn(img, up):
+                with _cnn_lock:
+                    return [d.rect for d in state["cnn"](img, up)]
+
+            self._detect = cnn
         else:
-            hog = state["hog"]
-            self._detect = lambda img, up: list(hog(img, up))
+            self._detect = lambda img, up: list(_thread_hog()(img, up))
         self.upsample = upsample
         self.scale = scale
         self.min_face_px = min_face_px
