@@ -82,28 +82,39 @@ def prepare(workdir: Path, broker_port: int | None, barrier_port: str) -> Path:
     return path
 
 
+def register_residents(store, enroller, pass_key, pass_hours: float) -> tuple[dict, str]:
+    """The demo's people, in one transaction of ``store``: 王建国 (care-watch) and 李桂兰 enrolled from
+    their photos, 陈明 (who declined face recognition) with a QR pass, and two cars. Returns the ids by
+    name and the pass's token. The single-gate demo and the site demo both register them here."""
+    from edge.passes import issue_token, record_pass
+
+    with store.transaction():
+        wang = store.people.add("王建国", "12-301", "13800000001", care_watch=True, face_consent=True)
+        enroller.enrol(store, wang, [MEDIA / "resident-wang-enrol.jpg"])
+        li = store.people.add("李桂兰", "3-402", "13800000002", face_consent=True)
+        enroller.enrol(store, li, [MEDIA / "resident-li-enrol.jpg"])
+        chen = store.people.add("陈明", "5-101", "13800000003")  # declined face recognition
+        month = (date.today() + timedelta(days=30)).isoformat()
+        store.vehicles.upsert("皖AY6B59", "resident", wang, valid_until=month)
+        store.vehicles.upsert("皖AF06789", "family", li, valid_until=month)
+        token, claim = issue_token(pass_key, person_id=chen, valid_hours=pass_hours)
+        record_pass(store, claim)
+    return {"王建国": wang, "李桂兰": li, "陈明": chen}, token
+
+
 def enrol_residents(config) -> dict:
-    """The demo's registry: two residents by face, one by QR pass only, their cars."""
+    """The single-gate demo's registry (``register_residents``) and the QR pass as a picture."""
     from edge.enrol import Enroller
-    from edge.passes import issue_token, read_key, record_pass
+    from edge.passes import read_key
     from edge.store import Store
     from models.qr import write_qr_png
 
-    enroller = Enroller(config.recognition.face)
     with Store(config.database) as registry:
-        wang = registry.people.add("王建国", "12-301", "13800000001", care_watch=True, face_consent=True)
-        enroller.enrol(registry, wang, [MEDIA / "resident-wang-enrol.jpg"])
-        li = registry.people.add("李桂兰", "3-402", "13800000002", face_consent=True)
-        enroller.enrol(registry, li, [MEDIA / "resident-li-enrol.jpg"])
-        chen = registry.people.add("陈明", "5-101", "13800000003")  # declined face recognition
-        month = (date.today() + timedelta(days=30)).isoformat()
-        registry.vehicles.upsert("皖AY6B59", "resident", wang, valid_until=month)
-        registry.vehicles.upsert("皖AF06789", "family", li, valid_until=month)
-        token, claim = issue_token(read_key(config.passes.secret_file), person_id=chen, valid_hours=24)
-        record_pass(registry, claim)
+        people, token = register_residents(registry, Enroller(config.recognition.face),
+                                           read_key(config.passes.secret_file), 24)
     qr = config.database.parent / "pass-chen.png"
     write_qr_png(token, qr)
-    return {"people": {"王建国": wang, "李桂兰": li, "陈明": chen}, "qr": qr}
+    return {"people": people, "qr": qr}
 
 
 class Office:

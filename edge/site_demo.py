@@ -143,29 +143,18 @@ class Layout:
 
 
 def enrol(layout: Layout) -> Path:
-    """The office's registry: 王建国 (care-watch) and 李桂兰 by face, 陈明 by QR pass only; their cars."""
-    from datetime import date, timedelta
-
+    """The office's registry (``edge.demo.register_residents``, a pass valid a week); the pass's QR image."""
     from edge.config import load_config
+    from edge.demo import register_residents
     from edge.enrol import Enroller
     from edge.office import open_office_store
-    from edge.passes import issue_token, pass_issuer, record_pass
+    from edge.passes import pass_issuer
     from models.qr import write_qr_png
 
     config = load_config(layout.office_config)
-    enroller = Enroller(config.recognition.face)
     store, _ = open_office_store(config)
-    with store, store.transaction():
-        wang = store.people.add("王建国", "12-301", "13800000001", care_watch=True, face_consent=True)
-        enroller.enrol(store, wang, [MEDIA / "resident-wang-enrol.jpg"])
-        li = store.people.add("李桂兰", "3-402", "13800000002", face_consent=True)
-        enroller.enrol(store, li, [MEDIA / "resident-li-enrol.jpg"])
-        chen = store.people.add("陈明", "5-101", "13800000003")  # declined face recognition
-        month = (date.today() + timedelta(days=30)).isoformat()
-        store.vehicles.upsert("皖AY6B59", "resident", wang, valid_until=month)
-        store.vehicles.upsert("皖AF06789", "family", li, valid_until=month)
-        token, claim = issue_token(pass_issuer(config), person_id=chen, valid_hours=24 * 7)
-        record_pass(store, claim)
+    with store:
+        _, token = register_residents(store, Enroller(config.recognition.face), pass_issuer(config), 24 * 7)
     qr = layout.work / "pass-chen.png"
     write_qr_png(token, qr)
     return qr
@@ -297,7 +286,6 @@ def run_site_demo(workdir: str | None = None, console_port: int = 8080, exit_aft
                          if (e.get("subject") or {}).get("plate") == VISITOR), None)
 
         _wait("the visitor's car at the west gate", lambda: visitor("entry"), 60, procs)
-        time.sleep(4)  # the car drives on: its plate leaves the camera's view before the time moves
         advance_simulated(layout.clock_file, STAY_S)
         _say("the visitor came in at the west gate; 45 minutes pass (simulated time, the whole site)")
 
