@@ -18,6 +18,11 @@ the time they took, not reported as hundreds per second.
                    follow the video); at the end: start again (loop: true) or report "ended"
     still images   the picture, repeatedly, at ``fps`` (default 5), re-read when the file changes:
                    a snapshot that an IP camera uploads, or a pass held up to the camera
+
+Every frame carries two stamps: ``ts``, the injected wall clock (what events say), and ``mono``, the
+monotonic clock (what windows and cooldowns measure: a wall-clock jump, or the demo's simulated clock
+moving two days, never ends a cooldown). In every_frame mode both follow the video from the moment the
+file was opened.
 """
 
 from __future__ import annotations
@@ -69,11 +74,13 @@ class Frame:
     """One captured frame. Kept as OpenCV gives it (BGR); converted to RGB only if someone looks at it,
     since most frames of a 25 fps stream are replaced by a newer one before any analysis."""
 
-    __slots__ = ("seq", "ts", "_bgr", "_rgb")
+    __slots__ = ("seq", "ts", "mono", "_bgr", "_rgb")
 
-    def __init__(self, seq: int, ts: float, bgr: np.ndarray):
+    def __init__(self, seq: int, ts: float, bgr: np.ndarray, mono: float | None = None):
         self.seq = seq
         self.ts = ts  # wall-clock epoch when captured (video time in every_frame mode)
+        # monotonic seconds when captured (video time in every_frame mode): what windows measure
+        self.mono = time.monotonic() if mono is None else mono
         self._bgr = bgr
         self._rgb = None
 
@@ -203,13 +210,14 @@ class Camera:
             self._own_stop.wait(min(left, 0.1))
         return True
 
-    def _publish(self, bgr: np.ndarray, ts: float | None = None) -> None:
+    def _publish(self, bgr: np.ndarray, ts: float | None = None, mono: float | None = None) -> None:
+        """Hand out a frame; ``ts``/``mono`` given in every_frame mode (video time), else now."""
         now = time.monotonic()
         with self._cond:
             self._rate.tick(now)
             self._last_mono = now
             self._seq += 1
-            self._frame = Frame(self._seq, self._clock() if ts is None else ts, bgr)
+            self._frame = Frame(self._seq, self._clock() if ts is None else ts, bgr, now if mono is None else mono)
             was, self.state, self.down_since = self.state, "ok", None
             self._cond.notify_all()
         if was != "ok":
@@ -278,7 +286,7 @@ class Camera:
             every_frame = is_file and self.config.every_frame
             period = 1.0 / fps if (is_file and self.config.realtime and not every_frame) else 0.0
             next_at = time.monotonic()
-            started, index = self._clock(), 0
+            started, started_mono, index = self._clock(), time.monotonic(), 0
             got_any = False
             while not self._stopping():
                 began = time.monotonic()
@@ -301,7 +309,7 @@ class Camera:
                     return False
                 got_any = True
                 if every_frame:
-                    self._publish(bgr, started + index / fps)
+                    self._publish(bgr, started + index / fps, started_mono + index / fps)
                     index += 1
                     if not self._wait_taken():
                         return False

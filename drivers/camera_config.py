@@ -16,13 +16,19 @@ class CameraConfig(Section):
     source: str | int = Field(
         description="rtsp://… URL, /dev/videoN, a V4L2 index, or a video/image file (relative to the config)"
     )
-    role: Literal["face", "plate"] = Field(description="face or plate (any camera also reads QR passes)")
+    role: Literal["face", "plate"] = Field(
+        description="face or plate: what the camera recognises (plus QR passes unless read_qr: false)"
+    )
     lane: Literal["in", "out"] = Field(description="the lane the camera watches")
     roi: tuple[int, int, int, int] | None = Field(
         None, description="region of interest [x1, y1, x2, y2] in pixels; null = whole frame"
     )
     barrier: str | None = Field(None, description="barrier id this camera opens; default: the one serving its lane")
-    read_qr: bool = Field(True, description="also look for QR passes in this camera's frames")
+    read_qr: bool = Field(
+        True, description="also read QR passes here (on by default: a car without a registered plate shows its "
+        "pass at the car lane); a code that is not a gate-edge pass (a URL, a phone number) is ignored, a pass "
+        "that fails verification is denied"
+    )
     fps: float | None = Field(
         None, gt=0, le=120, description="files: pace at this rate (null = the file's own); live: ignored"
     )

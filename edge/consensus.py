@@ -4,6 +4,9 @@ lane, and one subject makes one decision per passage.
 A passage lasts while the subject keeps being seen: after a decision, further sightings of the same
 key in the same lane are absorbed until it has been unseen for ``cooldown_s``. Keys are whatever the
 caller says identifies a subject: a person id, a plate, a pass id, a stranger cluster.
+
+Times (``ts``) are the frames' monotonic stamps (``Frame.mono``, ``Shot.mono``), never the wall clock: a
+wall-clock jump (a real one, or the demo's simulated clock moving) must not end a passage.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ for 7- and 8-character readings (the length with the larger total weight wins). 
 once ``min_hits`` readings whose serial part (everything after the province) is at least
 ``min_confidence`` sure have been seen; the vehicle then stays "in passage" (no second decision)
 until it has been unseen for ``cooldown_s``.
+
+Times (``ts``) are the frames' monotonic stamps (``Shot.mono``), so a wall-clock jump never ends a passage.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from test_console_browser import browser, shot  # noqa: F401  (the fixture)
 from test_console_registry_browser import log_in
 from test_end_to_end import BLANK  # a grey frame: nothing in front of the camera
 
-from edge.pipeline import QR_COOLDOWN_S
+from edge.credentials.qr import QR_COOLDOWN_S
 
 
 def show(path, source=None, data: bytes | None = None) -> None:

@@ -131,7 +131,7 @@ def test_a_worker_survives_a_failing_frame(tmp_path, engines):
     worker = CameraWorker(camera, config, recognizers, gate, stop)
     calls = []
 
-    def broken(rgb, ts):
+    def broken(rgb, ts, mono=None):
         calls.append(ts)
         raise RuntimeError("model exploded")
 
@@ -165,7 +165,7 @@ def test_the_daemon_restarts_a_dead_worker_and_reports_it(tmp_path):
     try:
         worker = daemon.workers[0]
 
-        def die(rgb, ts):
+        def die(rgb, ts, mono=None):
             raise SystemExit("a thread killed by a bug that even catches Exception cannot survive")
 
         worker.process = die

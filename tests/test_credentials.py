@@ -1,0 +1,210 @@
+"""Credential processors (edge.credentials): the list a camera runs, foreign QR codes, the monotonic clock."""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import yaml
+from conftest import PLATES, face
+
+from drivers.barriers import make_barrier
+from edge.alerts import Alerts
+from edge.config import load_config
+from edge.gate import Gate
+from edge.recognition import Recognizers
+from edge.store import Store
+from models.images import letterbox, load_rgb
+
+KEY = b"k" * 32
+T0 = 1_760_000_000.0  # some wall-clock moment
+TWO_DAYS = 2 * 86400.0
+
+
+def setup_gate(tmp_path, engines, cameras, **sections):
+    """A gate (real Gate, registry and simulated barrier) with ``cameras``; (config, registry, barrier, gate,
+    recognizers)."""
+    path = tmp_path / "gate.yaml"
+    path.write_text(yaml.safe_dump({
+        "site": "tianlin12", "gate": "east", "database": "registry.db", "cameras": cameras,
+        "barriers": [{"id": "b", "type": "simulated", "lanes": ["in", "out"], "pulse_ms": 0}],
+        "passes": {"secret_file": str(tmp_path / "pass.key")}, **sections,
+    }, allow_unicode=True))
+    (tmp_path / "pass.key").write_bytes(KEY)
+    config = load_config(path)
+    registry = Store(config.database)
+    barrier = make_barrier(config.barriers[0])
+    gate = Gate(config, registry, {"b": barrier}, Alerts(config, registry))
+    return config, registry, barrier, gate, Recognizers(config, registry, **engines)
+
+
+def camera(cam_id="cam", role="face", lane="in", **kw):
+    return {"id": cam_id, "source": "/dev/video97", "role": role, "lane": lane, **kw}
+
+
+def qr_frame(text: str) -> np.ndarray:
+    from models.qr import qr_image
+
+    grey = qr_image(text)
+    return letterbox(np.stack([grey] * 3, axis=-1), 640, 480)
+
+
+def kinds(registry) -> list[tuple]:
+    return [(e["kind"], e["decision"], e["credential"]) for e in registry.events.payloads()]
+
+
+# -- the processor list -------------------------------------------------------------------------------
+def test_each_camera_runs_the_processors_of_its_role_and_qr_unless_turned_off(tmp_path):
+    from edge.credentials import FaceProcessor, PlateProcessor, Processor, QrProcessor, processors_for
+    from edge.pipeline import CameraWorker
+
+    cams = [camera("face-in"), camera("plate-in", "plate"), camera("plate-out", "plate", "out", read_qr=False)]
+    config, registry, _, gate, recognizers = setup_gate(tmp_path, {}, cams)
+    chains = {c.id: [type(p) for p in processors_for(c, config, recognizers, gate, KEY)] for c in config.cameras}
+    assert chains == {"face-in": [FaceProcessor, QrProcessor], "plate-in": [PlateProcessor, QrProcessor],
+                      "plate-out": [PlateProcessor]}
+    assert config.cameras[0].read_qr is True  # on by default: an unlicensed car's pass is shown at the car lane
+    worker = CameraWorker(SimpleNamespace(config=config.cameras[1]), config, recognizers, gate, threading.Event())
+    assert [type(p) for p in worker.processors] == [PlateProcessor, QrProcessor]
+    assert all(isinstance(p, Processor) and p.cam is config.cameras[1] for p in worker.processors)
+    worker.pass_key = KEY  # the daemon's reload hands every worker the current pass key
+    assert worker.processors[1].pass_key == KEY
+    registry.close()
+
+
+# -- QR codes -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text", ["https://example.com/menu?table=12", "TEL:13800000000", "GE1:HELLOWORLD"])
+def test_a_foreign_qr_code_makes_no_event_and_no_denial(tmp_path, text, caplog):
+    from edge.credentials import QrProcessor, Shot
+    from models.qr import QrReader
+
+    config, registry, barrier, gate, recognizers = setup_gate(tmp_path, {"qr": QrReader()}, [camera()])
+    qr = QrProcessor(config.cameras[0], config, recognizers, gate, KEY)
+    rgb = qr_frame(text)
+    assert [c.text for c in qr.observe(Shot(rgb, T0, 0.0))] == [text]  # it is read: the test can fail
+    with caplog.at_level("DEBUG", logger="edge.credentials.qr"):
+        events = [e for i in range(20) for e in qr.process(Shot(rgb, T0 + i, 100.0 + 20 * i))]
+    assert events == [] and kinds(registry) == [] and barrier.commands == []
+    assert "not a gate-edge pass" in caplog.text
+    registry.close()
+
+
+def test_a_pass_of_our_format_that_fails_verification_is_denied(tmp_path):
+    from edge.credentials import QrProcessor, Shot
+    from edge.passes import issue_token, record_pass
+    from models.qr import QrReader
+
+    config, registry, barrier, gate, recognizers = setup_gate(tmp_path, {"qr": QrReader()}, [camera()])
+    person = registry.people.add("陈明", "5-101")
+    token, claim = issue_token(KEY, person_id=person, valid_hours=1)
+    record_pass(registry, claim)
+    forged = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
+    qr = QrProcessor(config.cameras[0], config, recognizers, gate, KEY)
+    [denied] = qr.process(Shot(qr_frame(forged), T0, 10.0))
+    assert (denied["kind"], denied["decision"], denied["credential"]) == ("denied", "deny", "qr")
+    assert "forged" in denied["reason"]
+    [entry] = qr.process(Shot(qr_frame(token), T0 + 1, 11.0))
+    assert (entry["kind"], entry["decision"], entry["subject"]["person_id"]) == ("entry", "open", person)
+    assert len(barrier.commands) == 1
+    registry.close()
+
+
+# -- agreement over frames on the monotonic clock -------------------------------------------------------
+def jumping_stamps(count=30, jump_at=10) -> list[tuple[float, float]]:
+    """(ts, mono) of frames 0.2 s apart on the monotonic clock while the wall clock jumps two days at ``jump_at``."""
+    return [(T0 + 0.2 * i + (TWO_DAYS if i >= jump_at else 0.0), 5000.0 + 0.2 * i) for i in range(count)]
+
+
+def held_up(tmp_path, engines, credential):
+    """A gate whose one camera sees ``credential`` (a resident's face, a plate, a valid pass) in every frame:
+    (config, registry, barrier, gate, recognizers, rgb)."""
+    from edge.passes import issue_token, record_pass
+
+    cam = camera(role="plate" if credential == "plate" else "face", read_qr=credential == "qr", process_every_s=0)
+    config, registry, barrier, gate, recognizers = setup_gate(
+        tmp_path, engines, [cam], recognition={"face": {"scale": 1.0}, "plate": {"province": "皖"}})
+    if credential == "face":
+        resident = registry.people.add("王建国", "12-301")
+        enrolment = engines["faces"].enrolment_template(load_rgb(face("fr_obama", 1)), "enrolment photo")
+        registry.templates.add(resident, engines["faces"].encoder.name, [enrolment])
+        rgb = letterbox(load_rgb(face("fr_obama", 2)), 640, 480)
+    elif credential == "plate":
+        rgb = letterbox(load_rgb(PLATES / "ccpd_07.jpg"), 1280, 720)
+    else:
+        token, claim = issue_token(KEY, person_id=registry.people.add("陈明", "5-101"), valid_hours=1)
+        record_pass(registry, claim)
+        rgb = qr_frame(token)
+    return config, registry, barrier, gate, recognizers, rgb
+
+
+@pytest.mark.parametrize("credential", ["face", "plate", "qr"])
+def test_a_processor_does_not_re_trigger_when_the_wall_clock_jumps(tmp_path, engines, credential):
+    from edge.credentials import FaceProcessor, PlateProcessor, QrProcessor, Shot
+
+    config, registry, barrier, gate, recognizers, rgb = held_up(tmp_path, engines, credential)
+    kind = {"face": FaceProcessor, "plate": PlateProcessor, "qr": QrProcessor}[credential]
+    processor = kind(config.cameras[0], config, recognizers, gate)
+    if credential == "qr":
+        processor.pass_key = KEY
+    events = [e for ts, mono in jumping_stamps() for e in processor.process(Shot(rgb, ts, mono))]
+    # 6 s on the monotonic clock, well within every cooldown: one passage, one entry.
+    assert [(e["kind"], e["decision"], e["credential"]) for e in events] == [("entry", "open", credential)]
+    assert len(barrier.commands) == 1
+    registry.close()
+
+
+class ScriptedCamera:
+    """A camera handing out prepared frames (with ``ts`` and ``mono``), then "ended"."""
+
+    def __init__(self, config, frames):
+        self.config, self.state, self._frames = config, "ok", list(frames)
+
+    def wait_newer(self, seq, timeout):
+        if not self._frames:
+            self.state = "ended"
+            return None
+        return self._frames.pop(0)
+
+
+@pytest.mark.parametrize("credential", ["face", "plate", "qr"])
+def test_a_camera_worker_does_not_let_anyone_in_twice_when_the_wall_clock_jumps(tmp_path, engines, credential):
+    """The site demo's case: the simulated clock moves 45 minutes (here two days) while a car is in view."""
+    from edge.pipeline import CameraWorker
+
+    config, registry, barrier, gate, recognizers, rgb = held_up(tmp_path, engines, credential)
+    frames = [SimpleNamespace(seq=n + 1, ts=ts, mono=mono, image=rgb) for n, (ts, mono) in enumerate(jumping_stamps())]
+    stop = threading.Event()
+    worker = CameraWorker(ScriptedCamera(config.cameras[0], frames), config, recognizers, gate, stop, KEY).start()
+    worker.join(60)
+    stop.set()
+    assert worker.errors == 0 and worker.frames == 30
+    assert kinds(registry) == [("entry", "open", credential)]
+    assert len(barrier.commands) == 1
+    registry.close()
+
+
+# -- the camera's stamps --------------------------------------------------------------------------------
+def test_frames_carry_a_monotonic_stamp_that_follows_the_video_in_every_frame_mode(tmp_path):
+    from test_camera import camera_config, video
+
+    from drivers.camera import Camera
+
+    path = video(tmp_path / "v.avi", [face("fr_obama")], seconds_each=1.0, fps=10)
+    with Camera(camera_config(path, every_frame=True), clock=lambda: T0) as cam:
+        got, seq = [], 0
+        while cam.state != "ended" or cam.latest().seq > seq:
+            frame = cam.wait_newer(seq, timeout=1.0)
+            if frame is not None:
+                got.append(frame)
+                seq = frame.seq
+                time.sleep(0.02)
+    assert len(got) == 10
+    assert [round(f.ts - T0, 6) for f in got] == [round(f.mono - got[0].mono, 6) for f in got]
+    assert abs(got[0].mono - time.monotonic()) < 30
+    with Camera(camera_config(face("fr_obama"), fps=20), clock=lambda: T0) as cam:
+        before = time.monotonic()
+        frame = cam.wait_newer(0, timeout=5)
+        assert frame is not None and frame.ts == T0 and before - 1 <= frame.mono <= time.monotonic()
