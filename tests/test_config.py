@@ -58,11 +58,28 @@ MALFORMED = [
      "5: (yaml): not valid YAML: expected the node content, but found '<stream end>'"),
     ("duplicate key", BASE + "gate: west\n", "4: gate: key given twice; keep one (the last one wins in YAML)"),
     ("unknown barrier type", BASE + "barriers:\n  - {id: car, type: magic}\n",
-     "5: barriers.0.type: unknown type 'magic'; use one of: 'modbus_rtu', 'simulated'"),
+     "5: barriers.0.type: unknown type 'magic'; use one of: modbus_rtu, simulated"),
     ("bad baudrate", BASE + "cameras:\n  - {id: c, source: rtsp://x, role: plate, lane: in}\n"
      "barriers:\n  - {id: car, type: modbus_rtu, port: /dev/ttyUSB0, baudrate: 9601, lanes: [in]}\n",
-     "7: barriers.0.baudrate: Input should be 1200, 2400, 4800, 9600, 19200, 38400, 57600 or 115200, got 9601"
+     "7: barriers.0.baudrate: unknown value 9601; use one of: 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200"
      " — serial speed; must match the controller's DIP switches"),
+    ("bad log level", BASE + "log_level: VERBOSE\n",
+     "4: log_level: unknown value 'VERBOSE'; use one of: DEBUG, INFO, WARNING, ERROR — logging level"),
+    ("bad lane key", BASE + "barriers:\n  - {id: car, type: modbus_rtu, port: /dev/ttyUSB0, loop_inputs: {up: 1}}\n",
+     "5: barriers.0.loop_inputs.up: unknown key 'up'; use one of: in, out"),
+    ("bad coil map key", BASE + "barriers:\n  - {id: car, type: modbus_rtu, port: /dev/ttyUSB0, open_coil: {up: 1}}\n",
+     "5: barriers.0.open_coil.up: unknown key 'up'; use one of: in, out"),
+    ("not a coil", BASE + "barriers:\n  - {id: car, type: modbus_rtu, port: /dev/ttyUSB0, open_coil: one}\n",
+     "5: barriers.0.open_coil: Input should be a valid integer or a valid dictionary, got 'one' — coil address "
+     "pulsed to open; one number for all lanes or {{in: 0, out: 1}}"),
+    ("no barrier type", BASE + "barriers:\n  - {id: car, lanes: [in]}\n",
+     "5: barriers.0: missing 'type:'; say which driver (modbus_rtu or simulated)"),
+    ("unknown province", BASE + "recognition:\n  plate: {province: 申}\n",
+     "5: recognition.plate.province: unknown province '申'; use one of: 京, 津, 沪, 渝, 冀, 豫, 云, 辽, 黑, 湘, "
+     "皖, 鲁, 新, 苏, 浙, 赣, 鄂, 桂, 甘, 晋, 蒙, 陕, 吉, 闽, 贵, 粤, 青, 藏, 川, 宁, 琼"),
+    ("unknown role", "role: gat\n" + BASE,
+     "1: role: unknown value 'gat'; use one of: gate, office — gate (this file) or office (the committee office's "
+     "file, checked by the same check-config)"),
     ("roi not a box", BASE + "cameras:\n  - {id: c, source: rtsp://x, role: face, lane: in, roi: [100, 0, 50, 10]}\n",
      "5: cameras.0.roi: roi [100, 0, 50, 10] is not a box: give [x1, y1, x2, y2] with x2 > x1 and y2 > y1"),
     ("camera file missing", BASE + "cameras:\n  - {id: c, source: media/none.mp4, role: face, lane: in}\n",
@@ -194,23 +211,225 @@ def test_every_field_has_a_description():
 
 @pytest.mark.parametrize("name", ["gate.example.yaml", "demo.yaml"])
 def test_shipped_configs_are_valid(name, tmp_path):
-    text = (REPO / "config" / name).read_text(encoding="utf-8")
     if name == "gate.example.yaml":
-        # The example names files that exist on a real gate; point them at stand-ins here.
-        for real in ("/etc/gate-edge/pass.key", "/etc/gate-edge/mqtt.password", "/etc/gate-edge/ca.pem",
-                     "/etc/gate-edge/command.key"):
-            stand_in = tmp_path / Path(real).name
-            stand_in.write_text("x")
-            text = text.replace(real, str(stand_in))
-        text = text.replace("/var/lib/gate-edge/registry.db", str(tmp_path / "registry.db"))
-        path = tmp_path / name
-        path.write_text(text, encoding="utf-8")
+        path = _with_stand_ins(REPO / "config" / name, tmp_path)
     else:
         from edge.demo import prepare
 
         # The demo config is completed in its working folder (broker port, barrier pty, keys, media).
         path = prepare(tmp_path, 18830, "/dev/ttyUSB0")
     load_config(path)
+
+
+def _with_stand_ins(source: Path, tmp_path: Path) -> Path:
+    """A copy of ``source`` whose files under /etc/gate-edge (keys, password, CA: they exist on a real gate)
+    and /var/lib/gate-edge are stand-ins in ``tmp_path``; comments are kept."""
+    import re
+
+    from edge.keys import write_local_secrets
+
+    write_local_secrets(tmp_path)  # pass.key and command.key as `gate-edge keys new --local` writes them
+    text = source.read_text(encoding="utf-8")
+    for real in sorted(set(re.findall(r"(?<=[\s:\[])/etc/gate-edge/[\w.-]+", text))):
+        stand_in = tmp_path / Path(real).name
+        if not stand_in.exists():
+            stand_in.write_text("x")
+        text = text.replace(real, str(stand_in))
+    text = text.replace("/var/lib/gate-edge/", f"{tmp_path}/")
+    path = tmp_path / f"checked-{source.name}"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_example_config_is_generated_from_the_models():
+    import difflib
+
+    from edge.config.example import COMMAND, render
+
+    committed = (REPO / "config" / "gate.example.yaml").read_text(encoding="utf-8")
+    generated = render()
+    diff = "".join(list(difflib.unified_diff(committed.splitlines(True), generated.splitlines(True),
+                                             "config/gate.example.yaml (committed)", "generated"))[:40])
+    assert committed == generated, (
+        f"config/gate.example.yaml differs from the config models' descriptions and defaults; regenerate it "
+        f"(from the repository root): .venv/bin/{COMMAND}\n{diff}")
+
+
+def test_the_example_config_lists_every_key():
+    """Every key of every section, and of each kind of camera and barrier, is in the example."""
+    import typing
+
+    import yaml
+    from pydantic import BaseModel
+
+    from edge.config import GateConfig
+
+    data = yaml.safe_load((REPO / "config" / "gate.example.yaml").read_text(encoding="utf-8"))
+    missing = []
+
+    def walk(model: type[BaseModel], node: dict, path: str):
+        for name, field in model.model_fields.items():
+            if name not in node:
+                missing.append(f"{path}{name}")
+                continue
+            models = _config_models(field.annotation)
+            if not models:
+                continue
+            if typing.get_origin(field.annotation) is not list:
+                walk(models[0], node[name], f"{path}{name}.")
+                continue
+            for kind in models:  # each kind of item (a driver's barrier) at least once, with all its keys
+                tags = typing.get_args(kind.model_fields["type"].annotation) if "type" in kind.model_fields else ()
+                items = [item for item in node[name] if not tags or item.get("type") in tags]
+                if not items:
+                    missing.append(f"{path}{name}: no {tags or kind.__name__} item")
+                    continue
+                walk(kind, {key: value for item in items for key, value in item.items()}, f"{path}{name}[].")
+
+    walk(GateConfig, data, "")
+    assert missing == []
+
+
+def _config_models(annotation) -> list:
+    """The config sections inside an annotation (a Section, list[Section], a union of barrier drivers)."""
+    import typing
+
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in typing.get_args(annotation) for model in _config_models(arg)]
+
+
+def _enumerated_keys():
+    """(root model, dotted path, item model or None, Literal values) of every enumerated key of the gate's and
+    the office's files, inside sections and list items (each camera, each barrier driver)."""
+    import typing
+
+    from edge.config.root import GateConfig
+    from edge.config.site import OfficeConfig
+
+    def literal(annotation):
+        if typing.get_origin(annotation) is typing.Literal:
+            return list(typing.get_args(annotation))
+        for arg in typing.get_args(annotation):
+            if literal(arg):
+                return literal(arg)
+        return []
+
+    found = []
+
+    def walk(root, model, path, item):
+        for name, field in model.model_fields.items():
+            models = _config_models(field.annotation)
+            if models and typing.get_origin(field.annotation) is list:
+                for inner in models:
+                    walk(root, inner, (*path, name, 0), inner)
+            elif models:
+                walk(root, models[0], (*path, name), item)
+            elif literal(field.annotation) and not (name in ("type", "role") and len(literal(field.annotation)) == 1):
+                found.append((root, (*path, name), item, literal(field.annotation), _shape(field.annotation)))
+
+    def _shape(annotation):  # where the enumerated value goes: the value, a list item, or a mapping's key
+        import typing
+
+        kinds = {typing.get_origin(a) for a in (annotation, *typing.get_args(annotation))}
+        return "key" if dict in kinds else "item" if list in kinds else "value"
+
+    walk(GateConfig, GateConfig, (), None)
+    walk(OfficeConfig, OfficeConfig, (), None)
+    return found
+
+
+ENUMERATED = _enumerated_keys()
+# What a file needs besides the key under test, and the required keys of a list item.
+_FILES = {"GateConfig": {"site": "s", "gate": "g", "database": "r.db"},
+          "OfficeConfig": {"role": "office", "site": "s", "database": "office.db",
+                           "registry": {"signing_key_file": "registry.key"}}}
+_REQUIRED = {"id": "x", "source": "rtsp://x", "role": "face", "lane": "in", "port": "/dev/ttyUSB0"}
+
+
+@pytest.mark.parametrize("root, path, item, allowed, shape", ENUMERATED, ids=[
+    f"{root.__name__}:{'.'.join(map(str, path))}{':' + item.__module__.rsplit('.')[-1] if item else ''}"
+    for root, path, item, *_ in ENUMERATED])
+def test_every_enumerated_key_is_checked_and_its_message_lists_the_allowed_values(root, path, item, allowed, shape,
+                                                                                  write_config, tmp_path, capsys):
+    import typing
+
+    (tmp_path / "registry.key").write_text("x")
+    data = {key: dict(value) if isinstance(value, dict) else value for key, value in _FILES[root.__name__].items()}
+    node = data
+    for index, part in enumerate(path[:-1]):
+        if isinstance(part, int):
+            type_field = item.model_fields.get("type")
+            node[part] = {"type": typing.get_args(type_field.annotation)[0]} if type_field else {}
+            node[part].update({k: v for k, v in _REQUIRED.items() if k in item.model_fields
+                               and item.model_fields[k].is_required() and k != "type"})
+        elif isinstance(path[index + 1], int):
+            node[part] = [None]
+        else:
+            node.setdefault(part, {})
+        node = node[part]
+    name = path[-1]
+    node[name], where = {"item": (["bogus"], f"{name}.0"), "key": ({"bogus": 1}, f"{name}.bogus"),
+                         "value": ("bogus", name)}[shape]
+    file = write_config(data)
+    assert main(["check-config", str(file)]) == 2
+    err = capsys.readouterr().err
+    dotted = ".".join(map(str, (*path[:-1], where)))
+    what = "key" if shape == "key" else "value"
+    assert f"{dotted}: unknown {what} 'bogus'; use one of: {', '.join(map(str, allowed))}" in err, err
+
+
+@pytest.mark.parametrize("key, value, allowed", [
+    ("recognition.face.encoder", "arcfase", "default, dlib, faceplugin, mobilefacenet, ensemble"),
+    ("recognition.plate.province", "申", "京, 津, 沪"),
+])
+def test_keys_checked_against_a_list_name_its_values(key, value, allowed, write_config, capsys):
+    section, sub_section, name = key.split(".")
+    path = write_config(BASE + f"{section}:\n  {sub_section}: {{{name}: {value}}}\n")
+    assert main(["check-config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{key}: unknown" in err and f"{value!r}; use one of: {allowed}" in err
+
+
+def test_the_design_example_config_starts_with_a_warning(tmp_path, capsys):
+    """DESIGN 4.2's example, as written there: a barrier for both lanes, cameras at the entry only (the exit
+    is opened by the guard or the office). check-config says ok (exit 0) and prints the lane warning."""
+    path = _with_stand_ins(REPO / "tests" / "data" / "design-4.2-gate.yaml", tmp_path)
+    assert main(["check-config", str(path)]) == 0
+    out = capsys.readouterr()
+    assert out.out == "ok\n"
+    assert out.err.splitlines() == [
+        f"{path}:18: barriers.0.lanes: lane 'out' of barrier 'east-car' has no camera: only the guard or the office "
+        "opens it (gate-edge cmd, the console); add a camera with lane: out if one should"]
+
+
+def test_the_config_warnings_are_logged_when_the_daemon_starts(write_config, monkeypatch, caplog):
+    import edge.daemon
+
+    started = []
+
+    class NoDaemon:  # the real one opens the broker link and the cameras: only the start-up log matters here
+        def __init__(self, config):
+            started.append(config)
+
+        def start(self):
+            pass
+
+        def run(self):
+            return 0
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(edge.daemon, "Daemon", NoDaemon)
+    path = write_config(BASE + "cameras:\n  - {id: c, source: rtsp://x, role: plate, lane: in}\n"
+                        "barriers:\n  - {id: car, type: simulated, lanes: [in, out]}\n")
+    with caplog.at_level("WARNING", logger="edge.config"):
+        assert main(["run", "-c", str(path)]) == 0
+    assert started
+    assert any("barriers.0.lanes: lane 'out' of barrier 'car' has no camera" in r.getMessage() for r in caplog.records)
 
 
 def test_a_camera_url_with_a_password_is_never_printed(write_config, capsys):

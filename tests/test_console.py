@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+from conftest import console_client
 from console_site import USERS, care_alert, console_site, held_exit, resident
 from mqtt_helpers import wait_for
 
@@ -21,24 +22,6 @@ httpx = pytest.importorskip("httpx")
 def site(tmp_path_factory):
     with console_site(tmp_path_factory.mktemp("console")) as state:
         yield state
-
-
-def login(site, name: str = "guard1") -> tuple[httpx.Client, str]:
-    client = httpx.Client(base_url=site.url, timeout=30)
-    role, password = USERS[name]
-    answer = client.post("/login", data={"username": name, "password": password},
-                         headers={"Accept": "application/json"})
-    assert answer.status_code == 200, answer.text
-    assert answer.json()["role"] == role
-    return client, answer.json()["csrf_token"]
-
-
-@pytest.fixture
-def guard(site):
-    client, token = login(site, "guard1")
-    client.headers["X-CSRF-Token"] = token
-    yield client
-    client.close()
 
 
 def audit_count(site) -> int:
@@ -286,7 +269,7 @@ def test_query_by_plate_and_person(site, guard):
 
 def test_the_audit_is_for_admins_only(site, guard):
     assert guard.get("/api/audit").status_code == 403
-    admin, _ = login(site, "admin1")
+    admin = console_client(site, "admin1")
     try:
         rows = admin.get("/api/audit").json()
         assert rows and {"username", "action", "target", "outcome", "ts"} <= set(rows[0])
@@ -295,7 +278,8 @@ def test_the_audit_is_for_admins_only(site, guard):
 
 
 def test_logout_ends_the_session(site):
-    client, token = login(site, "guard1")
+    client = console_client(site, "guard1")
+    token = client.headers["X-CSRF-Token"]
     try:
         assert client.get("/api/alerts").status_code == 200
         assert client.post("/logout", headers={"X-CSRF-Token": token}).status_code == 303

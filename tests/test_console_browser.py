@@ -5,42 +5,18 @@ is saved to docs/console/*.png."""
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
 import pytest
+from conftest import shot
 from console_site import USERS, care_alert, console_site, held_exit, resident
 from mqtt_helpers import wait_for
-
-CHROMIUM = Path(os.environ.get("GATE_EDGE_CHROMIUM", "/usr/bin/chromium"))
-SHOTS = Path(__file__).resolve().parents[1] / "docs" / "console"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
-
-
-@pytest.fixture
-def browser():  # per test: Playwright's loop and its executor threads end with the test
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (make test installs Debian's chromium when run as root)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (pip, the test extras) is missing")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     with console_site(tmp_path_factory.mktemp("console-browser")) as state:
         yield state
-
-
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def test_the_committee_uses_the_console_in_a_browser(site, browser):

@@ -15,8 +15,8 @@ from datetime import datetime
 from types import SimpleNamespace
 
 import pytest
-from conftest import PLATES, TWO_PEOPLE, face
-from console_site import USERS, console_site, synced
+from conftest import PLATES, TWO_PEOPLE, console_client, face
+from console_site import console_site, synced
 from mqtt_helpers import wait_for
 
 httpx = pytest.importorskip("httpx")
@@ -30,27 +30,9 @@ def site(tmp_path_factory):
         yield state
 
 
-def login(site, name: str) -> httpx.Client:
-    """A logged-in client sending its session's CSRF token with every request."""
-    client = httpx.Client(base_url=site.url, timeout=60)
-    role, password = USERS[name]
-    answer = client.post("/login", data={"username": name, "password": password},
-                         headers={"Accept": "application/json"})
-    assert answer.status_code == 200, answer.text
-    client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
-    return client
-
-
-@pytest.fixture
-def guard(site):
-    client = login(site, "guard1")
-    yield client
-    client.close()
-
-
 @pytest.fixture
 def admin(site):
-    client = login(site, "admin1")
+    client = console_client(site, "admin1")
     yield client
     client.close()
 
@@ -97,7 +79,7 @@ def test_every_registry_route_needs_a_session(site, method, path):
 
 
 def test_a_guard_reads_the_registry_but_may_not_change_it(site, guard):
-    admin = login(site, "admin1")
+    admin = console_client(site, "admin1")
     try:
         person = admin.post("/api/people", json={"name": "门岗测", "unit": "9-901"}).json()["person_id"]
         assert admin.post("/api/vehicles", json={"plate": "沪B90901", "class": "visitor"}).status_code == 201

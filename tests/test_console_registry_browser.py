@@ -5,46 +5,16 @@ print it, revoke it, and erase the person — each write through the page's own 
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
-from conftest import PLATES, face
-from console_site import USERS, console_site
+from conftest import PLATES, face, log_in
+from console_site import console_site
 from mqtt_helpers import wait_for
-
-CHROMIUM = Path(os.environ.get("GATE_EDGE_CHROMIUM", "/usr/bin/chromium"))
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
-
-
-@pytest.fixture
-def browser():  # per test: Playwright's loop and its executor threads end with the test
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (make test installs Debian's chromium when run as root)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (pip, the test extras) is missing")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     with console_site(tmp_path_factory.mktemp("console-registry-browser")) as state:
         yield state
-
-
-def log_in(page, site, name: str, target: str) -> None:
-    from playwright.sync_api import expect
-
-    page.goto(f"{site.url}{target}")
-    page.fill("input[name=username]", name)
-    page.fill("input[name=password]", USERS[name][1])
-    page.click("button[type=submit]")
-    expect(page).to_have_url(f"{site.url}{target}")
 
 
 def test_the_committee_keeps_the_registry_and_passes_in_a_browser(site, browser, tmp_path):

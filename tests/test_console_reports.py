@@ -267,20 +267,6 @@ def site(tmp_path_factory):
         yield state
 
 
-@pytest.fixture
-def guard(site):
-    httpx = pytest.importorskip("httpx")
-    from console_site import USERS
-
-    client = httpx.Client(base_url=site.url, timeout=30)
-    answer = client.post("/login", data={"username": "guard1", "password": USERS["guard1"][1]},
-                         headers={"Accept": "application/json"})
-    assert answer.status_code == 200, answer.text
-    client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
-    yield client
-    client.close()
-
-
 def test_reports_need_a_session(site):
     import httpx
 

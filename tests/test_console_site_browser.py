@@ -6,29 +6,14 @@ refused; the reports page counts today's passages (its numbers and its chart). P
 from __future__ import annotations
 
 import base64
-import os
-import shutil
 import time
 
 import pytest
-from conftest import face
+from conftest import face, log_in, shot, show
 from console_site import console_site
 from mqtt_helpers import wait_for
-from test_console_browser import browser, shot  # noqa: F401  (the fixture)
-from test_console_registry_browser import log_in
-from test_end_to_end import BLANK  # a grey frame: nothing in front of the camera
 
 from edge.credentials.qr import QR_COOLDOWN_S
-
-
-def show(path, source=None, data: bytes | None = None) -> None:
-    """Put a picture in front of a camera (atomically, as a camera uploading a snapshot)."""
-    tmp = path.with_name(path.name + ".tmp")
-    if source is not None:
-        shutil.copy(source, tmp)
-    else:
-        tmp.write_bytes(data if data is not None else BLANK)
-    os.replace(tmp, path)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +39,7 @@ def archived(site, kind: str, test=lambda event: True) -> list[dict]:
     return [e for e in site.office.store.console.events(kind=kind, limit=100) if test(e)]
 
 
-def test_enrol_at_the_console_then_the_gate_sees_a_pass_open_and_a_revoked_pass_refused(site, browser):  # noqa: F811
+def test_enrol_at_the_console_then_the_gate_sees_a_pass_open_and_a_revoked_pass_refused(site, browser):
     from playwright.sync_api import expect
 
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN",

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from conftest import PLATES, face
+from conftest import PLATES, face, show
 from mqtt_helpers import Listener, wait_for
-from test_end_to_end import KEY, Site, show
+from test_end_to_end import KEY, Site
 
 from edge.remote import new_command
 from edge.schemas import NAMES, schema, schema_for_topic, validate

@@ -3,37 +3,23 @@ barrier controllers on real ptys, cameras that are image files the test swaps li
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 import yaml
-from conftest import PLATES, face
+from conftest import PLATES, face, show
 from mqtt_helpers import Listener, wait_for
 
 from drivers.barrier_simulator import BarrierSimulator
 from drivers.ptylink import PtyLink
 from edge.remote import sign
 from edge.store import Store
-from models.images import encode_jpeg, load_rgb
+from models.images import load_rgb
 
 KEY = b"office-and-gate-share-this-key-32"
-BLANK = encode_jpeg(np.full((480, 640, 3), 60, np.uint8))
-
-
-def show(path, source=None):
-    """Put a new picture in front of a camera (atomically, as a camera uploading a snapshot)."""
-    tmp = path.with_suffix(".tmp.jpg")
-    if source is None:
-        tmp.write_bytes(BLANK)
-    else:
-        shutil.copy(source, tmp)
-    os.replace(tmp, path)
 
 
 class Site:

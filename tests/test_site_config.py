@@ -78,3 +78,15 @@ def test_office_mistakes_are_named(changes, problem, etc, tmp_path, capsys):
 def test_the_office_service_refuses_a_gate_config(etc, tmp_path, capsys):
     assert main(["office", "-c", str(_example("east.yaml", etc, tmp_path))]) == 2
     assert "is a gate's config" in capsys.readouterr().err
+
+
+def test_the_design_office_example_checks_clean(etc, tmp_path, capsys):
+    """DESIGN 6.2's example of the office's file, as written there (its keys under /etc/gate-edge are the
+    ones `gate-edge keys new` writes, here in a temporary folder)."""
+    text = (REPO / "tests" / "data" / "design-6.2-office.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "design-6.2-office.yaml"
+    path.write_text(text.replace("/etc/gate-edge/", f"{etc}/").replace("/var/lib/gate-edge/", f"{tmp_path}/"),
+                    encoding="utf-8")
+    assert main(["check-config", str(path)]) == 0
+    out = capsys.readouterr()
+    assert out.out.strip() == "ok" and out.err == ""

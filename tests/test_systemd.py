@@ -47,11 +47,98 @@ def test_unit_exposure_is_at_most_2(analyze, installed_unit):
     assert float(match.group(1)) <= 2.0
 
 
-def test_unit_is_notify_with_a_watchdog_and_its_own_user():
+def parse_unit(text: str) -> dict[str, dict[str, list[str]]]:
+    """A unit file as systemd reads it (systemd.syntax(7)): ``{section: {key: [values]}}``. Comments (# ;) are
+    skipped, a trailing backslash continues a line, a key given again adds a value (DeviceAllow=, Environment=)
+    and an empty assignment (``CapabilityBoundingSet=``) resets the list; keys outside a section are errors."""
+    unit: dict[str, dict[str, list[str]]] = {}
+    section = None
+    lines = iter(text.splitlines())
+    for raw in lines:
+        line = raw.strip()
+        while line.endswith("\\"):
+            line = line[:-1] + " " + next(lines, "").strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = unit.setdefault(line[1:-1], {})
+            continue
+        assert section is not None, f"{line!r} is outside any [Section]"
+        key, sep, value = line.partition("=")
+        assert sep, f"{line!r} is not KEY=VALUE"
+        values = section.setdefault(key.strip(), [])
+        if value.strip():
+            values.append(value.strip())
+        else:
+            values.clear()
+    return unit
+
+
+def _one(unit: dict, section: str, key: str) -> str:
+    """A single-valued setting: the last assignment wins, as in systemd."""
+    values = unit.get(section, {}).get(key, [])
+    assert values, f"[{section}] {key}= is not set"
+    return values[-1]
+
+
+def _yes(unit: dict, section: str, key: str) -> bool:
+    return _one(unit, section, key).lower() in ("1", "yes", "true", "on")
+
+
+def _seconds(value: str) -> float:
+    units = {"": 1, "s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600, "ms": 0.001}
+    total = 0.0
+    for number, unit in re.findall(r"([0-9.]+)\s*([a-z]*)", value):
+        total += float(number) * units[unit]
+    return total
+
+
+def check_unit(text: str, command: str, config: str) -> None:
+    """What the README promises of a service unit, read from the parsed unit (not from its text)."""
+    import shlex
+
+    unit = parse_unit(text)
+    assert set(unit) == {"Unit", "Service", "Install"}, sorted(unit)
+    assert _one(unit, "Service", "Type") == "notify"
+    assert _one(unit, "Service", "NotifyAccess") == "main"
+    assert _seconds(_one(unit, "Service", "WatchdogSec")) > 0
+    assert _one(unit, "Service", "Restart") == "always"
+    assert "2" in " ".join(unit["Service"].get("RestartPreventExitStatus", [])).split()  # a bad config stays down
+    start = shlex.split(_one(unit, "Service", "ExecStart"))
+    assert start[0].endswith("/gate-edge") and start[1:] == [command, "-c", config], start
+    assert [shlex.split(v)[1:] for v in unit["Service"].get("ExecStartPre", [])] == [["check-config", config]]
+    assert _yes(unit, "Service", "DynamicUser")
+    assert _one(unit, "Service", "StateDirectory") == "gate-edge"
+    assert _one(unit, "Service", "DevicePolicy") == "closed"
+    assert _one(unit, "Service", "ProtectSystem") == "strict"
+    for key in ("NoNewPrivileges", "ProtectHome", "PrivateTmp", "RestrictSUIDSGID", "LockPersonality"):
+        assert _yes(unit, "Service", key), key
+    assert unit["Service"].get("CapabilityBoundingSet") == [], "no capabilities at all"
+    assert _one(unit, "Install", "WantedBy") == "multi-user.target"
+
+
+@pytest.mark.parametrize("unit, command, config", [(UNIT, "run", "/etc/gate-edge/gate.yaml"),
+                                                    (OFFICE_UNIT, "office", "/etc/gate-edge/office.yaml")],
+                         ids=["gate", "office"])
+def test_unit_is_notify_with_a_watchdog_and_its_own_user(unit, command, config):
+    check_unit(unit.read_text(), command, config)
+
+
+@pytest.mark.parametrize("change", [
+    ("Type=notify", "# Type=notify (commented out)\nType=simple"),  # the text still contains "Type=notify"
+    ("DynamicUser=yes", "DynamicUser=yes\nDynamicUser=no"),  # a later assignment wins
+    ("WatchdogSec=60", "WatchdogSec=0"),  # "WatchdogSec=" is there, the watchdog is off
+    ("Restart=always", "Restart=on-failure\n# Restart=always"),
+    ("ProtectSystem=strict", "ProtectSystem=strict\nProtectSystem=full"),
+    ("CapabilityBoundingSet=", "CapabilityBoundingSet=\nCapabilityBoundingSet=CAP_NET_ADMIN"),
+    ("WantedBy=multi-user.target", "; WantedBy=multi-user.target"),
+], ids=["commented-out", "overridden", "watchdog-off", "restart", "protect-system", "capability", "wanted-by"])
+def test_the_unit_check_reads_the_unit_not_its_text(change):
+    old, new = change
     text = UNIT.read_text()
-    for line in ("Type=notify", "WatchdogSec=", "Restart=always", "DynamicUser=yes", "StateDirectory=gate-edge",
-                 "DevicePolicy=closed", "ProtectSystem=strict"):
-        assert line in text
+    assert old in text
+    with pytest.raises(AssertionError):
+        check_unit(text.replace(old, new, 1), "run", "/etc/gate-edge/gate.yaml")
 
 
 def test_daemon_speaks_the_notify_protocol(tmp_path):

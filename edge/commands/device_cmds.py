@@ -10,10 +10,12 @@ from edge.commands import InputError, UsageError, emit, load
 
 
 def run(args) -> int:
+    from edge.config import log_warnings
     from edge.daemon import Daemon
 
     config = load(args)
     logging.getLogger().setLevel(getattr(logging, config.log_level))
+    log_warnings(config)
     daemon = Daemon(config)
     try:
         daemon.start()

@@ -16,10 +16,12 @@ def _office_config(args):
 
 
 def office(args) -> int:
+    from edge.config import log_warnings
     from edge.office import Office
 
     config = _office_config(args)
     logging.getLogger().setLevel(getattr(logging, config.log_level))
+    log_warnings(config)
     service = Office(config)
     try:
         service.start()

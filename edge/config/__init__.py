@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,7 +30,7 @@ def __getattr__(name: str):
         return GateConfig
     raise AttributeError(name)
 
-__all__ = ["ConfigError", "ConfigProblem", "GateConfig", "load_config"]
+__all__ = ["ConfigError", "ConfigProblem", "GateConfig", "load_config", "log_warnings"]
 
 # Keys people reach for that we refuse on purpose, with what to do instead.
 _HINTS = {
@@ -104,6 +105,14 @@ def load_config(path: str | Path) -> GateConfig:
     return config
 
 
+def log_warnings(config) -> None:
+    """Log what check-config warns about (a lane without a camera …) when a service starts with it."""
+    import logging
+
+    for warning in getattr(config, "warnings", []):
+        logging.getLogger(__name__).warning("config: %s", warning)
+
+
 def _root_model(data: dict) -> type[BaseModel]:
     """``role: office`` selects the office's file; anything else is a gate's (role: gate, the default)."""
     if data.get("role") == "office":
@@ -119,12 +128,32 @@ def _dotted(loc) -> str:
     return ".".join(str(part) for part in loc) or "(document)"
 
 
-def _strip_tags(loc: tuple, data: object) -> tuple:
-    """Drop pydantic's discriminator tags (e.g. 'modbus_rtu') so loc matches the YAML keys."""
+# How pydantic names the member of a union (``int``, ``dict[literal['in','out'],int]``) in an error's loc.
+_UNION_MEMBERS = {"int", "float", "str", "bool", "none", "bytes"}
+
+
+def _is_member_tag(part, node) -> bool:
+    if not isinstance(part, str) or (isinstance(node, dict) and part in node):
+        return False
+    return part in _UNION_MEMBERS or "[" in part
+
+
+def _strip_tags(loc: tuple, data: object) -> tuple[tuple, int | None, bool]:
+    """Drop pydantic's tags from ``loc`` so it matches the YAML keys: discriminator tags ('modbus_rtu'),
+    union member tags ('int', 'dict[…]') and '[key]' (the error is about a mapping's key, not its value).
+    Returns (loc, length of the loc of the union whose member failed or None, about a key)."""
     out = []
     node = data
+    union_at = None
+    about_key = False
     for part in loc:
+        if part == "[key]":
+            about_key = True
+            continue
         if isinstance(node, dict) and isinstance(part, str) and part not in node and node.get("type") == part:
+            continue
+        if _is_member_tag(part, node):
+            union_at = len(out) if union_at is None else union_at
             continue
         out.append(part)
         if isinstance(node, dict):
@@ -133,7 +162,12 @@ def _strip_tags(loc: tuple, data: object) -> tuple:
             node = node[part]
         else:
             node = None
-    return tuple(out)
+    return tuple(out), union_at, about_key
+
+
+def allowed_values(expected: str) -> list[str]:
+    """pydantic's ``"'N', 'E' or 'O'"`` → ``['N', 'E', 'O']``."""
+    return [value.strip().strip("'") for value in re.split(r", | or ", expected) if value.strip()]
 
 
 def _model_for(loc: tuple, data: object) -> type[BaseModel] | None:
@@ -180,8 +214,7 @@ def _describe(value) -> str:
 
 def _from_pydantic(exc: ValidationError, source: YamlSource, shown: str) -> list[ConfigProblem]:
     problems = []
-    for error in exc.errors():
-        loc = _strip_tags(tuple(error["loc"]), source.data)
+    for error, loc, about_key in _union_pruned(exc.errors(), source.data):
         kind = error["type"]
         if kind == "extra_forbidden":
             message = _unknown_key(loc, source.data)
@@ -190,9 +223,18 @@ def _from_pydantic(exc: ValidationError, source: YamlSource, shown: str) -> list
         elif kind == "union_tag_invalid":
             ctx = error.get("ctx", {})
             loc = (*loc, "type")
-            message = f"unknown type {ctx.get('tag')!r}; use one of: {ctx.get('expected_tags', '')}"
+            tags = ", ".join(allowed_values(str(ctx.get("expected_tags", ""))))
+            message = f"unknown type {_describe(ctx.get('tag'))}; use one of: {tags}"
         elif kind == "union_tag_not_found":
-            message = "missing 'type:'; say which driver (modbus_rtu or simulated)"
+            message = f"missing 'type:'; say which driver ({' or '.join(_driver_types())})"
+        elif kind == "literal_error":
+            # An enumerated value (lane, role, parity, mode …): name the allowed ones, always.
+            what = "key" if about_key else "value"
+            message = (f"unknown {what} {_describe(error['input'])}; use one of: "
+                       f"{', '.join(allowed_values(error['ctx']['expected']))}")
+            field = None if about_key else _field_description(loc, source.data)
+            if field:
+                message += f" — {field}"
         elif kind == "value_error" and isinstance(error["ctx"]["error"], KeyedProblems):
             for sub_loc, message in error["ctx"]["error"].problems:  # each at its own key and line
                 full = (*loc, *sub_loc)
@@ -207,6 +249,36 @@ def _from_pydantic(exc: ValidationError, source: YamlSource, shown: str) -> list
                 message += f" — {field}"
         problems.append(ConfigProblem(shown, source.line_of(loc), _dotted(loc), message))
     return problems
+
+
+def _driver_types() -> tuple[str, ...]:
+    from edge.config.crosscheck import barrier_types
+
+    return barrier_types()
+
+
+def _union_pruned(errors: list[dict], data) -> list[tuple[dict, tuple, bool]]:
+    """[(error, loc, about_key)] with loc matching the YAML keys. When a value fits no member of a union
+    (``open_coil: int | {lane: int}``), pydantic reports one error per member: keep those of the member
+    the value was evidently meant for (an error deeper inside the value), or else one line for the key."""
+    entries = []
+    for error in errors:
+        loc, union_at, about_key = _strip_tags(tuple(error["loc"]), data)
+        entries.append((error, loc, about_key, union_at))
+    deeper = {loc[:at] for _, loc, _, at in entries if at is not None and len(loc) > at}
+    out, merged = [], {}
+    for error, loc, about_key, union_at in entries:
+        if union_at is None or len(loc) > union_at:  # not a union, or inside the member it was meant for
+            out.append((error, loc, about_key))
+        elif loc not in deeper:
+            if loc in merged:  # "Input should be a valid integer" + "… a valid dictionary" → one line
+                first = merged[loc]
+                first["msg"] += " or " + error["msg"].split(",")[0].removeprefix("Input should be ")
+                continue
+            error = {**error, "type": "union", "msg": error["msg"].split(",")[0]}
+            merged[loc] = error
+            out.append((error, loc, about_key))
+    return out
 
 
 def _field_description(loc: tuple, data) -> str | None:

@@ -77,6 +77,9 @@ def _known_zone(name: str) -> str:
     return name
 
 
+# The logging level of the daemon (Python's names).
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
 # An IANA time zone name (fees, days and timestamps are in the site's zone).
 TimeZoneName = Annotated[str, AfterValidator(_known_zone)]
 

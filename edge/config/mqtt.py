@@ -25,7 +25,9 @@ PublicKeyFile = Annotated[ReadableFile, AfterValidator(_ed25519_public_key)]
 
 
 class TlsConfig(Section):
-    ca: ReadableFile | None = Field(None, description="CA certificate (PEM) that signed the broker's certificate")
+    ca: ReadableFile | None = Field(
+        None, description="CA certificate (PEM) that signed the broker's certificate; null = no TLS"
+    )
     cert: ReadableFile | None = Field(None, description="client certificate (PEM), with key")
     key: ReadableFile | None = Field(None, description="client private key (PEM), with cert")
     insecure: bool = Field(False, description="skip host name check (never in production)")
@@ -37,7 +39,9 @@ class TlsConfig(Section):
 
 class MqttConfig(Section):
     enabled: bool = Field(True, description="false keeps every event in the local outbox only")
-    host: str = Field("127.0.0.1", min_length=1, description="broker host name or address")
+    host: str = Field(
+        "127.0.0.1", min_length=1, description="broker host name or address (the committee office's Mosquitto or EMQX)"
+    )
     port: int = Field(1883, ge=1, le=65535, description="1883 plain, 8883 with TLS")
     client_id: str | None = Field(None, description="MQTT client id; default <site>-<gate>")
     username: str | None = Field(None, description="broker user name")
@@ -45,7 +49,9 @@ class MqttConfig(Section):
         None, description="file holding the broker password (never the password itself in YAML)"
     )
     tls: TlsConfig = Field(default_factory=TlsConfig, description="TLS settings")
-    topic_prefix: str = Field("gate", pattern=r"^[^#+]+$", description="first level of every topic")
+    topic_prefix: str = Field(
+        "gate", pattern=r"^[^#+]+$", description="first level of every topic: <prefix>/<site>/<gate>/…"
+    )
     keepalive_s: int = Field(30, ge=5, le=600, description="MQTT keep-alive, seconds")
     session_expiry_s: int = Field(
         3600, ge=0, description="how long the broker keeps our session (and queued QoS 1) across drops"

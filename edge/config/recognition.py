@@ -19,9 +19,19 @@ def known_encoder(name: str) -> str:
     return name
 
 
+def known_province(abbreviation: str | None) -> str | None:
+    """A province abbreviation as plates show it (沪, 京 …); anything else is refused with the allowed ones."""
+    from edge.plates import PROVINCES
+
+    if abbreviation is not None and (len(abbreviation) != 1 or abbreviation not in PROVINCES):
+        raise ValueError(f"unknown province {abbreviation!r}; use one of: {', '.join(PROVINCES)}")
+    return abbreviation
+
+
 class FaceRecognitionConfig(Section):
     encoder: Annotated[str, AfterValidator(known_encoder)] = Field(
-        "default", description="face encoder name from models/manifest.json ('default' = measured best)"
+        "default", description="face encoder from models/manifest.json; default = the one measured best on our photos "
+        "(docs/face-calibration.md)"
     )
     tolerance: float | None = Field(
         None, gt=0, le=2, description="max distance for a match; default = the encoder's calibrated value"
@@ -49,7 +59,7 @@ class PlateRecognitionConfig(Section):
     fuzzy: bool = Field(
         True, description="allow a one-confusion fuzzy match to open (it may always deny a blocked plate)"
     )
-    province: str | None = Field(
+    province: Annotated[str | None, AfterValidator(known_province)] = Field(
         None, description="the site's usual province (e.g. 沪), used only as evidence, never as text"
     )
 

@@ -9,7 +9,16 @@ from pydantic import Field, field_validator, model_validator
 
 from drivers.barriers import BarrierConfig
 from drivers.camera_config import CameraConfig
-from edge.config.base import ClockConfig, ConfigPath, Identifier, ReadableFile, Section, TimeZoneName, not_reserved
+from edge.config.base import (
+    ClockConfig,
+    ConfigPath,
+    Identifier,
+    LogLevel,
+    ReadableFile,
+    Section,
+    TimeZoneName,
+    not_reserved,
+)
 from edge.config.mqtt import MqttConfig
 from edge.config.recognition import RecognitionConfig
 from edge.config.rules import (
@@ -23,17 +32,21 @@ from edge.config.site import RegistryConfig
 
 
 class GateConfig(Section):
-    role: Literal["gate"] = Field("gate", description="gate (this file) or office (the committee office's file)")
+    role: Literal["gate", "office"] = Field(
+        "gate", description="gate (this file) or office (the committee office's file, checked by the same check-config)"
+    )
     site: Identifier = Field(description="site name, second level of every MQTT topic")
     gate: Identifier = Field(description="this gate's name (east, west…)")
     database: ConfigPath = Field(
-        "/var/lib/gate-edge/registry.db", description="SQLite registry, events and outbox"
+        "/var/lib/gate-edge/registry.db", description="SQLite registry, events and outbox (systemd's StateDirectory)"
     )
-    timezone: TimeZoneName = Field("Asia/Shanghai", description="IANA time zone of the site (fees, days)")
-    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="logging level")
+    timezone: TimeZoneName = Field("Asia/Shanghai", description=(
+        "IANA time zone of the site: fees are per calendar day in this zone; event times carry its offset"))
+    log_level: LogLevel = Field("INFO", description="logging level")
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
-    cameras: list[CameraConfig] = Field(default_factory=list)
-    barriers: list[BarrierConfig] = Field(default_factory=list)
+    cameras: list[CameraConfig] = Field(default_factory=list, description="one entry per camera; ids must be unique")
+    barriers: list[BarrierConfig] = Field(
+        default_factory=list, description="one entry per barrier controller; type selects the driver")
     recognition: RecognitionConfig = Field(default_factory=RecognitionConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     parking: ParkingConfig = Field(default_factory=ParkingConfig)
@@ -44,6 +57,13 @@ class GateConfig(Section):
     clock: ClockConfig = Field(default_factory=ClockConfig)
     identity_key_file: ReadableFile | None = Field(
         None, description="site mode: this gate's own private key (NAME.key), signing its events and requests")
+
+    @field_validator("role")
+    @classmethod
+    def _a_gate(cls, role: str) -> str:
+        if role != "gate":  # load_config reads a role: office file as the office's (OfficeConfig)
+            raise ValueError("role: office is the office's file; check it with gate-edge check-config")
+        return role
 
     @field_validator("gate")
     @classmethod

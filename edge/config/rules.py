@@ -20,7 +20,9 @@ class ParkingConfig(Section):
     capacity: int = Field(306, ge=0, description="parking spaces; non-residents are held when full")
     family_free_minutes: int = Field(120, ge=0, description="free minutes for family vehicles")
     visitor_free_minutes: int = Field(30, ge=0, description="free minutes for visitors")
-    rate_per_hour_cents: int = Field(500, ge=0, description="per started hour, charged from the start")
+    rate_per_hour_cents: int = Field(
+        500, ge=0, description="per started hour, charged from the start once past the free time"
+    )
     daily_cap_cents: int | None = Field(None, ge=0, description="max fee per calendar day (site time)")
     stale_session_days: int = Field(7, ge=1, description="report sessions open longer than this")
 
@@ -33,6 +35,11 @@ class InactivityConfig(Section):
 class RetentionConfig(Section):
     events_days: int = Field(180, ge=1, description="delete sent events older than this")
     stranger_snapshots_days: int = Field(0, ge=0, description="0 = never store stranger snapshots")
+    min_free_mb: int = Field(
+        200, ge=0,
+        description="free space (MB) for the database below which the gate raises a 'disk' alert and "
+        "deletes its oldest sent events and snapshots to make room, before writes would fail",
+    )
 
 
 class PassesConfig(Section):

@@ -16,6 +16,7 @@ from edge.config.base import (
     ClockConfig,
     ConfigPath,
     Identifier,
+    LogLevel,
     ReadableFile,
     Section,
     TimeZoneName,
@@ -82,7 +83,7 @@ class OfficeConfig(Section):
     site: Identifier = Field(description="site name, second level of every MQTT topic")
     database: ConfigPath = Field("/var/lib/gate-edge/office.db", description="the site registry and the archive")
     timezone: TimeZoneName = Field("Asia/Shanghai", description="IANA time zone of the site (fees, days)")
-    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="logging level")
+    log_level: LogLevel = Field("INFO", description="logging level")
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     registry: SigningKeyConfig = Field(description="registry.key: signs registry records and site settings")
     commands: SigningKeyConfig | None = Field(None, description="command.key: signs commands to gates")
