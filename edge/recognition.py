@@ -49,7 +49,9 @@ class Recognizers:
             if self._plates is None:
                 from models.plates import PlateReader
 
-                self._plates = PlateReader()
+                # The site's province helps only where the first character is unsure (models.plates).
+                province = self.config.recognition.plate.province if self.config is not None else None
+                self._plates = PlateReader(province=province)
             return self._plates
 
     @property

@@ -78,6 +78,9 @@ class Decoded:
     score: float  # mean log-probability per frame of the chosen path (comparable across templates)
     char_confidence: tuple[float, ...]
     template: str
+    # The province position's candidates, most likely first, as (province, probability): filled by the
+    # two-recogniser reading (models/plates.py), where the site's prior may be applied to an unsure one.
+    provinces: tuple = ()
 
     @property
     def confidence(self) -> float:
@@ -201,3 +204,51 @@ class PlateDecoder:
         if any(ch is None for ch in chars):
             return None
         return Decoded("".join(chars), float(score), tuple(confidence), template)
+
+
+def log_likelihood(decoder: PlateDecoder, probs: np.ndarray, strings: list[str]) -> np.ndarray:
+    """log P(text | probs) for each of several texts of one length: the CTC forward algorithm (every
+    alignment summed, not only the best path), batched over the texts. Symbols are read with the same
+    aliases as ``decode`` (position 2 on: 0/O, 1/I ...)."""
+    frames, length = probs.shape[0], len(strings[0])
+    columns: dict[tuple[str, bool], np.ndarray] = {}
+    emit = np.empty((len(strings), frames, length))
+    for n, text in enumerate(strings):
+        for k, char in enumerate(text):
+            key = (char, k >= 2)
+            if key not in columns:
+                columns[key] = np.log(probs[:, decoder._symbols[key]].sum(1) + 1e-12)
+            emit[n, :, k] = columns[key]
+    blank = np.log(probs[:, decoder._blank_cols].sum(1) + 1e-12)
+    count = len(strings)
+    codes = np.array([[ord(c) for c in text] for text in strings])
+    skip = np.zeros((count, length), bool)
+    skip[:, 1:] = codes[:, 1:] != codes[:, :-1]  # a blank may be skipped between two different symbols
+    lead = np.full((count, 1), NEG)
+    alpha = np.full((count, 2 * length + 1), NEG)
+    alpha[:, 0] = blank[0]
+    alpha[:, 1] = emit[:, 0, 0]
+    for t in range(1, frames):
+        on_blank, on_char = alpha[:, 0::2], alpha[:, 1::2]
+        new = np.empty_like(alpha)
+        new[:, 0::2] = np.logaddexp(on_blank, np.concatenate([lead, on_char], 1)) + blank[t]
+        previous_char = np.where(skip, np.concatenate([lead, on_char[:, :-1]], 1), NEG)
+        new[:, 1::2] = np.logaddexp(np.logaddexp(on_char, on_blank[:, :-1]), previous_char) + emit[:, t]
+        alpha = new
+    return np.logaddexp(alpha[:, -1], alpha[:, -2])
+
+
+def position_posteriors(decoder: PlateDecoder, probs: np.ndarray, text: str, template: str) -> list[np.ndarray]:
+    """For each position of ``text``: the probability of every symbol its template allows there, the
+    other positions held fixed (the recogniser's own belief about that character, all alignments
+    counted). All the substituted texts go through one batched forward pass."""
+    sets = [CLASSES[c] for c in TEMPLATES[template]]
+    strings = [text[:k] + s + text[k + 1:] for k, symbols in enumerate(sets) for s in symbols]
+    ll = log_likelihood(decoder, probs, strings)
+    out, start = [], 0
+    for symbols in sets:
+        part = ll[start:start + len(symbols)]
+        start += len(symbols)
+        p = np.exp(part - part.max())
+        out.append(p / p.sum())
+    return out

@@ -138,3 +138,55 @@ def test_events_carry_the_plate_colour(tmp_path, engines):
     got = [(e["subject"]["plate"], e.get("color")) for e in events(registry)]
     assert got == [("皖AY6B59", "yellow"), ("皖AF06789", "green")]
     registry.close()
+
+
+def test_the_site_province_replaces_only_an_unsure_province():
+    from models.plate_decoder import Decoded
+    from models.plates import PlateReader
+
+    def reading(*provinces):
+        return Decoded(provinces[0][0] + "AY6B59", -0.1, (provinces[0][1],) + (0.99,) * 6, "standard", provinces)
+
+    prior = PlateReader.with_province_prior
+    assert prior(reading(("苏", 0.55), ("皖", 0.3)), "皖") == ("皖AY6B59", (0.3,) + (0.99,) * 6, True)
+    assert prior(reading(("苏", 0.95), ("皖", 0.04)), "皖")[0] == "苏AY6B59"  # clear: never the prior
+    assert prior(reading(("苏", 0.55), ("浙", 0.44), ("皖", 0.001)), "皖")[0] == "苏AY6B59"  # not plausible
+    assert prior(reading(("苏", 0.55), ("皖", 0.3)), None)[0] == "苏AY6B59"  # no site province
+
+
+def test_a_real_plate_from_another_province_keeps_its_province_under_the_site_prior(engines):
+    """lprnet_0001 is a real Beijing plate (京PL3N67); the plate recogniser alone reads 皖 there (it was
+    trained mostly on Anhui plates), the two together read 京 clearly, and the site's 皖 never replaces it."""
+    import cv2
+
+    reader = engines["plates"]
+    decoded, _ = reader.read_crop(cv2.imread(str(PLATES / "lprnet_0001.jpg")))
+    text, _, used = reader.with_province_prior(decoded, "皖")
+    assert (text, used) == ("京PL3N67", False)
+
+
+def test_the_likelihood_sums_every_alignment(engines):
+    """The CTC forward likelihood of the decoded text is at least its best path's (Viterbi) score."""
+    import cv2
+
+    from models.plate_decoder import log_likelihood
+
+    reader = engines["plates"]
+    gray = cv2.cvtColor(cv2.imread(str(PLATES / "lprnet_0005.jpg")), cv2.COLOR_BGR2GRAY)
+    probs = reader.recognizer.probabilities(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), 1.6)
+    best = reader.decoder.decode(probs)
+    ll = log_likelihood(reader.decoder, probs, [best.text, "沪C21F18"])
+    assert ll[0] >= best.score * len(probs) - 1e-6
+    assert ll[1] < ll[0]
+
+
+@pytest.mark.parametrize("blur", [1, 5, 9, 13])
+def test_a_blurred_small_plate_is_read_right_or_not_at_all(engines, blur):
+    """Synthetic (a 64 px plate in a 1280x720 frame, see the module's doc), blurred more and more: the
+    reader reports the right plate or nothing, never a wrong one."""
+    import cv2
+
+    rgb = load_rgb(PLATES / "synthetic_small_64px.jpg")
+    blurred = cv2.GaussianBlur(rgb, (0, 0), blur / 3) if blur > 1 else rgb
+    texts = [r.text for r in engines["plates"].read(blurred)]
+    assert texts in ([], ["皖AJ002E"])
