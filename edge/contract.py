@@ -266,8 +266,15 @@ def offline_will(ts: str | None = None) -> dict:
 
 
 def inactivity_alert_id(site: str, person_id: int, last_seen_epoch: float) -> str:
-    """The same id on every gate for one episode: derived from who and when they were last seen."""
-    return str(uuid.uuid5(ALERT_NAMESPACE, f"{site}:inactivity:{person_id}:{round(last_seen_epoch, 3)}"))
+    """The same id on every gate for one episode: derived from who and when they were last seen, to
+    the millisecond exactly as events carry it (``ts``, ISO-8601 cut to milliseconds). The gate that saw
+    the person holds the full-precision time, its peers the time read back from the event: both name
+    the same instant here (rounding the epoch instead once gave .778 at one gate and .777 at the other,
+    so the office received two alerts for one absence)."""
+    from datetime import UTC, datetime
+
+    instant = datetime.fromtimestamp(last_seen_epoch, UTC).isoformat(timespec="milliseconds")
+    return str(uuid.uuid5(ALERT_NAMESPACE, f"{site}:inactivity:{person_id}:{instant}"))
 
 
 def inactivity_payload(alert_id, state, person_id, unit, last_seen, hours, ts) -> dict:

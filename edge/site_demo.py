@@ -258,7 +258,14 @@ def run_site_demo(workdir: str | None = None, console_port: int = 8080, exit_aft
     started = time.monotonic()
     work = Path(workdir or tempfile.mkdtemp(prefix="gate-edge-site-"))
     work.mkdir(parents=True, exist_ok=True)
+    if any(work.iterdir()):
+        print(f"site-demo: {work} is not empty (a site of an earlier run?); give an empty or new folder",
+              file=sys.stderr)
+        return 2
     broker = procs = None
+    # SIGTERM (systemd, a terminal closing) stops the demo as Ctrl-C does: the finally below stops
+    # every process it started, at any moment of the story.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     try:
         acl = (REPO / "config/site/acl").read_text(encoding="utf-8")
         broker_port = _free_port()
@@ -314,13 +321,15 @@ def run_site_demo(workdir: str | None = None, console_port: int = 8080, exit_aft
         if exit_after:
             return 0
         _say("the site keeps running; Ctrl-C stops it")
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
-        try:
-            while all(proc.poll() is None for proc in procs.values()):
-                time.sleep(1)
-        except KeyboardInterrupt:
-            pass
-        return 0
+        while all(proc.poll() is None for proc in procs.values()):
+            time.sleep(1)
+        dead = next(name for name, proc in procs.items() if proc.poll() is not None)
+        print(f"site-demo: the {dead} process stopped (exit {procs[dead].returncode}); see {work}/{dead}.log",
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        _say("interrupted; stopping the site")
+        return 130
     except (RuntimeError, TimeoutError) as exc:
         print(f"site-demo: {exc} (logs in {work})", file=sys.stderr)
         return 1
@@ -350,6 +359,8 @@ def _summary(guard: ConsoleClient, elapsed: float) -> dict:
     for event in guard.get("/api/events?limit=200"):
         key = f"{event['gate']}:{event['kind']}/{event['decision']}"
         counts[key] = counts.get(key, 0) + 1
-    alerts = guard.get("/api/alerts?state=open")
-    return {"events": dict(sorted(counts.items())), "open_alerts": sorted({a["kind"] for a in alerts}),
+    alerts: dict[str, int] = {}
+    for alert in guard.get("/api/alerts?state=open"):
+        alerts[alert["kind"]] = alerts.get(alert["kind"], 0) + 1
+    return {"events": dict(sorted(counts.items())), "open_alerts": dict(sorted(alerts.items())),
             "seconds": round(elapsed, 1)}

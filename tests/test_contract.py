@@ -66,6 +66,14 @@ def test_payload_fields_are_the_contracts():
 
 def test_inactivity_alert_id_is_the_same_on_every_gate_for_one_episode():
     a = inactivity_alert_id("tianlin12", 7, 1795660000.123)
+    # the seeing gate's full-precision time and a peer's, read back from the event's ISO ts: one id
+    seen = 1795722872.7776
+    from zoneinfo import ZoneInfo
+
+    from edge.timeutil import iso, parse_iso
+
+    read_back = parse_iso(iso(seen, ZoneInfo("Asia/Shanghai")))
+    assert inactivity_alert_id("s", 1, seen) == inactivity_alert_id("s", 1, read_back)
     assert a == inactivity_alert_id("tianlin12", 7, 1795660000.123)
     assert a != inactivity_alert_id("tianlin12", 7, 1795700000.0)  # a new sighting, a new episode
     assert a != inactivity_alert_id("tianlin12", 8, 1795660000.123)
