@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import threading
 import time
+from html.parser import HTMLParser
 
 import pytest
 from conftest import console_client
@@ -146,8 +148,11 @@ def test_the_stream_carries_events_and_alerts_as_the_office_archives_them(site, 
         reader.join(20)
     events = [p for k, p in received if k == "event"]
     assert event["event_id"] in [e["event_id"] for e in events]
-    assert next(e for e in events if e["event_id"] == event["event_id"])["person"]["unit"] == "3-302"
-    assert any(p.get("device") == "camera:cam-test" for k, p in received if k == "alert")
+    mine = next(e for e in events if e["event_id"] == event["event_id"])
+    assert mine["person"]["unit"] == "3-302"
+    assert mine["reason_text"] == "登记居民（3-302）"  # a new row says it in the page's language
+    assert any(p.get("device") == "camera:cam-test" and p["device_text"] == "摄像头 cam-test"
+               for k, p in received if k == "alert")
 
 
 def test_alerts_and_acknowledging_a_care_watch_alert(site, guard):
@@ -318,3 +323,278 @@ def test_console_user_add(tmp_path, capsys):
     assert main(["console-user", "add", "-c", str(config), "bad name", "--role", "guard", "--password-file",
                  str(password)]) == 1
     assert stat.S_IMODE(os.stat(tmp_path / "users").st_mode) == 0o600
+
+
+# -- input the console must refuse with a 4xx, never a 500 --------------------------------------------
+@pytest.mark.parametrize("digit", ["²", "٣", "+3", "1_0", "３"])  # isdigit() or int() accept each of these
+def test_a_number_is_ascii_digits_only(site, guard, digit):
+    admin = console_client(site, "admin1")
+    before = audit_count(site)
+    try:
+        for client, method, path, kwargs in (
+                (guard, "GET", "/api/events", {"params": {"limit": digit}}),
+                (admin, "GET", "/api/audit", {"params": {"limit": digit}}),
+                (guard, "GET", "/api/query", {"params": {"person": digit}}),
+                (guard, "POST", "/api/parking/no-such-session/pay", {"json": {"amount_cents": digit}}),
+                (guard, "POST", "/api/parking/no-such-session/pay", {"data": {"amount_cents": digit}})):
+            answer = client.request(method, path, **kwargs)
+            assert answer.status_code == 400 and answer.json()["error"], (path, kwargs, answer.text[:200])
+    finally:
+        admin.close()
+    assert audit_count(site) == before
+
+
+def test_the_console_listen_port_is_ascii_digits(site):
+    from edge.console import parse_listen
+
+    assert parse_listen("127.0.0.1:8080") == ("127.0.0.1", 8080)
+    for bad in ("127.0.0.1:²", "127.0.0.1:٨٠", "127.0.0.1:+80", "127.0.0.1:99999"):
+        with pytest.raises(ValueError, match="address:port"):
+            parse_listen(bad)
+
+
+# -- request bodies are bounded as they arrive -----------------------------------------------------
+def send_until_answered(site, client, path: str, content_type: str, total: int, head: bytes = b"",
+                        csrf: bool = False, piece: int = 64 * 1024, declare: bool = False) -> tuple[int, dict, int]:
+    """POST a chunked body (no Content-Length; with ``declare``, a Content-Length of ``total``) of ``total``
+    bytes piece by piece over a raw socket, as ``client``'s session, stopping as soon as the server answers;
+    then wait up to 20 s for the answer. (status, JSON answer, bytes of body sent): a server that reads the
+    whole body before answering never answers, since the body's end is never sent."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from edge.console.app import COOKIE
+
+    url = urlsplit(site.url)
+    lines = [f"POST {path} HTTP/1.1", f"Host: {url.netloc}", f"Content-Type: {content_type}",
+             f"Content-Length: {total}" if declare else "Transfer-Encoding: chunked",
+             f"Cookie: {COOKIE}={client.cookies[COOKIE]}", "Accept: application/json"]
+    if csrf:
+        lines.append(f"X-CSRF-Token: {client.headers['X-CSRF-Token']}")
+    sock = socket.create_connection((url.hostname, url.port), timeout=20)
+    sent = 0
+    try:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        frame = head + b"0" * (piece - len(head))
+        frame = frame if declare else b"%x\r\n%s\r\n" % (piece, frame)
+        pending = frame
+        sock.setblocking(False)
+        deadline = time.monotonic() + 120
+        while sent < total and time.monotonic() < deadline:
+            try:
+                if sock.recv(1, socket.MSG_PEEK):
+                    break  # the answer has begun
+            except BlockingIOError:
+                pass
+            try:
+                pending = pending[sock.send(pending):]
+            except BlockingIOError:
+                time.sleep(0.001)  # the server is not reading: it has what it needs, or is busy
+                continue
+            if not pending:
+                sent += piece
+                pending = frame.replace(head, b"0" * len(head), 1) if head else frame
+        sock.settimeout(20)  # blocking again, but never for ever
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            more = sock.recv(65536)
+            if not more:
+                break
+            answer += more
+        head_part, _, rest = answer.partition(b"\r\n\r\n")
+        status = int(head_part.split(b" ")[1])
+        length = int(next(line.split(b":")[1] for line in head_part.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:")))
+        while len(rest) < length:
+            rest += sock.recv(65536)
+        return status, json.loads(rest[:length]), sent
+    finally:
+        sock.close()
+
+
+def test_a_form_body_past_its_bound_is_refused_as_soon_as_it_passes_it(site, guard):
+    """A guard's form of up to 400 MB without the CSRF header: the office stops at a megabyte (413); it
+    neither buffers the body for the CSRF check nor answers 403 after reading it all."""
+    MAX_FORM_BYTES = 1024 * 1024  # noqa: N806  app.MAX_FORM_BYTES: the answer says "larger than 1 MB"
+
+    before = audit_count(site)
+    total = 400 * 1024 * 1024
+    for path, kind, csrf in (("/api/alerts/x/ack", "application/x-www-form-urlencoded", False),
+                             ("/passes", "application/x-www-form-urlencoded", False),
+                             ("/passes", "application/x-www-form-urlencoded", True),  # the route reads it
+                             ("/api/parking/x/pay", "application/json", True),
+                             ("/login", "application/x-www-form-urlencoded", False)):
+        status, answer, sent = send_until_answered(site, guard, path, kind, total, head=b"note=", csrf=csrf)
+        assert status == 413 and "larger than 1 MB" in answer["error"], (path, status, answer)
+        assert MAX_FORM_BYTES < sent < 64 * MAX_FORM_BYTES, (path, sent)  # answered at the bound, not the end
+    # A body that says it is larger is refused before any of it is read.
+    status, answer, sent = send_until_answered(site, guard, "/api/alerts/x/ack", "application/x-www-form-urlencoded",
+                                               total, head=b"note=", declare=True)
+    assert status == 413 and sent < 64 * MAX_FORM_BYTES
+    assert audit_count(site) == before
+    small = guard.post("/api/alerts/x/ack", data={"note": "x" * 500})  # an ordinary form still works
+    assert small.status_code == 404 and "no alert" in small.json()["error"]
+
+
+# -- every page in Chinese -----------------------------------------------------------------------------
+class Visible(HTMLParser):
+    """The words a page shows: its text (not scripts, styles, templates or ``<code>``: codes to type as
+    written) and the attributes read out or shown (placeholder, title, aria-label, alt, a confirm's text)."""
+
+    SKIP = ("script", "style", "template", "code")
+    SHOWN = ("placeholder", "title", "aria-label", "alt", "data-confirm")
+
+    def __init__(self):
+        super().__init__()
+        self.skipping, self.texts = 0, []
+
+    def handle_starttag(self, tag, attrs):
+        self.skipping += tag in self.SKIP
+        self.texts += [value for name, value in attrs if name in self.SHOWN and value]
+
+    def handle_endtag(self, tag):
+        self.skipping -= tag in self.SKIP
+
+    def handle_data(self, data):
+        if not self.skipping and data.strip():
+            self.texts.append(data.strip())
+
+
+def english_words(html: str, codes: set[str]) -> set[tuple[str, str]]:
+    """(word, the text it is in) for each token of two ASCII letters or more that is not a code: a name
+    in ``codes`` (gates, devices, users, the site), a path, a pass number."""
+    parser = Visible()
+    parser.feed(html)
+    found = set()
+    for text in parser.texts:
+        for token in re.findall(r"[A-Za-z0-9][A-Za-z0-9_./:-]*", text):
+            token = token.rstrip(".:")
+            if (len(re.findall(r"[A-Za-z]", token)) >= 2 and token not in codes and "/" not in token
+                    and not re.fullmatch(r"[0-9a-f]{12}", token)):
+                found.add((token, text[:120]))
+    return found
+
+
+def test_every_page_in_chinese_has_no_english_word_but_codes(site, guard):
+    """As a guard and as an admin, every page in Chinese (the default) with something on it: a car held
+    at the exit and one paid, people and strangers at the gate, a device alert, a camera whose video ended."""
+    from edge.importer import PEOPLE_COLUMNS, VEHICLE_COLUMNS
+    from edge.store import VEHICLE_CLASSES
+
+    held = held_exit(site, "苏E77001")
+    paid = guard.post(f"/api/parking/{held['session_id']}/pay", json={"amount_cents": held["fee_cents"]})
+    assert paid.status_code == 200
+    held_exit(site, "苏E77002")  # waits at the exit: the parking page shows its card
+    person = resident(site, "郑七", "7-707")
+    site.office.store.vehicles.upsert("沪A77007", "resident", person, valid_until="2099-12-31")
+    site.office.link.wake()
+    events = [site.gate.gate.person("in", person), site.gate.gate.person("out", None),
+              site.gate.gate.vehicle("in", "沪A77007"), site.gate.gate.vehicle("in", "苏E77003")]
+    site.gate.alerts.device("camera:cam-test", False, "no frame for 30 s (cannot open /dev/video99)")
+    store = site.office.store
+    store.gates.heard("north", time.time(), {  # a gate whose camera played a video file to its end
+        "state": "online", "version": "x", "outbox": 0, "barriers": {"car": {"state": "failing", "opens": 2}},
+        "cameras": {"cam-file": {"state": "ended", "fps": 0.0, "last_frame_age_s": 9.0},
+                    "cam-new": {"state": "starting", "fps": 0.0, "last_frame_age_s": None}}})
+    assert wait_for(lambda: {e["event_id"] for e in events} <= store.events.ids(), 10)
+    assert wait_for(lambda: any(a["device"] == "camera:cam-test" for a in guard.get("/api/alerts").json()), 10)
+    admin = console_client(site, "admin1")
+    codes = {site.office.config.site, "guard1", "admin1", "east", "west", "north", "cam-in", "cam-out", "cam-test",
+             "cam-file", "cam-new", "car", "English",  # the language switch says it in English on purpose
+             "CSV", "Excel", "UTF-8", "QR"}  # names of things, the same in Chinese
+    csv_codes = {"people.csv", "vehicles.csv", *PEOPLE_COLUMNS, *VEHICLE_COLUMNS, *VEHICLE_CLASSES}  # to type
+    pages = ["/alerts", "/passages", "/gates", "/parking", "/query?plate=苏E77002", "/query?plate=沪A77007",
+             "/reports", "/people", "/vehicles", "/passes", "/registry/sync"]
+    try:
+        found = {}
+        for who, client in (("guard", guard), ("admin", admin)):
+            for path in pages + (["/import"] if who == "admin" else []):
+                page = client.get(path)
+                assert page.status_code == 200, (who, path)
+                found[who, path] = english_words(page.text, codes | (csv_codes if path == "/import" else set()))
+            printed = client.post("/passes", data={"plate": "浙A77008", "valid_hours": "8"})
+            found[who, "POST /passes"] = english_words(printed.text, codes)
+        found["nobody", "/login"] = english_words(httpx.get(f"{site.url}/login").text, codes)
+        passages = guard.get("/passages").text
+        gates = guard.get("/gates").text
+        guard.cookies.set("lang", "en")
+        english = guard.get("/passages").text + guard.get("/gates").text
+    finally:
+        guard.cookies.delete("lang")
+        admin.close()
+        site.gate.alerts.device("camera:cam-test", True, "frames again")
+        store.execute("DELETE FROM gate_status WHERE gate = 'north'")
+    assert {k: v for k, v in found.items() if v} == {}
+    assert "已缴" in passages and "应缴" in passages and "未登记的人脸" in passages and "登记居民（7-707）" in passages
+    assert "视频已播完" in gates and "正在启动" in gates and "故障" in gates
+    assert "paid " in english and "unknown face" in english and "ended" in english and "failing" in english
+
+
+def test_what_gates_write_is_said_in_the_pages_language():
+    from edge.console.i18n import device, message
+
+    for english, chinese in (
+            ("paid 5.00 yuan", "已缴 5.00 元"),
+            ("paid 5.00 yuan; 10.00 yuan still due", "已缴 5.00 元；还需缴 10.00 元"),
+            ("paid 15.00 yuan; 0.00 yuan still due; the car waits at west",
+             "已缴 15.00 元；还需缴 0.00 元；车辆在 west 等候"),
+            ("fee due: 15.00 yuan for 120 min", "应缴 15.00 元（停车 120 分钟）"),
+            ("unregistered vehicle: visitor (fuzzy match: 沪A12345)", "未登记车辆：按访客（模糊匹配：沪A12345）"),
+            ("unknown face (strict mode)", "未登记的人脸（严格模式）"),
+            ("QR pass refused: revoked", "通行证无效：已作废"),
+            ("lot full (306/306)", "车位已满（306/306）"),
+            ("gate west silent for 95 s", "道闸 west 已 95 秒没有联系"),
+            ("no frame for 30 s (cannot open /dev/video0)", "30 秒没有画面（无法打开 /dev/video0）"),
+            ("no frame for 30 s (some error the driver wrote)", "30 秒没有画面（some error the driver wrote）")):
+        assert message(english, "zh") == chinese and message(english, "en") == english
+    unknown = "a sentence no gate writes yet; paid 1.00 yuan"
+    assert message(unknown, "zh") == unknown  # as the gate wrote it, not half translated
+    assert message(None, "zh") == "" and device("camera:cam-in", "zh") == "摄像头 cam-in"
+    assert device("camera:cam-in", "en") == "camera:cam-in" and device("thing:x", "zh") == "thing:x"
+
+
+# -- colours --------------------------------------------------------------------------------------------
+def contrast(foreground: str, background: str) -> float:
+    """WCAG 2 contrast ratio of two #rgb / #rrggbb colours."""
+    def luminance(colour: str) -> float:
+        hex_digits = colour.lstrip("#")
+        if len(hex_digits) == 3:
+            hex_digits = "".join(c * 2 for c in hex_digits)
+        channels = [int(hex_digits[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+        r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    light, dark = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_every_text_and_indicator_colour_has_a_contrast_of_4_5_or_more():
+    """console.css lists each colour on each background it is shown on with its ratio: every ratio is
+    right and at least 4.5:1, and every colour the rules use as text or background is in that list."""
+    from edge.console.app import HERE
+
+    css = (HERE / "static" / "console.css").read_text()
+    table = re.findall(r"(#[0-9a-f]{3,6})\s+on\s+(#[0-9a-f]{3,6})\s+([0-9.]+):1", css)
+    assert len(table) >= 20
+    for foreground, background, written in table:
+        ratio = contrast(foreground, background)
+        assert ratio >= 4.5, (foreground, background, ratio)
+        assert abs(ratio - float(written)) < 0.01, (foreground, background, ratio, written)
+    decorative = set(re.findall(r"#[0-9a-f]{3,6}", re.search(r"Decorative only[^\n]*", css).group()))
+    rules = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+    variables = dict(re.findall(r"(--[a-z]+):\s*(#[0-9a-f]{3,6})", rules))
+
+    def colours(prop: str) -> set[str]:
+        found = set()
+        for value in re.findall(rf"(?<![-\w]){prop}:\s*([^;}}]+)", rules):
+            found |= {variables.get(v, v) for v in re.findall(r"#[0-9a-f]{3,6}|--[a-z]+", value)}
+        return found
+
+    foregrounds, backgrounds = {f for f, _, _ in table}, {b for _, b, _ in table}
+    assert colours("color") <= foregrounds, colours("color") - foregrounds
+    assert colours("background") <= backgrounds, colours("background") - backgrounds
+    every = set(re.findall(r"#[0-9a-f]{3,6}", rules))
+    assert every <= foregrounds | backgrounds | decorative, every - foregrounds - backgrounds - decorative
+    assert not re.findall(r"opacity:\s*0", rules)  # a colour is written as it is seen, never faded
+    live = re.search(r"\.live-dot \{[^}]*color:\s*(#[0-9a-f]{3,6})", rules).group(1)
+    assert contrast(live, variables["--bg"]) >= 4.5

@@ -88,16 +88,21 @@ def test_a_guard_reads_the_registry_but_may_not_change_it(site, guard):
     before = counts(site)
     assert person in [p["person_id"] for p in guard.get("/api/people").json()]
     assert "沪B90901" in [v["plate"] for v in guard.get("/api/vehicles").json()]
-    for method, path, kwargs in (
-            ("POST", "/api/people", {"json": {"name": "张三", "unit": "1-101"}}),
-            ("DELETE", f"/api/people/{person}", {}),
-            ("POST", "/api/vehicles", {"json": {"plate": "沪A12345", "class": "visitor"}}),
-            ("DELETE", "/api/vehicles/沪B90901", {}),
-            ("POST", "/api/import", {"files": {"csv": ("people.csv", b"name,unit\nx,1-101\n", "text/csv")}}),
-            ("GET", "/import", {})):
+    writes = (("POST", "/api/people", {"json": {"name": "张三", "unit": "1-101"}}, "person_add", None),
+              ("DELETE", f"/api/people/{person}", {}, "person_remove", f"person:{person}"),
+              ("POST", "/api/vehicles", {"json": {"plate": "沪A12345", "class": "visitor"}}, "vehicle_add", None),
+              ("DELETE", "/api/vehicles/沪B90901", {}, "vehicle_remove", "vehicle:沪B90901"),
+              ("POST", "/api/import", {"files": {"csv": ("people.csv", b"name,unit\nx,1-101\n", "text/csv")}},
+               "import", None))
+    for method, path, kwargs, _, _ in (*writes, ("GET", "/import", {}, None, None)):
         answer = guard.request(method, path, **kwargs)
         assert answer.status_code == 403 and "admin" in answer.json()["error"], (method, path, answer.text)
-    assert counts(site) == before
+    assert counts(site)[:-1] == before[:-1]  # nothing changed; each refused write was audited (a read is not)
+    refused = site.office.store.console.audit_rows(len(writes) + 1)
+    assert [(r["username"], r["role"], r["action"], r["target"], r["outcome"]) for r in reversed(refused[:-1])] == [
+        ("guard1", "guard", action, target, "refused") for _, _, _, action, target in writes]
+    assert refused[-1]["outcome"] == "ok" and counts(site)[-1] == before[-1] + len(writes)
+    assert "张三" not in str(refused)  # what a refused write sent is not kept
     page = guard.get("/people").text
     assert "门岗测" in page and 'action="/api/people"' not in page and 'href="/import"' not in page
     assert 'data-delete="/api/people/' not in page
@@ -243,6 +248,68 @@ def test_vehicles_are_registered_updated_listed_and_removed_and_the_gate_follows
     assert admin.delete("/api/vehicles/沪E88088").status_code == 404
 
 
+def test_a_vehicle_registered_again_keeps_every_field_the_request_does_not_give(site, admin):
+    """Posting a family car again as a visitor (only plate and class) keeps its owner and its permit."""
+    owner = admin.post("/api/people", json={"name": "李四", "unit": "6-606"}).json()["person_id"]
+    first = admin.post("/api/vehicles", json={"plate": "皖AF06789", "class": "family", "person_id": owner,
+                                              "valid_from": "2025-01-01", "valid_until": "2099-12-31"})
+    assert first.status_code == 201
+    answer = admin.post("/api/vehicles", json={"plate": "皖AF06789", "class": "visitor"})
+    assert answer.status_code == 200, answer.text
+    kept = {"plate": "皖AF06789", "class": "visitor", "person_id": owner, "valid_from": "2025-01-01",
+            "valid_until": "2099-12-31", "created": False}
+    assert answer.json() == kept
+    stored = site.office.store.vehicles.get("皖AF06789")
+    assert {k: stored[k] for k in ("class", "person_id", "valid_from", "valid_until")} == {
+        k: kept[k] for k in ("class", "person_id", "valid_from", "valid_until")}
+    assert last_audit(site)["detail"]["given"] == ["class"]
+    assert at_gate(site, lambda gate: (gate.vehicles.get("皖AF06789") or {}).get("person_id") == owner
+                   and gate.vehicles.get("皖AF06789")["class"] == "visitor")
+    # Only the permit's end given: the class stays; a field given blank (or null) is cleared.
+    answer = admin.post("/api/vehicles", json={"plate": "皖AF06789", "valid_until": "2098-06-30", "valid_from": None})
+    assert answer.json() == {**kept, "valid_until": "2098-06-30", "valid_from": None}
+    answer = admin.post("/api/vehicles", data={"plate": "皖AF06789", "class": "resident", "valid_until": ""})
+    assert answer.json() == {**kept, "class": "resident", "valid_until": None, "valid_from": None}
+
+
+def test_a_resident_or_family_car_is_never_left_without_its_owner(site, admin):
+    admin.post("/api/vehicles", json={"plate": "皖AF16789", "class": "visitor"})  # a visitor: no owner
+    owner = admin.post("/api/people", json={"name": "王五", "unit": "6-607"}).json()["person_id"]
+    admin.post("/api/vehicles", json={"plate": "皖AF26789", "class": "resident", "person_id": owner})
+    before = counts(site)
+    for body in ({"plate": "皖AF16789", "class": "resident"},  # a class that needs an owner, and none is known
+                 {"plate": "皖AF16789", "class": "family", "person_id": ""},
+                 {"plate": "皖AF26789", "person_id": None},  # the owner taken from a resident's car
+                 {"plate": "皖AF26789", "class": "family", "person_id": ""},
+                 {"plate": "皖AF26789", "valid_from": "2099-01-01", "valid_until": "2098-01-01"},
+                 {"plate": "皖AF36789"}):  # a new plate needs its class
+        answer = admin.post("/api/vehicles", json=body)
+        assert answer.status_code == 400 and answer.json()["error"], body
+    assert counts(site) == before
+    assert site.office.store.vehicles.get("皖AF16789")["class"] == "visitor"
+    assert site.office.store.vehicles.get("皖AF26789")["person_id"] == owner
+    answer = admin.post("/api/vehicles", json={"plate": "皖AF16789", "class": "family", "person_id": owner})
+    assert answer.status_code == 200 and answer.json()["person_id"] == owner
+    answer = admin.post("/api/vehicles", json={"plate": "皖AF26789", "class": "family"})  # its owner is kept
+    assert answer.status_code == 200 and answer.json()["person_id"] == owner and answer.json()["class"] == "family"
+
+
+@pytest.mark.parametrize("digit", ["²", "٣", "３", "+1"])
+def test_a_person_id_is_ascii_digits_only(site, admin, guard, digit):
+    """``str.isdigit()`` is true for "²": it used to reach ``int()`` and answer a plain-text 500."""
+    before = counts(site)
+    for client, method, path, kwargs in (
+            (admin, "POST", "/api/vehicles", {"json": {"plate": "沪A12345", "class": "visitor", "person_id": digit}}),
+            (admin, "POST", "/api/vehicles", {"data": {"plate": "沪A12345", "class": "visitor", "person_id": digit}}),
+            (guard, "POST", "/api/passes", {"json": {"person_id": digit, "valid_hours": 2}}),
+            (admin, "DELETE", f"/api/people/{digit}", {})):
+        answer = client.request(method, path, **kwargs)
+        assert answer.status_code == 400 and "person" in answer.json()["error"], (path, kwargs, answer.text[:200])
+    page = guard.post("/passes", data={"person_id": digit, "valid_hours": "2"})  # the issue form (HTML)
+    assert page.status_code == 400 and "person_id: a whole number" in page.text and 'name="valid_hours"' in page.text
+    assert counts(site) == before
+
+
 def test_bad_vehicle_input_is_refused_with_400_and_nothing_written(site, admin):
     before = counts(site)
     for body in ({}, {"plate": "XYZ", "class": "visitor"}, {"plate": "沪A1234O", "class": "visitor"},
@@ -352,6 +419,8 @@ def test_a_guard_may_not_issue_a_long_pass_nor_revoke_an_admins(site, guard, adm
     pass_id = issued.json()["pass_id"]
     refused = guard.delete(f"/api/passes/{pass_id}")
     assert refused.status_code == 403 and site.office.store.passes.get(pass_id)["revoked_epoch"] is None
+    assert (last_audit(site)["action"], last_audit(site)["target"], last_audit(site)["outcome"]) == (
+        "pass_revoke", f"pass:{pass_id}", "refused")  # the same rule as the registry's writes
     page = guard.get("/passes").text
     assert pass_id in page and f'data-delete="/api/passes/{pass_id}"' not in page
     assert admin.delete(f"/api/passes/{pass_id}").status_code == 200
@@ -439,3 +508,22 @@ def test_the_pages_show_the_registry_and_each_gates_copy_of_it(site, admin):
     assert fragment.status_code == 200
     assert 'id="registry-sync"' in fragment.text and "<html" not in fragment.text
     assert "Register a person" in english and "up to date" in english
+
+
+def test_a_chunked_upload_past_the_bound_is_refused_before_it_is_all_read_and_nothing_is_kept(site, admin):
+    """An upload without a Content-Length (chunked) skips ``check_length``: the console counts it as it
+    arrives and answers 413 at ``MAX_BODY_BYTES``, before the rest of the body is sent or spooled."""
+    from test_console import send_until_answered
+
+    from edge.console.uploads import MAX_BODY_BYTES
+
+    left, before = set(uploads_left()), counts(site)
+    boundary = "gate-edge-test-boundary"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"csv\"; filename=\"people.csv\"\r\n"
+            f"Content-Type: text/csv\r\n\r\nname,unit\r\n").encode()
+    status, answer, sent = send_until_answered(site, admin, "/api/import", f"multipart/form-data; boundary={boundary}",
+                                               MAX_BODY_BYTES + 50 * 1024 * 1024, head=head, csrf=True,
+                                               piece=1024 * 1024)
+    assert status == 413 and "larger than 200 MB" in answer["error"], (status, answer)
+    assert MAX_BODY_BYTES < sent < MAX_BODY_BYTES + 40 * 1024 * 1024, sent
+    assert set(uploads_left()) == left and counts(site) == before

@@ -196,6 +196,8 @@ def test_csv_has_a_bom_a_header_row_and_the_rows():
     ("passages-by-hour", {"date": "2026-12-01"}, "after today"), ("occupancy", {"days": "3"}, "days"),
     ("fees", {"days": "0"}, "days"), ("fees", {"days": "367"}, "days"), ("fees", {"days": "x"}, "days"),
     ("fees", {"date": "1999-12-31"}, "before"), ("nothing", {}, "no report"),
+    ("fees", {"days": "²"}, "days"), ("care-alerts", {"days": "٣"}, "days"), ("fees", {"days": "３"}, "days"),
+    ("fees", {"days": "+7"}, "days"), ("fees", {"days": "1_0"}, "days"),
 ])
 def test_bad_parameters_are_refused_with_the_reason(name, params, problem):
     with pytest.raises(reports.BadParameter, match=problem):
@@ -313,10 +315,19 @@ def test_csv_download_is_excel_ready(site, guard):
     ("/api/reports/occupancy", {"days": "2"}, 400), ("/api/reports/fees.csv", {"days": "many"}, 400),
     ("/api/reports/fees", {"lang": "fr"}, 400), ("/api/reports/nothing", {}, 404),
     ("/api/reports/nothing.csv", {}, 404),
+    ("/api/reports/fees", {"days": "²"}, 400), ("/api/reports/passages-by-day.csv", {"days": "²"}, 400),
+    ("/api/reports/care-alerts", {"days": "٣"}, 400),
 ])
 def test_bad_report_requests_are_4xx_json(guard, path, params, status):
     answer = guard.get(path, params=params)
     assert answer.status_code == status and answer.json()["error"]
+
+
+@pytest.mark.parametrize("days", ["²", "٣", "３"])
+def test_the_reports_page_says_a_bad_number_of_days_is_wrong(guard, days):
+    page = guard.get("/reports", params={"days": days})  # the page's way with a bad parameter: a notice
+    assert page.status_code == 200 and "参数不正确" in page.text and "not a whole number" in page.text
+    assert page.text.count("<svg") == 9
 
 
 def test_the_reports_page_shows_every_chart_with_its_numbers(site, guard):

@@ -20,10 +20,13 @@ POOL = 4  # signed commands waiting for gates at once (each waits up to 10 s)
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
+    from edge.console.fields import digits
+
     host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit():
+    number = digits(port)
+    if not sep or number is None or number > 65535:
         raise ValueError(f"console.listen {listen!r}: address:port, e.g. 127.0.0.1:8080")
-    return host.strip("[]") or "127.0.0.1", int(port)
+    return host.strip("[]") or "127.0.0.1", number
 
 
 class Broadcaster:

@@ -7,9 +7,18 @@ Security in one place, ``Guard`` (an ASGI middleware in front of every route):
   redirect to the login page otherwise);
 - every write (POST, PUT, PATCH, DELETE; login aside) carries the session's CSRF token in the
   ``X-CSRF-Token`` header (JSON) or the ``csrf_token`` form field (HTML forms), else 403;
-- logins are rate-limited per client address and per user name (``LoginLimiter``).
-Each write checks the role it needs and is written to the audit table with its outcome. Errors are JSON
-``{"error"}`` with a 4xx (or 504 when a gate does not answer).
+- logins are rate-limited per client address and per user name (``LoginLimiter``);
+- a request body is counted as it arrives and refused with 413 once it passes its bound, before more is
+  read (``body_limit``: ``uploads.MAX_BODY_BYTES`` for multipart uploads, ``MAX_FORM_BYTES`` for anything
+  else), whether or not it declared its length: nothing larger is ever buffered or spooled to disk.
+Each write checks the role it needs and is written to the audit table with its outcome. The audit rule:
+every write a logged-in user sends with the session's CSRF token is audited once the route decides on it:
+done ("ok"), refused for the user's role or a guard's limits (403, "refused": a guard's registry write,
+a pass too long for a guard or not theirs to revoke), refused by the registry's own checks ("refused":
+photos, CSV rows) or by a gate ("refused", "no answer"). Not audited: a request without a session (401)
+or without the session's CSRF token (403: not the user's own doing), a body over its bound (413), and
+fields that are malformed (400) or name nothing (404), which change nothing and are answered at once.
+Errors are JSON ``{"error"}`` with a 4xx (or 504 when a gate does not answer).
 """
 
 from __future__ import annotations
@@ -35,7 +44,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from edge import __version__
-from edge.console.i18n import LANGS, translator
+from edge.console.fields import digits
+from edge.console.i18n import LANGS, device, message, translator
+from edge.console.uploads import MAX_BODY_BYTES
 from edge.timeutil import iso, parse_iso, start_of_day
 
 HERE = Path(__file__).parent
@@ -47,6 +58,24 @@ KINDS = ("entry", "exit", "denied", "stranger", "session")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 _GATE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 COMMAND_TIMEOUT_S = 10.0
+# The largest body that is not an upload: a JSON write or an HTML form is a few hundred bytes (a note of
+# 500 characters, a person's name and unit); a megabyte leaves room and bounds what a request may cost.
+MAX_FORM_BYTES = 1024 * 1024
+
+
+def body_limit(content_type: str) -> int:
+    """The most a request body of ``content_type`` may carry: an upload's bound for multipart, else 1 MB."""
+    return MAX_BODY_BYTES if content_type.lower().startswith("multipart/form-data") else MAX_FORM_BYTES
+
+
+class BodyTooLarge(HTTPException):
+    """A request body past ``body_limit``: 413, raised by the counting ``receive`` as soon as it is seen.
+    The rest of the body is never handed to the app (uvicorn throws it away as it comes, after the answer)."""
+
+    def __init__(self, limit: int):
+        size = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit} bytes"
+        super().__init__(413, f"the request body is larger than {size}, the most this console accepts"
+                              + ("; send fewer photos at a time" if limit == MAX_BODY_BYTES else ""))
 
 
 def _hash(token: str) -> str:
@@ -109,10 +138,18 @@ class Guard:
                 return await _error(401, "log in first (POST /login)")(scope, receive, send)
             target = quote(path + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"] else ""))
             return await RedirectResponse(f"/login?next={target}", status_code=303)(scope, receive, send)
+        limit = body_limit(headers.get("content-type", ""))
+        declared = digits(headers.get("content-length", "").strip())
+        if declared is not None and declared > limit:
+            return await _error(413, BodyTooLarge(limit).detail)(scope, receive, send)
+        receive = _bounded(receive, limit)
         if scope["method"] not in SAFE and path != "/login":
             sent = headers.get("x-csrf-token")
             if sent is None and headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-                body, receive = await _buffer(receive)
+                try:
+                    body, receive = await _buffer(receive)
+                except BodyTooLarge as exc:
+                    return await _error(413, exc.detail)(scope, receive, send)
                 sent = (parse_qs(body.decode("utf-8", "replace")).get("csrf_token") or [None])[0]
             if not sent or not hmac.compare_digest(sent.encode("utf-8", "replace"), user["csrf"].encode()):
                 return await _error(403, "bad or missing CSRF token (X-CSRF-Token header or csrf_token field)")(
@@ -128,8 +165,26 @@ def _cookie(header: str, name: str) -> str | None:
     return None
 
 
+def _bounded(receive, limit: int):
+    """``receive`` counting the body's bytes: ``BodyTooLarge`` (413) once more than ``limit`` have come, so
+    that no reader (the CSRF check, a form, a multipart upload spooling to disk) takes in more."""
+    seen = 0
+
+    async def bounded():
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge(limit)
+        return message
+
+    return bounded
+
+
 async def _buffer(receive):
-    """Read the whole request body and hand back a receive that replays it for the route."""
+    """Read the whole request body (``receive`` is ``_bounded``: at most its limit) and hand back a receive
+    that replays it for the route."""
     chunks, more = [], True
     while more:
         message = await receive()
@@ -162,9 +217,14 @@ def create_app(console) -> Starlette:
     def user_of(request: Request) -> dict:
         return request.scope["state"]["user"]
 
-    def need_role(request: Request, *roles: str) -> dict:
+    def need_role(request: Request, *roles: str, write: tuple[str, str | None] | None = None) -> dict:
+        """The user, if their role is one of ``roles``, else 403. ``write``: (action, target) of a write,
+        whose refusal is audited with outcome "refused" (the module's audit rule); reads are not audited."""
         user = user_of(request)
         if user["role"] not in roles:
+            if write is not None:
+                action, target = write
+                audit(user, action, target[:80] if target else None, {"needs": list(roles)}, "refused")
             raise HTTPException(403, f"the {user['role']} role may not do this (needs {' or '.join(roles)})")
         return user
 
@@ -207,6 +267,7 @@ def create_app(console) -> Starlette:
         return templates.TemplateResponse(request, name, {
             "t": translator(lang), "lang": lang, "user": user, "csrf": user["csrf"] if user else "",
             "fmt": fmt, "yuan": lambda cents: f"{(cents or 0) / 100:.2f}", "site": config.site,
+            "message": lambda text: message(text, lang), "device": lambda name: device(name, lang),
             "page_name": name.removesuffix(".html"), **context})
 
     # -- data (the API and the pages share these) ----------------------------------------
@@ -230,11 +291,8 @@ def create_app(console) -> Starlette:
         kind = params.get("kind") or None
         if kind is not None and kind not in KINDS:
             raise HTTPException(400, f"kind: one of {', '.join(KINDS)}")
-        try:
-            limit = int(params.get("limit") or 100)
-        except ValueError:
-            raise HTTPException(400, "limit: a whole number from 1 to 1000") from None
-        if not 1 <= limit <= 1000:
+        limit = digits(params.get("limit") or "100")
+        if limit is None or not 1 <= limit <= 1000:
             raise HTTPException(400, "limit: a whole number from 1 to 1000")
         rows = store.console.events(since_epoch=since, until_epoch=until, gate=gate, kind=kind, limit=limit)
         return with_people(rows)
@@ -249,6 +307,7 @@ def create_app(console) -> Starlette:
 
     def alerts_data(state: str) -> list[dict]:
         now = console.clock()
+        gate_names = set(config.gates) | set(store.gates.all())
         rows = []
         for a in store.console.alerts(open_only=state == "open"):
             row = {"alert_id": a["alert_id"], "kind": a["kind"], "subject": a["subject"], "state": a["state"],
@@ -265,9 +324,9 @@ def create_app(console) -> Starlette:
                 row["last_seen"] = iso(last_epoch, zone) if last_epoch else None
                 row["last_gate"] = seen["gate"] if seen else None
                 row["hours_unseen"] = round((now - last_epoch) / 3600, 1) if last_epoch else None
-            else:
-                gate, _, device = a["subject"].partition(":")
-                row["gate"], row["device"] = gate, device
+            else:  # a gate's alert is "<gate>:<device>"; the office's own (a gate silent) is "<device>"
+                gate, _, name = a["subject"].partition(":")
+                row["gate"], row["device"] = (gate, name) if gate in gate_names else (None, a["subject"])
             rows.append(row)
         return rows
 
@@ -370,6 +429,7 @@ def create_app(console) -> Starlette:
 
     async def api_stream(request: Request) -> Response:
         queue = console.broadcaster.listen()
+        lang = lang_of(request)
 
         async def stream():
             try:
@@ -385,8 +445,10 @@ def create_app(console) -> Starlette:
                             yield ": keep-alive\n\n"
                         continue
                     quiet = 0.0
-                    if kind == "event":
-                        payload = with_people([payload])[0]
+                    if kind == "event":  # with the words the page shows, in the page's language
+                        payload = {**with_people([payload])[0], "reason_text": message(payload.get("reason"), lang)}
+                    elif kind == "alert" and payload.get("device"):
+                        payload = {**payload, "device_text": device(payload["device"], lang)}
                     data = json.dumps(payload, ensure_ascii=False, default=str)
                     yield f"event: {kind}\ndata: {data}\n\n"
             finally:
@@ -402,8 +464,8 @@ def create_app(console) -> Starlette:
         return JSONResponse(alerts_data(state))
 
     async def api_ack(request: Request) -> Response:
-        user = need_role(request, "guard", "admin")
         alert_id = request.path_params["alert_id"]
+        user = need_role(request, "guard", "admin", write=("ack", f"alert:{alert_id}"))
         data = await body_of(request)
         note = data.get("note")
         if not isinstance(note, str) or not note.strip():
@@ -446,12 +508,12 @@ def create_app(console) -> Starlette:
         return JSONResponse({"ok": True, "gate": gate, "result": result})
 
     async def api_pay(request: Request) -> Response:
-        user = need_role(request, "guard", "admin")
         session_id = request.path_params["session_id"]
+        user = need_role(request, "guard", "admin", write=("pay", f"session:{session_id}"))
         data = await body_of(request)
         amount = data.get("amount_cents")
-        if isinstance(amount, str) and amount.strip().isdigit():
-            amount = int(amount.strip())  # an HTML form's field
+        if isinstance(amount, str):
+            amount = digits(amount.strip())  # an HTML form's field
         if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= 10_000_000:
             raise HTTPException(400, "amount_cents: a whole number of cents, 0 or more")
         view = parking_data()
@@ -467,8 +529,8 @@ def create_app(console) -> Starlette:
                              {"plate": session["plate"], "fee_due_cents": session["fee_due_cents"]})
 
     async def api_open(request: Request) -> Response:
-        user = need_role(request, "guard", "admin")
         gate = request.path_params["gate"]
+        user = need_role(request, "guard", "admin", write=("open", f"gate:{gate}"))
         if gate not in config.gates:
             raise HTTPException(404, f"no gate {gate!r} at this site (gates: {', '.join(sorted(config.gates))})")
         data = await body_of(request)
@@ -484,10 +546,10 @@ def create_app(console) -> Starlette:
 
     async def api_audit(request: Request) -> Response:
         need_role(request, "admin")
-        try:
-            limit = max(1, min(int(request.query_params.get("limit") or 100), 1000))
-        except ValueError:
-            raise HTTPException(400, "limit: a whole number from 1 to 1000") from None
+        limit = digits(request.query_params.get("limit") or "100")
+        if limit is None:
+            raise HTTPException(400, "limit: a whole number from 1 to 1000")
+        limit = max(1, min(limit, 1000))
         rows = store.console.audit_rows(limit)
         return JSONResponse([{**r, "ts": iso(r["ts_epoch"], zone)} for r in rows])
 
@@ -507,10 +569,11 @@ def create_app(console) -> Starlette:
                 return query_plate(store, config, plate)
             except InvalidPlate as exc:
                 raise HTTPException(400, str(exc)) from None
+        person_id = digits(person)
+        if person_id is None:
+            raise HTTPException(400, f"person: {person[:40]!r} is not a person id")
         try:
-            return query_person(store, config, int(person))
-        except ValueError:
-            raise HTTPException(400, f"person: {person!r} is not a person id") from None
+            return query_person(store, config, person_id)
         except RegistryError as exc:
             raise HTTPException(404, str(exc)) from None
 
@@ -602,10 +665,7 @@ def _safe_next(target: str | None) -> str:
 
 
 def _person_id(subject: str) -> int | None:
-    try:
-        return int(subject.removeprefix("person:"))
-    except ValueError:
-        return None
+    return digits(subject.removeprefix("person:"))
 
 
 def _epoch(text) -> float | None:

@@ -6,8 +6,12 @@ Each helper returns the value or raises a 400 whose message names the field and 
 from __future__ import annotations
 
 import math
+import re
 
 from starlette.exceptions import HTTPException
+
+# ASCII digits only: ``str.isdigit()`` is true for "²" and ``int()`` reads "٣", "+3", "1_000" and " 3 ".
+DIGITS = re.compile(r"[0-9]{1,18}")
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
@@ -38,13 +42,23 @@ def text(data: dict, field: str, *, limit: int, required: bool = False) -> str |
     return value
 
 
+def digits(text) -> int | None:
+    """The whole number that ``text`` writes in ASCII digits (0-9, nothing else), or None."""
+    if isinstance(text, str) and DIGITS.fullmatch(text):
+        return int(text)
+    return None
+
+
 def whole(value, field: str) -> int | None:
     """A whole number (JSON or a form's digits); None when absent or blank."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, str):
+        number = digits(value.strip())
+        if number is None:
+            raise HTTPException(400, f"{field}: a whole number (digits 0-9)")
+        return number
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 10 ** 18:
         raise HTTPException(400, f"{field}: a whole number")
     return value
 

@@ -38,7 +38,7 @@ def routes(kit) -> list[Route]:
     async def api_import(request: Request) -> Response:
         from edge.importer import ImportRejected, import_csv
 
-        user = kit.need_role(request, "admin")
+        user = kit.need_role(request, "admin", write=("import", None))
         check_length(request)
         if not request.headers.get("content-type", "").startswith("multipart/form-data"):
             raise HTTPException(415, "send multipart/form-data: the CSV as csv, its photos as photo")

@@ -12,6 +12,8 @@ a ``passes:`` section the office cannot issue and says so (409). Who may do what
 - an admin issues any pass up to ``passes.max_valid_hours`` and revokes any pass;
 - a guard issues a visitor's pass of at most ``GUARD_MAX_VALID_HOURS`` and revokes the passes they
   issued here (the audit table records who issued each pass).
+Each issue and revocation is audited, and so is each one refused to a guard (403, outcome "refused"),
+as every console write is (``app``'s audit rule).
 """
 
 from __future__ import annotations
@@ -132,15 +134,15 @@ class Passes:
                 "valid_hours": hours, "token": token, "qr_png_base64": base64.b64encode(png).decode("ascii")}
 
     async def api_issue(self, request: Request) -> Response:
-        user = self.kit.need_role(request, "guard", "admin")
+        user = self.kit.need_role(request, "guard", "admin", write=("pass_issue", None))
         return JSONResponse(self.issue(user, await self.kit.body_of(request)), status_code=201)
 
     async def api_revoke(self, request: Request) -> Response:
         from edge.passes import revoke_pass
 
         kit, store = self.kit, self.kit.store
-        user = kit.need_role(request, "guard", "admin")
         pass_id = request.path_params["pass_id"]
+        user = kit.need_role(request, "guard", "admin", write=("pass_revoke", f"pass:{pass_id}"))
         if not _PASS_ID.match(pass_id):
             raise HTTPException(400, f"pass id: {pass_id!r} is not a pass id (12 hexadecimal digits)")
         found = store.passes.get(pass_id)
@@ -175,9 +177,10 @@ class Passes:
         return self.list_page(request)
 
     async def page_issue(self, request: Request) -> Response:
-        user = self.kit.need_role(request, "guard", "admin")
+        user = self.kit.need_role(request, "guard", "admin", write=("pass_issue", None))
+        data = await self.kit.body_of(request)  # a body past its bound is the console's 413, not the form's
         try:
-            issued = self.issue(user, await self.kit.body_of(request))
+            issued = self.issue(user, data)
         except HTTPException as exc:
             return self.list_page(request, str(exc.detail), exc.status_code)
         return self.kit.page(request, "pass_print.html", issued=issued)

@@ -7,7 +7,9 @@
     GET  /people · /vehicles    the same data, the forms, and each gate's registry sync state
     GET  /registry/sync         that state alone (an HTML fragment the pages fetch again every few seconds)
 
-Writes need the ``admin`` role and are audited. Every change goes through the store, whose registry
+Writes need the ``admin`` role and are audited, as every console write is (``app``'s audit rule): done
+("ok"), or refused for the user's role (a guard's write: 403, outcome "refused", with the target the
+request named and nothing it sent). Every change goes through the store, whose registry
 publisher signs it and queues it for every gate; the MQTT link is woken to send it at once. Face
 templates are computed here, at the office (``uploads.SharedEnroller``); the photos are not kept unless
 ``enrolment.keep_photos``. The CSV import lives in ``import_pages``, QR passes in ``pass_pages``.
@@ -37,6 +39,7 @@ from edge.importer import UNIT_PATTERN
 from edge.store import VEHICLE_CLASSES
 
 PHONE_CHARS = set("0123456789+- ")
+VEHICLE_FIELDS = ("plate", "class", "person_id", "valid_from", "valid_until")  # what the console sets
 SYNC_FIELDS = ("gate", "expected", "state", "silent", "age_s", "registry", "registry_current")  # of gates_data()
 
 
@@ -73,10 +76,10 @@ def sync_data(kit) -> dict:
 
 
 def person_id_of(value) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise HTTPException(400, f"person id: {value!r} is not a person id") from None
+    person_id = fields.digits(value)
+    if person_id is None:
+        raise HTTPException(400, f"person id: {str(value)[:40]!r} is not a person id")
+    return person_id
 
 
 class People:
@@ -105,14 +108,14 @@ class People:
         if not UNIT_PATTERN.match(unit):
             raise HTTPException(400, f"unit: {unit!r} is not a unit; write building-room, e.g. 12-301")
         phone = fields.text(data, "phone", limit=20)
-        if phone is not None and (not set(phone) <= PHONE_CHARS or sum(c.isdigit() for c in phone) < 3):
+        if phone is not None and (not set(phone) <= PHONE_CHARS or sum(c in "0123456789" for c in phone) < 3):
             raise HTTPException(400, f"phone: {phone!r} is not a phone number (digits, + and - only)")
         return {"name": name, "unit": unit, "phone": phone, "care_watch": fields.flag(data, "care_watch"),
                 "face_consent": fields.flag(data, "face_consent")}
 
     async def api_add(self, request: Request) -> Response:
         kit = self.kit
-        user = kit.need_role(request, "admin")
+        user = kit.need_role(request, "admin", write=("person_add", None))
         check_length(request)
         if not request.headers.get("content-type", "").startswith("multipart/form-data"):
             return await self.add(user, self.fields(await kit.body_of(request)), [], None)
@@ -175,7 +178,7 @@ class People:
 
     async def api_remove(self, request: Request) -> Response:
         kit, store = self.kit, self.kit.store
-        user = kit.need_role(request, "admin")
+        user = kit.need_role(request, "admin", write=("person_remove", f"person:{request.path_params['person_id']}"))
         person_id = person_id_of(request.path_params["person_id"])
         if store.people.find_by_id(person_id) is None:
             raise HTTPException(404, f"no person {person_id}")
@@ -220,46 +223,69 @@ class Vehicles:
         return self.kit.page(request, "vehicles.html", vehicles=self.data(), people=people,
                              classes=VEHICLE_CLASSES, sync=self.kit.sync_data())
 
-    def fields(self, data: dict) -> dict:
+    def given(self, data: dict) -> dict:
+        """The plate and the fields the request gives, checked. A field given blank (or null) clears it; a
+        field not given at all is left out (``merged`` keeps its registered value)."""
         from edge.timeutil import parse_day
 
-        plate = fields.plate(data.get("plate"))
-        vehicle_class = data.get("class", data.get("vehicle_class"))
-        if vehicle_class not in VEHICLE_CLASSES:
-            raise HTTPException(400, f"class: one of {', '.join(VEHICLE_CLASSES)}")
-        person_id = fields.whole(data.get("person_id"), "person_id")
-        if person_id is not None and self.kit.store.people.find_by_id(person_id) is None:
-            raise HTTPException(400, f"person_id: no person {person_id}")
-        if person_id is None and vehicle_class in ("resident", "family"):
-            raise HTTPException(400, f"person_id: a {vehicle_class} vehicle needs its owner")
-        days = {}
+        vehicle = {"plate": fields.plate(data.get("plate"))}
+        if "class" in data or "vehicle_class" in data:
+            vehicle_class = data.get("class", data.get("vehicle_class"))
+            if vehicle_class not in VEHICLE_CLASSES:
+                raise HTTPException(400, f"class: one of {', '.join(VEHICLE_CLASSES)}")
+            vehicle["class"] = vehicle_class
+        if "person_id" in data:
+            person_id = fields.whole(data["person_id"], "person_id")
+            if person_id is not None and self.kit.store.people.find_by_id(person_id) is None:
+                raise HTTPException(400, f"person_id: no person {person_id}")
+            vehicle["person_id"] = person_id
         for field in ("valid_from", "valid_until"):
-            value = fields.text(data, field, limit=10)
-            try:
-                days[field] = parse_day(value).isoformat() if value else None
-            except ValueError as exc:
-                raise HTTPException(400, f"{field}: {exc}") from None
-        if days["valid_from"] and days["valid_until"] and days["valid_from"] > days["valid_until"]:
-            raise HTTPException(400, "valid_until: before valid_from")
-        return {"plate": plate, "class": vehicle_class, "person_id": person_id, **days}
+            if field in data:
+                value = fields.text(data, field, limit=10)
+                try:
+                    vehicle[field] = parse_day(value).isoformat() if value else None
+                except ValueError as exc:
+                    raise HTTPException(400, f"{field}: {exc}") from None
+        return vehicle
+
+    @staticmethod
+    def merged(given: dict, existing: dict | None) -> dict:
+        """The vehicle as it will be: ``existing`` (None: a new plate) with the fields ``given``; 400 when
+        it would be a resident's or family car without its owner, or valid until before it is valid from."""
+        if existing is None and "class" not in given:
+            raise HTTPException(400, f"class: one of {', '.join(VEHICLE_CLASSES)}")
+        vehicle = {k: existing[k] if existing else None for k in VEHICLE_FIELDS}
+        vehicle.update(given)
+        if vehicle["person_id"] is None and vehicle["class"] in ("resident", "family"):
+            had = "" if existing is None or "person_id" in given else f"; {vehicle['plate']} has no owner registered"
+            raise HTTPException(400, f"person_id: a {vehicle['class']} vehicle needs its owner{had}")
+        if vehicle["valid_from"] and vehicle["valid_until"] and vehicle["valid_from"] > vehicle["valid_until"]:
+            raise HTTPException(400, f"valid_until: before valid_from ({vehicle['valid_from']})")
+        return vehicle
 
     async def api_add(self, request: Request) -> Response:
+        """Register a plate, or update a registered one: fields the request does not give keep their
+        registered value (owner, class, validity); a field given blank or null is cleared."""
         kit = self.kit
-        user = kit.need_role(request, "admin")
-        vehicle = self.fields(await kit.body_of(request))
+        user = kit.need_role(request, "admin", write=("vehicle_add", None))
+        given = self.given(await kit.body_of(request))
+        plate = given["plate"]
         with kit.store.transaction():
-            created = kit.store.vehicles.upsert(vehicle["plate"], vehicle["class"], vehicle["person_id"],
-                                                valid_from=vehicle["valid_from"], valid_until=vehicle["valid_until"])
-            kit.audit(user, "vehicle_add", f"vehicle:{vehicle['plate']}",
-                      {**{k: v for k, v in vehicle.items() if k != "plate"}, "created": created}, "ok")
+            vehicle = self.merged(given, kit.store.vehicles.get(plate))
+            created = kit.store.vehicles.upsert(plate, vehicle["class"], vehicle["person_id"],
+                                                valid_from=vehicle["valid_from"], valid_until=vehicle["valid_until"],
+                                                keep=("documents",))
+            kit.audit(user, "vehicle_add", f"vehicle:{plate}",
+                      {**{k: vehicle[k] for k in VEHICLE_FIELDS if k != "plate"},
+                       "given": [k for k in VEHICLE_FIELDS if k in given and k != "plate"], "created": created}, "ok")
         kit.published()
-        row = kit.store.vehicles.get(vehicle["plate"])  # a field not given kept its registered value
-        return JSONResponse({**{k: row[k] for k in ("plate", "class", "person_id", "valid_from", "valid_until")},
-                             "created": created}, status_code=201 if created else 200)
+        row = kit.store.vehicles.get(plate)
+        return JSONResponse({**{k: row[k] for k in VEHICLE_FIELDS}, "created": created},
+                            status_code=201 if created else 200)
 
     async def api_remove(self, request: Request) -> Response:
         kit = self.kit
-        user = kit.need_role(request, "admin")
+        user = kit.need_role(request, "admin", write=("vehicle_remove", f"vehicle:{request.path_params['plate']}"))
         plate = fields.plate(request.path_params["plate"])
         if kit.store.vehicles.get(plate) is None:
             raise HTTPException(404, f"no vehicle {plate}")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from edge.console.fields import digits
 from edge.timeutil import iso, start_of_day
 
 ONE_DAY = ("passages-by-hour", "occupancy")
@@ -76,9 +77,9 @@ def parse(name: str, params, now: float, zone) -> dict:
     text = (params.get("days") or "").strip()
     days = DEFAULT_DAYS
     if text:
-        if not text.isdigit() or not 1 <= int(text) <= MAX_DAYS:
+        days = digits(text)
+        if days is None or not 1 <= days <= MAX_DAYS:
             raise BadParameter(f"days: {text[:40]!r} is not a whole number from 1 to {MAX_DAYS}")
-        days = int(text)
     return {"date": day, "days": days}
 
 

@@ -31,9 +31,12 @@ _PART = re.compile(r"^\w[\w .()+-]{0,99}$")  # \w: letters of every script, digi
 
 
 def check_length(request) -> None:
-    """413 before reading a body that says it is larger than any upload the console accepts."""
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+    """413 before reading a body that says it is larger than any upload the console accepts. A body that
+    does not say (chunked) is counted as it arrives by the console's ``Guard`` (``app.body_limit``)."""
+    from edge.console.fields import digits
+
+    length = digits((request.headers.get("content-length") or "").strip())
+    if length is not None and length > MAX_BODY_BYTES:
         raise HTTPException(413, f"the upload is larger than {MAX_BODY_BYTES // (1024 * 1024)} MB; send fewer photos "
                                  "at a time")
 

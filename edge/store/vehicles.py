@@ -18,8 +18,11 @@ class Vehicles:
         return counter(self._store, "vehicles_rev")
 
     def upsert(self, plate: str, vehicle_class: str, person_id: int | None = None, valid_from: str | None = None,
-               valid_until: str | None = None, documents: list[str] | None = None) -> bool:
-        """Register or update a vehicle (``plate`` already canonical); True when it was new."""
+               valid_until: str | None = None, documents: list[str] | None = None,
+               keep: tuple[str, ...] = ("valid_from", "documents")) -> bool:
+        """Register or update a vehicle (``plate`` already canonical); True when it was new. Of an existing
+        vehicle, the fields named in ``keep`` that are given as None keep their registered value; every
+        other field is set as given (None clears it)."""
         if vehicle_class not in VEHICLE_CLASSES:
             raise RegistryError(f"unknown vehicle class {vehicle_class!r}; use one of {', '.join(VEHICLE_CLASSES)}")
         store = self._store
@@ -36,7 +39,7 @@ class Vehicles:
             }
             if existing:
                 # Fields not given keep their registered value (a CSV re-import has no documents column).
-                for key in ("valid_from", "documents"):
+                for key in keep:
                     if record[key] is None:
                         record[key] = existing[key]
                 store.table("vehicles").update(plate, record)

@@ -84,7 +84,8 @@
     if (s.plate && e.person) who += " · " + s.plate;
     let decision = w(e.decision);
     if (e.fee_cents) decision += " · " + (e.fee_cents / 100).toFixed(2) + " " + w("yuan");
-    const cells = [(e.ts || "").slice(0, 19).replace("T", " "), e.gate, w(e.lane), w(e.kind), who, decision, e.reason || ""];
+    const reason = e.reason_text || e.reason || "";  // the stream says it in the page's language
+    const cells = [(e.ts || "").slice(0, 19).replace("T", " "), e.gate, w(e.lane), w(e.kind), who, decision, reason];
     const row = document.createElement("tr");
     row.className = "kind-" + e.kind + " fresh";
     row.dataset.eventId = e.event_id;
@@ -119,7 +120,7 @@
       const a = JSON.parse(message.data);
       refreshAlertCount();
       if (page === "alerts") reloadSoon();
-      else if (a.state === "raised") toast((zh ? "新警报：" : "New alert: ") + (a.unit || a.device || a.subject || ""));
+      else if (a.state === "raised") toast((zh ? "新警报：" : "New alert: ") + (a.unit || a.device_text || a.device || a.subject || ""));
     });
   }
   if (page !== "login") {
