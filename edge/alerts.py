@@ -1,7 +1,10 @@
 """Alerts: device alerts (cameras, barriers, broker, disk, outbox) and care-watch inactivity alerts.
 
 State lives in the registry's ``alerts`` table, so a restart neither repeats nor forgets an alert.
-Raising or clearing writes the alert row and its outbox message in one transaction.
+Raising or clearing writes the alert row and its outbox message in one transaction. When the database
+cannot be written (``StorageFailure``), a device alert is raised or cleared all the same: its message
+waits in memory (``edge.pending``), published straight from there, and an overlay here remembers it
+until ``edge.backfill`` has written it (``forget``), so it is neither repeated nor lost.
 
     device       one open alert per device; alert_id is random per episode
     inactivity   one alert per episode (a resident unseen since a given sighting); alert_id is derived
@@ -11,10 +14,12 @@ Raising or clearing writes the alert row and its outbox message in one transacti
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 
 from edge.contract import Topics, device_alert_payload, inactivity_alert_id, inactivity_payload
+from edge.store import StorageFailure
 from edge.timeutil import iso
 
 _LOG = logging.getLogger(__name__)
@@ -30,6 +35,11 @@ class Alerts:
         self.clock = clock
         self.topics = Topics(config.mqtt.topic_prefix, config.site, config.gate)
         self.wake = wake or (lambda: None)
+        # Set by the daemon: where a device alert waits when it cannot be written, and whom to tell.
+        self.pending = None
+        self.on_storage_failure = None
+        self._memory: dict[str, str | None] = {}  # device -> open alert id (None: cleared), not yet written
+        self._lock = threading.RLock()
 
     # -- device alerts ---------------------------------------------------------------------
     def open_device_alert(self, device: str) -> dict | None:
@@ -38,6 +48,27 @@ class Alerts:
     def device(self, device: str, ok: bool, detail: str = "") -> str | None:
         """Report a device's health; raises or clears its alert on a change. Returns the alert id used."""
         now = self.clock()
+        with self._lock:
+            if device in self._memory:  # its last change still waits in memory: keep the order
+                return self._device_in_memory(device, ok, detail, now)
+            try:
+                change = self._device_stored(device, ok, detail, now)
+            except StorageFailure as exc:
+                if self.pending is None:
+                    raise
+                if self.on_storage_failure is not None:
+                    self.on_storage_failure(exc)
+                return self._device_in_memory(device, ok, detail, now)
+        if change is None:
+            return None
+        alert_id, state = change
+        if state is not None:
+            _LOG.warning("device alert %s: %s%s", state, device, f": {detail}" if state == "raised" else "")
+            self.wake()
+        return alert_id
+
+    def _device_stored(self, device: str, ok: bool, detail: str, now: float) -> tuple[str, str | None] | None:
+        """(alert id, "raised"/"cleared"/None when unchanged), or None: no alert and none needed."""
         store = self.registry
         with store.transaction():
             current = self.open_device_alert(device)
@@ -46,26 +77,55 @@ class Alerts:
                 store.alerts.add(alert_id, "device", device, now, detail)
                 payload = device_alert_payload(alert_id, device, "raised", detail, iso(now, self.config.zone))
                 store.outbox.enqueue(self.topics.device_alert, payload, msg_id=f"alert:{alert_id}:raised", now=now)
-                _LOG.warning("device alert raised: %s: %s", device, detail)
-            elif ok and current is not None:
+                return alert_id, "raised"
+            if ok and current is not None:
                 alert_id = current["alert_id"]
                 store.alerts.clear(alert_id, now)
                 store.outbox.enqueue(self.topics.device_alert,
                                      device_alert_payload(alert_id, device, "cleared", detail or "recovered",
                                                           iso(now, self.config.zone)),
                                      msg_id=f"alert:{alert_id}:cleared", now=now)
-                _LOG.warning("device alert cleared: %s", device)
-            else:
-                return current["alert_id"] if current else None
+                return alert_id, "cleared"
+            return (current["alert_id"], None) if current else None
+
+    def _device_in_memory(self, device: str, ok: bool, detail: str, now: float) -> str | None:
+        """The same change, its message kept in memory and published from there (storage fails)."""
+        if device in self._memory:
+            current = self._memory[device]
+        else:
+            try:
+                row = self.open_device_alert(device)
+            except StorageFailure:
+                row = None  # cannot even read: an alert raised before is raised again (a new episode)
+            current = row["alert_id"] if row else None
+        if ok == (current is None):
+            return current
+        alert_id, state = (str(uuid.uuid4()), "raised") if not ok else (current, "cleared")
+        text = detail if not ok else (detail or "recovered")
+        payload = device_alert_payload(alert_id, device, state, text, iso(now, self.config.zone))
+        self.pending.add("alert", self.topics.device_alert, payload, f"alert:{alert_id}:{state}", ts=now,
+                         extra={"op": "raise" if not ok else "clear", "device": device, "alert_id": alert_id,
+                                "detail": text})
+        self._memory[device] = alert_id if not ok else None
+        _LOG.warning("device alert %s (not stored: the database cannot be written; published from memory): %s%s",
+                     state, device, f": {detail}" if not ok else "")
         self.wake()
         return alert_id
 
+    def adopt(self, device: str, alert_id: str) -> None:
+        """An alert raised before the database opened (``edge.storage_wait``), now waiting in memory."""
+        with self._lock:
+            self._memory[device] = alert_id
+
+    def forget(self, device: str) -> None:
+        """The device's alert changes kept in memory are all written now (``edge.backfill``)."""
+        with self._lock:
+            self._memory.pop(device, None)
+
     # -- inactivity --------------------------------------------------------------------------
-    def check_inactivity(self, now: float | None = None, corrected=None) -> list[dict]:
-        """Raise one alert per care-watch resident unseen for threshold_hours (per episode).
-        ``corrected(epoch)``: a sighting's time moved by the wall-clock jumps after it (ClockWatch)."""
+    def check_inactivity(self, now: float | None = None) -> list[dict]:
+        """Raise one alert per care-watch resident unseen for threshold_hours (per episode)."""
         now = self.clock() if now is None else now
-        corrected = corrected or (lambda epoch: epoch)
         threshold = self.rules.inactivity.threshold_hours * 3600
         store = self.registry
         raised = []
@@ -74,7 +134,7 @@ class Alerts:
             if seen is None:
                 # Never seen since registration: the episode starts when they were registered.
                 seen = _epoch_of(person["created_at"], now)
-            away_s = now - corrected(seen)
+            away_s = now - seen
             if away_s < threshold:
                 continue
             alert_id = inactivity_alert_id(self.config.site, person["id"], seen)

@@ -1,10 +1,16 @@
 """The daemon: start the parts in order around one stop event, supervise them, stop them in reverse.
 
-    registry → alerts → MQTT link → barriers → recognisers → gate → cameras → workers → jobs
+    registry → storage (memory queue, seqs, alerts, guard) → MQTT link → barriers → recognisers → gate
+    → cameras → workers → jobs
 
 The main thread supervises: it restarts a worker that died, pings the systemd watchdog only while
 every worker makes progress, and on SIGTERM/SIGINT stops everything within a few seconds, flushing
 what the broker will take.
+
+Storage faults (README "When the disk is full or the database read-only"): a database that cannot be
+opened is waited for (``edge.storage_wait``: no restart loop); one that cannot be written is the storage
+guard's (``edge.storage_guard``): decisions go on, what cannot be stored waits in memory and is
+published directly, every command is answered.
 """
 
 from __future__ import annotations
@@ -16,13 +22,12 @@ import time
 
 from drivers.barriers import make_barriers
 from edge import sdnotify
-from edge.alerts import Alerts
 from edge.gate import Gate
 from edge.jobs import Jobs
 from edge.memory import return_freed_memory
 from edge.recognition import Recognizers
 from edge.site_rules import SiteRules
-from edge.store import Store
+from edge.store import StorageFailure
 from edge.timeutil import Clock, clock_from_config
 
 _LOG = logging.getLogger(__name__)
@@ -41,6 +46,7 @@ class Daemon:
         self._given_barriers = barriers
         self.registry = self.alerts = self.link = self.gate = self.jobs = self.recognizers = None
         self.clockwatch = None
+        self.storage = self.pending = self.seqs = self.guard = None
         self.replica = self.rules = None
         self.barriers: dict = {}
         self.cameras: list = []
@@ -53,10 +59,15 @@ class Daemon:
         config = self.config
         sdnotify.notify("STATUS=starting")
         return_freed_memory()  # before the models allocate
-        self.registry = Store(config.database)
+        from edge.storage_wait import open_store
+
+        self.registry, waited = open_store(config, self.stop, self.clock)
+        if self.registry is None:
+            _LOG.warning("stopped while waiting for the database")
+            return self
         self._closers.append(self.registry.close)
         self.rules = SiteRules.for_store(config, self.registry)
-        self.alerts = Alerts(config, self.registry, clock=self.clock, wake=self._wake, rules=self.rules)
+        self._start_storage(waited)
         from edge.clockwatch import ClockWatch
 
         self.clockwatch = ClockWatch(config, self.registry, self.alerts, self.clock)
@@ -74,13 +85,16 @@ class Daemon:
                                  on_connection=self._connection, inbox_transaction=self.registry.transaction,
                                  clock=self.clock,
                                  on_registry=self.replica.apply_many if self.replica else None,
-                                 on_message=self._message)
+                                 on_message=self._message,
+                                 on_storage_failure=lambda exc, reading: self.guard.failed(exc, reading=reading))
+            self.link.pending = self.pending
             self._closers.append(self.link.close)
         self._start_barriers()
         self._preload_models()
         pass_key = self._pass_key()
         self.gate = Gate(config, self.registry, self.barriers, self.alerts, clock=self.clock, wake=self._wake,
-                         on_event=self.on_event, rules=self.rules, signer=signer)
+                         on_event=self.on_event, rules=self.rules, signer=signer, pending=self.pending,
+                         seqs=self.seqs, guard=self.guard)
         if self.link is not None:
             # Connected only now that every handler it calls exists (a retained message arrives at once).
             self.link.start()
@@ -92,11 +106,16 @@ class Daemon:
             self.cameras.append(camera)
             self.workers.append(CameraWorker(camera, config, self.recognizers, self.gate, self.stop, pass_key).start())
         self._closers.append(self._stop_cameras)
+        self.guard.start()  # stores what waits in memory (a restart's RAM copy) as soon as it can write
+        self._closers.append(self.guard.close)
         self.jobs = Jobs(config, self.registry, self.alerts, cameras=self.cameras, barriers=self.barriers,
                          clockwatch=self.clockwatch,
                          link=self.link, clock=self.clock, outbox=self.registry.outbox, replica=self.replica,
-                         gaps=self.ask_for_gaps if self.link is not None else None).start()
+                         gaps=self.ask_for_gaps if self.link is not None else None, guard=self.guard).start()
+        self.guard.make_room = self.jobs.make_room
         self._closers.append(self.jobs.close)
+        self.clockwatch.start(on_jump=self.jobs.replan)  # ticks on the monotonic clock, in its own thread
+        self._closers.append(self.clockwatch.close)
         if self.link is not None:
             self.link.publish_status()  # now with the cameras and barriers in it
         sdnotify.notify("READY=1\nSTATUS=running")
@@ -105,6 +124,23 @@ class Daemon:
         _LOG.info("gate %s/%s running: %d cameras, %d barriers", config.site, config.gate, len(self.cameras),
                   len(self.barriers))
         return self
+
+    def _start_storage(self, waited: dict | None) -> None:
+        """The memory queue, the numbering, the alerts and the storage guard (``edge.storage``)."""
+        from edge.storage import Storage
+
+        self.storage = Storage(self.config, self.registry, self.rules, clock=self.clock, wake=self._wake,
+                               on_change=self._status_changed, on_recovered=self._storage_back)
+        self.pending, self.seqs, self.alerts, self.guard = (self.storage.pending, self.storage.seqs,
+                                                            self.storage.alerts, self.storage.guard)
+        self._closers.append(self.storage.clean_stop)  # runs just before the registry closes
+        self.storage.check(waited)
+
+    def _storage_back(self) -> None:
+        """Storage works again and what waited in memory is stored: have the messages that could not be
+        acknowledged delivered again."""
+        if self.link is not None:
+            self.link.storage_back()
 
     def _start_replica(self):
         """Site mode: the office's registry, verified with its registry.pub; returns the gate's own signer."""
@@ -174,9 +210,9 @@ class Daemon:
             self.link.publish_status()
 
     def _publish(self, topic: str, payload: dict) -> None:
-        """A message that is not an event or alert (a resync request): through the outbox as well."""
-        self.registry.outbox.enqueue(topic, payload, now=self.clock())
-        self._wake()
+        """A message that is not an event or alert (a resync request, a command's result): through the
+        outbox, or from memory when it cannot be written."""
+        self.storage.send(topic, payload)
 
     def _start_barriers(self) -> None:
         if self._given_barriers is not None:
@@ -205,7 +241,11 @@ class Daemon:
         """Templates of another encoder are useless: re-enrol from kept photos, or say who must come."""
         from edge.enrol import Enroller, reconcile_encoder
 
-        result = reconcile_encoder(self.registry, Enroller(self.config.recognition.face, self.recognizers.faces))
+        try:
+            result = reconcile_encoder(self.registry, Enroller(self.config.recognition.face, self.recognizers.faces))
+        except StorageFailure as exc:  # re-enrolment writes: done at a later start
+            self.guard.failed(exc)
+            return
         if result["reenrolled"]:
             _LOG.warning("re-enrolled %d people from their stored photos for encoder %s",
                          len(result["reenrolled"]), result["encoder"])
@@ -297,15 +337,25 @@ class Daemon:
             self.link.wake()
 
     def _status(self) -> dict:
-        return {
-            "cameras": {c.id: c.stats() for c in self.cameras},
-            "barriers": {b.id: b.health() for b in self.barriers.values()},
-            "registry": self.replica.status() if self.replica else self._local_registry(),
-            "seq": self.registry.events.announced_seq(),  # peers see a gap at the end of our stream too
+        status = {"cameras": {c.id: c.stats() for c in self.cameras},
+                  "barriers": {b.id: b.health() for b in self.barriers.values()}}
+        parts = {
+            "registry": lambda: self.replica.status() if self.replica else self._local_registry(),
+            "seq": self.storage.announced_seq,  # peers see a gap at the end of our stream too
             # capacity and occupied: the office and our checks see whether the gates agree on the lot
-            **({"parking": self.gate.parking.status()} if self.gate else {}),
-            **self.clockwatch.status(),  # clock_offset_s and whether the time is confirmed
+            "parking": lambda: self.gate.parking.status() if self.gate else None,
         }
+        for name, part in parts.items():
+            try:
+                value = part()
+            except StorageFailure as exc:  # the status still goes out, without what cannot be read
+                self.guard.failed(exc, reading=True)
+                continue
+            if value is not None:
+                status[name] = value
+        status.update(self.storage.status())  # "storage": {"state": ok | degraded | unavailable, …}
+        status.update(self.clockwatch.status())  # clock_offset_s and whether the time is confirmed
+        return status
 
     def _local_registry(self) -> dict:
         return {"source": "local", "people": self.registry.people.count(), "vehicles": self.registry.vehicles.count(),
@@ -332,7 +382,8 @@ class Daemon:
                 self._wake()
 
     def _refused(self, seq: int, reason: str) -> None:
-        self.alerts.device("broker", False, f"broker refused a message (outbox row {seq}): {reason}")
+        where = f"outbox row {seq}" if seq else "kept in memory"
+        self.alerts.device("broker", False, f"broker refused a message ({where}): {reason}")
 
     def _peer(self, gate: str, kind: str, payload: bytes) -> None:
         self.peers.receive(gate, payload, self.link.topics.event(kind, gate) if self.link else None)
@@ -343,10 +394,10 @@ class Daemon:
 
         mqtt = self.config.mqtt
         request_id, ok, error, extra = None, False, None, {}
+        seen = self.storage.replay_guard(remember_request(self.registry, mqtt.command_window_s), mqtt.command_window_s)
         try:
             key = command_checker(self.config)  # KeyFileError (a ValueError) names the file
-            command = parse_command(verb, payload, key, mqtt.command_window_s,
-                                    remember_request(self.registry, mqtt.command_window_s),
+            command = parse_command(verb, payload, key, mqtt.command_window_s, seen,
                                     now=self.clockwatch.office_now(),  # the office's time: its clock signed ts
                                     site=self.config.site, gate=self.config.gate)
             request_id = command.request_id
@@ -364,5 +415,7 @@ class Daemon:
             _LOG.warning("command %s refused: %s", verb[:32], error)
         except ValueError as exc:
             error = str(exc)
-        self.registry.outbox.enqueue(self.link.topics.command_result, command_result(request_id, ok, error, **extra))
-        self._wake()
+        except StorageFailure as exc:  # what the command needed could not be read: nothing was done
+            self.guard.failed(exc, reading=True)
+            error = f"not done: the gate cannot read its database ({exc}); try again later"
+        self._publish(self.link.topics.command_result, command_result(request_id, ok, error, **extra))

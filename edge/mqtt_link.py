@@ -7,6 +7,12 @@ never blocks on the registry or the barrier).
 
 A PUBACK with a failure reason code (e.g. 0x87 not authorised) leaves the row unsent, records the
 error and tells ``on_refused`` (the daemon raises a device alert); the row is retried later.
+
+While the database cannot be written, what the gate could not store waits in memory (``pending``,
+``edge.pending``): the pump publishes those items too, in the same window, and marks them published on
+PUBACK. A storage failure is told to ``on_storage_failure`` (the storage guard), never kills a thread,
+and leaves received messages unacknowledged; once storage is back the guard calls ``redeliver``, which
+reconnects (a clean DISCONNECT: no last will, the session kept), so the broker delivers them again.
 """
 
 from __future__ import annotations
@@ -38,7 +44,8 @@ REPUBLISH_UNACKED_S = 120.0
 class MqttLink:
     def __init__(self, config, registry, *, on_command=None, on_peer_event=None, on_refused=None,
                  on_connection=None, status_provider=None, window: int = 50, on_registry=None, on_message=None,
-                 subscriptions=None, status_payload_fn=None, inbox_transaction=None, clock=time.time):
+                 subscriptions=None, status_payload_fn=None, inbox_transaction=None, clock=time.time,
+                 on_storage_failure=None):
         """``on_registry(batch)``: records on ``P/registry/#`` in batches (a gate in site mode);
         ``on_message(topic, payload)``: everything else subscribed (the office's archive);
         ``subscriptions``: [(topic filter, SubscribeOptions)] instead of the gate's;
@@ -59,26 +66,34 @@ class MqttLink:
         # Its own connection: the pump never waits for the gate's lock, and "sent" marks use
         # synchronous=NORMAL (a mark lost in a power cut only re-sends that message; events stay FULL).
         self._db = Store(registry.path, upgrade=False, synchronous="NORMAL")
+        retention = getattr(config, "retention", None)  # a gate's: its "sent" marks are writes too
+        self._db.tight_below_bytes = retention.min_free_mb * 2**20 if hasattr(retention, "min_free_mb") else 0
         self.outbox = self._db.outbox
         self.on_command = on_command
         self.on_peer_event = on_peer_event
         self.on_refused = on_refused
         self.on_connection = on_connection
+        self.on_storage_failure = on_storage_failure  # f(exc, reading): the storage guard
+        self.pending = None  # edge.pending.Pending: messages that wait in memory (set by the daemon)
+        self._unacked = False  # a received message was left unacknowledged by a storage failure
+        self._last_depth = 0
+        self._reconnect_lock = threading.Lock()
         self.status_provider = status_provider or (lambda: {})
         self.window = window
         self.connected = threading.Event()
         self.session_present = False  # False after a connect that found no session: queued messages lost
-        self._published_at_status, self._status_at = 0, 0.0
+        self._published_at_status, self._status_at, self._status_depth = 0, 0.0, 0
         self.last_error = ""
         self.published = 0
         self.connect_failures = 0
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._lock = threading.Lock()
-        self._inflight: dict[int, tuple[int, float]] = {}  # mid -> (seq, handed to paho at)
+        # mid -> (outbox seq, or a memory item's id (str), handed to paho at)
+        self._inflight: dict[int, tuple[int | str, float]] = {}
         self._early: dict[int, object] = {}  # mid -> reason code of a PUBACK that beat publish() back
         self._acked: list[int] = []
-        self._refused: dict[int, float] = {}  # seq -> retry after
+        self._refused: dict[int | str, float] = {}  # seq or memory item id -> retry after
         self._high_seq = 0
         self._inbox: queue.Queue = queue.Queue(maxsize=1000)
         self._threads: list[threading.Thread] = []
@@ -105,13 +120,9 @@ class MqttLink:
         return client
 
     def start(self) -> MqttLink:
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = self.mqtt.session_expiry_s
         _LOG.info("mqtt: connecting to %s:%s as %s (tls=%s)", self.mqtt.host, self.mqtt.port,
                   self.config.client_id, bool(self.mqtt.tls.ca))
-        self._client.connect_async(self.mqtt.host, self.mqtt.port, self.mqtt.keepalive_s, clean_start=False,
-                                   properties=props)
-        self._client.loop_start()
+        self._connect()
         workers = [("gate-edge-outbox", self._pump), ("gate-edge-inbox", self._drain_inbox)]
         if self.on_registry is not None:
             workers.append(("gate-edge-registry", self._drain_registry))
@@ -120,6 +131,41 @@ class MqttLink:
             thread.start()
             self._threads.append(thread)
         return self
+
+    def _connect(self) -> None:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.mqtt.session_expiry_s
+        self._client.connect_async(self.mqtt.host, self.mqtt.port, self.mqtt.keepalive_s, clean_start=False,
+                                   properties=props)
+        self._client.loop_start()
+
+    def storage_back(self) -> None:
+        """The database can be written again: the link's own connection (perhaps opened read-only) is
+        opened again, and what was left unacknowledged is delivered again."""
+        self._db.refresh()
+        self.redeliver()
+
+    def redeliver(self) -> bool:
+        """Storage is back: if a received message was left unacknowledged, reconnect so the broker delivers
+        it again (a message is redelivered only on a new connection). Call from our threads, never paho's.
+        True when it reconnected."""
+        with self._reconnect_lock:
+            if not self._unacked or self._closed:
+                return False
+            self._unacked = False
+            _LOG.warning("mqtt: reconnecting, so the broker delivers again the messages left unacknowledged "
+                         "while the database could not be written")
+            with contextlib.suppress(RuntimeError, ValueError, OSError):
+                self._client.disconnect()  # clean: no last will; the session (and its messages) stays
+            self._client.loop_stop()
+            self._connect()
+            return True
+
+    def _storage_failed(self, exc: BaseException, *, reading: bool = False) -> None:
+        if self.on_storage_failure is not None:
+            self.on_storage_failure(exc, reading)
+        else:
+            _LOG.error("mqtt: storage failure: %s", exc)
 
     def close(self, timeout: float = 3.0) -> None:
         """Flush what can be flushed within ``timeout``, say offline, disconnect. Idempotent."""
@@ -197,7 +243,18 @@ class MqttLink:
                 return
         self._settle(entry[0], reason_code)
 
-    def _settle(self, seq: int, reason_code) -> None:
+    def _settle(self, seq: int | str, reason_code) -> None:
+        if isinstance(seq, str):  # a memory item
+            if reason_code.is_failure:
+                with self._lock:
+                    self._refused[seq] = time.monotonic() + RETRY_REFUSED_S
+                _LOG.error("mqtt: broker refused a message kept in memory: %s", reason_code)
+                if self.on_refused:
+                    self.on_refused(0, str(reason_code))
+            elif self.pending is not None:
+                self.pending.published(seq)
+            self._wake.set()
+            return
         with self._lock:
             if reason_code.is_failure:
                 self._refused[seq] = time.monotonic() + RETRY_REFUSED_S
@@ -240,8 +297,15 @@ class MqttLink:
             if self.connected.is_set():
                 try:
                     self._publish_pending()
-                except Exception:  # the registry may be busy; never let the pump die
+                except StorageFailure as exc:  # cannot read the outbox: memory items still go
+                    self._storage_failed(exc, reading=True)
+                    self._stop.wait(1.0)
+                except Exception:  # never let the pump die
                     _LOG.exception("mqtt: outbox pump error")
+                try:
+                    self._publish_memory()
+                except Exception:
+                    _LOG.exception("mqtt: publishing from memory failed")
 
     def _publish_pending(self) -> None:
         now = time.monotonic()
@@ -250,11 +314,13 @@ class MqttLink:
             stale = [mid for mid, (_, at) in self._inflight.items() if now - at > REPUBLISH_UNACKED_S]
             for mid in stale:
                 seq, _ = self._inflight.pop(mid)
-                self._high_seq = min(self._high_seq, seq - 1)
+                if isinstance(seq, int):
+                    self._high_seq = min(self._high_seq, seq - 1)
             retry = [seq for seq, at in self._refused.items() if at <= now]
             for seq in retry:
                 del self._refused[seq]
-                self._high_seq = min(self._high_seq, seq - 1)
+                if isinstance(seq, int):
+                    self._high_seq = min(self._high_seq, seq - 1)
             room = self.window - len(self._inflight)
             busy = {seq for seq, _ in self._inflight.values()} | set(self._refused) | set(self._acked)
         if room <= 0:
@@ -262,7 +328,7 @@ class MqttLink:
         self._status_after_drain()
         # Rows already handed over are skipped; only those above the cursor (after a retry moved it
         # back) need extra room in the query.
-        ahead = sum(1 for seq in busy if seq > self._high_seq)
+        ahead = sum(1 for seq in busy if isinstance(seq, int) and seq > self._high_seq)
         for row in self.outbox.pending(self._high_seq, room + ahead):
             if row["seq"] in busy:
                 continue
@@ -281,18 +347,49 @@ class MqttLink:
             self.published += 1
             room -= 1
 
+    def _publish_memory(self) -> None:
+        """Messages waiting in memory (storage fails): published directly, marked on PUBACK."""
+        if self.pending is None or not self.connected.is_set():
+            return
+        with self._lock:
+            room = self.window - len(self._inflight)
+            busy = {key for key, _ in self._inflight.values()} | set(self._refused)
+        if room <= 0:
+            return
+        for item in self.pending.to_publish(room, busy):
+            if not self.connected.is_set():
+                break
+            info = self._client.publish(item["topic"], dumps(item["payload"]), qos=1)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                break
+            with self._lock:
+                early = self._early.pop(info.mid, None)
+                if early is None:
+                    self._inflight[info.mid] = (item["id"], time.monotonic())
+            if early is not None:
+                self._settle(item["id"], early)
+            self.published += 1
+
     def _status_after_drain(self) -> None:
         """Once a backlog has gone out, say so in the status (its newest seq): a peer that lost the last
-        events of it sees the gap without waiting for the next event."""
-        if self.published != self._published_at_status and not self._inflight \
-                and time.monotonic() - self._status_at > 1.0 and not self.outbox.pending(0, 1):
+        events of it sees the gap without waiting for the next event. Also when the count of messages
+        waiting has changed since the last status (its ``outbox`` would otherwise stay wrong)."""
+        if self._inflight or time.monotonic() - self._status_at <= 1.0 or self.outbox.pending(0, 1) \
+                or (self.pending is not None and self.pending.unpublished()):
+            return
+        if self.published != self._published_at_status or self.depth() != self._status_depth:
             self.publish_status()
 
     def _flush_acks(self) -> None:
         with self._lock:
             acked, self._acked = self._acked, []
         if acked:
-            self.outbox.mark_sent(acked)
+            try:
+                self.outbox.mark_sent(acked)
+            except StorageFailure as exc:  # kept (and not published again) until they can be marked
+                with self._lock:
+                    self._acked = acked + self._acked
+                self._storage_failed(exc)
 
     def _drain_registry(self) -> None:
         """Registry records in batches, one transaction each (a full sync is thousands of records)."""
@@ -306,8 +403,11 @@ class MqttLink:
             if batch:
                 try:
                     self.on_registry([(topic, payload) for topic, payload, _, _ in batch])
-                except StorageFailure:
-                    _LOG.exception("mqtt: storing %d registry records failed: not acknowledged", len(batch))
+                except StorageFailure as exc:
+                    _LOG.error("mqtt: storing %d registry records failed (%s): not acknowledged; delivered "
+                               "again once storage is back", len(batch), exc)
+                    self._unacked = True
+                    self._storage_failed(exc)
                     continue
                 except Exception:  # never let a bad record stop the replica
                     _LOG.exception("mqtt: applying %d registry records failed", len(batch))
@@ -350,8 +450,11 @@ class MqttLink:
                         raise
                     except Exception:  # a bad message must never stop the inbox (nor come back for ever)
                         _LOG.exception("mqtt: handling a message on %s failed", topic)
-        except StorageFailure:
-            _LOG.exception("mqtt: storing %d received messages failed: not acknowledged", len(messages))
+        except StorageFailure as exc:
+            _LOG.error("mqtt: storing %d received messages failed (%s): not acknowledged; delivered again once "
+                       "storage is back", len(messages), exc)
+            self._unacked = True
+            self._storage_failed(exc)
             return
         for _, _, mid, qos in messages:
             self._ack(mid, qos)
@@ -380,14 +483,25 @@ class MqttLink:
         """The retained status: who we are and how our devices are (not an outbox row: a state)."""
         if not self.connected.is_set():
             return
+        depth = self.depth()
         if self.status_payload_fn is not None:
-            payload = self.status_payload_fn(self._now_iso(), self.outbox.depth())
+            payload = self.status_payload_fn(self._now_iso(), depth)
         else:
             extra = dict(self.status_provider())
             payload = status_payload("online", self._now_iso(), extra.pop("cameras", None),
-                                     extra.pop("barriers", None), self.outbox.depth(), **extra)
+                                     extra.pop("barriers", None), depth, **extra)
         self._published_at_status, self._status_at = self.published, time.monotonic()
+        self._status_depth = depth
         self._client.publish(self.topics.status(), dumps(payload), qos=1, retain=True)
+
+    def depth(self) -> int:
+        """Messages waiting for the broker: unsent outbox rows (the last count, when the outbox cannot be
+        read) and those waiting in memory."""
+        try:
+            self._last_depth = self.outbox.depth()
+        except StorageFailure as exc:
+            self._storage_failed(exc, reading=True)
+        return self._last_depth + (self.pending.unpublished() if self.pending is not None else 0)
 
     def wake(self) -> None:
         """New rows are in the outbox: publish now rather than at the next poll."""

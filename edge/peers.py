@@ -185,13 +185,20 @@ class PeerReceiver:
         return asks
 
     def status_seen(self, gate: str, payload: bytes) -> None:
-        """A peer's retained status names its newest seq: a gap at the end of its stream is seen too."""
+        """A peer's retained status names its newest seq (a gap at the end of its stream is seen too) and
+        the seqs it skipped, if any (``seq_skipped``: never used, so never asked for)."""
         import json
 
         try:
-            seq = json.loads(payload.decode("utf-8")).get("seq")
+            status = json.loads(payload.decode("utf-8"))
+            seq, skipped = status.get("seq"), status.get("seq_skipped") or []
         except (UnicodeDecodeError, ValueError, AttributeError):
             return
+        ranges = [r for r in skipped if isinstance(r, list) and len(r) == 2
+                  and all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in r) and r[0] <= r[1]]
+        if ranges:  # numbers that gate never used (a restart after a storage failure): not waited for
+            with self.store.transaction():
+                self.store.peers.skip(gate, ranges, self.clock())
         if isinstance(seq, int) and not isinstance(seq, bool) and seq > 0:
             with self.store.transaction():
                 self.store.peers.announced(gate, seq, self.clock())

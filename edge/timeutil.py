@@ -37,9 +37,14 @@ class Clock:
             pass
 
     def now(self) -> float:
+        return self.read()[0]
+
+    def read(self) -> tuple[float, float]:
+        """(now, the declared offset in it): one reading, so a watcher never sees a half-moved clock."""
         if self.offset_file:
             self._file_offset()
-        return time.time() + self.offset_s
+        offset = self.offset_s
+        return time.time() + offset, offset
 
     def __call__(self) -> float:
         return self.now()
@@ -77,6 +82,9 @@ class FixedClock(Clock):
 
     def now(self) -> float:
         return self.epoch
+
+    def read(self) -> tuple[float, float]:
+        return self.epoch, 0.0
 
     def advance(self, seconds: float) -> None:
         self.epoch += seconds

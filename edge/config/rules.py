@@ -37,8 +37,9 @@ class RetentionConfig(Section):
     stranger_snapshots_days: int = Field(0, ge=0, description="0 = never store stranger snapshots")
     min_free_mb: int = Field(
         200, ge=0,
-        description="free space (MB) for the database below which the gate raises a 'disk' alert and "
-        "deletes its oldest sent events and snapshots to make room, before writes would fail",
+        description="free space (MB) on the database's filesystem below which the gate raises a 'disk' "
+        "alert; below a quarter of it, retention deletes the oldest sent events and snapshots to keep that "
+        "much room, rather than refuse new events",
     )
 
 

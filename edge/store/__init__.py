@@ -25,10 +25,10 @@ SQLite database (the gate's, or the CLI's view of it) with a repository per conc
 """
 
 from edge.store.database import Store
-from edge.store.errors import RegistryError, SchemaTooNew, StorageFailure
+from edge.store.errors import OPEN_FAILURES, RegistryError, SchemaTooNew, StorageFailure
 from edge.store.people import TemplateSet
 from edge.store.schema import SCHEMA_VERSION
 from edge.store.vehicles import VEHICLE_CLASSES
 
-__all__ = ["Store", "RegistryError", "SchemaTooNew", "StorageFailure", "TemplateSet", "SCHEMA_VERSION",
-           "VEHICLE_CLASSES"]
+__all__ = ["Store", "RegistryError", "SchemaTooNew", "StorageFailure", "OPEN_FAILURES", "TemplateSet",
+           "SCHEMA_VERSION", "VEHICLE_CLASSES"]

@@ -53,13 +53,14 @@ class Store:
         # Set by the office (edge.registry_publish): called inside the transaction of every change to
         # a person, vehicle or pass, so the signed record is written with the change (DESIGN 6.4).
         self.on_registry_change = None
-        conn = sqlite3.connect(str(path), timeout=10, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA busy_timeout = 10000")
-        conn.execute("PRAGMA journal_mode = WAL")
-        # FULL: a committed event or outbox row survives power loss, not just a crash. (The MQTT
-        # link's own connection uses NORMAL for "sent" marks: losing one re-sends a message, no more.)
-        conn.execute(f"PRAGMA synchronous = {synchronous}")
-        conn.execute("PRAGMA foreign_keys = ON")
+        self._synchronous = synchronous
+        self._reopen = False  # the connection was opened read-only (the file was): open it again
+        # Below this much free space on the filesystem (retention.min_free_mb; 0: never) every commit is
+        # followed by a checkpoint: the WAL then never outgrows one transaction, and rows go into the
+        # pages retention freed, so writing goes on with the filesystem full.
+        self.tight_below_bytes = 0
+        self._tight_at, self._tight = -1e9, False
+        conn = self._connect()
         self.conn: sqlite3.Connection | None = conn
         self.db = sqlite_utils.Database(conn)
         try:
@@ -87,6 +88,33 @@ class Store:
         self.reports = Reports(self)
 
     # -- lifecycle -------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(str(self.path), timeout=10, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        # FULL: a committed event or outbox row survives power loss, not just a crash. (The MQTT
+        # link's own connection uses NORMAL for "sent" marks: losing one re-sends a message, no more.)
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    def _reconnect_if_read_only(self) -> None:
+        """SQLite opens a file it may not write read-only, and such a connection never writes again, even
+        once the file may be written: after a "readonly database" failure, the next transaction opens
+        the connection again (an immutable file, a read-only mount, then repaired)."""
+        if not self._reopen or self.conn is None or str(self.path) == ":memory:":
+            return
+        try:
+            fresh = self._connect()
+        except sqlite3.OperationalError:
+            return  # still cannot open it: the transaction's own failure says why
+        old, self.conn, self.db, self._reopen = self.conn, fresh, sqlite_utils.Database(fresh), False
+        old.close()
+
+    def refresh(self) -> None:
+        """Open the connection again at the next transaction (storage was repaired under it)."""
+        self._reopen = True
+
     def close(self) -> None:
         with self._lock:
             if self.conn is not None:
@@ -131,19 +159,29 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Store]:
-        """One atomic write: everything inside commits together or not at all (nestable)."""
+        """One atomic write: everything inside commits together or not at all (nestable).
+
+        A storage failure (read-only, full, I/O error: ``StorageFailure``) at BEGIN, at any statement or
+        at COMMIT leaves no transaction open behind it: the connection works again once storage does."""
         with self._lock:
             outer = self._depth == 0
             if outer:
-                self.conn.execute("BEGIN IMMEDIATE")
+                self._abandon()  # a transaction a failed COMMIT left open would refuse every BEGIN
+                self._reconnect_if_read_only()
+                try:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:
+                    self._failed(exc)
+                    raise
             self._depth += 1
             try:
                 yield self
-            except BaseException:
+            except BaseException as exc:
                 self._depth -= 1
                 if outer:
                     self._before_commit.clear()
-                    self.conn.execute("ROLLBACK")
+                    self._abandon()
+                    self._failed(exc)
                 raise
             if outer:
                 try:
@@ -152,11 +190,47 @@ class Store:
                 except BaseException:
                     self._depth -= 1
                     self._before_commit.clear()
-                    self.conn.execute("ROLLBACK")
+                    self._abandon()
                     raise
             self._depth -= 1
             if outer:
-                self.conn.execute("COMMIT")
+                try:
+                    self.conn.execute("COMMIT")
+                except BaseException as exc:
+                    self._abandon()
+                    self._failed(exc)
+                    raise
+                if self.tight_below_bytes and self._low_on_disk():
+                    try:
+                        self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    except sqlite3.OperationalError:
+                        pass  # committed all the same; the next commit tries again
+
+    def _low_on_disk(self) -> bool:
+        """The filesystem has less than ``tight_below_bytes`` free (looked at every few seconds)."""
+        import shutil
+        import time
+
+        now = time.monotonic()
+        if now - self._tight_at > 5.0:
+            self._tight_at = now
+            try:
+                self._tight = shutil.disk_usage(self.path.parent).free < self.tight_below_bytes
+            except OSError:
+                self._tight = False
+        return self._tight
+
+    def _failed(self, exc: BaseException) -> None:
+        if isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc):
+            self._reopen = True
+
+    def _abandon(self) -> None:
+        """Roll back whatever transaction is open (SQLite may already have rolled it back itself)."""
+        if self.conn is not None and self.conn.in_transaction:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.OperationalError:
+                pass  # nothing left to roll back, or the rollback itself cannot write: the next BEGIN says
 
     def before_commit(self, callback) -> None:
         """Run ``callback`` once, just before the current outermost transaction commits (at most once
@@ -189,11 +263,39 @@ class Store:
             return 1
         return row[0]
 
-    def checkpoint(self) -> None:
-        """Fold the WAL back into the database file (hourly job; keeps the WAL from growing)."""
+    def database_id(self) -> str | None:
+        """A random id this database keeps for life (a file put in its place has another); made the first
+        time it is asked for, None while it cannot be written."""
+        found = self.kv_get("database_id")
+        if found is None:
+            import uuid
+
+            try:
+                with self.transaction():
+                    found = self.kv_get("database_id") or str(uuid.uuid4())
+                    self.kv_set("database_id", found)
+            except sqlite3.OperationalError:
+                return None
+        return found
+
+    def probe_write(self, now: float) -> None:
+        """One small write and commit: raises ``StorageFailure`` while the database cannot be written."""
+        with self.transaction():
+            self.kv_set("storage_probe", repr(now))
+
+    def reusable_bytes(self) -> int:
+        """Space inside the database file that new rows reuse before the file grows (free pages)."""
+        with self._lock:
+            pages = self.conn.execute("PRAGMA freelist_count").fetchone()[0]
+            return pages * self.conn.execute("PRAGMA page_size").fetchone()[0]
+
+    def checkpoint(self, *, truncate: bool = True) -> None:
+        """Fold the WAL back into the database file (hourly job; keeps the WAL from growing). ``truncate``
+        False keeps the WAL file's space, which the next writes reuse: on a nearly full disk that space is
+        what lets rows be written into the pages retention freed."""
         with self._lock:
             if self._depth == 0:
-                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self.conn.execute(f"PRAGMA wal_checkpoint({'TRUNCATE' if truncate else 'PASSIVE'})")
 
     # -- for the repositories only ---------------------------------------------------------
     def execute(self, sql: str, params=()) -> sqlite3.Cursor:

@@ -14,5 +14,10 @@ class RegistryError(Exception):
 StorageFailure = sqlite3.OperationalError
 
 
+# What opening a database may fail with besides SchemaTooNew: a missing or unreadable file, a folder that
+# cannot be written, I/O errors, a file that is not a database (edge.storage_wait waits for these).
+OPEN_FAILURES = (sqlite3.Error, OSError)
+
+
 class SchemaTooNew(RegistryError):
     """The database was written by a newer gate-edge: refuse it (exit 2), never half-read it."""

@@ -1,13 +1,17 @@
 """Passage events, the gate's own and its peers': the ``events``, ``sequences`` and ``snapshots`` tables.
 
-The gate's own events are numbered by ``next_seq`` (1, 2, 3 …) inside the transaction that stores
-them, so a number is used exactly when its event is committed: no gaps, never reused (the counter is
-not derived from the events, which retention deletes). A peer's event is stored once under its
-``event_id`` with the ``seq`` it came with; the same ``seq`` from the same gate with another
-``event_id`` is a conflict and is not stored.
+The gate's own events are numbered 1, 2, 3 … (``sequences``: ``event`` is the next number to use,
+moved forward inside the transaction that stores each event, so a number is stored exactly when its
+event is: no gaps, never reused; the counter is not derived from the events, which retention deletes).
+``event_reserved`` is how far numbers are reserved ahead, durably, so that a gate whose storage fails
+can still number events (kept in memory, ``edge.seqs``) with numbers no restart will hand out again.
+A peer's event is stored once under its ``event_id`` with the ``seq`` it came with; the same ``seq``
+from the same gate with another ``event_id`` is a conflict and is not stored.
 """
 
 from __future__ import annotations
+
+import json
 
 from edge.contract import dumps
 
@@ -20,6 +24,49 @@ class Events:
     def next_seq(self) -> int:
         """Reserve the next event number (call inside the transaction that stores the event)."""
         return self._store.next_number("event")
+
+    def use_seq(self, seq: int) -> None:
+        """``seq`` is stored (inside its event's transaction): the next number is beyond it."""
+        self._store.execute("INSERT INTO sequences(name, next) VALUES ('event', ?) "
+                            "ON CONFLICT(name) DO UPDATE SET next = max(next, excluded.next)", [seq + 1])
+
+    def next_free_seq(self) -> int:
+        """The next number no stored event has (1 before the first)."""
+        row = self._store.row("SELECT next FROM sequences WHERE name = 'event'")
+        return row["next"] if row else 1
+
+    def reserved_seq(self) -> int:
+        """Numbers up to this one are reserved (0: none)."""
+        row = self._store.row("SELECT next FROM sequences WHERE name = 'event_reserved'")
+        return row["next"] if row else 0
+
+    def reserve_seqs(self, up_to: int) -> None:
+        """Reserve numbers up to ``up_to`` (never less than already reserved)."""
+        self._store.execute("INSERT INTO sequences(name, next) VALUES ('event_reserved', ?) "
+                            "ON CONFLICT(name) DO UPDATE SET next = max(next, excluded.next)", [up_to])
+
+    def clean_stop(self) -> int | None:
+        """The next number as a clean stop left it (None: the last run did not stop cleanly)."""
+        value = self._store.kv_get("event_seq_clean_stop")
+        return int(value) if value is not None else None
+
+    def set_clean_stop(self, next_seq: int | None) -> None:
+        """Written by a clean stop with nothing kept in memory; removed at start (a crash leaves none)."""
+        if next_seq is None:
+            self._store.kv_delete("event_seq_clean_stop")
+        else:
+            self._store.kv_set("event_seq_clean_stop", str(next_seq))
+
+    def skipped_seqs(self) -> list[list[int]]:
+        """Ranges [first, last] of numbers this gate skipped (never used), newest last."""
+        return json.loads(self._store.kv_get("event_seq_skipped") or "[]")
+
+    def add_skipped(self, first: int, last: int, keep: int = 20) -> None:
+        ranges = [r for r in self.skipped_seqs() if r != [first, last]] + [[first, last]]
+        self._store.kv_set("event_seq_skipped", json.dumps(ranges[-keep:]))
+
+    def has(self, event_id: str) -> bool:
+        return self._store.row("SELECT 1 FROM events WHERE event_id = ?", (event_id,)) is not None
 
     def last_seq(self) -> int:
         """The seq of this gate's newest event (0 before the first)."""
@@ -116,3 +163,24 @@ class Events:
 
     def delete_snapshots_before(self, cutoff_epoch: float) -> int:
         return self._store.execute("DELETE FROM snapshots WHERE ts_epoch < ?", [cutoff_epoch]).rowcount
+
+    def delete_oldest_snapshots(self, limit: int) -> int:
+        """Make room: the oldest stranger snapshots first."""
+        return self._store.execute("DELETE FROM snapshots WHERE rowid IN (SELECT rowid FROM snapshots "
+                                   "ORDER BY ts_epoch LIMIT ?)", [limit]).rowcount
+
+    def delete_oldest_sent(self, limit: int) -> int:
+        """Make room: the oldest events the broker has taken (peers' events, and our own once sent), with
+        their sent outbox rows; never an event whose message is still waiting."""
+        store = self._store
+        rows = store.rows(
+            "SELECT event_id FROM events WHERE NOT EXISTS (SELECT 1 FROM outbox o "
+            "WHERE o.msg_id = 'event:' || events.event_id AND o.sent_epoch IS NULL) "
+            "ORDER BY ts_epoch, rowid LIMIT ?", (limit,))
+        ids = [r["event_id"] for r in rows]
+        if ids:
+            marks = ", ".join("?" * len(ids))
+            store.execute(f"DELETE FROM outbox WHERE sent_epoch IS NOT NULL AND msg_id IN ({marks})",
+                          [f"event:{i}" for i in ids])
+            store.execute(f"DELETE FROM events WHERE event_id IN ({marks})", ids)
+        return len(ids)

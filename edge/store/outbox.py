@@ -23,20 +23,24 @@ class Outbox:
         self._store = store
 
     def enqueue(self, topic: str, payload: dict, *, msg_id: str | None = None, retain: bool = False, qos: int = 1,
-                now: float | None = None, held: bool = False) -> str:
+                now: float | None = None, held: bool = False, sent_epoch: float | None = None) -> str:
         """Add a message (inside the caller's transaction, if any); returns its id. A repeated id is ignored.
-        ``held``: not published until ``release(msg_id, …)``."""
+        ``held``: not published until ``release(msg_id, …)``; ``sent_epoch``: already published (a message
+        the gate sent straight from memory while it could not write, stored once it can)."""
         msg_id = msg_id or str(uuid.uuid4())
         self._store.execute(
-            "INSERT OR IGNORE INTO outbox(msg_id, topic, payload, qos, retain, created_epoch, held) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [msg_id, topic, dumps(payload), qos, int(retain), time.time() if now is None else now, int(held)],
+            "INSERT OR IGNORE INTO outbox(msg_id, topic, payload, qos, retain, created_epoch, held, sent_epoch) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [msg_id, topic, dumps(payload), qos, int(retain), time.time() if now is None else now, int(held),
+             sent_epoch],
         )
         return msg_id
 
-    def release(self, msg_id: str, payload: dict) -> None:
-        """A held row's final payload: it may be published now (inside the caller's transaction, if any)."""
-        self._store.execute("UPDATE outbox SET payload = ?, held = 0 WHERE msg_id = ?", [dumps(payload), msg_id])
+    def release(self, msg_id: str, payload: dict, sent_epoch: float | None = None) -> None:
+        """A held row's final payload: it may be published now (inside the caller's transaction, if any);
+        ``sent_epoch``: it already was, straight from memory."""
+        self._store.execute("UPDATE outbox SET payload = ?, held = 0, sent_epoch = coalesce(sent_epoch, ?) "
+                            "WHERE msg_id = ?", [dumps(payload), sent_epoch, msg_id])
 
     def held(self) -> list[dict]:
         """Held rows, oldest first, with the payload decoded (a restart finds those of an interrupted pulse)."""

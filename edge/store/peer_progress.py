@@ -2,11 +2,16 @@
 
 For each peer, ``contiguous`` is the seq up to which nothing is missing and ``highest`` the highest seq
 seen; a gap between them is asked for again (``req/replay``). Tracking starts at the first event seen
-from a gate: nothing before it is asked for. Events refused as implausible are kept in ``quarantine``
-with the reason, never applied.
+from a gate: nothing before it is asked for. Seqs a gate says it skipped (its status's ``seq_skipped``:
+numbers it never used, ``edge.seqs``) count as arrived (kept in ``kv`` as ``peer_skipped:<gate>``).
+Events refused as implausible are kept in ``quarantine`` with the reason, never applied.
 """
 
 from __future__ import annotations
+
+import json
+
+KEEP_SKIPS = 20
 
 
 class PeerProgress:
@@ -22,13 +27,41 @@ class PeerProgress:
             return self.get(gate)
         contiguous, highest = row["contiguous"], max(row["highest"], seq)
         if seq > contiguous:
-            # Walk up through what is stored (events arrive out of order, a replay fills the middle).
-            while store.row("SELECT 1 FROM events WHERE gate = ? AND seq = ?", (gate, contiguous + 1)):
-                contiguous += 1
+            contiguous = self._walk(gate, contiguous)
         gap_since = None if contiguous >= highest else (row["gap_since_epoch"] or now)
         store.execute("UPDATE peer_progress SET contiguous = ?, highest = ?, gap_since_epoch = ? WHERE gate = ?",
                       [contiguous, highest, gap_since, gate])
         return self.get(gate)
+
+    def _walk(self, gate: str, contiguous: int) -> int:
+        """Up through what is stored or was skipped (events arrive out of order, a replay fills the middle)."""
+        skipped = self.skipped(gate)
+        while True:
+            step = next((last for first, last in skipped if first <= contiguous + 1 <= last), None)
+            if step is not None:
+                contiguous = step
+            elif self._store.row("SELECT 1 FROM events WHERE gate = ? AND seq = ?", (gate, contiguous + 1)):
+                contiguous += 1
+            else:
+                return contiguous
+
+    def skipped(self, gate: str) -> list[list[int]]:
+        return json.loads(self._store.kv_get(f"peer_skipped:{gate}") or "[]")
+
+    def skip(self, gate: str, ranges: list, now: float) -> None:
+        """``gate`` says it never used these seqs ([first, last] each): nobody waits for them."""
+        known = self.skipped(gate)
+        new = [[int(a), int(b)] for a, b in ranges if [int(a), int(b)] not in known]
+        if not new:
+            return
+        self._store.kv_set(f"peer_skipped:{gate}", json.dumps((known + new)[-KEEP_SKIPS:]))
+        row = self.get(gate)
+        if row is not None:
+            contiguous = self._walk(gate, row["contiguous"])
+            highest = max(row["highest"], contiguous)
+            gap_since = None if contiguous >= highest else (row["gap_since_epoch"] or now)
+            self._store.execute("UPDATE peer_progress SET contiguous = ?, highest = ?, gap_since_epoch = ? "
+                                "WHERE gate = ?", [contiguous, highest, gap_since, gate])
 
     def announced(self, gate: str, seq: int, now: float) -> None:
         """The peer says (in its status) that its newest event is ``seq``: events lost at the end of a
@@ -53,7 +86,14 @@ class PeerProgress:
             return []
         have = {r["seq"] for r in self._store.rows(
             "SELECT seq FROM events WHERE gate = ? AND seq > ? AND seq < ?", (gate, row["contiguous"], row["highest"]))}
-        return [s for s in range(row["contiguous"] + 1, row["highest"]) if s not in have][:limit]
+        skipped = self.skipped(gate)
+        out = []
+        for seq in range(row["contiguous"] + 1, row["highest"]):
+            if seq not in have and not any(first <= seq <= last for first, last in skipped):
+                out.append(seq)
+                if len(out) >= limit:
+                    break
+        return out
 
     def asked(self, gate: str, now: float) -> None:
         self._store.execute("UPDATE peer_progress SET asked_epoch = ? WHERE gate = ?", [now, gate])

@@ -98,6 +98,12 @@ class Sessions:
         self._store.execute("UPDATE parking_sessions SET entry_epoch = entry_epoch - ? WHERE session_id = ?",
                             [seconds, session_id])
 
+    def shift_entries(self, gate: str, lo: float, hi: float, by: float) -> int:
+        """Open sessions that entered at ``gate`` between ``lo`` and ``hi``: their entry moved by ``by``
+        seconds (the gate's wall clock was wrong then: edge.clockwatch), so the fee counts real time."""
+        return self._store.execute("UPDATE parking_sessions SET entry_epoch = entry_epoch + ? WHERE state = 'open' "
+                                   "AND entry_gate = ? AND entry_epoch BETWEEN ? AND ?", [by, gate, lo, hi]).rowcount
+
     def stale(self, entered_before: float) -> list[dict]:
         """Open sessions that entered before the cut-off and have not been reported yet."""
         return self._store.rows(
