@@ -32,31 +32,40 @@ def _say(obj) -> None:
     sys.stdout.flush()
 
 
-def make_media(workdir: Path, qr_png: Path) -> None:
-    """Videos for the three cameras, made from the bundled stills (5 frames a second)."""
+def write_clip(path: Path, size: tuple[int, int], parts) -> None:
+    """Write a video of ``size`` (width, height) at FPS frames a second, atomically: ``parts`` is a list
+    of (still or None for an empty scene, seconds). A camera retrying its file never reads half a video."""
     import numpy as np
 
     from models.images import letterbox, load_rgb, write_video
 
-    media = workdir / "media"
-    media.mkdir(exist_ok=True)
+    width, height = size
+    blank = np.full((height, width, 3), 40, np.uint8)
 
-    def clip(size, parts):
-        width, height = size
-        blank = np.full((height, width, 3), 40, np.uint8)
+    def frames():
         for still, seconds in parts:
             frame = blank if still is None else letterbox(load_rgb(still), width, height)
             yield from [frame] * int(seconds * FPS)
 
-    face = (640, 480)
-    write_video(media / "face-in.avi", clip(face, [
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    write_video(tmp, frames(), FPS)
+    tmp.replace(path)
+
+
+FACE_SIZE, ROAD_SIZE = (640, 480), (1280, 720)
+
+
+def make_media(workdir: Path, qr_png: Path) -> None:
+    """Videos for the three cameras, made from the bundled stills."""
+    media = workdir / "media"
+    media.mkdir(exist_ok=True)
+    write_clip(media / "face-in.avi", FACE_SIZE, [
         (None, 1), (MEDIA / "resident-wang-at-gate.jpg", 2.4), (None, 1.2), (MEDIA / "stranger-at-gate.jpg", 2.4),
-        (None, 1.2), (MEDIA / "resident-li-at-gate.jpg", 2.4), (None, 1.2), (qr_png, 2.4), (None, 1)]), FPS)
-    road = (1280, 720)
-    write_video(media / "plate-in.avi", clip(road, [
+        (None, 1.2), (MEDIA / "resident-li-at-gate.jpg", 2.4), (None, 1.2), (qr_png, 2.4), (None, 1)])
+    write_clip(media / "plate-in.avi", ROAD_SIZE, [
         (None, 1), (MEDIA / "plate-resident.jpg", 3), (None, 1.6), (MEDIA / "plate-visitor.jpg", 3), (None, 1.6),
-        (MEDIA / "plate-family-green.jpg", 3), (None, 1)]), FPS)
-    write_video(media / "plate-out.avi", clip(road, [(None, 15), (MEDIA / "plate-visitor.jpg", 3), (None, 1)]), FPS)
+        (MEDIA / "plate-family-green.jpg", 3), (None, 1)])
+    write_clip(media / "plate-out.avi", ROAD_SIZE, [(None, 15), (MEDIA / "plate-visitor.jpg", 3), (None, 1)])
 
 
 def prepare(workdir: Path, broker_port: int | None, barrier_port: str) -> Path:

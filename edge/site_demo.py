@@ -32,7 +32,7 @@ from pathlib import Path
 
 import yaml
 
-from edge.demo import FPS, MEDIA, REPO
+from edge.demo import FACE_SIZE, FPS, MEDIA, REPO, ROAD_SIZE, write_clip
 
 SITE = "tianlin12"
 GATES = ("east", "west")
@@ -162,18 +162,7 @@ def enrol(layout: Layout) -> Path:
 
 def play(layout: Layout, qr_png: Path) -> None:
     """Write each gate's camera videos (atomically): the cameras, retrying their empty files, start."""
-    import numpy as np
-
-    from models.images import letterbox, load_rgb, write_video
-
-    def clip(size, parts):
-        width, height = size
-        blank = np.full((height, width, 3), 40, np.uint8)
-        for still, seconds in parts:
-            frame = blank if still is None else letterbox(load_rgb(still), width, height)
-            yield from [frame] * int(seconds * FPS)
-
-    face, road = (640, 480), (1280, 720)
+    face, road = FACE_SIZE, ROAD_SIZE
     videos = {
         ("east", "face-in"): (face, [(None, 1), (MEDIA / "resident-wang-at-gate.jpg", 2.4), (None, 1.2),
                                      (MEDIA / "stranger-at-gate.jpg", 2.4), (None, 1)]),
@@ -187,10 +176,7 @@ def play(layout: Layout, qr_png: Path) -> None:
         ("west", "plate-out"): (road, [(None, 1)]),
     }
     for (gate, name), (size, parts) in videos.items():
-        target = layout.work / gate / f"{name}.avi"
-        tmp = target.with_name(f".{name}.tmp.avi")
-        write_video(tmp, clip(size, parts), FPS)
-        tmp.replace(target)
+        write_clip(layout.work / gate / f"{name}.avi", size, parts)
 
 
 class ConsoleClient:

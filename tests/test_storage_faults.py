@@ -201,6 +201,19 @@ class Gate:
         office.publish(f"{P}/cmd/{verb}", sign(KEY, verb, {"request_id": request_id, "ts": time.time(), **body},
                                                 site="tianlin12", gate="east"))
 
+    @contextlib.contextmanager
+    def running(self):
+        """The resident enrolled, an office listening and the daemon started: yields the office's listener
+        once the gate says it is online (and closes it afterwards)."""
+        self.enrol()
+        office = Listener(self.broker.port, "gate/#")
+        try:
+            self.start()
+            assert wait_for(lambda: online(office), 60), self.tail()
+            yield office
+        finally:
+            office.close()
+
     def forget_ram(self):
         """The daemon's RAM copy of what waits in memory (``edge.pending``): gone, as after a reboot."""
         with contextlib.suppress(ImportError):  # the parent commit has none
@@ -260,11 +273,7 @@ def stored_events(db: Path) -> list[dict]:
 # -- the findings ------------------------------------------------------------------------------------------
 def test_read_only_database_a_resident_is_let_in_and_the_event_is_published_then_stored(gate, read_only):
     """Found: the barrier opened, then recording failed: no event stored or published."""
-    gate.enrol()
-    office = Listener(gate.broker.port, "gate/#")
-    gate.start()
-    try:
-        assert wait_for(lambda: online(office), 60), gate.tail()
+    with gate.running() as office:
         with read_only(gate.db):
             gate.resident_walks_up()
             assert wait_for(lambda: office.on("/event/entry"), 30), gate.tail()
@@ -279,8 +288,6 @@ def test_read_only_database_a_resident_is_let_in_and_the_event_is_published_then
         assert stored_events(gate.db)[0]["event_id"] == entry["event_id"]
         assert wait_for(lambda: storage_alerts(office, "cleared"), 30), gate.tail()
         assert storage_alerts(office, "cleared")[0]["alert_id"] == storage_alerts(office, "raised")[0]["alert_id"]
-    finally:
-        office.close()
 
 
 def statuses(office) -> list[dict]:
@@ -294,11 +301,7 @@ def storage_state(office) -> str | None:
 
 def test_a_storage_failure_shows_in_the_status(gate, read_only):
     """Found: through it all the status said online, outbox 0, nothing about storage."""
-    gate.enrol()
-    office = Listener(gate.broker.port, "gate/#")
-    gate.start()
-    try:
-        assert wait_for(lambda: online(office), 60), gate.tail()
+    with gate.running() as office:
         assert storage_state(office) == "ok"
         with read_only(gate.db):
             gate.resident_walks_up()
@@ -313,17 +316,11 @@ def test_a_storage_failure_shows_in_the_status(gate, read_only):
         assert statuses(office)[-1]["storage"]["queued"] == 0
         assert wait_for(lambda: statuses(office)[-1]["outbox"] == 0, 20), [  # once drained
             (p["outbox"], p["storage"]) for p in statuses(office)[-3:]]
-    finally:
-        office.close()
 
 
 def test_signed_commands_are_answered_while_the_database_cannot_be_written(gate, read_only):
     """Found: write errors left signed commands without a cmd/result."""
-    gate.enrol()
-    office = Listener(gate.broker.port, "gate/#")
-    gate.start()
-    try:
-        assert wait_for(lambda: online(office), 60), gate.tail()
+    with gate.running() as office:
         with read_only(gate.db):
             gate.command(office, "open", "open-1", lane="in")
             assert wait_for(lambda: result(office, "open-1"), 20), gate.tail()
@@ -343,8 +340,6 @@ def test_signed_commands_are_answered_while_the_database_cannot_be_written(gate,
             assert again["ok"] is False and "replay" in again["error"]
             assert gate.pulses() == 1
         assert wait_for(lambda: any(e.get("request_id") == "open-1" for e in stored_events(gate.db)), 30), gate.tail()
-    finally:
-        office.close()
 
 
 @pytest.fixture
@@ -369,11 +364,7 @@ def test_a_full_disk_raises_alerts_that_reach_mqtt_and_loses_no_event(small_disk
     extra = {"retention": {"min_free_mb": 1}} if "min_free_mb" in RetentionConfig.model_fields else {}
     gate = Gate(tmp_path, broker, engines, extra=extra)
     try:
-        gate.enrol()
-        office = Listener(gate.broker.port, "gate/#")
-        gate.start()
-        try:
-            assert wait_for(lambda: online(office), 60), gate.tail()
+        with gate.running() as office:
             filler = fill(small_disk)
             assert shutil.disk_usage(small_disk).free < 64 * 1024
             gate.resident_walks_up()
@@ -389,19 +380,13 @@ def test_a_full_disk_raises_alerts_that_reach_mqtt_and_loses_no_event(small_disk
                 gate.tail()
             assert wait_for(lambda: storage_alerts(office, "cleared"), 20), gate.tail()
             assert "Traceback" not in gate.log.read_text(errors="replace")
-        finally:
-            office.close()
     finally:
         gate.close()
 
 
 def test_a_restart_with_an_unwritable_database_runs_instead_of_a_restart_loop(gate, read_only):
     """Found: after a restart, a traceback and a systemd restart loop."""
-    gate.enrol()
-    office = Listener(gate.broker.port, "gate/#")
-    gate.start()
-    try:
-        assert wait_for(lambda: online(office), 60), gate.tail()
+    with gate.running() as office:
         with read_only(gate.db):
             gate.process.send_signal(signal.SIGTERM)
             assert gate.process.wait(30) == 0
@@ -417,8 +402,6 @@ def test_a_restart_with_an_unwritable_database_runs_instead_of_a_restart_loop(ga
             assert gate.pulses() == 1
         assert wait_for(lambda: storage_state(office) == "ok", 30), gate.tail()
         assert "Traceback" not in gate.log.read_text(errors="replace")
-    finally:
-        office.close()
 
 
 def test_a_database_that_cannot_be_opened_is_waited_for_and_commands_are_answered(gate, read_only):
