@@ -59,8 +59,8 @@ class Receiver:
         self.count += 1
 
     def close(self):
-        self.client.loop_stop()
         self.client.disconnect()
+        self.client.loop_stop()
 
 
 def fill(registry, topics, n):
@@ -89,8 +89,8 @@ def naive_drain(registry, port, n) -> float:
             outbox.mark_sent([row["seq"]])
             sent += 1
     elapsed = time.perf_counter() - started
-    client.loop_stop()
     client.disconnect()
+    client.loop_stop()
     return sent / elapsed
 
 
@@ -130,8 +130,8 @@ def main(argv=None) -> int:
                 started = time.perf_counter()
                 client.publish("bare/bench", "x", qos=1).wait_for_publish(5)
                 bare.append(time.perf_counter() - started)
-            client.loop_stop()
             client.disconnect()
+            client.loop_stop()
             o50, o95 = np.percentile(ours, [50, 95]) * 1000
             b50, b95 = np.percentile(bare, [50, 95]) * 1000
             print("| publish latency | p50 ms | p95 ms |")

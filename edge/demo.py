@@ -163,8 +163,8 @@ class Office:
         self.client.publish(self.topics.command("pay"), json.dumps(body, ensure_ascii=False), qos=1)
 
     def close(self) -> None:
-        self.client.loop_stop()
         self.client.disconnect()
+        self.client.loop_stop()
 
 
 def run_demo(seconds: float = 45.0, workdir: str | None = None, keep: bool = False) -> int:

@@ -101,5 +101,6 @@ class Listener:
         info.wait_for_publish(5)
 
     def close(self):
-        self.client.loop_stop()
+        # disconnect first: paho's loop_stop alone waits, without end, for every QoS 1 message unacknowledged
         self.client.disconnect()
+        self.client.loop_stop()
