@@ -210,6 +210,9 @@ def test_removing_a_person_erases_them_everywhere_and_revokes_their_passes(site,
     assert issued.status_code == 201, issued.text
     pass_id = issued.json()["pass_id"]
     assert at_gate(site, lambda gate: gate.templates.count(person) == 1 and gate.vehicles.get("沪D70707"))
+    alert_id = f"inactivity-of-{person}"  # as archived from a gate: unseen for two days
+    site.office.store.alerts.add(alert_id, "inactivity", f"person:{person}", time.time(), "2026-11-20T08:00:00+08:00")
+    assert alert_id in [a["alert_id"] for a in admin.get("/api/alerts?state=open").json()]
 
     removed = admin.delete(f"/api/people/{person}")
     assert removed.status_code == 200, removed.text
@@ -220,6 +223,8 @@ def test_removing_a_person_erases_them_everywhere_and_revokes_their_passes(site,
     assert next(p for p in admin.get("/api/passes").json() if p["pass_id"] == pass_id)["state"] == "revoked"
     assert person not in [p["person_id"] for p in admin.get("/api/people").json()]
     assert "钱七" not in str(store.console.audit_rows(5))
+    assert store.alerts.get(alert_id)["state"] == "cleared"  # nothing else could ever clear it
+    assert alert_id not in [a["alert_id"] for a in admin.get("/api/alerts?state=open").json()]
     assert at_gate(site, lambda gate: gate.people.find_by_id(person) is None and gate.templates.count(person) == 0
                    and gate.passes.revoked(pass_id) and gate.vehicles.get("沪D70707")["person_id"] is None)
     assert admin.delete(f"/api/people/{person}").status_code == 404

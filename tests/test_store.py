@@ -87,10 +87,15 @@ def test_erasing_a_person_erases_them_everywhere(store):
     store.templates.add(person, "ensemble", [np.ones(4)], photos=[b"jpeg"])
     store.sightings.note(f"person:{person}", 10.0, "east", "e1")
     store.passes.record("p1", "person", person, None, 0, 10**10)
+    store.alerts.add("a1", "inactivity", f"person:{person}", 3.0, "unseen since 2026-11-20")
+    store.alerts.add("a2", "inactivity", "person:999", 3.0, "someone else")
     store.people.remove(person, now=5.0)
     assert store.templates.count() == 0 and store.templates.photo_count() == 0
     assert store.sightings.get(f"person:{person}") is None
     assert store.passes.get("p1")["revoked_epoch"] == 5.0
+    # an open care-watch alert for them would stay open for ever (nothing can clear it): cleared now
+    assert (store.alerts.get("a1")["state"], store.alerts.get("a1")["cleared_epoch"]) == ("cleared", 5.0)
+    assert store.alerts.get("a2")["state"] == "raised"
 
 
 def test_request_ids_are_remembered_for_twice_the_window(store):

@@ -25,6 +25,14 @@ class AlertRows:
             "JOIN people p ON a.subject = 'person:' || p.id "
             "WHERE a.kind = 'inactivity' AND a.state = 'raised' AND a.subject = ?", (f"person:{person_id}",))
 
+    def close_for_person(self, person_id: int, cleared_epoch: float) -> int:
+        """An erased person's raised inactivity alerts are cleared: nobody is to knock on the door of
+        someone the registry no longer holds, and no alert stays open that nothing could clear."""
+        return self._store.execute(
+            "UPDATE alerts SET state = 'cleared', cleared_epoch = ? "
+            "WHERE kind = 'inactivity' AND state = 'raised' AND subject = ?",
+            [cleared_epoch, f"person:{person_id}"]).rowcount
+
     def add(self, alert_id: str, kind: str, subject: str, raised_epoch: float, detail: str) -> None:
         self._store.table("alerts").insert({"alert_id": alert_id, "kind": kind, "subject": subject,
                                             "state": "raised", "raised_epoch": raised_epoch, "cleared_epoch": None,

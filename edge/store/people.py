@@ -1,7 +1,9 @@
 """People and their face data: the ``people``, ``face_templates`` and ``face_photos`` tables.
 
 Erasing a person (``People.remove``) erases every template and stored photo, forgets when they were
-last seen and revokes their passes, in one transaction: erasing someone erases them everywhere.
+last seen, revokes their passes and clears their open inactivity alerts, in one transaction: erasing
+someone erases them everywhere. Their passages in the event log keep only the number the person had
+(never handed to anyone else): counts and reports stay right, and the number names nobody any more.
 Face templates change the ``templates_rev`` counter, which matchers compare to know when to reload
 (also across processes: the CLI enrols while the daemon runs).
 """
@@ -145,6 +147,7 @@ class People:
             store.execute("DELETE FROM face_photos WHERE person_id = ?", [person_id])
             store.sightings.forget(f"person:{person_id}")
             store.passes.revoke_for_person(person_id, time.time() if now is None else now)
+            store.alerts.close_for_person(person_id, time.time() if now is None else now)
             store.execute("DELETE FROM people WHERE id = ?", [person_id])  # their vehicles lose the owner
             bump(store, "templates_rev")
             bump(store, "vehicles_rev")
