@@ -232,7 +232,7 @@ def test_bar_chart_is_svg_with_a_title_a_text_alternative_labelled_axes_and_a_ba
     bars = root.findall(f".//{SVG}rect[@class='bar']")
     assert len(bars) == 24 + 12  # no bar for a value still to come
     blue = [b for b in bars if b.get("fill") == "#0072B2"]  # Okabe-Ito blue, then orange
-    assert len(blue) == 24 and {b.get("fill") for b in bars} == {"#0072B2", "#E69F00"}
+    assert len(blue) == 24 and {b.get("fill") for b in bars} == {"#0072B2", "#B06E00"}
     assert blue[23].find(f"{SVG}title").text == "23 · 进入: 69"
     texts = [t.text for t in root.iter(f"{SVG}text")]
     assert "时刻" in texts and "次数" in texts and "进入" in texts and "离开" in texts and "00" in texts
@@ -344,3 +344,15 @@ def test_the_reports_page_shows_every_chart_with_its_numbers(site, guard):
     guard.cookies.set("lang", "en")
     english = guard.get("/reports", params={"days": "7"})
     assert "Cars inside at each full hour" in english.text and "last 7 days" in english.text
+
+
+def test_every_chart_colour_stands_out_from_the_card_at_3_to_1():
+    """Bars and lines are read by committee members who are not young: WCAG 1.4.11 asks 3:1 of
+    graphical objects against what is beside them (the chart's white card)."""
+    from test_console import contrast
+
+    from edge.console.charts import AXIS, CARD, INK, PALETTE
+
+    for colour in PALETTE:
+        assert contrast(colour, CARD) >= 3.0, colour
+    assert contrast(INK, CARD) >= 4.5 and contrast(AXIS, CARD) >= 4.5
