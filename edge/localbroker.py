@@ -85,13 +85,17 @@ class LocalBroker:
 
     def start(self, timeout: float = 10.0) -> LocalBroker:
         conf = self._write_config()
-        self.process = subprocess.Popen([self.binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE)
+        # Its stderr goes to a file, never a pipe: a pipe nobody reads would freeze the broker once full.
+        errors = self.dir / "mosquitto.stderr"
+        with errors.open("wb") as err_file:
+            self.process = subprocess.Popen([self.binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                            stderr=err_file)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                err = self.process.stderr.read().decode(errors="replace")
-                raise RuntimeError(f"mosquitto exited: {err.strip() or self.log.read_text()[-500:]}")
+                err = errors.read_text(errors="replace").strip()
+                log = self.log.read_text(errors="replace")[-500:] if self.log.exists() else ""
+                raise RuntimeError(f"mosquitto exited: {err or log}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return self
@@ -108,8 +112,6 @@ class LocalBroker:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
-        if self.process is not None and self.process.stderr:
-            self.process.stderr.close()
         self.process = None
 
     def __enter__(self):

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 from mqtt_helpers import Listener, gate_config, wait_for
 
@@ -62,8 +63,10 @@ def test_broker_down_during_500_events_loses_none(tmp_path, broker):
 
 
 def run_daemon(config_path, env=None):
-    return subprocess.Popen([sys.executable, "-m", "edge", "run", "-c", str(config_path)],
-                            env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # Its log goes to a file beside the config: a pipe that nobody reads would stop the daemon once full.
+    with (Path(config_path).parent / "daemon.log").open("ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "edge", "run", "-c", str(config_path)],
+                                env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
 
 
 def test_sigkill_while_the_broker_is_down_then_restart_delivers_everything(tmp_path, make_broker):
