@@ -33,7 +33,7 @@ def test_the_committee_keeps_the_registry_and_passes_in_a_browser(site, browser,
         page.check("input[name=face_consent]")
         page.set_input_files("input[name=photo]", str(PLATES / "ccpd_07.jpg"))
         form.locator("button[type=submit]").click()
-        expect(form.locator("output.answer")).to_contain_text("ccpd_07.jpg: no face found")
+        expect(form.locator("output.answer")).to_contain_text("ccpd_07.jpg：照片上找不到人脸")  # in Chinese
         assert store.people.count() == 0
         # A resident with her photo, care-watch and consent.
         page.fill("input[name=name]", "王秀英")

@@ -18,7 +18,9 @@ a pass too long for a guard or not theirs to revoke), refused by the registry's 
 photos, CSV rows) or by a gate ("refused", "no answer"). Not audited: a request without a session (401)
 or without the session's CSRF token (403: not the user's own doing), a body over its bound (413), and
 fields that are malformed (400) or name nothing (404), which change nothing and are answered at once.
-Errors are JSON ``{"error"}`` with a 4xx (or 504 when a gate does not answer).
+Errors are JSON ``{"error", "message"}`` with a 4xx (or 504 when a gate does not answer): ``error`` in English
+(what scripts and tests compare), ``message`` the same in the console's language (cookie ``lang``, as the pages;
+``i18n.error_message``).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from starlette.templating import Jinja2Templates
 
 from edge import __version__
 from edge.console.fields import digits
-from edge.console.i18n import LANGS, device, message, translator
+from edge.console.i18n import LANGS, device, error_message, message, translator
 from edge.console.uploads import MAX_BODY_BYTES
 from edge.timeutil import iso, parse_iso, start_of_day
 
@@ -82,8 +84,22 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
 
 
-def _error(status: int, message: str, **extra) -> JSONResponse:
-    return JSONResponse({"error": message, **extra}, status_code=status)
+def _lang(value: str | None) -> str:
+    """The console's language from the ``lang`` cookie's value: zh unless it says another of ``LANGS``."""
+    return value if value in LANGS else "zh"
+
+
+def _error(status: int, text: str, lang: str, **extra) -> JSONResponse:
+    """An error's JSON: ``error`` in English as ``text`` says it, ``message`` in ``lang`` (the page's)."""
+    return JSONResponse({"error": text, "message": error_message(text, lang), **extra}, status_code=status)
+
+
+class GateAnswer(HTTPException):
+    """An error answered with more than its text (``extra``: a gate's result, its name)."""
+
+    def __init__(self, status: int, text: str, **extra):
+        super().__init__(status, text)
+        self.extra = extra
 
 
 class LoginLimiter:
@@ -133,15 +149,16 @@ class Guard:
         scope.setdefault("state", {})["user"] = user
         scope["state"]["session_hash"] = _hash(token) if token and user else None
         public = path == "/healthz" or path == "/login" or path == "/lang" or path.startswith("/static/")
+        lang = _lang(_cookie(headers.get("cookie", ""), "lang"))
         if user is None and not public:
             if path.startswith("/api/") or scope["method"] not in SAFE:
-                return await _error(401, "log in first (POST /login)")(scope, receive, send)
+                return await _error(401, "log in first (POST /login)", lang)(scope, receive, send)
             target = quote(path + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"] else ""))
             return await RedirectResponse(f"/login?next={target}", status_code=303)(scope, receive, send)
         limit = body_limit(headers.get("content-type", ""))
         declared = digits(headers.get("content-length", "").strip())
         if declared is not None and declared > limit:
-            return await _error(413, BodyTooLarge(limit).detail)(scope, receive, send)
+            return await _error(413, BodyTooLarge(limit).detail, lang)(scope, receive, send)
         receive = _bounded(receive, limit)
         if scope["method"] not in SAFE and path != "/login":
             sent = headers.get("x-csrf-token")
@@ -149,11 +166,11 @@ class Guard:
                 try:
                     body, receive = await _buffer(receive)
                 except BodyTooLarge as exc:
-                    return await _error(413, exc.detail)(scope, receive, send)
+                    return await _error(413, exc.detail, lang)(scope, receive, send)
                 sent = (parse_qs(body.decode("utf-8", "replace")).get("csrf_token") or [None])[0]
             if not sent or not hmac.compare_digest(sent.encode("utf-8", "replace"), user["csrf"].encode()):
-                return await _error(403, "bad or missing CSRF token (X-CSRF-Token header or csrf_token field)")(
-                    scope, receive, send)
+                return await _error(403, "bad or missing CSRF token (X-CSRF-Token header or csrf_token field)",
+                                    lang)(scope, receive, send)
         return await self.app(scope, receive, send)
 
 
@@ -258,8 +275,7 @@ def create_app(console) -> Starlette:
         return datetime.fromtimestamp(epoch, zone).strftime("%Y-%m-%d %H:%M:%S")
 
     def lang_of(request: Request) -> str:
-        lang = request.cookies.get("lang")
-        return lang if lang in LANGS else "zh"
+        return _lang(request.cookies.get("lang"))
 
     def page(request: Request, name: str, **context) -> Response:
         lang = lang_of(request)
@@ -380,7 +396,7 @@ def create_app(console) -> Starlette:
 
         def refuse(status: int, key: str, message: str) -> Response:
             if wants_json:
-                return _error(status, message)
+                return _error(status, message, lang_of(request))
             response = page(request, "login.html", error=key, next=target)
             response.status_code = status
             return response
@@ -500,11 +516,11 @@ def create_app(console) -> Starlette:
                 lambda: send_command(config, gate, verb, fields, COMMAND_TIMEOUT_S, key=key, now=console.clock()))
         except CommandError as exc:
             audit(user, action, target, {**detail, "gate": gate, **fields, "error": str(exc)}, "no answer")
-            return _error(504, str(exc))
+            raise HTTPException(504, str(exc)) from None
         ok = result.get("ok") is True
         audit(user, action, target, {**detail, "gate": gate, **fields, "result": result}, "ok" if ok else "refused")
         if not ok:
-            return _error(409, f"gate {gate} refused: {result.get('error')}", result=result, gate=gate)
+            raise GateAnswer(409, f"gate {gate} refused: {result.get('error')}", result=result, gate=gate)
         return JSONResponse({"ok": True, "gate": gate, "result": result})
 
     async def api_pay(request: Request) -> Response:
@@ -610,12 +626,16 @@ def create_app(console) -> Starlette:
         return page(request, "query.html", answer=answer, error=error, plate=request.query_params.get("plate", ""))
 
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        return _error(exc.status_code, str(exc.detail))
+        return _error(exc.status_code, str(exc.detail), lang_of(request), **getattr(exc, "extra", {}))
+
+    def error(request: Request, status: int, text: str, **extra) -> Response:
+        """An error's JSON answered without raising (``extra``: more fields, e.g. an import's problems)."""
+        return _error(status, text, lang_of(request), **extra)
 
     # What a part of the console in a module of its own needs from this one (one owner for sessions,
     # roles, the audit, body parsing and page rendering): ``routes(kit) -> list[Route]`` in each.
     kit = Kit(console=console, office=office, config=config, store=store, zone=zone, need_role=need_role,
-              audit=audit, body_of=body_of, page=page, fmt=fmt, user_of=user_of, lang_of=lang_of,
+              audit=audit, body_of=body_of, page=page, fmt=fmt, user_of=user_of, lang_of=lang_of, error=error,
               command=command, templates=templates, gates_data=gates_data)
     from edge.console import registry_pages, report_pages
 

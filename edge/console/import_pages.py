@@ -65,8 +65,8 @@ def routes(kit) -> list[Route]:
                     problems = [hide(folder, p) for p in exc.problems]
                     kit.audit(user, "import", csv_name, {"problems": len(problems), "photos": len(photos)},
                               "refused")
-                    return JSONResponse({"error": f"{csv_name}: nothing imported, {len(problems)} problem(s)",
-                                         "problems": problems}, status_code=400)
+                    return kit.error(request, 400, f"{csv_name}: nothing imported, {len(problems)} problem(s)",
+                                     problems=problems)
         kit.audit(user, "import", csv_name, {"kind": result["kind"], "created": len(result["created"]),
                                              "updated": len(result["updated"]),
                                              "templates": result.get("templates", 0)}, "ok")

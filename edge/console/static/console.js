@@ -42,7 +42,7 @@
         text = result.data.result ? (zh ? "道闸已执行 ✔ " : "The gate did it ✔ ") + (result.data.result.barrier || "")
                                   : (zh ? "已确认 ✔" : "Acknowledged ✔");
       } else {
-        text = (zh ? "未完成：" : "Not done: ") + (result.data.error || result.status);
+        text = (zh ? "未完成：" : "Not done: ") + (result.data.message || result.data.error || result.status);
       }
       if (answer) { answer.textContent = text; answer.className = "answer " + (result.ok ? "ok" : "bad"); }
       else toast(text);

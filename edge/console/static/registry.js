@@ -37,7 +37,7 @@
       button.disabled = false;
       answer.className = "answer " + (result.ok ? "ok" : "bad");
       if (!result.ok) {
-        answer.textContent = words.bad + (result.data.error || result.status);
+        answer.textContent = words.bad + (result.data.message || result.data.error || result.status);
         if (problems && result.data.problems) {
           result.data.problems.forEach((text) => {
             const item = document.createElement("li");
@@ -66,7 +66,7 @@
         return;
       }
       button.disabled = false;
-      window.alert(words.bad + (result.data.error || result.status));
+      window.alert(words.bad + (result.data.message || result.data.error || result.status));
     });
   });
 
