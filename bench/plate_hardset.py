@@ -151,32 +151,69 @@ def make_frame(scene: np.ndarray, quad: np.ndarray, rng: np.random.Generator, co
     return cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
 
 
-def build(data: Path, seed: int = SEED, per_scene: int = 3) -> list[HardItem]:
-    """The hard set: every labelled scene ``per_scene`` times (green ones three times as often)."""
-    rng = np.random.default_rng(seed)
+# A repainted colour is drawn from this (blue twice, yellow twice: the commonest plates).
+COLOUR_DRAW = ("blue", "yellow", "blue", "white", "yellow", "black")
+
+
+def _scenes(data: Path):
+    """(file name, BGR scene, labelled plate, labelled corners, real colour) of each labelled scene."""
     meta = [json.loads(line) for line in (data / "plates" / "meta.jsonl").open(encoding="utf-8")]
     rows = csv.DictReader((data / "plates" / "labels.csv").open(encoding="utf-8"))
     labels = {row["file"]: row["plate"] for row in rows}
-    items = []
     for entry in sorted(meta, key=lambda m: m["file"]):
         if entry["file"] not in labels or not entry.get("quad"):
             continue
         scene = cv2.imread(str(data / "plates" / entry["file"]))
-        if scene is None:
-            continue
-        real_colour = entry.get("color", "blue")
+        if scene is not None:
+            yield (entry["file"], scene, labels[entry["file"]], np.array(entry["quad"], np.float32),
+                   entry.get("color", "blue"))
+
+
+def build(data: Path, seed: int = SEED, per_scene: int = 3) -> list[HardItem]:
+    """The hard set: every labelled scene ``per_scene`` times (green ones three times as often)."""
+    rng = np.random.default_rng(seed)
+    items = []
+    for file, scene, plate, quad, real_colour in _scenes(data):
         copies = per_scene * 3 if real_colour == "green" else per_scene
         for k in range(copies):
-            if real_colour == "green":
-                colour = "green"
-            else:
-                colour = ("blue", "yellow", "blue", "white", "yellow", "black")[int(rng.integers(0, 6))]
+            colour = "green" if real_colour == "green" else COLOUR_DRAW[int(rng.integers(0, 6))]
             condition = CONDITIONS[(k + int(rng.integers(0, 3))) % 3]
             width = int(rng.integers(60, 121))
-            frame = make_frame(scene, np.array(entry["quad"], np.float32), rng, colour, condition, width)
-            name = f"{Path(entry['file']).stem}_{k}_{colour}_{condition}_{width}px"
-            items.append(HardItem(name, labels[entry["file"]], colour, condition, width, frame))
+            frame = make_frame(scene, quad, rng, colour, condition, width)
+            name = f"{Path(file).stem}_{k}_{colour}_{condition}_{width}px"
+            items.append(HardItem(name, plate, colour, condition, width, frame))
     return items
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One car coming up to the gate: ``frames`` (BGR 1280x720, 0.2 s apart) of one plate growing from
+    60 to 120 px wide, in one colour and one condition, each frame with its own small changes."""
+
+    name: str
+    plate: str
+    color: str
+    condition: str
+    frames: tuple
+
+
+PASSAGE_FRAMES = 6
+PASSAGE_SEED = SEED + 1
+
+
+def build_passages(data: Path, seed: int = PASSAGE_SEED, frames: int = PASSAGE_FRAMES) -> list[Passage]:
+    """One passage per labelled scene (three for the green ones), colours and conditions drawn as in
+    ``build``; within a passage the plate widens linearly from 60 to 120 px."""
+    rng = np.random.default_rng(seed)
+    passages = []
+    for file, scene, plate, quad, real_colour in _scenes(data):
+        for k in range(3 if real_colour == "green" else 1):
+            colour = "green" if real_colour == "green" else COLOUR_DRAW[int(rng.integers(0, 6))]
+            condition = CONDITIONS[int(rng.integers(0, 3))]
+            shots = tuple(make_frame(scene, quad, rng, colour, condition, int(60 + 60 * i / max(frames - 1, 1)))
+                          for i in range(frames))
+            passages.append(Passage(f"{Path(file).stem}_{k}_{colour}_{condition}", plate, colour, condition, shots))
+    return passages
 
 
 # The synthetic test frames (tests/data/plates/synthetic_*.jpg), made from the repository's own
