@@ -317,6 +317,14 @@ def guard(site):
     client.close()
 
 
+@pytest.fixture
+def admin(site):
+    """The committee's admin ``admin1`` logged in to the module's ``site`` console."""
+    client = console_client(site, "admin1")
+    yield client
+    client.close()
+
+
 CHROMIUM = Path(os.environ.get("GATE_EDGE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
@@ -336,6 +344,17 @@ def browser():  # per test: Playwright's loop and its executor threads end with 
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def zh_page(browser):
+    """A page as a committee member sees the console: 1280x900, Chinese, Shanghai time, and every
+    confirmation ("remove this person?", "revoke this pass?") answered yes."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai")
+    page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    yield page
+    context.close()
 
 
 def shot(page, name: str) -> None:

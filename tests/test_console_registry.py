@@ -30,13 +30,6 @@ def site(tmp_path_factory):
         yield state
 
 
-@pytest.fixture
-def admin(site):
-    client = console_client(site, "admin1")
-    yield client
-    client.close()
-
-
 def counts(site) -> tuple:
     """Everything a refused write must leave as it was."""
     store = site.office.store
