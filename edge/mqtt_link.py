@@ -186,9 +186,12 @@ class MqttLink:
                 info = self._client.publish(self.topics.status(), dumps(offline_will(self._now_iso())), qos=1,
                                             retain=True)
                 info.wait_for_publish(timeout=max(0.1, deadline - time.monotonic()))
-            self._client.disconnect()
         except (RuntimeError, ValueError, OSError):
             pass
+        # Always disconnect before stopping the loop: paho's loop_stop alone waits, without end, for every
+        # QoS 1 message the broker has not acknowledged while the connection stays up.
+        with contextlib.suppress(RuntimeError, ValueError, OSError):
+            self._client.disconnect()
         self._client.loop_stop()
 
     # -- paho callbacks (paho's thread) ------------------------------------------------------
