@@ -369,7 +369,12 @@ class Daemon:
         parts = topic.rsplit("/", 2)
         if len(parts) == 3 and parts[2] == "status" and parts[0] == self.link.topics.base \
                 and parts[1] == "office":
-            self.clockwatch.office_status(payload)  # the office's clock: our offset from it
+            # The office's clock (our offset from it; commands are judged on it) only where there is an
+            # office: at a site, whose broker lets nobody but the office write there (config/site/acl). A
+            # lone gate's broker has no such rule: a status anyone wrote would move the window in which
+            # an old, captured command is fresh.
+            if self.config.site_mode:
+                self.clockwatch.office_status(payload)
             return
         if len(parts) == 3 and parts[2] == "status" and parts[0] == self.link.topics.base \
                 and parts[1] != self.config.gate:

@@ -95,6 +95,21 @@ def test_a_replayed_command_is_refused(running_gate):
     assert len(daemon.barriers["foot"].commands) == 1
 
 
+def test_a_lone_gate_ignores_an_office_status_anyone_could_write(running_gate):
+    """Found in review: a status published as the office's, with yesterday's time, moved the gate's
+    command clock a day back, and a signed open captured yesterday opened the barrier again. A gate
+    without an office (no site broker whose ACL lets only the office write there) trusts no such status."""
+    daemon, office, config = running_gate
+    yesterday = time.time() - 86400
+    captured = sign(KEY, "open", {"request_id": "yesterday", "ts": iso(yesterday, SHANGHAI), "lane": "in"}, **EAST)
+    office.publish("gate/tianlin12/office/status", {"v": 1, "state": "online", "version": "x",
+                                                    "ts": iso(yesterday + 5, SHANGHAI), "gates": {}})
+    office.publish("gate/tianlin12/east/cmd/open", captured)
+    assert wait_for(lambda: "yesterday" in results(office), 10)
+    assert results(office)["yesterday"]["ok"] is False and "stale" in results(office)["yesterday"]["error"]
+    assert daemon.barriers["foot"].commands == [] and daemon.clockwatch.offset_s is None
+
+
 @pytest.mark.parametrize("raw", [b"{not json", b"\xff\xfe", b"[]", b'{"request_id": 5}', b"x" * 100_000])
 def test_garbage_never_crashes_the_daemon(running_gate, raw):
     daemon, office, config = running_gate
