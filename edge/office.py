@@ -30,6 +30,8 @@ _LOG = logging.getLogger(__name__)
 STATUS_EVERY_S = 60.0
 REQUEST_WINDOW_S = 300.0  # a resync request older (or further ahead) than this is refused
 RESYNC_MIN_INTERVAL_S = 1.0  # per gate: a flood of requests costs one page a second at most
+RETENTION_EVERY_S = 3600.0
+SENT_KEEP_S = 86400.0  # a sent message stays in the outbox this long (what was sent, for a technician)
 
 
 def gate_keys(config) -> dict[str, dict]:
@@ -118,11 +120,30 @@ class Office:
                 sdnotify.notify("WATCHDOG=1")
         return 0
 
+    def retention(self) -> dict:
+        """The archive is kept ``retention.events_days`` (events, cleared alerts); what the outbox has sent
+        a day (a registry record lives on in registry_records and, retained, at the broker)."""
+        now = self.clock()
+        cutoff = now - self.config.retention.events_days * 86400
+        with self.store.transaction():
+            events = self.store.events.delete_before(cutoff)
+            alerts = self.store.alerts.delete_cleared_before(cutoff)
+            sent = self.store.outbox.prune(now - SENT_KEEP_S)
+        if events or alerts or sent:
+            _LOG.info("retention: %d archived events, %d cleared alerts, %d sent messages deleted", events, alerts,
+                      sent)
+        return {"events": events, "alerts": alerts, "outbox": sent}
+
     def _jobs(self) -> None:
-        """Every second: ask gates for the events the archive missed; every few: silent gates, status."""
+        """Every second: ask gates for the events the archive missed; every few: silent gates, status;
+        every hour (and at start): retention."""
         last_check = last_status = 0.0
+        last_retention = None
         while not self.stop.wait(1.0):
             try:
+                if last_retention is None or time.monotonic() - last_retention > RETENTION_EVERY_S:
+                    last_retention = time.monotonic()
+                    self.retention()
                 self.ask_for_gaps()
                 if time.monotonic() - last_check > 5.0:
                     self.check_gates()

@@ -92,6 +92,10 @@ class RegistryPublisher:
         # vehicle on registry/settings, another site's head) is refused by every gate.
         signed = sign_record(self.signer, {**record, "kind": kind, "site": self.config.site})
         self.store.records.put(key, kind, signed, deleted=deleted)
+        # The record replaces every earlier one on its topic (retained: the broker keeps the newest only):
+        # the earlier ones leave the outbox, sent or not, so a removed template or an erased person's
+        # unit is not kept there after the registry forgot it.
+        self.store.outbox.supersede(topic)
         self.store.outbox.enqueue(topic, signed, retain=True,
                                   msg_id=f"registry:{key}:{record['epoch']}:{record['version']}", now=self.clock())
         return signed

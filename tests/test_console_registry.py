@@ -12,6 +12,7 @@ import secrets
 import tempfile
 import time
 from datetime import datetime
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -207,6 +208,10 @@ def test_removing_a_person_erases_them_everywhere_and_revokes_their_passes(site,
     site.office.store.alerts.add(alert_id, "inactivity", f"person:{person}", time.time(), "2026-11-20T08:00:00+08:00")
     assert alert_id in [a["alert_id"] for a in admin.get("/api/alerts?state=open").json()]
 
+    store = site.office.store
+    vector = store.rows("SELECT vector FROM face_templates WHERE person_id = ?", (person,))[0]["vector"]
+    wire = base64.b64encode(vector).decode()  # as in the signed registry record and the outbox
+
     removed = admin.delete(f"/api/people/{person}")
     assert removed.status_code == 200, removed.text
     assert removed.json() == {"person_id": person, "templates_erased": 1, "photos_erased": 0,
@@ -216,6 +221,12 @@ def test_removing_a_person_erases_them_everywhere_and_revokes_their_passes(site,
     assert next(p for p in admin.get("/api/passes").json() if p["pass_id"] == pass_id)["state"] == "revoked"
     assert person not in [p["person_id"] for p in admin.get("/api/people").json()]
     assert "钱七" not in str(store.console.audit_rows(5))
+    # Found in review: every record published for them stayed in the office's outbox, templates and unit.
+    sent = [m for m in store.outbox.messages() if m["topic"].endswith(f"/registry/person/{person}")]
+    assert [m["payload"].get("deleted") for m in sent] == [True], sent
+    database = Path(site.office.config.database)
+    on_disk = b"".join(p.read_bytes() for p in (database, Path(f"{database}-wal")) if p.exists())
+    assert vector not in on_disk and wire.encode() not in on_disk and b"7-707" not in on_disk
     assert store.alerts.get(alert_id)["state"] == "cleared"  # nothing else could ever clear it
     assert alert_id not in [a["alert_id"] for a in admin.get("/api/alerts?state=open").json()]
     assert at_gate(site, lambda gate: gate.people.find_by_id(person) is None and gate.templates.count(person) == 0

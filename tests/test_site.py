@@ -531,3 +531,26 @@ def test_an_office_restored_from_a_backup_starts_a_new_epoch_and_the_gates_follo
         if office is not None:
             office.close()
         broker.stop()
+
+
+def test_the_office_keeps_its_archive_as_long_as_configured_and_what_it_sent_a_day(site):
+    """Found in review: the office's ``retention.events_days`` was read by nothing, and its outbox kept
+    every registry record it ever sent (face templates of people since erased among them)."""
+    from edge.office import SENT_KEEP_S
+
+    office, store = site.office, site.office.store
+    now = office.clock()
+    too_old = now - (office.config.retention.events_days + 1) * 86400
+    event = {"v": 1, "event_id": "archived-long-ago", "seq": None, "ts": "2024-01-01T08:00:00.000+08:00",
+             "site": "tianlin12", "gate": "east", "lane": "in", "kind": "entry", "credential": "face",
+             "subject": {"type": "person", "person_id": 1, "plate": None, "class": None}, "decision": "open",
+             "reason": "registered resident", "fee_cents": 0, "session_id": None}
+    with store.transaction():
+        store.events.add_peer(event, too_old)
+        # a message the office sent two days ago (written as sent: the outbox pump must not send it now)
+        store.execute("INSERT INTO outbox(msg_id, topic, payload, created_epoch, sent_epoch) VALUES (?, ?, ?, ?, ?)",
+                      ["sent-long-ago", f"{P}/office/probe", "{}", too_old, now - SENT_KEEP_S - 60])
+    done = office.retention()
+    assert done["events"] >= 1 and done["outbox"] >= 1
+    assert "archived-long-ago" not in store.events.ids()
+    assert "sent-long-ago" not in [m["msg_id"] for m in store.outbox.messages()]

@@ -10,6 +10,7 @@ outbox row survives a power cut), and a busy timeout so the CLI and the daemon c
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -50,6 +51,7 @@ class Store:
         self._lock = threading.RLock()
         self._depth = 0
         self._before_commit: list = []
+        self._after_commit: list = []
         # Set by the office (edge.registry_publish): called inside the transaction of every change to
         # a person, vehicle or pass, so the signed record is written with the change (DESIGN 6.4).
         self.on_registry_change = None
@@ -96,6 +98,9 @@ class Store:
         # link's own connection uses NORMAL for "sent" marks: losing one re-sends a message, no more.)
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         conn.execute("PRAGMA foreign_keys = ON")
+        # What is deleted is overwritten with zeros, not left in free pages: an erased person's face
+        # templates are not to be found in the file afterwards (PIPL; see People.remove).
+        conn.execute("PRAGMA secure_delete = ON")
         return conn
 
     def _reconnect_if_read_only(self) -> None:
@@ -180,6 +185,7 @@ class Store:
                 self._depth -= 1
                 if outer:
                     self._before_commit.clear()
+                    self._after_commit.clear()
                     self._abandon()
                     self._failed(exc)
                 raise
@@ -190,6 +196,7 @@ class Store:
                 except BaseException:
                     self._depth -= 1
                     self._before_commit.clear()
+                    self._after_commit.clear()
                     self._abandon()
                     raise
             self._depth -= 1
@@ -197,6 +204,7 @@ class Store:
                 try:
                     self.conn.execute("COMMIT")
                 except BaseException as exc:
+                    self._after_commit.clear()
                     self._abandon()
                     self._failed(exc)
                     raise
@@ -205,6 +213,9 @@ class Store:
                         self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
                     except sqlite3.OperationalError:
                         pass  # committed all the same; the next commit tries again
+                while self._after_commit:
+                    with contextlib.suppress(sqlite3.Error):  # committed all the same
+                        self._after_commit.pop(0)()
 
     def _low_on_disk(self) -> bool:
         """The filesystem has less than ``tight_below_bytes`` free (looked at every few seconds)."""
@@ -237,6 +248,12 @@ class Store:
         per transaction: a bulk import publishes one head record, not one per row)."""
         if callback not in self._before_commit:
             self._before_commit.append(callback)
+
+    def after_commit(self, callback) -> None:
+        """Run ``callback`` once, after the current outermost transaction has committed (not at all if it
+        rolls back); a database error it raises is ignored: what committed stays committed."""
+        if callback not in self._after_commit:
+            self._after_commit.append(callback)
 
     def kv_get(self, key: str) -> str | None:
         """A small named value (change counters, the registry epoch, the first sync time …)."""

@@ -72,6 +72,11 @@ class Outbox:
         with self._store.transaction():
             self._store.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE seq = ?", [error, seq])
 
+    def supersede(self, topic: str) -> int:
+        """Delete every row for ``topic``, sent or not: called before a newer retained record for it is
+        queued (only the newest is the state; an erased person's face templates must not stay here)."""
+        return self._store.execute("DELETE FROM outbox WHERE topic = ?", [topic]).rowcount
+
     def prune(self, older_than_epoch: float) -> int:
         """Delete sent rows older than the cut-off; unsent rows stay whatever their age."""
         with self._store.transaction():

@@ -148,6 +148,9 @@ class People:
             store.sightings.forget(f"person:{person_id}")
             store.passes.revoke_for_person(person_id, time.time() if now is None else now)
             store.alerts.close_for_person(person_id, time.time() if now is None else now)
+            # The WAL still holds the pages as they were before (secure_delete zeroes the file's): once
+            # this commits, fold it back and empty it, so nothing of them is left on disk.
+            store.after_commit(store.checkpoint)
             store.execute("DELETE FROM people WHERE id = ?", [person_id])  # their vehicles lose the owner
             bump(store, "templates_rev")
             bump(store, "vehicles_rev")
