@@ -55,6 +55,8 @@ def read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
             return header, rows
     except UnicodeDecodeError:
         raise ImportRejected([f"{path}:1: (file): not UTF-8; save the CSV as UTF-8"]) from None
+    except csv.Error as exc:  # a field past the csv module's bound (131072 characters), a NUL byte …
+        raise ImportRejected([f"{path}:{reader.line_num}: (file): not a CSV this reads ({exc})"]) from None
     except FileNotFoundError:
         raise ImportRejected([f"{path}: no such file"]) from None
 

@@ -24,6 +24,9 @@ def check_size(source, name: str) -> None:
     try:
         with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
             width, height = image.size
+    except Image.DecompressionBombError:  # Pillow's own bound (about 179 MP), far past ours
+        raise ImageError(f"{name}: far more than the {MAX_PIXELS / 1e6:.0f} MP this reads; resize it (a face "
+                         "needs about 300 px)") from None
     except (UnidentifiedImageError, OSError, ValueError):
         return  # not something Pillow reads: OpenCV decides below
     if width * height > MAX_PIXELS:

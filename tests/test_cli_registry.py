@@ -247,3 +247,30 @@ def test_a_huge_image_is_refused_before_it_is_decoded(tmp_path):
     Image.fromarray(np.zeros((8000, 6000), np.uint8)).save(huge)  # 48 MP, small on disk
     with pytest.raises(ImageError, match="8000"):  # (width x height) named, nothing decoded
         load_rgb(huge)
+
+
+def test_an_image_past_pillows_own_bound_is_refused_as_too_large_not_a_crash(tmp_path):
+    """Found in review: a 30000x30000 PNG (a few hundred bytes: only its header is read) was a 500 at the
+    console: Pillow's DecompressionBombError is none of the errors the size check caught."""
+    import struct
+    import zlib
+
+    from models.images import ImageError, load_rgb
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+    with pytest.raises(ImageError, match="huge.png: far more than the 40 MP"):
+        load_rgb(huge)
+
+
+def test_a_csv_field_past_the_csv_modules_bound_is_a_named_problem_not_a_crash(minimal_config, capsys, registry,
+                                                                                tmp_path):
+    """Found in review: one 200,000-character field (well under the upload bound) was a traceback."""
+    csv_path = _people_csv(tmp_path, ["王建国,12-301,,no,", "A" * 200_000 + ",1-101,,no,"])
+    code, _, err = run(capsys, "import", "-c", minimal_config, csv_path)
+    assert code == 1 and "not a CSV this reads (field larger than field limit" in err and "Traceback" not in err
+    assert registry.people.all() == []
