@@ -10,18 +10,16 @@ its plate.
 from __future__ import annotations
 
 import csv
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge.plates import InvalidPlate, parse_plate
 from edge.store import VEHICLE_CLASSES, Store
+from edge.store.people import person_problems
 from edge.timeutil import parse_day
 
 PEOPLE_COLUMNS = ["name", "unit", "phone", "care_watch", "photo"]
 VEHICLE_COLUMNS = ["plate", "class", "person_unit", "person_name", "valid_until"]
-# building-room (12-301) or building-entrance-room (3-2-402); a part may carry a letter (A3-1201).
-UNIT_PATTERN = re.compile(r"^[A-Za-z]?\d+[A-Za-z]?(?:-[A-Za-z]?\d+[A-Za-z]?)+$")
 _TRUE = {"1", "yes", "y", "true", "是", "x"}
 _FALSE = {"", "0", "no", "n", "false", "否"}
 
@@ -48,6 +46,9 @@ def read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle)
             header = [h.strip() for h in (reader.fieldnames or [])]
+            twice = sorted({h for h in header if header.count(h) > 1})
+            if twice:  # the second column of a name would silently win
+                raise ImportRejected([f"{path}:1: (header): column {c!r} appears more than once" for c in twice])
             reader.fieldnames = header
             rows = []
             for row in reader:
@@ -92,8 +93,10 @@ def _import_people(registry, path, header, rows, enroller_factory) -> dict:
         name, unit = row.get("name", ""), row.get("unit", "")
         if not name:
             plan.bad(path, line, "name", "empty; every person needs a name")
-        if not UNIT_PATTERN.match(unit):
-            plan.bad(path, line, "unit", f"{unit!r} is not a unit; write building-room, e.g. 12-301")
+        if not unit:
+            plan.bad(path, line, "unit", "empty; write building-room, e.g. 12-301")
+        for column, why in person_problems(name, unit, row.get("phone") or None):
+            plan.bad(path, line, column, why)
         flag = row.get("care_watch", "").lower()
         if flag not in _TRUE | _FALSE:
             plan.bad(path, line, "care_watch", f"{row.get('care_watch')!r} is not yes/no (1/0)")

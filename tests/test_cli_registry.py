@@ -274,3 +274,29 @@ def test_a_csv_field_past_the_csv_modules_bound_is_a_named_problem_not_a_crash(m
     code, _, err = run(capsys, "import", "-c", minimal_config, csv_path)
     assert code == 1 and "not a CSV this reads (field larger than field limit" in err and "Traceback" not in err
     assert registry.people.all() == []
+
+
+def test_the_import_checks_a_person_as_the_console_does(minimal_config, capsys, registry, tmp_path):
+    """Found in review: the import took a NUL or a right-to-left override in a name and any text as a
+    phone, which the console's form refuses; one check (edge.store.people.person_problems) for both."""
+    from edge.store.errors import RegistryError
+    from edge.store.people import person_problems
+
+    rows = ["A\x00B,1-101,,no,", "\u202eEvil\x07,1-102,,no,", "陈明,1-103,not-a-phone!!,no,", "李" * 51 + ",1-104,,no,"]
+    code, _, err = run(capsys, "import", "-c", minimal_config, _people_csv(tmp_path, rows))
+    assert code == 1 and "nothing imported, 4 problem(s)" in err
+    for expected in (":2: name: one line of at most 50 characters", ":3: name: one line",
+                     ":4: phone: 'not-a-phone!!' is not a phone number", ":5: name: one line"):
+        assert expected in err
+    assert registry.people.all() == []
+    assert person_problems("王秀英", "12-301", "138-0000-0000") == []
+    with pytest.raises(RegistryError, match="phone: 'call me'"):
+        registry.people.add("王秀英", "12-301", "call me")  # the CLI's way in, too
+
+
+def test_a_column_named_twice_is_refused(minimal_config, capsys, registry, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text("name,unit,name\n王秀英,12-301,李四\n", encoding="utf-8")
+    code, _, err = run(capsys, "import", "-c", minimal_config, path)
+    assert code == 1 and "(header): column 'name' appears more than once" in err
+    assert registry.people.all() == []

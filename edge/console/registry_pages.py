@@ -35,10 +35,9 @@ from edge.console.uploads import (
     safe_name,
     save,
 )
-from edge.importer import UNIT_PATTERN
 from edge.store import VEHICLE_CLASSES
+from edge.store.people import NAME_MAX, PHONE_MAX, UNIT_MAX, person_problems
 
-PHONE_CHARS = set("0123456789+- ")
 VEHICLE_FIELDS = ("plate", "class", "person_id", "valid_from", "valid_until")  # what the console sets
 SYNC_FIELDS = ("gate", "expected", "state", "silent", "age_s", "registry", "registry_current")  # of gates_data()
 
@@ -103,13 +102,11 @@ class People:
 
     @staticmethod
     def fields(data: dict) -> dict:
-        name = fields.text(data, "name", limit=50, required=True)
-        unit = fields.text(data, "unit", limit=20, required=True)
-        if not UNIT_PATTERN.match(unit):
-            raise HTTPException(400, f"unit: {unit!r} is not a unit; write building-room, e.g. 12-301")
-        phone = fields.text(data, "phone", limit=20)
-        if phone is not None and (not set(phone) <= PHONE_CHARS or sum(c in "0123456789" for c in phone) < 3):
-            raise HTTPException(400, f"phone: {phone!r} is not a phone number (digits, + and - only)")
+        name = fields.text(data, "name", limit=NAME_MAX, required=True)
+        unit = fields.text(data, "unit", limit=UNIT_MAX, required=True)
+        phone = fields.text(data, "phone", limit=PHONE_MAX)
+        for field, why in person_problems(name, unit, phone):
+            raise HTTPException(400, f"{field}: {why}")
         return {"name": name, "unit": unit, "phone": phone, "care_watch": fields.flag(data, "care_watch"),
                 "face_consent": fields.flag(data, "face_consent")}
 

@@ -10,13 +10,40 @@ Face templates change the ``templates_rev`` counter, which matchers compare to k
 
 from __future__ import annotations
 
+import re
 import time
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 
 from edge.store.errors import RegistryError
+
+# What a person's fields may hold: checked here, for the console's form, the CSV import and the CLI alike.
+NAME_MAX, UNIT_MAX, PHONE_MAX = 50, 20, 20
+# building-room (12-301) or building-entrance-room (3-2-402); a part may carry a letter (A3-1201).
+UNIT_PATTERN = re.compile(r"^[A-Za-z]?\d+[A-Za-z]?(?:-[A-Za-z]?\d+[A-Za-z]?)+$")
+PHONE_CHARS = set("0123456789+- ")
+
+
+def _one_line(value: str, limit: int) -> bool:
+    # control characters and invisible format ones (a right-to-left override turns a name around)
+    return len(value) <= limit and not any(ord(c) < 32 or unicodedata.category(c) == "Cf" for c in value)
+
+
+def person_problems(name: str | None, unit: str | None, phone: str | None) -> list[tuple[str, str]]:
+    """(field, why) for each of a person's fields that cannot be stored; empty name or unit aside (each
+    caller says that in its own words). One owner: the form, the import and ``People.add`` agree."""
+    problems = []
+    if name and not _one_line(name, NAME_MAX):
+        problems.append(("name", f"one line of at most {NAME_MAX} characters"))
+    if unit and not (_one_line(unit, UNIT_MAX) and UNIT_PATTERN.match(unit)):
+        problems.append(("unit", f"{unit!r} is not a unit; write building-room, e.g. 12-301"))
+    if phone and not (_one_line(phone, PHONE_MAX) and set(phone) <= PHONE_CHARS
+                      and sum(c.isdigit() for c in phone) >= 3):
+        problems.append(("phone", f"{phone!r} is not a phone number (digits, + and - only)"))
+    return problems
 
 
 def now_iso() -> str:
@@ -57,6 +84,9 @@ class People:
             raise RegistryError("a person needs a name (--name)")
         if not unit:
             raise RegistryError("a person needs a unit such as 12-301 (--unit)")
+        phone = (phone or "").strip() or None
+        for field, why in person_problems(name, unit, phone):
+            raise RegistryError(f"{field}: {why}")
         now = now_iso()
         store = self._store
         with store.transaction():
@@ -72,6 +102,8 @@ class People:
 
     def update(self, person_id: int, **fields) -> None:
         self.get(person_id)
+        for field, why in person_problems(fields.get("name"), fields.get("unit"), fields.get("phone")):
+            raise RegistryError(f"{field}: {why}")
         fields["updated_at"] = now_iso()
         with self._store.transaction():
             self._store.table("people").update(person_id, fields)
