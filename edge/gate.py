@@ -226,29 +226,32 @@ class Gate:
         if not made:
             return
         seqs = [m.payload["seq"] for m in made]
-        try:
-            with self.registry.transaction():
-                for m in made:
-                    self._store_made(m)
-        except StorageFailure as exc:
-            self.seqs.rolled_back()
-            if self.guard is None:
+        if self.guard is not None and len(self.pending):
+            # Earlier events still wait in memory (storage is back, or not yet): these follow them, in
+            # order, so the backfill applies a car's entry before its exit (a session that never closes
+            # otherwise). The guard stores them all at once.
+            self._keep_in_memory(made, seqs)
+            self.guard.wrote()
+        else:
+            try:
+                with self.registry.transaction():
+                    for m in made:
+                        self._store_made(m)
+            except StorageFailure as exc:
+                self.seqs.rolled_back()
+                if self.guard is None:
+                    self.seqs.give_back(seqs)
+                    raise
+                self._keep_in_memory(made, seqs)
+                self.guard.failed(exc)
+            except BaseException:
+                self.seqs.rolled_back()
                 self.seqs.give_back(seqs)
                 raise
-            for m in made:
-                self.pending.add("event", m.topic, m.payload, f"event:{m.payload['event_id']}", ts=m.now,
-                                 held=m.held, extra={"person_seen": m.person_seen, "plate_seen": m.plate_seen},
-                                 next_seq=self.seqs.next)
-            self.seqs.kept_in_memory(seqs)
-            self.guard.failed(exc)
-        except BaseException:
-            self.seqs.rolled_back()
-            self.seqs.give_back(seqs)
-            raise
-        else:
-            self.seqs.committed()
-            if self.guard is not None:
-                self.guard.wrote()
+            else:
+                self.seqs.committed()
+                if self.guard is not None:
+                    self.guard.wrote()
         for m in made:
             payload = m.payload
             self.events += 1
@@ -259,12 +262,21 @@ class Gate:
                 self.on_event(payload)  # a held event is told when its result is in (_follow_up)
         self.wake()
 
+    def _keep_in_memory(self, made: list, seqs: list[int]) -> None:
+        for m in made:
+            self.pending.add("event", m.topic, m.payload, f"event:{m.payload['event_id']}", ts=m.now,
+                             held=m.held, extra={"person_seen": m.person_seen, "plate_seen": m.plate_seen},
+                             next_seq=self.seqs.next)
+        self.seqs.kept_in_memory(seqs)
+
     @contextmanager
     def _deciding(self):
         """One decision at a time. A storage failure that escapes is a read (writes are kept in memory):
         no decision could be made, nothing is written; the guard hears of it."""
         with self._lock:
             self._made = []
+            if self.guard is not None and len(self.pending):
+                self.guard.catch_up()  # the events made before this decision are read by it
             try:
                 yield
             except StorageFailure as exc:

@@ -98,7 +98,11 @@ class Pending:
                  "items": self._items}
         try:
             tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+            # Only the daemon's user reads it: events name people and plates (/dev/shm is open to all).
+            descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+                out.write(json.dumps(state, ensure_ascii=False))
+            os.chmod(tmp, 0o600)  # a file an earlier version left with other modes
             os.replace(tmp, self.path)
             self._save_failed = False
         except OSError as exc:

@@ -48,6 +48,7 @@ class StorageGuard:
         self.error: str | None = None
         self._since_mono = 0.0
         self._lock = threading.Lock()
+        self._storing = threading.Lock()  # one writer of what waits in memory: the thread or catch_up
         self._kick = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -94,6 +95,23 @@ class StorageGuard:
         if not self.ok or len(self.pending):
             self._kick.set()
 
+    def catch_up(self) -> None:
+        """Before a decision reads the registry (under the gate's decision lock): store what waits in memory
+        now, so the decision sees the events made before it (a visitor's exit must find the session their
+        entry opened). Only the storing: the log, the alert and the link's reconnection are the thread's,
+        kicked here. Nothing happens but one failed write while storage still fails."""
+        if not len(self.pending):
+            return
+        with self._storing:
+            try:
+                self.store.probe_write(self.clock())
+                self.seqs.settle()
+                self.backfill.run(self.pending)
+            except StorageFailure as exc:
+                with self._lock:
+                    self.error = str(exc)
+        self._kick.set()
+
     def _detail(self) -> str:
         what = "read or write" if self.state == "unavailable" else "write"
         return (f"cannot {what} {self.config.database}: {self.error}; events are kept in memory (up to "
@@ -130,11 +148,12 @@ class StorageGuard:
     def recover(self) -> bool:
         """Try to write; store what waited; back to "ok" when nothing waits any more. True when ok."""
         try:
-            if self.make_room is not None and self.error and "full" in self.error:
-                self.make_room()
-            self.store.probe_write(self.clock())
-            self.seqs.settle()
-            written = self.backfill.run(self.pending)
+            with self._storing:
+                if self.make_room is not None and self.error and "full" in self.error:
+                    self.make_room()
+                self.store.probe_write(self.clock())
+                self.seqs.settle()
+                written = self.backfill.run(self.pending)
         except StorageFailure as exc:
             with self._lock:
                 self.error = str(exc)

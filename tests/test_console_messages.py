@@ -172,6 +172,14 @@ def test_a_failing_call_answers_in_english_and_in_the_session_s_language(site, g
     guard.cookies.delete("lang")
 
 
+def test_the_reports_refusals_have_their_message_too(site, guard):
+    """Found in review: the report routes answered bare {"error"} (the CSV one included)."""
+    for path in ("/api/reports/nothing", "/api/reports/passages-by-hour.csv?date=9999-12-31"):
+        answer = guard.get(path)
+        assert answer.status_code in (400, 404) and answer.json()["message"] and answer.json()["error"], path
+        assert answer.json()["message"] != answer.json()["error"], answer.json()  # in Chinese
+
+
 def test_the_guards_answers_speak_the_session_s_language(site, guard):
     import httpx
 

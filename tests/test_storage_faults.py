@@ -587,6 +587,7 @@ def test_the_memory_queue_is_bounded_and_keeps_what_the_broker_has_not_taken(tmp
     assert queue.dropped == 1 and [e["seq"] for e in queue.events()] == [2, 3, 4]
     assert queue.add("event", "t", _event(5, 5), "event:5", next_seq=6) is None  # nothing published: not kept
     assert queue.lost == 1 and len(queue) == 3
+    assert ram.stat().st_mode & 0o777 == 0o600  # events name people and plates: the daemon's user reads it only
     again = Pending(tmp_path / "registry.db", path=ram, max_items=3, database_id="db-1")  # a restart
     assert [e["seq"] for e in again.events()] == [2, 3, 4] and again.next_seq == 6
     other = Pending(tmp_path / "registry.db", path=ram, max_items=3, database_id="db-2")  # another file there
@@ -611,3 +612,36 @@ def test_seqs_a_gate_skipped_are_not_waited_for(tmp_path):
                                                  "seq_skipped": [[2, 1001]]}).encode())
         assert store.peers.missing("west") == [1003]  # the real gap is still asked for, and only it
         assert receiver.gaps_to_ask(time.time() + 60) == [("west", 1003, 1003)]
+
+
+def test_a_decision_made_while_events_wait_in_memory_is_stored_after_them(tmp_path, read_only):
+    """Found in review: once storage was back, a new decision was written at once while earlier events
+    still waited in memory for the guard, and was decided without them: a visitor's exit found no session
+    and was stored before their entry, whose session then stayed open for ever. Here the guard's thread is
+    not running, so nothing is stored behind the test's back: the exit's decision stores the entry first
+    (StorageGuard.catch_up), finds its session and closes it."""
+    from drivers.barriers.simulated import Barrier, Config
+    from edge.gate import Gate
+    from edge.site_rules import SiteRules
+    from edge.storage import Storage
+
+    config = gate_config(tmp_path / "data", 1883)
+    registry = Store(config.database)
+    try:
+        storage = Storage(config, registry, SiteRules(config), clock=time.time, wake=lambda: None,
+                          on_change=lambda: None, on_recovered=lambda: None)
+        barrier = Barrier(Config(id="car", type="simulated", lanes=["in", "out"]))
+        gate = Gate(config, registry, {"car": barrier}, storage.alerts, pending=storage.pending, seqs=storage.seqs,
+                    guard=storage.guard)
+        with read_only(registry.path):
+            entry = gate.vehicle("in", "沪B12345")  # a visitor: let in, the entry kept in memory
+        assert entry["decision"] == "open" and len(storage.pending) >= 1
+        exit_ = gate.vehicle("out", "沪B12345")  # storage is back, the guard has not stored the entry yet
+        assert exit_["decision"] == "open" and exit_["seq"] > entry["seq"]
+        assert exit_["session_id"] == entry["session_id"] is not None  # the exit knew the entry's session
+        assert [e["event_id"] for e in registry.events.payloads(origin="local")] == [entry["event_id"],
+                                                                                       exit_["event_id"]]
+        assert registry.sessions.open_for("沪B12345") is None  # the visit began and ended: nothing left open
+        assert storage.guard.recover() and storage.guard.ok
+    finally:
+        registry.close()

@@ -46,16 +46,15 @@ def routes(kit) -> list[Route]:
         as_csv = name.endswith(".csv")
         name = name.removesuffix(".csv")
         if name not in reports.NAMES:
-            return JSONResponse({"error": f"no report {name[:60]!r}; reports: {', '.join(reports.NAMES)}"},
-                                status_code=404)
+            return kit.error(request, 404, f"no report {name[:60]!r}; reports: {', '.join(reports.NAMES)}")
         params = dict(request.query_params)
         lang = params.pop("lang", None) or kit.lang_of(request)
         if lang not in LANGS:
-            return JSONResponse({"error": f"lang: one of {', '.join(LANGS)}"}, status_code=400)
+            return kit.error(request, 400, f"lang: one of {', '.join(LANGS)}")
         try:
             report = await kit.console.run_blocking(compute, name, params)
         except reports.BadParameter as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
+            return kit.error(request, 400, str(exc))
         if not as_csv:
             return JSONResponse(report)
         t = translator(lang)
