@@ -14,6 +14,9 @@
     ours+P the same with the site's province prior (--province, default 皖: CCPD is from Anhui),
            applied only where the province read is unsure
 
+Double-row (synthetic, bench/plate_hardset.build_double_rows): every scene's plate redrawn, with its own
+characters, as a yellow double-row plate (a bus's or truck's rear plate) 80-160 px wide, day/night/blur.
+
 Real photographs (../shared/data): plates/ (CCPD, with labels), read as they are and letterboxed into
 1280x720 frames; plate_crops/ (94x24, labels): naive = rapidocr on the crop, ours = the recogniser
 with grammar decoding. Hard set (synthetic, bench/plate_hardset.py): the same scenes with plates
@@ -24,7 +27,7 @@ character / the rest right; wrong = frames where a plate was reported that is no
 "sure" = only readings whose serial part scores >= 0.8 (recognition.plate.min_confidence, what the
 gate's voting counts as a hit); ms per image (per 1280x720 frame for the frames sets).
 
-    python -m bench.plate_bench [--sets real,hard] [--no-naive-crops] [--readers naive,ocrdet,today,ours]
+    python -m bench.plate_bench [--sets real,hard,double] [--no-naive-crops] [--readers naive,ocrdet,today,ours]
                                 [--province 皖]
 """
 
@@ -228,7 +231,7 @@ def targets(results, province: str) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="plate reading benchmark (real and hard sets)")
-    parser.add_argument("--sets", default="real,hard")
+    parser.add_argument("--sets", default="real,hard,double")
     parser.add_argument("--no-naive-crops", action="store_true", help="skip naive OCR on the 503 crops (5 min)")
     parser.add_argument("--readers", default="naive,ocrdet,today,ours", help="a subset, e.g. ours (timing re-runs)")
     parser.add_argument("--province", default="皖", help="the site's province prior for the ours+P rows ('' for none)")
@@ -293,6 +296,13 @@ def main(argv=None) -> int:
         items = [(item.plate, item.color, item.frame) for item in hard]
         for name, read in readers.items():
             results.append((f"hard (synthetic, {len(items)} frames)", name, score(read, items), name != "naive"))
+    if "double" in sets:
+        from bench.plate_hardset import build_double_rows
+
+        items = [(item.plate, item.color, item.frame) for item in build_double_rows(data)]
+        for name, read in readers.items():
+            if name != "naive":
+                results.append((f"double-row yellow (synthetic, {len(items)} frames)", name, score(read, items), True))
     print("| set | reader | exact | province | suffix | blue | yellow | green | white | black | wrong | "
           "sure: exact / wrong | p50 ms | p95 ms |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")

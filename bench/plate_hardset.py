@@ -185,6 +185,77 @@ def build(data: Path, seed: int = SEED, per_scene: int = 3) -> list[HardItem]:
     return items
 
 
+# Where a standard plate's characters stand, as fractions of its width (GA 36: 440 mm wide, characters
+# 45 mm wide and 12 mm apart, 34.5 mm with the dot after the second): province, letter, the other five.
+PROVINCE_SPAN, LETTER_SPAN, SERIAL_SPAN = (0.035, 0.1375), (0.165, 0.267), (0.345, 0.966)
+FLAT_W, FLAT_H = 451, 140  # a single-row plate rectified by its corners
+DOUBLE_W, DOUBLE_H = 560, 280  # a double-row plate (440 x 220 mm), drawn at this size
+
+
+def double_row_plate(flat: np.ndarray) -> np.ndarray:
+    """A double-row plate (a bus's, a truck's or a trailer's rear plate) made of a single-row plate's own
+    characters (``flat``: FLAT_W x FLAT_H, rectified by its corners): province and letter, smaller and
+    far apart, in the upper row; the other five, large, below; a dark rim around it."""
+    plate = np.empty((DOUBLE_H, DOUBLE_W, 3), np.uint8)
+    plate[:] = np.median(flat.reshape(-1, 3), 0)
+    h, w = flat.shape[:2]
+
+    def cut(span):
+        return flat[int(0.06 * h):int(0.94 * h), int(span[0] * w):int(span[1] * w)]
+
+    for span, centre in ((PROVINCE_SPAN, 0.32), (LETTER_SPAN, 0.68)):
+        char = cut(span)
+        height = int(0.34 * DOUBLE_H)
+        width = int(char.shape[1] * height / char.shape[0] * 1.3)
+        x, y = int(centre * DOUBLE_W - width / 2), int(0.08 * DOUBLE_H)
+        plate[y:y + height, x:x + width] = cv2.resize(char, (width, height), interpolation=cv2.INTER_CUBIC)
+    lower = cv2.resize(cut(SERIAL_SPAN), (int(0.88 * DOUBLE_W), int(0.54 * DOUBLE_H)), interpolation=cv2.INTER_CUBIC)
+    x, y = int(0.06 * DOUBLE_W), int(0.42 * DOUBLE_H)
+    plate[y:y + lower.shape[0], x:x + lower.shape[1]] = lower
+    cv2.rectangle(plate, (3, 3), (DOUBLE_W - 4, DOUBLE_H - 4), (25, 25, 25), 4)
+    return plate
+
+
+def with_double_row_plate(scene: np.ndarray, quad: np.ndarray, color: str = "yellow"):
+    """(scene, corners): the scene with its plate (repainted ``color``) replaced by the same characters
+    on a double-row plate, standing on the plate's lower edge, twice as high as wide is half."""
+    quad = _order(np.asarray(quad, np.float32))
+    painted = repaint(scene, quad, color) if color in PAINT else scene
+    target = np.array([[0, 0], [FLAT_W, 0], [FLAT_W, FLAT_H], [0, FLAT_H]], np.float32)
+    flat = cv2.warpPerspective(painted, cv2.getPerspectiveTransform(quad, target), (FLAT_W, FLAT_H),
+                               flags=cv2.INTER_CUBIC)
+    plate = double_row_plate(flat)
+    tl, tr, br, bl = quad
+    up = (tl - bl + tr - br) / 2
+    up = up / max(float(np.linalg.norm(up)), 1e-6) * float(np.linalg.norm(br - bl)) / 2
+    corners = np.array([bl + up, br + up, br, bl], np.float32)
+    source = np.array([[0, 0], [DOUBLE_W, 0], [DOUBLE_W, DOUBLE_H], [0, DOUBLE_H]], np.float32)
+    matrix = cv2.getPerspectiveTransform(source, corners)
+    size = (scene.shape[1], scene.shape[0])
+    warped = cv2.warpPerspective(plate, matrix, size, flags=cv2.INTER_AREA)
+    mask = cv2.warpPerspective(np.full((DOUBLE_H, DOUBLE_W), 255, np.uint8), matrix, size) > 127
+    out = painted.copy()
+    out[mask] = warped[mask]
+    return out, corners
+
+
+def build_double_rows(data: Path, seed: int = SEED + 2) -> list[HardItem]:
+    """A double-row yellow plate on every labelled scene (as a bus's rear plate; synthetic: made of the
+    scene's own plate characters), 80-160 px wide in 1280x720 frames, day / night / blur as ``build``."""
+    rng = np.random.default_rng(seed)
+    items = []
+    for file, scene, plate, quad, real_colour in _scenes(data):
+        if real_colour == "green":
+            continue  # new-energy plates have no double-row form
+        double_scene, corners = with_double_row_plate(scene, quad)
+        condition = CONDITIONS[int(rng.integers(0, 3))]
+        width = int(rng.integers(80, 161))
+        frame = make_frame(double_scene, corners, rng, "double", condition, width)
+        items.append(HardItem(f"{Path(file).stem}_double_{condition}_{width}px", plate, "yellow", condition, width,
+                              frame))
+    return items
+
+
 @dataclass(frozen=True)
 class Passage:
     """One car coming up to the gate: ``frames`` (BGR 1280x720, 0.2 s apart) of one plate growing from
@@ -230,10 +301,22 @@ TEST_FRAMES = [
 ]
 
 
+# Double-row yellow plates (with_double_row_plate) made of those scenes' own characters: one the detector
+# sees whole, one of which it sees the lower row only.
+DOUBLE_TEST_FRAMES = [
+    ("synthetic_double_row_140px.jpg", "ccpd_10.jpg", [[231, 438], [361, 448], [360, 494], [230, 484]],
+     "double", "day", 140, 5),
+    ("synthetic_double_row_130px.jpg", "ccpd2019_020.jpg", [[560, 594], [202, 628], [212, 511], [570, 477]],
+     "double", "day", 130, 1),
+]
+
+
 def make_test_frames(plates_dir: Path) -> None:
-    for name, source, quad, colour, condition, width, seed in TEST_FRAMES:
-        scene = cv2.imread(str(plates_dir / source))
-        frame = make_frame(scene, np.array(quad, np.float32), np.random.default_rng(seed), colour, condition, width)
+    for name, source, quad, colour, condition, width, seed in TEST_FRAMES + DOUBLE_TEST_FRAMES:
+        scene, quad = cv2.imread(str(plates_dir / source)), np.array(quad, np.float32)
+        if colour == "double":
+            scene, quad = with_double_row_plate(scene, quad)
+        frame = make_frame(scene, quad, np.random.default_rng(seed), colour, condition, width)
         cv2.imwrite(str(plates_dir / name), frame, [cv2.IMWRITE_JPEG_QUALITY, 85])
         print(f"{plates_dir / name}: {source} as {colour}, {condition}, plate {width} px wide in 1280x720")
 

@@ -79,6 +79,20 @@ PROVINCE_CLEAR = 0.9
 PROVINCE_PLAUSIBLE = 0.01
 
 
+# A double-row plate (440 x 220 mm, yellow: buses, trucks, trailers) seen as its lower row only: its upper
+# row (province and letter) stands above, this many times the lower row's height.
+DOUBLE_ROW_COLOURS = ("yellow",)
+DOUBLE_ROW_UPPER = 0.72
+DOUBLE_ROW_FLOOR = 0.9
+
+
+def _grown_upwards(quad: np.ndarray, factor: float) -> np.ndarray:
+    """The quad (tl, tr, br, bl) with its top edge moved up by ``factor`` times its height."""
+    tl, tr, br, bl = quad
+    up = (tl - bl + tr - br) / 2
+    return np.array([tl + factor * up, tr + factor * up, br, bl], np.float32)
+
+
 @dataclass(frozen=True)
 class PlateReading:
     text: str
@@ -372,16 +386,18 @@ class PlateReader:
                          y0: int = 0, province: str | None = None) -> list[PlateReading]:
         readings = []
         for quad, color, double in candidates:
-            if double:
-                from models.plate_detector import merge_double_row
-
-                crop = merge_double_row(self.rectify(bgr, quad, QUAD_PAD_X / 2, QUAD_PAD_Y, 2 * REC_HEIGHT))
-            elif color is not None:
-                crop = self.rectify(bgr, quad, QUAD_PAD_X, QUAD_PAD_Y)
-            else:
-                crop = self.rectify(bgr, quad)
+            crop = self._crop(bgr, quad, color, double)
             decoded, raw = self.read_crop(crop, color, deshear=color is None)
-            if not self.looks_like_plate(decoded, raw) or min(decoded.char_confidence[1:]) < min_confidence:
+            sure = self.looks_like_plate(decoded, raw) and min(decoded.char_confidence[1:]) >= min_confidence
+            if not sure and not double and color in DOUBLE_ROW_COLOURS:
+                # A bus's or truck's double-row plate, of which the detector saw the lower row only (its five
+                # large characters look like a plate): the plate grown upwards, read as two rows.
+                grown = _grown_upwards(quad, DOUBLE_ROW_UPPER)
+                second, second_raw = self.read_crop(self._crop(bgr, grown, color, True), color, deshear=False)
+                if (self.looks_like_plate(second, second_raw)
+                        and min(second.char_confidence[1:]) >= max(min_confidence, DOUBLE_ROW_FLOOR)):
+                    quad, double, decoded, raw, sure = grown, True, second, second_raw, True
+            if not sure:
                 continue
             if not self.second_opinion and decoded.char_confidence[0] < SINGLE_PROVINCE_FLOOR:
                 continue
@@ -390,6 +406,16 @@ class PlateReader:
             box = (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
             readings.append(PlateReading(text, min(confidence), box, confidence, raw, color, double, prior))
         return readings
+
+    def _crop(self, bgr: np.ndarray, quad: np.ndarray, color: str | None, double: bool) -> np.ndarray:
+        """The plate cut out by its corners; a double-row plate's two rows side by side."""
+        if double:
+            from models.plate_detector import merge_double_row
+
+            return merge_double_row(self.rectify(bgr, quad, QUAD_PAD_X / 2, QUAD_PAD_Y, 2 * REC_HEIGHT))
+        if color is not None:
+            return self.rectify(bgr, quad, QUAD_PAD_X, QUAD_PAD_Y)
+        return self.rectify(bgr, quad)
 
     def _y5fu_candidates(self, bgr: np.ndarray, found):
         from models.plate_detector import plate_color

@@ -107,6 +107,22 @@ def test_a_double_row_plate_is_read_as_one_line(engines):
     assert decoded is not None and decoded.text == "皖AY6B59"
 
 
+@pytest.mark.parametrize("name, plate, detector_saw_it_whole", [
+    ("synthetic_double_row_140px.jpg", "皖AYL375", True),
+    # the detector takes the lower row (five large characters) for a plate: the reader grows it upwards
+    # and reads two rows when the lower row alone is unsure (without that: nothing read)
+    ("synthetic_double_row_130px.jpg", "皖A2Y616", False),
+])
+def test_a_double_row_plate_in_a_frame_is_read_as_one_line(engines, name, plate, detector_saw_it_whole):
+    """Synthetic, clearly labelled (tests/data/SOURCES.md): a bus's double-row yellow plate in a 1280x720
+    frame; ``identify`` and events give it in the usual single-line form."""
+    reader = engines["plates"]
+    rgb = load_rgb(PLATES / name)
+    assert reader.plate_detector.detect(rgb[:, :, ::-1].copy())[0].double is detector_saw_it_whole  # its best
+    readings = reader.read(rgb)
+    assert [(r.text, r.color, r.double) for r in readings] == [(plate, "yellow", True)]
+
+
 def test_the_committed_detector_weights_are_verified(tmp_path, monkeypatch):
     from models import manifest
 
