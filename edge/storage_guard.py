@@ -102,15 +102,21 @@ class StorageGuard:
         kicked here. Nothing happens but one failed write while storage still fails."""
         if not len(self.pending):
             return
-        with self._storing:
-            try:
-                self.store.probe_write(self.clock())
-                self.seqs.settle()
-                self.backfill.run(self.pending)
-            except StorageFailure as exc:
-                with self._lock:
-                    self.error = str(exc)
+        try:
+            self._store_waiting(make_room=False)
+        except StorageFailure as exc:
+            with self._lock:
+                self.error = str(exc)
         self._kick.set()
+
+    def _store_waiting(self, *, make_room: bool) -> int:
+        """One writer at a time: probe, settle the seqs, store what waits; how many items were stored."""
+        with self._storing:
+            if make_room and self.make_room is not None and self.error and "full" in self.error:
+                self.make_room()
+            self.store.probe_write(self.clock())
+            self.seqs.settle()
+            return self.backfill.run(self.pending)
 
     def _detail(self) -> str:
         what = "read or write" if self.state == "unavailable" else "write"
@@ -148,12 +154,7 @@ class StorageGuard:
     def recover(self) -> bool:
         """Try to write; store what waited; back to "ok" when nothing waits any more. True when ok."""
         try:
-            with self._storing:
-                if self.make_room is not None and self.error and "full" in self.error:
-                    self.make_room()
-                self.store.probe_write(self.clock())
-                self.seqs.settle()
-                written = self.backfill.run(self.pending)
+            written = self._store_waiting(make_room=True)
         except StorageFailure as exc:
             with self._lock:
                 self.error = str(exc)
