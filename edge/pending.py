@@ -62,6 +62,7 @@ class Pending:
         self._items: list[dict] = []
         self._next_seq: int | None = None
         self.dropped = 0  # published items dropped from memory at the bound (the broker has them)
+        self.dropped_seqs: list[int] = []  # the events among them, by seq, until the guard has said so
         self.lost = 0  # items that could be neither kept nor published: only in the log
         self._save_failed = False
         self._load()
@@ -149,9 +150,20 @@ class Pending:
                     return None
                 self._items.remove(sent)
                 self.dropped += 1
+                if sent["kind"] == "event" and isinstance(sent["payload"].get("seq"), int):
+                    self.dropped_seqs.append(sent["payload"]["seq"])
+                _LOG.warning("pending: memory queue full (%d): %s %s dropped from memory (published: the office and "
+                             "the peers have it; this gate's database never will)", self.max_items, sent["kind"],
+                             sent["msg_id"])
             self._items.append(item)
             self._save()
         return item
+
+    def take_dropped_seqs(self) -> list[int]:
+        """The seqs of events dropped at the bound since the last call (and forget them)."""
+        with self._lock:
+            seqs, self.dropped_seqs = self.dropped_seqs, []
+            return seqs
 
     def release(self, msg_id: str, payload: dict) -> bool:
         """A held item's final payload (its pulse's result): True when the item was here."""

@@ -173,10 +173,15 @@ class StorageGuard:
             if written:  # what a restart found in RAM: its storage alert, if any, is over too
                 self.alerts.device("storage", True, f"{written} messages kept in memory were stored")
             return True
+        dropped = self.pending.take_dropped_seqs()
+        # Events dropped from memory at its bound were published (the office and the peers have them) but
+        # are not in this gate's database: said once, with their seqs, where a technician looks.
+        gone = (f"; {len(dropped)} published events could not be kept here (seq {_ranges(dropped)}): the office "
+                "and the other gates have them") if dropped else ""
         _LOG.warning("storage: the database %s can be written again after %.0f s; %d messages kept in memory "
-                     "were stored", self.config.database, was, written)
+                     "were stored%s", self.config.database, was, written, gone)
         self.alerts.device("storage", True, f"writing again after {was:.0f} s; {written} messages kept in "
-                                            "memory were stored")
+                                            f"memory were stored{gone}")
         self.on_change()
         return True
 
@@ -201,3 +206,17 @@ class StorageGuard:
                 "dropped": self.pending.dropped, "lost": self.pending.lost, "seq_next": self.seqs.next,
                 "seq_reserved": self.seqs.reserved, "beyond_reserved": self.seqs.beyond,
                 "free_mb": room, "min_free_mb": self.config.retention.min_free_mb}
+
+
+def _ranges(numbers: list[int]) -> str:
+    """1, 2, 3, 7 -> "1-3, 7"."""
+    parts, numbers = [], sorted(numbers)
+    start = previous = numbers[0]
+    for n in numbers[1:] + [None]:
+        if n is not None and n == previous + 1:
+            previous = n
+            continue
+        parts.append(f"{start}-{previous}" if previous != start else f"{start}")
+        if n is not None:
+            start = previous = n
+    return ", ".join(parts)

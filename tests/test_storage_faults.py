@@ -585,6 +585,7 @@ def test_the_memory_queue_is_bounded_and_keeps_what_the_broker_has_not_taken(tmp
     queue.published(first["id"])
     assert queue.add("event", "t", _event(4, 4), "event:4", next_seq=5) is not None  # the published one makes way
     assert queue.dropped == 1 and [e["seq"] for e in queue.events()] == [2, 3, 4]
+    assert queue.take_dropped_seqs() == [1] and queue.take_dropped_seqs() == []  # named once, when storage is back
     assert queue.add("event", "t", _event(5, 5), "event:5", next_seq=6) is None  # nothing published: not kept
     assert queue.lost == 1 and len(queue) == 3
     assert ram.stat().st_mode & 0o777 == 0o600  # events name people and plates: the daemon's user reads it only
@@ -645,3 +646,9 @@ def test_a_decision_made_while_events_wait_in_memory_is_stored_after_them(tmp_pa
         assert storage.guard.recover() and storage.guard.ok
     finally:
         registry.close()
+
+
+def test_the_seqs_of_dropped_events_are_named_as_ranges():
+    from edge.storage_guard import _ranges
+
+    assert _ranges([9, 4, 5, 6, 11, 12]) == "4-6, 9, 11-12" and _ranges([3]) == "3"
