@@ -343,6 +343,11 @@ class PlateReader:
         free = canonical(raw).replace("I", "1").replace("O", "0")
         return min(edit_distance(decoded.text, free), edit_distance(decoded.text[1:], free)) <= 2
 
+    @classmethod
+    def sure(cls, decoded, raw: str, floor: float) -> bool:
+        """A plate, every character after the province at least ``floor`` sure: a reading to report."""
+        return cls.looks_like_plate(decoded, raw) and min(decoded.char_confidence[1:]) >= floor
+
     def read(self, rgb: np.ndarray, roi=None, min_confidence: float | None = None,
              province: str | None = None) -> list[PlateReading]:
         """Plates in a frame (RGB), best first. A reading any of whose characters after the province
@@ -388,14 +393,13 @@ class PlateReader:
         for quad, color, double in candidates:
             crop = self._crop(bgr, quad, color, double)
             decoded, raw = self.read_crop(crop, color, deshear=color is None)
-            sure = self.looks_like_plate(decoded, raw) and min(decoded.char_confidence[1:]) >= min_confidence
+            sure = self.sure(decoded, raw, min_confidence)
             if not sure and not double and color in DOUBLE_ROW_COLOURS:
                 # A bus's or truck's double-row plate, of which the detector saw the lower row only (its five
                 # large characters look like a plate): the plate grown upwards, read as two rows.
                 grown = _grown_upwards(quad, DOUBLE_ROW_UPPER)
                 second, second_raw = self.read_crop(self._crop(bgr, grown, color, True), color, deshear=False)
-                if (self.looks_like_plate(second, second_raw)
-                        and min(second.char_confidence[1:]) >= max(min_confidence, DOUBLE_ROW_FLOOR)):
+                if self.sure(second, second_raw, max(min_confidence, DOUBLE_ROW_FLOOR)):
                     quad, double, decoded, raw, sure = grown, True, second, second_raw, True
             if not sure:
                 continue

@@ -178,8 +178,9 @@ class People:
             store.execute("DELETE FROM face_templates WHERE person_id = ?", [person_id])
             store.execute("DELETE FROM face_photos WHERE person_id = ?", [person_id])
             store.sightings.forget(f"person:{person_id}")
-            store.passes.revoke_for_person(person_id, time.time() if now is None else now)
-            store.alerts.close_for_person(person_id, time.time() if now is None else now)
+            now = time.time() if now is None else now
+            store.passes.revoke_for_person(person_id, now)
+            store.alerts.close_for_person(person_id, now)
             # The WAL still holds the pages as they were before (secure_delete zeroes the file's): once
             # this commits, fold it back and empty it, so nothing of them is left on disk.
             store.after_commit(store.checkpoint)
