@@ -31,6 +31,21 @@ def test_plate_crops_are_read_by_the_recogniser_alone(engines, name):
     assert decoded.text == LABELS[name]
 
 
+@pytest.mark.parametrize("name", CROPS + ["ccpd2019_004.jpg", "ccpd_07.jpg"])
+def test_the_third_recogniser_alone_reads_real_plates(engines, name):
+    """HyperLPR v2's recogniser, converted from Caffe (models/convert_sfi.py), reads real plates by itself:
+    the conversion kept its weights and its input layout (a wrong transposition reads nothing)."""
+    import cv2
+
+    reader = engines["plates"]
+    third = next(r for r, _, _ in reader.opinions if r.name == "hyperlpr2_sfi_rec")
+    image = cv2.imread(str(PLATES / name))
+    if name.startswith("ccpd"):
+        plate = reader.plate_detector.detect(image)[0]
+        image = reader.rectify(image, plate.quad, 0.0, 0.0, 40)
+    assert third.greedy(third.probabilities(image)) == LABELS[name]
+
+
 def test_shop_signs_in_the_scene_are_not_plates(engines):
     # ccpd_10 and ccpd_20 show shop signs (奶外花艺, 新稀特大药房) beside the car.
     for name in ("ccpd_10.jpg", "ccpd_20.jpg"):
@@ -53,6 +68,8 @@ def test_a_photo_without_plates_reads_nothing(engines):
         ("苏L09057", "道0站", False),  # a sign
         ("京A13912", "13912345678", False),  # a phone number
         ("沪A20261", "2026-11-26 12:00", False),  # an on-screen timestamp
+        ("鄂PV9301", "PV930", False),  # a double-row plate's lower row: province and last character made up
+        ("皖AL8487", "L8487", False),  # two characters missing from the free reading
     ],
 )
 def test_text_whose_free_reading_disagrees_is_not_a_plate(decoded_text, raw, is_plate):
