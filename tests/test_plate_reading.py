@@ -150,3 +150,42 @@ def test_an_unsure_province_may_be_substituted_and_the_site_province_breaks_ties
     two = PlateIndex(vehicles("皖AY6B59", "沪AY6B59"))
     assert two.match("苏AY6B59", (0.1,) + (0.99,) * 6) is None
     assert two.match("苏AY6B59", (0.1,) + (0.99,) * 6, site_province="沪").plate == "沪AY6B59"
+
+
+def _ctc(characters, text, doubt=None):
+    """(T, C) probabilities that spell ``text`` with a blank between characters; ``doubt`` = (position,
+    other character, its probability) makes that character's frame believe the other one instead."""
+    import numpy as np
+
+    frames = []
+    for k, char in enumerate(text):
+        for symbol in ("<blank>", char):
+            row = np.full(len(characters), 0.01 / (len(characters) - 1))
+            row[characters.index(symbol)] = 0.99
+            if symbol == char and doubt and doubt[0] == k:
+                row[characters.index(char)], row[characters.index(doubt[1])] = 0.99 - doubt[2], doubt[2]
+            frames.append(row)
+    frames.append(frames[0])
+    return np.array(frames)
+
+
+@pytest.mark.parametrize(
+    "doubts, text, sure",
+    [
+        ([None, None, (2, "8", 0.95)], "皖AB1234", True),  # one of three dissents: two believe B, B is sure
+        ([None, (2, "8", 0.95), (2, "8", 0.95)], None, False),  # two read 8 against one: whatever wins, unsure
+        ([None, (2, "8", 0.5), (2, "8", 0.5)], None, False),  # two are torn between B and 8: unsure
+    ],
+)
+def test_a_character_is_sure_when_two_of_three_recognisers_believe_it(doubts, text, sure):
+    from models.plate_decoder import PlateDecoder
+    from models.plates import SERIAL_FLOOR, PlateReader
+
+    characters = ["<blank>", "皖", "A", "B", "8", "1", "2", "3", "4"]
+    decoder = PlateDecoder(characters)
+    views = [(decoder, _ctc(characters, "皖AB1234", doubt), 1.0) for doubt in doubts]
+    proposals = [decoder.decode(probs, ("standard_plain",)) for _, probs, _ in views]
+    decoded = PlateReader._combine(None, views, proposals, "blue")
+    if text:
+        assert decoded.text == text
+    assert (min(decoded.char_confidence[1:]) >= SERIAL_FLOOR) is sure
