@@ -127,7 +127,11 @@ def test_the_status_topic_shows_the_camera_s_reconnects(make_rtsp_server, broker
     config = gate_config(tmp_path / "east", broker.port, cameras=[cam],
                          barriers=[{"id": "car", "type": "simulated", "lanes": ["in"]}])
     office = Listener(broker.port, "gate/tianlin12/east/#")
-    daemon = Daemon(config).start()
+    try:
+        daemon = Daemon(config).start()
+    except BaseException:
+        office.close()  # a daemon that cannot start must not leave the listener's thread behind
+        raise
     try:
         camera = daemon.cameras[0]
         assert flowing(camera), camera.stats()
