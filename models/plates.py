@@ -152,6 +152,8 @@ class PlateRecognizer:
             str(verified_path(name)), options, providers=["CPUExecutionProvider"]
         )
         self.name = name
+        # SegmentationFree-Inception was trained on colour plates cut at their corners; the others read grey.
+        self.reads_colour = name == "hyperlpr2_sfi_rec"
         if name == "ppocr_v4_rec":
             meta = self._session.get_modelmeta().custom_metadata_map
             self.characters = ["<blank>", *meta["character"].split("\n"), " "]
@@ -168,7 +170,7 @@ class PlateRecognizer:
     def probabilities(self, bgr: np.ndarray, stretch: float = 1.0) -> np.ndarray:
         """(T, C) probabilities for a text-line image (BGR, any size), optionally widened; the CTC
         blank is column 0 whatever the model's own order."""
-        if self.name == "hyperlpr2_sfi_rec":
+        if self.reads_colour:
             return self._sfi_probabilities(bgr)
         h, w = bgr.shape[:2]
         width = max(int(np.ceil(self.height * w * stretch / max(h, 1))), self.height)
@@ -295,9 +297,9 @@ class PlateReader:
         two of them doubt is unsure however certain the third is. The province's candidates
         (``Decoded.provinces``) are the product of the posteriors, normalised.
         A crop rectified by the plate's own four corners is not slanted: ``deshear=False`` skips the
-        second PP-OCRv4 reading. ``tight``: the same plate cut exactly at its corners, in colour, which
-        the third recogniser reads best (measured on the hard set's plates, greedy: 157 of 225 exact
-        cut at the corners, 140 with the others' margin).
+        second PP-OCRv4 reading. ``tight``: the same plate cut exactly at its corners, in colour (the cut
+        its colour is told from), which the third recogniser reads best (measured on the hard set's
+        plates, greedy: 157 of 225 exact cut at the corners, 140 with the others' margin).
         """
         gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
         templates = TEMPLATES_BY_COLOR.get(color) if color else None
@@ -319,12 +321,9 @@ class PlateReader:
                 best = proposals[1]
             return best, raw
         views = [(self.decoder, probs, 1.0)]
+        grey = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
         for recognizer, decoder, weight in self.opinions[1:]:
-            # The plate recognisers trained in colour (SegmentationFree-Inception) read the colour crop.
-            if recognizer.name == "hyperlpr2_sfi_rec":
-                image = bgr if tight is None else tight
-            else:
-                image = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+            image = (bgr if tight is None else tight) if recognizer.reads_colour else grey
             other = recognizer.probabilities(image, STRETCH)
             views.append((decoder, other, weight))
             proposals = proposals + self._proposals(decoder, other, templates, color)
@@ -448,10 +447,9 @@ class PlateReader:
     def _read_candidates(self, bgr: np.ndarray, candidates, min_confidence: float, x0: int = 0,
                          y0: int = 0, province: str | None = None) -> list[PlateReading]:
         readings = []
-        for quad, color, double in candidates:
+        for quad, color, double, tight in candidates:
             crop = self._crop(bgr, quad, color, double)
-            tight = None if double else self.rectify(bgr, quad, 0.0, 0.0, SFI_SIZE[1])
-            decoded, raw = self.read_crop(crop, color, deshear=color is None, tight=tight)
+            decoded, raw = self.read_crop(crop, color, deshear=color is None, tight=None if double else tight)
             sure = self.sure(decoded, raw, min_confidence)
             if not sure and not double and color in DOUBLE_ROW_COLOURS:
                 # A bus's or truck's double-row plate, of which the detector saw the lower row only (its five
@@ -488,10 +486,12 @@ class PlateReader:
             height = np.linalg.norm(plate.quad[3] - plate.quad[0])
             if height < 6 or width < 20:
                 continue
-            yield plate.quad, plate_color(self.rectify(bgr, plate.quad, 0.0, 0.0)), plate.double
+            # One cut at its corners: its colour is told from it and the third recogniser reads it.
+            tight = self.rectify(bgr, plate.quad, 0.0, 0.0, SFI_SIZE[1])
+            yield plate.quad, plate_color(tight), plate.double, tight
 
     def _candidates(self, bgr: np.ndarray):
-        """(quad, colour or None, double row) for each plate-like region of the frame."""
+        """(quad, colour or None, double row, the plate cut at its corners) for each plate-like region."""
         if self.detector == "y5fu":
             # The small input only: read() itself falls back to the larger one when nothing is read.
             yield from self._y5fu_candidates(bgr, self.plate_detector.detect(bgr, size=self.plate_detector.size))
@@ -501,4 +501,4 @@ class PlateReader:
             height = np.linalg.norm(quad[3] - quad[0])
             if height < 8 or not 1.5 <= width / max(height, 1) <= 9:
                 continue  # not plate-shaped
-            yield quad, None, False
+            yield quad, None, False, self.rectify(bgr, quad, 0.0, 0.0, SFI_SIZE[1])
