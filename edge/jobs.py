@@ -121,7 +121,8 @@ class Jobs:
             self.alerts.device("outbox", depth < OUTBOX_ALERT_DEPTH, f"{depth} messages waiting for the broker")
 
     def retention(self) -> dict:
-        """Delete sent events and outbox rows past retention; never an unsent one."""
+        """Delete sent events and outbox rows past retention; never an unsent one. Refused peer events
+        (``quarantine``) are kept at most Quarantine.KEEP_DAYS and MAX_ROWS."""
         store = self.registry
         cutoff = self.clock() - self.config.retention.events_days * 86400
         keep_s = self.config.retention.stranger_snapshots_days * 86400
@@ -130,7 +131,8 @@ class Jobs:
             sent = store.outbox.prune(cutoff)
             store.alerts.delete_cleared_before(cutoff)
             snapshots = store.events.delete_snapshots_before(self.clock() - keep_s)
-        return {"events": events, "outbox": sent, "snapshots": snapshots}
+            quarantine = store.quarantine.prune(max(cutoff, self.clock() - store.quarantine.KEEP_DAYS * 86400))
+        return {"events": events, "outbox": sent, "snapshots": snapshots, "quarantine": quarantine}
 
     def room_mb(self) -> float:
         """Room for new rows: the filesystem's free space plus the free pages inside the database."""

@@ -122,17 +122,19 @@ class Office:
 
     def retention(self) -> dict:
         """The archive is kept ``retention.events_days`` (events, cleared alerts); what the outbox has sent
-        a day (a registry record lives on in registry_records and, retained, at the broker)."""
+        a day (a registry record lives on in registry_records and, retained, at the broker); refused peer
+        events (``quarantine``) at most Quarantine.KEEP_DAYS and MAX_ROWS."""
         now = self.clock()
         cutoff = now - self.config.retention.events_days * 86400
         with self.store.transaction():
             events = self.store.events.delete_before(cutoff)
             alerts = self.store.alerts.delete_cleared_before(cutoff)
             sent = self.store.outbox.prune(now - SENT_KEEP_S)
-        if events or alerts or sent:
-            _LOG.info("retention: %d archived events, %d cleared alerts, %d sent messages deleted", events, alerts,
-                      sent)
-        return {"events": events, "alerts": alerts, "outbox": sent}
+            quarantine = self.store.quarantine.prune(max(cutoff, now - self.store.quarantine.KEEP_DAYS * 86400))
+        if events or alerts or sent or quarantine:
+            _LOG.info("retention: %d archived events, %d cleared alerts, %d sent messages, %d refused events "
+                      "deleted", events, alerts, sent, quarantine)
+        return {"events": events, "alerts": alerts, "outbox": sent, "quarantine": quarantine}
 
     def _jobs(self) -> None:
         """Every second: ask gates for the events the archive missed; every few: silent gates, status;

@@ -9,8 +9,10 @@ the broker (``edge.mqtt_link``: manual acknowledgement), then notes the peer's `
     a vehicle event               the parking transition it carries (edge.parking.Parking.apply_event)
     an unknown kind               stored for its seq, nothing applied
 
-Plausibility, not blind trust (refused events are kept in ``quarantine`` with the reason, never applied,
-and raise a ``peer-events`` device alert; the office archives it):
+Plausibility, not blind trust (refused events are never applied; they raise a ``peer-events`` device
+alert, the office archives it, whose detail counts the refusals by kind and gate since the start; the
+first KEEP_PER_MINUTE refusals a minute from one gate are logged and kept in ``quarantine`` as a bounded
+summary, the rest of that minute are only counted: junk on a gate's topic cannot fill the disk or the log):
     - not an event of the contract (malformed, too large, wrong version, another gate's name on the topic);
     - dated more than FUTURE_S ahead of this clock (old events are normal: backlogs and replays);
     - a seq its gate already used for another event;
@@ -46,6 +48,7 @@ GAP_WAIT_S = 2.0  # a gap may close by itself (out of order in flight): ask only
 QUIET_S = 0.5  # no event from that peer for this long: the answer to our last request is complete
 ASK_TIMEOUT_S = 5.0  # the answer is taking this long: judge it anyway (it may have been lost)
 FIRST_ASK, MIN_ASK, REPLAY_LIMIT = 200, 20, 1000  # seqs asked for at once: the window's start and bounds
+KEEP_PER_MINUTE = 20  # refusals a minute from one gate that are logged and kept; the rest are counted
 
 
 class PeerReceiver:
@@ -66,7 +69,11 @@ class PeerReceiver:
         self.gate_keys = gate_keys
         self.follow_people = follow_people
         self.parking = Parking(store, rules, zone)
-        self.quarantined = 0
+        self.quarantined = 0  # refusals since the start (kept or only counted)
+        self.not_kept = 0  # of them, only counted (beyond KEEP_PER_MINUTE a minute from one gate)
+        self.refusals: dict[str, dict[str, int]] = {}  # gate -> kind of refusal -> count since the start
+        self._minute: dict[str, dict] = {}  # gate -> {"start" (monotonic), "kept", "counted"} this minute
+        self._since = clock()
         self._asks: dict[str, dict] = {}  # gate -> the last replay request (first, last, size, at)
         self._arrived: dict[str, float] = {}  # gate -> when its last event arrived (monotonic)
 
@@ -76,7 +83,7 @@ class PeerReceiver:
         try:
             event = parse_event(payload, topic_gate=gate)
         except Refused as exc:
-            return self._quarantine(gate, topic, f"not a usable event: {exc}", payload)
+            return self._quarantine(gate, topic, ("malformed", f"not a usable event: {exc}"), payload)
         now = self.clock()
         problem = self._implausible(gate, event, now)
         if problem:
@@ -84,8 +91,8 @@ class PeerReceiver:
         with self.store.transaction():
             outcome = self.store.events.add_peer(event.payload, event.ts_epoch)
             if outcome == "conflict":
-                return self._quarantine(gate, topic, f"seq {event.seq} already belongs to another event of gate "
-                                        f"{gate}", payload)
+                return self._quarantine(gate, topic, ("seq reused", f"seq {event.seq} already belongs to another "
+                                                      f"event of gate {gate}"), payload)
             if outcome == "duplicate":
                 return "duplicate"  # a re-send or a replay: applied once
             if event.seq is not None:
@@ -100,28 +107,30 @@ class PeerReceiver:
             self.on_new(event.payload)
         return "applied" if event.known_kind else "kept"
 
-    def _implausible(self, gate: str, event, now: float) -> str | None:
+    def _implausible(self, gate: str, event, now: float) -> tuple[str, str] | None:
+        """(kind of refusal, reason), or None when the event is plausible."""
         if event.ts_epoch > now + FUTURE_S:
-            return f"dated {event.ts_epoch - now:.0f} s ahead of this clock (window {FUTURE_S:.0f} s)"
+            return "future", f"dated {event.ts_epoch - now:.0f} s ahead of this clock (window {FUTURE_S:.0f} s)"
         if self.gate_keys is not None:
             keys = self.gate_keys() or {}
             verifier = keys.get(gate)
             if verifier is None:
-                return f"gate {gate!r} is not one of the site's gates"
+                return "unknown gate", f"gate {gate!r} is not one of the site's gates"
             problem = verify_record(verifier, event.payload)
             if problem:
-                return f"{problem} (gate {gate}'s own key)"
+                return "signature", f"{problem} (gate {gate}'s own key)"
         if event.kind == "exit" and event.session_id and event.fee_cents:
             session = self.store.sessions.get(event.session_id)
             if session is not None and session.get("entry_event_id") and self.rules is not None:
                 if event.ts_epoch < session["entry_epoch"] - 60:
-                    return "an exit before its session's entry"
+                    return "implausible", "an exit before its session's entry"
                 # Generous: the sending gate's rules may differ from ours for a while (a rate change rolling
                 # out), so the bound is four times every started hour at our rate, never less than a day's.
                 hours = max(24, math.ceil((event.ts_epoch - session["entry_epoch"]) / 3600))
                 most = 4 * hours * max(self.rules.parking.rate_per_hour_cents, 100)
                 if event.fee_cents > most:
-                    return f"a fee of {event.fee_cents} cents, more than the stay can cost (at most {most})"
+                    return "implausible", (f"a fee of {event.fee_cents} cents, more than the stay can cost (at "
+                                           f"most {most})")
         return None
 
     def _apply(self, gate: str, event) -> None:
@@ -140,15 +149,50 @@ class PeerReceiver:
             self.store.sightings.note(f"plate:{event.plate}", now, gate, event.event_id)
         self.parking.apply_event(event)  # the same transitions as the gate that decided
 
-    def _quarantine(self, gate: str, topic: str | None, reason: str, payload: bytes) -> str:
+    def _quarantine(self, gate: str, topic: str | None, problem: tuple[str, str], payload: bytes) -> str:
+        """Refused: counted by kind; logged and kept as a summary unless the gate already had
+        KEEP_PER_MINUTE refusals this minute; the ``peer-events`` alert's detail follows the counts."""
+        kind, reason = problem
         self.quarantined += 1
-        text = payload[:20000].decode("utf-8", errors="replace")
-        _LOG.warning("quarantined an event on gate %s's topic: %s", gate, reason)
-        with self.store.transaction():
-            self.store.quarantine.add(gate, topic, reason, text, self.clock())
-        self.alerts.device("peer-events", False, f"gate {gate}: {reason} (kept aside, not applied; "
-                           f"{self.store.quarantine.count()} so far)")
+        counts = self.refusals.setdefault(gate, {})
+        counts[kind] = counts.get(kind, 0) + 1
+        minute = self._minute.get(gate)
+        if minute is None or time.monotonic() - minute["start"] >= 60.0:
+            if minute is not None and minute["counted"]:
+                _LOG.warning("gate %s: %d more peer events refused in that minute were counted, not kept or logged",
+                             gate, minute["counted"])
+            minute = self._minute[gate] = {"start": time.monotonic(), "kept": 0, "counted": 0}
+        if minute["kept"] < KEEP_PER_MINUTE:
+            minute["kept"] += 1
+            _LOG.warning("quarantined an event on gate %s's topic: %s", gate, reason)
+            if minute["kept"] == KEEP_PER_MINUTE:
+                _LOG.warning("gate %s: %d peer events refused this minute: more are counted (the peer-events "
+                             "alert), not kept or logged, until the minute is over", gate, KEEP_PER_MINUTE)
+            with self.store.transaction():
+                self.store.quarantine.add(gate, topic, reason, payload, self.clock())
+        else:
+            minute["counted"] += 1
+            self.not_kept += 1
+        detail = self.refusal_summary(gate, reason)
+        alert_id = self.alerts.device("peer-events", False, detail)
+        if alert_id is not None:  # already open: its detail follows the counts (not published again)
+            with self.store.transaction():
+                self.store.alerts.set_detail(alert_id, detail)
         return "quarantined"
+
+    def refusal_summary(self, gate: str | None = None, reason: str | None = None) -> str:
+        """The ``peer-events`` alert's detail: refusals by gate and kind since the start, the last reason."""
+        from edge.timeutil import iso
+
+        per_gate = "; ".join(f"gate {g}: " + ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items()))
+                             for g, kinds in sorted(self.refusals.items()))
+        text = (f"{self.quarantined} peer events refused since {iso(self._since, self.zone)} ({per_gate}); kept "
+                f"aside, not applied")
+        if self.not_kept:
+            text += f"; {self.not_kept} of them only counted (more than {KEEP_PER_MINUTE} a minute from one gate)"
+        if reason:
+            text += f"; the last: gate {gate}: {reason[:200]}"
+        return text
 
     # -- gaps ------------------------------------------------------------------------------
     def gaps_to_ask(self, now: float | None = None) -> list[tuple[str, int, int]]:

@@ -143,7 +143,7 @@ def test_retention_deletes_old_sent_rows_never_unsent_ones(config, registry):
     [sent_seq] = [m["seq"] for m in registry.outbox.messages() if m["msg_id"] == "event:sent-old"]
     registry.outbox.mark_sent([sent_seq], now=old)
     result = Jobs(config, registry, Alerts(config, registry)).retention()
-    assert result == {"events": 1, "outbox": 1, "snapshots": 0}
+    assert result == {"events": 1, "outbox": 1, "snapshots": 0, "quarantine": 0}
     assert registry.events.ids() == {"unsent-old"}
     assert [m["msg_id"] for m in registry.outbox.messages()] == ["event:unsent-old"]
 

@@ -42,6 +42,11 @@ class AlertRows:
         self._store.execute("UPDATE alerts SET state = 'cleared', cleared_epoch = ? WHERE alert_id = ?",
                             [cleared_epoch, alert_id])
 
+    def set_detail(self, alert_id: str, detail: str) -> None:
+        """An open alert's detail follows what it counts (the ``peer-events`` alert's refusals)."""
+        self._store.execute("UPDATE alerts SET detail = ? WHERE alert_id = ? AND state = 'raised'",
+                            [detail, alert_id])
+
     def all(self, *, subject: str | None = None, state: str | None = None) -> list[dict]:
         sql, params = "SELECT * FROM alerts WHERE 1 = 1", []
         if subject is not None:

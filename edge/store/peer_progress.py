@@ -4,7 +4,7 @@ For each peer, ``contiguous`` is the seq up to which nothing is missing and ``hi
 seen; a gap between them is asked for again (``req/replay``). Tracking starts at the first event seen
 from a gate: nothing before it is asked for. Seqs a gate says it skipped (its status's ``seq_skipped``:
 numbers it never used, ``edge.seqs``) count as arrived (kept in ``kv`` as ``peer_skipped:<gate>``).
-Events refused as implausible are kept in ``quarantine`` with the reason, never applied.
+Events refused as implausible are kept in ``quarantine`` as a bounded summary with the reason, never applied.
 """
 
 from __future__ import annotations
@@ -100,15 +100,36 @@ class PeerProgress:
 
 
 class Quarantine:
+    """Refused peer events, each as a bounded summary: the first HEAD_BYTES of the payload (as text), its
+    length and the sha256 of the whole of it, with the gate, topic and reason. Pruned by retention
+    (``prune``: older than a cutoff, and never more than MAX_ROWS)."""
+
+    HEAD_BYTES = 512
+    MAX_ROWS = 10000  # about 11 MB at most (a row is at most about 1.1 KB)
+    KEEP_DAYS = 30  # or the events' retention, when shorter
+
     def __init__(self, store):
         self._store = store
 
-    def add(self, gate: str | None, topic: str | None, reason: str, payload: str, now: float) -> None:
-        self._store.execute("INSERT INTO quarantine(received_epoch, gate, topic, reason, payload) "
-                            "VALUES (?, ?, ?, ?, ?)", [now, gate, topic, reason[:500], payload[:20000]])
+    def add(self, gate: str | None, topic: str | None, reason: str, payload: bytes | str, now: float) -> None:
+        import hashlib
+
+        raw = payload.encode("utf-8", errors="replace") if isinstance(payload, str) else bytes(payload)
+        head = raw[:self.HEAD_BYTES].decode("utf-8", errors="replace")
+        self._store.execute("INSERT INTO quarantine(received_epoch, gate, topic, reason, payload, length, sha256) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?)", [now, gate, (topic or "")[:200] or None, reason[:500],
+                                                             head, len(raw), hashlib.sha256(raw).hexdigest()])
 
     def all(self, limit: int = 100) -> list[dict]:
         return self._store.rows("SELECT * FROM quarantine ORDER BY id DESC LIMIT ?", (limit,))
 
     def count(self) -> int:
         return self._store.scalar("SELECT count(*) FROM quarantine")
+
+    def prune(self, cutoff_epoch: float, max_rows: int | None = None) -> int:
+        """Delete rows received before ``cutoff_epoch`` and all but the newest ``max_rows``; how many."""
+        keep = self.MAX_ROWS if max_rows is None else max_rows
+        old = self._store.execute("DELETE FROM quarantine WHERE received_epoch < ?", [cutoff_epoch]).rowcount
+        over = self._store.execute("DELETE FROM quarantine WHERE id <= (SELECT id FROM quarantine ORDER BY id DESC "
+                                   "LIMIT 1 OFFSET ?)", [keep]).rowcount
+        return old + over

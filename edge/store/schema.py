@@ -330,6 +330,19 @@ def _m11_report_indexes(conn) -> None:
     )
 
 
+def _m12_quarantine_summary(conn) -> None:
+    # Issue 26: a refused peer event is kept as a bounded summary (the first bytes, the length and the
+    # sha256 of the whole payload), not the payload: junk on a gate's topic filled every disk. Rows kept
+    # before are cut to the same size here (their hash cannot be known any more).
+    conn.executescript(
+        """
+        ALTER TABLE quarantine ADD COLUMN length INTEGER;
+        ALTER TABLE quarantine ADD COLUMN sha256 TEXT;
+        UPDATE quarantine SET length = length(CAST(payload AS BLOB)), payload = substr(payload, 1, 512);
+        """
+    )
+
+
 MIGRATIONS = [
     _m1_people_and_vehicles,
     _m2_daemon_state,
@@ -342,5 +355,6 @@ MIGRATIONS = [
     _m9_peer_trust,
     _m10_outbox_hold,
     _m11_report_indexes,
+    _m12_quarantine_summary,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,164 @@
+"""Issue 26, findings 4 and 5 (the office and gate side): junk on a gate's event topic cannot fill the
+disk, and the office survives a full disk.
+
+    4   a refused peer event is kept as a bounded summary (first bytes, length, sha256), at most
+        KEEP_PER_MINUTE a minute from one gate (the rest are counted, not kept or logged), pruned by
+        retention; the ``peer-events`` alert's detail counts the refusals by kind
+    5   the office's storage guard: with its database full (SQLite's ``max_page_count``: no root needed) it
+        acknowledges nothing it could not store, says so (status, ``/healthz``, the ``storage`` alert),
+        does not call a gate silent, and once there is room again gets every message without a restart
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from mqtt_helpers import Listener, wait_for
+from test_site import PASSWORDS, REPO, make_keys, office_config
+
+P = "gate/tianlin12"
+ZONE = ZoneInfo("Asia/Shanghai")
+JUNK = b"{" + b" " * 20000 + b"}"  # 20 KB, malformed (too large for an event)
+
+
+def _db_bytes(store) -> int:
+    """The database file's size once the WAL is folded back into it."""
+    store.checkpoint()
+    return Path(store.path).stat().st_size
+
+
+def _event(signer, seq: int, ts: float | None = None) -> dict:
+    from edge.contract import event_payload, subject
+    from edge.keys import sign_record
+    from edge.timeutil import iso
+
+    payload = event_payload(event_id=str(uuid.uuid4()), seq=seq, ts=iso(ts or time.time(), ZONE), site="tianlin12",
+                            gate="east", lane="in", kind="stranger", credential="face", subject=subject("unknown"),
+                            decision="deny", reason="unknown face", fee_cents=0, session_id=None)
+    return sign_record(signer, payload) if signer is not None else payload
+
+
+# -- 4: quarantine ----------------------------------------------------------------------------------------
+def test_2000_refused_events_keep_a_bounded_summary_and_the_alert_counts_them_by_kind(tmp_path, config, caplog):
+    """Found: each refusal stored the whole payload (2,000 junk messages of 20 KB grew a database by 40 MB),
+    logged a line each, and the alert said "1 so far" for ever."""
+    import json
+
+    from edge.alerts import Alerts
+    from edge.keys import load_signer, load_verifier
+    from edge.peers import PeerReceiver
+    from edge.store import Store
+
+    keys = make_keys(tmp_path)
+    east = load_signer(keys / "east.key")
+    store = Store(tmp_path / "gate.db")
+    try:
+        receiver = PeerReceiver(store, Alerts(config, store), site_mode=True,
+                                gate_keys=lambda: {"east": load_verifier([keys / "east.pub"])})
+        before = _db_bytes(store)
+        caplog.set_level(logging.WARNING, logger="edge.peers")
+        for _ in range(2000):
+            assert receiver.receive("east", JUNK, f"{P}/east/event/entry") == "quarantined"
+        for seq in range(1, 6):  # unsigned
+            assert receiver.receive("east", json.dumps(_event(None, seq)).encode(), f"{P}/east/event/x") \
+                == "quarantined"
+        for seq in range(6, 9):  # signed, dated 2099
+            assert receiver.receive("east", json.dumps(_event(east, seq, 4070908800.0)).encode(),
+                                    f"{P}/east/event/x") == "quarantined"
+        grown = _db_bytes(store) - before
+        assert grown < 200_000, f"the database grew by {grown:,} bytes for 2,008 refusals"
+        rows = store.quarantine.all(limit=10_000)
+        assert len(rows) == 20, len(rows)  # KEEP_PER_MINUTE from east this minute; the rest counted
+        junk = rows[-1]
+        assert len(junk["payload"]) == 512 and junk["length"] == len(JUNK) and len(junk["sha256"]) == 64
+        assert junk["gate"] == "east" and junk["topic"] == f"{P}/east/event/entry" and "too large" in junk["reason"]
+        logged = [r for r in caplog.records if r.name == "edge.peers"]
+        assert len(logged) < 30, f"{len(logged)} log lines for 2,008 refusals"
+        detail = store.alerts.open_device("peer-events")["detail"]
+        assert "2008 peer events refused" in detail, detail
+        assert "malformed 2000" in detail and "signature 5" in detail and "future 3" in detail, detail
+        assert "1988 of them only counted" in detail, detail
+        assert receiver.receive("east", json.dumps(_event(east, 9)).encode(), f"{P}/east/event/x") == "applied"
+    finally:
+        store.close()
+
+
+def test_the_quarantine_is_pruned_by_the_gates_and_the_offices_retention(tmp_path, config):
+    from edge.alerts import Alerts
+    from edge.jobs import Jobs
+    from edge.store import Store
+    from edge.store.peer_progress import Quarantine
+
+    store = Store(config.database)
+    try:
+        now = time.time()
+        with store.transaction():
+            for n in range(30):
+                store.quarantine.add("east", f"{P}/east/event/x", "junk", JUNK, now - 40 * 86400 + n)
+            for n in range(30):
+                store.quarantine.add("east", f"{P}/east/event/x", "junk", JUNK, now - 60 + n)
+        done = Jobs(config, store, Alerts(config, store)).retention()
+        assert done["quarantine"] == 30 and store.quarantine.count() == 30  # older than KEEP_DAYS
+        with store.transaction():
+            assert store.quarantine.prune(now - 86400, max_rows=10) == 20  # and never more than MAX_ROWS
+        assert [r["received_epoch"] for r in store.quarantine.all()] == [now - 60 + n for n in range(29, 19, -1)]
+        assert Quarantine.MAX_ROWS <= 10_000
+    finally:
+        store.close()
+
+
+def _need_mosquitto():
+    from edge.localbroker import mosquitto_binary
+
+    if mosquitto_binary() is None:
+        pytest.skip("mosquitto is not installed (make test installs it when run as root)")
+
+
+def _broker(folder: Path, **kwargs):
+    from edge.localbroker import LocalBroker
+
+    return LocalBroker(folder / "broker", users=PASSWORDS, acl=(REPO / "config/site/acl").read_text(), **kwargs)
+
+
+def _office(folder, keys, port, **extra):
+    from edge.config import load_config
+    from edge.office import Office
+
+    return Office(load_config(office_config(folder, keys, port, "ensemble", **extra))).start()
+
+
+def test_junk_on_a_gates_event_topic_through_the_broker_grows_the_offices_database_a_little(tmp_path):
+    """Found: 2,000 malformed 20 KB messages published with east's login grew the office's database from
+    4.7 to 32.8 MB."""
+    _need_mosquitto()
+    keys = make_keys(tmp_path)
+    broker = _broker(tmp_path).start()
+    office = flooder = None
+    try:
+        office = _office(tmp_path, keys, broker.port)
+        before = _db_bytes(office.store)
+        flooder = Listener(broker.port, f"{P}/east/cmd/#", client_id="east-junk", username="east",
+                           password=PASSWORDS["east"])
+        sent = [flooder.client.publish(f"{P}/east/event/entry", JUNK, qos=1) for _ in range(2000)]
+        assert wait_for(lambda: all(info.is_published() for info in sent), 60), "the broker took not all"
+        seen = []  # the broker may drop some of a burst (its queue for the office): until no more arrive
+
+        def settled() -> bool:
+            seen.append(office.receiver.quarantined)
+            return len(seen) > 20 and seen[-1] == seen[-20] > 1000
+        assert wait_for(settled, 60, 0.1), seen[-1]
+        grown = _db_bytes(office.store) - before
+        assert grown < 500_000, f"the office's database grew by {grown:,} bytes for {seen[-1]} refusals"
+        alert = office.store.alerts.open_device("peer-events")
+        assert alert is not None and f"gate east: malformed {seen[-1]}" in alert["detail"], alert
+    finally:
+        if flooder is not None:
+            flooder.close()
+        if office is not None:
+            office.close()
+        broker.stop()
