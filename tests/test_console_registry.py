@@ -472,12 +472,14 @@ def test_an_office_without_a_pass_key_says_so(site):
     import asyncio
 
     from edge.console.app import COOKIE, SESSION_TTL_S, _hash, create_app
+    from edge.console.users import UsersFile
 
     store = site.office.store
     console = SimpleNamespace(office=site.office, config=site.office.config.model_copy(update={"passes": None}),
                               clock=time.time)
     token, csrf = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
-    store.console.add_session(_hash(token), "admin1", "admin", csrf, time.time(), SESSION_TTL_S)
+    admin = UsersFile(site.office.config.console.users_file).credential("admin1")  # the session lasts while it holds
+    store.console.add_session(_hash(token), "admin1", "admin", csrf, time.time(), SESSION_TTL_S, admin)
     before = counts(site)
 
     async def ask():

@@ -67,9 +67,23 @@ class OfficeRetentionConfig(Section):
     events_days: int = Field(365, ge=1, description="keep the archive of events this long")
 
 
+def proxy_network(value: str) -> str:
+    """One ``console.trusted_proxies`` entry: an IP address or a network in CIDR notation."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(str(value), strict=False)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8, ::1)") from None
+    return str(value)
+
+
 class ConsoleConfig(Section):
     listen: str = Field("127.0.0.1:8080", description="address:port of the web console (loopback by default)")
     users_file: ConfigPath | None = Field(None, description="console users (gate-edge console-user add)")
+    trusted_proxies: list[Annotated[str, AfterValidator(proxy_network)]] = Field(
+        default_factory=list, description="reverse proxies (IP addresses or CIDR networks) whose X-Forwarded-For "
+        "and X-Forwarded-Proto are believed; from any other peer those headers are ignored")
 
 
 class EnrolmentConfig(Section):

@@ -7,7 +7,11 @@ Security in one place, ``Guard`` (an ASGI middleware in front of every route):
   redirect to the login page otherwise);
 - every write (POST, PUT, PATCH, DELETE; login aside) carries the session's CSRF token in the
   ``X-CSRF-Token`` header (JSON) or the ``csrf_token`` form field (HTML forms), else 403;
-- logins are rate-limited per client address and per user name (``LoginLimiter``);
+- logins are rate-limited per client address and per user name (``LoginLimiter``), each counted before its
+  password is checked; the client's address and scheme are the forwarded ones only from a proxy listed in
+  ``console.trusted_proxies`` (``proxies.Proxies``), and the cookie is ``Secure`` when the browser spoke TLS;
+- a session lasts only while its user's role and password stay as they were at login and the user is in
+  the users file (``users.UsersFile``): a change ends it at the next request;
 - a request body is counted as it arrives and refused with 413 once it passes its bound, before more is
   read (``body_limit``: ``uploads.MAX_BODY_BYTES`` for multipart uploads, ``MAX_FORM_BYTES`` for anything
   else), whether or not it declared its length: nothing larger is ever buffered or spooled to disk.
@@ -104,7 +108,12 @@ class GateAnswer(HTTPException):
 
 class LoginLimiter:
     """At most ``per_user`` failed logins per ``window_s`` for one user name, and ``per_address`` from one
-    client address (higher: the lodge's staff share one address)."""
+    client address (higher: the lodge's staff share one address).
+
+    A login is counted as a failure *before* its password is checked (``reserve``), and only a right
+    password takes its own count back (``succeeded``): so concurrent guesses cannot all be checked before
+    the first of them counts, and one right password cannot wipe out the failures of others from the same
+    address. A right password also clears its user name's failures (the user has proved who they are)."""
 
     def __init__(self, per_user: int = 5, per_address: int = 20, window_s: float = 300.0, clock=time.monotonic):
         self.per_user, self.per_address, self.window_s, self.clock = per_user, per_address, window_s, clock
@@ -113,39 +122,68 @@ class LoginLimiter:
     def _recent(self, key: str) -> deque:
         now = self.clock()
         failures = self._failures.setdefault(key, deque())
-        while failures and now - failures[0] > self.window_s:
+        while failures and now - failures[0][0] > self.window_s:
             failures.popleft()
         return failures
 
+    def _limit(self, key: str) -> int:
+        return self.per_address if key.startswith("addr:") else self.per_user
+
     def blocked(self, *keys: str) -> bool:
-        return any(len(self._recent(k)) >= (self.per_address if k.startswith("addr:") else self.per_user)
-                   for k in keys)
+        return any(len(self._recent(k)) >= self._limit(k) for k in keys)
+
+    def reserve(self, *keys: str) -> object | None:
+        """Count one attempt as failed for every key, before its password is checked: a ticket to hand
+        to ``succeeded`` when it was right; None (nothing counted) when a key is already at its limit.
+        Runs on the event loop's one thread: the test and the count are one step."""
+        if self.blocked(*keys):
+            return None
+        ticket = (self.clock(), object())
+        for key in keys:
+            self._recent(key).append(ticket)
+        return ticket
 
     def failed(self, *keys: str) -> None:
+        ticket = (self.clock(), object())
         for key in keys:
-            self._recent(key).append(self.clock())
+            self._recent(key).append(ticket)
 
-    def succeeded(self, *keys: str) -> None:
+    def succeeded(self, *keys: str, ticket: object | None = None) -> None:
+        """A right password: its own reserved count is taken back; a ``user:`` key is cleared. Without a
+        ticket (tests, tools) every key is cleared."""
         for key in keys:
-            self._failures.pop(key, None)
+            if ticket is None or key.startswith("user:"):
+                self._failures.pop(key, None)
+            elif ticket in self._failures.get(key, ()):
+                self._failures[key].remove(ticket)
 
 
 class Guard:
     """Sessions, login-required and CSRF for every route (see the module's docstring)."""
 
     def __init__(self, app, console):
+        from edge.console.proxies import Proxies
+        from edge.console.users import UsersFile
+
         self.app = app
         self.console = console
+        self.proxies = Proxies(console.config.console.trusted_proxies)
+        self.users = UsersFile(console.config.console.users_file)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope["path"]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        self.proxies.apply(scope, headers)  # the client's own address and scheme, behind a trusted proxy
         token = _cookie(headers.get("cookie", ""), COOKIE)
         user = None
         if token:
-            user = self.console.office.store.console.session(_hash(token), self.console.clock())
+            store = self.console.office.store
+            user = store.console.session(_hash(token), self.console.clock())
+            if user is not None and user["credential"] != self.users.credential(user["username"]):
+                store.console.end_session(_hash(token))  # role or password changed, or the user removed
+                user = None
         scope.setdefault("state", {})["user"] = user
         scope["state"]["session_hash"] = _hash(token) if token and user else None
         public = path == "/healthz" or path == "/login" or path == "/lang" or path.startswith("/static/")
@@ -401,26 +439,27 @@ def create_app(console) -> Starlette:
             response.status_code = status
             return response
 
-        if limiter.blocked(*keys):
+        ticket = limiter.reserve(*keys)  # counted as failed until the password proves right
+        if ticket is None:
             return refuse(429, "too_many", "too many failed logins; wait a few minutes")
         if not username or not password:
-            limiter.failed(*keys)
             return refuse(400, "bad_login", "username and password are both needed")
         try:
             user = await console.run_blocking(authenticate, config.console.users_file, username, password)
         except UsersFileError as exc:
             return refuse(500, "bad_login", str(exc))
         if user is None:
-            limiter.failed(*keys)
             store.console.audit(console.clock(), username[:64], None, "login", None, {"client": client}, "refused")
             return refuse(401, "bad_login", "wrong user name or password")
-        limiter.succeeded(*keys)
+        limiter.succeeded(*keys, ticket=ticket)
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         with store.transaction():
-            store.console.add_session(_hash(token), user["name"], user["role"], csrf, console.clock(), SESSION_TTL_S)
+            store.console.add_session(_hash(token), user["name"], user["role"], csrf, console.clock(), SESSION_TTL_S,
+                                      user["credential"])
             store.console.audit(console.clock(), user["name"], user["role"], "login", None, {"client": client}, "ok")
         response = (JSONResponse({"user": user["name"], "role": user["role"], "csrf_token": csrf}) if wants_json
                     else RedirectResponse(target, status_code=303))
+        # Secure when the browser spoke TLS: to uvicorn itself, or to a trusted proxy that says so (Guard).
         response.set_cookie(COOKIE, token, max_age=SESSION_TTL_S, httponly=True, samesite="strict", path="/",
                             secure=request.url.scheme == "https")
         return response

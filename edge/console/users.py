@@ -3,6 +3,11 @@
 Passwords are hashed with the standard library's scrypt (memory-hard: n=2**14, r=8 → 16 MiB per
 hash), each with its own random salt; the file is written atomically with mode 0600. Nothing here
 prints or logs a password or a hash.
+
+A session holds its user's ``credential`` (a fingerprint of the role and the password's hash) as it was at
+login; the console compares it with the file on every request (``UsersFile``, re-read when the file
+changes), so a user whose role or password changed, or who was removed, is logged out at once, whoever
+edited the file (``gate-edge console-user add|remove``, or by hand).
 """
 
 from __future__ import annotations
@@ -74,6 +79,43 @@ def load_users(path: Path) -> dict[str, dict]:
     return users
 
 
+def credential(user: dict) -> str:
+    """A fingerprint of a user's role and password hash: it changes when either does (a new password gets
+    a new salt, so setting even the same password again changes it)."""
+    return hashlib.sha256(f"{user['role']}:{user['hash']}".encode()).hexdigest()[:32]
+
+
+class UsersFile:
+    """The users file as of its last change: re-read only when its inode, size or mtime differ (it is
+    replaced atomically by ``save_users``), so checking every request costs one ``stat``."""
+
+    def __init__(self, path: Path | None):
+        self.path = Path(path) if path is not None else None
+        self._seen: tuple | None = None
+        self._users: dict[str, dict] = {}
+
+    def users(self) -> dict[str, dict]:
+        """{name: {"role", "hash"}}; no file (or an unreadable one): no users, so no session holds."""
+        if self.path is None:
+            return {}
+        try:
+            st = os.stat(self.path)
+            seen = (st.st_ino, st.st_size, st.st_mtime_ns)
+        except OSError:
+            return {}
+        if seen != self._seen:
+            try:
+                self._users = load_users(self.path)
+            except (UsersFileError, OSError, UnicodeDecodeError):
+                self._users = {}
+            self._seen = seen
+        return self._users
+
+    def credential(self, name: str) -> str | None:
+        user = self.users().get(name)
+        return credential(user) if user else None
+
+
 def save_users(path: Path, users: dict[str, dict]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,9 +149,20 @@ def add_user(path: Path, name: str, role: str, password: str) -> str:
     return action
 
 
+def remove_user(path: Path, name: str) -> bool:
+    """Remove the user (their sessions end with it): False when there was no such user."""
+    users = load_users(path)
+    if name not in users:
+        return False
+    del users[name]
+    save_users(path, users)
+    return True
+
+
 def authenticate(path: Path, name: str, password: str) -> dict | None:
-    """The user ({"name", "role"}) when the password is right; None otherwise (same work either way)."""
+    """The user ({"name", "role", "credential"}) when the password is right; None otherwise (same work
+    either way)."""
     users = load_users(path)
     user = users.get(name)
     ok = verify_password(password, user["hash"] if user else dummy_hash())
-    return {"name": name, "role": user["role"]} if ok and user else None
+    return {"name": name, "role": user["role"], "credential": credential(user)} if ok and user else None

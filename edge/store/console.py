@@ -16,12 +16,15 @@ class ConsoleRows:
         self._store = store
 
     # -- sessions --------------------------------------------------------------------------
-    def add_session(self, token_hash: str, username: str, role: str, csrf: str, now: float, ttl_s: float) -> None:
+    def add_session(self, token_hash: str, username: str, role: str, csrf: str, now: float, ttl_s: float,
+                    credential: str = "") -> None:
+        """``credential``: the user's ``users.credential`` at login; the session lasts only while it holds."""
         with self._store.transaction():
             self._store.execute("DELETE FROM console_sessions WHERE expires_epoch < ?", [now])
             self._store.execute(
-                "INSERT INTO console_sessions(token_hash, username, role, csrf, created_epoch, expires_epoch) "
-                "VALUES (?, ?, ?, ?, ?, ?)", [token_hash, username, role, csrf, now, now + ttl_s])
+                "INSERT INTO console_sessions(token_hash, username, role, csrf, created_epoch, expires_epoch, "
+                "credential) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [token_hash, username, role, csrf, now, now + ttl_s, credential])
 
     def session(self, token_hash: str, now: float) -> dict | None:
         return self._store.row("SELECT * FROM console_sessions WHERE token_hash = ? AND expires_epoch >= ?",

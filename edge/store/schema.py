@@ -343,6 +343,13 @@ def _m12_quarantine_summary(conn) -> None:
     )
 
 
+def _m13_console_credential(conn) -> None:
+    # Issue 26: a session ends when its user's role or password changes, or the user is removed: it keeps
+    # a fingerprint of the user's line in the users file as it was at login (``users.credential``), which
+    # every request compares. Sessions from before have none: they end (the user logs in again).
+    conn.executescript("ALTER TABLE console_sessions ADD COLUMN credential TEXT NOT NULL DEFAULT '';")
+
+
 MIGRATIONS = [
     _m1_people_and_vehicles,
     _m2_daemon_state,
@@ -356,5 +363,6 @@ MIGRATIONS = [
     _m10_outbox_hold,
     _m11_report_indexes,
     _m12_quarantine_summary,
+    _m13_console_credential,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

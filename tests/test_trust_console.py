@@ -1,0 +1,220 @@
+"""Issue 26, the console's share: logins counted before their password is checked (7), sessions that end
+when their user's role or password changes or the user is removed (8), the client behind a trusted reverse
+proxy (10), and a gate's malformed retained status shown as unreadable, never a 500 (11).
+
+One site for the module (mosquitto with the site's ACL, the office and its console, an east gate); a second
+console of the same office (``proxied``) trusts 127.0.0.1 as its reverse proxy, to which a client bound to
+127.0.0.2 is an untrusted peer.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from console_site import console_site
+
+httpx = pytest.importorskip("httpx")
+JSON = {"Accept": "application/json"}
+PROXY = "127.0.0.1"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    with console_site(tmp_path_factory.mktemp("trust-console")) as state:
+        yield state
+
+
+@pytest.fixture(scope="module")
+def proxied(site):
+    """The office's console once more, as behind the README's reverse proxy on this machine."""
+    from types import SimpleNamespace
+
+    from edge.console import Console
+
+    console = Console(site.office)
+    section = console.config.console.model_copy(update={"listen": "127.0.0.1:0", "trusted_proxies": [PROXY]})
+    console.config = console.config.model_copy(update={"console": section})
+    console.start()
+    try:
+        yield SimpleNamespace(console=console, url=console.url, users=site.users, office=site.office)
+    finally:
+        console.close()
+
+
+@pytest.fixture(autouse=True)
+def fresh_limiter(site):
+    site.office.console.limiter._failures.clear()
+    yield
+    site.office.console.limiter._failures.clear()
+
+
+@pytest.fixture
+def proxy(proxied):
+    proxied.console.limiter._failures.clear()
+    yield proxied
+    proxied.console.limiter._failures.clear()
+
+
+def login(site, name: str, password: str, **headers) -> httpx.Client:
+    client = httpx.Client(base_url=site.url, timeout=30)
+    answer = client.post("/login", data={"username": name, "password": password}, headers={**JSON, **headers})
+    assert answer.status_code == 200, answer.text
+    client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
+    return client
+
+
+# -- 7: logins are counted before the password is checked ------------------------------------------------
+def test_concurrent_wrong_passwords_are_counted_before_they_are_checked(site):
+    from console_site import USERS
+
+    per_address = site.office.console.limiter.per_address
+    start = threading.Barrier(40)
+    answers: list[int] = []
+
+    def attempt(name: str, password: str) -> None:
+        with httpx.Client(base_url=site.url, timeout=60) as client:
+            start.wait(10)
+            answers.append(client.post("/login", data={"username": name, "password": password},
+                                       headers=JSON).status_code)
+
+    threads = [threading.Thread(target=attempt, args=(f"guess{i}", "wrong-password")) for i in range(39)]
+    threads.insert(20, threading.Thread(target=attempt, args=("guard1", USERS["guard1"][1])))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(answers) == 40
+    checked = [code for code in answers if code != 429]
+    # Each attempt counts before its (slow) password check: no more are checked than the address may fail.
+    assert len(checked) <= per_address, sorted(answers)
+    assert answers.count(401) <= per_address
+    # A right password among them takes back its own count only, never the others': the wrong ones checked
+    # still count, so at most one more guess (in the right one's place) is checked before the address is
+    # blocked again.
+    assert answers.count(401) >= per_address - 1, sorted(answers)
+
+    def guess() -> int:
+        return httpx.post(f"{site.url}/login", data={"username": "guess-after", "password": "wrong-password"},
+                          headers=JSON).status_code
+
+    assert [guess() for _ in range(per_address - answers.count(401) + 1)][-1] == 429
+
+
+# -- 8: sessions end when the user's role or password changes, or the user goes ---------------------------
+def test_a_demoted_admins_old_session_can_no_longer_create_a_vehicle(site):
+    from edge.console.users import add_user
+
+    add_user(site.users, "boss", "admin", "boss-pass-1")
+    client = login(site, "boss", "boss-pass-1")
+    try:
+        assert client.get("/api/vehicles").status_code == 200
+        add_user(site.users, "boss", "guard", "boss-pass-1")  # demoted (console-user add --role guard)
+        answer = client.post("/api/vehicles", json={"plate": "沪D26001", "class": "visitor"})
+        assert answer.status_code == 401, answer.text
+        assert site.office.store.vehicles.get("沪D26001") is None
+        assert client.get("/api/events").status_code == 401  # the session is gone, not only its role
+        guard = login(site, "boss", "boss-pass-1")  # logged in again: with the new role
+        assert guard.post("/api/vehicles", json={"plate": "沪D26001", "class": "visitor"}).status_code == 403
+        guard.close()
+    finally:
+        client.close()
+
+
+def test_a_password_change_ends_the_old_session(site):
+    from edge.console.users import add_user
+
+    add_user(site.users, "clerk", "guard", "clerk-pass-1")
+    client = login(site, "clerk", "clerk-pass-1")
+    other = login(site, "guard1", "guard-pass-1")
+    try:
+        assert client.get("/api/events").status_code == 200
+        add_user(site.users, "clerk", "guard", "clerk-pass-2")
+        assert client.get("/api/events").status_code == 401
+        assert other.get("/api/events").status_code == 200  # another user's session is untouched
+        login(site, "clerk", "clerk-pass-2").close()
+    finally:
+        client.close()
+        other.close()
+
+
+def test_a_removed_users_session_ends(site, capsys):
+    from edge.cli import main
+    from edge.console.users import add_user
+
+    add_user(site.users, "leaver", "admin", "leaver-pass-1")
+    client = login(site, "leaver", "leaver-pass-1")
+    try:
+        assert client.get("/api/events").status_code == 200
+        config = str(site.folder / "office.yaml")
+        assert main(["console-user", "remove", "-c", config, "leaver"]) == 0
+        assert json.loads(capsys.readouterr().out)["result"] == "removed"
+        assert client.get("/api/events").status_code == 401
+        assert httpx.post(f"{site.url}/login", data={"username": "leaver", "password": "leaver-pass-1"},
+                          headers=JSON).status_code == 401
+        assert main(["console-user", "remove", "-c", config, "leaver"]) == 1
+        assert "no console user 'leaver'" in capsys.readouterr().err
+    finally:
+        client.close()
+
+
+# -- 10: X-Forwarded-* only from a trusted proxy; Secure behind TLS ---------------------------------------
+def test_behind_a_trusted_proxy_each_client_is_limited_on_its_own_address(proxy):
+    attacker = {"X-Forwarded-For": "203.0.113.7"}
+    for i in range(proxy.console.limiter.per_address):  # an empty password counts without a hash check
+        assert httpx.post(f"{proxy.url}/login", data={"username": f"x{i}", "password": ""},
+                          headers={**JSON, **attacker}).status_code == 400
+    blocked = httpx.post(f"{proxy.url}/login", data={"username": "guard1", "password": "guard-pass-1"},
+                         headers={**JSON, **attacker})
+    assert blocked.status_code == 429
+    # The guard behind the same proxy, from another address, still logs in.
+    login(proxy, "guard1", "guard-pass-1", **{"X-Forwarded-For": "198.51.100.20"}).close()
+    # A client cannot pick its address by sending the header itself: the proxy's hop (the right end) counts.
+    spoofed = httpx.post(f"{proxy.url}/login", data={"username": "guard1", "password": "guard-pass-1"},
+                         headers={**JSON, "X-Forwarded-For": "198.51.100.20, 203.0.113.7"})
+    assert spoofed.status_code == 429
+
+
+def test_forwarded_headers_from_an_untrusted_peer_are_ignored(proxy):
+    transport = httpx.HTTPTransport(local_address="127.0.0.2")
+    with httpx.Client(base_url=proxy.url, transport=transport, timeout=30) as stranger:
+        for i in range(proxy.console.limiter.per_address):
+            answer = stranger.post("/login", data={"username": f"y{i}", "password": ""},
+                                   headers={**JSON, "X-Forwarded-For": f"192.0.2.{i + 1}"})
+            assert answer.status_code == 400
+        assert stranger.post("/login", data={"username": "guard1", "password": "guard-pass-1"},
+                             headers={**JSON, "X-Forwarded-For": "192.0.2.200"}).status_code == 429
+    proxy.console.limiter._failures.clear()
+    with httpx.Client(base_url=proxy.url, transport=httpx.HTTPTransport(local_address="127.0.0.2"),
+                      timeout=30) as stranger:
+        answer = stranger.post("/login", data={"username": "guard1", "password": "guard-pass-1"},
+                               headers={**JSON, "X-Forwarded-Proto": "https"})
+        assert answer.status_code == 200 and "secure" not in answer.headers["set-cookie"].lower()
+
+
+def test_the_cookie_is_secure_behind_a_trusted_tls_proxy(proxy):
+    answer = httpx.post(f"{proxy.url}/login", data={"username": "guard1", "password": "guard-pass-1"},
+                        headers={**JSON, "X-Forwarded-For": "198.51.100.21", "X-Forwarded-Proto": "https"})
+    assert answer.status_code == 200
+    assert "secure" in [part.strip().lower() for part in answer.headers["set-cookie"].split(";")]
+    plain = httpx.post(f"{proxy.url}/login", data={"username": "guard1", "password": "guard-pass-1"},
+                       headers={**JSON, "X-Forwarded-For": "198.51.100.21", "X-Forwarded-Proto": "http"})
+    assert "secure" not in [part.strip().lower() for part in plain.headers["set-cookie"].split(";")]
+
+
+def test_trusted_proxies_is_validated_naming_the_key(tmp_path):
+    from test_site import make_keys, office_config
+
+    from edge.config import ConfigError, load_config
+
+    keys = make_keys(tmp_path)
+    good = office_config(tmp_path, keys, 1883, "ensemble", console={"trusted_proxies": ["127.0.0.1", "10.0.0.0/8",
+                                                                                        "::1"]})
+    assert load_config(good).console.trusted_proxies == ["127.0.0.1", "10.0.0.0/8", "::1"]
+    assert load_config(office_config(tmp_path, keys, 1883, "ensemble")).console.trusted_proxies == []
+    bad = office_config(tmp_path, keys, 1883, "ensemble", console={"trusted_proxies": ["10.0.0.0/8", "proxy.lan"]})
+    with pytest.raises(ConfigError) as caught:
+        load_config(bad)
+    text = str(caught.value)
+    assert "console.trusted_proxies" in text and "'proxy.lan' is not an IP address or network" in text
