@@ -14,8 +14,8 @@
     P/office/resync/<gate>     the office's "page sent" after answering that gate's resync request
 
 Every payload carries ``"v": CONTRACT_VERSION`` and every event its gate's ``"seq"``. What peers send
-is parsed here too (``parse_event``): unknown fields are ignored, an unknown kind is kept (for its
-seq) but not applied, and only a payload that breaks a field a receiver uses is refused.
+is parsed here too (``parse_event``, ``parse_status``): unknown fields are ignored, an unknown kind is
+kept (for its seq) but not applied, and only a payload that breaks a field a receiver uses is refused.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ CONTRACT_VERSION = 1
 EVENT_KINDS = ("entry", "exit", "denied", "stranger", "session")
 COMMAND_VERBS = ("open", "pay", "reload")
 MAX_EVENT_BYTES = 16384
+MAX_STATUS_BYTES = 65536  # a gate's status: a few cameras and barriers, its registry, storage and clock parts
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # One namespace for ids that every gate must compute identically (inactivity episodes).
 ALERT_NAMESPACE = uuid.UUID("5b0f7f5e-2d8e-4c1e-9d5a-6a1f0c3e2b71")
@@ -342,8 +343,8 @@ def _field(payload: dict, name: str, types, *, required: bool = False, nullable:
 
 def _type_names(types) -> str:
     types = types if isinstance(types, tuple) else (types,)
-    return " or ".join({"str": "a string", "int": "a whole number", "dict": "an object"}.get(t.__name__, t.__name__)
-                       for t in types)
+    return " or ".join({"str": "a string", "int": "a whole number", "dict": "an object", "bool": "true or false",
+                         "float": "a number"}.get(t.__name__, t.__name__) for t in types)
 
 
 def parse_event(raw: bytes, topic_gate: str | None = None) -> PeerEvent:
@@ -396,3 +397,59 @@ def parse_event(raw: bytes, topic_gate: str | None = None) -> PeerEvent:
     if kind == "session" and (event.session_id is None or event.transition is None):
         raise Refused("a session event needs session_id and transition")
     return event
+
+
+# A gate's status: what a receiver reads of each part ({name: type}); a part that is present must be this.
+_STATUS_PARTS = {"state": str, "version": str, "ts": str, "cameras": dict, "barriers": dict, "outbox": int,
+                 "registry": dict, "parking": dict, "storage": dict, "clock": dict, "clock_offset_s": (int, float),
+                 "seq": int, "alert_seq": int}
+_REGISTRY_PARTS = {"source": str, "epoch": int, "version": int, "people": int, "vehicles": int, "synced": bool}
+
+
+def parse_status(raw: bytes | dict) -> dict:
+    """A gate's status (``P/<gate>/status``, or its last will) as received, once every part a receiver
+    reads has the right shape; ``Refused`` naming the first part that has not (never any other exception).
+
+    Checked: ``state`` (required), ``version``, ``ts``, ``outbox``, ``clock_offset_s``; ``cameras`` and
+    ``barriers`` (objects of objects); ``parking``, ``storage``, ``clock`` (objects); ``registry``
+    {source, epoch, version, people, vehicles, synced}; ``seq`` and ``alert_seq`` (0 or more) and
+    ``seq_skipped`` and ``alert_seq_skipped`` (lists of [first, last] ranges). Other fields pass as they are."""
+    if isinstance(raw, (bytes, bytearray)):
+        if len(raw) > MAX_STATUS_BYTES:
+            raise Refused(f"status too large ({len(raw)} bytes, max {MAX_STATUS_BYTES})")
+        try:
+            payload = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise Refused("not UTF-8 JSON") from None
+    else:
+        payload = raw
+    if not isinstance(payload, dict):
+        raise Refused("a status must be a JSON object")
+    problem = version_problem(payload)
+    if problem:
+        raise Refused(problem)
+    for name, types in _STATUS_PARTS.items():
+        value = _field(payload, name, types, required=name == "state")
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0 and name != "clock_offset_s":
+            raise Refused(f"{name} must be 0 or more, got {value}")
+    for name in ("cameras", "barriers"):
+        for key, part in (payload.get(name) or {}).items():
+            if not isinstance(part, dict):
+                raise Refused(f"{name}.{str(key)[:64]} must be an object, got {type(part).__name__}")
+    for name, types in _REGISTRY_PARTS.items():
+        try:
+            value = _field(payload.get("registry") or {}, name, types)
+        except Refused as exc:
+            raise Refused(f"registry.{exc}") from None
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            raise Refused(f"registry.{name} must be 0 or more, got {value}")
+    for name in ("seq_skipped", "alert_seq_skipped"):
+        ranges = payload.get(name)
+        if ranges is None:
+            continue
+        if not isinstance(ranges, list) or not all(
+                isinstance(r, list) and len(r) == 2 and all(isinstance(x, int) and not isinstance(x, bool)
+                                                            and 0 < x < 2**53 for x in r) and r[0] <= r[1]
+                for r in ranges):
+            raise Refused(f"{name} must be a list of [first, last] ranges of whole numbers from 1")
+    return payload

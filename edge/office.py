@@ -62,6 +62,7 @@ class Office:
         self.verifiers = {name: load_verifier([path]) for name, path in config.gates.items()}
         self._last_resync: dict[str, float] = {}
         self._heard_mono: dict[str, float] = {}  # gate → self.monotonic() at its last message (silence_s)
+        self._status_problems: dict[str, str | None] = {}  # gate → why its last status was unreadable (logged once)
         self._closers: list = []
         self.archived = 0
         self._listeners: list = []  # called with ("event"|"alert", payload) after each archive commit
@@ -244,13 +245,20 @@ class Office:
             self._announce("alert", {**alert, "kind": kind, "subject": subject, "gate": gate})
 
     def _gate_status(self, gate: str, payload: bytes, now: float) -> None:
+        """A gate's retained status, read by the contract before anything uses it: one that breaks it
+        (``"registry": "pwned"``) shows the gate as unreadable, with why, until its next good status."""
+        if not payload:
+            return  # the retained status cleared
         try:
-            status = json.loads(payload.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            return
-        if isinstance(status, dict):
-            with self.store.transaction():
-                self._heard(gate, now, status)
+            status, problem = contract.parse_status(payload), None
+        except contract.Refused as exc:
+            status, problem = None, str(exc)
+            if self._status_problems.get(gate) != problem:
+                _LOG.warning("gate %s: its status cannot be read: %s", gate, problem)
+        self._status_problems[gate] = problem
+        with self.store.transaction():
+            self._heard(gate, now, status, problem=problem)
+        if problem is None:
             self.receiver.status_seen(gate, payload)
 
     def _request(self, gate: str, verb: str, payload: bytes, now: float) -> None:
@@ -307,11 +315,8 @@ class Office:
             self.receiver.asked(gate)
         return len(asks)
 
-    def _heard(self, gate: str, now: float, status: dict | None = None) -> None:
-        if status is None:
-            self.store.gates.heard(gate, now)
-        else:
-            self.store.gates.heard(gate, now, status)
+    def _heard(self, gate: str, now: float, status: dict | None = None, *, problem: str | None = None) -> None:
+        self.store.gates.heard(gate, now, status, problem=problem)
         self._heard_mono[gate] = self.monotonic()
 
     def silence_s(self, gate: str) -> float | None:

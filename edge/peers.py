@@ -231,13 +231,13 @@ class PeerReceiver:
     def status_seen(self, gate: str, payload: bytes) -> None:
         """A peer's retained status names its newest seq (a gap at the end of its stream is seen too) and
         the seqs it skipped, if any (``seq_skipped``: never used, so never asked for)."""
-        import json
+        from edge.contract import Refused, parse_status
 
         try:
-            status = json.loads(payload.decode("utf-8"))
-            seq, skipped = status.get("seq"), status.get("seq_skipped") or []
-        except (UnicodeDecodeError, ValueError, AttributeError):
+            status = parse_status(payload)
+        except Refused:
             return
+        seq, skipped = status.get("seq"), status.get("seq_skipped") or []
         ranges = [r for r in skipped if isinstance(r, list) and len(r) == 2
                   and all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in r) and r[0] <= r[1]]
         if ranges:  # numbers that gate never used (a restart after a storage failure): not waited for

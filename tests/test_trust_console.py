@@ -14,6 +14,7 @@ import threading
 
 import pytest
 from console_site import console_site
+from mqtt_helpers import wait_for
 
 httpx = pytest.importorskip("httpx")
 JSON = {"Accept": "application/json"}
@@ -218,3 +219,71 @@ def test_trusted_proxies_is_validated_naming_the_key(tmp_path):
         load_config(bad)
     text = str(caught.value)
     assert "console.trusted_proxies" in text and "'proxy.lan' is not an IP address or network" in text
+
+
+# -- 11: a gate's status is read by the contract before anything uses it --------------------------------
+def test_a_malformed_retained_status_shows_the_gate_as_unreadable(site):
+    from console_site import USERS
+    from paho.mqtt import publish
+    from paho.mqtt.client import MQTTv5
+    from test_site import PASSWORDS, P
+
+    from edge.console.i18n import translator
+
+    status = {"v": 1, "state": "online", "version": "9.9", "ts": "2026-11-26T12:00:00.000+08:00", "cameras": {},
+              "barriers": {}, "outbox": 0, "registry": "pwned"}
+    publish.single(f"{P}/west/status", json.dumps(status), qos=1, retain=True, hostname="127.0.0.1",
+                   port=site.broker.port, auth={"username": "west", "password": PASSWORDS["west"]}, protocol=MQTTv5)
+    gates = site.office.store.gates
+    assert wait_for(lambda: "west" in gates.all(), 10), gates.all()  # the office has taken it in
+    admin = login(site, "admin1", USERS["admin1"][1])
+    try:
+        for path in ("/api/gates", "/gates", "/people", "/vehicles", "/registry/sync"):
+            answer = admin.get(path)
+            assert answer.status_code == 200, (path, answer.text[:300])
+        assert gates.all()["west"]["state"] == "unreadable"
+        west = {g["gate"]: g for g in admin.get("/api/gates").json()["gates"]}["west"]
+        assert west["state"] == "unreadable" and west["registry"] is None
+        assert west["status_problem"] == "registry must be an object, got str"
+        assert translator("zh")("unreadable") in admin.get("/gates").text
+        east = {g["gate"]: g for g in admin.get("/api/gates").json()["gates"]}["east"]
+        assert east["state"] == "online" and east["registry"]["synced"] is True  # the other gate as it was
+    finally:
+        admin.close()
+        publish.single(f"{P}/west/status", b"", qos=1, retain=True, hostname="127.0.0.1", port=site.broker.port,
+                       auth={"username": "west", "password": PASSWORDS["west"]}, protocol=MQTTv5)
+
+
+@pytest.mark.parametrize("status,problem", [
+    ({"state": "online", "registry": "pwned"}, "registry must be an object, got str"),
+    ({"state": "online", "registry": {"epoch": "3"}}, "registry.epoch must be a whole number, got str"),
+    ({"state": "online", "registry": {"synced": 1}}, "registry.synced must be true or false, got int"),
+    ({"state": "online", "cameras": ["cam-in"]}, "cameras must be an object, got list"),
+    ({"state": "online", "barriers": {"car": "up"}}, "barriers.car must be an object, got str"),
+    ({"state": {"x": 1}}, "state must be a string, got dict"),
+    ({"version": "1"}, "state is missing"),
+    ({"state": "online", "seq": -1}, "seq must be 0 or more, got -1"),
+    ({"state": "online", "seq_skipped": [[5, 2]]}, "seq_skipped must be a list of [first, last] ranges"),
+    ({"state": "online", "alert_seq": "7"}, "alert_seq must be a whole number, got str"),
+    ({"state": "online", "alert_seq_skipped": "all"}, "alert_seq_skipped must be a list of [first, last] ranges"),
+    ({"v": 2, "state": "online"}, "contract version 2"),
+    ("pwned", "a status must be a JSON object"),
+])
+def test_the_contract_refuses_a_status_that_breaks_a_part_a_receiver_reads(status, problem):
+    from edge.contract import Refused, parse_status
+
+    with pytest.raises(Refused) as refused:
+        parse_status(json.dumps(status).encode())
+    assert str(refused.value).startswith(problem)
+
+
+def test_the_contract_reads_a_gates_status_with_every_part():
+    from edge.contract import parse_status, status_payload
+
+    status = status_payload("online", "2026-11-26T12:00:00.000+08:00", {"cam-in": {"state": "ok", "fps": 10}},
+                            {"car": {"state": "ok"}}, 0, seq=42, seq_skipped=[[3, 4]], alert_seq=2,
+                            alert_seq_skipped=[[1, 1]], clock_offset_s=-0.25,
+                            registry={"source": "site", "epoch": 1, "version": 7, "people": 3, "vehicles": 1,
+                                      "synced": True}, storage={"state": "ok"}, future_part={"any": "thing"})
+    assert parse_status(json.dumps(status).encode()) == status
+    assert parse_status(b'{"v":1,"state":"offline","version":"1","ts":null}')["state"] == "offline"

@@ -404,6 +404,7 @@ def create_app(console) -> Starlette:
                 "barriers": status.get("barriers") or {}, "outbox": status.get("outbox"),
                 "clock_offset_s": status.get("clock_offset_s"), "parking": status.get("parking"),
                 "registry": registry, "registry_current": current,
+                "status_problem": seen.get("problem") if seen else None,  # state "unreadable": why
             })
         return {"office_registry": {"epoch": epoch, "version": version}, "gates": gates}
 

@@ -118,6 +118,7 @@ WORDS = {
     "age": ("上次联系", "Last heard"),
     "broker": ("消息服务器", "Broker"),
     "never heard": ("从未联系", "never heard"),
+    "unreadable": ("状态无法读取", "status unreadable"),
     "class_resident": ("业主", "resident"),
     "class_family": ("家属", "family"),
     "class_visitor": ("访客", "visitor"),
