@@ -85,7 +85,7 @@ class Daemon:
                                  on_connection=self._connection, inbox_transaction=self.registry.transaction,
                                  clock=self.clock,
                                  on_registry=self.replica.apply_many if self.replica else None,
-                                 on_message=self._message,
+                                 on_message=self._message, on_taken_over=self._taken_over,
                                  on_storage_failure=lambda exc, reading: self.guard.failed(exc, reading=reading))
             self.link.pending = self.pending
             self._closers.append(self.link.close)
@@ -385,6 +385,10 @@ class Daemon:
             body = self.replayer.parse(request[0], payload, lambda target: target == self.config.gate)
             if body is not None and self.replayer.answer(self.config.gate, body):
                 self._wake()
+
+    def _taken_over(self, detail: str | None) -> None:
+        """Another client took this gate's MQTT session (its login or client id), or it has stopped."""
+        self.alerts.device("mqtt-session", detail is None, detail or "the gate keeps its connection again")
 
     def _refused(self, seq: int, reason: str) -> None:
         where = f"outbox row {seq}" if seq else "kept in memory"

@@ -2,7 +2,9 @@
 
 It writes its own config (listener, optional password file, ACL and TLS), starts ``mosquitto`` as a
 child process and waits until the port accepts connections. ``stop()`` / ``start()`` again keep the
-same port, so clients see a broker outage and a recovery.
+same port, so clients see a broker outage and a recovery. ``site=True`` adds the site's own settings,
+read from ``config/site/mosquitto.conf`` (their one owner): each login its own client id, the message size
+limit and the queue (``SITE_SETTINGS``), so the demo and the tests run the broker a site runs.
 """
 
 from __future__ import annotations
@@ -14,6 +16,19 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+SITE_CONF = Path(__file__).resolve().parents[1] / "config" / "site" / "mosquitto.conf"
+SITE_SETTINGS = ("use_username_as_clientid", "message_size_limit", "max_queued_messages")
+
+
+def site_settings() -> list[str]:
+    """The lines of the site's mosquitto.conf that set ``SITE_SETTINGS`` (all of them, or an error)."""
+    lines = [line.strip() for line in SITE_CONF.read_text(encoding="utf-8").splitlines()]
+    found = [line for line in lines if line.split(" ", 1)[0] in SITE_SETTINGS]
+    missing = set(SITE_SETTINGS) - {line.split(" ", 1)[0] for line in found}
+    if missing:
+        raise ValueError(f"{SITE_CONF} does not set {', '.join(sorted(missing))}")
+    return found
 
 
 def mosquitto_binary() -> str | None:
@@ -31,8 +46,9 @@ def free_port() -> int:
 class LocalBroker:
     def __init__(self, workdir: str | Path | None = None, port: int | None = None, *, users: dict | None = None,
                  acl: str | None = None, tls: dict | None = None, persistence: bool = True,
-                 extra: list[str] | None = None):
-        """``extra``: further mosquitto.conf lines (e.g. ``max_queued_messages 50``)."""
+                 extra: list[str] | None = None, site: bool = False):
+        """``extra``: further mosquitto.conf lines (e.g. ``max_queued_messages 50``, after the site's
+        settings, so it wins); ``site``: the site's settings (``site_settings``)."""
         self.binary = mosquitto_binary()
         if self.binary is None:
             raise FileNotFoundError("mosquitto is not installed (Debian: apt-get install mosquitto)")
@@ -43,7 +59,7 @@ class LocalBroker:
         self.acl = acl
         self.tls = tls
         self.persistence = persistence
-        self.extra = list(extra or [])
+        self.extra = (site_settings() if site else []) + list(extra or [])
         self.process: subprocess.Popen | None = None
         self.log = self.dir / "mosquitto.log"
 

@@ -13,6 +13,15 @@ While the database cannot be written, what the gate could not store waits in mem
 PUBACK. A storage failure is told to ``on_storage_failure`` (the storage guard), never kills a thread,
 and leaves received messages unacknowledged; once storage is back the guard calls ``redeliver``, which
 reconnects (a clean DISCONNECT: no last will, the session kept), so the broker delivers them again.
+
+Another client connecting with our client id (the site's broker: with our login) takes our session over: the
+broker disconnects us with reason 0x8E (Mosquitto from 2.0.15, EMQX). Mosquitto before 2.0.15 only closes the
+connection, so a connection the broker closed without a word ``FLAP_COUNT`` times within ``FLAP_WINDOW_S``,
+each within ``FLAP_AFTER_S`` of being accepted, is taken for the same. The link says so plainly (ERROR, naming
+the client id and login), tells ``on_taken_over(detail)`` (a device alert, raised from the pump's thread,
+never paho's), and backs off (``TAKEOVER_BACKOFF_S``, doubling up to ``TAKEOVER_BACKOFF_MAX_S``) instead of
+taking the session back a second later; ``on_taken_over(None)`` once it has kept a connection ``STABLE_S``.
+Every connection announces ``MAX_PACKET_BYTES`` (``edge.mqtt_client``): no larger message reaches us.
 """
 
 from __future__ import annotations
@@ -25,12 +34,10 @@ import time
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from edge.contract import Topics, dumps, offline_will, status_payload
-from edge.mqtt_client import configure
+from edge.mqtt_client import configure, connect_properties
 from edge.store import StorageFailure, Store
 
 _LOG = logging.getLogger(__name__)
@@ -39,17 +46,24 @@ INBOX_BATCH = 200
 FLUSH_BATCH = 200
 FLUSH_EVERY_S = 0.05
 REPUBLISH_UNACKED_S = 120.0
+SESSION_TAKEN_OVER = 0x8E  # MQTT v5 DISCONNECT reason: another client connected with our client id
+TAKEOVER_BACKOFF_S = 30.0
+TAKEOVER_BACKOFF_MAX_S = 600.0
+STABLE_S = 120.0  # connected this long after a takeover: the other client has gone (the alert clears)
+RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 60
+FLAP_COUNT, FLAP_WINDOW_S, FLAP_AFTER_S = 3, 60.0, 10.0  # a broker that closes a taken-over session silently
 
 
 class MqttLink:
     def __init__(self, config, registry, *, on_command=None, on_peer_event=None, on_refused=None,
                  on_connection=None, status_provider=None, window: int = 50, on_registry=None, on_message=None,
                  subscriptions=None, status_payload_fn=None, inbox_transaction=None, clock=time.time,
-                 on_storage_failure=None):
+                 on_storage_failure=None, on_taken_over=None):
         """``on_registry(batch)``: records on ``P/registry/#`` in batches (a gate in site mode);
         ``on_message(topic, payload)``: everything else subscribed (the office's archive);
         ``subscriptions``: [(topic filter, SubscribeOptions)] instead of the gate's;
-        ``status_payload_fn(ts, outbox_depth)``: the retained status instead of a gate's."""
+        ``status_payload_fn(ts, outbox_depth)``: the retained status instead of a gate's;
+        ``on_taken_over(detail or None)``: another client took our session (a device alert), or it is over."""
         self.config = config
         self.clock = clock  # the daemon's one clock: status timestamps and outbox times
         self.mqtt = config.mqtt
@@ -74,6 +88,13 @@ class MqttLink:
         self.on_refused = on_refused
         self.on_connection = on_connection
         self.on_storage_failure = on_storage_failure  # f(exc, reading): the storage guard
+        self.on_taken_over = on_taken_over
+        self.takeovers = 0  # takeovers in a row (the back-off doubles with each)
+        self._takeover_news: str | None = None  # told to on_taken_over by the pump
+        self._takeover_told = False
+        self._connected_at = 0.0
+        self._flaps: list[float] = []  # when the broker closed a young connection without a DISCONNECT
+        self._direct: dict[int, object] = {}  # mid -> f(reason_code) of publish_direct
         self.pending = None  # edge.pending.Pending: messages that wait in memory (set by the daemon)
         self._unacked = False  # a received message was left unacknowledged by a storage failure
         self._last_depth = 0
@@ -110,7 +131,7 @@ class MqttLink:
         )
         configure(client, self.mqtt)  # user/password and TLS: one owner for how we connect
         client.will_set(self.topics.status(), dumps(offline_will()), qos=1, retain=True)
-        client.reconnect_delay_set(min_delay=1, max_delay=60)
+        client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)
         client.max_inflight_messages_set(self.window)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
@@ -133,8 +154,7 @@ class MqttLink:
         return self
 
     def _connect(self) -> None:
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = self.mqtt.session_expiry_s
+        props = connect_properties(self.mqtt.session_expiry_s)
         self._client.connect_async(self.mqtt.host, self.mqtt.port, self.mqtt.keepalive_s, clean_start=False,
                                    properties=props)
         self._client.loop_start()
@@ -202,6 +222,7 @@ class MqttLink:
             _LOG.warning("mqtt: %s", self.last_error)
             return
         _LOG.info("mqtt: connected (session present: %s)", flags.session_present)
+        self._connected_at = time.monotonic()
         self.session_present = bool(flags.session_present)
         # No Local: the broker does not echo our own events back to us on the peers' wildcard.
         peers = SubscribeOptions(qos=1, noLocal=True)
@@ -228,6 +249,13 @@ class MqttLink:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was = self.connected.is_set()
         self.connected.clear()
+        if not self._closed and was:
+            if getattr(reason_code, "value", None) == SESSION_TAKEN_OVER:
+                self._taken_over(client, "the broker closed this connection: session taken over, reason 0x8E")
+            elif not getattr(flags, "is_disconnect_packet_from_server", True) and self._flapping():
+                self._taken_over(client, f"the broker closed this connection {FLAP_COUNT} times within "
+                                         f"{FLAP_WINDOW_S:.0f} s, each right after accepting it (most likely a "
+                                         "session taken over; this broker does not send reason 0x8E)")
         if was:
             self.last_error = f"disconnected: {reason_code}"
             # Our own goodbye at shutdown is news to nobody; anything else is worth a warning.
@@ -235,7 +263,50 @@ class MqttLink:
             if self.on_connection:
                 self.on_connection(False, self.last_error)
 
+    def _flapping(self) -> bool:
+        """A young connection closed by the broker without a word: the third within the window is a takeover."""
+        now = time.monotonic()
+        if now - self._connected_at > FLAP_AFTER_S:
+            return False
+        self._flaps = [t for t in self._flaps if now - t <= FLAP_WINDOW_S] + [now]
+        if len(self._flaps) < FLAP_COUNT:
+            return False
+        self._flaps = []
+        return True
+
+    def _taken_over(self, client, how: str) -> None:
+        self.takeovers += 1
+        delay = min(TAKEOVER_BACKOFF_MAX_S, TAKEOVER_BACKOFF_S * 2 ** (self.takeovers - 1))
+        login = self.mqtt.username or "(no login)"
+        detail = (f"another client connected with this client's id {self.config.client_id!r} or login {login!r} "
+                  f"and took its session over ({how}): two gates or services share one login or client id; "
+                  "give each its own (mqtt.username, mqtt.client_id, gate)")
+        _LOG.error("mqtt: %s; trying again in %.0f s (%d in a row)", detail, delay, self.takeovers)
+        # Paho waits min_delay before the first reconnect after a connection that worked: take the session
+        # back later, not every second (two clients with one id would otherwise throw each other off).
+        client.reconnect_delay_set(min_delay=delay, max_delay=max(delay, RECONNECT_MAX_S))
+        self._takeover_news = detail
+        self._wake.set()
+
+    def _takeover_check(self) -> None:
+        """In the pump's thread: tell ``on_taken_over``; after ``STABLE_S`` connected, the takeover is over."""
+        news, self._takeover_news = self._takeover_news, None
+        if news is not None and self.on_taken_over is not None:
+            self._takeover_told = True
+            self.on_taken_over(news)
+        if self.takeovers and self.connected.is_set() and time.monotonic() - self._connected_at >= STABLE_S:
+            self.takeovers = 0
+            self._client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)
+            if self._takeover_told and self.on_taken_over is not None:
+                self._takeover_told = False
+                self.on_taken_over(None)
+
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        with self._lock:
+            direct = self._direct.pop(mid, None)
+        if direct is not None:
+            direct(reason_code)
+            return
         with self._lock:
             entry = self._inflight.pop(mid, None)
             if entry is None:
@@ -297,6 +368,10 @@ class MqttLink:
             if waiting >= FLUSH_BATCH or time.monotonic() - last_flush >= FLUSH_EVERY_S or not self._inflight:
                 self._flush_acks()
                 last_flush = time.monotonic()
+            try:
+                self._takeover_check()
+            except Exception:  # never let the pump die (the alert is stored by the next round's news)
+                _LOG.exception("mqtt: reporting a session takeover failed")
             if self.connected.is_set():
                 try:
                     self._publish_pending()
@@ -496,6 +571,22 @@ class MqttLink:
         self._published_at_status, self._status_at = self.published, time.monotonic()
         self._status_depth = depth
         self._client.publish(self.topics.status(), dumps(payload), qos=1, retain=True)
+
+    def publish_direct(self, topic: str, payload: str, on_ack) -> bool:
+        """Publish now at QoS 1, outside the outbox (the console's commands); ``on_ack(reason_code)`` on the
+        PUBACK (paho's thread). False when not connected: nothing was sent."""
+        if not self.connected.is_set():
+            return False
+        info = self._client.publish(topic, payload, qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            return False
+        with self._lock:
+            early = self._early.pop(info.mid, None)  # the PUBACK beat us here
+            if early is None:
+                self._direct[info.mid] = on_ack
+        if early is not None:
+            on_ack(early)
+        return True
 
     def depth(self) -> int:
         """Messages waiting for the broker: unsent outbox rows (the last count, when the outbox cannot be

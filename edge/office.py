@@ -95,7 +95,11 @@ class Office:
                          (self.topics.registry("head"), SubscribeOptions(qos=1))]
         self.link = MqttLink(self.config, self.store, on_message=self._on_message, subscriptions=subscriptions,
                              inbox_transaction=self.store.transaction, clock=self.clock,
-                             status_payload_fn=self._status_payload).start()
+                             status_payload_fn=self._status_payload, on_taken_over=self._taken_over)
+        from edge.command_client import OfficeCommands
+
+        self.commands = OfficeCommands(self.config, self.link, self.clock)  # the console's, over this link
+        self.link.start()
         self._closers.append(self.link.close)
         self._jobs_thread = threading.Thread(target=self._jobs, name="gate-edge-office-jobs", daemon=True)
         self._jobs_thread.start()
@@ -195,6 +199,8 @@ class Office:
             self._check_head(payload)
         elif parts[0] in ("registry", "office"):
             return
+        elif len(parts) == 3 and parts[1:] == ["cmd", "result"]:
+            self.commands.received(payload)
         elif parts == ["alert", "inactivity"]:
             self._archive_alert(payload, "inactivity", None, now)
         elif len(parts) == 2 and parts[1] == "status":
@@ -350,6 +356,10 @@ class Office:
             self._wake()
 
     # -- health ----------------------------------------------------------------------------
+    def _taken_over(self, detail: str | None) -> None:
+        """Another client took the office's MQTT session (its login), or it has stopped (``None``)."""
+        self.alerts.device("mqtt-session", detail is None, detail or "the office keeps its connection again")
+
     def check_gates(self) -> None:
         heard = self.store.gates.all()
         for gate in self.config.gates:

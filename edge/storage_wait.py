@@ -5,8 +5,10 @@ that cannot be written), ``gate-edge run`` does not exit. It logs one clear line
 (READY, STATUS "waiting for the database", watchdog pings), connects to the broker on its own and says
 so: the retained status (``online``, ``"storage": {"state": "unavailable", …}``) and a ``storage``
 device alert; it answers every command (``ok: false`` with the reason: nothing can be decided or
-recorded), and tries again with back-off (1 s, doubling, at most 60 s). Its connection has a client id of
-its own (``<client_id>-waiting``), so the daemon's persistent session is left alone; the commands it
+recorded), and tries again with back-off (1 s, doubling, at most 60 s). Its connection has a login of its own
+(``mqtt.waiting_login``; the site's broker ties each login to one client id), so the daemon's persistent
+session is left alone; a site gate without that login stays off the broker while it waits (its last will
+already said ``offline``), and a local gate uses its own login as ``<client_id>-waiting``. The commands it
 answered are handed to the daemon, which refuses them as replays when the broker delivers them again.
 Once the database opens, this connection is closed cleanly and the daemon starts as usual; the storage
 guard clears the alert when it can write (``Daemon._adopt_wait_alert``).
@@ -23,12 +25,10 @@ import uuid
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from edge import sdnotify
 from edge.contract import Topics, command_result, device_alert_payload, dumps, offline_will, status_payload
-from edge.mqtt_client import configure
+from edge.mqtt_client import configure, connect_properties
 from edge.store import OPEN_FAILURES, SchemaTooNew, Store
 from edge.timeutil import iso
 
@@ -96,16 +96,20 @@ class Waiter:
     def start(self) -> None:
         if not self.config.mqtt.enabled:
             return
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{self.config.client_id}-waiting",
-                             protocol=mqtt.MQTTv5)
-        configure(client, self.config.mqtt)
+        login = self.config.mqtt.waiting_login
+        if login is None and self.config.site_mode:
+            _LOG.warning("storage: mqtt.waiting_login is not set, so the gate says nothing on the broker while it "
+                         "waits (its own login would take over its session at the site's broker)")
+            return
+        client_id = login.username if login else f"{self.config.client_id}-waiting"
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        configure(client, self.config.mqtt, login)
         client.will_set(self.topics.status(), dumps(offline_will()), qos=1, retain=True)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_message = self._on_message
         client.on_publish = self._on_publish
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = 0  # a session of its own, gone when it disconnects
+        props = connect_properties(0)  # a session of its own, gone when it disconnects
         client.connect_async(self.config.mqtt.host, self.config.mqtt.port, self.config.mqtt.keepalive_s,
                              clean_start=True, properties=props)
         client.loop_start()

@@ -20,7 +20,9 @@ from mqtt_helpers import Listener, wait_for
 REPO = Path(__file__).resolve().parents[1]
 SITE = "tianlin12"
 P = f"gate/{SITE}"
-PASSWORDS = {"office": "office-secret-1", "east": "east-secret-2", "west": "west-secret-3"}
+PASSWORDS = {"office": "office-secret-1", "east": "east-secret-2", "west": "west-secret-3",
+             # helper logins (config/site/acl): gate-edge cmd at the office, a gate waiting for its database
+             "office-cmd": "office-cmd-secret-4", "east-waiting": "east-waiting-5", "west-waiting": "west-waiting-6"}
 FACE_CAMERA = [{"id": "face-in", "source": "/dev/video97", "role": "face", "lane": "in", "barrier": "foot"}]
 
 
@@ -31,9 +33,11 @@ def _write(path: Path, data: dict) -> Path:
 
 def office_config(folder: Path, keys: Path, port: int, encoder: str, **extra) -> Path:
     (folder / "office.password").write_text(PASSWORDS["office"])
+    (folder / "office-cmd.password").write_text(PASSWORDS["office-cmd"])
     return _write(folder / "office.yaml", {
         "role": "office", "site": SITE, "database": str(folder / "office.db"),
-        "mqtt": {"host": "127.0.0.1", "port": port, "username": "office", "password_file": "office.password"},
+        "mqtt": {"host": "127.0.0.1", "port": port, "username": "office", "password_file": "office.password",
+                 "cmd_login": {"username": "office-cmd", "password_file": "office-cmd.password"}},
         "registry": {"signing_key_file": str(keys / "registry.key")},
         "commands": {"signing_key_file": str(keys / "command.key")},
         "passes": {"signing_key_file": str(keys / "pass.key")},
@@ -46,9 +50,11 @@ def office_config(folder: Path, keys: Path, port: int, encoder: str, **extra) ->
 def gate_config(folder: Path, keys: Path, port: int, gate: str, **extra) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "mqtt.password").write_text(PASSWORDS[gate])
+    (folder / "waiting.password").write_text(PASSWORDS[f"{gate}-waiting"])
     return _write(folder / "gate.yaml", {
         "site": SITE, "gate": gate, "database": str(folder / "registry.db"),
         "mqtt": {"host": "127.0.0.1", "port": port, "username": gate, "password_file": "mqtt.password",
+                 "waiting_login": {"username": f"{gate}-waiting", "password_file": "waiting.password"},
                  "command_public_keys": [str(keys / "command.pub")]},
         "registry": {"source": "site", "public_keys": [str(keys / "registry.pub")]},
         "passes": {"public_keys": [str(keys / "pass.pub")]},

@@ -545,7 +545,7 @@ def create_app(console) -> Starlette:
 
     async def command(user: dict, action: str, target: str, gate: str, verb: str, fields: dict,
                       detail: dict) -> Response:
-        from edge.command_client import CommandError, command_key, send_command
+        from edge.command_client import CommandError, command_key
 
         try:
             key = command_key(config)
@@ -553,7 +553,7 @@ def create_app(console) -> Starlette:
             raise HTTPException(409, f"the office cannot sign commands: {exc}") from None
         try:
             result = await console.run_blocking(
-                lambda: send_command(config, gate, verb, fields, COMMAND_TIMEOUT_S, key=key, now=console.clock()))
+                lambda: office.commands.send(gate, verb, fields, COMMAND_TIMEOUT_S, key=key))
         except CommandError as exc:
             audit(user, action, target, {**detail, "gate": gate, **fields, "error": str(exc)}, "no answer")
             raise HTTPException(504, str(exc)) from None
