@@ -100,7 +100,7 @@ def send_command(config, gate: str, verb: str, fields: dict | None = None, timeo
         with changed:
             return changed.wait_for(lambda: state[name] is not None, max(0.0, deadline - time.monotonic()))
 
-    login = config.mqtt.cmd_login
+    login = config.mqtt.cmd_login if config.mqtt.cmd_login.username else None
     if login is None and config.is_office and config.mqtt.username:
         raise CommandKeyError("mqtt.cmd_login is not set: the site's broker gives each login one client id, so "
                               f"the office's login {config.mqtt.username!r} would disconnect the office; give "

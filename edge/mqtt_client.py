@@ -21,7 +21,7 @@ MAX_PACKET_BYTES = 1_048_576 + 65_536
 def configure(client, mqtt_config, login=None) -> None:
     """Set ``client``'s credentials and TLS from an ``mqtt:`` config section (``MqttConfig``); ``login``
     (an ``mqtt.*_login`` section) instead of the section's own user name and password file."""
-    who = login or mqtt_config
+    who = login if login is not None and login.username else mqtt_config
     if who.username:
         password = None
         if who.password_file:

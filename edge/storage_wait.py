@@ -96,7 +96,7 @@ class Waiter:
     def start(self) -> None:
         if not self.config.mqtt.enabled:
             return
-        login = self.config.mqtt.waiting_login
+        login = self.config.mqtt.waiting_login if self.config.mqtt.waiting_login.username else None
         if login is None and self.config.site_mode:
             _LOG.warning("storage: mqtt.waiting_login is not set, so the gate says nothing on the broker while it "
                          "waits (its own login would take over its session at the site's broker)")

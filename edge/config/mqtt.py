@@ -40,7 +40,7 @@ class TlsConfig(Section):
 class Login(Section):
     """A broker login of its own for a helper client (the site's broker gives each login one client id)."""
 
-    username: str = Field(..., min_length=1, description="broker user name")
+    username: str | None = Field(None, min_length=1, description="broker user name; null = none configured")
     password_file: ReadableFile | None = Field(
         None, description="file holding the broker password (never the password itself in YAML)"
     )
@@ -58,12 +58,12 @@ class MqttConfig(Section):
         None, description="file holding the broker password (never the password itself in YAML)"
     )
     tls: TlsConfig = Field(default_factory=TlsConfig, description="TLS settings")
-    cmd_login: Login | None = Field(
-        None, description="the login of `gate-edge cmd` (e.g. office-cmd): the site's broker ties each login to one "
+    cmd_login: Login = Field(
+        default_factory=Login, description="the login of `gate-edge cmd` (e.g. office-cmd): the site's broker ties each login to one "
         "client id, so the service's own login would disconnect the service; required on a site's office",
     )
-    waiting_login: Login | None = Field(
-        None, description="the login a gate uses while it waits for its database (e.g. east-waiting), so its "
+    waiting_login: Login = Field(
+        default_factory=Login, description="the login a gate uses while it waits for its database (e.g. east-waiting), so its "
         "service's session is left alone; a site gate without it stays off the broker while it waits",
     )
     topic_prefix: str = Field(
