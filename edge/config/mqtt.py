@@ -59,11 +59,13 @@ class MqttConfig(Section):
     )
     tls: TlsConfig = Field(default_factory=TlsConfig, description="TLS settings")
     cmd_login: Login = Field(
-        default_factory=Login, description="the login of `gate-edge cmd` (e.g. office-cmd): the site's broker ties each login to one "
+        default_factory=Login,
+        description="the login of `gate-edge cmd` (e.g. office-cmd): the site's broker ties each login to one "
         "client id, so the service's own login would disconnect the service; required on a site's office",
     )
     waiting_login: Login = Field(
-        default_factory=Login, description="the login a gate uses while it waits for its database (e.g. east-waiting), so its "
+        default_factory=Login,
+        description="the login a gate uses while it waits for its database (e.g. east-waiting), so its "
         "service's session is left alone; a site gate without it stays off the broker while it waits",
     )
     topic_prefix: str = Field(
