@@ -47,6 +47,7 @@ def gate_keys(config) -> dict[str, dict]:
 def open_office_store(config) -> tuple[Store, RegistryPublisher]:
     """The office's database with the publisher attached: every registry change is signed and queued."""
     store = Store(config.database)
+    store.clock = clock_from_config(config)  # registered_at on the office's clock (the demo's simulated one)
     publisher = RegistryPublisher(config, store, load_signer(config.registry.signing_key_file)).attach()
     return store, publisher
 
@@ -75,6 +76,7 @@ class Office:
 
         sdnotify.notify("STATUS=starting")
         self.store, self.publisher = open_office_store(self.config)
+        self.store.clock = self.clock
         self._closers.append(self.store.close)
         self.alerts = Alerts(self.config, self.store, clock=self.clock, wake=self._wake)
         from edge.replay import Answerer

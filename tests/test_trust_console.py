@@ -287,3 +287,101 @@ def test_the_contract_reads_a_gates_status_with_every_part():
                                       "synced": True}, storage={"state": "ok"}, future_part={"any": "thing"})
     assert parse_status(json.dumps(status).encode()) == status
     assert parse_status(b'{"v":1,"state":"offline","version":"1","ts":null}')["state"] == "offline"
+
+
+# -- Low: uploads in a private folder of the office's, databases 0600, registered_at on the office's clock --
+def test_an_imports_photos_wait_in_a_private_folder_of_the_office_and_go_when_it_fails(site, monkeypatch):
+    import os
+    import stat
+    import time
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from console_site import USERS
+
+    import edge.importer
+    from edge.console.app import create_app
+
+    state = Path(site.office.config.database).resolve().parent
+    seen = {}
+
+    def failing_import(store, path, **kwargs):  # the import fails once the files are there
+        folder = Path(path).parent
+        seen.update(folder=folder, files=sorted(p.name for p in folder.iterdir()),
+                    modes=[stat.S_IMODE(os.stat(f).st_mode) for f in (folder, folder.parent)])
+        raise edge.importer.ImportRejected(["people.csv:2: unit: bad"])
+
+    monkeypatch.setattr(edge.importer, "import_csv", failing_import)
+    admin = login(site, "admin1", USERS["admin1"][1])
+    try:
+        answer = admin.post("/api/import", files=[("csv", ("people.csv", b"name,unit,photo\nx,1-101,w.jpg\n")),
+                                                  ("photo", ("w.jpg", b"\xff\xd8 a resident's face"))])
+        assert answer.status_code == 400, answer.text
+    finally:
+        admin.close()
+    assert seen["folder"].parent == state / "uploads", seen  # the office's state directory, not /tmp
+    assert seen["files"] == ["people.csv", "w.jpg"] and seen["modes"] == [0o700, 0o700]
+    assert not seen["folder"].exists() and list((state / "uploads").iterdir()) == []
+    # What a killed office left there is removed when its console starts.
+    left = state / "uploads" / "upload-killed"
+    left.mkdir()
+    (left / "w.jpg").write_bytes(b"a resident's face")
+    create_app(SimpleNamespace(office=site.office, config=site.office.config, clock=time.time))
+    assert not left.exists()
+
+
+def test_a_new_database_and_its_wal_and_shm_are_readable_by_their_owner_only(tmp_path):
+    import os
+    import stat
+
+    from edge.store import Store
+
+    old = os.umask(0o022)
+    try:
+        with Store(tmp_path / "office.db") as store:
+            store.people.add("王五", "1-101", "13900000000")
+            modes = {p.name: stat.S_IMODE(os.stat(p).st_mode) for p in tmp_path.iterdir()}
+    finally:
+        os.umask(old)
+    assert modes == {"office.db": 0o600, "office.db-wal": 0o600, "office.db-shm": 0o600}
+
+
+def test_a_person_added_through_the_console_is_registered_on_the_offices_clock(site, monkeypatch):
+    import time
+
+    from console_site import USERS
+
+    from edge.timeutil import parse_iso
+
+    ahead = 3 * 86400  # the demo's simulated clock, three days ahead
+    monkeypatch.setattr(site.office.store, "clock", lambda: time.time() + ahead, raising=False)
+    admin = login(site, "admin1", USERS["admin1"][1])
+    try:
+        answer = admin.post("/api/people", json={"name": "钱七", "unit": "7-701"})
+        assert answer.status_code == 201, answer.text
+        person = site.office.store.people.find_by_id(answer.json()["person_id"])
+    finally:
+        admin.close()
+    assert abs(parse_iso(person["created_at"]) - (time.time() + ahead)) < 60, person["created_at"]
+
+
+def test_the_offices_store_takes_its_clock_from_the_config(tmp_path):
+    import time
+
+    from test_site import make_keys, office_config
+
+    from edge.config import load_config
+    from edge.office import open_office_store
+    from edge.timeutil import parse_iso
+
+    offset = tmp_path / "clock-offset"
+    offset.write_text(str(2 * 86400))
+    keys = make_keys(tmp_path)
+    config = load_config(office_config(tmp_path, keys, 1883, "ensemble",
+                                       clock={"mode": "simulated", "offset_file": str(offset)}))
+    store, _ = open_office_store(config)
+    try:
+        person = store.people.find_by_id(store.people.add("孙八", "8-801"))
+    finally:
+        store.close()
+    assert abs(parse_iso(person["created_at"]) - (time.time() + 2 * 86400)) < 60

@@ -2,10 +2,10 @@
 
 ``POST /api/import`` (admin; multipart/form-data): ``csv``, one people.csv- or vehicles.csv-shaped file,
 and ``photo``, the photo files its photo column names (repeatable; a name may carry a folder, as the
-CSV writes it). The files go into a private temporary folder and ``edge.importer.import_csv`` imports
-all rows or none: an ``ImportRejected`` answers 400 ``{"error", "problems": [every bad row]}`` naming
-the file as it was sent. Photos are turned into templates with the office's encoder and, unless
-``enrolment.keep_photos``, not kept.
+CSV writes it). The files go into a private folder under the office's state directory (``uploads``) and
+``edge.importer.import_csv`` imports all rows or none: an ``ImportRejected`` answers 400 ``{"error",
+"problems": [every bad row]}`` naming the file as it was sent. Photos are turned into templates with the
+office's encoder and, unless ``enrolment.keep_photos``, not kept.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def routes(kit) -> list[Route]:
             if len(photos) > MAX_IMPORT_PHOTOS:
                 raise HTTPException(400, f"photo: at most {MAX_IMPORT_PHOTOS} photos in one import")
             csv_name = safe_name(sheets[0].filename or "upload.csv", "csv").rsplit("/", 1)[-1]
-            with private_folder() as folder:
+            with private_folder(kit.uploads) as folder:
                 path = await save(sheets[0], folder, csv_name, MAX_CSV_BYTES, "csv")
                 for upload in photos:
                     await save(upload, folder, safe_name(upload.filename, "photo"), MAX_PHOTO_BYTES, "photo")

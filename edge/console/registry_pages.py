@@ -29,11 +29,13 @@ from edge.console.uploads import (
     MAX_PHOTOS_PER_PERSON,
     SharedEnroller,
     check_length,
+    clear_uploads,
     files_of,
     hide,
     private_folder,
     safe_name,
     save,
+    uploads_dir,
 )
 from edge.store import VEHICLE_CLASSES
 from edge.store.people import NAME_MAX, PHONE_MAX, UNIT_MAX, person_problems
@@ -44,6 +46,8 @@ SYNC_FIELDS = ("gate", "expected", "state", "silent", "age_s", "registry", "regi
 
 def routes(kit) -> list[Route]:
     kit.enroller = SharedEnroller(kit.config)
+    kit.uploads = uploads_dir(kit.config)
+    clear_uploads(kit.uploads)  # photos a killed office left behind
     kit.published = lambda: kit.office.link.wake() if kit.office.link is not None else None
     kit.sync_data = lambda: sync_data(kit)
     people, vehicles = People(kit), Vehicles(kit)
@@ -125,7 +129,7 @@ class People:
             if photos and not person["face_consent"]:
                 raise HTTPException(400, "face_consent: face photos need the person's consent to face recognition "
                                          "(tick it, or register without photos: a QR pass is the alternative)")
-            with private_folder() as folder:
+            with private_folder(kit.uploads) as folder:
                 paths = []
                 for number, upload in enumerate(photos, 1):
                     try:

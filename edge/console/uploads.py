@@ -1,9 +1,11 @@
 """Files sent to the console (enrolment photos; a CSV with the photos it names) and the office's enroller.
 
 The code that reads them (``edge.enrol``, ``edge.importer``) reads files, so an upload is checked (size,
-a safe relative name) and written into a private temporary folder (mode 0700) that is removed as soon
-as the request is done: no photo outlives its request unless ``enrolment.keep_photos`` asks the
-registry to keep it. Messages name a file as it was sent, never the temporary folder.
+a safe relative name) and written into a private folder of its own (mode 0700) under the office's state
+directory (``uploads/`` beside its database, mode 0700; never the shared /tmp), removed as soon as the
+request is done, however it ends; what a killed office left there is removed when the console starts
+(``clear_uploads``): no photo outlives its request unless ``enrolment.keep_photos`` asks the registry to
+keep it. Messages name a file as it was sent, never the folder.
 
 ``SharedEnroller`` loads the office's face models once, on first use, and lets one enrolment run at a
 time (the models are not re-entrant); it runs on the console's worker pool, never on the event loop.
@@ -11,6 +13,7 @@ time (the models are not re-entrant); it runs on the console's worker pool, neve
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -64,10 +67,29 @@ def files_of(form, field: str) -> list[UploadFile]:
     return files
 
 
+def uploads_dir(config) -> Path:
+    """Where the office's uploads wait while their request runs: ``uploads/`` beside its database."""
+    return Path(config.database).resolve().parent / "uploads"
+
+
+def _private(base: Path) -> Path:
+    base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(base, 0o700)  # mkdir's mode is cut by the umask, and an older folder may be wider
+    return base
+
+
+def clear_uploads(base: Path) -> None:
+    """Remove what a killed office left in ``base`` (residents' photos of an import it did not finish)."""
+    if base.is_dir():
+        for leftover in base.iterdir():
+            if leftover.name.startswith("upload-"):
+                shutil.rmtree(leftover, ignore_errors=True)
+
+
 @contextmanager
-def private_folder() -> Iterator[Path]:
-    """A new folder only this process's user can read, removed with everything in it afterwards."""
-    folder = Path(tempfile.mkdtemp(prefix="gate-edge-upload-")).resolve()
+def private_folder(base: Path) -> Iterator[Path]:
+    """A new folder in ``base`` only this process's user can read, removed with everything in it afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="upload-", dir=_private(base))).resolve()
     try:
         yield folder
     finally:

@@ -11,8 +11,10 @@ outbox row survives a power cut), and a busy timeout so the CLI and the daemon c
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +23,16 @@ import sqlite_utils
 
 from edge.store.errors import RegistryError, SchemaTooNew
 from edge.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 before SQLite opens it (names, phones and face templates are in it),
+    whatever the umask; SQLite gives its -wal and -shm files the database file's permissions. An existing
+    file is left as it is."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 class Store:
@@ -55,6 +67,9 @@ class Store:
         # Set by the office (edge.registry_publish): called inside the transaction of every change to
         # a person, vehicle or pass, so the signed record is written with the change (DESIGN 6.4).
         self.on_registry_change = None
+        # The time a person is registered at (``registered_at``, where a never-seen resident's care-watch
+        # episode starts): the office sets its own clock, the demo's simulated time included.
+        self.clock = time.time
         self._synchronous = synchronous
         self._reopen = False  # the connection was opened read-only (the file was): open it again
         # Below this much free space on the filesystem (retention.min_free_mb; 0: never) every commit is
@@ -91,6 +106,8 @@ class Store:
 
     # -- lifecycle -------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
+        if str(self.path) != ":memory:":
+            _create_private(self.path)
         conn = sqlite3.connect(str(self.path), timeout=10, check_same_thread=False, isolation_level=None)
         conn.execute("PRAGMA busy_timeout = 10000")
         conn.execute("PRAGMA journal_mode = WAL")

@@ -46,8 +46,9 @@ def person_problems(name: str | None, unit: str | None, phone: str | None) -> li
     return problems
 
 
-def now_iso() -> str:
-    return datetime.now().astimezone().isoformat(timespec="seconds")
+def now_iso(epoch: float | None = None) -> str:
+    moment = datetime.now() if epoch is None else datetime.fromtimestamp(epoch)
+    return moment.astimezone().isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class People:
         phone = (phone or "").strip() or None
         for field, why in person_problems(name, unit, phone):
             raise RegistryError(f"{field}: {why}")
-        now = now_iso()
+        now = now_iso(self._store.clock())  # the process's clock: the demo's simulated time at its office
         store = self._store
         with store.transaction():
             # From a counter, not max(id) + 1: a removed person's id is never handed to someone else.
