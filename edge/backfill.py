@@ -42,9 +42,11 @@ class Backfill:
                     for item in items:
                         getattr(self, f"_{item['kind']}")(item)
             except BaseException:
-                self.seqs.rolled_back()
+                if self.seqs is not None:  # None: the office (alerts and messages only, no events)
+                    self.seqs.rolled_back()
                 raise
-            self.seqs.committed()
+            if self.seqs is not None:
+                self.seqs.committed()
             pending.remove([item["id"] for item in items])
             waiting = pending.devices()
             for device in {i["extra"].get("device") for i in items if i["kind"] == "alert"} - waiting:

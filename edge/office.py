@@ -4,7 +4,8 @@ It owns the site's one registry (published signed to every gate by ``RegistryPub
 everything the gates publish (events by ``event_id``, alerts by ``alert_id``, each gate's last status),
 answers a gate's signed ``req/resync`` with the registry records it lacks, says who it is on the
 retained ``P/office/status`` (last will ``offline``), and raises ``P/office/alert/device`` for a gate
-that has been silent longer than ``gate_silent_after_s``.
+that has been silent longer than ``gate_silent_after_s``. While its database cannot be written, the
+storage guard (``edge.office_storage``) says so and nothing is acknowledged that was not stored.
 
 Threads: the MQTT link's (network, outbox pump, inbox) and one supervision loop on the main thread.
 """
@@ -20,10 +21,11 @@ import time
 from edge import contract, sdnotify
 from edge.alerts import Alerts
 from edge.keys import Verifier, load_public_key, load_signer, load_verifier, verify_record
+from edge.office_storage import OfficeStorageGuard
 from edge.peers import PeerReceiver
 from edge.registry_publish import RegistryPublisher
 from edge.site_rules import SiteRules
-from edge.store import Store
+from edge.store import StorageFailure, Store
 from edge.timeutil import clock_from_config, iso, parse_iso
 
 _LOG = logging.getLogger(__name__)
@@ -59,7 +61,7 @@ class Office:
         self.monotonic = monotonic  # how long a gate has been silent (silence_s): immune to wall-clock jumps
         self.stop = threading.Event()
         self.topics = contract.Topics(config.mqtt.topic_prefix, config.site, "office")
-        self.store = self.publisher = self.link = self.alerts = None
+        self.store = self.publisher = self.link = self.alerts = self.guard = None
         self.verifiers = {name: load_verifier([path]) for name, path in config.gates.items()}
         self._last_resync: dict[str, float] = {}
         self._heard_mono: dict[str, float] = {}  # gate → self.monotonic() at its last message (silence_s)
@@ -79,6 +81,8 @@ class Office:
         self.store.clock = self.clock
         self._closers.append(self.store.close)
         self.alerts = Alerts(self.config, self.store, clock=self.clock, wake=self._wake)
+        self.guard = OfficeStorageGuard(self.config, self.store, self.alerts, clock=self.clock,
+                                        on_change=self._publish_status, on_recovered=self._storage_back)
         from edge.replay import Answerer
 
         self._command_signer = load_signer(self.config.commands.signing_key_file) if self.config.commands else None
@@ -97,12 +101,20 @@ class Office:
                          (self.topics.registry("head"), SubscribeOptions(qos=1))]
         self.link = MqttLink(self.config, self.store, on_message=self._on_message, subscriptions=subscriptions,
                              inbox_transaction=self.store.transaction, clock=self.clock,
-                             status_payload_fn=self._status_payload, on_taken_over=self._taken_over)
+                             status_payload_fn=self._status_payload, on_taken_over=self._taken_over,
+                             on_storage_failure=lambda exc, reading: self.guard.failed(exc, reading=reading))
+        self.link.pending = self.guard.pending  # the office's alerts, published from memory while storage fails
         from edge.command_client import OfficeCommands
 
         self.commands = OfficeCommands(self.config, self.link, self.clock)  # the console's, over this link
         self.link.start()
         self._closers.append(self.link.close)
+        self.guard.start()
+        self._closers.append(self.guard.close)
+        try:
+            self.store.probe_write(self.clock())
+        except StorageFailure as exc:
+            self.guard.failed(exc)
         self._jobs_thread = threading.Thread(target=self._jobs, name="gate-edge-office-jobs", daemon=True)
         self._jobs_thread.start()
         self._closers.append(lambda: self._jobs_thread.join(5))
@@ -160,6 +172,8 @@ class Office:
                 if time.monotonic() - last_status > STATUS_EVERY_S:
                     self.link.publish_status()
                     last_status = time.monotonic()
+            except StorageFailure as exc:  # the guard says so (once) and brings it back
+                self.guard.failed(exc)
             except Exception:  # a job failing now runs again in a second
                 _LOG.exception("office job failed")
 
@@ -175,6 +189,22 @@ class Office:
     def _wake(self) -> None:
         if self.link is not None:
             self.link.wake()
+
+    def _publish_status(self) -> None:
+        if self.link is not None:
+            self.link.publish_status()
+
+    def _storage_back(self) -> None:
+        """The database can be written again: the messages left unacknowledged are delivered again."""
+        if self.link is not None:
+            self.link.storage_back()
+
+    def health(self) -> dict:
+        """What ``/healthz`` says: ``ok`` false while the database cannot be written (the storage guard's
+        state); the broker's connection is told, not judged (a broker outage is the broker's alert)."""
+        connected = self.link is not None and self.link.connected.is_set()
+        storage = self.guard.state if self.guard is not None else "ok"
+        return {"ok": storage == "ok", "broker": "connected" if connected else "disconnected", "storage": storage}
 
     # -- what the archive tells (the console's live updates) -------------------------------
     def subscribe(self, listener):
@@ -197,6 +227,10 @@ class Office:
             return
         parts = topic[len(base):].split("/")
         now = self.clock()
+        if parts[0] in self.config.gates and len(parts) >= 2:
+            # Heard, before anything is written: a database that cannot be written (the guard) never makes
+            # a gate look silent.
+            self._heard_mono[parts[0]] = self.monotonic()
         if parts == ["registry", "head"]:
             self._check_head(payload)
         elif parts[0] in ("registry", "office"):
@@ -324,8 +358,8 @@ class Office:
         return len(asks)
 
     def _heard(self, gate: str, now: float, status: dict | None = None, *, problem: str | None = None) -> None:
+        self._heard_mono[gate] = self.monotonic()  # first: a write that fails never makes a gate "silent"
         self.store.gates.heard(gate, now, status, problem=problem)
-        self._heard_mono[gate] = self.monotonic()
 
     def silence_s(self, gate: str) -> float | None:
         """How long ``gate`` has not been heard (None: never). Measured on the monotonic clock while this
@@ -382,5 +416,6 @@ class Office:
                            "age_s": round(self.silence_s(gate) or 0.0, 1), "registry": status.get("registry")}
         payload = contract.office_status_payload("online", ts, gates)
         payload["outbox"] = outbox
+        payload["storage"] = self.guard.status()
         payload["registry"] = dict(zip(("epoch", "version"), self.publisher.position(), strict=True))
         return payload

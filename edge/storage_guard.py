@@ -43,6 +43,7 @@ class StorageGuard:
         self.on_change = on_change or (lambda: None)
         self.on_recovered = on_recovered or (lambda: None)
         self.make_room = None  # set by the daemon: Jobs.make_room (a full disk)
+        self.probe_bytes = 0  # room for new rows the probe also takes (edge.office_storage)
         self.state = "ok"
         self.since: float | None = None
         self.error: str | None = None
@@ -70,10 +71,8 @@ class StorageGuard:
             if first:
                 self.since, self._since_mono = self.clock(), time.monotonic()
         if first:
-            _LOG.error("storage: cannot %s the database %s (%s): the gate goes on deciding and lets residents "
-                       "in; its events are kept in memory (up to %d) and published directly, and stored as soon "
-                       "as it can write again (tried every %.0f s)", "read" if reading else "write",
-                       self.config.database, exc, self.pending.max_items, PROBE_S)
+            _LOG.error("storage: cannot %s the database %s (%s): %s (tried every %.0f s)",
+                       "read" if reading else "write", self.config.database, exc, self._meanwhile(), PROBE_S)
         else:
             _LOG.error("storage: the database %s cannot be read either (%s): recognised people cannot be "
                        "looked up; the office's signed open still works", self.config.database, exc)
@@ -114,9 +113,15 @@ class StorageGuard:
         with self._storing:
             if make_room and self.make_room is not None and self.error and "full" in self.error:
                 self.make_room()
-            self.store.probe_write(self.clock())
-            self.seqs.settle()
+            self.store.probe_write(self.clock(), self.probe_bytes)
+            if self.seqs is not None:  # the office numbers no events
+                self.seqs.settle()
             return self.backfill.run(self.pending)
+
+    def _meanwhile(self) -> str:
+        """What goes on while the database cannot be written (the first log line)."""
+        return (f"the gate goes on deciding and lets residents in; its events are kept in memory (up to "
+                f"{self.pending.max_items}) and published directly, and stored as soon as it can write again")
 
     def _detail(self) -> str:
         what = "read or write" if self.state == "unavailable" else "write"

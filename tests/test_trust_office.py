@@ -162,3 +162,118 @@ def test_junk_on_a_gates_event_topic_through_the_broker_grows_the_offices_databa
         if office is not None:
             office.close()
         broker.stop()
+
+
+# -- 5: the office's storage guard ------------------------------------------------------------------------
+def _fill(store) -> int:
+    """Cap the database at its present size (SQLite's max_page_count, on the office's own connection: no
+    root, no tmpfs) and fill its free pages: every write that needs a page now fails with SQLITE_FULL."""
+    import sqlite3
+
+    store.execute("CREATE TABLE IF NOT EXISTS filler(x BLOB)")
+    pages = store.scalar("PRAGMA page_count")
+    store.scalar(f"PRAGMA max_page_count = {pages}")
+    rows = 0
+    try:
+        while True:
+            store.execute("INSERT INTO filler VALUES (zeroblob(1000))")
+            rows += 1
+    except sqlite3.OperationalError as exc:
+        assert "full" in str(exc), exc
+    return rows
+
+
+def _healthz(office) -> dict:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"{office.console.url}/healthz", timeout=5) as answer:
+        return json.loads(answer.read())
+
+
+def test_an_office_with_a_full_database_loses_nothing_and_recovers_without_a_restart(tmp_path):
+    """Found: with the office's database full, then given room again, 150 s later it still missed east's
+    seq 26-29, received nothing from the broker, reported west silent although it was up, and /healthz said
+    ok throughout; only a restart helped."""
+    from test_site import gate_config
+
+    from edge.config import load_config
+    from edge.console.users import add_user
+    from edge.daemon import Daemon
+    from edge.office import Office
+
+    _need_mosquitto()
+    keys = make_keys(tmp_path)
+    add_user(tmp_path / "users", "admin1", "admin", "admin-pass-1")
+    broker = _broker(tmp_path).start()
+    office = east = None
+    speed = 10.0  # the office's monotonic clock runs 10 times as fast: 30 s of silence is 3 s here
+    try:
+        office = Office(load_config(office_config(tmp_path, keys, broker.port, "ensemble", console={
+            "listen": "127.0.0.1:0", "users_file": str(tmp_path / "users")})),
+            monotonic=lambda: time.monotonic() * speed).start()
+        east = Daemon(load_config(gate_config(tmp_path / "east", keys, broker.port, "east", cameras=[],
+                                              barriers=[]))).start()
+        assert wait_for(lambda: east.replica.synced, 30)
+        for _ in range(3):
+            east.gate.person("in", None)
+        assert wait_for(lambda: office.store.events.seqs("east") == [1, 2, 3], 10)
+        assert _healthz(office)["ok"] is True
+        assert wait_for(lambda: not office.silent("east"), 10)
+        _fill(office.store)
+        full_since = time.time()
+        for _ in range(12):  # 6 s: twice the silence limit at the office's speed
+            east.gate.person("in", None)
+            time.sleep(0.5)
+            assert not office.silent("east"), f"east called silent after {time.time() - full_since:.1f} s"
+        wait_for(lambda: _healthz(office).get("storage") == "degraded", 5)
+        health, status = _healthz(office), office._status_payload("now", 0).get("storage")
+        stored = office.store.events.seqs("east")  # a few fit in pages with room left; most cannot...
+        assert len(stored) < 15, stored
+        office.store.scalar("PRAGMA max_page_count = 1073741823")  # ...until there is room again
+        assert wait_for(lambda: office.store.events.seqs("east") == list(range(1, 16)), 20), \
+            f"room again, and the office still misses seqs {sorted(set(range(1, 16)) - set(stored))}"
+        assert health["ok"] is False and health["storage"] == "degraded", health  # what it said meanwhile
+        assert status["state"] == "degraded" and "full" in status["error"], status
+        assert wait_for(lambda: _healthz(office)["ok"] is True, 10), _healthz(office)
+        assert _healthz(office)["storage"] == "ok"
+        assert office._status_payload("now", 0)["storage"]["state"] == "ok"
+        assert not office.silent("east")
+        silent = [a for a in office.store.alerts.all(subject="gate:east") if a["raised_epoch"] >= full_since]
+        assert not silent, silent
+        storage = office.store.alerts.all(subject="storage")  # raised from memory, stored afterwards
+        assert [a["state"] for a in storage] == ["cleared"], storage
+        for _ in range(2):  # and what follows arrives as usual
+            east.gate.person("in", None)
+        assert wait_for(lambda: office.store.events.seqs("east") == list(range(1, 18)), 10)
+    finally:
+        for part in (east, office):
+            if part is not None:
+                part.close()
+        broker.stop()
+
+
+def test_a_gate_heard_while_the_archive_cannot_be_written_is_not_silent(tmp_path):
+    """Found: the office noted a gate as heard only after writing it down; with the disk full, a gate that
+    was up was reported silent."""
+    import json
+
+    from edge.config import load_config
+    from edge.office import Office
+    from edge.store import StorageFailure, Store
+
+    keys = make_keys(tmp_path)
+    office = Office(load_config(office_config(tmp_path, keys, 1, "ensemble")))
+    office.store = Store(tmp_path / "office.db")
+    try:
+        def full(*args, **kwargs):
+            raise StorageFailure("database or disk is full")
+
+        office.store.gates.heard = full
+        status = json.dumps({"v": 1, "state": "online", "ts": "2026-11-26T12:00:00.000+08:00", "seq": 3}).encode()
+        with pytest.raises(StorageFailure):  # not acknowledged: the broker delivers it again
+            office._on_message(f"{P}/east/status", status)
+        assert office.silence_s("east") is not None and office.silence_s("east") < 5
+        assert not office.silent("east")
+    finally:
+        office.store.close()

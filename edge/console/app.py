@@ -415,10 +415,7 @@ def create_app(console) -> Starlette:
 
     # -- routes: public --------------------------------------------------------------------
     async def healthz(request: Request) -> Response:
-        link = office.link
-        connected = link is not None and link.connected.is_set()
-        return JSONResponse({"ok": True, "version": __version__,
-                             "broker": "connected" if connected else "disconnected"})
+        return JSONResponse({"version": __version__, **office.health()})
 
     async def login_page(request: Request) -> Response:
         return page(request, "login.html", error=None, next=_safe_next(request.query_params.get("next")))

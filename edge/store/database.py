@@ -312,10 +312,15 @@ class Store:
                 return None
         return found
 
-    def probe_write(self, now: float) -> None:
-        """One small write and commit: raises ``StorageFailure`` while the database cannot be written."""
+    def probe_write(self, now: float, room_bytes: int = 0) -> None:
+        """One small write and commit: raises ``StorageFailure`` while the database cannot be written.
+        ``room_bytes``: also take (and give back, in the same transaction) that much room for new rows; a
+        change in place may work in a full database, where no new row fits."""
         with self.transaction():
             self.kv_set("storage_probe", repr(now))
+            if room_bytes:
+                self.execute("INSERT INTO kv(key, value) VALUES ('storage_probe_room', zeroblob(?))", [room_bytes])
+                self.kv_delete("storage_probe_room")
 
     def reusable_bytes(self) -> int:
         """Space inside the database file that new rows reuse before the file grows (free pages)."""
