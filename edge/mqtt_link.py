@@ -22,6 +22,12 @@ the client id and login), tells ``on_taken_over(detail)`` (a device alert, raise
 never paho's), and backs off (``TAKEOVER_BACKOFF_S``, doubling up to ``TAKEOVER_BACKOFF_MAX_S``) instead of
 taking the session back a second later; ``on_taken_over(None)`` once it has kept a connection ``STABLE_S``.
 Every connection announces ``MAX_PACKET_BYTES`` (``edge.mqtt_client``): no larger message reaches us.
+
+``hold=True`` (the office's start): connected and subscribed, but nothing is published (outbox, status)
+and nothing received is handled or acknowledged until ``release()``; ``on_early(topic, payload)`` sees
+each message as it arrives (paho's thread), so the office can read the broker's retained registry head
+before it decides to publish anything. Held messages stay unacknowledged: if the office then refuses
+to start, the broker delivers them again to the office that does.
 """
 
 from __future__ import annotations
@@ -58,7 +64,7 @@ class MqttLink:
     def __init__(self, config, registry, *, on_command=None, on_peer_event=None, on_refused=None,
                  on_connection=None, status_provider=None, window: int = 50, on_registry=None, on_message=None,
                  subscriptions=None, status_payload_fn=None, inbox_transaction=None, clock=time.time,
-                 on_storage_failure=None, on_taken_over=None):
+                 on_storage_failure=None, on_taken_over=None, hold: bool = False, on_early=None):
         """``on_registry(batch)``: records on ``P/registry/#`` in batches (a gate in site mode);
         ``on_message(topic, payload)``: everything else subscribed (the office's archive);
         ``subscriptions``: [(topic filter, SubscribeOptions)] instead of the gate's;
@@ -118,6 +124,15 @@ class MqttLink:
         self._high_seq = 0
         self._inbox: queue.Queue = queue.Queue(maxsize=1000)
         self._threads: list[threading.Thread] = []
+        self.on_early = on_early
+        self._released = threading.Event()
+        if not hold:
+            self._released.set()
+        self._held: list[tuple[int, tuple]] = []  # (connection number, message) received while held
+        self._connection = 0
+        self.subscribed = threading.Event()  # the broker acknowledged this connection's subscriptions
+        self.subscribe_refused: list[str] = []  # filters the broker refused (e.g. the ACL)
+        self._subscriptions_sent: list[str] = []
         self._client = self._make_client()
         self._closed = False
 
@@ -138,6 +153,7 @@ class MqttLink:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         return client
 
     def start(self) -> MqttLink:
@@ -202,7 +218,7 @@ class MqttLink:
         self._flush_acks()
         self._db.close()
         try:
-            if self.connected.is_set():
+            if self.connected.is_set() and self._released.is_set():  # held: it never said it was online
                 info = self._client.publish(self.topics.status(), dumps(offline_will(self._now_iso())), qos=1,
                                             retain=True)
                 info.wait_for_publish(timeout=max(0.1, deadline - time.monotonic()))
@@ -233,6 +249,9 @@ class MqttLink:
         if self.on_registry is not None:
             subscriptions = [*subscriptions, (self.topics.registry_all, SubscribeOptions(qos=1)),
                              (self.topics.resync_answers, SubscribeOptions(qos=1))]
+        self._connection += 1
+        self.subscribed.clear()
+        self._subscriptions_sent = [topic for topic, _ in subscriptions]
         client.subscribe(subscriptions)
         self.last_error = ""
         self.connected.set()
@@ -240,6 +259,22 @@ class MqttLink:
         self._wake.set()
         if self.on_connection:
             self.on_connection(True, "")
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        self.subscribe_refused = [topic for topic, code in zip(self._subscriptions_sent, reason_codes, strict=False)
+                                  if code.is_failure]
+        self.subscribed.set()
+
+    def release(self) -> None:
+        """End the hold: publish, and handle what arrived meanwhile (on this connection; an earlier
+        connection's messages are delivered again by the broker)."""
+        with self._lock:
+            held, self._held = [m for n, m in self._held if n == self._connection], []
+            self._released.set()
+        for message in held:
+            self._inbox.put(message)
+        self.publish_status()
+        self._wake.set()
 
     def _on_connect_fail(self, client, userdata) -> None:
         self.connect_failures += 1
@@ -249,6 +284,7 @@ class MqttLink:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was = self.connected.is_set()
         self.connected.clear()
+        self.subscribed.clear()
         if not self._closed and was:
             if getattr(reason_code, "value", None) == SESSION_TAKEN_OVER:
                 self._taken_over(client, "the broker closed this connection: session taken over, reason 0x8E")
@@ -342,6 +378,14 @@ class MqttLink:
         self._wake.set()
 
     def _on_message(self, client, userdata, message) -> None:
+        if self.on_early is not None:
+            self.on_early(message.topic, bytes(message.payload))
+        if not self._released.is_set():
+            with self._lock:
+                if not self._released.is_set():
+                    self._held.append((self._connection, (message.topic, bytes(message.payload), message.mid,
+                                                          message.qos)))
+                    return
         if self.on_registry is not None and message.topic.startswith(self.topics.base + "/registry/"):
             with self._lock:
                 self._registry_batch.append((message.topic, bytes(message.payload), message.mid, message.qos))
@@ -372,7 +416,7 @@ class MqttLink:
                 self._takeover_check()
             except Exception:  # never let the pump die (the alert is stored by the next round's news)
                 _LOG.exception("mqtt: reporting a session takeover failed")
-            if self.connected.is_set():
+            if self.connected.is_set() and self._released.is_set():
                 try:
                     self._publish_pending()
                 except StorageFailure as exc:  # cannot read the outbox: memory items still go
@@ -559,7 +603,7 @@ class MqttLink:
     # -- direct publishing (state, not events) -----------------------------------------------
     def publish_status(self) -> None:
         """The retained status: who we are and how our devices are (not an outbox row: a state)."""
-        if not self.connected.is_set():
+        if not self.connected.is_set() or not self._released.is_set():
             return
         depth = self.depth()
         if self.status_payload_fn is not None:

@@ -7,6 +7,10 @@ retained ``P/office/status`` (last will ``offline``), and raises ``P/office/aler
 that has been silent longer than ``gate_silent_after_s``. While its database cannot be written, the
 storage guard (``edge.office_storage``) says so and nothing is acknowledged that was not stored.
 
+Before it publishes anything, the office reads the broker's signed retained head and compares the
+registry_id there with its database's (edge.registry_identity): an office on an empty or mistyped
+database refuses to start (exit 2) instead of emptying the registry at every gate.
+
 Threads: the MQTT link's (network, outbox pump, inbox) and one supervision loop on the main thread.
 """
 
@@ -23,7 +27,8 @@ from edge.alerts import Alerts
 from edge.keys import Verifier, load_public_key, load_signer, load_verifier, verify_record
 from edge.office_storage import OfficeStorageGuard
 from edge.peers import PeerReceiver
-from edge.registry_publish import RegistryPublisher
+from edge.registry_identity import RegistryMismatch, decide
+from edge.registry_publish import ID_KEY, RegistryPublisher
 from edge.site_rules import SiteRules
 from edge.store import StorageFailure, Store
 from edge.timeutil import clock_from_config, iso, parse_iso
@@ -34,6 +39,9 @@ REQUEST_WINDOW_S = 300.0  # a resync request older (or further ahead) than this 
 RESYNC_MIN_INTERVAL_S = 1.0  # per gate: a flood of requests costs one page a second at most
 RETENTION_EVERY_S = 3600.0
 SENT_KEEP_S = 86400.0  # a sent message stays in the outbox this long (what was sent, for a technician)
+# After the broker acknowledged the subscription, its retained head (if any) follows at once: wait this
+# long for it before concluding the broker holds none.
+HEAD_GRACE_S = 0.7
 
 
 def gate_keys(config) -> dict[str, dict]:
@@ -55,8 +63,15 @@ def open_office_store(config) -> tuple[Store, RegistryPublisher]:
 
 
 class Office:
-    def __init__(self, config, *, clock=None, monotonic=time.monotonic):
+    def __init__(self, config, *, clock=None, monotonic=time.monotonic, new_site: bool = False,
+                 replace: str | None = None, config_path=None):
+        """``new_site``/``replace``: ``gate-edge office --new-site [--replace ID]`` (edge.registry_identity)."""
         self.config = config
+        self.new_site, self.replace = new_site, replace
+        self.config_path = config_path or "CONFIG"
+        self._broker_head: dict | None = None
+        self._broker_head_raw: bytes | None = None
+        self._head_seen = threading.Event()
         self.clock = clock or clock_from_config(config)
         self.monotonic = monotonic  # how long a gate has been silent (silence_s): immune to wall-clock jumps
         self.stop = threading.Event()
@@ -91,30 +106,35 @@ class Office:
                                      rules=SiteRules(self.config), zone=self.config.zone,
                                      gate_keys=lambda: self.verifiers, follow_people=False,
                                      on_new=lambda payload: self._announce("event", payload))
-        published = self.publisher.backfill()
-        self.publisher.publish_settings(gate_keys(self.config))
-        if published:
-            _LOG.info("registry: published %d records that had none", published)
         base = self.topics.base
-        subscriptions = [(f"{base}/#", SubscribeOptions(qos=1, noLocal=True)),
-                         # The broker's head, even our own: one ahead of ours means we were restored.
-                         (self.topics.registry("head"), SubscribeOptions(qos=1))]
+        # The broker's head, even our own (one ahead of ours means we were restored), first and at QoS 0:
+        # at start it must arrive while the messages queued for us wait unacknowledged (held), and a QoS 1
+        # copy would queue behind them in the broker's in-flight window.
+        subscriptions = [(self.topics.registry("head"), SubscribeOptions(qos=0)),
+                         (f"{base}/#", SubscribeOptions(qos=1, noLocal=True))]
         self.link = MqttLink(self.config, self.store, on_message=self._on_message, subscriptions=subscriptions,
                              inbox_transaction=self.store.transaction, clock=self.clock,
                              status_payload_fn=self._status_payload, on_taken_over=self._taken_over,
-                             on_storage_failure=lambda exc, reading: self.guard.failed(exc, reading=reading))
+                             on_storage_failure=lambda exc, reading: self.guard.failed(exc, reading=reading),
+                             hold=True, on_early=self._early)
         self.link.pending = self.guard.pending  # the office's alerts, published from memory while storage fails
         from edge.command_client import OfficeCommands
 
         self.commands = OfficeCommands(self.config, self.link, self.clock)  # the console's, over this link
         self.link.start()
         self._closers.append(self.link.close)
+        self._check_registry_identity(self._read_broker_head())
+        published = self.publisher.backfill()
+        self.publisher.publish_settings(gate_keys(self.config))
+        if published:
+            _LOG.info("registry: published %d records that had none", published)
         self.guard.start()
         self._closers.append(self.guard.close)
         try:
             self.store.probe_write(self.clock())
         except StorageFailure as exc:
             self.guard.failed(exc)
+        self.link.release()
         self._jobs_thread = threading.Thread(target=self._jobs, name="gate-edge-office-jobs", daemon=True)
         self._jobs_thread.start()
         self._closers.append(lambda: self._jobs_thread.join(5))
@@ -128,6 +148,68 @@ class Office:
             _LOG.warning("SIMULATED TIME (clock.mode: simulated, a demo): the clock reads %s", self.clock.offset_file)
         _LOG.info("office %s running: %d gates expected", self.config.site, len(self.config.gates))
         return self
+
+    # -- which registry this office publishes (DESIGN 6.4 registry_id) -----------------------------
+    def _early(self, topic: str, payload: bytes) -> None:
+        """Paho's thread, every message as it arrives: keep the broker's head (for the start's check)."""
+        if topic == self.topics.registry("head") and not self._head_seen.is_set():
+            self._broker_head_raw = payload
+            self._head_seen.set()
+
+    def _read_broker_head(self) -> dict | None:
+        """Wait for the broker (as long as it takes; systemd is told), then for its retained head: the
+        head, verified with registry.key, or None when the broker holds none."""
+        waited = 0.0
+        while not self.link.subscribed.wait(5.0):
+            waited += 5.0
+            sdnotify.notify("EXTEND_TIMEOUT_USEC=30000000\nSTATUS=waiting for the broker to read the registry head")
+            if waited % 30 == 0:
+                _LOG.warning("registry: waiting for the broker (%s) to read its registry head before publishing "
+                             "anything (%s)", f"{self.config.mqtt.host}:{self.config.mqtt.port}", self.link.last_error)
+        head_topic = self.topics.registry("head")
+        if head_topic in self.link.subscribe_refused:
+            raise RegistryMismatch(f"the broker refused this office's subscription to {head_topic} (check the "
+                                   "ACL): the office cannot tell whether its database is the site's registry")
+        if not self._head_seen.wait(HEAD_GRACE_S):
+            return None
+        raw = self._broker_head_raw or b""
+        if not raw:
+            return None  # a retained head being cleared
+        try:
+            head = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            head = None
+        own = Verifier([self.publisher.signer.public_key])
+        if not isinstance(head, dict) or verify_record(own, head) or head.get("kind") != "head" \
+                or head.get("site") != self.config.site:
+            _LOG.error("registry: the head on the broker is not signed by this office's registry key (or is "
+                       "another site's): ignored")
+            return None
+        return head
+
+    def _check_registry_identity(self, head: dict | None) -> None:
+        """Refuse to start (RegistryMismatch: exit 2) unless this database is the registry the broker's head
+        says, or the command line says it replaces it; upgrade a database of an earlier version."""
+        store = self.store
+        db_id = store.kv_get(ID_KEY)
+        db_head = store.records.get("head")
+        empty = not (store.people.count() or store.vehicles.count() or store.records.page((0, 0), 1) or db_head)
+        plan = decide(db_id=db_id, empty=empty, db_head=db_head, head=head, new_site=self.new_site,
+                      replace=self.replace, path=self.config.database, config_path=self.config_path)
+        self._broker_head = head
+        if plan.action == "keep":
+            return
+        if plan.action == "upgrade":
+            _LOG.warning("registry: a database of an earlier version: its registry gets registry_id %s (%s) and "
+                         "is published again under a new epoch", plan.registry_id,
+                         "the broker's head's" if head and head.get("registry_id") else "new")
+        elif plan.action == "replace":
+            _LOG.warning("registry: registry %s REPLACES %s at every gate (each keeps its old copy aside until an "
+                         "admin runs gate-edge confirm-replace)", plan.registry_id, plan.replaces)
+        else:
+            _LOG.warning("registry: no registry on the broker and none here: a new site's registry %s",
+                         plan.registry_id or store.kv_get(ID_KEY) or "(made at the first record)")
+        self.publisher.adopt_identity(plan, head)
 
     def run(self) -> int:
         """The main thread: signals and the watchdog (the work runs on the link's threads and ``_jobs``)."""
@@ -385,6 +467,17 @@ class Office:
         own = Verifier([self.publisher.signer.public_key])
         if verify_record(own, head) or head.get("kind") != "head" or head.get("site") != self.config.site:
             _LOG.warning("ignored a registry head on the broker that this office did not sign")
+            return
+        mine = self.store.kv_get(ID_KEY)
+        if head.get("registry_id") != mine:
+            if payload == self._broker_head_raw:
+                return  # the head this start upgraded or replaced: ours follows
+            # Another office with the same key publishes another registry (or an earlier version does):
+            # never follow it; the gates refuse it unless it says it replaces theirs.
+            _LOG.error("registry: the broker holds a head of registry %s, this office publishes %s: another "
+                       "office is running with another database?", head.get("registry_id"), mine)
+            self.alerts.device("registry", False, f"the broker holds a head of registry {head.get('registry_id')}; "
+                               f"this office publishes {mine}")
             return
         if position > self.publisher.position():
             # The broker knows a newer registry than this database: we were restored from a backup.

@@ -9,6 +9,12 @@ transaction, just before it commits, the head record is rebuilt: what a complete
 Versions come from one counter that never goes back; the epoch is fixed when the registry is first
 published and replaced (``new_epoch``) when the office finds the broker's head ahead of its own: it
 was restored from a backup, so everything is published again under a new epoch.
+
+The registry's ``registry_id`` (DESIGN 6.4; the start rule is edge.registry_identity's) is made once,
+when a new registry publishes its first record, and signed into every record and the head; the head
+also names the registry it ``replaces`` after ``--new-site --replace``. A database of an earlier
+version (records without an id) gets one only from the office's start, which compares it with the
+broker's head first.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from edge.timeutil import iso
 
 _LOG = logging.getLogger(__name__)
 EPOCH_KEY = "registry_epoch"
+ID_KEY = "registry_id"
+REPLACES_KEY = "registry_replaces"
 
 
 class RegistryPublisher:
@@ -44,6 +52,32 @@ class RegistryPublisher:
             value = str(int(self.clock()))
             self.store.kv_set(EPOCH_KEY, value)
         return int(value)
+
+    def registry_id(self) -> str | None:
+        """This registry's id; made here for a new registry (no head published yet). None: a database of
+        an earlier version, until the office's start gives it one (``adopt_identity``)."""
+        value = self.store.kv_get(ID_KEY)
+        if value is None and self.store.records.get("head") is None:
+            from edge.registry_identity import new_registry_id
+
+            value = new_registry_id()
+            self.store.kv_set(ID_KEY, value)
+        return value
+
+    def adopt_identity(self, plan, broker_head: dict | None) -> None:
+        """The office's start decided (edge.registry_identity.decide): take the plan's id, note what it
+        replaces, and publish everything again under a new epoch above the broker's when the plan says so."""
+        store = self.store
+        with store.transaction():
+            if plan.registry_id:
+                store.kv_set(ID_KEY, plan.registry_id)
+            if plan.replaces:
+                store.kv_set(REPLACES_KEY, plan.replaces)
+        if plan.new_epoch:
+            self.new_epoch(broker_head)
+        elif plan.action != "keep":
+            with store.transaction():
+                store.before_commit(self.publish_head)
 
     def position(self) -> tuple[int, int]:
         head = self.store.records.get("head")
@@ -90,7 +124,11 @@ class RegistryPublisher:
     def _put(self, key: str, kind: str, topic: str, record: dict, deleted: bool) -> dict:
         # The kind and the site are signed with the rest: a genuine record replayed on another topic (a
         # vehicle on registry/settings, another site's head) is refused by every gate.
-        signed = sign_record(self.signer, {**record, "kind": kind, "site": self.config.site})
+        # The registry's id too: a gate refuses a record of another registry (a replaced one's, left
+        # retained at the broker) instead of mixing it into its copy.
+        registry_id = self.registry_id()
+        identity = {"registry_id": registry_id} if registry_id else {}
+        signed = sign_record(self.signer, {**record, "kind": kind, "site": self.config.site, **identity})
         self.store.records.put(key, kind, signed, deleted=deleted)
         # The record replaces every earlier one on its topic (retained: the broker keeps the newest only):
         # the earlier ones leave the outbox, sent or not, so a removed template or an erased person's
@@ -109,6 +147,9 @@ class RegistryPublisher:
                                     vehicles=summary["vehicles"], passes_revoked=summary["passes_revoked"],
                                     digest=summary["digest"], ts=self._ts())
         head["next_person_id"] = self.store.people.next_id()
+        replaces = self.store.kv_get(REPLACES_KEY)
+        if replaces:  # kept in every head: a gate that was away when it happened learns it was meant
+            head["replaces"] = replaces
         return self._put("head", "head", self.topics.registry("head"), head, False)
 
     def publish_settings(self, gate_keys: dict[str, dict]) -> dict | None:

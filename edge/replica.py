@@ -13,6 +13,12 @@ and a digest of every key's version). A gate that is short of the head after the
 settles (the broker may drop retained messages beyond its queue limits) asks the office for the rest
 with a signed ``req/resync``, page by page: the office announces each page's size on
 ``P/office/resync/<gate>`` before sending it; a page the broker cut short is asked for again, smaller.
+
+Which registry (DESIGN 6.4 ``registry_id``): the gate keeps the id of the head it follows. A record of
+another registry is ignored; a head of another registry is refused (a ``registry`` alert, nothing
+changes) unless it says it ``replaces`` this gate's: then this copy is set aside (``registry_replaced``,
+not erased, a ``registry-replaced`` alert) until an admin runs ``gate-edge confirm-replace``, and the
+new registry is followed. A gate without an id (new, or from an earlier version) takes the first head's.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ PAGE_QUIET_S = 1.0  # the note came this long ago and the records stopped: the p
 MIN_PAGE = 10
 FIRST_SYNC_KEY = "registry_first_synced"
 STAGING_KEY = "registry_adoption_staging"
+ID_KEY = "registry_id"  # the registry this copy follows (the head's registry_id)
 
 
 class Replica:
@@ -65,6 +72,10 @@ class Replica:
         self.refused = 0
         self.on_sync_change = on_sync_change
         self._was_synced = None
+        self.foreign = 0  # records of another registry, ignored
+        self._foreign_ids: set = set()
+        self._foreign_head: str | None = None  # why the last head was refused (another registry's)
+        self._aside_seen = None
         settings = store.records.get("settings")
         if settings:
             rules.update(settings)
@@ -113,6 +124,14 @@ class Replica:
         position = (record.get("epoch"), record.get("version"))
         if not all(isinstance(p, int) and not isinstance(p, bool) for p in position):
             return self._refuse(topic, "epoch and version must be whole numbers")
+        if kind == "head":
+            refusal = self._registry_of_head(record)
+            if refusal:
+                return refusal
+        else:
+            mine = self.store.kv_get(ID_KEY)
+            if mine is not None and record.get("registry_id") != mine:
+                return self._foreign(topic, record, mine)
         store_key = kind if key is None else f"{kind}/{key}"
         if self._page is not None and kind in ("person", "vehicle", "pass"):
             self._page["seen"].add((store_key, position))
@@ -166,6 +185,64 @@ class Replica:
         if kind == "head":
             return False
         raise ValueError(f"unknown record kind {kind}")
+
+    def _registry_of_head(self, record: dict) -> str | None:
+        """Inside the batch's transaction: follow a head of this registry, take a first id, or set this
+        copy aside for a registry that says it replaces this one. Returns "refused" for any other head."""
+        store = self.store
+        mine, theirs = store.kv_get(ID_KEY), record.get("registry_id")
+        replaces = record.get("replaces")
+        if theirs is not None and not isinstance(theirs, str):
+            theirs = None
+        if mine is not None and theirs == mine or mine is None and theirs is None:
+            self._foreign_head = None
+            people = record.get("people")
+            if isinstance(people, int) and people < store.people.count():
+                _LOG.warning("registry: the office's head lists %d people, this copy holds %d: %d will be removed "
+                             "as the copy follows it", people, store.people.count(), store.people.count() - people)
+            return None
+        if mine is None:
+            if replaces and (store.people.count() or store.records.page((0, 0), 1)):
+                self._set_aside(None, record)
+            else:
+                store.kv_set(ID_KEY, theirs)
+                _LOG.info("registry: this copy follows registry %s", theirs)
+            self._foreign_head = None
+            self._changes += 1
+            return None
+        if theirs is not None and replaces == mine:
+            self._set_aside(mine, record)
+            self._foreign_head = None
+            return None
+        self.refused += 1
+        self._foreign_head = (f"refused a registry head of registry {theirs or 'none'} (epoch {record.get('epoch')}, "
+                              f"{record.get('people')} people): this gate follows registry {mine}, and the head does "
+                              f"not say it replaces it; this copy is kept (check the office's database:)")
+        _LOG.error("registry: %s", self._foreign_head)
+        self._changes += 1
+        return "refused"
+
+    def _set_aside(self, old: str | None, head: dict) -> None:
+        """The office replaced the registry (``--new-site --replace``): this copy is kept aside, not erased,
+        and the new registry starts empty here."""
+        store = self.store
+        people = store.records.set_aside(old or "none", self.clock())
+        store.people.clear_all()
+        store.vehicles.clear_all()
+        store.kv_set(ID_KEY, head["registry_id"])
+        self._changes += 1
+        _LOG.warning("registry: the office REPLACED registry %s (%d people) by %s: the old copy is kept aside until "
+                     "an admin runs gate-edge confirm-replace", old or "none", people, head["registry_id"])
+
+    def _foreign(self, topic: str, record: dict, mine: str) -> str:
+        """A genuine record of another registry (a replaced one's, still retained at the broker): ignored."""
+        self.foreign += 1
+        theirs = record.get("registry_id")
+        if theirs not in self._foreign_ids:
+            self._foreign_ids.add(theirs)
+            _LOG.warning("registry: ignored a record of registry %s on %s (this gate follows %s)", theirs or "none",
+                         topic, mine)
+        return "foreign"
 
     def _check_record(self, kind: str, key: str, record: dict) -> bool:
         """Staging (an adopted gate before its first sync): the record is kept, applied at the end."""
@@ -229,7 +306,7 @@ class Replica:
             synced = complete and not self.staging and not stale
             self._summary = {"source": "site", "epoch": mine["epoch"], "version": mine["version"],
                              "people": mine["people"], "vehicles": mine["vehicles"], "synced": synced,
-                             "complete": complete, "stale": stale}
+                             "complete": complete, "stale": stale, "registry_id": self.store.kv_get(ID_KEY)}
             self._summary_at = self._changes
         return self._summary
 
@@ -252,6 +329,7 @@ class Replica:
     def tick(self) -> None:
         """Called every second or so: note the first full sync, and ask for what is missing once the
         delivery has settled."""
+        self._registry_alerts()
         summary = self.summary()
         if self.staging and summary["complete"]:
             self._finish_adoption()
@@ -265,7 +343,7 @@ class Replica:
             # everything again): what only an earlier epoch had is no longer in the registry.
             self._drop_stale_epochs()
             summary = self.summary()
-        if summary["synced"]:
+        if summary["synced"] and self._foreign_head is None:
             if self.store.kv_get(FIRST_SYNC_KEY) is None:
                 self.store.kv_set(FIRST_SYNC_KEY, iso(self.clock(), self.config.zone))
                 _LOG.info("registry: first full sync (%s people, %s vehicles)", summary["people"],
@@ -287,6 +365,21 @@ class Replica:
             self._page_done(page)
         elif "expect" not in page and time.monotonic() - page["asked_at"] > PAGE_TIMEOUT_S:
             self._ask(page["after"], self._limit)  # the request or the note was lost: ask again
+
+    def _registry_alerts(self) -> None:
+        """Outside any transaction: a refused head of another registry, and a copy kept aside (cleared
+        once ``gate-edge confirm-replace`` dropped it, from another process)."""
+        if self._foreign_head is not None:
+            self.alerts.device("registry", False, self._foreign_head)
+        aside = self.store.records.aside()
+        if aside != self._aside_seen:
+            self._aside_seen = aside
+            if aside:
+                kept = ", ".join(f"{rid} ({n} people)" for rid, n in aside.items())
+                self.alerts.device("registry-replaced", False, f"the office replaced the registry; the old copy "
+                                   f"{kept} is kept aside until an admin confirms: gate-edge confirm-replace -c CONFIG")
+            else:
+                self.alerts.device("registry-replaced", True, "the replaced registry's copy was dropped")
 
     def page_end(self, raw: bytes) -> None:
         """The office's note of what it is sending for one of our resync requests (count, last position);
@@ -332,9 +425,14 @@ class Replica:
         if head is None:
             return
         with self._lock, self.store.transaction():
-            for stale in self.store.records.keys_older_than(head["epoch"]):
-                self._drop(stale)
+            stale = self.store.records.keys_older_than(head["epoch"])
+            people = sum(1 for key in stale if key.startswith("person/"))
+            for key in stale:
+                self._drop(key)
             self._changes += 1
+        if people:
+            _LOG.warning("registry: removed %d people that the office's epoch %s no longer has", people,
+                         head["epoch"])
 
     def _drop(self, key: str) -> None:
         kind, _, name = key.partition("/")

@@ -4,6 +4,9 @@ At the office: the record last published for each person, vehicle, pass revocati
 and the head, with its (epoch, version). At a gate: the record last applied for each key, so a record
 of a lower (epoch, version) never replaces a newer one and the gate can tell whether its copy matches
 the head. Keys are ``person/<id>``, ``vehicle/<plate>``, ``pass/<pass_id>``, ``settings``, ``head``.
+
+At a gate, ``registry_replaced`` keeps the copy of a registry the office replaced by another (DESIGN 6.4
+``registry_id``), set aside by ``set_aside`` until an admin confirms (``drop_aside``).
 """
 
 from __future__ import annotations
@@ -91,3 +94,28 @@ class RegistryRecords:
         return [r["pass_id"] for r in self._store.rows(
             "SELECT pass_id FROM passes WHERE revoked_epoch IS NOT NULL "
             "AND 'pass/' || pass_id NOT IN (SELECT key FROM registry_records) ORDER BY pass_id")]
+
+    # -- a replaced registry's copy, kept aside at a gate ----------------------------------------------
+    def set_aside(self, registry_id: str, now: float) -> int:
+        """Move every record but the site settings into ``registry_replaced`` under ``registry_id``;
+        returns how many people that copy held. Inside the caller's transaction."""
+        store = self._store
+        people = store.row("SELECT count(*) AS n FROM registry_records WHERE kind = 'person' AND deleted = 0")["n"]
+        store.execute(
+            "INSERT OR REPLACE INTO registry_replaced(registry_id, key, kind, epoch, version, deleted, payload, "
+            "set_aside_epoch) SELECT ?, key, kind, epoch, version, deleted, payload, ? FROM registry_records "
+            "WHERE kind != 'settings'", [registry_id, now])
+        store.execute("DELETE FROM registry_records WHERE kind != 'settings'")
+        return people
+
+    def aside(self) -> dict[str, int]:
+        """{registry_id: live people} of each copy kept aside ({} when none)."""
+        return {r["registry_id"]: r["n"] for r in self._store.rows(
+            "SELECT registry_id, sum(kind = 'person' AND deleted = 0) AS n FROM registry_replaced "
+            "GROUP BY registry_id ORDER BY registry_id")}
+
+    def drop_aside(self) -> dict[str, int]:
+        """The admin confirmed the replacement: the copies kept aside are deleted; returns what they held."""
+        held = self.aside()
+        self._store.execute("DELETE FROM registry_replaced")
+        return held

@@ -350,6 +350,27 @@ def _m13_console_credential(conn) -> None:
     conn.executescript("ALTER TABLE console_sessions ADD COLUMN credential TEXT NOT NULL DEFAULT '';")
 
 
+def _m14_registry_replaced(conn) -> None:
+    # Issue 26 (DESIGN 6.4 registry_id): a gate whose office's registry is replaced by a new one keeps
+    # its copy of the old registry here (the signed records, as they were applied) instead of erasing
+    # it, until an admin confirms the replacement (``gate-edge confirm-replace``).
+    conn.executescript(
+        """
+        CREATE TABLE registry_replaced (
+            registry_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            epoch INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            deleted INTEGER NOT NULL DEFAULT 0,
+            payload TEXT NOT NULL,
+            set_aside_epoch REAL NOT NULL,
+            PRIMARY KEY (registry_id, key)
+        );
+        """
+    )
+
+
 MIGRATIONS = [
     _m1_people_and_vehicles,
     _m2_daemon_state,
@@ -364,5 +385,6 @@ MIGRATIONS = [
     _m11_report_indexes,
     _m12_quarantine_summary,
     _m13_console_credential,
+    _m14_registry_replaced,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
