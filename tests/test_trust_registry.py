@@ -189,3 +189,34 @@ def test_replace_with_the_heads_id_publishes_a_new_registry_and_the_gates_keep_t
     assert done.returncode == 0, done.stderr
     assert east.registry.records.aside() == {} and west.registry.records.aside() == {site.registry_id: PEOPLE}
     assert wait_for(lambda: _alert(east, "registry-replaced") is None, 5)
+
+
+def test_the_start_rule_upgrades_a_database_of_an_earlier_version_and_refuses_anything_else():
+    """edge.registry_identity.decide without a broker: the upgrade path of a running site."""
+    from edge.registry_identity import RegistryMismatch, decide
+
+    def plan(db_id=None, empty=False, db_head=None, head=None, new_site=False, replace=None):
+        return decide(db_id=db_id, empty=empty, db_head=db_head, head=head, new_site=new_site, replace=replace,
+                      path="office.db")
+
+    legacy_head = {"epoch": 100, "version": 9, "people": 444, "vehicles": 3}
+    site_head = {**legacy_head, "registry_id": "abc"}
+    # an earlier version's database of this registry (same epoch, or an older backup): upgraded
+    assert plan(db_head={"epoch": 100}, head=legacy_head).action == "upgrade"
+    assert plan(db_head={"epoch": 90}, head=site_head).registry_id == "abc"  # a pre-upgrade backup: the head's id
+    assert plan(db_head={"epoch": 100}, head=None).action == "upgrade"
+    assert plan(db_id="abc", head=site_head).action == "keep"
+    assert plan(empty=True, head=None).action == "create"  # a new site
+    for refused in (dict(empty=True, head=site_head), dict(db_id="xyz", head=site_head),
+                    dict(db_head={"epoch": 200}, head=legacy_head), dict(head=site_head),  # never published
+                    dict(empty=True, new_site=True, head=site_head),
+                    dict(empty=True, new_site=True, head=site_head, replace="xyz"),
+                    dict(db_id="xyz", new_site=True, head=site_head, replace="abc")):
+        with pytest.raises(RegistryMismatch):
+            plan(**refused)
+    replacing = plan(empty=True, new_site=True, head=site_head, replace="abc")
+    assert replacing.action == "replace" and replacing.replaces == "abc" and replacing.registry_id != "abc"
+    assert plan(empty=True, new_site=True, head=legacy_head, replace="legacy-100").replaces == "legacy-100"
+    assert plan(empty=True, new_site=True, head={**site_head, "people": 0}).replaces == "abc"  # an empty one
+    back = plan(db_id="old", head=site_head, replace="abc")  # a mistaken replacement undone
+    assert back.action == "replace" and back.registry_id == "old" and back.replaces == "abc"
