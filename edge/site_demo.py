@@ -78,7 +78,9 @@ class Layout:
         self.broker_port = broker_port
         self.console_url = f"http://127.0.0.1:{console_port}"
         self.console_port = console_port
-        self.mqtt_passwords = {name: secrets.token_urlsafe(12) for name in ("office", *GATES)}
+        # The service's logins and the helpers' (config/site/acl): each login is one client id at the broker.
+        helpers = ("office-cmd", *(f"{gate}-waiting" for gate in GATES))
+        self.mqtt_passwords = {name: secrets.token_urlsafe(12) for name in ("office", *GATES, *helpers)}
         self.logins = {"admin": secrets.token_urlsafe(9), "guard": secrets.token_urlsafe(9)}
 
     def write(self) -> None:
@@ -93,10 +95,12 @@ class Layout:
             add_user(users, name, name, password)
         clock = {"mode": "simulated", "offset_file": str(self.clock_file)}
         _secret(self.work / "office.password", self.mqtt_passwords["office"])
+        _secret(self.work / "office-cmd.password", self.mqtt_passwords["office-cmd"])
         _write_yaml(self.office_config, {
             "role": "office", "site": SITE, "database": str(self.work / "office.db"), "log_level": "WARNING",
             "mqtt": {"host": "127.0.0.1", "port": self.broker_port, "username": "office",
-                     "password_file": "office.password"},
+                     "password_file": "office.password",
+                     "cmd_login": {"username": "office-cmd", "password_file": "office-cmd.password"}},
             "registry": {"signing_key_file": str(self.keys / "registry.key")},
             "commands": {"signing_key_file": str(self.keys / "command.key")},
             "passes": {"signing_key_file": str(self.keys / "pass.key")},
@@ -112,6 +116,7 @@ class Layout:
             folder = self.work / gate
             folder.mkdir(parents=True, exist_ok=True)
             _secret(folder / "mqtt.password", self.mqtt_passwords[gate])
+            _secret(folder / "waiting.password", self.mqtt_passwords[f"{gate}-waiting"])
             cameras = []
             for role, lane, barrier in (("face", "in", "foot"), ("plate", "in", "car"), ("plate", "out", "car")):
                 source = folder / f"{role}-{lane}.avi"
@@ -122,7 +127,8 @@ class Layout:
             _write_yaml(self.gate_config(gate), {
                 "site": SITE, "gate": gate, "database": "registry.db", "log_level": "WARNING",
                 "mqtt": {"host": "127.0.0.1", "port": self.broker_port, "username": gate,
-                         "password_file": "mqtt.password", "command_public_keys": [str(self.keys / "command.pub")]},
+                         "password_file": "mqtt.password", "command_public_keys": [str(self.keys / "command.pub")],
+                         "waiting_login": {"username": f"{gate}-waiting", "password_file": "waiting.password"}},
                 "registry": {"source": "site", "public_keys": [str(self.keys / "registry.pub")]},
                 "passes": {"public_keys": [str(self.keys / "pass.pub")]},
                 "identity_key_file": str(self.keys / f"{gate}.key"),
@@ -256,7 +262,7 @@ def run_site_demo(workdir: str | None = None, console_port: int = 8080, exit_aft
         acl = (REPO / "config/site/acl").read_text(encoding="utf-8")
         broker_port = _free_port()
         layout = Layout(work, broker_port, _console_port(console_port))
-        broker = LocalBroker(work / "broker", broker_port, users=layout.mqtt_passwords, acl=acl).start()
+        broker = LocalBroker(work / "broker", broker_port, users=layout.mqtt_passwords, acl=acl, site=True).start()
         layout.write()
         _say(f"enrolling the residents at the office ({work})")
         qr = enrol(layout)

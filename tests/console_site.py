@@ -37,7 +37,8 @@ def console_site(folder, *, cameras=None, barriers=None, engines=None, recogniti
     users = folder / "console-users"
     for name, (role, password) in USERS.items():
         add_user(users, name, role, password)
-    broker = LocalBroker(folder / "broker", users=PASSWORDS, acl=(REPO / "config/site/acl").read_text()).start()
+    broker = LocalBroker(folder / "broker", users=PASSWORDS, acl=(REPO / "config/site/acl").read_text(),
+                         site=True).start()
     office = gate = None
     try:
         encoder = engines["faces"].encoder.name if engines else "ensemble"
