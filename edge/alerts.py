@@ -9,16 +9,23 @@ until ``edge.backfill`` has written it (``forget``), so it is neither repeated n
     device       one open alert per device; alert_id is random per episode
     inactivity   one alert per episode (a resident unseen since a given sighting); alert_id is derived
                  from the person and that sighting, so every gate computes the same id
+
+A gate's alerts carry ``gate`` and a ``seq`` of their own (``store.alert_log``: a stream without holes,
+numbered in the transaction that raises or clears, replayed like events), and in site mode ``kid`` and
+``sig`` of the gate's identity key (DESIGN 6.1); a ``cleared`` inactivity alert names the ``event_id``
+of the sighting that cleared it. One written while storage fails is signed and carries no ``seq``; it is
+numbered when ``edge.backfill`` writes it. Lock order (``edge.locks``): the store, then ``_lock``.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
 
 from edge.contract import Topics, device_alert_payload, inactivity_alert_id, inactivity_payload
+from edge.keys import sign_record
+from edge.locks import ordered_lock
 from edge.store import StorageFailure
 from edge.timeutil import iso
 
@@ -26,29 +33,52 @@ _LOG = logging.getLogger(__name__)
 
 
 class Alerts:
-    def __init__(self, config, registry, clock=time.time, wake=None, rules=None):
+    def __init__(self, config, store, clock=time.time, wake=None, rules=None, *, signer=None,
+                 numbered: bool = False):
+        """``signer``: the gate's identity key (site mode), None: unsigned; ``numbered``: a gate's alerts
+        get ``gate`` and their own ``seq`` (the office's own alerts are neither)."""
         from edge.site_rules import SiteRules
 
         self.config = config
         self.rules = rules or SiteRules(config)
-        self.registry = registry
+        self.store = store
         self.clock = clock
+        self.signer = signer
+        self.numbered = numbered
         self.topics = Topics(config.mqtt.topic_prefix, config.site, config.gate)
         self.wake = wake or (lambda: None)
         # Set by the daemon: where a device alert waits when it cannot be written, and whom to tell.
         self.pending = None
         self.on_storage_failure = None
         self._memory: dict[str, str | None] = {}  # device -> open alert id (None: cleared), not yet written
-        self._lock = threading.RLock()
+        self._lock = ordered_lock("alerts", reentrant=True)
+
+    # -- one way out -------------------------------------------------------------------------
+    def _send(self, topic: str, payload: dict, msg_id: str, now: float, sent_epoch: float | None = None) -> dict:
+        """Inside the caller's transaction: number (a gate), sign (site mode), log and enqueue."""
+        store = self.store
+        if self.numbered:
+            payload = {**payload, "gate": self.config.gate, "seq": store.alert_log.take_seq()}
+        payload = self._signed(payload)
+        if self.numbered:
+            store.alert_log.add(self.config.gate, payload["seq"], payload, topic, now)
+        store.outbox.enqueue(topic, payload, msg_id=msg_id, now=now, sent_epoch=sent_epoch)
+        return payload
+
+    def _signed(self, payload: dict) -> dict:
+        payload = {k: v for k, v in payload.items() if k not in ("kid", "sig")}
+        return sign_record(self.signer, payload) if self.signer is not None else payload
 
     # -- device alerts ---------------------------------------------------------------------
     def open_device_alert(self, device: str) -> dict | None:
-        return self.registry.alerts.open_device(device)
+        return self.store.alerts.open_device(device)
 
     def device(self, device: str, ok: bool, detail: str = "") -> str | None:
         """Report a device's health; raises or clears its alert on a change. Returns the alert id used."""
         now = self.clock()
-        with self._lock:
+        # The store before our own lock (edge.locks): a thread inside a transaction that raises an alert
+        # (a quarantined peer event) and one here must take them in the same order.
+        with self.store.hold(), self._lock:
             if device in self._memory:  # its last change still waits in memory: keep the order
                 return self._device_in_memory(device, ok, detail, now)
             try:
@@ -69,22 +99,22 @@ class Alerts:
 
     def _device_stored(self, device: str, ok: bool, detail: str, now: float) -> tuple[str, str | None] | None:
         """(alert id, "raised"/"cleared"/None when unchanged), or None: no alert and none needed."""
-        store = self.registry
+        store = self.store
         with store.transaction():
             current = self.open_device_alert(device)
             if not ok and current is None:
                 alert_id = str(uuid.uuid4())
                 store.alerts.add(alert_id, "device", device, now, detail)
                 payload = device_alert_payload(alert_id, device, "raised", detail, iso(now, self.config.zone))
-                store.outbox.enqueue(self.topics.device_alert, payload, msg_id=f"alert:{alert_id}:raised", now=now)
+                self._send(self.topics.device_alert, payload, f"alert:{alert_id}:raised", now)
                 return alert_id, "raised"
             if ok and current is not None:
                 alert_id = current["alert_id"]
                 store.alerts.clear(alert_id, now)
-                store.outbox.enqueue(self.topics.device_alert,
-                                     device_alert_payload(alert_id, device, "cleared", detail or "recovered",
-                                                          iso(now, self.config.zone)),
-                                     msg_id=f"alert:{alert_id}:cleared", now=now)
+                self._send(self.topics.device_alert,
+                           device_alert_payload(alert_id, device, "cleared", detail or "recovered",
+                                                iso(now, self.config.zone)),
+                           f"alert:{alert_id}:cleared", now)
                 return alert_id, "cleared"
             return (current["alert_id"], None) if current else None
 
@@ -102,7 +132,7 @@ class Alerts:
             return current
         alert_id, state = (str(uuid.uuid4()), "raised") if not ok else (current, "cleared")
         text = detail if not ok else (detail or "recovered")
-        payload = device_alert_payload(alert_id, device, state, text, iso(now, self.config.zone))
+        payload = self.unnumbered(device_alert_payload(alert_id, device, state, text, iso(now, self.config.zone)))
         self.pending.add("alert", self.topics.device_alert, payload, f"alert:{alert_id}:{state}", ts=now,
                          extra={"op": "raise" if not ok else "clear", "device": device, "alert_id": alert_id,
                                 "detail": text})
@@ -111,6 +141,24 @@ class Alerts:
                      state, device, f": {detail}" if not ok else "")
         self.wake()
         return alert_id
+
+    def unnumbered(self, payload: dict) -> dict:
+        """An alert that goes out before it can be numbered (storage fails): ``gate``, signed, no ``seq``."""
+        if self.numbered:
+            payload = {**payload, "gate": self.config.gate}
+        return self._signed(payload)
+
+    def stored_from_memory(self, item: dict) -> None:
+        """Inside ``edge.backfill``'s transaction: a device alert change that waited in memory, written now
+        with its number (a receiver that got it unnumbered takes the numbered copy as the same change)."""
+        store, extra, ts = self.store, item["extra"], item["ts"]
+        alert_id = extra["alert_id"]
+        if store.alerts.get(alert_id) is None:
+            store.alerts.add(alert_id, "device", extra["device"], ts, extra.get("detail") or "")
+        if extra["op"] == "clear":
+            store.alerts.clear(alert_id, ts)
+        payload = {k: v for k, v in item["payload"].items() if k not in ("gate", "seq")}
+        self._send(item["topic"], payload, item["msg_id"], ts, sent_epoch=item["published_epoch"])
 
     def adopt(self, device: str, alert_id: str) -> None:
         """An alert raised before the database opened (``edge.storage_wait``), now waiting in memory."""
@@ -127,7 +175,7 @@ class Alerts:
         """Raise one alert per care-watch resident unseen for threshold_hours (per episode)."""
         now = self.clock() if now is None else now
         threshold = self.rules.inactivity.threshold_hours * 3600
-        store = self.registry
+        store = self.store
         raised = []
         for person in store.people.care_watch():
             seen = person["seen"]
@@ -146,7 +194,7 @@ class Alerts:
                 payload = inactivity_payload(alert_id, "raised", person["id"], person["unit"],
                                              iso(seen, self.config.zone), round(away_s / 3600, 1),
                                              iso(now, self.config.zone))
-                store.outbox.enqueue(self.topics.inactivity, payload, msg_id=f"alert:{alert_id}:raised", now=now)
+                payload = self._send(self.topics.inactivity, payload, f"alert:{alert_id}:raised", now)
             raised.append(payload)
             _LOG.warning("inactivity alert: person %s (unit %s) unseen for %.1f h", person["id"], person["unit"],
                          away_s / 3600)
@@ -154,14 +202,16 @@ class Alerts:
             self.wake()
         return raised
 
-    def person_seen(self, person_id: int, ts: float) -> None:
-        """Inside the caller's transaction: clear the person's open inactivity alert, if any."""
-        store = self.registry
+    def person_seen(self, person_id: int, ts: float, event_id: str | None) -> None:
+        """Inside the caller's transaction: clear the person's open inactivity alert, if any; the
+        ``cleared`` names the sighting (``event_id``), which the office checks before applying it."""
+        store = self.store
         for row in store.alerts.open_inactivity(person_id):
             store.alerts.clear(row["alert_id"], ts)
             payload = inactivity_payload(row["alert_id"], "cleared", person_id, row["unit"],
                                          iso(ts, self.config.zone), 0.0, iso(ts, self.config.zone))
-            store.outbox.enqueue(self.topics.inactivity, payload, msg_id=f"alert:{row['alert_id']}:cleared", now=ts)
+            payload["event_id"] = event_id
+            self._send(self.topics.inactivity, payload, f"alert:{row['alert_id']}:cleared", ts)
 
 
 def _epoch_of(text: str, default: float) -> float:

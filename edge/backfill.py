@@ -63,7 +63,7 @@ class Backfill:
         extra, event_id = item["extra"], payload["event_id"]
         if extra.get("person_seen") is not None:
             store.sightings.note(f"person:{extra['person_seen']}", item["ts"], self.gate, event_id)
-            self.alerts.person_seen(extra["person_seen"], item["ts"])
+            self.alerts.person_seen(extra["person_seen"], item["ts"], event_id)
         if extra.get("plate_seen"):
             store.sightings.note(f"plate:{extra['plate_seen']}", item["ts"], self.gate, event_id)
         try:
@@ -78,14 +78,7 @@ class Backfill:
         self.store.outbox.release(item["msg_id"], payload, sent_epoch=item["published_epoch"])
 
     def _alert(self, item: dict) -> None:
-        store, extra, ts = self.store, item["extra"], item["ts"]
-        alert_id = extra["alert_id"]
-        if store.alerts.get(alert_id) is None:
-            store.alerts.add(alert_id, "device", extra["device"], ts, extra.get("detail") or "")
-        if extra["op"] == "clear":
-            store.alerts.clear(alert_id, ts)
-        store.outbox.enqueue(item["topic"], item["payload"], msg_id=item["msg_id"], now=ts,
-                             sent_epoch=item["published_epoch"])
+        self.alerts.stored_from_memory(item)  # its row, and its message numbered in the alert stream
 
     def _message(self, item: dict) -> None:
         self.store.outbox.enqueue(item["topic"], item["payload"], msg_id=item["msg_id"], now=item["ts"],

@@ -237,11 +237,19 @@ def resync_request(*, request_id: str, after_epoch: int, after_version: int, lim
             "from_version": after_version, "limit": limit, "ts": ts}
 
 
-def replay_request(*, request_id: str, target: str, from_seq: int, to_seq: int | None, ts: str) -> dict:
+REPLAY_STREAMS = ("events", "alerts")
+
+
+def replay_request(*, request_id: str, target: str, from_seq: int, to_seq: int | None, ts: str,
+                   stream: str = "events") -> dict:
     """Ask ``target`` (a gate, or the office for a gate that is down) to publish its events from_seq..to_seq
-    again (to_seq None: up to its newest), on their usual topics with the same event_id and seq."""
-    return {"v": CONTRACT_VERSION, "request_id": request_id, "target": target, "from_seq": from_seq,
+    again (to_seq None: up to its newest), on their usual topics with the same event_id and seq;
+    ``stream`` "alerts": its alerts by their own seq (the field is left out for events, as before)."""
+    body = {"v": CONTRACT_VERSION, "request_id": request_id, "target": target, "from_seq": from_seq,
             "to_seq": to_seq, "ts": ts}
+    if stream != "events":
+        body["stream"] = stream
+    return body
 
 
 def resync_page_end(*, request_id: str, count: int, last: tuple[int, int], limit: int) -> dict:
@@ -453,3 +461,60 @@ def parse_status(raw: bytes | dict) -> dict:
                 for r in ranges):
             raise Refused(f"{name} must be a list of [first, last] ranges of whole numbers from 1")
     return payload
+
+
+@dataclass(frozen=True)
+class PeerAlert:
+    """A gate's alert as the office uses it (DESIGN 6.1); ``payload`` is the whole object as received."""
+
+    payload: dict
+    kind: str  # "device" or "inactivity" (from the topic)
+    alert_id: str
+    state: str  # "raised" or "cleared"
+    gate: str | None  # None from gates older than the field (refused in site mode)
+    seq: int | None  # None: published before it could be numbered (storage failed), or an older gate
+    ts_epoch: float
+    device: str | None
+    person_id: int | None
+    last_seen_epoch: float | None
+    event_id: str | None  # a cleared inactivity alert: the sighting that cleared it
+
+
+def parse_alert(raw: bytes, kind: str, topic_gate: str | None = None) -> PeerAlert:
+    """A gate's alert on the ``kind`` topic, or ``Refused`` naming the field (never another exception)."""
+    from edge.timeutil import parse_iso
+
+    if len(raw) > MAX_EVENT_BYTES:
+        raise Refused(f"payload too large ({len(raw)} bytes, max {MAX_EVENT_BYTES})")
+    try:
+        payload = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise Refused("not UTF-8 JSON") from None
+    if not isinstance(payload, dict):
+        raise Refused("payload must be a JSON object")
+    problem = version_problem(payload)
+    if problem:
+        raise Refused(problem)
+    alert_id = _field(payload, "alert_id", str, required=True)
+    state = _field(payload, "state", str, required=True)
+    if state not in ("raised", "cleared"):
+        raise Refused(f"state must be raised or cleared, got {state[:20]!r}")
+    gate = _field(payload, "gate", str)
+    if topic_gate is not None and gate is not None and gate != topic_gate:
+        raise Refused(f"gate {gate[:64]!r} on gate {topic_gate!r}'s topic")
+    seq = _field(payload, "seq", int)
+    if seq is not None and seq < 1:
+        raise Refused(f"seq must be 1 or more, got {seq}")
+    try:
+        ts_epoch = parse_iso(_field(payload, "ts", str, required=True))
+        last_seen = _field(payload, "last_seen", str) if kind == "inactivity" else None
+        last_seen_epoch = parse_iso(last_seen) if last_seen else None
+    except (ValueError, OverflowError) as exc:
+        raise Refused(f"ts: {exc}") from None
+    person_id = _field(payload, "person_id", int, required=kind == "inactivity")
+    event_id = _field(payload, "event_id", str)
+    if kind == "inactivity" and last_seen_epoch is None:
+        raise Refused("last_seen is missing")
+    return PeerAlert(payload=payload, kind=kind, alert_id=alert_id, state=state, gate=gate, seq=seq,
+                     ts_epoch=ts_epoch, device=_field(payload, "device", str) if kind == "device" else None,
+                     person_id=person_id, last_seen_epoch=last_seen_epoch, event_id=event_id)

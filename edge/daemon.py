@@ -67,15 +67,15 @@ class Daemon:
             return self
         self._closers.append(self.registry.close)
         self.rules = SiteRules.for_store(config, self.registry)
+        self._signer = self._load_signer()
         self._start_storage(waited)
         from edge.clockwatch import ClockWatch
 
         self.clockwatch = ClockWatch(config, self.registry, self.alerts, self.clock)
         self.recognizers = Recognizers(config, self.registry, **(self._engines or {}))
-        signer = None
+        signer = self._signer
         if config.site_mode:
-            signer = self._start_replica()
-        self._signer = signer
+            self._start_replica()
         self._start_peers()
         if config.mqtt.enabled:
             from edge.mqtt_link import MqttLink
@@ -130,7 +130,7 @@ class Daemon:
         from edge.storage import Storage
 
         self.storage = Storage(self.config, self.registry, self.rules, clock=self.clock, wake=self._wake,
-                               on_change=self._status_changed, on_recovered=self._storage_back)
+                               on_change=self._status_changed, on_recovered=self._storage_back, signer=self._signer)
         self.pending, self.seqs, self.alerts, self.guard = (self.storage.pending, self.storage.seqs,
                                                             self.storage.alerts, self.storage.guard)
         self._closers.append(self.storage.clean_stop)  # runs just before the registry closes
@@ -142,23 +142,30 @@ class Daemon:
         if self.link is not None:
             self.link.storage_back()
 
-    def _start_replica(self):
-        """Site mode: the office's registry, verified with its registry.pub; returns the gate's own signer."""
-        from edge.keys import load_signer, load_verifier
-        from edge.replica import Replica
+    def _load_signer(self):
+        """The gate's identity key (site mode): it signs our events, alerts and requests (DESIGN 6.1)."""
+        from edge.keys import load_signer
 
         config = self.config
         signer = load_signer(config.identity_key_file) if config.identity_key_file else None
-        if signer is None:
+        if signer is None and config.site_mode:
             _LOG.warning("site mode without identity_key_file: events go out unsigned and a missing registry "
                          "record cannot be asked for (req/resync)")
+        return signer
+
+    def _start_replica(self) -> None:
+        """Site mode: the office's registry, verified with its registry.pub."""
+        from edge.keys import load_verifier
+        from edge.replica import Replica
+
+        config = self.config
+        signer = self._signer
         encoder = config.recognition.face.encoder if any(c.role == "face" for c in config.cameras) else None
         if encoder is not None:
             encoder = self.recognizers.faces.encoder.name  # "default" resolved to the encoder it is
         self.replica = Replica(config, self.registry, load_verifier(config.registry.public_keys), self.alerts,
                                self.rules, signer=signer, publish=self._publish, clock=self.clock,
                                encoder_name=encoder, on_sync_change=self._status_changed)
-        return signer
 
     def _start_peers(self) -> None:
         """Peers' events checked and applied once (edge.peers); replay requests answered (edge.replay)."""
@@ -180,7 +187,8 @@ class Daemon:
             return keys().get(requester)
 
         self.replayer = Answerer(self.registry, Topics(config.mqtt.topic_prefix, config.site, config.gate),
-                                 clock=self.clock, verifier_for=verifier_for if config.site_mode else None)
+                                 clock=self.clock, verifier_for=verifier_for if config.site_mode else None,
+                                 signer=self._signer)
         self._lost_session = False
 
     def ask_for_gaps(self) -> int:
@@ -342,6 +350,7 @@ class Daemon:
         parts = {
             "registry": lambda: self.replica.status() if self.replica else self._local_registry(),
             "seq": self.storage.announced_seq,  # peers see a gap at the end of our stream too
+            "alert_seq": self.registry.alert_log.last_seq,  # the office, at the end of our alert stream
             # capacity and occupied: the office and our checks see whether the gates agree on the lot
             "parking": lambda: self.gate.parking.status() if self.gate else None,
         }

@@ -25,7 +25,6 @@ unavailable; the office's signed ``open`` still opens (it reads nothing).
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -35,6 +34,7 @@ from drivers.barriers import BarrierError
 from edge import policy
 from edge.contract import Topics, event_payload, session_fields, subject
 from edge.keys import sign_record
+from edge.locks import ordered_lock
 from edge.parking import Parking
 from edge.pending import Pending
 from edge.seqs import Seqs
@@ -79,7 +79,7 @@ class Gate:
         self.wake = wake or (lambda: None)
         self.on_event = on_event
         self.topics = Topics(config.mqtt.topic_prefix, config.site, config.gate)
-        self._lock = threading.Lock()  # one decision at a time: sessions and occupancy stay consistent
+        self._lock = ordered_lock("decision")  # one decision at a time: sessions and occupancy stay consistent
         self._made: list[_Made] = []  # the current decision's events (under the lock)
         self.guard = guard
         self.pending = pending if pending is not None else Pending(registry.path, persist=False)
@@ -215,7 +215,7 @@ class Gate:
             store.events.add_snapshot(event_id, made.now, made.snapshot)
         if made.person_seen is not None:
             store.sightings.note(f"person:{made.person_seen}", made.now, self.config.gate, event_id)
-            self.alerts.person_seen(made.person_seen, made.now)
+            self.alerts.person_seen(made.person_seen, made.now, event_id)
         if made.plate_seen:
             store.sightings.note(f"plate:{made.plate_seen}", made.now, self.config.gate, event_id)
 

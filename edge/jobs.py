@@ -128,6 +128,7 @@ class Jobs:
         keep_s = self.config.retention.stranger_snapshots_days * 86400
         with store.transaction():
             events = store.events.delete_before(cutoff)
+            store.alert_log.delete_before(cutoff)  # our alerts as published: replayed while retention keeps them
             sent = store.outbox.prune(cutoff)
             store.alerts.delete_cleared_before(cutoff)
             snapshots = store.events.delete_snapshots_before(self.clock() - keep_s)

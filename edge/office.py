@@ -105,7 +105,12 @@ class Office:
         self.receiver = PeerReceiver(self.store, self.alerts, site_mode=True, clock=self.clock,
                                      rules=SiteRules(self.config), zone=self.config.zone,
                                      gate_keys=lambda: self.verifiers, follow_people=False,
-                                     on_new=lambda payload: self._announce("event", payload))
+                                     on_new=self._event_archived)
+        from edge.alert_archive import AlertArchive
+
+        self.alert_archive = AlertArchive(self.store, self.config.site, self.verifiers.get, clock=self.clock,
+                                          quarantine=self.receiver._quarantine,
+                                          announce=lambda payload: self._announce("alert", payload))
         base = self.topics.base
         # The broker's head, even our own (one ahead of ours means we were restored), first and at QoS 0:
         # at start it must arrive while the messages queued for us wait unacknowledged (held), and a QoS 1
@@ -229,6 +234,7 @@ class Office:
         cutoff = now - self.config.retention.events_days * 86400
         with self.store.transaction():
             events = self.store.events.delete_before(cutoff)
+            self.store.alert_log.delete_before(cutoff)
             alerts = self.store.alerts.delete_cleared_before(cutoff)
             sent = self.store.outbox.prune(now - SENT_KEEP_S)
             quarantine = self.store.quarantine.prune(max(cutoff, now - self.store.quarantine.KEEP_DAYS * 86400))
@@ -320,13 +326,15 @@ class Office:
         elif len(parts) == 3 and parts[1:] == ["cmd", "result"]:
             self.commands.received(payload)
         elif parts == ["alert", "inactivity"]:
-            self._archive_alert(payload, "inactivity", None, now)
+            self.alert_archive.receive("inactivity", None, payload, topic)
         elif len(parts) == 2 and parts[1] == "status":
             self._gate_status(parts[0], payload, now)
         elif len(parts) == 3 and parts[1] == "event":
             self._archive_event(parts[0], payload, now)
         elif len(parts) == 3 and parts[1:] == ["alert", "device"]:
-            self._archive_alert(payload, "device", parts[0], now)
+            if self.alert_archive.receive("device", parts[0], payload, topic) != "quarantined":
+                with self.store.transaction():
+                    self._heard(parts[0], now)
         elif len(parts) == 3 and parts[1] == "req":
             self._request(parts[0], parts[2], payload, now)
 
@@ -340,33 +348,11 @@ class Office:
         with self.store.transaction():
             self._heard(gate, now)
 
-    def _archive_alert(self, payload: bytes, kind: str, gate: str | None, now: float) -> None:
-        try:
-            alert = json.loads(payload.decode("utf-8"))
-            alert_id, state = str(alert["alert_id"]), alert["state"]
-            if state not in ("raised", "cleared"):
-                raise ValueError(state)
-        except (UnicodeDecodeError, ValueError, KeyError, TypeError):
-            _LOG.warning("archive: refused a malformed %s alert", kind)
-            return
-        subject = f"person:{alert.get('person_id')}" if kind == "inactivity" else f"{gate}:{alert.get('device')}"
-        try:
-            ts = parse_iso(alert["ts"])
-        except (KeyError, TypeError, ValueError):
-            ts = now
-        detail = str(alert.get("detail") or alert.get("last_seen") or "")[:500]
-        with self.store.transaction():
-            known = self.store.alerts.get(alert_id)  # the same episode from every gate: stored once
-            if known is None:
-                self.store.alerts.add(alert_id, kind, subject, ts, detail)
-            changed = known is None
-            if state == "cleared" and (known is None or known["state"] == "raised"):
-                self.store.alerts.clear(alert_id, ts)
-                changed = True
-            if gate is not None:
-                self._heard(gate, now)
-        if changed:
-            self._announce("alert", {**alert, "kind": kind, "subject": subject, "gate": gate})
+    def _event_archived(self, payload: dict) -> None:
+        """After a new event's commit: the console hears of it, and a ``cleared`` waiting for this
+        sighting is applied."""
+        self._announce("event", payload)
+        self.alert_archive.event_arrived(payload["event_id"])
 
     def _gate_status(self, gate: str, payload: bytes, now: float) -> None:
         """A gate's retained status, read by the contract before anything uses it: one that breaks it
@@ -384,6 +370,7 @@ class Office:
             self._heard(gate, now, status, problem=problem)
         if problem is None:
             self.receiver.status_seen(gate, payload)
+            self.alert_archive.status_seen(gate, status.get("alert_seq"))
 
     def _request(self, gate: str, verb: str, payload: bytes, now: float) -> None:
         if verb == "replay":
@@ -420,24 +407,28 @@ class Office:
         self._wake()
 
     def _replay_for_a_silent_gate(self, requester: str, payload: bytes) -> None:
-        """A gate asks another for events it missed; when that gate is down, the archive answers for it."""
+        """A gate asks another for events it missed; when that gate is down, the archive answers for it
+        (events only: the alerts' one reader is the office)."""
         body = self.replayer.parse(requester, payload,  # a gate that is up answers for itself
                                    lambda target: target in self.config.gates and self.silent(target))
-        if body is not None and self.replayer.answer(body["target"], body):
+        if body is not None and body.get("stream", "events") == "events" and self.replayer.answer(body["target"], body):
             self._wake()
 
     def ask_for_gaps(self) -> int:
         """The archive's own gaps: ask the gate (signed with command.key) for what it missed."""
         from edge.replay import request
 
-        asks = self.receiver.gaps_to_ask()
-        for gate, first, last in asks:
-            self.store.outbox.enqueue(self.topics.request("replay"),
-                                      request(gate, first, last, zone=self.config.zone, signer=self._command_signer,
-                                              now=self.clock()), now=self.clock())
-            self._wake()
-            self.receiver.asked(gate)
-        return len(asks)
+        asks = 0
+        for stream, gaps in (("events", self.receiver.gaps), ("alerts", self.alert_archive.gaps)):
+            for gate, first, last in gaps.to_ask():
+                self.store.outbox.enqueue(self.topics.request("replay"),
+                                          request(gate, first, last, zone=self.config.zone,
+                                                  signer=self._command_signer, now=self.clock(), stream=stream),
+                                          now=self.clock())
+                self._wake()
+                gaps.asked(gate)
+                asks += 1
+        return asks
 
     def _heard(self, gate: str, now: float, status: dict | None = None, *, problem: str | None = None) -> None:
         self._heard_mono[gate] = self.monotonic()  # first: a write that fails never makes a gate "silent"

@@ -39,15 +39,12 @@ import math
 import time
 
 from edge.contract import Refused, parse_event
+from edge.gaps import Gaps
 from edge.keys import verifier_from_pem, verify_record
 from edge.parking import Parking
 
 _LOG = logging.getLogger(__name__)
 FUTURE_S = 300.0  # an event dated further ahead of our clock than this is refused
-GAP_WAIT_S = 2.0  # a gap may close by itself (out of order in flight): ask only after this long
-QUIET_S = 0.5  # no event from that peer for this long: the answer to our last request is complete
-ASK_TIMEOUT_S = 5.0  # the answer is taking this long: judge it anyway (it may have been lost)
-FIRST_ASK, MIN_ASK, REPLAY_LIMIT = 200, 20, 1000  # seqs asked for at once: the window's start and bounds
 KEEP_PER_MINUTE = 20  # refusals a minute from one gate that are logged and kept; the rest are counted
 
 
@@ -74,8 +71,7 @@ class PeerReceiver:
         self.refusals: dict[str, dict[str, int]] = {}  # gate -> kind of refusal -> count since the start
         self._minute: dict[str, dict] = {}  # gate -> {"start" (monotonic), "kept", "counted"} this minute
         self._since = clock()
-        self._asks: dict[str, dict] = {}  # gate -> the last replay request (first, last, size, at)
-        self._arrived: dict[str, float] = {}  # gate -> when its last event arrived (monotonic)
+        self.gaps = Gaps(store, store.peers, clock)
 
     # -- receiving -------------------------------------------------------------------------
     def receive(self, gate: str, payload: bytes, topic: str | None = None) -> str:
@@ -97,7 +93,7 @@ class PeerReceiver:
                 return "duplicate"  # a re-send or a replay: applied once
             if event.seq is not None:
                 self.store.peers.arrived(gate, event.seq, now)
-                self._arrived[gate] = time.monotonic()
+                self.gaps.arrived(gate)
             if event.known_kind:
                 self._apply(gate, event)
             else:
@@ -144,7 +140,7 @@ class PeerReceiver:
             elif event.person_id is not None and event.opened:
                 self.store.sightings.note(f"person:{event.person_id}", now, gate, event.event_id)
                 if self.follow_people:
-                    self.alerts.person_seen(event.person_id, now)
+                    self.alerts.person_seen(event.person_id, now, event.event_id)
         if event.subject_type == "vehicle" and event.plate and event.opened:
             self.store.sightings.note(f"plate:{event.plate}", now, gate, event.event_id)
         self.parking.apply_event(event)  # the same transitions as the gate that decided
@@ -194,39 +190,9 @@ class PeerReceiver:
             text += f"; the last: gate {gate}: {reason[:200]}"
         return text
 
-    # -- gaps ------------------------------------------------------------------------------
+    # -- gaps (edge.gaps) -------------------------------------------------------------------
     def gaps_to_ask(self, now: float | None = None) -> list[tuple[str, int, int]]:
-        """(gate, from_seq, to_seq) for each peer with a gap to ask for now. A request covers at most
-        ``size`` seqs, adapted per peer like a window: doubled while answers arrive whole, halved when the
-        broker cut one short (its queue for us is limited), so replays never overflow it again."""
-        now = self.clock() if now is None else now
-        asks = []
-        for row in self.store.peers.all():
-            gate = row["gate"]
-            if row["contiguous"] >= row["highest"] or row["gap_since_epoch"] is None:
-                self._asks.pop(gate, None)
-                continue
-            if now - row["gap_since_epoch"] < GAP_WAIT_S:
-                continue  # may close by itself: events in flight arrive out of order
-            last_ask = self._asks.get(gate)
-            if last_ask is not None:
-                quiet = time.monotonic() - self._arrived.get(gate, 0.0) > QUIET_S
-                if not quiet and time.monotonic() - last_ask["at"] < ASK_TIMEOUT_S:
-                    continue  # the answer is still arriving
-                still = [s for s in self.store.peers.missing(gate, last_ask["size"])
-                         if last_ask["first"] <= s <= last_ask["last"]]
-                size = last_ask["size"]
-                size = max(MIN_ASK, size // 2) if still else min(REPLAY_LIMIT, size * 2)
-            else:
-                size = FIRST_ASK
-            missing = self.store.peers.missing(gate, 1)
-            if not missing:
-                continue
-            first = missing[0]
-            last = min(first + size - 1, row["highest"] - 1)
-            self._asks[gate] = {"first": first, "last": last, "size": size, "at": time.monotonic()}
-            asks.append((gate, first, last))
-        return asks
+        return self.gaps.to_ask(now)
 
     def status_seen(self, gate: str, payload: bytes) -> None:
         """A peer's retained status names its newest seq (a gap at the end of its stream is seen too) and
@@ -237,24 +203,13 @@ class PeerReceiver:
             status = parse_status(payload)
         except Refused:
             return
-        seq, skipped = status.get("seq"), status.get("seq_skipped") or []
-        ranges = [r for r in skipped if isinstance(r, list) and len(r) == 2
-                  and all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in r) and r[0] <= r[1]]
-        if ranges:  # numbers that gate never used (a restart after a storage failure): not waited for
-            with self.store.transaction():
-                self.store.peers.skip(gate, ranges, self.clock())
-        if isinstance(seq, int) and not isinstance(seq, bool) and seq > 0:
-            with self.store.transaction():
-                self.store.peers.announced(gate, seq, self.clock())
+        self.gaps.status_seen(gate, seq, skipped if isinstance(skipped, list) else [])
 
     def after_session_lost(self) -> list[tuple[str, int, None]]:
-        """Our broker session was lost (a long outage, a restarted broker): ask every known peer for
-        everything after what we have, up to its newest."""
-        return [(row["gate"], row["highest"] + 1, None) for row in self.store.peers.all()]
+        return self.gaps.after_session_lost()
 
     def asked(self, gate: str) -> None:
-        with self.store.transaction():
-            self.store.peers.asked(gate, self.clock())
+        self.gaps.asked(gate)
 
 
 def site_gate_keys(store):

@@ -24,10 +24,11 @@ import json
 import logging
 import os
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
+
+from edge.locks import ordered_lock
 
 _LOG = logging.getLogger(__name__)
 MAX_ITEMS = 1000
@@ -58,7 +59,7 @@ class Pending:
         self.database_id = database_id
         self.path = (path or runtime_path(database)) if persist else None
         self.max_items = max_items
-        self._lock = threading.RLock()
+        self._lock = ordered_lock("pending", reentrant=True)
         self._items: list[dict] = []
         self._next_seq: int | None = None
         self.dropped = 0  # published items dropped from memory at the bound (the broker has them)

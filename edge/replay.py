@@ -27,18 +27,22 @@ WINDOW_S = 300.0  # a request older (or further ahead) than this is ignored
 EVERY_S = 0.5  # per requester: at most one answer this often (a flood costs little)
 
 
-def request(target: str, from_seq: int, to_seq: int | None, *, zone, signer=None, now: float | None = None) -> dict:
+def request(target: str, from_seq: int, to_seq: int | None, *, zone, signer=None, now: float | None = None,
+            stream: str = "events") -> dict:
     body = contract.replay_request(request_id=f"replay-{uuid.uuid4().hex[:12]}", target=target, from_seq=from_seq,
-                                   to_seq=to_seq, ts=iso(time.time() if now is None else now, zone))
+                                   to_seq=to_seq, ts=iso(time.time() if now is None else now, zone), stream=stream)
     return sign_record(signer, body) if signer is not None else body
 
 
 class Answerer:
     """Answers the replay requests naming ``target`` with the events its database holds of ``gate``."""
 
-    def __init__(self, store, topics: contract.Topics, *, clock=time.time, verifier_for=None):
+    def __init__(self, store, topics: contract.Topics, *, clock=time.time, verifier_for=None, signer=None):
         """``verifier_for(requester)``: the Verifier of a requester's key (site mode), None when unknown;
-        ``verifier_for`` None: local mode, requests accepted unsigned."""
+        ``verifier_for`` None: local mode, requests accepted unsigned. ``signer``: a gate answering for
+        itself re-signs what an earlier key signed (a gate once given another gate's key: what it
+        published then was refused everywhere, and is accepted once the key is fixed)."""
+        self.signer = signer
         self.store = store
         self.topics = topics
         self.clock = clock
@@ -60,6 +64,8 @@ class Answerer:
             to_seq = body.get("to_seq")
             if not isinstance(from_seq, int) or from_seq < 1 or (to_seq is not None and not isinstance(to_seq, int)):
                 raise ValueError("from_seq and to_seq must be whole numbers")
+            if body.get("stream", "events") not in contract.REPLAY_STREAMS:
+                raise ValueError(f"stream must be one of {', '.join(contract.REPLAY_STREAMS)}")
             age = self.clock() - parse_iso(body["ts"])
         except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
             _LOG.warning("replay request from %s ignored: %s", requester, exc)
@@ -79,14 +85,26 @@ class Answerer:
         return body
 
     def answer(self, gate: str, body: dict) -> int:
-        """Publish ``gate``'s events from_seq..to_seq again (through the outbox); returns how many."""
-        events = self.store.events.by_seq(gate, body["from_seq"], body.get("to_seq"), LIMIT)
+        """Publish ``gate``'s events (or alerts: ``"stream": "alerts"``) from_seq..to_seq again (through the
+        outbox); returns how many."""
+        if body.get("stream") == "alerts":
+            items = [(row["topic"], row["payload"], "alert") for row in
+                     self.store.alert_log.by_seq(gate, body["from_seq"], body.get("to_seq"), LIMIT)]
+        else:
+            items = [(self.topics.event(p["kind"], gate), p, "event") for p in
+                     self.store.events.by_seq(gate, body["from_seq"], body.get("to_seq"), LIMIT)]
         with self.store.transaction():
-            for payload in events:
-                self.store.outbox.enqueue(self.topics.event(payload["kind"], gate), payload,
-                                          msg_id=f"replay:{body['request_id']}:{payload['event_id']}",
+            for topic, payload, what in items:
+                self.store.outbox.enqueue(topic, self._signed_now(payload),
+                                          msg_id=f"replay:{body['request_id']}:{what}:{payload['seq']}",
                                           now=self.clock())
-        if events:
-            _LOG.info("replayed %d events of %s (seq %s..%s)", len(events), gate, events[0]["seq"],
-                      events[-1]["seq"])
-        return len(events)
+        if items:
+            _LOG.info("replayed %d %ss of %s (seq %s..%s)", len(items), items[0][2], gate, items[0][1]["seq"],
+                      items[-1][1]["seq"])
+        return len(items)
+
+    def _signed_now(self, payload: dict) -> dict:
+        """Our own message signed by another key than ours now (it was refused): signed again."""
+        if self.signer is None or payload.get("kid") in (None, self.signer.kid):
+            return payload
+        return sign_record(self.signer, {k: v for k, v in payload.items() if k not in ("kid", "sig")})

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 import uuid
 
 from edge import contract
 from edge.keys import sign_record, verify_record
+from edge.locks import ordered_lock
 from edge.site_rules import SiteRules
 from edge.timeutil import iso
 
@@ -60,7 +60,7 @@ class Replica:
         self.clock = clock
         self.encoder_name = encoder_name  # the gate's face encoder, checked against the site's
         self.topics = contract.Topics(config.mqtt.topic_prefix, config.site, config.gate)
-        self._lock = threading.Lock()
+        self._lock = ordered_lock("replica")
         self._last_record = time.monotonic()
         self._changes = 0
         self._summary_at = -1

@@ -21,6 +21,8 @@ from __future__ import annotations
 import logging
 import threading
 
+from edge.locks import ordered_lock
+
 _LOG = logging.getLogger(__name__)
 AHEAD = 1000  # numbers always reserved beyond the next one (= the memory queue's bound)
 
@@ -29,7 +31,7 @@ class Seqs:
     def __init__(self, store, pending):
         self._store = store
         self._pending = pending
-        self._lock = threading.Lock()
+        self._lock = ordered_lock("seqs")
         self._next = 1
         self._reserved = 0  # durably reserved up to here (as committed)
         self._local = threading.local()  # .reserve_to: written in this thread's transaction, not committed

@@ -31,7 +31,7 @@ _LOG = logging.getLogger(__name__)
 
 
 class Storage:
-    def __init__(self, config, registry, rules, *, clock, wake, on_change, on_recovered):
+    def __init__(self, config, registry, rules, *, clock, wake, on_change, on_recovered, signer=None):
         self.config = config
         self.registry = registry
         self.clock = clock
@@ -39,7 +39,7 @@ class Storage:
         self.pending = Pending(config.database, database_id=registry.database_id())
         self.seqs = Seqs(registry, self.pending)
         _LOG.info("%s", self.seqs.start())
-        self.alerts = Alerts(config, registry, clock=clock, wake=wake, rules=rules)
+        self.alerts = Alerts(config, registry, clock=clock, wake=wake, rules=rules, signer=signer, numbered=True)
         self.alerts.pending = self.pending
         for device, alert_id in self.pending.alerts().items():  # from the RAM copy: not raised twice
             self.alerts.adopt(device, alert_id)
@@ -64,7 +64,8 @@ class Storage:
         then stored), so the guard clears it once it can write; the commands answered then are refused
         as replays if the broker delivers them again."""
         alert_id, ts = waited["alert_id"], waited["ts"]
-        payload = device_alert_payload(alert_id, "storage", "raised", waited["detail"], iso(ts, self.config.zone))
+        payload = self.alerts.unnumbered(device_alert_payload(alert_id, "storage", "raised", waited["detail"],
+                                                              iso(ts, self.config.zone)))
         item = self.pending.add("alert", self.alerts.topics.device_alert, payload, f"alert:{alert_id}:raised", ts=ts,
                                 extra={"op": "raise", "device": "storage", "alert_id": alert_id,
                                        "detail": waited["detail"]})

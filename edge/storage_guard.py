@@ -23,6 +23,7 @@ import shutil
 import threading
 import time
 
+from edge.locks import ordered_lock
 from edge.store import StorageFailure
 from edge.timeutil import iso
 
@@ -49,7 +50,7 @@ class StorageGuard:
         self.error: str | None = None
         self._since_mono = 0.0
         self._lock = threading.Lock()
-        self._storing = threading.Lock()  # one writer of what waits in memory: the thread or catch_up
+        self._storing = ordered_lock("storing")  # one writer of what waits in memory: the thread or catch_up
         self._kick = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

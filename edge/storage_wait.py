@@ -138,6 +138,11 @@ class Waiter:
         self._publish_status()
         payload = device_alert_payload(self.alert["alert_id"], "storage", "raised", self.alert["detail"],
                                        iso(self.since, self.config.zone))
+        payload["gate"] = self.config.gate
+        if self.config.identity_key_file:  # site mode: the office takes only what our own key signed
+            from edge.keys import load_signer, sign_record
+
+            payload = sign_record(load_signer(self.config.identity_key_file), payload)
         self._alert_mid = client.publish(self.topics.device_alert, dumps(payload), qos=1).mid
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:

@@ -13,6 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+# Every ordered lock (edge.locks) checks the one lock order in the tests: taking locks out of order fails
+# at once, not only when another thread happens to deadlock. Set before any edge module makes a lock.
+os.environ.setdefault("GATE_EDGE_LOCK_ORDER", "check")
+
 DATA = Path(__file__).parent / "data"
 FACES = DATA / "faces"
 TWO_PEOPLE = FACES / "two_people.jpg"

@@ -17,6 +17,8 @@ SQLite database (the gate's, or the CLI's view of it) with a repository per conc
     store.gates       gate_status                  the office: each gate's last status and when it was heard
     store.peers       peer_progress                each peer's seq: up to where nothing is missing, highest
     store.quarantine  quarantine                   peer events refused as implausible, kept aside
+    store.alert_peers alert_progress               each gate's alert seq, as store.peers for events
+    store.alert_log   alert_log                    numbered alert messages (a gate's own; what the office got)
     store.console     console_sessions, alert_acks, console_audit   the office's console: logins, acks, audit
     store.reports     (reads events, parking_sessions, alerts)      the console's reports: counts per hour, day
     (kv)                                           change counters: templates_rev, vehicles_rev

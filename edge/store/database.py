@@ -21,6 +21,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from edge.locks import ordered_lock
 from edge.store.errors import RegistryError, SchemaTooNew
 from edge.store.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -40,6 +41,7 @@ class Store:
 
     def __init__(self, path: str | Path, *, upgrade: bool = True, target_version: int = SCHEMA_VERSION,
                  synchronous: str = "FULL"):
+        from edge.store.alert_log import AlertLog
         from edge.store.alerts import AlertRows
         from edge.store.console import ConsoleRows
         from edge.store.events import Events
@@ -60,7 +62,7 @@ class Store:
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
+        self._lock = ordered_lock("store", reentrant=True)
         self._depth = 0
         self._before_commit: list = []
         self._after_commit: list = []
@@ -100,6 +102,8 @@ class Store:
         self.records = RegistryRecords(self)
         self.gates = GateStatus(self)
         self.peers = PeerProgress(self)
+        self.alert_peers = PeerProgress(self, "alerts")
+        self.alert_log = AlertLog(self)
         self.quarantine = Quarantine(self)
         self.console = ConsoleRows(self)
         self.reports = Reports(self)
@@ -178,6 +182,13 @@ class Store:
                     raise
                 applied.append(number)
         return applied
+
+    @contextmanager
+    def hold(self) -> Iterator[Store]:
+        """The store's lock without a transaction: taken first by code that then takes a lock ranked
+        after it (``edge.locks``) and may write, so it never waits for a transaction while holding one."""
+        with self._lock:
+            yield self
 
     @contextmanager
     def transaction(self) -> Iterator[Store]:

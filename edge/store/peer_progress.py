@@ -15,21 +15,29 @@ KEEP_SKIPS = 20
 
 
 class PeerProgress:
-    def __init__(self, store):
+    """One stream's progress per peer: ``events`` (``peer_progress``, seqs looked up in ``events``) or
+    ``alerts`` (``alert_progress``, seqs in ``alert_log``; DESIGN 6.1)."""
+
+    STREAMS = {"events": ("peer_progress", "events", "peer_skipped"),
+               "alerts": ("alert_progress", "alert_log", "alert_skipped")}
+
+    def __init__(self, store, stream: str = "events"):
         self._store = store
+        self.stream = stream
+        self._table, self._seqs, self._skip_key = self.STREAMS[stream]
 
     def arrived(self, gate: str, seq: int, now: float) -> dict:
         """Note that ``seq`` from ``gate`` is stored; returns the gate's progress after it."""
         store = self._store
         row = self.get(gate)
         if row is None:
-            store.execute("INSERT INTO peer_progress(gate, contiguous, highest) VALUES (?, ?, ?)", [gate, seq, seq])
+            store.execute(f"INSERT INTO {self._table}(gate, contiguous, highest) VALUES (?, ?, ?)", [gate, seq, seq])
             return self.get(gate)
         contiguous, highest = row["contiguous"], max(row["highest"], seq)
         if seq > contiguous:
             contiguous = self._walk(gate, contiguous)
         gap_since = None if contiguous >= highest else (row["gap_since_epoch"] or now)
-        store.execute("UPDATE peer_progress SET contiguous = ?, highest = ?, gap_since_epoch = ? WHERE gate = ?",
+        store.execute(f"UPDATE {self._table} SET contiguous = ?, highest = ?, gap_since_epoch = ? WHERE gate = ?",
                       [contiguous, highest, gap_since, gate])
         return self.get(gate)
 
@@ -40,13 +48,13 @@ class PeerProgress:
             step = next((last for first, last in skipped if first <= contiguous + 1 <= last), None)
             if step is not None:
                 contiguous = step
-            elif self._store.row("SELECT 1 FROM events WHERE gate = ? AND seq = ?", (gate, contiguous + 1)):
+            elif self._store.row(f"SELECT 1 FROM {self._seqs} WHERE gate = ? AND seq = ?", (gate, contiguous + 1)):
                 contiguous += 1
             else:
                 return contiguous
 
     def skipped(self, gate: str) -> list[list[int]]:
-        return json.loads(self._store.kv_get(f"peer_skipped:{gate}") or "[]")
+        return json.loads(self._store.kv_get(f"{self._skip_key}:{gate}") or "[]")
 
     def skip(self, gate: str, ranges: list, now: float) -> None:
         """``gate`` says it never used these seqs ([first, last] each): nobody waits for them."""
@@ -54,13 +62,13 @@ class PeerProgress:
         new = [[int(a), int(b)] for a, b in ranges if [int(a), int(b)] not in known]
         if not new:
             return
-        self._store.kv_set(f"peer_skipped:{gate}", json.dumps((known + new)[-KEEP_SKIPS:]))
+        self._store.kv_set(f"{self._skip_key}:{gate}", json.dumps((known + new)[-KEEP_SKIPS:]))
         row = self.get(gate)
         if row is not None:
             contiguous = self._walk(gate, row["contiguous"])
             highest = max(row["highest"], contiguous)
             gap_since = None if contiguous >= highest else (row["gap_since_epoch"] or now)
-            self._store.execute("UPDATE peer_progress SET contiguous = ?, highest = ?, gap_since_epoch = ? "
+            self._store.execute(f"UPDATE {self._table} SET contiguous = ?, highest = ?, gap_since_epoch = ? "
                                 "WHERE gate = ?", [contiguous, highest, gap_since, gate])
 
     def announced(self, gate: str, seq: int, now: float) -> None:
@@ -70,14 +78,21 @@ class PeerProgress:
         if row is None or seq <= row["highest"]:
             return
         self._store.execute(
-            "UPDATE peer_progress SET highest = ?, gap_since_epoch = coalesce(gap_since_epoch, ?) WHERE gate = ?",
+            f"UPDATE {self._table} SET highest = ?, gap_since_epoch = coalesce(gap_since_epoch, ?) WHERE gate = ?",
             [seq + 1, now, gate])  # one past it: the gap reaches up to and including seq
 
+    def baseline(self, gate: str, seq: int) -> None:
+        """Start tracking ``gate`` at ``seq`` (its status names it before anything arrived): what comes
+        after it is waited for, what came before is not asked for."""
+        if self.get(gate) is None:
+            self._store.execute(f"INSERT INTO {self._table}(gate, contiguous, highest) VALUES (?, ?, ?)",
+                                [gate, seq, seq])
+
     def get(self, gate: str) -> dict | None:
-        return self._store.row("SELECT * FROM peer_progress WHERE gate = ?", (gate,))
+        return self._store.row(f"SELECT * FROM {self._table} WHERE gate = ?", (gate,))
 
     def all(self) -> list[dict]:
-        return self._store.rows("SELECT * FROM peer_progress ORDER BY gate")
+        return self._store.rows(f"SELECT * FROM {self._table} ORDER BY gate")
 
     def missing(self, gate: str, limit: int = 1000) -> list[int]:
         """The seqs between contiguous and highest that have not arrived (at most ``limit``)."""
@@ -85,7 +100,8 @@ class PeerProgress:
         if row is None or row["contiguous"] >= row["highest"]:
             return []
         have = {r["seq"] for r in self._store.rows(
-            "SELECT seq FROM events WHERE gate = ? AND seq > ? AND seq < ?", (gate, row["contiguous"], row["highest"]))}
+            f"SELECT seq FROM {self._seqs} WHERE gate = ? AND seq > ? AND seq < ?",
+            (gate, row["contiguous"], row["highest"]))}
         skipped = self.skipped(gate)
         out = []
         for seq in range(row["contiguous"] + 1, row["highest"]):
@@ -96,7 +112,7 @@ class PeerProgress:
         return out
 
     def asked(self, gate: str, now: float) -> None:
-        self._store.execute("UPDATE peer_progress SET asked_epoch = ? WHERE gate = ?", [now, gate])
+        self._store.execute(f"UPDATE {self._table} SET asked_epoch = ? WHERE gate = ?", [now, gate])
 
 
 class Quarantine:

@@ -371,6 +371,40 @@ def _m14_registry_replaced(conn) -> None:
     )
 
 
+def _m15_alert_streams(conn) -> None:
+    # Issue 26: alerts are signed and numbered per gate (``seq`` of their own, DESIGN 6.1), replayed like
+    # events. ``alert_log`` holds each numbered alert message as published: at a gate, its own (what a
+    # replay answers with); at the office, what arrived from each gate (once per (gate, seq)), with
+    # ``applied`` 0 for a "cleared" still waiting for the sighting it names. ``alert_progress`` is
+    # ``peer_progress`` for the alert streams.
+    conn.executescript(
+        """
+        CREATE TABLE alert_log (
+            gate TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            alert_id TEXT NOT NULL,
+            state TEXT NOT NULL,
+            topic TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            event_id TEXT,
+            logged_epoch REAL NOT NULL,
+            applied INTEGER NOT NULL DEFAULT 1,
+            PRIMARY KEY (gate, seq)
+        );
+        CREATE INDEX alert_log_waiting ON alert_log(event_id) WHERE applied = 0;
+        CREATE INDEX alert_log_alert ON alert_log(alert_id);
+        CREATE INDEX alert_log_time ON alert_log(logged_epoch);
+        CREATE TABLE alert_progress (
+            gate TEXT PRIMARY KEY,
+            contiguous INTEGER NOT NULL,
+            highest INTEGER NOT NULL,
+            gap_since_epoch REAL,
+            asked_epoch REAL
+        );
+        """
+    )
+
+
 MIGRATIONS = [
     _m1_people_and_vehicles,
     _m2_daemon_state,
@@ -386,5 +420,6 @@ MIGRATIONS = [
     _m12_quarantine_summary,
     _m13_console_credential,
     _m14_registry_replaced,
+    _m15_alert_streams,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
