@@ -24,6 +24,14 @@ def check_config(args) -> int:
         return 2
     for warning in getattr(config, "warnings", []):
         print(warning, file=sys.stderr)
+    if not getattr(config, "is_office", False):
+        from edge.identity import line_of, stored_identity_problem
+
+        problem = stored_identity_problem(config)
+        if problem:
+            print(f"{args.file}:{line_of(args.file, 'identity_key_file')}: identity_key_file: {problem}",
+                  file=sys.stderr)
+            return 2
     print("ok")
     return 0
 

@@ -181,6 +181,7 @@ class Replica:
         if kind == "settings":
             self.rules.update(record)
             self._check_encoder(record.get("face_encoder"))
+            self._check_identity(record)
             return False
         if kind == "head":
             return False
@@ -290,6 +291,15 @@ class Replica:
         if site_encoder and self.encoder_name and site_encoder != self.encoder_name:
             self.alerts.device("faces", False, f"the site's face templates are made with '{site_encoder}' but this "
                                f"gate runs '{self.encoder_name}': set recognition.face.encoder: {site_encoder}")
+
+    def _check_identity(self, settings: dict) -> None:
+        """Our identity key against the one the office lists for us (``edge.identity``)."""
+        from edge.identity import identity_problem
+
+        problem = identity_problem(self.config.gate, self.signer, settings)
+        if problem:
+            _LOG.error("identity: %s", problem)
+        self.alerts.device("identity", problem is None, problem or "the identity key is the one the office lists")
 
     # -- state -----------------------------------------------------------------------------
     def head(self) -> dict | None:
