@@ -203,7 +203,7 @@ class PeerReceiver:
             status = parse_status(payload)
         except Refused:
             return
-        self.gaps.status_seen(gate, seq, skipped if isinstance(skipped, list) else [])
+        self.gaps.status_seen(gate, status.get("seq"), status.get("seq_skipped") or [])
 
     def after_session_lost(self) -> list[tuple[str, int, None]]:
         return self.gaps.after_session_lost()
