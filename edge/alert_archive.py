@@ -117,8 +117,7 @@ class AlertArchive:
         (and no longer waiting) when that sighting does not clear it; else it waits."""
         store, payload = self.store, logged["payload"]
         row = store.alerts.get(logged["alert_id"])
-        event = store.row("SELECT person_id, decision, ts_epoch, gate FROM events WHERE event_id = ?",
-                          (logged["event_id"],))
+        event = store.events.sighting(logged["event_id"])
         if row is None or event is None:
             return  # waits: the raise or the sighting has not arrived yet
         store.alert_log.mark_applied(logged["gate"], logged["seq"])

@@ -9,7 +9,6 @@ arrive (``edge.replica``).
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from edge.keys import load_signer, load_verifier, verify_record
@@ -37,19 +36,11 @@ def stored_identity_problem(config) -> str | None:
     them (signed by the office's registry key); None when it cannot tell."""
     if not config.site_mode or config.identity_key_file is None or not Path(config.database).exists():
         return None
-    try:
-        conn = sqlite3.connect(f"file:{config.database}?mode=ro", uri=True, timeout=5)
-        try:
-            row = conn.execute("SELECT payload FROM registry_records WHERE key = 'settings'").fetchone()
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return None  # no settings yet (a new database), or unreadable: the service says so itself
-    if row is None:
-        return None
-    import json
+    from edge.store.records import stored_record
 
-    settings = json.loads(row[0])
+    settings = stored_record(config.database, "settings")
+    if settings is None:
+        return None
     if verify_record(load_verifier(config.registry.public_keys), settings):
         return None  # not the office's: nothing to compare with
     return identity_problem(config.gate, load_signer(config.identity_key_file), settings)

@@ -65,6 +65,11 @@ class Events:
         ranges = [r for r in self.skipped_seqs() if r != [first, last]] + [[first, last]]
         self._store.kv_set("event_seq_skipped", json.dumps(ranges[-keep:]))
 
+    def sighting(self, event_id: str) -> dict | None:
+        """Who an event let through, when (``person_id``, ``decision``, ``ts_epoch``, ``gate``), or None."""
+        return self._store.row("SELECT person_id, decision, ts_epoch, gate FROM events WHERE event_id = ?",
+                               (event_id,))
+
     def has(self, event_id: str) -> bool:
         return self._store.row("SELECT 1 FROM events WHERE event_id = ?", (event_id,)) is not None
 

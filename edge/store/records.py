@@ -19,6 +19,22 @@ from edge.contract import dumps
 REGISTRY_KINDS = ("person", "vehicle", "pass")
 
 
+def stored_record(path, key: str) -> dict | None:
+    """A record of the database at ``path``, read-only without opening a Store (no migration, no write:
+    ``check-config`` beside a running gate); None when the file or the record is not there."""
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            row = conn.execute("SELECT payload FROM registry_records WHERE key = ?", (key,)).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None  # a new database, or unreadable: the service says so itself
+    return json.loads(row[0]) if row else None
+
+
 class RegistryRecords:
     def __init__(self, store):
         self._store = store
