@@ -355,10 +355,8 @@ def _type_names(types) -> str:
                          "float": "a number"}.get(t.__name__, t.__name__) for t in types)
 
 
-def parse_event(raw: bytes, topic_gate: str | None = None) -> PeerEvent:
-    """A peer's event, or ``Refused`` naming the field that cannot be used (never any other exception)."""
-    from edge.timeutil import parse_iso
-
+def _peer_object(raw: bytes) -> dict:
+    """A peer's event or alert as a JSON object of this contract version, or ``Refused``."""
     if len(raw) > MAX_EVENT_BYTES:
         raise Refused(f"payload too large ({len(raw)} bytes, max {MAX_EVENT_BYTES})")
     try:
@@ -370,6 +368,14 @@ def parse_event(raw: bytes, topic_gate: str | None = None) -> PeerEvent:
     problem = version_problem(payload)
     if problem:
         raise Refused(problem)
+    return payload
+
+
+def parse_event(raw: bytes, topic_gate: str | None = None) -> PeerEvent:
+    """A peer's event, or ``Refused`` naming the field that cannot be used (never any other exception)."""
+    from edge.timeutil import parse_iso
+
+    payload = _peer_object(raw)
     event_id = _field(payload, "event_id", str, required=True)
     if not _NAME.match(event_id):
         raise Refused("event_id must be 1-64 letters, digits, - or _")
@@ -484,17 +490,7 @@ def parse_alert(raw: bytes, kind: str, topic_gate: str | None = None) -> PeerAle
     """A gate's alert on the ``kind`` topic, or ``Refused`` naming the field (never another exception)."""
     from edge.timeutil import parse_iso
 
-    if len(raw) > MAX_EVENT_BYTES:
-        raise Refused(f"payload too large ({len(raw)} bytes, max {MAX_EVENT_BYTES})")
-    try:
-        payload = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise Refused("not UTF-8 JSON") from None
-    if not isinstance(payload, dict):
-        raise Refused("payload must be a JSON object")
-    problem = version_problem(payload)
-    if problem:
-        raise Refused(problem)
+    payload = _peer_object(raw)
     alert_id = _field(payload, "alert_id", str, required=True)
     state = _field(payload, "state", str, required=True)
     if state not in ("raised", "cleared"):
