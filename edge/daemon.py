@@ -276,10 +276,15 @@ class Daemon:
             return None
 
     # -- run / supervise ---------------------------------------------------------------------
-    def run(self) -> int:
-        """Supervise until a signal; returns the exit code."""
+    def stop_on_signals(self) -> None:
+        """SIGTERM and SIGINT stop the daemon cleanly, also while it is still starting (systemd may stop a
+        gate whose status already said online: the link starts before the cameras)."""
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stop.set())
+
+    def run(self) -> int:
+        """Supervise until a signal; returns the exit code."""
+        self.stop_on_signals()
         watchdog = sdnotify.watchdog_interval_s()
         interval = min(watchdog, 1.0) if watchdog else 1.0
         while not self.stop.wait(interval):

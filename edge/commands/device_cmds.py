@@ -17,6 +17,7 @@ def run(args) -> int:
     logging.getLogger().setLevel(getattr(logging, config.log_level))
     log_warnings(config)
     daemon = Daemon(config)
+    daemon.stop_on_signals()
     try:
         daemon.start()
         return daemon.run()
