@@ -414,6 +414,9 @@ def test_the_config_warnings_are_logged_when_the_daemon_starts(write_config, mon
         def __init__(self, config):
             started.append(config)
 
+        def stop_on_signals(self):
+            pass
+
         def start(self):
             pass
 
