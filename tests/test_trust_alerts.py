@@ -232,7 +232,7 @@ def test_the_inbox_and_device_health_never_deadlock(gate_parts):
             original.__enter__()
             if threading.current_thread().name == "jobs":
                 jobs_has_alerts_lock.set()
-                in_transaction.wait(2)  # the inbox thread is inside its transaction by now (or cannot be)
+                in_transaction.wait(0.5)  # the inbox thread is inside its transaction by now (or cannot be)
             return self
 
         def __exit__(self, *exc):
