@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 
-from edge.contract import Refused, inactivity_alert_id, parse_alert
+from edge.contract import Refused, dumps, inactivity_alert_id, parse_alert
 from edge.gaps import Gaps
 from edge.keys import verify_record
 from edge.timeutil import parse_iso
@@ -134,7 +134,7 @@ class AlertArchive:
             _LOG.warning("alert %s: a cleared from gate %s refused: %s", logged["alert_id"], logged["gate"], problem)
             self.store.after_commit(lambda: self.quarantine(logged["gate"], logged["topic"],
                                                             ("alert", f"alert {logged['alert_id']}: {problem}"),
-                                                            logged_raw(payload)))
+                                                            dumps(payload).encode("utf-8")))
             return
         if row["state"] == "raised":
             store.alerts.clear(row["alert_id"], event["ts_epoch"])
@@ -169,8 +169,3 @@ class AlertArchive:
         self.quarantine(gate or "?", topic, ("alert", reason), raw)
         return "quarantined"
 
-
-def logged_raw(payload: dict) -> bytes:
-    import json
-
-    return json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")

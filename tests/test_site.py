@@ -96,11 +96,16 @@ def site(tmp_path_factory, engines):
         assert wait_for(lambda: all(g.replica.synced for g in state.gates.values()), 30), "gates never synced"
         yield state
     finally:
-        for daemon in state.gates.values():
-            daemon.close()
-        if state.office is not None:
-            state.office.close()
-        broker.stop()
+        stop_site(state, broker)
+
+
+def stop_site(state, broker) -> None:
+    """The gates, the office (when running) and the broker of a site fixture, each stopped."""
+    for daemon in state.gates.values():
+        daemon.close()
+    if state.office is not None:
+        state.office.close()
+    broker.stop()
 
 
 def enrol(site, name, unit, photo, care_watch=False) -> int:

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 import pytest
 from mqtt_helpers import wait_for
-from test_site import PASSWORDS, REPO, SITE, gate_config, make_keys, office_config
+from test_site import PASSWORDS, REPO, SITE, gate_config, make_keys, office_config, stop_site, synced_with_office
 
 P = f"gate/{SITE}"
 ZONE = __import__("zoneinfo").ZoneInfo("Asia/Shanghai")
@@ -47,18 +47,13 @@ def site(tmp_path_factory):
         assert wait_for(lambda: all(g.replica.synced for g in state.gates.values()), 30), "gates never synced"
         yield state
     finally:
-        for daemon in state.gates.values():
-            daemon.close()
-        if state.office is not None:
-            state.office.close()
-        broker.stop()
+        stop_site(state, broker)
 
 
 def _care_watch_person(site, name: str) -> int:
     person = site.office.store.people.add(name, "7-101", care_watch=True)
     site.office.link.wake()
-    head = lambda: site.office.store.records.get("head")  # noqa: E731
-    assert wait_for(lambda: all(g.replica.synced and g.replica.head() == head() for g in site.gates.values()), 20)
+    assert wait_for(lambda: synced_with_office(site), 20)
     return person
 
 

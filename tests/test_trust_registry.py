@@ -21,7 +21,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 from mqtt_helpers import wait_for
-from test_site import PASSWORDS, REPO, gate_config, make_keys, office_config
+from test_site import PASSWORDS, REPO, gate_config, make_keys, office_config, stop_site
 
 P = "gate/tianlin12"
 PEOPLE = 4
@@ -74,11 +74,7 @@ def site(tmp_path_factory):
         state.office = None
         yield state
     finally:
-        for daemon in state.gates.values():
-            daemon.close()
-        if state.office is not None:
-            state.office.close()
-        broker.stop()
+        stop_site(state, broker)
 
 
 def _office_yaml(site, name: str) -> Path:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 
+from edge.contract import dumps
+
 SEQ_KEY = "alert_seq_used"
 
 
@@ -34,7 +36,7 @@ class AlertLog:
             "INSERT INTO alert_log(gate, seq, alert_id, state, topic, payload, event_id, logged_epoch, applied) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [gate, seq, str(payload.get("alert_id")), str(payload.get("state")), topic,
-             json.dumps(payload, ensure_ascii=False, sort_keys=True), payload.get("event_id"), now, int(applied)])
+             dumps(payload), payload.get("event_id"), now, int(applied)])
 
     def get(self, gate: str, seq: int) -> dict | None:
         row = self._store.row("SELECT * FROM alert_log WHERE gate = ? AND seq = ?", (gate, seq))
