@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench import shared_data
-from edge.matcher import FaceMatcher
+from edge.rules.matcher import FaceMatcher
 from edge.store import TemplateSet
 
 MARGINS = [0.0, 0.02, 0.04, 0.06, 0.08, 0.10, 0.12]

@@ -94,7 +94,7 @@ def naive_run(enrol, frames):
 
 
 def ours_run(enrol, frames, on_ready=None, detector="hog"):
-    from edge.matcher import FaceMatcher
+    from edge.rules.matcher import FaceMatcher
     from edge.store import TemplateSet
     from models.faces import FaceDetector, FaceEngine
 
@@ -135,7 +135,7 @@ def ours_run(enrol, frames, on_ready=None, detector="hog"):
 
 
 def matching_times(dim=704, repeats=200):
-    from edge.matcher import FaceMatcher
+    from edge.rules.matcher import FaceMatcher
     from edge.store import TemplateSet
 
     rng = np.random.default_rng(1)

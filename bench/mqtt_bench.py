@@ -28,8 +28,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.config import load_config
 from edge.contract import Topics
-from edge.localbroker import LocalBroker, mosquitto_binary
-from edge.mqtt_link import MqttLink
+from edge.site.localbroker import LocalBroker, mosquitto_binary
+from edge.site.mqtt_link import MqttLink
 from edge.store import Store
 
 

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 def apply_rate(folder: Path, keys: Path, n: int) -> None:
     from edge.alerts import Alerts
     from edge.config import load_config
-    from edge.peers import PeerReceiver
+    from edge.site.peers import PeerReceiver
     from edge.store import Store
 
     sys.path.insert(0, str(REPO / "tests"))
@@ -59,7 +59,7 @@ def gap_fill(folder: Path, keys: Path, gap: int) -> None:
     from mqtt_helpers import wait_for
     from test_peers import _broker, _gate, _office
 
-    from edge.peers import GAP_WAIT_S
+    from edge.site.peers import GAP_WAIT_S
 
     broker = _broker(folder / "gap").start()
     office = west = east = None
@@ -96,7 +96,7 @@ def main(argv=None) -> int:
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--gap", type=int, default=1000)
     args = parser.parse_args(argv)
-    from edge.localbroker import mosquitto_binary
+    from edge.site.localbroker import mosquitto_binary
 
     sys.path.insert(0, str(REPO / "tests"))
     from test_site import make_keys

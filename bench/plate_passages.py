@@ -21,7 +21,7 @@ import cv2
 from bench import shared_data
 from bench.plate_hardset import PASSAGE_FRAMES, build_passages
 from edge.config.recognition import PlateRecognitionConfig
-from edge.plate_vote import PlateVoter
+from edge.rules.plate_vote import PlateVoter
 
 COLOURS = ("blue", "yellow", "green", "white", "black")
 FRAME_S = 0.2  # 5 frames a second, as a gate's plate camera is configured

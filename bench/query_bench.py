@@ -19,7 +19,7 @@ import yaml
 
 from edge.config import load_config
 from edge.plates import LETTERS, PROVINCES
-from edge.query import query_person, query_plate
+from edge.registry.query import query_person, query_plate
 from edge.store import Store
 
 

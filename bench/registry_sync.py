@@ -50,9 +50,9 @@ def main(argv=None) -> int:
     from test_site import PASSWORDS, gate_config, make_keys, office_config
 
     from edge.config import load_config
-    from edge.localbroker import LocalBroker, mosquitto_binary
-    from edge.matcher import FaceMatcher
-    from edge.office import Office
+    from edge.office.service import Office
+    from edge.rules.matcher import FaceMatcher
+    from edge.site.localbroker import LocalBroker, mosquitto_binary
     from edge.store import SCHEMA_VERSION, Store
 
     if mosquitto_binary() is None:
@@ -142,8 +142,8 @@ def naive_vs_ours(office_store, keys: Path, folder: Path, people: int) -> None:
     from edge.alerts import Alerts
     from edge.config import load_config
     from edge.keys import load_verifier
-    from edge.replica import Replica
-    from edge.site_rules import SiteRules
+    from edge.rules.site_rules import SiteRules
+    from edge.site.replica import Replica
     from edge.store import Store
 
     records = [(f"gate/tianlin12/registry/{kind}/{key}", json.dumps(record).encode())

@@ -88,8 +88,8 @@ def main(argv=None) -> int:
     from bench.storage_faults import LoopDisk
     from drivers.barrier_simulator import BarrierSimulator
     from drivers.ptylink import PtyLink
-    from edge.demo import enrol_residents, make_media, prepare
-    from edge.localbroker import LocalBroker
+    from edge.cli.demo import enrol_residents, make_media, prepare
+    from edge.site.localbroker import LocalBroker
     from edge.store import Store
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -3,8 +3,8 @@
 State lives in the registry's ``alerts`` table, so a restart neither repeats nor forgets an alert.
 Raising or clearing writes the alert row and its outbox message in one transaction. When the database
 cannot be written (``StorageFailure``), a device alert is raised or cleared all the same: its message
-waits in memory (``edge.pending``), published straight from there, and an overlay here remembers it
-until ``edge.backfill`` has written it (``forget``), so it is neither repeated nor lost.
+waits in memory (``edge.durable.memory_queue``), published straight from there, and an overlay here remembers it
+until ``edge.durable.backfill`` has written it (``forget``), so it is neither repeated nor lost.
 
     device       one open alert per device; alert_id is random per episode
     inactivity   one alert per episode (a resident unseen since a given sighting); alert_id is derived
@@ -14,7 +14,7 @@ A gate's alerts carry ``gate`` and a ``seq`` of their own (``store.alert_log``: 
 numbered in the transaction that raises or clears, replayed like events), and in site mode ``kid`` and
 ``sig`` of the gate's identity key (DESIGN 6.1); a ``cleared`` inactivity alert names the ``event_id``
 of the sighting that cleared it. One written while storage fails is signed and carries no ``seq``; it is
-numbered when ``edge.backfill`` writes it. Lock order (``edge.locks``): the store, then ``_lock``.
+numbered when ``edge.durable.backfill`` writes it. Lock order (``edge.locks``): the store, then ``_lock``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class Alerts:
                  numbered: bool = False):
         """``signer``: the gate's identity key (site mode), None: unsigned; ``numbered``: a gate's alerts
         get ``gate`` and their own ``seq`` (the office's own alerts are neither)."""
-        from edge.site_rules import SiteRules
+        from edge.rules.site_rules import SiteRules
 
         self.config = config
         self.rules = rules or SiteRules(config)
@@ -149,7 +149,7 @@ class Alerts:
         return self._signed(payload)
 
     def stored_from_memory(self, item: dict) -> None:
-        """Inside ``edge.backfill``'s transaction: a device alert change that waited in memory, written now
+        """Inside ``edge.durable.backfill``'s transaction: a device alert change that waited in memory, written now
         with its number (a receiver that got it unnumbered takes the numbered copy as the same change)."""
         store, extra, ts = self.store, item["extra"], item["ts"]
         alert_id = extra["alert_id"]
@@ -161,12 +161,12 @@ class Alerts:
         self._send(item["topic"], payload, item["msg_id"], ts, sent_epoch=item["published_epoch"])
 
     def adopt(self, device: str, alert_id: str) -> None:
-        """An alert raised before the database opened (``edge.storage_wait``), now waiting in memory."""
+        """An alert raised before the database opened (``edge.gate.waiting``), now waiting in memory."""
         with self._lock:
             self._memory[device] = alert_id
 
     def forget(self, device: str) -> None:
-        """The device's alert changes kept in memory are all written now (``edge.backfill``)."""
+        """The device's alert changes kept in memory are all written now (``edge.durable.backfill``)."""
         with self._lock:
             self._memory.pop(device, None)
 

@@ -162,7 +162,7 @@ def registry(tmp_path):
 
 @pytest.fixture(scope="session")
 def enroller():
-    from edge.enrol import Enroller
+    from edge.registry.enrol import Enroller
 
     return Enroller()
 
@@ -187,7 +187,7 @@ def engines():
 
 @pytest.fixture
 def recognizers(engines, registry, config):
-    from edge.recognition import Recognizers
+    from edge.gate.recognition import Recognizers
 
     return Recognizers(config, registry, **engines)
 
@@ -202,7 +202,7 @@ def _need(program: str, finder) -> str:
 @pytest.fixture
 def make_broker(tmp_path):
     """Start private mosquitto brokers: make_broker(users=..., acl=..., tls=...)."""
-    from edge.localbroker import LocalBroker, mosquitto_binary
+    from edge.site.localbroker import LocalBroker, mosquitto_binary
 
     _need("mosquitto", mosquitto_binary)
     started = []

@@ -26,10 +26,10 @@ def console_site(folder, *, cameras=None, barriers=None, engines=None, recogniti
     """``cameras``/``barriers``/``recognition``: the gate's (default: unplugged cameras, one simulated
     barrier); ``engines``: loaded models to share (conftest), whose face encoder the site then uses."""
     from edge.config import load_config
-    from edge.console.users import add_user
-    from edge.daemon import Daemon
-    from edge.localbroker import LocalBroker, mosquitto_binary
-    from edge.office import Office
+    from edge.gate.daemon import Daemon
+    from edge.office.console.users import add_user
+    from edge.office.service import Office
+    from edge.site.localbroker import LocalBroker, mosquitto_binary
 
     if mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed (make test installs it when run as root)")

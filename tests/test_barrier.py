@@ -93,7 +93,7 @@ def test_latency_beyond_the_timeout_is_silence(pty_barrier):
 
 def test_alert_raised_after_n_failures_and_cleared_on_recovery(pty_barrier, config, registry):
     from edge.alerts import Alerts
-    from edge.jobs import Jobs
+    from edge.gate.jobs import Jobs
 
     link, device = pty_barrier
     with driver(link.host_path) as barrier:
@@ -158,7 +158,7 @@ def test_simulated_driver_records_commands():
 
 
 def test_cli_wiring_test_against_the_simulator(pty_barrier, write_config, tmp_path, capsys):
-    from edge.cli import main
+    from edge.cli.main import main
 
     link, device = pty_barrier
     path = write_config({

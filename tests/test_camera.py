@@ -84,7 +84,7 @@ def test_a_source_that_disappears_is_reconnected(tmp_path):
 
 def test_a_camera_down_too_long_raises_and_then_clears_a_device_alert(tmp_path, config, registry):
     from edge.alerts import Alerts
-    from edge.jobs import Jobs
+    from edge.gate.jobs import Jobs
 
     path = tmp_path / "late.avi"
     path.write_bytes(b"")  # the file is there but holds no video yet: the camera cannot open it

@@ -49,7 +49,7 @@ def alert_within(jobs, registry, state: str, timeout: float) -> float | None:
 def watched(config, registry):
     """A camera factory whose cameras are watched by the daemon's health job (Alerts + Jobs)."""
     from edge.alerts import Alerts
-    from edge.jobs import Jobs
+    from edge.gate.jobs import Jobs
 
     cameras = []
 
@@ -119,7 +119,7 @@ def test_frames_per_second_after_a_freeze_is_the_stream_rate(rtsp_server, watche
 
 
 def test_the_status_topic_shows_the_camera_s_reconnects(make_rtsp_server, broker, tmp_path):
-    from edge.daemon import Daemon
+    from edge.gate.daemon import Daemon
 
     server = make_rtsp_server()
     cam = {"id": "gate-cam", "source": server.url, "role": "plate", "lane": "in", "read_qr": False,
@@ -161,7 +161,7 @@ def test_the_status_topic_shows_the_camera_s_reconnects(make_rtsp_server, broker
 def test_rtsp_credentials_never_reach_logs_or_check_config(make_rtsp_server, caplog, capfd, write_config):
     import logging
 
-    from edge.cli import main
+    from edge.cli.main import main
 
     caplog.set_level(logging.DEBUG)
     server = make_rtsp_server(user=f"user:{PASSWORD}", path="/x")

@@ -8,7 +8,7 @@ import shutil
 import pytest
 from conftest import TWO_PEOPLE, face
 
-from edge.cli import main
+from edge.cli.main import main
 from models.faces import DEFAULT_ENCODER
 
 
@@ -219,7 +219,7 @@ def test_person_list_json(minimal_config, capsys, registry):
 
 
 def test_a_csv_photo_outside_the_csvs_folder_is_refused_without_saying_whether_it_exists(tmp_path, config):
-    from edge.importer import ImportRejected, import_csv
+    from edge.registry.importer import ImportRejected, import_csv
     from edge.store import Store
 
     folder = tmp_path / "csv"

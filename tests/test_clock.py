@@ -36,7 +36,7 @@ def test_the_clock_section_refuses_what_it_cannot_mean(write_config):
     assert any("unknown value 'fast'; use one of: real, simulated" in p for p in problems), problems
 
 
-# -- the clock defences (edge.clockwatch) ------------------------------------------------------------
+# -- the clock defences (edge.gate.clockwatch) ------------------------------------------------------------
 
 DAY = 86400.0
 
@@ -64,8 +64,8 @@ def office_status(ts_epoch: float) -> bytes:
 @pytest.fixture
 def watched(minimal_config):
     from edge.alerts import Alerts
-    from edge.clockwatch import ClockWatch
-    from edge.jobs import Jobs
+    from edge.gate.clockwatch import ClockWatch
+    from edge.gate.jobs import Jobs
     from edge.store import Store
     from edge.timeutil import FixedClock
 
@@ -115,7 +115,7 @@ def test_a_clock_that_jumps_two_days_ahead_raises_no_burst_of_care_alerts(watche
 
 
 def test_the_confirmation_survives_a_restart_and_a_wrong_clock_keeps_its_alert(watched):
-    from edge.clockwatch import ClockWatch
+    from edge.gate.clockwatch import ClockWatch
 
     w = watched
     w.watch.tick()
@@ -131,7 +131,7 @@ def test_the_confirmation_survives_a_restart_and_a_wrong_clock_keeps_its_alert(w
 
 def test_the_demos_declared_fast_forward_is_not_a_jump(tmp_path, minimal_config):
     from edge.alerts import Alerts
-    from edge.clockwatch import ClockWatch
+    from edge.gate.clockwatch import ClockWatch
     from edge.store import Store
     from edge.timeutil import Clock
 

@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from mqtt_helpers import Listener, gate_config, wait_for
 
-from edge.daemon import Daemon
-from edge.localbroker import free_port
-from edge.remote import new_command
+from edge.gate.daemon import Daemon
+from edge.site.localbroker import free_port
+from edge.site.remote import new_command
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = b"office-and-gates-share-this-key!"

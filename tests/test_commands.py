@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mqtt_helpers import Listener, gate_config, wait_for
 
-from edge.daemon import Daemon
-from edge.remote import CommandRefused, canonical, new_command, parse_command, sign
+from edge.gate.daemon import Daemon
+from edge.site.remote import CommandRefused, canonical, new_command, parse_command, sign
 from edge.timeutil import iso
 
 KEY = b"0123456789abcdef0123456789abcdef"
@@ -149,7 +149,7 @@ def test_reload_takes_a_rotated_pass_key(tmp_path, broker):
 def test_pay_opens_a_held_exit(running_gate):
     daemon, office, config = running_gate
     gate = daemon.gate
-    from edge.plate_match import PlateMatch  # noqa: F401  (the car is unregistered: no match)
+    from edge.rules.plate_match import PlateMatch  # noqa: F401  (the car is unregistered: no match)
 
     entry = gate.vehicle("in", "沪A12345")
     daemon.registry.sessions.backdate_entry(entry["session_id"], 2700)
@@ -189,7 +189,7 @@ def test_peer_gates_share_last_seen_and_parking_sessions(tmp_path, broker, runni
         assert exit_event["session_id"] == entry["session_id"] and exit_event["decision"] == "open"
         assert wait_for(lambda: west.registry.sessions.open_for("沪B77777") is None, 10)
         # Re-delivery of the same event changes nothing.
-        from edge.peers import apply_peer_event
+        from edge.site.peers import apply_peer_event
 
         payload = json.dumps(office.on("/west/event/entry")[0]).encode()
         assert apply_peer_event(east.registry, east.alerts, "west", payload) is False

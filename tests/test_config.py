@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.cli import main
+from edge.cli.main import main
 from edge.config import ConfigError, load_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -214,7 +214,7 @@ def test_shipped_configs_are_valid(name, tmp_path):
     if name == "gate.example.yaml":
         path = _with_stand_ins(REPO / "config" / name, tmp_path)
     else:
-        from edge.demo import prepare
+        from edge.cli.demo import prepare
 
         # The demo config is completed in its working folder (broker port, barrier pty, keys, media).
         path = prepare(tmp_path, 18830, "/dev/ttyUSB0")
@@ -406,7 +406,7 @@ def test_the_design_example_config_starts_with_a_warning(tmp_path, capsys):
 
 
 def test_the_config_warnings_are_logged_when_the_daemon_starts(write_config, monkeypatch, caplog):
-    import edge.daemon
+    import edge.gate.daemon
 
     started = []
 
@@ -426,7 +426,7 @@ def test_the_config_warnings_are_logged_when_the_daemon_starts(write_config, mon
         def close(self):
             pass
 
-    monkeypatch.setattr(edge.daemon, "Daemon", NoDaemon)
+    monkeypatch.setattr(edge.gate.daemon, "Daemon", NoDaemon)
     path = write_config(BASE + "cameras:\n  - {id: c, source: rtsp://x, role: plate, lane: in}\n"
                         "barriers:\n  - {id: car, type: simulated, lanes: [in, out]}\n")
     with caplog.at_level("WARNING", logger="edge.config"):
@@ -436,7 +436,7 @@ def test_the_config_warnings_are_logged_when_the_daemon_starts(write_config, mon
 
 
 def test_a_camera_url_with_a_password_is_never_printed(write_config, capsys):
-    from edge.cli import main
+    from edge.cli.main import main
 
     path = write_config("site: s\ngate: g\ndatabase: r.db\ncameras:\n  - rtsp://admin:hunter2@192.0.2.5/stream1\n")
     assert main(["check-config", str(path)]) == 2

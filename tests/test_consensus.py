@@ -1,6 +1,6 @@
 """Multi-frame consensus: min hits within a window, one decision per passage."""
 
-from edge.consensus import Consensus
+from edge.rules.consensus import Consensus
 
 
 def test_needs_min_hits_within_the_window():

@@ -296,8 +296,8 @@ def test_logout_ends_the_session(site):
 def test_console_user_add(tmp_path, capsys):
     from test_site import make_keys, office_config
 
-    from edge.cli import main
-    from edge.console.users import authenticate
+    from edge.cli.main import main
+    from edge.office.console.users import authenticate
 
     keys = make_keys(tmp_path)
     config = office_config(tmp_path, keys, 1883, "ensemble")
@@ -346,7 +346,7 @@ def test_a_number_is_ascii_digits_only(site, guard, digit):
 
 
 def test_the_console_listen_port_is_ascii_digits(site):
-    from edge.console import parse_listen
+    from edge.office.console import parse_listen
 
     assert parse_listen("127.0.0.1:8080") == ("127.0.0.1", 8080)
     for bad in ("127.0.0.1:²", "127.0.0.1:٨٠", "127.0.0.1:+80", "127.0.0.1:99999"):
@@ -364,7 +364,7 @@ def send_until_answered(site, client, path: str, content_type: str, total: int, 
     import socket
     from urllib.parse import urlsplit
 
-    from edge.console.app import COOKIE
+    from edge.office.console.app import COOKIE
 
     url = urlsplit(site.url)
     lines = [f"POST {path} HTTP/1.1", f"Host: {url.netloc}", f"Content-Type: {content_type}",
@@ -479,7 +479,7 @@ def english_words(html: str, codes: set[str]) -> set[tuple[str, str]]:
 def test_every_page_in_chinese_has_no_english_word_but_codes(site, guard):
     """As a guard and as an admin, every page in Chinese (the default) with something on it: a car held
     at the exit and one paid, people and strangers at the gate, a device alert, a camera whose video ended."""
-    from edge.importer import PEOPLE_COLUMNS, VEHICLE_COLUMNS
+    from edge.registry.importer import PEOPLE_COLUMNS, VEHICLE_COLUMNS
     from edge.store import VEHICLE_CLASSES
 
     held = held_exit(site, "苏E77001")
@@ -532,7 +532,7 @@ def test_every_page_in_chinese_has_no_english_word_but_codes(site, guard):
 
 
 def test_what_gates_write_is_said_in_the_pages_language():
-    from edge.console.i18n import device, message
+    from edge.office.console.i18n import device, message
 
     for english, chinese in (
             ("paid 5.00 yuan", "已缴 5.00 元"),
@@ -572,7 +572,7 @@ def contrast(foreground: str, background: str) -> float:
 def test_every_text_and_indicator_colour_has_a_contrast_of_4_5_or_more():
     """console.css lists each colour on each background it is shown on with its ratio: every ratio is
     right and at least 4.5:1, and every colour the rules use as text or background is in that list."""
-    from edge.console.app import HERE
+    from edge.office.console.app import HERE
 
     css = (HERE / "static" / "console.css").read_text()
     table = re.findall(r"(#[0-9a-f]{3,6})\s+on\s+(#[0-9a-f]{3,6})\s+([0-9.]+):1", css)

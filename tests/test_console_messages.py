@@ -1,6 +1,6 @@
 """The console's errors in the page's language: every JSON error keeps ``error`` in English (what scripts and
 tests compare) and adds ``message``, the same in the console's language (cookie ``lang``: zh unless en),
-translated by ``edge.console.i18n.error_message``; an error it does not wholly know stays in English."""
+translated by ``edge.office.console.i18n.error_message``; an error it does not wholly know stays in English."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from conftest import console_client
 from console_site import console_site
 
-CONSOLE = Path(__file__).resolve().parents[1] / "edge" / "console"
+CONSOLE = Path(__file__).resolve().parents[1] / "edge" / "office" / "console"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 # The calls whose argument (at this index) is an error's English text.
 MESSAGE_ARG = {"HTTPException": 1, "GateAnswer": 1, "_error": 1, "error": 2, "refuse": 2, "BadParameter": 0}
@@ -39,7 +39,7 @@ def _template(node) -> list | None:
 
 
 def literal_messages() -> list[tuple[str, list]]:
-    """(where, template) of every error text written in edge/console/*.py: the message of each
+    """(where, template) of every error text written in edge/office/console/*.py: the message of each
     ``HTTPException(status, message)`` (and of the helpers that answer one) and each ``{"error": …}``."""
     found = []
     for path in sorted(CONSOLE.glob("*.py")):
@@ -81,7 +81,7 @@ def test_the_source_has_the_messages_the_test_looks_for():
 
 @pytest.mark.parametrize("where,template", literal_messages(), ids=lambda v: v if isinstance(v, str) else "")
 def test_every_error_the_console_writes_has_a_chinese_translation(where, template):
-    from edge.console.i18n import error_message
+    from edge.office.console.i18n import error_message
 
     tried = []
     for text in texts(template):
@@ -93,13 +93,13 @@ def test_every_error_the_console_writes_has_a_chinese_translation(where, templat
                                       if isinstance(part, str)):
             return
         tried.append(text)
-    pytest.fail(f"{where}: no Chinese for {tried[:3]} (add it to edge/console/i18n.py _ERRORS)")
+    pytest.fail(f"{where}: no Chinese for {tried[:3]} (add it to edge/office/console/i18n.py _ERRORS)")
 
 
 def test_the_body_size_guard_s_answers_have_chinese_too():
-    from edge.console.app import MAX_FORM_BYTES, BodyTooLarge
-    from edge.console.i18n import error_message
-    from edge.console.uploads import MAX_BODY_BYTES
+    from edge.office.console.app import MAX_FORM_BYTES, BodyTooLarge
+    from edge.office.console.i18n import error_message
+    from edge.office.console.uploads import MAX_BODY_BYTES
 
     assert error_message(BodyTooLarge(MAX_FORM_BYTES).detail, "zh") == "发送的内容太大，最多只能 1 MB"
     assert error_message(BodyTooLarge(MAX_BODY_BYTES).detail, "zh") == (
@@ -120,7 +120,7 @@ def test_the_body_size_guard_s_answers_have_chinese_too():
      "照片有问题：a.jpg：照片上有 2 张人脸；照片上只能有本人一个人。什么都没有保存"),
 ])
 def test_the_variable_part_of_a_message_is_kept(text, zh):
-    from edge.console.i18n import error_message
+    from edge.office.console.i18n import error_message
 
     assert error_message(text, "zh") == zh
     assert error_message(text, "en") == text
@@ -133,7 +133,7 @@ def test_the_variable_part_of_a_message_is_kept(text, zh):
     "photo: a.jpg: no face found; a reason no pattern knows; nothing was stored",
 ])
 def test_a_message_not_wholly_known_stays_in_english(text):
-    from edge.console.i18n import error_message
+    from edge.office.console.i18n import error_message
 
     assert error_message(text, "zh") == text
 

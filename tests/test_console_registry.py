@@ -390,7 +390,7 @@ def test_a_good_csv_imports_every_row_with_photos_not_kept(site, admin):
 
 # -- passes --------------------------------------------------------------------------------------------
 def test_a_guard_issues_a_visitors_pass_that_the_gate_accepts_then_revokes_it(site, guard):
-    from edge.passes import check_pass, pass_checker
+    from edge.registry.passes import check_pass, pass_checker
     from models.images import decode_image
     from models.qr import QrReader
 
@@ -471,8 +471,8 @@ def test_the_passes_page_issues_a_pass_to_print(site, guard):
 def test_an_office_without_a_pass_key_says_so(site):
     import asyncio
 
-    from edge.console.app import COOKIE, SESSION_TTL_S, _hash, create_app
-    from edge.console.users import UsersFile
+    from edge.office.console.app import COOKIE, SESSION_TTL_S, _hash, create_app
+    from edge.office.console.users import UsersFile
 
     store = site.office.store
     console = SimpleNamespace(office=site.office, config=site.office.config.model_copy(update={"passes": None}),
@@ -526,7 +526,7 @@ def test_a_chunked_upload_past_the_bound_is_refused_before_it_is_all_read_and_no
     arrives and answers 413 at ``MAX_BODY_BYTES``, before the rest of the body is sent or spooled."""
     from test_console import send_until_answered
 
-    from edge.console.uploads import MAX_BODY_BYTES
+    from edge.office.console.uploads import MAX_BODY_BYTES
 
     left, before = set(uploads_left()), counts(site)
     boundary = "gate-edge-test-boundary"

@@ -21,9 +21,9 @@ import pytest
 
 from edge import contract
 from edge.config.rules import ParkingConfig
-from edge.console import reports
-from edge.console.charts import Series, bar_chart, line_chart, nice_ticks
-from edge.peers import PeerReceiver
+from edge.office.console import reports
+from edge.office.console.charts import Series, bar_chart, line_chart, nice_ticks
+from edge.site.peers import PeerReceiver
 from edge.store import Store
 from edge.timeutil import iso
 
@@ -351,7 +351,7 @@ def test_every_chart_colour_stands_out_from_the_card_at_3_to_1():
     graphical objects against what is beside them (the chart's white card)."""
     from test_console import contrast
 
-    from edge.console.charts import AXIS, CARD, INK, PALETTE
+    from edge.office.console.charts import AXIS, CARD, INK, PALETTE
 
     for colour in PALETTE:
         assert contrast(colour, CARD) >= 3.0, colour

@@ -13,7 +13,7 @@ from conftest import face, log_in, shot, show
 from console_site import console_site
 from mqtt_helpers import wait_for
 
-from edge.credentials.qr import QR_COOLDOWN_S
+from edge.gate.credentials.qr import QR_COOLDOWN_S
 
 
 @pytest.fixture(scope="module")

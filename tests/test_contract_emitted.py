@@ -20,8 +20,8 @@ from conftest import PLATES, face, show
 from mqtt_helpers import Listener, wait_for
 from test_end_to_end import KEY, Site
 
-from edge.remote import new_command
 from edge.schemas import NAMES, schema, schema_for_topic, validate
+from edge.site.remote import new_command
 
 SITE, GATE = "tianlin12", "east"
 BASE = f"gate/{SITE}"

@@ -1,4 +1,4 @@
-"""Credential processors (edge.credentials): the list a camera runs, foreign QR codes, the monotonic clock."""
+"""Credential processors (edge.gate.credentials): the list a camera runs, foreign QR codes, the monotonic clock."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from conftest import PLATES, face
 from drivers.barriers import make_barrier
 from edge.alerts import Alerts
 from edge.config import load_config
-from edge.gate import Gate
-from edge.recognition import Recognizers
+from edge.gate.controller import Gate
+from edge.gate.recognition import Recognizers
 from edge.store import Store
 from models.images import letterbox, load_rgb
 
@@ -58,8 +58,8 @@ def kinds(registry) -> list[tuple]:
 
 # -- the processor list -------------------------------------------------------------------------------
 def test_each_camera_runs_the_processors_of_its_role_and_qr_unless_turned_off(tmp_path):
-    from edge.credentials import FaceProcessor, PlateProcessor, Processor, QrProcessor, processors_for
-    from edge.pipeline import CameraWorker
+    from edge.gate.credentials import FaceProcessor, PlateProcessor, Processor, QrProcessor, processors_for
+    from edge.gate.pipeline import CameraWorker
 
     cams = [camera("face-in"), camera("plate-in", "plate"), camera("plate-out", "plate", "out", read_qr=False)]
     config, registry, _, gate, recognizers = setup_gate(tmp_path, {}, cams)
@@ -78,14 +78,14 @@ def test_each_camera_runs_the_processors_of_its_role_and_qr_unless_turned_off(tm
 # -- QR codes -----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("text", ["https://example.com/menu?table=12", "TEL:13800000000", "GE1:HELLOWORLD"])
 def test_a_foreign_qr_code_makes_no_event_and_no_denial(tmp_path, text, caplog):
-    from edge.credentials import QrProcessor, Shot
+    from edge.gate.credentials import QrProcessor, Shot
     from models.qr import QrReader
 
     config, registry, barrier, gate, recognizers = setup_gate(tmp_path, {"qr": QrReader()}, [camera()])
     qr = QrProcessor(config.cameras[0], config, recognizers, gate, KEY)
     rgb = qr_frame(text)
     assert [c.text for c in qr.observe(Shot(rgb, T0, 0.0))] == [text]  # it is read: the test can fail
-    with caplog.at_level("DEBUG", logger="edge.credentials.qr"):
+    with caplog.at_level("DEBUG", logger="edge.gate.credentials.qr"):
         events = [e for i in range(20) for e in qr.process(Shot(rgb, T0 + i, 100.0 + 20 * i))]
     assert events == [] and kinds(registry) == [] and barrier.commands == []
     assert "not a gate-edge pass" in caplog.text
@@ -93,8 +93,8 @@ def test_a_foreign_qr_code_makes_no_event_and_no_denial(tmp_path, text, caplog):
 
 
 def test_a_pass_of_our_format_that_fails_verification_is_denied(tmp_path):
-    from edge.credentials import QrProcessor, Shot
-    from edge.passes import issue_token, record_pass
+    from edge.gate.credentials import QrProcessor, Shot
+    from edge.registry.passes import issue_token, record_pass
     from models.qr import QrReader
 
     config, registry, barrier, gate, recognizers = setup_gate(tmp_path, {"qr": QrReader()}, [camera()])
@@ -121,7 +121,7 @@ def jumping_stamps(count=30, jump_at=10) -> list[tuple[float, float]]:
 def held_up(tmp_path, engines, credential):
     """A gate whose one camera sees ``credential`` (a resident's face, a plate, a valid pass) in every frame:
     (config, registry, barrier, gate, recognizers, rgb)."""
-    from edge.passes import issue_token, record_pass
+    from edge.registry.passes import issue_token, record_pass
 
     cam = camera(role="plate" if credential == "plate" else "face", read_qr=credential == "qr", process_every_s=0)
     config, registry, barrier, gate, recognizers = setup_gate(
@@ -142,7 +142,7 @@ def held_up(tmp_path, engines, credential):
 
 @pytest.mark.parametrize("credential", ["face", "plate", "qr"])
 def test_a_processor_does_not_re_trigger_when_the_wall_clock_jumps(tmp_path, engines, credential):
-    from edge.credentials import FaceProcessor, PlateProcessor, QrProcessor, Shot
+    from edge.gate.credentials import FaceProcessor, PlateProcessor, QrProcessor, Shot
 
     config, registry, barrier, gate, recognizers, rgb = held_up(tmp_path, engines, credential)
     kind = {"face": FaceProcessor, "plate": PlateProcessor, "qr": QrProcessor}[credential]
@@ -172,7 +172,7 @@ class ScriptedCamera:
 @pytest.mark.parametrize("credential", ["face", "plate", "qr"])
 def test_a_camera_worker_does_not_let_anyone_in_twice_when_the_wall_clock_jumps(tmp_path, engines, credential):
     """The site demo's case: the simulated clock moves 45 minutes (here two days) while a car is in view."""
-    from edge.pipeline import CameraWorker
+    from edge.gate.pipeline import CameraWorker
 
     config, registry, barrier, gate, recognizers, rgb = held_up(tmp_path, engines, credential)
     frames = [SimpleNamespace(seq=n + 1, ts=ts, mono=mono, image=rgb) for n, (ts, mono) in enumerate(jumping_stamps())]

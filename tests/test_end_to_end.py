@@ -15,7 +15,7 @@ from mqtt_helpers import Listener, wait_for
 
 from drivers.barrier_simulator import BarrierSimulator
 from drivers.ptylink import PtyLink
-from edge.remote import sign
+from edge.site.remote import sign
 from edge.store import Store
 from models.images import load_rgb
 

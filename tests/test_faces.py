@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import TWO_PEOPLE, face
 
-from edge.matcher import MATCH, UNCERTAIN, UNKNOWN, FaceMatcher
+from edge.rules.matcher import MATCH, UNCERTAIN, UNKNOWN, FaceMatcher
 from edge.store import TemplateSet
 from models.faces import DEFAULT_ENCODER, ENCODERS, make_encoder
 from models.images import load_rgb
@@ -83,7 +83,7 @@ def test_empty_gallery_says_unknown(engines):
 
 
 def test_matcher_reloads_when_the_registry_changes(engines, registry):
-    from edge.matcher import FaceMatcher
+    from edge.rules.matcher import FaceMatcher
 
     matcher = FaceMatcher(1.0, 0.05)
     assert matcher.refresh(registry, DEFAULT_ENCODER)
@@ -138,7 +138,7 @@ def test_weights_are_verified_against_the_manifest(tmp_path, monkeypatch):
 
 
 def test_an_encoder_change_re_enrols_from_kept_photos_and_names_the_others(engines, registry):
-    from edge.enrol import Enroller, reconcile_encoder
+    from edge.registry.enrol import Enroller, reconcile_encoder
     from models.images import encode_jpeg
 
     kept = registry.people.add("王建国", "12-301")

@@ -135,8 +135,8 @@ def test_key_files_that_are_not_keys_are_refused_naming_the_file_and_never_the_k
 def test_a_key_ending_in_a_whitespace_byte_now_verifies_with_its_exact_bytes(tmp_path):
     """About 1 random key in 22 ends in a whitespace byte; main's ``.strip()`` cut it and signed with
     another key than the office's. read_secret keeps every byte."""
-    from edge.passes import check_pass, issue_token
-    from edge.remote import parse_command, sign
+    from edge.registry.passes import check_pass, issue_token
+    from edge.site.remote import parse_command, sign
 
     exact = bytes(range(0x40, 0x5F)) + b"\x0b"  # 32 random-looking bytes, the last a vertical tab
     path = tmp_path / "command.key"
@@ -149,7 +149,7 @@ def test_a_key_ending_in_a_whitespace_byte_now_verifies_with_its_exact_bytes(tmp
     # What main did: strip() -> 31 bytes -> a different HMAC key -> the office's command is refused.
     stripped = path.read_bytes().strip()
     assert stripped != exact
-    from edge.remote import CommandRefused
+    from edge.site.remote import CommandRefused
 
     with pytest.raises(CommandRefused, match="bad signature"):
         parse_command("open", raw, stripped, 120, lambda _: False, now=T0, site="tianlin12", gate="east")
@@ -205,7 +205,7 @@ def test_site_and_gate_pairs_are_pem_private_files_600_and_never_overwritten(tmp
 
 # -- gate-edge keys new --------------------------------------------------------------------------------------
 def test_keys_new_writes_site_pairs_a_gate_pair_and_local_secrets(tmp_path, capsys):
-    from edge.cli import main
+    from edge.cli.main import main
 
     assert main(["keys", "new", "--dir", str(tmp_path / "site")]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -237,7 +237,7 @@ def test_keys_new_writes_site_pairs_a_gate_pair_and_local_secrets(tmp_path, caps
     (["--gate", "../west"], 2, "is not a gate name"),
 ])
 def test_keys_new_refuses_reserved_and_invalid_gate_names(tmp_path, capsys, argv, code, message):
-    from edge.cli import main
+    from edge.cli.main import main
 
     assert main(["keys", "new", "--dir", str(tmp_path), *argv]) == code
     err = capsys.readouterr().err
@@ -246,7 +246,7 @@ def test_keys_new_refuses_reserved_and_invalid_gate_names(tmp_path, capsys, argv
 
 
 def test_keys_new_refuses_to_overwrite(tmp_path, capsys):
-    from edge.cli import main
+    from edge.cli.main import main
 
     assert main(["keys", "new", "--dir", str(tmp_path)]) == 0
     capsys.readouterr()
@@ -274,8 +274,8 @@ def gate_yaml(tmp_path, **sections) -> str:
 
 def test_a_site_mode_gate_config_holds_the_offices_public_keys(site, tmp_path):
     from edge.config import load_config
-    from edge.passes import PassError, pass_checker, pass_issuer
-    from edge.remote import command_checker
+    from edge.registry.passes import PassError, pass_checker, pass_issuer
+    from edge.site.remote import command_checker
 
     path = gate_yaml(tmp_path, mqtt={"command_public_keys": [str(site / "command.pub")]},
                      passes={"public_keys": [str(site / "pass.pub")]})
@@ -289,7 +289,7 @@ def test_a_site_mode_gate_config_holds_the_offices_public_keys(site, tmp_path):
 
 
 def test_config_refuses_a_private_key_as_public_key_and_both_kinds_of_key(site, tmp_path, capsys):
-    from edge.cli import main
+    from edge.cli.main import main
 
     secret = write_local_secrets(tmp_path / "local")
     path = gate_yaml(tmp_path, mqtt={"command_key_file": str(secret[1]),
@@ -303,7 +303,7 @@ def test_config_refuses_a_private_key_as_public_key_and_both_kinds_of_key(site, 
 
 
 def test_check_config_warns_about_an_old_raw_bytes_key_and_still_says_ok(tmp_path, capsys):
-    from edge.cli import main
+    from edge.cli.main import main
 
     old = tmp_path / "pass.key"
     old.write_bytes(bytes(range(100, 132)))  # head -c 32 /dev/urandom, as the README used to say
@@ -327,7 +327,7 @@ def registry(tmp_path):
 
 
 def test_a_pass_from_the_office_verifies_at_every_gate_until_it_expires(site, registry):
-    from edge.passes import check_pass, issue_token, record_pass
+    from edge.registry.passes import check_pass, issue_token, record_pass
 
     office = load_signer(site / "pass.key")
     gate = load_verifier([site / "pass.pub"])
@@ -349,7 +349,7 @@ def test_a_pass_from_the_office_verifies_at_every_gate_until_it_expires(site, re
 
 
 def test_forged_passes_and_passes_of_the_other_kind_are_refused(site, tmp_path):
-    from edge.passes import SHARED_AT_SITE_GATE, SITE_AT_LOCAL_GATE, check_pass, issue_token
+    from edge.registry.passes import SHARED_AT_SITE_GATE, SITE_AT_LOCAL_GATE, check_pass, issue_token
 
     office = load_signer(site / "pass.key")
     gate = load_verifier(site / "pass.pub")
@@ -379,7 +379,7 @@ def test_forged_passes_and_passes_of_the_other_kind_are_refused(site, tmp_path):
 
 
 def test_the_shared_key_pass_is_byte_for_byte_what_it_was():
-    from edge.passes import check_pass, issue_token
+    from edge.registry.passes import check_pass, issue_token
 
     raw_id = bytes.fromhex("0102030405aa")
     person, _ = issue_token(b"k" * 32, person_id=7, valid_hours=2, now=T0, pass_id=raw_id)
@@ -394,7 +394,7 @@ def test_pass_issue_and_identify_through_the_office_key_and_a_site_gate(site, tm
     holding only pass.pub: the QR scans and verifies."""
     from types import SimpleNamespace
 
-    from edge.passes import check_pass, issue_token, pass_checker, pass_issuer
+    from edge.registry.passes import check_pass, issue_token, pass_checker, pass_issuer
     from models.qr import QrReader, write_qr_png
 
     office = SimpleNamespace(passes=SimpleNamespace(signing_key_file=site / "pass.key", public_keys=[],

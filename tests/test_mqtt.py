@@ -15,7 +15,7 @@ from mqtt_helpers import Listener, gate_config, wait_for
 
 from edge.alerts import Alerts
 from edge.contract import Topics
-from edge.mqtt_link import MqttLink
+from edge.site.mqtt_link import MqttLink
 from edge.store import Store
 
 
@@ -158,7 +158,7 @@ def test_acl_refusal_keeps_rows_unsent_and_raises_a_device_alert(tmp_path, make_
 
 def test_wrong_password_never_connects_and_the_gate_keeps_deciding(tmp_path, make_broker):
     from drivers.barriers.simulated import Barrier, Config
-    from edge.gate import Gate
+    from edge.gate.controller import Gate
 
     broker = make_broker(users=USERS, acl=ACL)
     (tmp_path / "pw").write_text("wrong\n")

@@ -1,10 +1,10 @@
-"""Parking money and occupancy that every gate and the office agree on (edge.parking).
+"""Parking money and occupancy that every gate and the office agree on (edge.rules.parking).
 
 Regression tests for the four faults found on the parent commit, and a property test: random days of
 entries, exits, re-entries without exit, holds, part and full payments and restarts through two gates,
 with peer events delivered late, twice and out of order. Both gates must end with the same open
 sessions, and every fee held, quoted or asked for must equal a reference written here from DESIGN 2
-(not by calling edge.parking). In-process, on in-memory databases: thousands of days take seconds.
+(not by calling edge.rules.parking). In-process, on in-memory databases: thousands of days take seconds.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ class Site:
     def start(self, name):
         """A (re)started gate: everything it knows comes from its database."""
         from edge.alerts import Alerts
-        from edge.gate import Gate
+        from edge.gate.controller import Gate
 
         config, store = self.configs[name], self.stores[name]
         self.gates[name] = Gate(config, store, self.barriers[name], Alerts(config, store, clock=self.clock),
@@ -87,7 +87,7 @@ class Site:
         return on_event
 
     def deliver(self, index: int, twice: bool = False) -> None:
-        from edge.peers import apply_peer_event
+        from edge.site.peers import apply_peer_event
 
         target, payload = self.mail[index] if twice else self.mail.pop(index)
         source = "west" if target == "east" else "east"
@@ -105,14 +105,14 @@ class Site:
 
 
 def _match(gate, plate):
-    from edge.plate_match import PlateIndex
+    from edge.rules.plate_match import PlateIndex
 
     return PlateIndex.from_registry(gate.registry).match(plate)
 
 
 # -- regressions: each failed on the parent commit -------------------------------------------------------
 def test_a_permit_that_lapses_during_the_stay_gives_one_fee_at_the_exit_in_query_and_in_pay(tmp_path):
-    from edge.query import query_plate
+    from edge.registry.query import query_plate
 
     site = Site(tmp_path)
     store = site.stores["east"]
@@ -201,7 +201,7 @@ step = st.one_of(
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(step, min_size=5, max_size=40), seed=st.integers(0, 10**6))
 def test_two_gates_agree_on_sessions_and_every_fee_is_the_reference(tmp_path, steps, seed):
-    from edge.query import query_plate
+    from edge.registry.query import query_plate
 
     rng = random.Random(seed)
     site = Site(tmp_path)
@@ -261,7 +261,7 @@ def test_a_payment_for_a_car_that_is_not_held_opens_nothing_and_closes_nothing(t
 
 
 def test_a_look_alike_plate_that_may_not_open_is_a_stranger_in_every_respect(tmp_path):
-    from edge.plate_match import PlateMatch
+    from edge.rules.plate_match import PlateMatch
 
     site = Site(tmp_path, {"recognition": {"plate": {"fuzzy": False}}})
     gate = site.gates["east"]

@@ -1,4 +1,4 @@
-"""Peer events that are never lost and never trusted blindly (edge.peers, edge.replay), over a real
+"""Peer events that are never lost and never trusted blindly (edge.site.peers, edge.site.replay), over a real
 mosquitto with the site's ACL: a backlog through a broker whose queue drops, a broker that loses our
 session mid-stream, and forged or implausible events that change nothing and raise an alert."""
 
@@ -16,28 +16,28 @@ P = "gate/tianlin12"
 
 
 def _need_mosquitto():
-    from edge.localbroker import mosquitto_binary
+    from edge.site.localbroker import mosquitto_binary
 
     if mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed (make test installs it when run as root)")
 
 
 def _broker(folder: Path, **kwargs):
-    from edge.localbroker import LocalBroker
+    from edge.site.localbroker import LocalBroker
 
     return LocalBroker(folder / "broker", users=PASSWORDS, acl=(REPO / "config/site/acl").read_text(), **kwargs)
 
 
 def _gate(folder, keys, port, name):
     from edge.config import load_config
-    from edge.daemon import Daemon
+    from edge.gate.daemon import Daemon
 
     return Daemon(load_config(gate_config(folder / name, keys, port, name, cameras=[], barriers=[]))).start()
 
 
 def _office(folder, keys, port):
     from edge.config import load_config
-    from edge.office import Office
+    from edge.office.service import Office
 
     return Office(load_config(office_config(folder, keys, port, "ensemble"))).start()
 
@@ -115,7 +115,7 @@ def test_a_broker_that_loses_our_session_mid_stream_is_made_up_for_by_replay(tmp
         assert wait_for(lambda: east.registry.outbox.depth() == 0, 10)  # the broker took them for west...
         broker.stop()
         broker.start()  # ...and forgot them: west's session is gone
-        from edge.mqtt_link import MqttLink
+        from edge.site.mqtt_link import MqttLink
 
         west.link = MqttLink(west.config, west.registry, on_command=west._command, on_peer_event=west._peer,
                              on_connection=west._connection, on_message=west._message,

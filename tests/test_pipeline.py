@@ -14,9 +14,9 @@ from drivers.barriers import make_barrier
 from drivers.camera import Camera
 from edge.alerts import Alerts
 from edge.config import load_config
-from edge.gate import Gate
-from edge.pipeline import CameraWorker
-from edge.recognition import Recognizers
+from edge.gate.controller import Gate
+from edge.gate.pipeline import CameraWorker
+from edge.gate.recognition import Recognizers
 from edge.store import Store
 from models.images import load_rgb
 
@@ -98,7 +98,7 @@ def test_plate_video_gives_one_decision_per_vehicle(tmp_path, engines):
 
 
 def test_a_qr_pass_shown_to_a_camera_opens_for_its_person(tmp_path, engines):
-    from edge.passes import issue_token, record_pass
+    from edge.registry.passes import issue_token, record_pass
     from models.qr import write_qr_png
 
     with Store(tmp_path / "registry.db") as registry:
@@ -152,7 +152,7 @@ def test_the_daemon_restarts_a_dead_worker_and_reports_it(tmp_path):
     import yaml
     from test_camera import wait_until as until
 
-    from edge.daemon import Daemon
+    from edge.gate.daemon import Daemon
 
     path = tmp_path / "gate.yaml"
     path.write_text(yaml.safe_dump({

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import PLATES, plate_labels
 
-from edge.plate_match import PlateIndex
-from edge.plate_vote import PlateVoter
+from edge.rules.plate_match import PlateIndex
+from edge.rules.plate_vote import PlateVoter
 from models.images import load_rgb
 
 LABELS = plate_labels()

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.config.rules import ParkingConfig
-from edge.fees import fee_cents
-from edge.policy import ParkingState, decide_person, decide_vehicle
+from edge.rules.fees import fee_cents
+from edge.rules.policy import ParkingState, decide_person, decide_vehicle
 
 ZONE = ZoneInfo("Asia/Shanghai")
 RULES = ParkingConfig()
@@ -146,7 +146,7 @@ class Bus:
 
     def deliver(self, source):
         def on_event(event):
-            from edge.peers import apply_peer_event
+            from edge.site.peers import apply_peer_event
 
             for name, (registry, alerts) in self.gates.items():
                 if name != source:
@@ -161,7 +161,7 @@ def two_gates(tmp_path, daily_cap):
     from drivers.barriers.simulated import Barrier, Config
     from edge.alerts import Alerts
     from edge.config import load_config
-    from edge.gate import Gate
+    from edge.gate.controller import Gate
     from edge.store import Store
     from edge.timeutil import FixedClock
 
@@ -253,7 +253,7 @@ def test_a_partial_payment_reaches_the_other_gate(tmp_path):
 
 
 def test_a_peer_event_from_a_newer_gate_is_applied_and_an_unknown_kind_is_only_kept(tmp_path):
-    from edge.peers import apply_peer_event
+    from edge.site.peers import apply_peer_event
 
     gates, clock = two_gates(tmp_path, daily_cap=None)
     east = gates["east"]
@@ -273,7 +273,7 @@ def test_a_peer_event_from_a_newer_gate_is_applied_and_an_unknown_kind_is_only_k
 
 
 def _match(gate, plate):
-    from edge.plate_match import PlateIndex
+    from edge.rules.plate_match import PlateIndex
 
     return PlateIndex.from_registry(gate.registry).match(plate)
 
@@ -284,7 +284,7 @@ KEY = b"k" * 32
 
 
 def test_a_pass_verifies_until_it_expires(registry):
-    from edge.passes import check_pass, issue_token, record_pass
+    from edge.registry.passes import check_pass, issue_token, record_pass
 
     person = registry.people.add("陈明", "5-101")
     token, claim = issue_token(KEY, person_id=person, valid_hours=2, now=T0)
@@ -294,7 +294,7 @@ def test_a_pass_verifies_until_it_expires(registry):
 
 
 def test_revoked_and_erased_passes_are_refused(registry):
-    from edge.passes import check_pass, issue_token, record_pass, revoke_pass
+    from edge.registry.passes import check_pass, issue_token, record_pass, revoke_pass
 
     person = registry.people.add("陈明", "5-101")
     token, claim = issue_token(KEY, person_id=person, valid_hours=2, now=T0)
@@ -308,7 +308,7 @@ def test_revoked_and_erased_passes_are_refused(registry):
 
 
 def test_a_pass_never_issued_here_is_refused(registry):
-    from edge.passes import check_pass, issue_token
+    from edge.registry.passes import check_pass, issue_token
 
     token, _ = issue_token(KEY, plate="沪A12345", valid_hours=2, now=T0)
     assert check_pass(token, KEY, registry, now=T0).reason.startswith("unknown pass")
@@ -317,7 +317,7 @@ def test_a_pass_never_issued_here_is_refused(registry):
 @settings(max_examples=300, deadline=None)
 @given(position=st.integers(0, 200), replacement=st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567:=.x"))
 def test_changing_any_character_of_a_pass_is_always_refused(position, replacement):
-    from edge.passes import check_pass, issue_token
+    from edge.registry.passes import check_pass, issue_token
 
     token, _ = issue_token(KEY, plate="沪A12345", valid_hours=2, now=T0)
     position %= len(token)
@@ -328,7 +328,7 @@ def test_changing_any_character_of_a_pass_is_always_refused(position, replacemen
 
 
 def test_pass_issue_cli_writes_a_scannable_qr(minimal_config, tmp_path, capsys, write_config):
-    from edge.cli import main
+    from edge.cli.main import main
     from models.images import load_rgb
     from models.qr import QrReader
 
@@ -353,9 +353,9 @@ def test_pass_issue_cli_writes_a_scannable_qr(minimal_config, tmp_path, capsys, 
 
 
 def test_a_site_mode_gate_cannot_issue_passes_but_verifies_the_offices(tmp_path, capsys, write_config):
-    from edge.cli import main
+    from edge.cli.main import main
     from edge.keys import load_signer, write_site_keys
-    from edge.passes import issue_token
+    from edge.registry.passes import issue_token
     from models.qr import write_qr_png
 
     write_site_keys(tmp_path / "keys")

@@ -133,7 +133,7 @@ def test_retention_deletes_old_sent_rows_never_unsent_ones(config, registry):
     import time
 
     from edge.alerts import Alerts
-    from edge.jobs import Jobs
+    from edge.gate.jobs import Jobs
     old = time.time() - 200 * 86400
     with registry.transaction():
         for n, event_id in enumerate(("sent-old", "unsent-old")):
@@ -152,7 +152,7 @@ def test_a_session_open_for_too_long_is_reported_once(config, registry):
     import time
 
     from edge.alerts import Alerts
-    from edge.jobs import Jobs
+    from edge.gate.jobs import Jobs
 
     registry.sessions.open("s1", "沪A12345", "visitor", time.time() - 8 * 86400, "east", "e1")
     registry.sessions.open("s2", "沪B12345", "visitor", time.time() - 86400, "east", "e2")

@@ -54,7 +54,7 @@ def gate_config(write_config, tmp_path, port, /, **foot):
 @contextlib.contextmanager
 def daemon_barriers(config):
     """The barriers exactly as ``gate-edge run`` builds them from the config (and closes them)."""
-    from edge.daemon import Daemon
+    from edge.gate.daemon import Daemon
 
     daemon = Daemon(config)
     daemon._start_barriers()
@@ -155,7 +155,7 @@ def test_a_silent_unit_does_not_stop_the_other_unit(tmp_path, write_config):
                                             ("stopbits", 2), ("timeout_s", 0.5)])
 def test_conflicting_serial_settings_on_one_port_are_a_config_error_naming_both_barriers(
         tmp_path, write_config, capsys, setting, value):
-    from edge.cli import main
+    from edge.cli.main import main
     from edge.config import ConfigError, load_config
 
     path = write_config({"site": "tianlin12", "gate": "east", "database": "registry.db",
@@ -187,7 +187,7 @@ def test_one_device_under_two_names_is_one_port(tmp_path, write_config):
 
 def test_a_silent_car_barrier_does_not_stall_a_pedestrian_decision(tmp_path, write_config):
     from edge.alerts import Alerts
-    from edge.gate import Gate
+    from edge.gate.controller import Gate
     from edge.store import Store
 
     with line(tmp_path) as (link, device):
@@ -245,7 +245,7 @@ def test_an_event_held_for_a_pulse_is_published_after_a_restart(tmp_path, write_
     """The process dies during the pulse, after the commit: the next start publishes it, result unknown."""
     from drivers.barriers import Barrier, BarrierStatus
     from edge.alerts import Alerts
-    from edge.gate import Gate
+    from edge.gate.controller import Gate
     from edge.store import Store
 
     class PowerCut(Barrier):

@@ -77,9 +77,9 @@ def make_keys(folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, engines):
     from edge.config import load_config
-    from edge.daemon import Daemon
-    from edge.localbroker import LocalBroker, mosquitto_binary
-    from edge.office import Office
+    from edge.gate.daemon import Daemon
+    from edge.office.service import Office
+    from edge.site.localbroker import LocalBroker, mosquitto_binary
 
     if mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed (make test installs it when run as root)")
@@ -109,7 +109,7 @@ def stop_site(state, broker) -> None:
 
 
 def enrol(site, name, unit, photo, care_watch=False) -> int:
-    from edge.enrol import Enroller
+    from edge.registry.enrol import Enroller
 
     store = site.office.store
     person = store.people.add(name, unit, "13800000000", care_watch=care_watch)
@@ -237,7 +237,7 @@ def test_a_gate_may_not_publish_the_registry_or_for_another_gate(site):
 
 
 def test_a_pass_issued_at_the_office_works_at_every_gate_until_revoked(site):
-    from edge.passes import check_pass, issue_token, pass_issuer, record_pass, revoke_pass
+    from edge.registry.passes import check_pass, issue_token, pass_issuer, record_pass, revoke_pass
 
     office = site.office
     person = office.store.people.add("陈明", "5-101")  # declined face recognition: a QR pass instead
@@ -277,7 +277,7 @@ def test_the_office_archives_once_and_says_who_it_is(site):
 
 
 def test_registry_writes_on_a_site_gate_are_refused_with_the_reason(site, capsys):
-    from edge.cli import main
+    from edge.cli.main import main
 
     config = site.gates["east"].config
     path = site.folder / "east" / "gate.yaml"
@@ -343,7 +343,7 @@ def test_a_silent_gate_raises_an_office_alert_and_clears_it_when_heard_again(sit
 
 
 def test_the_offices_parking_view_matches_the_gates_occupancy(site):
-    from edge.parking import parking_view
+    from edge.rules.parking import parking_view
 
     east, west, office = site.gates["east"], site.gates["west"], site.office
     base = east.gate.parking.occupied()
@@ -372,7 +372,7 @@ def test_the_offices_parking_view_matches_the_gates_occupancy(site):
 
 
 def test_a_gate_down_during_three_changes_converges_when_it_returns(site):
-    from edge.daemon import Daemon
+    from edge.gate.daemon import Daemon
 
     west = site.gates["west"]
     config = west.config
@@ -395,9 +395,9 @@ def test_a_broker_that_drops_retained_records_is_caught_up_by_resync(tmp_path, e
     """Mosquitto drops retained messages beyond max_queued_messages when a gate subscribes: the gate
     finds itself short of the head and asks the office for the rest, a page at a time."""
     from edge.config import load_config
-    from edge.daemon import Daemon
-    from edge.localbroker import LocalBroker, mosquitto_binary
-    from edge.office import Office
+    from edge.gate.daemon import Daemon
+    from edge.office.service import Office
+    from edge.site.localbroker import LocalBroker, mosquitto_binary
 
     if mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed (make test installs it when run as root)")
@@ -432,7 +432,7 @@ def test_adoption_keeps_every_resident_and_nobody_inherits_anyone_elses_state(tm
     """A single-gate site joins an office that already has residents (so the ids collide): nobody enrols
     again, the gate serves from its own registry until the first sync, then its sightings and open
     alerts follow each resident to the office's id."""
-    from edge.localbroker import LocalBroker, mosquitto_binary
+    from edge.site.localbroker import LocalBroker, mosquitto_binary
 
     if mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed (make test installs it when run as root)")
@@ -446,11 +446,11 @@ def test_adoption_keeps_every_resident_and_nobody_inherits_anyone_elses_state(tm
 
 def _adoption(tmp_path, keys, broker, engines, capsys):
     from edge.alerts import Alerts
-    from edge.cli import main
+    from edge.cli.main import main
     from edge.config import load_config
-    from edge.daemon import Daemon
-    from edge.enrol import Enroller
-    from edge.office import Office, open_office_store
+    from edge.gate.daemon import Daemon
+    from edge.office.service import Office, open_office_store
+    from edge.registry.enrol import Enroller
     from edge.store import Store
 
     encoder = engines["faces"].encoder.name
@@ -503,9 +503,9 @@ def test_an_office_restored_from_a_backup_starts_a_new_epoch_and_the_gates_follo
     import sqlite3
 
     from edge.config import load_config
-    from edge.daemon import Daemon
-    from edge.localbroker import LocalBroker, mosquitto_binary
-    from edge.office import Office
+    from edge.gate.daemon import Daemon
+    from edge.office.service import Office
+    from edge.site.localbroker import LocalBroker, mosquitto_binary
 
     if mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed (make test installs it when run as root)")
@@ -547,7 +547,7 @@ def test_an_office_restored_from_a_backup_starts_a_new_epoch_and_the_gates_follo
 def test_the_office_keeps_its_archive_as_long_as_configured_and_what_it_sent_a_day(site):
     """Found in review: the office's ``retention.events_days`` was read by nothing, and its outbox kept
     every registry record it ever sent (face templates of people since erased among them)."""
-    from edge.office import SENT_KEEP_S
+    from edge.office.service import SENT_KEEP_S
 
     office, store = site.office, site.office.store
     now = office.clock()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from edge.cli import main
+from edge.cli.main import main
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from edge.localbroker import mosquitto_binary
+from edge.site.localbroker import mosquitto_binary
 
 
 def test_the_site_demo_tells_its_whole_story_on_the_console(tmp_path):

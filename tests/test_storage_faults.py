@@ -34,7 +34,7 @@ from mqtt_helpers import Listener, gate_config, wait_for
 
 from drivers.barrier_simulator import BarrierSimulator
 from drivers.ptylink import PtyLink
-from edge.remote import sign
+from edge.site.remote import sign
 from edge.store import Store
 from models.images import encode_jpeg, load_rgb
 
@@ -215,9 +215,9 @@ class Gate:
             office.close()
 
     def forget_ram(self):
-        """The daemon's RAM copy of what waits in memory (``edge.pending``): gone, as after a reboot."""
+        """The daemon's RAM copy of what waits in memory (``edge.durable.memory_queue``): gone, as after a reboot."""
         with contextlib.suppress(ImportError):  # the parent commit has none
-            from edge.pending import runtime_path
+            from edge.durable.memory_queue import runtime_path
 
             runtime_path(self.db).unlink(missing_ok=True)
 
@@ -498,7 +498,7 @@ def test_low_disk_is_seen_early_and_retention_makes_room_before_any_event_is_ref
     stored when the filesystem has nothing left."""
     from edge.alerts import Alerts
     from edge.config import load_config
-    from edge.jobs import Jobs
+    from edge.gate.jobs import Jobs
 
     path = tmp_path / "gate.yaml"
     path.write_text(yaml.safe_dump({"site": "tianlin12", "gate": "east", "database": str(small_disk / "registry.db"),
@@ -542,7 +542,7 @@ def test_after_a_storage_failure_the_link_reconnects_so_what_it_could_not_acknow
     """A reviewer's leftover (mqtt_link's manual acknowledgement): a message whose storing failed is not
     acknowledged, but the broker redelivers only on a new connection; once storage is back the link
     reconnects (cleanly: no last will) and the message is applied."""
-    from edge.mqtt_link import MqttLink
+    from edge.site.mqtt_link import MqttLink
     from edge.store import StorageFailure
 
     config = gate_config(tmp_path / "east", broker.port)
@@ -575,7 +575,7 @@ def test_after_a_storage_failure_the_link_reconnects_so_what_it_could_not_acknow
 
 
 def test_the_memory_queue_is_bounded_and_keeps_what_the_broker_has_not_taken(tmp_path):
-    from edge.pending import Pending
+    from edge.durable.memory_queue import Pending
 
     ram = tmp_path / "ram.json"
     queue = Pending(tmp_path / "registry.db", path=ram, max_items=3, database_id="db-1")
@@ -600,7 +600,7 @@ def test_seqs_a_gate_skipped_are_not_waited_for(tmp_path):
     and the office count them as arrived (else they would ask for them for ever, and never for a later
     real gap behind them)."""
     from edge.alerts import Alerts
-    from edge.peers import PeerReceiver
+    from edge.site.peers import PeerReceiver
 
     config = gate_config(tmp_path / "east", 1883)
     with Store(config.database) as store:
@@ -622,9 +622,9 @@ def test_a_decision_made_while_events_wait_in_memory_is_stored_after_them(tmp_pa
     not running, so nothing is stored behind the test's back: the exit's decision stores the entry first
     (StorageGuard.catch_up), finds its session and closes it."""
     from drivers.barriers.simulated import Barrier, Config
-    from edge.gate import Gate
-    from edge.site_rules import SiteRules
-    from edge.storage import Storage
+    from edge.durable.storage import Storage
+    from edge.gate.controller import Gate
+    from edge.rules.site_rules import SiteRules
 
     config = gate_config(tmp_path / "data", 1883)
     registry = Store(config.database)
@@ -649,6 +649,6 @@ def test_a_decision_made_while_events_wait_in_memory_is_stored_after_them(tmp_pa
 
 
 def test_the_seqs_of_dropped_events_are_named_as_ranges():
-    from edge.storage_guard import _ranges
+    from edge.durable.guard import _ranges
 
     assert _ranges([9, 4, 5, 6, 11, 12]) == "4-6, 9, 11-12" and _ranges([3]) == "3"

@@ -28,9 +28,9 @@ BARRIER = [{"id": "foot", "type": "simulated", "lanes": ["in"]}]
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     from edge.config import load_config
-    from edge.daemon import Daemon
-    from edge.localbroker import LocalBroker, mosquitto_binary
-    from edge.office import Office
+    from edge.gate.daemon import Daemon
+    from edge.office.service import Office
+    from edge.site.localbroker import LocalBroker, mosquitto_binary
 
     if mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed (make test installs it when run as root)")
@@ -138,7 +138,7 @@ def test_a_cleared_names_the_sighting_and_the_office_applies_it_once_it_holds_it
 def test_check_config_refuses_another_gates_identity_key(site, capsys):
     import yaml
 
-    from edge.cli import main
+    from edge.cli.main import main
 
     east = site.gates["east"]
     assert east.registry.records.get("settings") is not None
@@ -162,7 +162,7 @@ def test_alerts_lost_while_the_offices_session_was_taken_are_replayed(site):
     from paho.mqtt.properties import Properties
 
     from edge.config import load_config
-    from edge.office import Office
+    from edge.office.service import Office
 
     west = site.gates["west"]
     assert wait_for(lambda: "west" in site.office.store.gates.all(), 15), "west's status never seen"
@@ -193,7 +193,7 @@ def test_alerts_lost_while_the_offices_session_was_taken_are_replayed(site):
 def gate_parts(tmp_path, write_config):
     from edge.alerts import Alerts
     from edge.config import load_config
-    from edge.peers import PeerReceiver
+    from edge.site.peers import PeerReceiver
     from edge.store import Store
 
     config = load_config(write_config({"site": SITE, "gate": "east", "database": str(tmp_path / "east.db")}))
@@ -264,9 +264,9 @@ def test_the_inbox_and_device_health_never_deadlock(gate_parts):
 
 # -- a cleared waits for its sighting (the office's archive, unit) -------------------------------------
 def test_a_cleared_waits_for_the_sighting_it_names_and_another_persons_sighting_clears_nothing(tmp_path):
-    from edge.alert_archive import AlertArchive
     from edge.contract import event_payload, inactivity_alert_id, inactivity_payload, subject
     from edge.keys import Verifier, load_signer, sign_record
+    from edge.office.alert_archive import AlertArchive
     from edge.store import Store
     from edge.timeutil import iso
 
@@ -317,7 +317,7 @@ def test_a_cleared_waits_for_the_sighting_it_names_and_another_persons_sighting_
 def test_a_replay_resigns_what_an_earlier_wrong_key_signed(tmp_path):
     from edge.contract import Topics, event_payload, subject
     from edge.keys import load_signer, sign_record
-    from edge.replay import Answerer
+    from edge.site.replay import Answerer
     from edge.store import Store
     from edge.timeutil import iso
 

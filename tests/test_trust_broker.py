@@ -37,7 +37,7 @@ def site_lines() -> list[str]:
 
 @pytest.fixture
 def site_broker(tmp_path):
-    from edge.localbroker import LocalBroker, mosquitto_binary
+    from edge.site.localbroker import LocalBroker, mosquitto_binary
 
     if mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed (make test installs it when run as root)")
@@ -65,7 +65,7 @@ def without_helper_logins(path: Path, helpers: bool) -> Path:
 
 def start_office(tmp_path, keys, port, helpers=False):
     from edge.config import load_config
-    from edge.office import Office
+    from edge.office.service import Office
 
     path = without_helper_logins(office_config(tmp_path, keys, port, "ensemble"), helpers)
     office = Office(load_config(path)).start()
@@ -75,7 +75,7 @@ def start_office(tmp_path, keys, port, helpers=False):
 
 def start_gate(folder, keys, port, name="east", helpers=False):
     from edge.config import load_config
-    from edge.daemon import Daemon
+    from edge.gate.daemon import Daemon
 
     path = gate_config(folder, keys, port, name, barriers=[{"id": "foot", "type": "simulated", "lanes": ["in"]}])
     return Daemon(load_config(without_helper_logins(path, helpers))).start()
@@ -132,7 +132,7 @@ def test_a_gates_login_cannot_take_the_offices_client_id_or_session(tmp_path, ke
 
 def test_two_gates_configured_with_one_name_say_so_raise_an_alert_and_stop_fighting(tmp_path, keys, site_broker,
                                                                                      caplog):
-    caplog.set_level(logging.ERROR, logger="edge.mqtt_link")
+    caplog.set_level(logging.ERROR, logger="edge.site.mqtt_link")
     first = start_gate(tmp_path / "first", keys, site_broker.port)
     second = None
     try:
@@ -163,10 +163,10 @@ def test_a_broker_that_says_session_taken_over_is_believed_at_once(tmp_path, cap
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.reasoncodes import ReasonCode
 
-    from edge.mqtt_link import MqttLink
+    from edge.site.mqtt_link import MqttLink
     from edge.store import Store
 
-    caplog.set_level(logging.ERROR, logger="edge.mqtt_link")
+    caplog.set_level(logging.ERROR, logger="edge.site.mqtt_link")
     config = plain_gate_config(tmp_path / "gate", 1, username="east")
     told = []
     with Store(config.database) as store:
@@ -181,9 +181,9 @@ def test_a_broker_that_says_session_taken_over_is_believed_at_once(tmp_path, cap
 
 def test_cmd_the_consoles_commands_and_a_waiting_gate_use_logins_of_their_own(tmp_path, keys, site_broker,
                                                                               capsys):
-    from edge.cli import main
-    from edge.command_client import command_key
-    from edge.storage_wait import Waiter
+    from edge.cli.main import main
+    from edge.gate.waiting import Waiter
+    from edge.site.command_client import command_key
 
     office = start_office(tmp_path, keys, site_broker.port, helpers=True)
     east = start_gate(tmp_path / "east", keys, site_broker.port, helpers=True)
@@ -238,7 +238,7 @@ def test_a_client_of_ours_never_receives_a_message_above_its_maximum_packet_size
     """Also behind a broker without the site's limit (a district broker, an older config)."""
     from mqtt_helpers import gate_config as plain_gate_config
 
-    from edge.mqtt_link import MqttLink
+    from edge.site.mqtt_link import MqttLink
     from edge.store import Store
 
     broker = make_broker()

@@ -32,7 +32,7 @@ def proxied(site):
     """The office's console once more, as behind the README's reverse proxy on this machine."""
     from types import SimpleNamespace
 
-    from edge.console import Console
+    from edge.office.console import Console
 
     console = Console(site.office)
     section = console.config.console.model_copy(update={"listen": "127.0.0.1:0", "trusted_proxies": [PROXY]})
@@ -105,7 +105,7 @@ def test_concurrent_wrong_passwords_are_counted_before_they_are_checked(site):
 
 # -- 8: sessions end when the user's role or password changes, or the user goes ---------------------------
 def test_a_demoted_admins_old_session_can_no_longer_create_a_vehicle(site):
-    from edge.console.users import add_user
+    from edge.office.console.users import add_user
 
     add_user(site.users, "boss", "admin", "boss-pass-1")
     client = login(site, "boss", "boss-pass-1")
@@ -124,7 +124,7 @@ def test_a_demoted_admins_old_session_can_no_longer_create_a_vehicle(site):
 
 
 def test_a_password_change_ends_the_old_session(site):
-    from edge.console.users import add_user
+    from edge.office.console.users import add_user
 
     add_user(site.users, "clerk", "guard", "clerk-pass-1")
     client = login(site, "clerk", "clerk-pass-1")
@@ -141,8 +141,8 @@ def test_a_password_change_ends_the_old_session(site):
 
 
 def test_a_removed_users_session_ends(site, capsys):
-    from edge.cli import main
-    from edge.console.users import add_user
+    from edge.cli.main import main
+    from edge.office.console.users import add_user
 
     add_user(site.users, "leaver", "admin", "leaver-pass-1")
     client = login(site, "leaver", "leaver-pass-1")
@@ -228,7 +228,7 @@ def test_a_malformed_retained_status_shows_the_gate_as_unreadable(site):
     from paho.mqtt.client import MQTTv5
     from test_site import PASSWORDS, P
 
-    from edge.console.i18n import translator
+    from edge.office.console.i18n import translator
 
     status = {"v": 1, "state": "online", "version": "9.9", "ts": "2026-11-26T12:00:00.000+08:00", "cameras": {},
               "barriers": {}, "outbox": 0, "registry": "pwned"}
@@ -299,8 +299,8 @@ def test_an_imports_photos_wait_in_a_private_folder_of_the_office_and_go_when_it
 
     from console_site import USERS
 
-    import edge.importer
-    from edge.console.app import create_app
+    import edge.registry.importer
+    from edge.office.console.app import create_app
 
     state = Path(site.office.config.database).resolve().parent
     seen = {}
@@ -309,9 +309,9 @@ def test_an_imports_photos_wait_in_a_private_folder_of_the_office_and_go_when_it
         folder = Path(path).parent
         seen.update(folder=folder, files=sorted(p.name for p in folder.iterdir()),
                     modes=[stat.S_IMODE(os.stat(f).st_mode) for f in (folder, folder.parent)])
-        raise edge.importer.ImportRejected(["people.csv:2: unit: bad"])
+        raise edge.registry.importer.ImportRejected(["people.csv:2: unit: bad"])
 
-    monkeypatch.setattr(edge.importer, "import_csv", failing_import)
+    monkeypatch.setattr(edge.registry.importer, "import_csv", failing_import)
     admin = login(site, "admin1", USERS["admin1"][1])
     try:
         answer = admin.post("/api/import", files=[("csv", ("people.csv", b"name,unit,photo\nx,1-101,w.jpg\n")),
@@ -371,7 +371,7 @@ def test_the_offices_store_takes_its_clock_from_the_config(tmp_path):
     from test_site import make_keys, office_config
 
     from edge.config import load_config
-    from edge.office import open_office_store
+    from edge.office.service import open_office_store
     from edge.timeutil import parse_iso
 
     offset = tmp_path / "clock-offset"

@@ -51,7 +51,7 @@ def test_2000_refused_events_keep_a_bounded_summary_and_the_alert_counts_them_by
 
     from edge.alerts import Alerts
     from edge.keys import load_signer, load_verifier
-    from edge.peers import PeerReceiver
+    from edge.site.peers import PeerReceiver
     from edge.store import Store
 
     keys = make_keys(tmp_path)
@@ -61,7 +61,7 @@ def test_2000_refused_events_keep_a_bounded_summary_and_the_alert_counts_them_by
         receiver = PeerReceiver(store, Alerts(config, store), site_mode=True,
                                 gate_keys=lambda: {"east": load_verifier([keys / "east.pub"])})
         before = _db_bytes(store)
-        caplog.set_level(logging.WARNING, logger="edge.peers")
+        caplog.set_level(logging.WARNING, logger="edge.site.peers")
         for _ in range(2000):
             assert receiver.receive("east", JUNK, f"{P}/east/event/entry") == "quarantined"
         for seq in range(1, 6):  # unsigned
@@ -77,7 +77,7 @@ def test_2000_refused_events_keep_a_bounded_summary_and_the_alert_counts_them_by
         junk = rows[-1]
         assert len(junk["payload"]) == 512 and junk["length"] == len(JUNK) and len(junk["sha256"]) == 64
         assert junk["gate"] == "east" and junk["topic"] == f"{P}/east/event/entry" and "too large" in junk["reason"]
-        logged = [r for r in caplog.records if r.name == "edge.peers"]
+        logged = [r for r in caplog.records if r.name == "edge.site.peers"]
         assert len(logged) < 30, f"{len(logged)} log lines for 2,008 refusals"
         detail = store.alerts.open_device("peer-events")["detail"]
         assert "2008 peer events refused" in detail, detail
@@ -90,7 +90,7 @@ def test_2000_refused_events_keep_a_bounded_summary_and_the_alert_counts_them_by
 
 def test_the_quarantine_is_pruned_by_the_gates_and_the_offices_retention(tmp_path, config):
     from edge.alerts import Alerts
-    from edge.jobs import Jobs
+    from edge.gate.jobs import Jobs
     from edge.store import Store
     from edge.store.peer_progress import Quarantine
 
@@ -113,21 +113,21 @@ def test_the_quarantine_is_pruned_by_the_gates_and_the_offices_retention(tmp_pat
 
 
 def _need_mosquitto():
-    from edge.localbroker import mosquitto_binary
+    from edge.site.localbroker import mosquitto_binary
 
     if mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed (make test installs it when run as root)")
 
 
 def _broker(folder: Path, **kwargs):
-    from edge.localbroker import LocalBroker
+    from edge.site.localbroker import LocalBroker
 
     return LocalBroker(folder / "broker", users=PASSWORDS, acl=(REPO / "config/site/acl").read_text(), **kwargs)
 
 
 def _office(folder, keys, port, **extra):
     from edge.config import load_config
-    from edge.office import Office
+    from edge.office.service import Office
 
     return Office(load_config(office_config(folder, keys, port, "ensemble", **extra))).start()
 
@@ -198,9 +198,9 @@ def test_an_office_with_a_full_database_loses_nothing_and_recovers_without_a_res
     from test_site import gate_config
 
     from edge.config import load_config
-    from edge.console.users import add_user
-    from edge.daemon import Daemon
-    from edge.office import Office
+    from edge.gate.daemon import Daemon
+    from edge.office.console.users import add_user
+    from edge.office.service import Office
 
     _need_mosquitto()
     keys = make_keys(tmp_path)
@@ -259,7 +259,7 @@ def test_a_gate_heard_while_the_archive_cannot_be_written_is_not_silent(tmp_path
     import json
 
     from edge.config import load_config
-    from edge.office import Office
+    from edge.office.service import Office
     from edge.store import StorageFailure, Store
 
     keys = make_keys(tmp_path)

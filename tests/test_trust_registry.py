@@ -39,7 +39,7 @@ def _run(*args: str) -> list[str]:
 
 
 def _need_mosquitto():
-    from edge.localbroker import mosquitto_binary
+    from edge.site.localbroker import mosquitto_binary
 
     if mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed (make test installs it when run as root)")
@@ -48,9 +48,9 @@ def _need_mosquitto():
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     from edge.config import load_config
-    from edge.daemon import Daemon
-    from edge.localbroker import LocalBroker
-    from edge.office import Office
+    from edge.gate.daemon import Daemon
+    from edge.office.service import Office
+    from edge.site.localbroker import LocalBroker
 
     _need_mosquitto()
     folder = tmp_path_factory.mktemp("trust-registry")
@@ -188,8 +188,8 @@ def test_replace_with_the_heads_id_publishes_a_new_registry_and_the_gates_keep_t
 
 
 def test_the_start_rule_upgrades_a_database_of_an_earlier_version_and_refuses_anything_else():
-    """edge.registry_identity.decide without a broker: the upgrade path of a running site."""
-    from edge.registry_identity import RegistryMismatch, decide
+    """edge.site.registry_identity.decide without a broker: the upgrade path of a running site."""
+    from edge.site.registry_identity import RegistryMismatch, decide
 
     def plan(db_id=None, empty=False, db_head=None, head=None, new_site=False, replace=None):
         return decide(db_id=db_id, empty=empty, db_head=db_head, head=head, new_site=new_site, replace=replace,

@@ -65,7 +65,7 @@ class Store:
         self._depth = 0
         self._before_commit: list = []
         self._after_commit: list = []
-        # Set by the office (edge.registry_publish): called inside the transaction of every change to
+        # Set by the office (edge.site.registry_publish): called inside the transaction of every change to
         # a person, vehicle or pass, so the signed record is written with the change (DESIGN 6.4).
         self.on_registry_change = None
         # The time a person is registered at (``registered_at``, where a never-seen resident's care-watch

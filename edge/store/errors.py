@@ -15,7 +15,7 @@ StorageFailure = sqlite3.OperationalError
 
 
 # What opening a database may fail with besides SchemaTooNew: a missing or unreadable file, a folder that
-# cannot be written, I/O errors, a file that is not a database (edge.storage_wait waits for these).
+# cannot be written, I/O errors, a file that is not a database (edge.gate.waiting waits for these).
 OPEN_FAILURES = (sqlite3.Error, OSError)
 
 

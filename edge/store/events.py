@@ -4,7 +4,7 @@ The gate's own events are numbered 1, 2, 3 … (``sequences``: ``event`` is the 
 moved forward inside the transaction that stores each event, so a number is stored exactly when its
 event is: no gaps, never reused; the counter is not derived from the events, which retention deletes).
 ``event_reserved`` is how far numbers are reserved ahead, durably, so that a gate whose storage fails
-can still number events (kept in memory, ``edge.seqs``) with numbers no restart will hand out again.
+can still number events (kept in memory, ``edge.durable.seqs``) with numbers no restart will hand out again.
 A peer's event is stored once under its ``event_id`` with the ``seq`` it came with; the same ``seq``
 from the same gate with another ``event_id`` is a conflict and is not stored.
 """

@@ -3,7 +3,7 @@
 For each peer, ``contiguous`` is the seq up to which nothing is missing and ``highest`` the highest seq
 seen; a gap between them is asked for again (``req/replay``). Tracking starts at the first event seen
 from a gate: nothing before it is asked for. Seqs a gate says it skipped (its status's ``seq_skipped``:
-numbers it never used, ``edge.seqs``) count as arrived (kept in ``kv`` as ``peer_skipped:<gate>``).
+numbers it never used, ``edge.durable.seqs``) count as arrived (kept in ``kv`` as ``peer_skipped:<gate>``).
 Events refused as implausible are kept in ``quarantine`` as a bounded summary with the reason, never applied.
 """
 

@@ -3,7 +3,7 @@
 Reads only. A bucket is a half-open interval of epochs ``[lo, hi)`` chosen by the caller (the hours or
 the days of the site's time zone, whatever their length on a daylight-saving day); every query takes the
 list of buckets and answers per bucket index, so the day boundaries are decided in one place
-(``edge.console.reports``) and SQL only counts. Buckets travel as a ``VALUES`` table joined on the
+(``edge.office.console.reports``) and SQL only counts. Buckets travel as a ``VALUES`` table joined on the
 time range, which lets SQLite walk the ``ts_epoch`` index once per bucket.
 
     passages(buckets)        events per bucket and gate: entries and exits let through, denials, strangers
@@ -22,7 +22,7 @@ _PASSAGES = """
     sum(e.kind = 'stranger') AS strangers
 """
 
-# A payment is recorded once, by the gate that took it (edge.gate.Gate.pay), in one of two events, each
+# A payment is recorded once, by the gate that took it (edge.gate.controller.Gate.pay), in one of two events, each
 # carrying the session's total paid so far: a ``session`` event with ``transition: paid`` and
 # ``paid_cents`` (a part payment, or one made before the car is held here), or the ``exit`` it opened,
 # with ``decision: open`` and ``fee_cents`` = that total (no other exit that opens carries a fee).

@@ -100,7 +100,7 @@ class Sessions:
 
     def shift_entries(self, gate: str, lo: float, hi: float, by: float) -> int:
         """Open sessions that entered at ``gate`` between ``lo`` and ``hi``: their entry moved by ``by``
-        seconds (the gate's wall clock was wrong then: edge.clockwatch), so the fee counts real time."""
+        seconds (the gate's wall clock was wrong then: edge.gate.clockwatch), so the fee counts real time."""
         return self._store.execute("UPDATE parking_sessions SET entry_epoch = entry_epoch + ? WHERE state = 'open' "
                                    "AND entry_gate = ? AND entry_epoch BETWEEN ? AND ?", [by, gate, lo, hi]).rowcount
 

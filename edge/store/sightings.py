@@ -22,7 +22,7 @@ class Sightings:
 
     def shift(self, gate: str, lo: float, hi: float, by: float) -> int:
         """Move the sightings ``gate`` stamped between ``lo`` and ``hi`` by ``by`` seconds (its wall clock
-        was wrong then and has been set right: edge.clockwatch). Peers' sightings keep their times."""
+        was wrong then and has been set right: edge.gate.clockwatch). Peers' sightings keep their times."""
         return self._store.execute("UPDATE last_seen SET ts_epoch = ts_epoch + ? WHERE gate = ? AND ts_epoch "
                                    "BETWEEN ? AND ?", [by, gate, lo, hi]).rowcount
 

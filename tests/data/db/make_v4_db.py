@@ -18,12 +18,12 @@ import yaml
 from drivers.barriers import make_barrier
 from edge.alerts import Alerts
 from edge.config import load_config
-from edge.gate import Gate
-from edge.passes import issue_token, record_pass, revoke_pass
-from edge.peers import apply_peer_event
-from edge.plate_match import PlateMatch
+from edge.gate.controller import Gate
+from edge.registry.passes import issue_token, record_pass, revoke_pass
+from edge.site.peers import apply_peer_event
+from edge.rules.plate_match import PlateMatch
 from edge.registry import Registry  # the module of that commit
-from edge.remote import remember_request
+from edge.site.remote import remember_request
 from edge.timeutil import FixedClock
 
 out = Path(sys.argv[1])

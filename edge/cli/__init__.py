@@ -1,0 +1,1 @@
+"""The ``gate-edge`` command line and the demos."""

@@ -1,0 +1,86 @@
+"""``gate-edge cmd``: sign a command for a gate, publish it, wait for its ``cmd/result`` and print it.
+
+The technician's, the office's and the demo's tool (DESIGN 4.1). It signs with the config's
+``mqtt.command_key_file`` for ``<site>/<GATE>/<verb>`` (``edge.site.remote.new_command``), connects as
+``<client_id>-cmd-<random>`` (never the daemon's own id, which would kick the daemon off), subscribes to
+``P/<GATE>/cmd/result`` before it publishes on ``P/<GATE>/cmd/<verb>`` at QoS 1, and prints the result
+with its request_id as one JSON line (the work is ``edge.site.command_client.send_command``).
+
+Exit codes: 0 the gate did it; 1 the gate refused it (the result's ``error`` says why); 2 no answer
+within ``--timeout``, the broker cannot be reached or refused us, or bad arguments / config.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+from edge.cli.commands import UsageError, emit, load
+
+_GATE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # edge.config.base.Identifier
+
+
+def _fail(message: str) -> int:
+    print(f"gate-edge cmd: {message}", file=sys.stderr)
+    return 2
+
+
+def _fields(args) -> dict:
+    """The command's body fields from the arguments, or UsageError."""
+    if args.verb != "open" and (args.lane is not None or args.barrier is not None):
+        raise UsageError(f"--lane and --barrier go with 'open', not {args.verb!r}")
+    if args.verb != "pay" and (args.session is not None or args.amount_cents is not None):
+        raise UsageError(f"--session and --amount-cents go with 'pay', not {args.verb!r}")
+    if args.verb == "open":
+        fields = {"lane": args.lane or "in"}
+        if args.barrier is not None:
+            fields["barrier"] = args.barrier
+        return fields
+    if args.verb == "pay":
+        if args.session is None or args.amount_cents is None:
+            raise UsageError("pay needs --session SESSION_ID and --amount-cents N")
+        if args.amount_cents < 0:
+            raise UsageError(f"--amount-cents must be 0 or more, not {args.amount_cents}")
+        return {"session_id": args.session, "amount_cents": args.amount_cents}
+    return {}
+
+
+def cmd(args) -> int:
+    from edge.site.command_client import CommandError, CommandKeyError, command_key, send_command
+
+    if args.timeout <= 0:
+        raise UsageError(f"--timeout must be more than 0 seconds, not {args.timeout:g}")
+    if not _GATE.match(args.gate):
+        raise UsageError(f"--gate {args.gate!r} is not a gate name (letters, digits, '-', '_', '.')")
+    from edge.config.base import RESERVED_GATE_NAMES
+
+    if args.gate in RESERVED_GATE_NAMES:
+        raise UsageError(f"--gate {args.gate!r} is a reserved name, not a gate")
+    fields = _fields(args)
+    config = load(args)
+    try:
+        key = command_key(config, args.config)
+    except CommandKeyError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        result = send_command(config, args.gate, args.verb, fields, args.timeout, key=key)
+    except CommandError as exc:
+        return _fail(str(exc))
+    emit(result)
+    return 0 if result.get("ok") is True else 1
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "cmd", help="sign a command for a gate, send it, wait for its cmd/result and print it "
+                    "(exit 0 ok, 1 refused, 2 no answer)",
+    )
+    p.add_argument("-c", "--config", required=True, help="a config with the broker and mqtt.command_key_file")
+    p.add_argument("--gate", required=True, help="the gate to command (its name in the topics: east, west…)")
+    p.add_argument("verb", choices=["open", "pay", "reload"])
+    p.add_argument("--lane", choices=["in", "out"], help="open: the lane to open (default in)")
+    p.add_argument("--barrier", help="open: the barrier id (default: the one serving the lane)")
+    p.add_argument("--session", help="pay: the parking session id")
+    p.add_argument("--amount-cents", type=int, help="pay: the amount paid, in cents")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the gate's answer (default 10)")
+    p.set_defaults(func=cmd)

@@ -1,0 +1,105 @@
+"""``gate-edge identify``: what the gate would see in still images, one JSON object per image."""
+
+from __future__ import annotations
+
+import time
+
+from edge.cli.commands import InputError, emit
+
+
+def identify_image(path: str, recognizers, pass_key, registry, config) -> dict:
+    """Faces, plates and QR passes in one image; timing measured inside the process."""
+    from edge.registry.passes import check_pass
+    from models.images import ImageError, load_rgb
+
+    started = time.perf_counter()
+    try:
+        rgb = load_rgb(path)
+    except ImageError as exc:
+        raise InputError(str(exc)) from None
+    image, faces = recognizers.faces.find_faces_thoroughly(rgb)
+    # Boxes are reported in the original image's pixels (the detector may have padded it).
+    offset_y = (image.shape[0] - rgb.shape[0]) // 2
+    offset_x = (image.shape[1] - rgb.shape[1]) // 2
+    face_out = []
+    if faces:
+        for face in faces:
+            face.template = recognizers.faces.encoder.encode(image, face)
+        matches = recognizers.matcher().match([f.template for f in faces]) if registry else [None] * len(faces)
+        for face, match in zip(faces, matches):
+            top, right, bottom, left = face.box
+            matched = match is not None and match.matched
+            face_out.append(
+                {
+                    "box": [top - offset_y, right - offset_x, bottom - offset_y, left - offset_x],
+                    "person_id": match.person_id if matched else None,
+                    "distance": round(match.distance, 4) if match and match.distance is not None else None,
+                    "match": match.tier if match else None,
+                }
+            )
+    plates_out = []
+    index = recognizers.plate_index()
+    site_province = config.recognition.plate.province if config else None
+    for reading in recognizers.plates.read(rgb):
+        found = index.match(reading.text, reading.char_confidence, site_province) if registry else None
+        plates_out.append(
+            {
+                **reading.to_dict(),
+                "vehicle_class": found.vehicle["class"] if found else None,
+                "match": found.kind if found else None,
+                "registered_plate": found.plate if found else None,
+            }
+        )
+    qr_out = []
+    for code in recognizers.qr.read(rgb):
+        check = check_pass(code.text, pass_key, registry)
+        qr_out.append({**check.to_dict(), "box": list(code.box)})
+    return {
+        "image": path,
+        "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
+        "faces": face_out,
+        "plates": plates_out,
+        "qr": qr_out,
+    }
+
+
+def identify(args) -> int:
+    from edge.gate.recognition import Recognizers
+
+    config = registry = pass_key = None
+    if args.config:
+        from edge.cli.commands import load, open_registry
+        from edge.registry.passes import PassError, pass_checker
+
+        config = load(args)
+        registry = open_registry(config)
+        try:
+            pass_key = pass_checker(config)
+        except PassError as exc:
+            raise InputError(str(exc)) from None
+    recognizers = Recognizers(config, registry)
+    # Load every model before the clock starts: elapsed_ms is the per-image cost, not start-up.
+    recognizers.faces, recognizers.plates, recognizers.qr  # noqa: B018
+    failed = 0
+    try:
+        for path in args.images:
+            try:
+                emit(identify_image(path, recognizers, pass_key, registry, config))
+            except InputError as exc:
+                # One unreadable image does not stop the others; it is reported on stderr and in the code.
+                import sys
+
+                print(f"gate-edge: {exc}", file=sys.stderr)
+                failed += 1
+    finally:
+        if registry is not None:
+            registry.close()
+    return 1 if failed else 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("identify", help="faces, plates and QR passes in still images (JSON per image)")
+    p.add_argument("-c", "--config", help="match against this gate's registry (without: detect and read only)")
+    p.add_argument("--json", action="store_true", help="JSON output (the only format; kept for scripts)")
+    p.add_argument("images", nargs="+")
+    p.set_defaults(func=identify)

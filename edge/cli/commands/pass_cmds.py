@@ -1,0 +1,70 @@
+"""``pass issue|revoke|list``: QR passes for residents who decline face recognition, visitors, cars."""
+
+from __future__ import annotations
+
+from edge.cli.commands import InputError, emit, load, open_registry
+
+
+def pass_issue(args) -> int:
+    from edge.plates import InvalidPlate, parse_plate
+    from edge.registry.passes import PassError, issue_token, pass_issuer, record_pass
+    from models.qr import write_qr_png
+
+    config = load(args)
+    try:
+        key = pass_issuer(config)
+        if args.valid_hours > config.passes.max_valid_hours:
+            raise PassError(f"--valid-hours {args.valid_hours} exceeds passes.max_valid_hours "
+                            f"({config.passes.max_valid_hours})")
+        plate = parse_plate(args.plate).text if args.plate else None
+    except (PassError, InvalidPlate, OSError) as exc:
+        raise InputError(str(exc)) from None
+    with open_registry(config, write=True) as registry:
+        if args.person is not None:
+            registry.people.get(args.person)
+        token, claim = issue_token(key, person_id=args.person, plate=plate, valid_hours=args.valid_hours)
+        try:
+            write_qr_png(token, args.out)
+        except OSError as exc:
+            raise InputError(f"{args.out}: cannot write the pass image: {exc}") from None
+        record_pass(registry, claim)
+    emit({"pass_id": claim.pass_id, "subject": claim.subject(), "valid_until": claim.valid_until, "out": args.out})
+    return 0
+
+
+def pass_revoke(args) -> int:
+    from edge.registry.passes import revoke_pass
+
+    config = load(args)
+    with open_registry(config, write=True) as registry:
+        if not revoke_pass(registry, args.pass_id):
+            raise InputError(f"no active pass {args.pass_id}; see `gate-edge pass list`")
+    emit({"pass_id": args.pass_id, "revoked": True})
+    return 0
+
+
+def pass_list(args) -> int:
+    config = load(args)
+    with open_registry(config) as registry:
+        emit(registry.passes.all())
+    return 0
+
+
+def register(sub) -> None:
+    group = sub.add_parser("pass", help="issue and revoke signed QR passes")
+    psub = group.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = psub.add_parser("issue", help="write a signed, expiring QR pass for a person or a plate")
+    p.add_argument("-c", "--config", required=True)
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--person", type=int)
+    who.add_argument("--plate")
+    p.add_argument("--valid-hours", type=float, required=True)
+    p.add_argument("--out", required=True, help="PNG file to write")
+    p.set_defaults(func=pass_issue)
+    p = psub.add_parser("revoke", help="revoke a pass before it expires")
+    p.add_argument("-c", "--config", required=True)
+    p.add_argument("pass_id")
+    p.set_defaults(func=pass_revoke)
+    p = psub.add_parser("list", help="passes issued (JSON)")
+    p.add_argument("-c", "--config", required=True)
+    p.set_defaults(func=pass_list)

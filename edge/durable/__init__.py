@@ -1,0 +1,1 @@
+"""Writing what happened so nothing is lost: store-or-keep-in-memory, sequence numbers, disk room."""

@@ -1,0 +1,127 @@
+"""The daemon's storage parts, made and wired in one place (README "When the disk is full or the
+database read-only"):
+
+    pending   what could not be stored: in memory and in RAM, published directly (edge.durable.memory_queue)
+    seqs      event numbers from a durably reserved block (edge.durable.seqs)
+    alerts    device alerts that fall back to memory (edge.alerts)
+    guard     says so (log, ``storage`` alert, status) and stores what waited once it can (edge.durable.guard)
+
+``send`` puts a message that is not an event or alert (a command's result, a request) in the outbox,
+or in memory when the outbox cannot be written; ``replay_guard`` is the signed commands' "seen before"
+check, in the database and in memory (all there is while the database cannot be written).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from edge.alerts import Alerts
+from edge.contract import device_alert_payload
+from edge.durable.backfill import Backfill
+from edge.durable.guard import StorageGuard
+from edge.durable.memory_queue import Pending
+from edge.durable.seqs import Seqs
+from edge.rules.parking import Parking
+from edge.store import StorageFailure
+from edge.timeutil import iso
+
+_LOG = logging.getLogger(__name__)
+
+
+class Storage:
+    def __init__(self, config, registry, rules, *, clock, wake, on_change, on_recovered, signer=None):
+        self.config = config
+        self.registry = registry
+        self.clock = clock
+        self.wake = wake
+        self.pending = Pending(config.database, database_id=registry.database_id())
+        self.seqs = Seqs(registry, self.pending)
+        _LOG.info("%s", self.seqs.start())
+        self.alerts = Alerts(config, registry, clock=clock, wake=wake, rules=rules, signer=signer, numbered=True)
+        self.alerts.pending = self.pending
+        for device, alert_id in self.pending.alerts().items():  # from the RAM copy: not raised twice
+            self.alerts.adopt(device, alert_id)
+        backfill = Backfill(registry, self.alerts, Parking(registry, rules, config.zone), self.seqs, config.gate)
+        self.guard = StorageGuard(config, registry, self.alerts, self.pending, backfill, self.seqs, clock=clock,
+                                  on_change=on_change, on_recovered=on_recovered)
+        self.alerts.on_storage_failure = self.guard.failed
+        self.seen_commands: dict[str, float] = {}  # request ids accepted, also while storage fails
+
+    def check(self, waited: dict | None) -> None:
+        """At start: take over what ``edge.gate.waiting`` said, and see at once whether we can write."""
+        if waited is not None:
+            self._adopt_wait_alert(waited)
+        try:
+            self.registry.probe_write(self.clock())
+            self.seqs.settle()
+        except StorageFailure as exc:
+            self.guard.failed(exc)
+
+    def _adopt_wait_alert(self, waited: dict) -> None:
+        """The storage alert published while the database could not be opened: kept as raised (in memory,
+        then stored), so the guard clears it once it can write; the commands answered then are refused
+        as replays if the broker delivers them again."""
+        alert_id, ts = waited["alert_id"], waited["ts"]
+        payload = self.alerts.unnumbered(device_alert_payload(alert_id, "storage", "raised", waited["detail"],
+                                                              iso(ts, self.config.zone)))
+        item = self.pending.add("alert", self.alerts.topics.device_alert, payload, f"alert:{alert_id}:raised", ts=ts,
+                                extra={"op": "raise", "device": "storage", "alert_id": alert_id,
+                                       "detail": waited["detail"]})
+        if item is not None and waited.get("published"):
+            self.pending.published(item["id"])
+        self.alerts.adopt("storage", alert_id)
+        self.guard.resume(waited["ts"], waited["error"])
+        self.seen_commands.update(waited.get("answered") or {})
+
+    def send(self, topic: str, payload: dict) -> None:
+        """Through the outbox, or from memory when it cannot be written."""
+        try:
+            with self.registry.transaction():
+                self.registry.outbox.enqueue(topic, payload, now=self.clock())
+        except StorageFailure as exc:
+            self.pending.add("message", topic, payload, f"msg:{uuid.uuid4()}", ts=self.clock())
+            self.guard.failed(exc)
+        self.wake()
+
+    def replay_guard(self, remember, window_s: float):
+        """``seen(request_id)`` for parse_command: the database's check (``remember``), and memory's."""
+
+        def seen(request_id: str) -> bool:
+            now = time.time()
+            for old in [k for k, t in self.seen_commands.items() if now - t > 2 * window_s]:
+                del self.seen_commands[old]
+            if request_id in self.seen_commands:
+                return True
+            self.seen_commands[request_id] = now
+            try:
+                return remember(request_id)
+            except StorageFailure as exc:
+                self.guard.failed(exc)
+                return False
+
+        return seen
+
+    def status(self) -> dict:
+        """The status's parts: ``storage``, and ``seq_skipped`` when numbers were skipped."""
+        parts = {"storage": self.guard.status()}
+        if self.seqs.skipped:
+            parts["seq_skipped"] = self.seqs.skipped[-10:]  # numbers never used: nobody waits for them
+        return parts
+
+    def announced_seq(self) -> int:
+        """Our newest seq that has left (stored and released, or published from memory)."""
+        events = self.registry.events
+        stored = events.announced_seq()
+        if stored < events.last_seq():
+            return stored  # an event held for its pulse: nothing after it is announced yet
+        return self.pending.announced(stored)
+
+    def clean_stop(self) -> None:
+        """At a clean stop with nothing in memory: say where numbering is (the next start skips nothing)."""
+        if self.guard.ok:
+            try:
+                self.seqs.clean_stop()
+            except StorageFailure:
+                pass

@@ -1,0 +1,1 @@
+"""The gate daemon: wiring, camera workers, credential processors, the gate's decisions, jobs."""

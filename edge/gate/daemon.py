@@ -1,0 +1,444 @@
+"""The daemon: start the parts in order around one stop event, supervise them, stop them in reverse.
+
+    registry → storage (memory queue, seqs, alerts, guard) → MQTT link → barriers → recognisers → gate
+    → cameras → workers → jobs
+
+The main thread supervises: it restarts a worker that died, pings the systemd watchdog only while
+every worker makes progress, and on SIGTERM/SIGINT stops everything within a few seconds, flushing
+what the broker will take.
+
+Storage faults (README "When the disk is full or the database read-only"): a database that cannot be
+opened is waited for (``edge.gate.waiting``: no restart loop); one that cannot be written is the storage
+guard's (``edge.durable.guard``): decisions go on, what cannot be stored waits in memory and is
+published directly, every command is answered.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+
+from drivers.barriers import make_barriers
+from edge import sdnotify
+from edge.gate.controller import Gate
+from edge.gate.jobs import Jobs
+from edge.gate.recognition import Recognizers
+from edge.memory import return_freed_memory
+from edge.rules.site_rules import SiteRules
+from edge.store import StorageFailure
+from edge.timeutil import Clock, clock_from_config
+
+_LOG = logging.getLogger(__name__)
+STALL_S = 60.0
+
+
+class Daemon:
+    def __init__(self, config, *, clock: Clock | None = None, on_event=None, barriers: dict | None = None,
+                 engines: dict | None = None):
+        """``engines``: already loaded recognition models to share ({"faces", "plates", "qr"}; tests, demos)."""
+        self._engines = engines
+        self.config = config
+        self.clock = clock or clock_from_config(config)
+        self.stop = threading.Event()
+        self.on_event = on_event
+        self._given_barriers = barriers
+        self.registry = self.alerts = self.link = self.gate = self.jobs = self.recognizers = None
+        self.clockwatch = None
+        self.storage = self.pending = self.seqs = self.guard = None
+        self.replica = self.rules = None
+        self.barriers: dict = {}
+        self.cameras: list = []
+        self.workers: list = []
+        self._closers: list = []
+        self.restarts = 0
+
+    # -- start -------------------------------------------------------------------------------
+    def start(self) -> Daemon:
+        config = self.config
+        sdnotify.notify("STATUS=starting")
+        return_freed_memory()  # before the models allocate
+        from edge.gate.waiting import open_store
+
+        self.registry, waited = open_store(config, self.stop, self.clock)
+        if self.registry is None:
+            _LOG.warning("stopped while waiting for the database")
+            return self
+        self._closers.append(self.registry.close)
+        self.rules = SiteRules.for_store(config, self.registry)
+        self._signer = self._load_signer()
+        self._start_storage(waited)
+        from edge.gate.clockwatch import ClockWatch
+
+        self.clockwatch = ClockWatch(config, self.registry, self.alerts, self.clock)
+        self.recognizers = Recognizers(config, self.registry, **(self._engines or {}))
+        signer = self._signer
+        if config.site_mode:
+            self._start_replica()
+        self._start_peers()
+        if config.mqtt.enabled:
+            from edge.site.mqtt_link import MqttLink
+
+            self.link = MqttLink(config, self.registry, on_command=self._command, on_peer_event=self._peer,
+                                 on_refused=self._refused, status_provider=self._status,
+                                 on_connection=self._connection, inbox_transaction=self.registry.transaction,
+                                 clock=self.clock,
+                                 on_registry=self.replica.apply_many if self.replica else None,
+                                 on_message=self._message, on_taken_over=self._taken_over,
+                                 on_storage_failure=lambda exc, reading: self.guard.failed(exc, reading=reading))
+            self.link.pending = self.pending
+            self._closers.append(self.link.close)
+        self._start_barriers()
+        self._preload_models()
+        pass_key = self._pass_key()
+        self.gate = Gate(config, self.registry, self.barriers, self.alerts, clock=self.clock, wake=self._wake,
+                         on_event=self.on_event, rules=self.rules, signer=signer, pending=self.pending,
+                         seqs=self.seqs, guard=self.guard)
+        if self.link is not None:
+            # Connected only now that every handler it calls exists (a retained message arrives at once).
+            self.link.start()
+        from drivers.camera import Camera
+        from edge.gate.pipeline import CameraWorker
+
+        for cam_config in config.cameras:
+            camera = Camera(cam_config, self.stop, clock=self.clock).start()
+            self.cameras.append(camera)
+            self.workers.append(CameraWorker(camera, config, self.recognizers, self.gate, self.stop, pass_key).start())
+        self._closers.append(self._stop_cameras)
+        self.guard.start()  # stores what waits in memory (a restart's RAM copy) as soon as it can write
+        self._closers.append(self.guard.close)
+        self.jobs = Jobs(config, self.registry, self.alerts, cameras=self.cameras, barriers=self.barriers,
+                         clockwatch=self.clockwatch,
+                         link=self.link, clock=self.clock, outbox=self.registry.outbox, replica=self.replica,
+                         gaps=self.ask_for_gaps if self.link is not None else None, guard=self.guard).start()
+        self.guard.make_room = self.jobs.make_room
+        self._closers.append(self.jobs.close)
+        self.clockwatch.start(on_jump=self.jobs.replan)  # ticks on the monotonic clock, in its own thread
+        self._closers.append(self.clockwatch.close)
+        if self.link is not None:
+            self.link.publish_status()  # now with the cameras and barriers in it
+        sdnotify.notify("READY=1\nSTATUS=running")
+        if getattr(self.clock, "simulated", False):
+            _LOG.warning("SIMULATED TIME (clock.mode: simulated, a demo): the clock reads %s", self.clock.offset_file)
+        _LOG.info("gate %s/%s running: %d cameras, %d barriers", config.site, config.gate, len(self.cameras),
+                  len(self.barriers))
+        return self
+
+    def _start_storage(self, waited: dict | None) -> None:
+        """The memory queue, the numbering, the alerts and the storage guard (``edge.durable.storage``)."""
+        from edge.durable.storage import Storage
+
+        self.storage = Storage(self.config, self.registry, self.rules, clock=self.clock, wake=self._wake,
+                               on_change=self._status_changed, on_recovered=self._storage_back, signer=self._signer)
+        self.pending, self.seqs, self.alerts, self.guard = (self.storage.pending, self.storage.seqs,
+                                                            self.storage.alerts, self.storage.guard)
+        self._closers.append(self.storage.clean_stop)  # runs just before the registry closes
+        self.storage.check(waited)
+
+    def _storage_back(self) -> None:
+        """Storage works again and what waited in memory is stored: have the messages that could not be
+        acknowledged delivered again."""
+        if self.link is not None:
+            self.link.storage_back()
+
+    def _load_signer(self):
+        """The gate's identity key (site mode): it signs our events, alerts and requests (DESIGN 6.1)."""
+        from edge.keys import load_signer
+
+        config = self.config
+        signer = load_signer(config.identity_key_file) if config.identity_key_file else None
+        if signer is None and config.site_mode:
+            _LOG.warning("site mode without identity_key_file: events go out unsigned and a missing registry "
+                         "record cannot be asked for (req/resync)")
+        return signer
+
+    def _start_replica(self) -> None:
+        """Site mode: the office's registry, verified with its registry.pub."""
+        from edge.keys import load_verifier
+        from edge.site.replica import Replica
+
+        config = self.config
+        signer = self._signer
+        encoder = config.recognition.face.encoder if any(c.role == "face" for c in config.cameras) else None
+        if encoder is not None:
+            encoder = self.recognizers.faces.encoder.name  # "default" resolved to the encoder it is
+        self.replica = Replica(config, self.registry, load_verifier(config.registry.public_keys), self.alerts,
+                               self.rules, signer=signer, publish=self._publish, clock=self.clock,
+                               encoder_name=encoder, on_sync_change=self._status_changed)
+
+    def _start_peers(self) -> None:
+        """Peers' events checked and applied once (edge.site.peers); replay requests answered (edge.site.replay)."""
+        from edge.contract import Topics
+        from edge.site.peers import PeerReceiver, site_gate_keys
+        from edge.site.replay import Answerer
+
+        config = self.config
+        keys = site_gate_keys(self.registry) if config.site_mode else None
+        self.peers = PeerReceiver(self.registry, self.alerts, site_mode=config.site_mode, clock=self.clock,
+                                  rules=self.rules, zone=config.zone, gate_keys=keys)
+
+        def verifier_for(requester):
+            if requester == "office":
+                from edge.site.remote import command_checker
+
+                checker = command_checker(config)
+                return checker if not isinstance(checker, bytes | type(None)) else None
+            return keys().get(requester)
+
+        self.replayer = Answerer(self.registry, Topics(config.mqtt.topic_prefix, config.site, config.gate),
+                                 clock=self.clock, verifier_for=verifier_for if config.site_mode else None,
+                                 signer=self._signer)
+        self._lost_session = False
+
+    def ask_for_gaps(self) -> int:
+        """Ask each peer whose seq has a gap for the missing events (a job, every few seconds)."""
+        from edge.site.replay import request
+
+        asks = self.peers.gaps_to_ask()
+        if self._lost_session:
+            self._lost_session = False
+            asks += self.peers.after_session_lost()
+        for gate, first, last in asks:
+            self._publish(self.link.topics.request("replay"),
+                          request(gate, first, last, zone=self.config.zone, signer=self._signer, now=self.clock()))
+            self.peers.asked(gate)
+            _LOG.info("asked gate %s to replay seq %s..%s", gate, first, last if last is not None else "newest")
+        return len(asks)
+
+    def _connection(self, connected: bool, error: str) -> None:
+        if connected and self.link is not None and not self.link.session_present and self._was_connected:
+            self._lost_session = True  # what was queued for us while away is gone: ask for it
+        self._was_connected = self._was_connected or connected
+
+    _was_connected = False
+
+    def _status_changed(self) -> None:
+        if self.link is not None:
+            self.link.publish_status()
+
+    def _publish(self, topic: str, payload: dict) -> None:
+        """A message that is not an event or alert (a resync request, a command's result): through the
+        outbox, or from memory when it cannot be written."""
+        self.storage.send(topic, payload)
+
+    def _start_barriers(self) -> None:
+        if self._given_barriers is not None:
+            self.barriers = dict(self._given_barriers)
+            return
+        # One bus per RS-485 port, shared by every barrier (unit) wired to it.
+        self.barriers = make_barriers(self.config.barriers)
+        self._closers.append(lambda: [b.close() for b in self.barriers.values()])
+        for barrier in self.barriers.values():
+            try:
+                barrier.release_all()  # never replay a command from before the restart: coils start OFF
+            except Exception as exc:
+                _LOG.error("barrier %s: could not reset its coils at start: %s", barrier.id, exc)
+
+    def _preload_models(self) -> None:
+        roles = {c.role for c in self.config.cameras}
+        if "face" in roles and not self.config.site_mode:  # in site mode templates come from the office
+            self._reconcile_encoder()
+            self.recognizers.matcher()
+        if "plate" in roles:
+            self.recognizers.plates  # noqa: B018
+        if any(c.read_qr for c in self.config.cameras):
+            self.recognizers.qr  # noqa: B018
+
+    def _reconcile_encoder(self) -> None:
+        """Templates of another encoder are useless: re-enrol from kept photos, or say who must come."""
+        from edge.registry.enrol import Enroller, reconcile_encoder
+
+        try:
+            result = reconcile_encoder(self.registry, Enroller(self.config.recognition.face, self.recognizers.faces))
+        except StorageFailure as exc:  # re-enrolment writes: done at a later start
+            self.guard.failed(exc)
+            return
+        if result["reenrolled"]:
+            _LOG.warning("re-enrolled %d people from their stored photos for encoder %s",
+                         len(result["reenrolled"]), result["encoder"])
+        missing = result["must_reenrol"]
+        detail = ""
+        if missing:
+            who = ", ".join(f"{m['person_id']} ({m['unit']})" for m in missing[:20])
+            detail = (f"{len(missing)} people enrolled with another encoder must be re-enrolled with a photo for "
+                      f"'{result['encoder']}' (`gate-edge person enroll`): {who}")
+            _LOG.warning("%s", detail)
+        self.alerts.device("faces", not missing, detail)
+
+    def _pass_key(self):
+        from edge.registry.passes import PassError, pass_checker
+
+        try:
+            return pass_checker(self.config)
+        except (PassError, OSError) as exc:
+            _LOG.error("QR passes disabled: %s", exc)
+            return None
+
+    # -- run / supervise ---------------------------------------------------------------------
+    def stop_on_signals(self) -> None:
+        """SIGTERM and SIGINT stop the daemon cleanly, also while it is still starting (systemd may stop a
+        gate whose status already said online: the link starts before the cameras)."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop.set())
+
+    def run(self) -> int:
+        """Supervise until a signal; returns the exit code."""
+        self.stop_on_signals()
+        watchdog = sdnotify.watchdog_interval_s()
+        interval = min(watchdog, 1.0) if watchdog else 1.0
+        while not self.stop.wait(interval):
+            healthy = self.supervise()
+            if watchdog and healthy:
+                sdnotify.notify("WATCHDOG=1")
+        return 0
+
+    def supervise(self) -> bool:
+        """Restart dead workers; True when every worker is alive and making progress."""
+        healthy = True
+        for index, worker in enumerate(self.workers):
+            if worker.camera.state == "ended":
+                continue
+            if not worker.alive:
+                _LOG.error("worker for camera %s died; restarting it", worker.cam.id)
+                self.alerts.device(f"worker:{worker.cam.id}", False, "analysis thread died and was restarted")
+                self.restarts += 1
+                from edge.gate.pipeline import CameraWorker
+
+                self.workers[index] = CameraWorker(worker.camera, self.config, self.recognizers, self.gate,
+                                                   self.stop, worker.pass_key).start()
+                healthy = False
+            elif time.monotonic() - worker.last_progress > STALL_S:
+                healthy = False  # stuck in a model call: let the watchdog restart us
+        return healthy
+
+    def reload(self) -> None:
+        """Re-read what may change under a running gate: templates, vehicles and the pass key (rotated
+        by the office). Config changes still need a restart: they can move cameras and barriers."""
+        self.recognizers.reload()
+        roles = {c.role for c in self.config.cameras}
+        templates = self.recognizers.matcher().size if "face" in roles else 0
+        if "plate" in roles:
+            self.recognizers.plate_index()
+        pass_key = self._pass_key()
+        for worker in self.workers:
+            worker.pass_key = pass_key
+        _LOG.info("reloaded: %d face templates, QR passes %s", templates, "on" if pass_key else "off")
+
+    # -- stop --------------------------------------------------------------------------------
+    def _stop_cameras(self) -> None:
+        self.stop.set()
+        for worker in self.workers:
+            worker.join(5)
+        for camera in self.cameras:
+            camera.close()
+
+    def close(self) -> None:
+        """Stop everything in reverse start order. Safe to call twice."""
+        sdnotify.notify("STOPPING=1")
+        self.stop.set()
+        while self._closers:
+            closer = self._closers.pop()
+            try:
+                closer()
+            except Exception:
+                _LOG.exception("error while stopping")
+
+    # -- MQTT callbacks ----------------------------------------------------------------------
+    def _wake(self) -> None:
+        if self.link is not None:
+            self.link.wake()
+
+    def _status(self) -> dict:
+        status = {"cameras": {c.id: c.stats() for c in self.cameras},
+                  "barriers": {b.id: b.health() for b in self.barriers.values()}}
+        parts = {
+            "registry": lambda: self.replica.status() if self.replica else self._local_registry(),
+            "seq": self.storage.announced_seq,  # peers see a gap at the end of our stream too
+            "alert_seq": self.registry.alert_log.last_seq,  # the office, at the end of our alert stream
+            # capacity and occupied: the office and our checks see whether the gates agree on the lot
+            "parking": lambda: self.gate.parking.status() if self.gate else None,
+        }
+        for name, part in parts.items():
+            try:
+                value = part()
+            except StorageFailure as exc:  # the status still goes out, without what cannot be read
+                self.guard.failed(exc, reading=True)
+                continue
+            if value is not None:
+                status[name] = value
+        status.update(self.storage.status())  # "storage": {"state": ok | degraded | unavailable, …}
+        status.update(self.clockwatch.status())  # clock_offset_s and whether the time is confirmed
+        return status
+
+    def _local_registry(self) -> dict:
+        return {"source": "local", "people": self.registry.people.count(), "vehicles": self.registry.vehicles.count(),
+                "synced": True}
+
+    def _message(self, topic: str, payload: bytes) -> None:
+        """What is neither a command nor a peer event: a replay request, the office's "page sent"."""
+        if self.replica is not None and topic == self.link.topics.resync_answers:
+            self.replica.page_end(payload)
+            return
+        parts = topic.rsplit("/", 2)
+        if len(parts) == 3 and parts[2] == "status" and parts[0] == self.link.topics.base \
+                and parts[1] == "office":
+            # The office's clock (our offset from it; commands are judged on it) only where there is an
+            # office: at a site, whose broker lets nobody but the office write there (config/site/acl). A
+            # lone gate's broker has no such rule: a status anyone wrote would move the window in which
+            # an old, captured command is fresh.
+            if self.config.site_mode:
+                self.clockwatch.office_status(payload)
+            return
+        if len(parts) == 3 and parts[2] == "status" and parts[0] == self.link.topics.base \
+                and parts[1] != self.config.gate:
+            self.peers.status_seen(parts[1], payload)
+            return
+        request = self.link.topics.parse_request_topic(topic)
+        if request is not None and request[1] == "replay" and request[0] != self.config.gate:
+            body = self.replayer.parse(request[0], payload, lambda target: target == self.config.gate)
+            if body is not None and self.replayer.answer(self.config.gate, body):
+                self._wake()
+
+    def _taken_over(self, detail: str | None) -> None:
+        """Another client took this gate's MQTT session (its login or client id), or it has stopped."""
+        self.alerts.device("mqtt-session", detail is None, detail or "the gate keeps its connection again")
+
+    def _refused(self, seq: int, reason: str) -> None:
+        where = f"outbox row {seq}" if seq else "kept in memory"
+        self.alerts.device("broker", False, f"broker refused a message ({where}): {reason}")
+
+    def _peer(self, gate: str, kind: str, payload: bytes) -> None:
+        self.peers.receive(gate, payload, self.link.topics.event(kind, gate) if self.link else None)
+
+    def _command(self, verb: str, payload: bytes) -> None:
+        from edge.contract import command_result
+        from edge.site.remote import CommandRefused, command_checker, parse_command, remember_request
+
+        mqtt = self.config.mqtt
+        request_id, ok, error, extra = None, False, None, {}
+        seen = self.storage.replay_guard(remember_request(self.registry, mqtt.command_window_s), mqtt.command_window_s)
+        try:
+            key = command_checker(self.config)  # KeyFileError (a ValueError) names the file
+            command = parse_command(verb, payload, key, mqtt.command_window_s, seen,
+                                    now=self.clockwatch.office_now(),  # the office's time: its clock signed ts
+                                    site=self.config.site, gate=self.config.gate)
+            request_id = command.request_id
+            body = command.body
+            if verb == "open":
+                self.gate.remote_open(body.get("lane", "in"), body.get("barrier"), request_id)
+            elif verb == "pay":
+                _, due = self.gate.pay(body["session_id"], body["amount_cents"], request_id)
+                extra = {"due_cents": due}  # a part payment is accepted: ok, and what is still due
+            elif verb == "reload":
+                self.reload()
+            ok = True
+        except CommandRefused as exc:
+            request_id, error = exc.request_id, exc.error
+            _LOG.warning("command %s refused: %s", verb[:32], error)
+        except ValueError as exc:
+            error = str(exc)
+        except StorageFailure as exc:  # what the command needed could not be read: nothing was done
+            self.guard.failed(exc, reading=True)
+            error = f"not done: the gate cannot read its database ({exc}); try again later"
+        self._publish(self.link.topics.command_result, command_result(request_id, ok, error, **extra))

@@ -1,0 +1,269 @@
+"""Scheduled jobs (APScheduler): inactivity check, device health, retention, WAL checkpoint, status.
+
+Each job is a plain method of ``Jobs`` so tests call it directly; ``start()`` only puts them on a
+BackgroundScheduler. Jobs never raise into the scheduler: a failure is logged and retried next run; a
+storage failure is told to the storage guard (one line, not a traceback every few seconds).
+
+Room for the database (``storage_room``, with device health): below ``retention.min_free_mb`` free on
+the filesystem the ``disk`` alert is raised, early, and nothing is deleted yet. Below a working reserve
+(``reserve_mb``: a quarter of that, at least 1 MB) of room (the filesystem's free space plus the free
+pages inside the database), ``make_room`` deletes the oldest stranger snapshots, then the oldest sent
+events, until the reserve is back, so new events are stored rather than refused; an event whose
+message is still waiting is never deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from datetime import UTC
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from edge.store import StorageFailure
+
+_LOG = logging.getLogger(__name__)
+MAKE_ROOM_BATCH = 100  # rows per transaction; a checkpoint after each keeps the WAL from growing
+OUTBOX_ALERT_DEPTH = 10000
+BROKER_DOWN_ALERT_S = 120
+INACTIVITY_TICK_S = 5.0  # how often the inactivity job looks whether the site's interval has passed
+
+
+class Jobs:
+    def __init__(self, config, registry, alerts, *, cameras=(), barriers=None, link=None, clock=time.time,
+                 outbox=None, replica=None, gaps=None, clockwatch=None, guard=None):
+        self.config = config
+        self.registry = registry
+        self.alerts = alerts
+        self.cameras = list(cameras)
+        self.barriers = barriers or {}
+        self.link = link
+        self.clock = clock
+        self.outbox = outbox
+        self.replica = replica
+        self.gaps = gaps  # ask peers for the events a gap in their seq says we missed
+        self.guard = guard  # the storage guard (edge.durable.guard): told of storage failures
+        registry.tight_below_bytes = config.retention.min_free_mb * 2**20  # see Store.tight_below_bytes
+        self._broker_down_since: float | None = None
+        self._inactivity_checked: float | None = None  # time.monotonic() of the last inactivity check
+        self.clockwatch = clockwatch  # jumps of the wall clock; inactivity waits while the time is unconfirmed
+        self._scheduler: BackgroundScheduler | None = None
+
+    # -- the jobs ----------------------------------------------------------------------------
+    def inactivity(self) -> list[dict]:
+        watch = self.clockwatch
+        if watch is not None and not watch.confirmed:
+            _LOG.info("inactivity check held back: the wall clock jumped and the time is not confirmed yet")
+            return []
+        return self.alerts.check_inactivity(self.clock())
+
+    def inactivity_when_due(self) -> list[dict]:
+        """Ticks every few seconds and checks when the site's interval has passed: the interval is the
+        rules' (``alerts.rules``: a gate in site mode follows the office's signed settings, which may change
+        while it runs), measured on the monotonic clock."""
+        every_s = self.alerts.rules.inactivity.check_every_minutes * 60
+        now = time.monotonic()
+        if self._inactivity_checked is not None and now - self._inactivity_checked < every_s:
+            return []
+        if self.clockwatch is not None and not self.clockwatch.confirmed:
+            return self.inactivity()  # held (and logged); checked as soon as the time is confirmed
+        self._inactivity_checked = now
+        return self.inactivity()
+
+    def replan(self) -> None:
+        """After a wall-clock jump: every interval job runs now and then at its interval again (the
+        scheduler plans on wall time, so a clock set back would hold them all for as long as the jump)."""
+        from datetime import datetime
+
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        if self._scheduler is None:
+            return
+        for job in self._scheduler.get_jobs():
+            if isinstance(job.trigger, IntervalTrigger):
+                job.modify(next_run_time=datetime.now(UTC))
+        _LOG.warning("clock: the wall clock jumped; the jobs are planned again from now")
+
+    def camera_health(self) -> None:
+        """A camera without a frame for its down_alert_s (closed or frozen) raises its device alert."""
+        for camera in self.cameras:
+            down = camera.down_for()
+            if down > camera.config.down_alert_s:
+                self.alerts.device(f"camera:{camera.id}", False, f"no frame for {down:.0f} s ({camera.last_error})")
+            elif camera.state == "ok":
+                self.alerts.device(f"camera:{camera.id}", True)
+
+    def camera_check_s(self) -> float:
+        """How often camera_health runs: a quarter of the shortest down_alert_s, 0.5 to 15 s."""
+        shortest = min((c.config.down_alert_s for c in self.cameras), default=60.0)
+        return min(15.0, max(0.5, shortest / 4))
+
+    def device_health(self) -> None:
+        self.camera_health()
+        for barrier in self.barriers.values():
+            status = barrier.status()  # a cheap read: keeps the arm state known and finds dead buses
+            if barrier.failing:
+                self.alerts.device(f"barrier:{barrier.id}", False, status.detail or "not answering")
+            elif status.reachable:
+                self.alerts.device(f"barrier:{barrier.id}", True)
+        if self.link is not None:
+            if self.link.connected.is_set():
+                self._broker_down_since = None
+                self.alerts.device("broker", True)
+            else:
+                self._broker_down_since = self._broker_down_since or time.monotonic()
+                if time.monotonic() - self._broker_down_since > BROKER_DOWN_ALERT_S:
+                    self.alerts.device("broker", False, self.link.last_error or "not connected")
+        self.storage_room()
+        if self.outbox is not None:
+            depth = self.outbox.depth()
+            self.alerts.device("outbox", depth < OUTBOX_ALERT_DEPTH, f"{depth} messages waiting for the broker")
+
+    def retention(self) -> dict:
+        """Delete sent events and outbox rows past retention; never an unsent one. Refused peer events
+        (``quarantine``) are kept at most Quarantine.KEEP_DAYS and MAX_ROWS."""
+        store = self.registry
+        cutoff = self.clock() - self.config.retention.events_days * 86400
+        keep_s = self.config.retention.stranger_snapshots_days * 86400
+        with store.transaction():
+            events = store.events.delete_before(cutoff)
+            store.alert_log.delete_before(cutoff)  # our alerts as published: replayed while retention keeps them
+            sent = store.outbox.prune(cutoff)
+            store.alerts.delete_cleared_before(cutoff)
+            snapshots = store.events.delete_snapshots_before(self.clock() - keep_s)
+            quarantine = store.quarantine.prune(max(cutoff, self.clock() - store.quarantine.KEEP_DAYS * 86400))
+        return {"events": events, "outbox": sent, "snapshots": snapshots, "quarantine": quarantine}
+
+    def room_mb(self) -> float:
+        """Room for new rows: the filesystem's free space plus the free pages inside the database."""
+        return self._free_mb() + self._reusable_mb()
+
+    def _free_mb(self) -> float:
+        return shutil.disk_usage(self.config.database.parent).free / 2**20
+
+    def _reusable_mb(self) -> float:
+        try:
+            return self.registry.reusable_bytes() / 2**20
+        except StorageFailure:
+            return 0.0  # the free pages are a bonus; the filesystem's space is the answer
+
+    def reserve_mb(self) -> float:
+        """The room retention keeps for new rows: a quarter of retention.min_free_mb, at least 1 MB."""
+        return max(1.0, self.config.retention.min_free_mb / 4)
+
+    def storage_room(self) -> dict:
+        """The ``disk`` alert while the filesystem has less than retention.min_free_mb free (the early
+        warning: the disk is filling up); below the working reserve, retention first makes room."""
+        floor = self.config.retention.min_free_mb
+        made = self.make_room() if self.room_mb() < self.reserve_mb() else {}
+        free, reusable = self._free_mb(), self._reusable_mb()
+        detail = (f"{free:.1f} MB free on {self.config.database.parent} (alert below {floor} MB, "
+                  f"retention.min_free_mb); {reusable:.1f} MB reusable inside the database")
+        if made.get("events") or made.get("snapshots"):
+            detail += (f"; deleted the {made['events']} oldest sent events and {made['snapshots']} snapshots to "
+                       "make room")
+        self.alerts.device("disk", free >= floor, detail)
+        return {"free_mb": free, "reusable_mb": reusable, **made}
+
+    def make_room(self) -> dict:
+        """Delete the oldest stranger snapshots, then the oldest sent events (with their sent outbox rows),
+        a batch at a time, until there is ``reserve_mb`` of room or nothing sent is left. What was deleted
+        is logged, also when a batch fails (a disk too full even to delete: raised to the caller)."""
+        store, reserve = self.registry, self.reserve_mb()
+        made = {"events": 0, "snapshots": 0}
+        try:
+            for what, delete in (("snapshots", store.events.delete_oldest_snapshots),
+                                 ("events", store.events.delete_oldest_sent)):
+                while self.room_mb() < reserve:
+                    with store.transaction():
+                        deleted = delete(MAKE_ROOM_BATCH)
+                    made[what] += deleted  # committed: counted (and logged) whatever happens next
+                    try:  # the freed pages reach the file, and the next batch reuses the WAL's space
+                        store.checkpoint(truncate=False)
+                    except StorageFailure:
+                        pass  # a disk too full even for that: the next commit's checkpoint tries again
+                    if deleted < MAKE_ROOM_BATCH:
+                        break
+        finally:
+            if made["events"] or made["snapshots"]:
+                _LOG.warning("retention: low on room for the database (%.1f MB, keeping %.0f MB): deleted the %d "
+                             "oldest sent events and %d snapshots", self.room_mb(), reserve, made["events"],
+                             made["snapshots"])
+        return made
+
+    def stale_sessions(self) -> int:
+        """Report (once) parking sessions open longer than stale_session_days."""
+        sessions = self.registry.sessions
+        rows = sessions.stale(self.clock() - self.alerts.rules.parking.stale_session_days * 86400)
+        for row in rows:
+            days = (self.clock() - row["entry_epoch"]) / 86400
+            self.alerts.device(f"parking:{row['plate']}", False,
+                               f"session {row['session_id']} open for {days:.1f} days: check the lot")
+            with self.registry.transaction():
+                sessions.mark_stale_reported(row["session_id"])
+        return len(rows)
+
+    def checkpoint(self) -> None:
+        # Low on room: keep the WAL's space (writes reuse it and the pages retention freed).
+        self.registry.checkpoint(truncate=self.room_mb() >= self.config.retention.min_free_mb)
+
+    def registry_sync(self) -> None:
+        """Site mode: note the first full sync, or ask the office for what is missing."""
+        if self.replica is not None:
+            self.replica.tick()
+
+    def status(self) -> None:
+        if self.link is not None:
+            self.link.publish_status()
+
+    # -- scheduling --------------------------------------------------------------------------
+    def _safe(self, job):
+        def run():
+            try:
+                job()
+            except StorageFailure as exc:
+                if self.guard is None:
+                    _LOG.exception("job %s failed; it runs again at its next time", job.__name__)
+                else:
+                    _LOG.info("job %s: storage failure (%s); it runs again at its next time", job.__name__, exc)
+                    self.guard.failed(exc)
+            except Exception:
+                _LOG.exception("job %s failed; it runs again at its next time", job.__name__)
+
+        run.__name__ = job.__name__
+        return run
+
+    def start(self) -> Jobs:
+        scheduler = BackgroundScheduler(timezone=self.config.timezone, job_defaults={"coalesce": True,
+                                                                                      "max_instances": 1})
+        tick_s = min(INACTIVITY_TICK_S, self.config.inactivity.check_every_minutes * 60)
+        scheduler.add_job(self._safe(self.inactivity_when_due), "interval", seconds=tick_s, id="inactivity",
+                          next_run_time=_soon())
+        scheduler.add_job(self._safe(self.device_health), "interval", seconds=15, id="device_health",
+                          next_run_time=_soon(5))
+        if self.cameras:
+            scheduler.add_job(self._safe(self.camera_health), "interval", seconds=self.camera_check_s(),
+                              id="camera_health", next_run_time=_soon(self.camera_check_s()))
+        scheduler.add_job(self._safe(self.status), "interval", seconds=60, id="status")
+        if self.replica is not None:
+            scheduler.add_job(self._safe(self.registry_sync), "interval", seconds=1, id="registry_sync")
+        if self.gaps is not None:
+            scheduler.add_job(self._safe(self.gaps), "interval", seconds=1, id="peer_gaps")
+        scheduler.add_job(self._safe(self.retention), "cron", hour=3, minute=17, id="retention")
+        scheduler.add_job(self._safe(self.stale_sessions), "cron", hour=8, minute=0, id="stale_sessions")
+        scheduler.add_job(self._safe(self.checkpoint), "interval", hours=1, id="wal_checkpoint")
+        scheduler.start()
+        self._scheduler = scheduler
+        return self
+
+    def close(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+
+
+def _soon(seconds: float = 1.0):
+    from datetime import datetime, timedelta
+
+    return datetime.now(UTC) + timedelta(seconds=seconds)

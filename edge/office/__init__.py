@@ -1,0 +1,1 @@
+"""The office service: the archive, silent gates, the console."""

@@ -1,0 +1,76 @@
+"""The console's CSV import (DESIGN 4.4 formats): ``GET /import`` (the page) and ``POST /api/import``.
+
+``POST /api/import`` (admin; multipart/form-data): ``csv``, one people.csv- or vehicles.csv-shaped file,
+and ``photo``, the photo files its photo column names (repeatable; a name may carry a folder, as the
+CSV writes it). The files go into a private folder under the office's state directory (``uploads``) and
+``edge.registry.importer.import_csv`` imports all rows or none: an ``ImportRejected`` answers 400 ``{"error",
+"problems": [every bad row]}`` naming the file as it was sent. Photos are turned into templates with the
+office's encoder and, unless ``enrolment.keep_photos``, not kept.
+"""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from edge.office.console.uploads import (
+    MAX_CSV_BYTES,
+    MAX_IMPORT_PHOTOS,
+    MAX_PHOTO_BYTES,
+    check_length,
+    files_of,
+    hide,
+    private_folder,
+    safe_name,
+    save,
+)
+from edge.registry.importer import PEOPLE_COLUMNS, VEHICLE_COLUMNS
+
+
+def routes(kit) -> list[Route]:
+    async def page(request: Request) -> Response:
+        kit.need_role(request, "admin")
+        return kit.page(request, "import.html", people_columns=",".join(PEOPLE_COLUMNS),
+                        vehicle_columns=",".join(VEHICLE_COLUMNS))
+
+    async def api_import(request: Request) -> Response:
+        from edge.registry.importer import ImportRejected, import_csv
+
+        user = kit.need_role(request, "admin", write=("import", None))
+        check_length(request)
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            raise HTTPException(415, "send multipart/form-data: the CSV as csv, its photos as photo")
+        async with request.form(max_files=MAX_IMPORT_PHOTOS + 1, max_fields=20) as form:
+            sheets = files_of(form, "csv")
+            if len(sheets) != 1:
+                raise HTTPException(400, "csv: send one CSV file (people.csv or vehicles.csv)")
+            photos = files_of(form, "photo")
+            if len(photos) > MAX_IMPORT_PHOTOS:
+                raise HTTPException(400, f"photo: at most {MAX_IMPORT_PHOTOS} photos in one import")
+            csv_name = safe_name(sheets[0].filename or "upload.csv", "csv").rsplit("/", 1)[-1]
+            with private_folder(kit.uploads) as folder:
+                path = await save(sheets[0], folder, csv_name, MAX_CSV_BYTES, "csv")
+                for upload in photos:
+                    await save(upload, folder, safe_name(upload.filename, "photo"), MAX_PHOTO_BYTES, "photo")
+
+                def run():
+                    with kit.enroller.lock:  # the import enrols with the shared models, one at a time
+                        return import_csv(kit.store, path, enroller_factory=kit.enroller.get)
+
+                try:
+                    result = await kit.console.run_blocking(run)
+                except ImportRejected as exc:
+                    problems = [hide(folder, p) for p in exc.problems]
+                    kit.audit(user, "import", csv_name, {"problems": len(problems), "photos": len(photos)},
+                              "refused")
+                    return kit.error(request, 400, f"{csv_name}: nothing imported, {len(problems)} problem(s)",
+                                     problems=problems)
+        kit.audit(user, "import", csv_name, {"kind": result["kind"], "created": len(result["created"]),
+                                             "updated": len(result["updated"]),
+                                             "templates": result.get("templates", 0)}, "ok")
+        kit.published()
+        return JSONResponse(result)
+
+    return [Route("/import", page), Route("/api/import", api_import, methods=["POST"])]

@@ -1,0 +1,196 @@
+"""The console's QR passes (DESIGN 6.5): issue, list, revoke, and a printable page for a new pass.
+
+    GET    /api/passes              every pass issued, newest first: subject, issued, valid_until, state
+    POST   /api/passes              {"person_id"|"plate", "valid_hours"} → the pass, its token and its QR
+                                    image ("qr_png_base64", a PNG); the office keeps neither token nor image
+    DELETE /api/passes/<pass_id>    revoke (in site mode the signed revocation reaches every gate)
+    GET    /passes                  the list and the issue forms
+    POST   /passes                  the issue form (HTML): answers with the pass to print
+
+Passes are signed with the office's ``passes.signing_key_file`` (``edge.registry.passes.pass_issuer``); without
+a ``passes:`` section the office cannot issue and says so (409). Who may do what:
+- an admin issues any pass up to ``passes.max_valid_hours`` and revokes any pass;
+- a guard issues a visitor's pass of at most ``GUARD_MAX_VALID_HOURS`` and revokes the passes they
+  issued here (the audit table records who issued each pass).
+Each issue and revocation is audited, and so is each one refused to a guard (403, outcome "refused"),
+as every console write is (``app``'s audit rule).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import tempfile
+from pathlib import Path
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from edge.office.console import fields
+from edge.timeutil import iso
+
+# A guard at the lodge lets a visitor in for the day (a relative, a carer, a delivery van): 24 hours
+# covers a visit that runs past midnight. A longer pass (a resident's alternative to face recognition,
+# valid for months; a carer who comes every week) is a decision of the committee, made by an admin.
+GUARD_MAX_VALID_HOURS = 24
+PRESET_HOURS = (2, 4, 8, 24, 72, 168, 720, 2160, 8784)  # the issue form's choices, up to the user's bound
+_PASS_ID = re.compile(r"^[0-9a-f]{12}$")
+
+
+def routes(kit) -> list[Route]:
+    passes = Passes(kit)
+    return [
+        Route("/api/passes", passes.api_list, methods=["GET"]),
+        Route("/api/passes", passes.api_issue, methods=["POST"]),
+        Route("/api/passes/{pass_id}", passes.api_revoke, methods=["DELETE"]),
+        Route("/passes", passes.page, methods=["GET"]),
+        Route("/passes", passes.page_issue, methods=["POST"]),
+    ]
+
+
+class Passes:
+    def __init__(self, kit):
+        self.kit = kit
+
+    # -- reading -----------------------------------------------------------------------------
+    def data(self, rows: list[dict] | None = None) -> list[dict]:
+        """The passes (``rows`` of ``store.passes``; all of them, newest first, by default) as the API gives them."""
+        store, zone = self.kit.store, self.kit.zone
+        rows = list(reversed(store.passes.all())) if rows is None else rows
+        people = store.console.names(r["person_id"] for r in rows)
+        issuers = store.console.actors("pass_issue", (f"pass:{r['pass_id']}" for r in rows))
+        now = self.kit.console.clock()
+        out = []
+        for r in rows:
+            person = people.get(r["person_id"])
+            state = "revoked" if r["revoked_epoch"] else "expired" if now > r["valid_until_epoch"] else "valid"
+            out.append({
+                "pass_id": r["pass_id"], "state": state,
+                "subject": {"type": r["subject_type"], "person_id": r["person_id"], "plate": r["plate"]},
+                "person": {"name": person["name"], "unit": person["unit"]} if person else None,
+                "issued": iso(r["issued_epoch"], zone), "valid_until": iso(r["valid_until_epoch"], zone),
+                "revoked": iso(r["revoked_epoch"], zone) if r["revoked_epoch"] else None,
+                "issued_by": issuers.get(f"pass:{r['pass_id']}")})
+        return out
+
+    def bound(self, user: dict) -> int | None:
+        """The longest pass ``user`` may issue (hours), or None when this office cannot issue passes."""
+        section = self.kit.config.passes
+        if section is None:
+            return None
+        limit = section.max_valid_hours
+        return limit if user["role"] == "admin" else min(limit, GUARD_MAX_VALID_HOURS)
+
+    def may_revoke(self, user: dict, row: dict) -> bool:
+        return row["state"] != "revoked" and (user["role"] == "admin" or row["issued_by"] == user["username"])
+
+    async def api_list(self, request: Request) -> Response:
+        return JSONResponse(self.data())
+
+    # -- issuing -----------------------------------------------------------------------------
+    def issue(self, user: dict, data: dict) -> dict:
+        """Check, sign, record and audit one pass; the answer carries the token and its QR image."""
+        from edge.registry.passes import PassError, issue_token, pass_issuer, record_pass
+
+        kit, store = self.kit, self.kit.store
+        try:
+            key = pass_issuer(kit.config)
+        except PassError as exc:
+            raise HTTPException(409, f"this office cannot issue passes: {exc}") from None
+        person_id = fields.whole(data.get("person_id"), "person_id")
+        plate = fields.text(data, "plate", limit=20)
+        if (person_id is None) == (plate is None):
+            raise HTTPException(400, "give one of person_id or plate")
+        hours = fields.number(data.get("valid_hours"), "valid_hours")
+        if hours is None:
+            raise HTTPException(400, "valid_hours: how long the pass is valid, in hours")
+        limit = kit.config.passes.max_valid_hours
+        if hours > limit:
+            raise HTTPException(400, f"valid_hours: at most {limit} (passes.max_valid_hours)")
+        if person_id is not None and store.people.find_by_id(person_id) is None:
+            raise HTTPException(400, f"person_id: no person {person_id}")
+        if plate is not None:
+            plate = fields.plate(plate)
+            vehicle = store.vehicles.get(plate)
+            if vehicle is not None and vehicle["class"] == "blocked":
+                raise HTTPException(409, f"{plate} is blocked: no pass opens the barrier for it")
+        subject = {"person_id": person_id, "plate": plate, "valid_hours": hours}
+        if hours > self.bound(user):
+            kit.audit(user, "pass_issue", None, subject, "refused")
+            raise HTTPException(403, f"a guard may issue passes of up to {GUARD_MAX_VALID_HOURS} hours; "
+                                     "a longer pass is issued by an admin")
+        token, claim = issue_token(key, person_id=person_id, plate=plate, valid_hours=hours, now=kit.console.clock())
+        png = qr_png(token)
+        with store.transaction():
+            record_pass(store, claim)
+            kit.audit(user, "pass_issue", f"pass:{claim.pass_id}",
+                      {**subject, "valid_until": iso(claim.valid_until, kit.zone)}, "ok")
+        person = store.people.find_by_id(person_id) if person_id is not None else None
+        return {"pass_id": claim.pass_id, "subject": claim.subject(),
+                "person": {"name": person["name"], "unit": person["unit"]} if person else None,
+                "issued": iso(claim.issued, kit.zone), "valid_until": iso(claim.valid_until, kit.zone),
+                "valid_hours": hours, "token": token, "qr_png_base64": base64.b64encode(png).decode("ascii")}
+
+    async def api_issue(self, request: Request) -> Response:
+        user = self.kit.need_role(request, "guard", "admin", write=("pass_issue", None))
+        return JSONResponse(self.issue(user, await self.kit.body_of(request)), status_code=201)
+
+    async def api_revoke(self, request: Request) -> Response:
+        from edge.registry.passes import revoke_pass
+
+        kit, store = self.kit, self.kit.store
+        pass_id = request.path_params["pass_id"]
+        user = kit.need_role(request, "guard", "admin", write=("pass_revoke", f"pass:{pass_id}"))
+        if not _PASS_ID.match(pass_id):
+            raise HTTPException(400, f"pass id: {pass_id!r} is not a pass id (12 hexadecimal digits)")
+        found = store.passes.get(pass_id)
+        if found is None:
+            raise HTTPException(404, f"no pass {pass_id}")
+        row = self.data([found])[0]
+        if row["state"] == "revoked":
+            raise HTTPException(409, f"pass {pass_id} is already revoked")
+        if not self.may_revoke(user, row):
+            kit.audit(user, "pass_revoke", f"pass:{pass_id}", {"issued_by": row["issued_by"]}, "refused")
+            raise HTTPException(403, "a guard may revoke only the passes they issued; ask an admin")
+        with store.transaction():
+            revoke_pass(store, pass_id, kit.console.clock())
+            kit.audit(user, "pass_revoke", f"pass:{pass_id}", {"subject": row["subject"]}, "ok")
+        kit.published()
+        return JSONResponse({"pass_id": pass_id, "revoked": True})
+
+    # -- pages -------------------------------------------------------------------------------
+    def list_page(self, request: Request, error: str | None = None, status: int = 200) -> Response:
+        kit = self.kit
+        user = kit.user_of(request)
+        bound = self.bound(user)
+        rows = self.data()
+        people = sorted(kit.store.people.all(), key=lambda p: (p["unit"], p["name"]))
+        response = kit.page(request, "passes.html", passes=rows, people=people, bound=bound, error=error,
+                            presets=[h for h in PRESET_HOURS if bound and h <= bound],
+                            revocable={r["pass_id"] for r in rows if self.may_revoke(user, r)})
+        response.status_code = status
+        return response
+
+    async def page(self, request: Request) -> Response:
+        return self.list_page(request)
+
+    async def page_issue(self, request: Request) -> Response:
+        user = self.kit.need_role(request, "guard", "admin", write=("pass_issue", None))
+        data = await self.kit.body_of(request)  # a body past its bound is the console's 413, not the form's
+        try:
+            issued = self.issue(user, data)
+        except HTTPException as exc:
+            return self.list_page(request, str(exc.detail), exc.status_code)
+        return self.kit.page(request, "pass_print.html", issued=issued)
+
+
+def qr_png(token: str) -> bytes:
+    """The pass's QR code as PNG bytes (drawn by models.qr, the one owner of the QR library)."""
+    from models.qr import write_qr_png
+
+    with tempfile.TemporaryDirectory(prefix="gate-edge-qr-") as folder:
+        path = Path(folder) / "pass.png"
+        write_qr_png(token, path)
+        return path.read_bytes()

@@ -1,0 +1,505 @@
+"""``gate-edge office``: the committee office's service (DESIGN 6).
+
+It owns the site's one registry (published signed to every gate by ``RegistryPublisher``), archives
+everything the gates publish (events by ``event_id``, alerts by ``alert_id``, each gate's last status),
+answers a gate's signed ``req/resync`` with the registry records it lacks, says who it is on the
+retained ``P/office/status`` (last will ``offline``), and raises ``P/office/alert/device`` for a gate
+that has been silent longer than ``gate_silent_after_s``. While its database cannot be written, the
+storage guard (``edge.office.storage_guard``) says so and nothing is acknowledged that was not stored.
+
+Before it publishes anything, the office reads the broker's signed retained head and compares the
+registry_id there with its database's (edge.site.registry_identity): an office on an empty or mistyped
+database refuses to start (exit 2) instead of emptying the registry at every gate.
+
+Threads: the MQTT link's (network, outbox pump, inbox) and one supervision loop on the main thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+
+from edge import contract, sdnotify
+from edge.alerts import Alerts
+from edge.keys import Verifier, load_public_key, load_signer, load_verifier, verify_record
+from edge.office.storage_guard import OfficeStorageGuard
+from edge.rules.site_rules import SiteRules
+from edge.site.peers import PeerReceiver
+from edge.site.registry_identity import RegistryMismatch, decide
+from edge.site.registry_publish import ID_KEY, RegistryPublisher
+from edge.store import StorageFailure, Store
+from edge.timeutil import clock_from_config, iso, parse_iso
+
+_LOG = logging.getLogger(__name__)
+STATUS_EVERY_S = 60.0
+REQUEST_WINDOW_S = 300.0  # a resync request older (or further ahead) than this is refused
+RESYNC_MIN_INTERVAL_S = 1.0  # per gate: a flood of requests costs one page a second at most
+RETENTION_EVERY_S = 3600.0
+SENT_KEEP_S = 86400.0  # a sent message stays in the outbox this long (what was sent, for a technician)
+# After the broker acknowledged the subscription, its retained head (if any) follows at once: wait this
+# long for it before concluding the broker holds none.
+HEAD_GRACE_S = 0.7
+
+
+def gate_keys(config) -> dict[str, dict]:
+    """The gates' public keys as published in the site settings: {name: {"kid", "public_key" (PEM)}}."""
+    from edge.keys import kid_of
+
+    keys = {}
+    for name, path in sorted(config.gates.items()):
+        keys[name] = {"kid": kid_of(load_public_key(path)), "public_key": path.read_text(encoding="ascii").strip()}
+    return keys
+
+
+def open_office_store(config) -> tuple[Store, RegistryPublisher]:
+    """The office's database with the publisher attached: every registry change is signed and queued."""
+    store = Store(config.database)
+    store.clock = clock_from_config(config)  # registered_at on the office's clock (the demo's simulated one)
+    publisher = RegistryPublisher(config, store, load_signer(config.registry.signing_key_file)).attach()
+    return store, publisher
+
+
+class Office:
+    def __init__(self, config, *, clock=None, monotonic=time.monotonic, new_site: bool = False,
+                 replace: str | None = None, config_path=None):
+        """``new_site``/``replace``: ``gate-edge office --new-site [--replace ID]`` (edge.site.registry_identity)."""
+        self.config = config
+        self.new_site, self.replace = new_site, replace
+        self.config_path = config_path or "CONFIG"
+        self._broker_head: dict | None = None
+        self._broker_head_raw: bytes | None = None
+        self._head_seen = threading.Event()
+        self.clock = clock or clock_from_config(config)
+        self.monotonic = monotonic  # how long a gate has been silent (silence_s): immune to wall-clock jumps
+        self.stop = threading.Event()
+        self.topics = contract.Topics(config.mqtt.topic_prefix, config.site, "office")
+        self.store = self.publisher = self.link = self.alerts = self.guard = None
+        self.verifiers = {name: load_verifier([path]) for name, path in config.gates.items()}
+        self._last_resync: dict[str, float] = {}
+        self._heard_mono: dict[str, float] = {}  # gate → self.monotonic() at its last message (silence_s)
+        self._status_problems: dict[str, str | None] = {}  # gate → why its last status was unreadable (logged once)
+        self._closers: list = []
+        self.archived = 0
+        self._listeners: list = []  # called with ("event"|"alert", payload) after each archive commit
+        self.console = None
+
+    def start(self) -> Office:
+        from paho.mqtt.subscribeoptions import SubscribeOptions
+
+        from edge.site.mqtt_link import MqttLink
+
+        sdnotify.notify("STATUS=starting")
+        self.store, self.publisher = open_office_store(self.config)
+        self.store.clock = self.clock
+        self._closers.append(self.store.close)
+        self.alerts = Alerts(self.config, self.store, clock=self.clock, wake=self._wake)
+        self.guard = OfficeStorageGuard(self.config, self.store, self.alerts, clock=self.clock,
+                                        on_change=self._publish_status, on_recovered=self._storage_back)
+        from edge.site.replay import Answerer
+
+        self._command_signer = load_signer(self.config.commands.signing_key_file) if self.config.commands else None
+        self.replayer = Answerer(self.store, self.topics, clock=self.clock, verifier_for=self.verifiers.get)
+        self.receiver = PeerReceiver(self.store, self.alerts, site_mode=True, clock=self.clock,
+                                     rules=SiteRules(self.config), zone=self.config.zone,
+                                     gate_keys=lambda: self.verifiers, follow_people=False,
+                                     on_new=self._event_archived)
+        from edge.office.alert_archive import AlertArchive
+
+        self.alert_archive = AlertArchive(self.store, self.config.site, self.verifiers.get, clock=self.clock,
+                                          quarantine=self.receiver._quarantine,
+                                          announce=lambda payload: self._announce("alert", payload))
+        base = self.topics.base
+        # The broker's head, even our own (one ahead of ours means we were restored), first and at QoS 0:
+        # at start it must arrive while the messages queued for us wait unacknowledged (held), and a QoS 1
+        # copy would queue behind them in the broker's in-flight window.
+        subscriptions = [(self.topics.registry("head"), SubscribeOptions(qos=0)),
+                         (f"{base}/#", SubscribeOptions(qos=1, noLocal=True))]
+        self.link = MqttLink(self.config, self.store, on_message=self._on_message, subscriptions=subscriptions,
+                             inbox_transaction=self.store.transaction, clock=self.clock,
+                             status_payload_fn=self._status_payload, on_taken_over=self._taken_over,
+                             on_storage_failure=lambda exc, reading: self.guard.failed(exc, reading=reading),
+                             hold=True, on_early=self._early)
+        self.link.pending = self.guard.pending  # the office's alerts, published from memory while storage fails
+        from edge.site.command_client import OfficeCommands
+
+        self.commands = OfficeCommands(self.config, self.link, self.clock)  # the console's, over this link
+        self.link.start()
+        self._closers.append(self.link.close)
+        self._check_registry_identity(self._read_broker_head())
+        published = self.publisher.backfill()
+        self.publisher.publish_settings(gate_keys(self.config))
+        if published:
+            _LOG.info("registry: published %d records that had none", published)
+        self.guard.start()
+        self._closers.append(self.guard.close)
+        try:
+            self.store.probe_write(self.clock())
+        except StorageFailure as exc:
+            self.guard.failed(exc)
+        self.link.release()
+        self._jobs_thread = threading.Thread(target=self._jobs, name="gate-edge-office-jobs", daemon=True)
+        self._jobs_thread.start()
+        self._closers.append(lambda: self._jobs_thread.join(5))
+        if self.config.console.listen and self.config.console.users_file:
+            from edge.office.console import Console
+
+            self.console = Console(self, clock=self.clock).start()
+            self._closers.append(self.console.close)
+        sdnotify.notify("READY=1\nSTATUS=running")
+        if getattr(self.clock, "simulated", False):
+            _LOG.warning("SIMULATED TIME (clock.mode: simulated, a demo): the clock reads %s", self.clock.offset_file)
+        _LOG.info("office %s running: %d gates expected", self.config.site, len(self.config.gates))
+        return self
+
+    # -- which registry this office publishes (DESIGN 6.4 registry_id) -----------------------------
+    def _early(self, topic: str, payload: bytes) -> None:
+        """Paho's thread, every message as it arrives: keep the broker's head (for the start's check)."""
+        if topic == self.topics.registry("head") and not self._head_seen.is_set():
+            self._broker_head_raw = payload
+            self._head_seen.set()
+
+    def _read_broker_head(self) -> dict | None:
+        """Wait for the broker (as long as it takes; systemd is told), then for its retained head: the
+        head, verified with registry.key, or None when the broker holds none."""
+        waited = 0.0
+        while not self.link.subscribed.wait(5.0):
+            waited += 5.0
+            sdnotify.notify("EXTEND_TIMEOUT_USEC=30000000\nSTATUS=waiting for the broker to read the registry head")
+            if waited % 30 == 0:
+                _LOG.warning("registry: waiting for the broker (%s) to read its registry head before publishing "
+                             "anything (%s)", f"{self.config.mqtt.host}:{self.config.mqtt.port}", self.link.last_error)
+        head_topic = self.topics.registry("head")
+        if head_topic in self.link.subscribe_refused:
+            raise RegistryMismatch(f"the broker refused this office's subscription to {head_topic} (check the "
+                                   "ACL): the office cannot tell whether its database is the site's registry")
+        if not self._head_seen.wait(HEAD_GRACE_S):
+            return None
+        raw = self._broker_head_raw or b""
+        if not raw:
+            return None  # a retained head being cleared
+        try:
+            head = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            head = None
+        own = Verifier([self.publisher.signer.public_key])
+        if not isinstance(head, dict) or verify_record(own, head) or head.get("kind") != "head" \
+                or head.get("site") != self.config.site:
+            _LOG.error("registry: the head on the broker is not signed by this office's registry key (or is "
+                       "another site's): ignored")
+            return None
+        return head
+
+    def _check_registry_identity(self, head: dict | None) -> None:
+        """Refuse to start (RegistryMismatch: exit 2) unless this database is the registry the broker's head
+        says, or the command line says it replaces it; upgrade a database of an earlier version."""
+        store = self.store
+        db_id = store.kv_get(ID_KEY)
+        db_head = store.records.get("head")
+        empty = not (store.people.count() or store.vehicles.count() or store.records.page((0, 0), 1) or db_head)
+        plan = decide(db_id=db_id, empty=empty, db_head=db_head, head=head, new_site=self.new_site,
+                      replace=self.replace, path=self.config.database, config_path=self.config_path)
+        self._broker_head = head
+        if plan.action == "keep":
+            return
+        if plan.action == "upgrade":
+            _LOG.warning("registry: a database of an earlier version: its registry gets registry_id %s (%s) and "
+                         "is published again under a new epoch", plan.registry_id,
+                         "the broker's head's" if head and head.get("registry_id") else "new")
+        elif plan.action == "replace":
+            _LOG.warning("registry: registry %s REPLACES %s at every gate (each keeps its old copy aside until an "
+                         "admin runs gate-edge confirm-replace)", plan.registry_id, plan.replaces)
+        else:
+            _LOG.warning("registry: no registry on the broker and none here: a new site's registry %s",
+                         plan.registry_id or store.kv_get(ID_KEY) or "(made at the first record)")
+        self.publisher.adopt_identity(plan, head)
+
+    def run(self) -> int:
+        """The main thread: signals and the watchdog (the work runs on the link's threads and ``_jobs``)."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop.set())
+        watchdog = sdnotify.watchdog_interval_s()
+        while not self.stop.wait(min(watchdog, 5.0) if watchdog else 5.0):
+            if watchdog and self._jobs_thread.is_alive():
+                sdnotify.notify("WATCHDOG=1")
+        return 0
+
+    def retention(self) -> dict:
+        """The archive is kept ``retention.events_days`` (events, cleared alerts); what the outbox has sent
+        a day (a registry record lives on in registry_records and, retained, at the broker); refused peer
+        events (``quarantine``) at most Quarantine.KEEP_DAYS and MAX_ROWS."""
+        now = self.clock()
+        cutoff = now - self.config.retention.events_days * 86400
+        with self.store.transaction():
+            events = self.store.events.delete_before(cutoff)
+            self.store.alert_log.delete_before(cutoff)
+            alerts = self.store.alerts.delete_cleared_before(cutoff)
+            sent = self.store.outbox.prune(now - SENT_KEEP_S)
+            quarantine = self.store.quarantine.prune(max(cutoff, now - self.store.quarantine.KEEP_DAYS * 86400))
+        if events or alerts or sent or quarantine:
+            _LOG.info("retention: %d archived events, %d cleared alerts, %d sent messages, %d refused events "
+                      "deleted", events, alerts, sent, quarantine)
+        return {"events": events, "alerts": alerts, "outbox": sent, "quarantine": quarantine}
+
+    def _jobs(self) -> None:
+        """Every second: ask gates for the events the archive missed; every few: silent gates, status;
+        every hour (and at start): retention."""
+        last_check = last_status = 0.0
+        last_retention = None
+        while not self.stop.wait(1.0):
+            try:
+                if last_retention is None or time.monotonic() - last_retention > RETENTION_EVERY_S:
+                    last_retention = time.monotonic()
+                    self.retention()
+                self.ask_for_gaps()
+                if time.monotonic() - last_check > 5.0:
+                    self.check_gates()
+                    last_check = time.monotonic()
+                if time.monotonic() - last_status > STATUS_EVERY_S:
+                    self.link.publish_status()
+                    last_status = time.monotonic()
+            except StorageFailure as exc:  # the guard says so (once) and brings it back
+                self.guard.failed(exc)
+            except Exception:  # a job failing now runs again in a second
+                _LOG.exception("office job failed")
+
+    def close(self) -> None:
+        sdnotify.notify("STOPPING=1")
+        self.stop.set()
+        while self._closers:
+            try:
+                self._closers.pop()()
+            except Exception:
+                _LOG.exception("error while stopping")
+
+    def _wake(self) -> None:
+        if self.link is not None:
+            self.link.wake()
+
+    def _publish_status(self) -> None:
+        if self.link is not None:
+            self.link.publish_status()
+
+    def _storage_back(self) -> None:
+        """The database can be written again: the messages left unacknowledged are delivered again."""
+        if self.link is not None:
+            self.link.storage_back()
+
+    def health(self) -> dict:
+        """What ``/healthz`` says: ``ok`` false while the database cannot be written (the storage guard's
+        state); the broker's connection is told, not judged (a broker outage is the broker's alert)."""
+        connected = self.link is not None and self.link.connected.is_set()
+        storage = self.guard.state if self.guard is not None else "ok"
+        return {"ok": storage == "ok", "broker": "connected" if connected else "disconnected", "storage": storage}
+
+    # -- what the archive tells (the console's live updates) -------------------------------
+    def subscribe(self, listener):
+        """Call ``listener(kind, payload)`` ("event" or "alert") after each new archive row; returns the
+        function that unsubscribes it. Listeners run on the MQTT inbox thread: they must not block."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _announce(self, kind: str, payload: dict) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(kind, payload)
+            except Exception:
+                _LOG.exception("archive listener failed")
+
+    # -- what the gates publish ------------------------------------------------------------
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        base = self.topics.base + "/"
+        if not topic.startswith(base):
+            return
+        parts = topic[len(base):].split("/")
+        now = self.clock()
+        if parts[0] in self.config.gates and len(parts) >= 2:
+            # Heard, before anything is written: a database that cannot be written (the guard) never makes
+            # a gate look silent.
+            self._heard_mono[parts[0]] = self.monotonic()
+        if parts == ["registry", "head"]:
+            self._check_head(payload)
+        elif parts[0] in ("registry", "office"):
+            return
+        elif len(parts) == 3 and parts[1:] == ["cmd", "result"]:
+            self.commands.received(payload)
+        elif parts == ["alert", "inactivity"]:
+            self.alert_archive.receive("inactivity", None, payload, topic)
+        elif len(parts) == 2 and parts[1] == "status":
+            self._gate_status(parts[0], payload, now)
+        elif len(parts) == 3 and parts[1] == "event":
+            self._archive_event(parts[0], payload, now)
+        elif len(parts) == 3 and parts[1:] == ["alert", "device"]:
+            if self.alert_archive.receive("device", parts[0], payload, topic) != "quarantined":
+                with self.store.transaction():
+                    self._heard(parts[0], now)
+        elif len(parts) == 3 and parts[1] == "req":
+            self._request(parts[0], parts[2], payload, now)
+
+    def _archive_event(self, gate: str, payload: bytes, now: float) -> None:
+        """Archived once by event_id, checked like a gate checks its peers (edge.site.peers: signature with the
+        gate's key, plausibility, quarantine); the archive follows last-seen times and parking sessions
+        through the same transitions the gates make, so the office's lot matches theirs."""
+        outcome = self.receiver.receive(gate, payload, f"{self.topics.base}/{gate}/event")
+        if outcome in ("applied", "kept"):
+            self.archived += 1
+        with self.store.transaction():
+            self._heard(gate, now)
+
+    def _event_archived(self, payload: dict) -> None:
+        """After a new event's commit: the console hears of it, and a ``cleared`` waiting for this
+        sighting is applied."""
+        self._announce("event", payload)
+        self.alert_archive.event_arrived(payload["event_id"])
+
+    def _gate_status(self, gate: str, payload: bytes, now: float) -> None:
+        """A gate's retained status, read by the contract before anything uses it: one that breaks it
+        (``"registry": "pwned"``) shows the gate as unreadable, with why, until its next good status."""
+        if not payload:
+            return  # the retained status cleared
+        try:
+            status, problem = contract.parse_status(payload), None
+        except contract.Refused as exc:
+            status, problem = None, str(exc)
+            if self._status_problems.get(gate) != problem:
+                _LOG.warning("gate %s: its status cannot be read: %s", gate, problem)
+        self._status_problems[gate] = problem
+        with self.store.transaction():
+            self._heard(gate, now, status, problem=problem)
+        if problem is None:
+            self.receiver.status_seen(gate, payload)
+            self.alert_archive.status_seen(gate, status.get("alert_seq"))
+
+    def _request(self, gate: str, verb: str, payload: bytes, now: float) -> None:
+        if verb == "replay":
+            self._replay_for_a_silent_gate(gate, payload)
+            return
+        if verb != "resync":
+            return
+        verifier = self.verifiers.get(gate)
+        try:
+            request = json.loads(payload.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            request = None
+        problem = ("not a JSON object" if not isinstance(request, dict)
+                   else f"gate {gate!r} is not listed in gates:" if verifier is None
+                   else contract.version_problem(request) or verify_record(verifier, request))
+        if problem is None:
+            try:
+                age = now - parse_iso(request["ts"])
+                after = (int(request["from_epoch"]), int(request["from_version"]))
+                limit = max(1, min(int(request.get("limit", 400)), 1000))
+            except (KeyError, TypeError, ValueError):
+                problem = "needs ts, from_epoch and from_version"
+            else:
+                if abs(age) > REQUEST_WINDOW_S:
+                    problem = f"ts is {age:.0f} s from the office's clock"
+        if problem:
+            _LOG.warning("resync request from %s refused: %s", gate, problem)
+            return
+        if time.monotonic() - self._last_resync.get(gate, 0.0) < RESYNC_MIN_INTERVAL_S:
+            return
+        self._last_resync[gate] = time.monotonic()
+        count = self.publisher.republish(gate, after, limit, str(request.get("request_id", "r"))[:64])
+        _LOG.info("resync for %s: %d records after %s", gate, count, after)
+        self._wake()
+
+    def _replay_for_a_silent_gate(self, requester: str, payload: bytes) -> None:
+        """A gate asks another for events it missed; when that gate is down, the archive answers for it
+        (events only: the alerts' one reader is the office)."""
+        body = self.replayer.parse(requester, payload,  # a gate that is up answers for itself
+                                   lambda target: target in self.config.gates and self.silent(target))
+        if body is not None and body.get("stream", "events") == "events" and self.replayer.answer(body["target"], body):
+            self._wake()
+
+    def ask_for_gaps(self) -> int:
+        """The archive's own gaps: ask the gate (signed with command.key) for what it missed."""
+        from edge.site.replay import request
+
+        asks = 0
+        for stream, gaps in (("events", self.receiver.gaps), ("alerts", self.alert_archive.gaps)):
+            for gate, first, last in gaps.to_ask():
+                self.store.outbox.enqueue(self.topics.request("replay"),
+                                          request(gate, first, last, zone=self.config.zone,
+                                                  signer=self._command_signer, now=self.clock(), stream=stream),
+                                          now=self.clock())
+                self._wake()
+                gaps.asked(gate)
+                asks += 1
+        return asks
+
+    def _heard(self, gate: str, now: float, status: dict | None = None, *, problem: str | None = None) -> None:
+        self._heard_mono[gate] = self.monotonic()  # first: a write that fails never makes a gate "silent"
+        self.store.gates.heard(gate, now, status, problem=problem)
+
+    def silence_s(self, gate: str) -> float | None:
+        """How long ``gate`` has not been heard (None: never). Measured on the monotonic clock while this
+        process runs, so a wall-clock jump (or the demo's fast-forward) never makes every gate "silent";
+        the archived time of the last message is used only until the gate is first heard after a start."""
+        if gate in self._heard_mono:
+            return self.monotonic() - self._heard_mono[gate]
+        last = self.store.gates.all().get(gate, {}).get("received_epoch")
+        return None if last is None else max(0.0, self.clock() - last)
+
+    def silent(self, gate: str) -> bool:
+        """The one test of a silent gate (the alert, the replay on its behalf, the console's list)."""
+        seen = self.store.gates.all().get(gate, {})
+        age = self.silence_s(gate)
+        return age is None or seen.get("state") == "offline" or age > self.config.gate_silent_after_s
+
+    def _check_head(self, payload: bytes) -> None:
+        try:
+            head = json.loads(payload.decode("utf-8"))
+            position = (int(head["epoch"]), int(head["version"]))
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError):
+            return
+        own = Verifier([self.publisher.signer.public_key])
+        if verify_record(own, head) or head.get("kind") != "head" or head.get("site") != self.config.site:
+            _LOG.warning("ignored a registry head on the broker that this office did not sign")
+            return
+        mine = self.store.kv_get(ID_KEY)
+        if head.get("registry_id") != mine:
+            if payload == self._broker_head_raw:
+                return  # the head this start upgraded or replaced: ours follows
+            # Another office with the same key publishes another registry (or an earlier version does):
+            # never follow it; the gates refuse it unless it says it replaces theirs.
+            _LOG.error("registry: the broker holds a head of registry %s, this office publishes %s: another "
+                       "office is running with another database?", head.get("registry_id"), mine)
+            self.alerts.device("registry", False, f"the broker holds a head of registry {head.get('registry_id')}; "
+                               f"this office publishes {mine}")
+            return
+        if position > self.publisher.position():
+            # The broker knows a newer registry than this database: we were restored from a backup.
+            self.publisher.new_epoch(head)
+            self._wake()
+
+    # -- health ----------------------------------------------------------------------------
+    def _taken_over(self, detail: str | None) -> None:
+        """Another client took the office's MQTT session (its login), or it has stopped (``None``)."""
+        self.alerts.device("mqtt-session", detail is None, detail or "the office keeps its connection again")
+
+    def check_gates(self) -> None:
+        heard = self.store.gates.all()
+        for gate in self.config.gates:
+            age = self.silence_s(gate)
+            offline = heard.get(gate, {}).get("state") == "offline"
+            if self.silent(gate):
+                why = "offline (its last will)" if offline else (
+                    "never heard from" if age is None else f"silent for {age:.0f} s")
+                self.alerts.device(f"gate:{gate}", False, f"gate {gate} {why}")
+            else:
+                self.alerts.device(f"gate:{gate}", True, f"gate {gate} is back")
+
+    def _status_payload(self, ts: str, outbox: int) -> dict:
+        gates = {}
+        for gate, seen in self.store.gates.all().items():
+            status = seen["status"]
+            gates[gate] = {"state": seen["state"], "last_heard": iso(seen["received_epoch"], self.config.zone),
+                           "age_s": round(self.silence_s(gate) or 0.0, 1), "registry": status.get("registry")}
+        payload = contract.office_status_payload("online", ts, gates)
+        payload["outbox"] = outbox
+        payload["storage"] = self.guard.status()
+        payload["registry"] = dict(zip(("epoch", "version"), self.publisher.position(), strict=True))
+        return payload

@@ -1,0 +1,130 @@
+"""Parking money and occupancy (DESIGN 2): what a stay costs and what is due now, and the lot as a whole.
+
+``fee_due`` is the one answer to "what does this car owe now": the exit decision, ``query``, ``pay``,
+the office's console and the demo all call it. The rules:
+
+    resident (permit valid)   free
+    family                    first family_free_minutes free, then the visitor rate (edge.rules.fees)
+    visitor / unregistered    visitor_free_minutes free, else every started hour from the start
+    daily cap                 per calendar day in the site's time zone
+    a resident's permit that lapses during the stay: the stay is free up to the end of the permit's
+        last day and charged as a visitor's from then on, as if the car had entered at that moment
+        (its free minutes included); a registration removed or changed during the stay charges the
+        whole stay by the visitor rules.
+"""
+
+from __future__ import annotations
+
+from edge.rules.fees import fee_cents
+from edge.rules.permits import permit_valid
+from edge.timeutil import end_of_day, iso, parse_day
+
+
+def charge(session: dict, vehicle: dict | None, now: float, rules, zone) -> int:
+    """What the whole stay costs if the car leaves at ``now`` (before payments)."""
+    klass = session.get("vehicle_class") or "visitor"
+    start = session["entry_epoch"]
+    if klass == "family" and (vehicle is None or vehicle["class"] != "family"):
+        klass = "visitor"  # the registration was removed or changed during the stay
+    if klass == "resident":
+        if vehicle is not None and vehicle["class"] == "resident":
+            if permit_valid(vehicle, now, zone):
+                return 0
+            if vehicle.get("valid_until"):
+                start = max(start, end_of_day(parse_day(vehicle["valid_until"]), zone))
+        klass = "visitor"
+    return fee_cents(klass, start, now, rules, zone)
+
+
+def fee_due(session: dict, vehicle: dict | None, now: float, rules, zone) -> int:
+    """What the car owes now: the stay's charge less what has been paid, never below zero."""
+    return max(0, charge(session, vehicle, now, rules, zone) - (session.get("paid_cents") or 0))
+
+
+def parking_view(store, rules, zone, now: float) -> dict:
+    """The lot as this database knows it: capacity, occupancy, open sessions and held exits with the fee
+    due now (the office's console and ``/api/parking``; a gate's status reports capacity and occupied)."""
+    open_sessions, held = [], []
+    for session in store.sessions.open_sessions():
+        vehicle = store.vehicles.get(session["plate"])
+        row = {"session_id": session["session_id"], "plate": session["plate"],
+               "vehicle_class": session["vehicle_class"], "entry_ts": iso(session["entry_epoch"], zone),
+               "entry_gate": session["entry_gate"], "minutes": round((now - session["entry_epoch"]) / 60, 1),
+               "paid_cents": session["paid_cents"], "fee_due_cents": fee_due(session, vehicle, now, rules, zone)}
+        open_sessions.append(row)
+        if session.get("held_epoch") is not None:
+            held.append({**row, "held_gate": session.get("held_gate"), "held_barrier": session.get("held_barrier"),
+                         "held_lane": session.get("held_lane"), "held_ts": iso(session["held_epoch"], zone)})
+    return {"capacity": rules.capacity, "occupied": len(open_sessions), "open": open_sessions, "held": held}
+
+
+class Parking:
+    """The session life cycle on one database (a gate's, or the office's): every transition is made here,
+    by the gate for its own decisions and by ``apply_event`` for what another gate published, so every
+    gate and the office reach the same session table. Call inside the caller's transaction."""
+
+    def __init__(self, store, rules, zone):
+        """``rules``: SiteRules (its .parking is read at each call: the office's settings may change) and
+        the site's ``zone``, both needed only for fees; applying transitions needs neither."""
+        self.store = store
+        self.rules = rules
+        self.zone = zone
+
+    # -- reading ---------------------------------------------------------------------------
+    def occupied(self) -> int:
+        return self.store.sessions.occupied()
+
+    def open_for(self, plate: str | None) -> dict | None:
+        return self.store.sessions.open_for(plate) if plate else None
+
+    def due(self, session: dict, now: float) -> int:
+        return fee_due(session, self.store.vehicles.get(session["plate"]), now, self.rules.parking, self.zone)
+
+    def status(self) -> dict:
+        """What a gate's retained status says of the lot, so the office can see that gates agree."""
+        return {"capacity": self.rules.parking.capacity, "occupied": self.occupied()}
+
+    # -- transitions -----------------------------------------------------------------------
+    def open(self, session_id: str, plate: str, vehicle_class: str | None, now: float, gate: str,
+             event_id: str) -> None:
+        """Open a session. A car has at most one open session, and only its newest entry's: the newest
+        entry known (by time, then by gate and the entry event's seq, the deciding gate's own order), open
+        or already closed by an exit, supersedes every older open session. Every gate applies the same
+        rule to the same entries in whatever order they arrive, so they all end with the same sessions."""
+        sessions = self.store.sessions
+        sessions.open(session_id, plate, vehicle_class, now, gate, event_id)
+        entries = sessions.entries_for(plate)
+        newest = max(entries, key=lambda s: (s["entry_epoch"], s["entry_gate"] or "", s["entry_seq"] or 0,
+                                             s["session_id"]))
+        for other in entries:
+            if other["state"] == "open" and other["session_id"] != newest["session_id"]:
+                sessions.supersede(other["session_id"])
+
+    def supersede(self, session_id: str) -> None:
+        self.store.sessions.supersede(session_id)
+
+    def hold(self, session_id: str, gate: str, barrier: str | None, lane: str | None, now: float) -> None:
+        self.store.sessions.hold(session_id, gate, barrier, lane or "out", now)
+
+    def pay(self, session_id: str, paid_total: int, now: float) -> None:
+        self.store.sessions.record_payment(session_id, paid_total, now)
+
+    def close(self, session_id: str, now: float, gate: str, event_id: str, fee_cents: int | None) -> None:
+        self.store.sessions.close(session_id, now, gate, event_id, fee_cents=fee_cents)
+
+    def apply_event(self, event) -> None:
+        """The transition another gate's event carries (``edge.contract.PeerEvent``), in whatever order the
+        events arrive: a transition of a session whose entry has not arrived yet is kept for it."""
+        if event.subject_type != "vehicle" or not event.plate or event.session_id is None:
+            return
+        sessions, known = self.store.sessions, {"plate": event.plate, "vehicle_class": event.vehicle_class}
+        if event.kind == "entry" and event.opened:
+            self.open(event.session_id, event.plate, event.vehicle_class, event.ts_epoch, event.gate, event.event_id)
+        elif event.kind == "exit" and event.opened:
+            sessions.close(event.session_id, event.ts_epoch, event.gate, event.event_id, event.fee_cents or 0, **known)
+        elif event.kind == "exit" and event.decision == "hold":
+            self.hold(event.session_id, event.gate, event.payload.get("held_barrier"), event.lane, event.ts_epoch)
+        elif event.kind == "session" and event.transition == "superseded":
+            sessions.supersede(event.session_id, epoch=event.ts_epoch, **known)
+        elif event.kind == "session" and event.transition == "paid" and event.paid_cents is not None:
+            sessions.record_payment(event.session_id, event.paid_cents, event.ts_epoch, **known)

@@ -1,0 +1,1 @@
+"""What travels between boxes: the MQTT link, peers, replay, the registry replica and publisher, signed commands."""

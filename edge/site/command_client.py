@@ -1,0 +1,212 @@
+"""Send one signed command to a gate and wait for its ``cmd/result`` (DESIGN 4.3, 6.1).
+
+Used by ``gate-edge cmd`` (the technician's and the office's tool) and by the committee's console
+("payment received", "remote open"). It signs with the office's ``command.key`` (or a local site's shared
+secret) for ``<site>/<gate>/<verb>`` and returns the gate's result (``ok`` true or false).
+
+``send_command`` (``gate-edge cmd``) opens a connection of its own under ``mqtt.cmd_login``: the site's
+broker ties each login to one client id, so the service's login would take the service's session over.
+Without ``cmd_login`` (a local site's broker) it uses the config's own login as ``<client_id>-cmd-<random>``;
+an office config without it is refused. It subscribes to ``P/<gate>/cmd/result`` before it publishes on
+``P/<gate>/cmd/<verb>`` at QoS 1.
+
+``OfficeCommands`` sends the console's commands over the office's one long-lived connection (which reads
+``P/#``, results included): no connection, and no login, per command.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+
+
+class CommandError(Exception):
+    """No answer: the broker cannot be reached or refused us, or the gate did not answer in time."""
+
+
+class CommandKeyError(CommandError):
+    """The config names no usable command key (a configuration problem)."""
+
+
+def command_key(config, path=None):
+    """The office's command.key (Ed25519) from an office config, or a local site's shared secret."""
+    from edge.keys import KeyFileError
+    from edge.site.remote import command_signer
+
+    try:
+        key = command_signer(config)
+    except KeyFileError as exc:
+        raise CommandKeyError(str(exc)) from None
+    if key is None:
+        where = "commands.signing_key_file (the office's command.key)" if config.is_office else (
+            "mqtt.command_key_file (the key the gates share for signed commands)")
+        raise CommandKeyError(f"{path or 'the config'}: {where} is not set; name the file holding it")
+    return key
+
+
+def send_command(config, gate: str, verb: str, fields: dict | None = None, timeout: float = 10.0, *,
+                 key=None, now: float | None = None) -> dict:
+    """Sign ``verb`` with ``fields`` for ``gate``, publish it and return the gate's ``cmd/result`` (a dict
+    with ``request_id`` and ``ok``; ``error`` when the gate refused). Raises CommandError when there is no
+    answer within ``timeout`` seconds (all of it: connect, subscribe, publish and the gate's answer).
+    ``now``: the sender's clock (the office's one clock); by default the clock ``config`` declares."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from edge.contract import Topics
+    from edge.site.mqtt_client import configure, connect_properties
+    from edge.site.remote import new_command
+
+    if key is None:
+        key = command_key(config)
+    topics = Topics(config.mqtt.topic_prefix, config.site, gate)
+    if now is None:
+        from edge.timeutil import clock_from_config
+
+        now = clock_from_config(config)()
+    body = new_command(verb, site=config.site, gate=gate, key=key, zone=config.zone, now=now, **(fields or {}))
+    request_id = body["request_id"]
+    where = f"{config.mqtt.host}:{config.mqtt.port}"
+    deadline = time.monotonic() + timeout
+
+    state = {"connack": None, "suback": None, "puback": None, "result": None}
+    changed = threading.Condition()
+
+    def note(name, value) -> None:
+        with changed:
+            state[name] = value
+            changed.notify_all()
+
+    def on_connect(client, userdata, flags, reason_code, properties) -> None:
+        note("connack", reason_code)
+
+    def on_subscribe(client, userdata, mid, reason_codes, properties) -> None:
+        note("suback", reason_codes[0] if reason_codes else None)
+
+    def on_publish(client, userdata, mid, reason_code, properties) -> None:
+        note("puback", reason_code)
+
+    def on_message(client, userdata, message) -> None:
+        try:
+            result = json.loads(message.payload)
+        except ValueError:
+            return
+        if isinstance(result, dict) and result.get("request_id") == request_id:
+            note("result", result)
+
+    def wait(name) -> bool:
+        with changed:
+            return changed.wait_for(lambda: state[name] is not None, max(0.0, deadline - time.monotonic()))
+
+    login = config.mqtt.cmd_login if config.mqtt.cmd_login.username else None
+    if login is None and config.is_office and config.mqtt.username:
+        raise CommandKeyError("mqtt.cmd_login is not set: the site's broker gives each login one client id, so "
+                              f"the office's login {config.mqtt.username!r} would disconnect the office; give "
+                              "gate-edge cmd a login of its own (README, The site's broker)")
+    client_id = login.username if login else f"{config.client_id}-cmd-{secrets.token_hex(4)}"
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
+                         reconnect_on_failure=False)
+    configure(client, config.mqtt, login)
+    client.connect_timeout = max(0.5, min(timeout, 10.0))
+    client.on_connect, client.on_subscribe = on_connect, on_subscribe
+    client.on_publish, client.on_message = on_publish, on_message
+    try:
+        client.connect(config.mqtt.host, config.mqtt.port, config.mqtt.keepalive_s, clean_start=True,
+                       properties=connect_properties(0))
+    except (OSError, ValueError) as exc:  # refused, unreachable, TLS (ssl.SSLError is an OSError)
+        raise CommandError(f"cannot reach the broker at {where}: {exc}") from None
+    client.loop_start()
+    try:
+        if not wait("connack"):
+            raise CommandError(f"the broker at {where} did not answer the connection within {timeout:g} s")
+        if state["connack"].is_failure:
+            raise CommandError(f"the broker at {where} refused the connection: {state['connack']} "
+                               "(check mqtt.username, password_file and tls)")
+        client.subscribe(topics.command_result, qos=1)
+        if not wait("suback"):
+            raise CommandError(f"no answer from the broker at {where} to subscribing to {topics.command_result}")
+        if state["suback"] is None or state["suback"].is_failure:
+            raise CommandError(f"the broker refused our subscription to {topics.command_result}: {state['suback']}")
+        client.publish(topics.command(verb), json.dumps(body, ensure_ascii=False), qos=1)
+        if not wait("puback"):
+            raise CommandError(f"the broker at {where} did not acknowledge the command within {timeout:g} s")
+        if state["puback"].is_failure:
+            raise CommandError(f"the broker refused to take the command on {topics.command(verb)}: "
+                               f"{state['puback']} (check the broker's ACL)")
+        if not wait("result"):
+            raise CommandError(f"no answer from gate {gate!r} on {topics.command_result} within {timeout:g} s "
+                               f"(request_id {request_id}); is the gate running and connected to {where}?")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return state["result"]
+
+
+class OfficeCommands:
+    """The console's commands over the office's link: published directly (never queued: an "open" the
+    broker cannot take now is refused now, not done later), answered through ``received``."""
+
+    def __init__(self, config, link, clock):
+        from edge.contract import Topics
+
+        self.config = config
+        self.link = link
+        self.clock = clock
+        self.topics = lambda gate: Topics(config.mqtt.topic_prefix, config.site, gate)
+        self._waiting: dict[str, dict] = {}
+        self._changed = threading.Condition()
+
+    def received(self, payload: bytes) -> None:
+        """A ``P/<gate>/cmd/result`` (the office's inbox thread)."""
+        try:
+            result = json.loads(payload)
+        except ValueError:
+            return
+        if not isinstance(result, dict):
+            return
+        with self._changed:
+            slot = self._waiting.get(result.get("request_id"))
+            if slot is not None:
+                slot["result"] = result
+                self._changed.notify_all()
+
+    def send(self, gate: str, verb: str, fields: dict | None = None, timeout: float = 10.0, *, key) -> dict:
+        """As ``send_command``: the gate's result, or CommandError."""
+        from edge.site.remote import new_command
+
+        topics = self.topics(gate)
+        body = new_command(verb, site=self.config.site, gate=gate, key=key, zone=self.config.zone, now=self.clock(),
+                           **(fields or {}))
+        request_id = body["request_id"]
+        slot: dict = {"puback": None, "result": None}
+        deadline = time.monotonic() + timeout
+
+        def acked(reason_code) -> None:
+            with self._changed:
+                slot["puback"] = reason_code
+                self._changed.notify_all()
+
+        def wait(name) -> bool:
+            with self._changed:
+                return self._changed.wait_for(lambda: slot[name] is not None, max(0.0, deadline - time.monotonic()))
+
+        with self._changed:
+            self._waiting[request_id] = slot
+        try:
+            if not self.link.publish_direct(topics.command(verb), json.dumps(body, ensure_ascii=False), acked):
+                raise CommandError(f"the office is not connected to the broker at {self.config.mqtt.host}:"
+                                   f"{self.config.mqtt.port} ({self.link.last_error or 'connecting'})")
+            if not wait("puback"):
+                raise CommandError(f"the broker did not acknowledge the command within {timeout:g} s")
+            if slot["puback"].is_failure:
+                raise CommandError(f"the broker refused to take the command on {topics.command(verb)}: "
+                                   f"{slot['puback']} (check the broker's ACL)")
+            if not wait("result"):
+                raise CommandError(f"no answer from gate {gate!r} on {topics.command_result} within {timeout:g} s "
+                                   f"(request_id {request_id}); is the gate running and connected?")
+            return slot["result"]
+        finally:
+            with self._changed:
+                self._waiting.pop(request_id, None)

@@ -1,0 +1,651 @@
+"""The broker link: paho-mqtt 2.x, MQTT v5, QoS 1, TLS and user/password, last will, outbox pump.
+
+Threads: paho's network loop (reconnects with capped back-off), ``gate-edge-outbox`` (publishes
+unsent outbox rows in order, at most ``window`` in flight, marks them sent on a successful PUBACK)
+and ``gate-edge-inbox`` (hands received commands and peer events to their handlers, so paho's loop
+never blocks on the registry or the barrier).
+
+A PUBACK with a failure reason code (e.g. 0x87 not authorised) leaves the row unsent, records the
+error and tells ``on_refused`` (the daemon raises a device alert); the row is retried later.
+
+While the database cannot be written, what the gate could not store waits in memory (``pending``,
+``edge.durable.memory_queue``): the pump publishes those items too, in the same window, and marks them published on
+PUBACK. A storage failure is told to ``on_storage_failure`` (the storage guard), never kills a thread,
+and leaves received messages unacknowledged; once storage is back the guard calls ``redeliver``, which
+reconnects (a clean DISCONNECT: no last will, the session kept), so the broker delivers them again.
+
+Another client connecting with our client id (the site's broker: with our login) takes our session over: the
+broker disconnects us with reason 0x8E (Mosquitto from 2.0.15, EMQX). Mosquitto before 2.0.15 only closes the
+connection, so a connection the broker closed without a word ``FLAP_COUNT`` times within ``FLAP_WINDOW_S``,
+each within ``FLAP_AFTER_S`` of being accepted, is taken for the same. The link says so plainly (ERROR, naming
+the client id and login), tells ``on_taken_over(detail)`` (a device alert, raised from the pump's thread,
+never paho's), and backs off (``TAKEOVER_BACKOFF_S``, doubling up to ``TAKEOVER_BACKOFF_MAX_S``) instead of
+taking the session back a second later; ``on_taken_over(None)`` once it has kept a connection ``STABLE_S``.
+Every connection announces ``MAX_PACKET_BYTES`` (``edge.site.mqtt_client``): no larger message reaches us.
+
+``hold=True`` (the office's start): connected and subscribed, but nothing is published (outbox, status)
+and nothing received is handled or acknowledged until ``release()``; ``on_early(topic, payload)`` sees
+each message as it arrives (paho's thread), so the office can read the broker's retained registry head
+before it decides to publish anything. Held messages stay unacknowledged: if the office then refuses
+to start, the broker delivers them again to the office that does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from edge.contract import Topics, dumps, offline_will, status_payload
+from edge.site.mqtt_client import configure, connect_properties
+from edge.store import StorageFailure, Store
+
+_LOG = logging.getLogger(__name__)
+RETRY_REFUSED_S = 30.0
+INBOX_BATCH = 200
+FLUSH_BATCH = 200
+FLUSH_EVERY_S = 0.05
+REPUBLISH_UNACKED_S = 120.0
+SESSION_TAKEN_OVER = 0x8E  # MQTT v5 DISCONNECT reason: another client connected with our client id
+TAKEOVER_BACKOFF_S = 30.0
+TAKEOVER_BACKOFF_MAX_S = 600.0
+STABLE_S = 120.0  # connected this long after a takeover: the other client has gone (the alert clears)
+RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 60
+FLAP_COUNT, FLAP_WINDOW_S, FLAP_AFTER_S = 3, 60.0, 10.0  # a broker that closes a taken-over session silently
+
+
+class MqttLink:
+    def __init__(self, config, registry, *, on_command=None, on_peer_event=None, on_refused=None,
+                 on_connection=None, status_provider=None, window: int = 50, on_registry=None, on_message=None,
+                 subscriptions=None, status_payload_fn=None, inbox_transaction=None, clock=time.time,
+                 on_storage_failure=None, on_taken_over=None, hold: bool = False, on_early=None):
+        """``on_registry(batch)``: records on ``P/registry/#`` in batches (a gate in site mode);
+        ``on_message(topic, payload)``: everything else subscribed (the office's archive);
+        ``subscriptions``: [(topic filter, SubscribeOptions)] instead of the gate's;
+        ``status_payload_fn(ts, outbox_depth)``: the retained status instead of a gate's;
+        ``on_taken_over(detail or None)``: another client took our session (a device alert), or it is over."""
+        self.config = config
+        self.clock = clock  # the daemon's one clock: status timestamps and outbox times
+        self.mqtt = config.mqtt
+        self.topics = Topics(config.mqtt.topic_prefix, config.site, config.gate)
+        self.on_registry = on_registry
+        # One transaction around each batch of received messages (the daemon's database), committed
+        # before they are acknowledged: applied at thousands a second, and never acknowledged unapplied.
+        self.inbox_transaction = inbox_transaction or contextlib.nullcontext
+        self.on_message = on_message
+        self.subscriptions = subscriptions
+        self.status_payload_fn = status_payload_fn
+        self._registry_batch: list[tuple[str, bytes]] = []
+        self._registry_ready = threading.Event()
+        # Its own connection: the pump never waits for the gate's lock, and "sent" marks use
+        # synchronous=NORMAL (a mark lost in a power cut only re-sends that message; events stay FULL).
+        self._db = Store(registry.path, upgrade=False, synchronous="NORMAL")
+        retention = getattr(config, "retention", None)  # a gate's: its "sent" marks are writes too
+        self._db.tight_below_bytes = retention.min_free_mb * 2**20 if hasattr(retention, "min_free_mb") else 0
+        self.outbox = self._db.outbox
+        self.on_command = on_command
+        self.on_peer_event = on_peer_event
+        self.on_refused = on_refused
+        self.on_connection = on_connection
+        self.on_storage_failure = on_storage_failure  # f(exc, reading): the storage guard
+        self.on_taken_over = on_taken_over
+        self.takeovers = 0  # takeovers in a row (the back-off doubles with each)
+        self._takeover_news: str | None = None  # told to on_taken_over by the pump
+        self._takeover_told = False
+        self._connected_at = 0.0
+        self._flaps: list[float] = []  # when the broker closed a young connection without a DISCONNECT
+        self._direct: dict[int, object] = {}  # mid -> f(reason_code) of publish_direct
+        self.pending = None  # edge.durable.memory_queue.Pending: messages that wait in memory (set by the daemon)
+        self._unacked = False  # a received message was left unacknowledged by a storage failure
+        self._last_depth = 0
+        self._reconnect_lock = threading.Lock()
+        self.status_provider = status_provider or (lambda: {})
+        self.window = window
+        self.connected = threading.Event()
+        self.session_present = False  # False after a connect that found no session: queued messages lost
+        self._published_at_status, self._status_at, self._status_depth = 0, 0.0, 0
+        self.last_error = ""
+        self.published = 0
+        self.connect_failures = 0
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        # mid -> (outbox seq, or a memory item's id (str), handed to paho at)
+        self._inflight: dict[int, tuple[int | str, float]] = {}
+        self._early: dict[int, object] = {}  # mid -> reason code of a PUBACK that beat publish() back
+        self._acked: list[int] = []
+        self._refused: dict[int | str, float] = {}  # seq or memory item id -> retry after
+        self._high_seq = 0
+        self._inbox: queue.Queue = queue.Queue(maxsize=1000)
+        self._threads: list[threading.Thread] = []
+        self.on_early = on_early
+        self._released = threading.Event()
+        if not hold:
+            self._released.set()
+        self._held: list[tuple[int, tuple]] = []  # (connection number, message) received while held
+        self._connection = 0
+        self.subscribed = threading.Event()  # the broker acknowledged this connection's subscriptions
+        self.subscribe_refused: list[str] = []  # filters the broker refused (e.g. the ACL)
+        self._subscriptions_sent: list[str] = []
+        self._client = self._make_client()
+        self._closed = False
+
+    # -- set-up ------------------------------------------------------------------------------
+    def _make_client(self) -> mqtt.Client:
+        # Manual acknowledgement: a message is acknowledged to the broker only once it has been applied
+        # and committed, so a crash or a full disk in between means the broker delivers it again.
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=self.config.client_id, protocol=mqtt.MQTTv5,
+            reconnect_on_failure=True, manual_ack=True,
+        )
+        configure(client, self.mqtt)  # user/password and TLS: one owner for how we connect
+        client.will_set(self.topics.status(), dumps(offline_will()), qos=1, retain=True)
+        client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)
+        client.max_inflight_messages_set(self.window)
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+        return client
+
+    def start(self) -> MqttLink:
+        _LOG.info("mqtt: connecting to %s:%s as %s (tls=%s)", self.mqtt.host, self.mqtt.port,
+                  self.config.client_id, bool(self.mqtt.tls.ca))
+        self._connect()
+        workers = [("gate-edge-outbox", self._pump), ("gate-edge-inbox", self._drain_inbox)]
+        if self.on_registry is not None:
+            workers.append(("gate-edge-registry", self._drain_registry))
+        for name, target in workers:
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def _connect(self) -> None:
+        props = connect_properties(self.mqtt.session_expiry_s)
+        self._client.connect_async(self.mqtt.host, self.mqtt.port, self.mqtt.keepalive_s, clean_start=False,
+                                   properties=props)
+        self._client.loop_start()
+
+    def storage_back(self) -> None:
+        """The database can be written again: the link's own connection (perhaps opened read-only) is
+        opened again, and what was left unacknowledged is delivered again."""
+        self._db.refresh()
+        self.redeliver()
+
+    def redeliver(self) -> bool:
+        """Storage is back: if a received message was left unacknowledged, reconnect so the broker delivers
+        it again (a message is redelivered only on a new connection). Call from our threads, never paho's.
+        True when it reconnected."""
+        with self._reconnect_lock:
+            if not self._unacked or self._closed:
+                return False
+            self._unacked = False
+            _LOG.warning("mqtt: reconnecting, so the broker delivers again the messages left unacknowledged "
+                         "while the database could not be written")
+            with contextlib.suppress(RuntimeError, ValueError, OSError):
+                self._client.disconnect()  # clean: no last will; the session (and its messages) stays
+            self._client.loop_stop()
+            self._connect()
+            return True
+
+    def _storage_failed(self, exc: BaseException, *, reading: bool = False) -> None:
+        if self.on_storage_failure is not None:
+            self.on_storage_failure(exc, reading)
+        else:
+            _LOG.error("mqtt: storage failure: %s", exc)
+
+    def close(self, timeout: float = 3.0) -> None:
+        """Flush what can be flushed within ``timeout``, say offline, disconnect. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        deadline = time.monotonic() + timeout
+        while self.connected.is_set() and self._inflight and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._stop.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._flush_acks()
+        self._db.close()
+        try:
+            if self.connected.is_set() and self._released.is_set():  # held: it never said it was online
+                info = self._client.publish(self.topics.status(), dumps(offline_will(self._now_iso())), qos=1,
+                                            retain=True)
+                info.wait_for_publish(timeout=max(0.1, deadline - time.monotonic()))
+        except (RuntimeError, ValueError, OSError):
+            pass
+        # Always disconnect before stopping the loop: paho's loop_stop alone waits, without end, for every
+        # QoS 1 message the broker has not acknowledged while the connection stays up.
+        with contextlib.suppress(RuntimeError, ValueError, OSError):
+            self._client.disconnect()
+        self._client.loop_stop()
+
+    # -- paho callbacks (paho's thread) ------------------------------------------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            self.connect_failures += 1
+            self.last_error = f"connect refused: {reason_code}"
+            _LOG.warning("mqtt: %s", self.last_error)
+            return
+        _LOG.info("mqtt: connected (session present: %s)", flags.session_present)
+        self._connected_at = time.monotonic()
+        self.session_present = bool(flags.session_present)
+        # No Local: the broker does not echo our own events back to us on the peers' wildcard.
+        peers = SubscribeOptions(qos=1, noLocal=True)
+        subscriptions = self.subscriptions or [(self.topics.command(), SubscribeOptions(qos=1)),
+                                               (self.topics.peer_events, peers),
+                                               (self.topics.requests("replay"), peers),
+                                               (f"{self.topics.base}/+/status", peers)]
+        if self.on_registry is not None:
+            subscriptions = [*subscriptions, (self.topics.registry_all, SubscribeOptions(qos=1)),
+                             (self.topics.resync_answers, SubscribeOptions(qos=1))]
+        self._connection += 1
+        self.subscribed.clear()
+        self._subscriptions_sent = [topic for topic, _ in subscriptions]
+        client.subscribe(subscriptions)
+        self.last_error = ""
+        self.connected.set()
+        self.publish_status()
+        self._wake.set()
+        if self.on_connection:
+            self.on_connection(True, "")
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        self.subscribe_refused = [topic for topic, code in zip(self._subscriptions_sent, reason_codes, strict=False)
+                                  if code.is_failure]
+        self.subscribed.set()
+
+    def release(self) -> None:
+        """End the hold: publish, and handle what arrived meanwhile (on this connection; an earlier
+        connection's messages are delivered again by the broker)."""
+        with self._lock:
+            held, self._held = [m for n, m in self._held if n == self._connection], []
+            self._released.set()
+        for message in held:
+            self._inbox.put(message)
+        self.publish_status()
+        self._wake.set()
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        self.connect_failures += 1
+        self.last_error = "cannot connect (network, TLS certificate or broker down); retrying with back-off"
+        _LOG.warning("mqtt: %s", self.last_error)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        was = self.connected.is_set()
+        self.connected.clear()
+        self.subscribed.clear()
+        if not self._closed and was:
+            if getattr(reason_code, "value", None) == SESSION_TAKEN_OVER:
+                self._taken_over(client, "the broker closed this connection: session taken over, reason 0x8E")
+            elif not getattr(flags, "is_disconnect_packet_from_server", True) and self._flapping():
+                self._taken_over(client, f"the broker closed this connection {FLAP_COUNT} times within "
+                                         f"{FLAP_WINDOW_S:.0f} s, each right after accepting it (most likely a "
+                                         "session taken over; this broker does not send reason 0x8E)")
+        if was:
+            self.last_error = f"disconnected: {reason_code}"
+            # Our own goodbye at shutdown is news to nobody; anything else is worth a warning.
+            (_LOG.info if self._closed else _LOG.warning)("mqtt: %s", self.last_error)
+            if self.on_connection:
+                self.on_connection(False, self.last_error)
+
+    def _flapping(self) -> bool:
+        """A young connection closed by the broker without a word: the third within the window is a takeover."""
+        now = time.monotonic()
+        if now - self._connected_at > FLAP_AFTER_S:
+            return False
+        self._flaps = [t for t in self._flaps if now - t <= FLAP_WINDOW_S] + [now]
+        if len(self._flaps) < FLAP_COUNT:
+            return False
+        self._flaps = []
+        return True
+
+    def _taken_over(self, client, how: str) -> None:
+        self.takeovers += 1
+        delay = min(TAKEOVER_BACKOFF_MAX_S, TAKEOVER_BACKOFF_S * 2 ** (self.takeovers - 1))
+        login = self.mqtt.username or "(no login)"
+        detail = (f"another client connected with this client's id {self.config.client_id!r} or login {login!r} "
+                  f"and took its session over ({how}): two gates or services share one login or client id; "
+                  "give each its own (mqtt.username, mqtt.client_id, gate)")
+        _LOG.error("mqtt: %s; trying again in %.0f s (%d in a row)", detail, delay, self.takeovers)
+        # Paho waits min_delay before the first reconnect after a connection that worked: take the session
+        # back later, not every second (two clients with one id would otherwise throw each other off).
+        client.reconnect_delay_set(min_delay=delay, max_delay=max(delay, RECONNECT_MAX_S))
+        self._takeover_news = detail
+        self._wake.set()
+
+    def _takeover_check(self) -> None:
+        """In the pump's thread: tell ``on_taken_over``; after ``STABLE_S`` connected, the takeover is over."""
+        news, self._takeover_news = self._takeover_news, None
+        if news is not None and self.on_taken_over is not None:
+            self._takeover_told = True
+            self.on_taken_over(news)
+        if self.takeovers and self.connected.is_set() and time.monotonic() - self._connected_at >= STABLE_S:
+            self.takeovers = 0
+            self._client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)
+            if self._takeover_told and self.on_taken_over is not None:
+                self._takeover_told = False
+                self.on_taken_over(None)
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        with self._lock:
+            direct = self._direct.pop(mid, None)
+        if direct is not None:
+            direct(reason_code)
+            return
+        with self._lock:
+            entry = self._inflight.pop(mid, None)
+            if entry is None:
+                # The PUBACK arrived before publish() returned to the pump (or it is a status message).
+                self._early[mid] = reason_code
+                while len(self._early) > 256:  # status messages never claim theirs: keep this bounded
+                    self._early.pop(next(iter(self._early)))
+                return
+        self._settle(entry[0], reason_code)
+
+    def _settle(self, seq: int | str, reason_code) -> None:
+        if isinstance(seq, str):  # a memory item
+            if reason_code.is_failure:
+                with self._lock:
+                    self._refused[seq] = time.monotonic() + RETRY_REFUSED_S
+                _LOG.error("mqtt: broker refused a message kept in memory: %s", reason_code)
+                if self.on_refused:
+                    self.on_refused(0, str(reason_code))
+            elif self.pending is not None:
+                self.pending.published(seq)
+            self._wake.set()
+            return
+        with self._lock:
+            if reason_code.is_failure:
+                self._refused[seq] = time.monotonic() + RETRY_REFUSED_S
+            else:
+                self._acked.append(seq)
+        if reason_code.is_failure:
+            self.outbox.mark_failed(seq, f"PUBACK {reason_code}")
+            _LOG.error("mqtt: broker refused message %s: %s", seq, reason_code)
+            if self.on_refused:
+                self.on_refused(seq, str(reason_code))
+        self._wake.set()
+
+    def _on_message(self, client, userdata, message) -> None:
+        if self.on_early is not None:
+            self.on_early(message.topic, bytes(message.payload))
+        if not self._released.is_set():
+            with self._lock:
+                if not self._released.is_set():
+                    self._held.append((self._connection, (message.topic, bytes(message.payload), message.mid,
+                                                          message.qos)))
+                    return
+        if self.on_registry is not None and message.topic.startswith(self.topics.base + "/registry/"):
+            with self._lock:
+                self._registry_batch.append((message.topic, bytes(message.payload), message.mid, message.qos))
+            self._registry_ready.set()
+            return
+        # Back-pressure rather than loss: while the handlers are behind, paho stops reading and the
+        # broker keeps the messages.
+        while not self._stop.is_set():
+            try:
+                self._inbox.put((message.topic, bytes(message.payload), message.mid, message.qos), timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    # -- our threads -------------------------------------------------------------------------
+    def _pump(self) -> None:
+        last_flush = time.monotonic()
+        while not self._stop.is_set():
+            self._wake.wait(0.5)
+            self._wake.clear()
+            # Mark acknowledged rows sent in batches: one commit for many PUBACKs, not one each.
+            with self._lock:
+                waiting = len(self._acked)
+            if waiting >= FLUSH_BATCH or time.monotonic() - last_flush >= FLUSH_EVERY_S or not self._inflight:
+                self._flush_acks()
+                last_flush = time.monotonic()
+            try:
+                self._takeover_check()
+            except Exception:  # never let the pump die (the alert is stored by the next round's news)
+                _LOG.exception("mqtt: reporting a session takeover failed")
+            if self.connected.is_set() and self._released.is_set():
+                try:
+                    self._publish_pending()
+                except StorageFailure as exc:  # cannot read the outbox: memory items still go
+                    self._storage_failed(exc, reading=True)
+                    self._stop.wait(1.0)
+                except Exception:  # never let the pump die
+                    _LOG.exception("mqtt: outbox pump error")
+                try:
+                    self._publish_memory()
+                except Exception:
+                    _LOG.exception("mqtt: publishing from memory failed")
+
+    def _publish_pending(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            # Rows paho was given but never acknowledged (a lost session): hand them over again.
+            stale = [mid for mid, (_, at) in self._inflight.items() if now - at > REPUBLISH_UNACKED_S]
+            for mid in stale:
+                seq, _ = self._inflight.pop(mid)
+                if isinstance(seq, int):
+                    self._high_seq = min(self._high_seq, seq - 1)
+            retry = [seq for seq, at in self._refused.items() if at <= now]
+            for seq in retry:
+                del self._refused[seq]
+                if isinstance(seq, int):
+                    self._high_seq = min(self._high_seq, seq - 1)
+            room = self.window - len(self._inflight)
+            busy = {seq for seq, _ in self._inflight.values()} | set(self._refused) | set(self._acked)
+        if room <= 0:
+            return
+        self._status_after_drain()
+        # Rows already handed over are skipped; only those above the cursor (after a retry moved it
+        # back) need extra room in the query.
+        ahead = sum(1 for seq in busy if isinstance(seq, int) and seq > self._high_seq)
+        for row in self.outbox.pending(self._high_seq, room + ahead):
+            if row["seq"] in busy:
+                continue
+            if room <= 0 or not self.connected.is_set():
+                break
+            info = self._client.publish(row["topic"], row["payload"], qos=row["qos"], retain=bool(row["retain"]))
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                break  # not connected after all; the next round starts from here again
+            with self._lock:
+                early = self._early.pop(info.mid, None)
+                if early is None:
+                    self._inflight[info.mid] = (row["seq"], time.monotonic())
+                self._high_seq = max(self._high_seq, row["seq"])
+            if early is not None:
+                self._settle(row["seq"], early)
+            self.published += 1
+            room -= 1
+
+    def _publish_memory(self) -> None:
+        """Messages waiting in memory (storage fails): published directly, marked on PUBACK."""
+        if self.pending is None or not self.connected.is_set():
+            return
+        with self._lock:
+            room = self.window - len(self._inflight)
+            busy = {key for key, _ in self._inflight.values()} | set(self._refused)
+        if room <= 0:
+            return
+        for item in self.pending.to_publish(room, busy):
+            if not self.connected.is_set():
+                break
+            info = self._client.publish(item["topic"], dumps(item["payload"]), qos=1)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                break
+            with self._lock:
+                early = self._early.pop(info.mid, None)
+                if early is None:
+                    self._inflight[info.mid] = (item["id"], time.monotonic())
+            if early is not None:
+                self._settle(item["id"], early)
+            self.published += 1
+
+    def _status_after_drain(self) -> None:
+        """Once a backlog has gone out, say so in the status (its newest seq): a peer that lost the last
+        events of it sees the gap without waiting for the next event. Also when the count of messages
+        waiting has changed since the last status (its ``outbox`` would otherwise stay wrong)."""
+        if self._inflight or time.monotonic() - self._status_at <= 1.0 or self.outbox.pending(0, 1) \
+                or (self.pending is not None and self.pending.unpublished()):
+            return
+        if self.published != self._published_at_status or self.depth() != self._status_depth:
+            self.publish_status()
+
+    def _flush_acks(self) -> None:
+        with self._lock:
+            acked, self._acked = self._acked, []
+        if acked:
+            try:
+                self.outbox.mark_sent(acked)
+            except StorageFailure as exc:  # kept (and not published again) until they can be marked
+                with self._lock:
+                    self._acked = acked + self._acked
+                self._storage_failed(exc)
+
+    def _drain_registry(self) -> None:
+        """Registry records in batches, one transaction each (a full sync is thousands of records)."""
+        while not self._stop.is_set():
+            if not self._registry_ready.wait(0.5):
+                continue
+            with self._lock:
+                batch, self._registry_batch = self._registry_batch[:500], self._registry_batch[500:]
+                if not self._registry_batch:
+                    self._registry_ready.clear()
+            if batch:
+                try:
+                    self.on_registry([(topic, payload) for topic, payload, _, _ in batch])
+                except StorageFailure as exc:
+                    _LOG.error("mqtt: storing %d registry records failed (%s): not acknowledged; delivered "
+                               "again once storage is back", len(batch), exc)
+                    self._unacked = True
+                    self._storage_failed(exc)
+                    continue
+                except Exception:  # never let a bad record stop the replica
+                    _LOG.exception("mqtt: applying %d registry records failed", len(batch))
+                for _, _, mid, qos in batch:
+                    self._ack(mid, qos)
+
+    def _drain_inbox(self) -> None:
+        while not self._stop.is_set():
+            try:
+                batch = [self._inbox.get(timeout=0.5)]
+            except queue.Empty:
+                continue
+            while len(batch) < INBOX_BATCH:  # what else is waiting: one commit for all of it
+                try:
+                    batch.append(self._inbox.get_nowait())
+                except queue.Empty:
+                    break
+            # Runs of peer events share one transaction; anything else (a command may pulse a barrier
+            # under the gate's lock) is handled on its own, outside it: one lock order everywhere.
+            run: list = []
+            for message in batch:
+                if self.topics.parse_event_topic(message[0]):
+                    run.append(message)
+                    continue
+                self._handle_all(run, self.inbox_transaction)
+                self._handle_all([message], contextlib.nullcontext)
+                run = []
+            self._handle_all(run, self.inbox_transaction)
+
+    def _handle_all(self, messages: list, transaction) -> None:
+        """Handle, commit, then acknowledge; a storage failure acknowledges nothing (delivered again)."""
+        if not messages:
+            return
+        try:
+            with transaction():
+                for topic, payload, _, _ in messages:
+                    try:
+                        self._handle(topic, payload)
+                    except StorageFailure:
+                        raise
+                    except Exception:  # a bad message must never stop the inbox (nor come back for ever)
+                        _LOG.exception("mqtt: handling a message on %s failed", topic)
+        except StorageFailure as exc:
+            _LOG.error("mqtt: storing %d received messages failed (%s): not acknowledged; delivered again once "
+                       "storage is back", len(messages), exc)
+            self._unacked = True
+            self._storage_failed(exc)
+            return
+        for _, _, mid, qos in messages:
+            self._ack(mid, qos)
+
+    def _handle(self, topic: str, payload: bytes) -> None:
+        verb = self.topics.parse_command_topic(topic)
+        if verb is not None:
+            if verb != "result" and self.on_command:
+                self.on_command(verb, payload)
+            return
+        parsed = self.topics.parse_event_topic(topic)
+        if parsed and parsed[0] != self.config.gate and self.on_peer_event:
+            self.on_peer_event(parsed[0], parsed[1], payload)
+        elif self.on_message is not None:
+            self.on_message(topic, payload)
+
+    def _ack(self, mid: int, qos: int) -> None:
+        if qos > 0:
+            try:
+                self._client.ack(mid, qos)
+            except (OSError, ValueError):
+                pass  # disconnected meanwhile: the broker delivers it again, and it is applied once
+
+    # -- direct publishing (state, not events) -----------------------------------------------
+    def publish_status(self) -> None:
+        """The retained status: who we are and how our devices are (not an outbox row: a state)."""
+        if not self.connected.is_set() or not self._released.is_set():
+            return
+        depth = self.depth()
+        if self.status_payload_fn is not None:
+            payload = self.status_payload_fn(self._now_iso(), depth)
+        else:
+            extra = dict(self.status_provider())
+            payload = status_payload("online", self._now_iso(), extra.pop("cameras", None),
+                                     extra.pop("barriers", None), depth, **extra)
+        self._published_at_status, self._status_at = self.published, time.monotonic()
+        self._status_depth = depth
+        self._client.publish(self.topics.status(), dumps(payload), qos=1, retain=True)
+
+    def publish_direct(self, topic: str, payload: str, on_ack) -> bool:
+        """Publish now at QoS 1, outside the outbox (the console's commands); ``on_ack(reason_code)`` on the
+        PUBACK (paho's thread). False when not connected: nothing was sent."""
+        if not self.connected.is_set():
+            return False
+        info = self._client.publish(topic, payload, qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            return False
+        with self._lock:
+            early = self._early.pop(info.mid, None)  # the PUBACK beat us here
+            if early is None:
+                self._direct[info.mid] = on_ack
+        if early is not None:
+            on_ack(early)
+        return True
+
+    def depth(self) -> int:
+        """Messages waiting for the broker: unsent outbox rows (the last count, when the outbox cannot be
+        read) and those waiting in memory."""
+        try:
+            self._last_depth = self.outbox.depth()
+        except StorageFailure as exc:
+            self._storage_failed(exc, reading=True)
+        return self._last_depth + (self.pending.unpublished() if self.pending is not None else 0)
+
+    def wake(self) -> None:
+        """New rows are in the outbox: publish now rather than at the next poll."""
+        self._wake.set()
+
+    def _now_iso(self) -> str:
+        from edge.timeutil import iso
+
+        return iso(self.clock(), self.config.zone)
