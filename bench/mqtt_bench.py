@@ -63,21 +63,21 @@ class Receiver:
         self.client.loop_stop()
 
 
-def fill(registry, topics, n):
+def fill(store, topics, n):
     ids = []
-    with registry.transaction():
+    with store.transaction():
         for _ in range(n):
             event_id = str(uuid.uuid4())
-            registry.outbox.enqueue(topics.event("entry"), {"event_id": event_id}, msg_id=event_id)
+            store.outbox.enqueue(topics.event("entry"), {"event_id": event_id}, msg_id=event_id)
             ids.append(event_id)
     return ids
 
 
-def naive_drain(registry, port, n) -> float:
+def naive_drain(store, port, n) -> float:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     client.connect("127.0.0.1", port)
     client.loop_start()
-    outbox = registry.outbox
+    outbox = store.outbox
     started = time.perf_counter()
     sent = 0
     while sent < n:
@@ -109,13 +109,13 @@ def main(argv=None) -> int:
             config = gate(folder / "a", broker.port)
             topics = Topics("gate", "bench", "east")
             receiver = Receiver(broker.port)
-            with Store(config.database) as registry:
-                link = MqttLink(config, registry).start()
+            with Store(config.database) as store:
+                link = MqttLink(config, store).start()
                 link.connected.wait(10)
                 ours = []
                 for _ in range(args.latency_samples):
                     started = time.perf_counter()
-                    [event_id] = fill(registry, topics, 1)
+                    [event_id] = fill(store, topics, 1)
                     link.wake()
                     deadline = time.monotonic() + 10
                     while event_id not in receiver.times and time.monotonic() < deadline:
@@ -141,21 +141,21 @@ def main(argv=None) -> int:
 
             # The drain: the broker was away while the gate queued events; then it comes back.
             config = gate(folder / "b", broker.port)
-            with Store(config.database) as registry:
-                fill(registry, topics, args.events)
-                link = MqttLink(config, registry)
+            with Store(config.database) as store:
+                fill(store, topics, args.events)
+                link = MqttLink(config, store)
                 started = time.perf_counter()
                 link.start()
-                outbox = registry.outbox
+                outbox = store.outbox
                 while outbox.depth() > 0:
                     time.sleep(0.01)
                 ours_rate = args.events / (time.perf_counter() - started)
                 link.close()
             config = gate(folder / "c", broker.port)
-            with Store(config.database) as registry:
+            with Store(config.database) as store:
                 n = min(args.events, 2000)  # the naive loop is slow: a sample gives its rate
-                fill(registry, topics, n)
-                naive_rate = naive_drain(registry, broker.port, n)
+                fill(store, topics, n)
+                naive_rate = naive_drain(store, broker.port, n)
             receiver.close()
             print(f"\n| backlog drain | events/s |\n|---|---|\n| ours ({args.events:,} queued) | {ours_rate:,.0f} |")
             print(f"| naive one-by-one outbox loop | {naive_rate:,.0f} |")

@@ -69,18 +69,18 @@ def gap_fill(folder: Path, keys: Path, gap: int) -> None:
         east = _gate(folder / "gap", keys, broker.port, "east")
         wait_for(lambda: west.replica.synced and east.replica.synced, 30)
         east.gate.person("in", None)
-        wait_for(lambda: west.registry.events.seqs("east") == [1], 10)
+        wait_for(lambda: west.store.events.seqs("east") == [1], 10)
         topic = west.link.topics.peer_events
         west.link._client.unsubscribe(topic)  # west hears nothing of east for a while
         time.sleep(0.5)
         for _ in range(gap):
             east.gate.person("in", None)
-        wait_for(lambda: east.registry.outbox.depth() == 0, 60)
+        wait_for(lambda: east.store.outbox.depth() == 0, 60)
         west.link._client.subscribe(topic, qos=1)
         time.sleep(0.5)
         started = time.perf_counter()
         east.gate.person("in", None)  # the next event reveals the gap
-        ok = wait_for(lambda: len(west.registry.events.seqs("east")) == gap + 2, 120, step=0.01)
+        ok = wait_for(lambda: len(west.store.events.seqs("east")) == gap + 2, 120, step=0.01)
         took = time.perf_counter() - started
         print(f"a gap of {gap:,} events: {'filled' if ok else 'NOT filled'} {took:.1f} s after the event that "
               f"revealed it (detection waits {GAP_WAIT_S:.0f} s for events in flight)")

@@ -34,31 +34,31 @@ def build(folder: Path, people=5000, vehicles=2000, events=200_000):
     plates = sorted(plates)
     now = time.time()
     # Through the data layer, as the gate fills it (one transaction: a few seconds for 200,000 events).
-    with Store(config.database) as registry, registry.transaction():
+    with Store(config.database) as store, store.transaction():
         for i in range(people):
-            registry.people.add(f"住户{i}", f"{i // 100 + 1}-{i % 100 + 101}", care_watch=i % 10 == 0)
+            store.people.add(f"住户{i}", f"{i // 100 + 1}-{i % 100 + 101}", care_watch=i % 10 == 0)
         for i, p in enumerate(plates):
-            registry.vehicles.upsert(p, "resident" if i % 3 else "family", i + 1, valid_until="2099-12-31")
+            store.vehicles.upsert(p, "resident" if i % 3 else "family", i + 1, valid_until="2099-12-31")
         for i in range(events):
             event_id = str(uuid.uuid4())
-            registry.events.add_local({"event_id": event_id, "seq": i + 1, "ts": "x", "gate": "east", "kind": "entry",
+            store.events.add_local({"event_id": event_id, "seq": i + 1, "ts": "x", "gate": "east", "kind": "entry",
                                        "subject": {"type": "vehicle", "plate": plates[i % vehicles]},
                                        "decision": "open"}, now - i * 60)
         for i, p in enumerate(plates):
-            registry.sightings.note(f"plate:{p}", now - i, "east", "e")
+            store.sightings.note(f"plate:{p}", now - i, "east", "e")
             session_id = str(uuid.uuid4())
-            registry.sessions.open(session_id, p, "visitor", now - 3600, "east", "e")
+            store.sessions.open(session_id, p, "visitor", now - 3600, "east", "e")
             if i % 5:
-                registry.sessions.close(session_id, now - 60, "east", "e", fee_cents=0)
+                store.sessions.close(session_id, now - 60, "east", "e", fee_cents=0)
     return config, plates
 
 
-def naive_query(registry, plate):
+def naive_query(store, plate):
     """Load every table and scan it in Python (what a first version of `query` would do)."""
-    vehicles = registry.vehicles.all()
-    people = registry.people.all()
-    sessions = registry.sessions.open_sessions()
-    events = registry.events.payloads()
+    vehicles = store.vehicles.all()
+    people = store.people.all()
+    sessions = store.sessions.open_sessions()
+    events = store.events.payloads()
     vehicle = next((v for v in vehicles if v["plate"] == plate), None)
     owner = next((p for p in people if vehicle and p["id"] == vehicle["person_id"]), None)
     session = next((s for s in sessions if s["plate"] == plate), None)
@@ -73,21 +73,21 @@ def main(argv=None) -> int:
         print(f"registry built in {time.perf_counter() - started:.1f} s: 5,000 people, 2,000 vehicles, "
               "200,000 events")
         rng = random.Random(3)
-        with Store(config.database) as registry:
+        with Store(config.database) as store:
             ours = []
             for plate in rng.sample(plates, 500):
                 t = time.perf_counter()
-                query_plate(registry, config, plate)
+                query_plate(store, config, plate)
                 ours.append(time.perf_counter() - t)
             people = []
             for person in rng.sample(range(1, 5001), 500):
                 t = time.perf_counter()
-                query_person(registry, config, person)
+                query_person(store, config, person)
                 people.append(time.perf_counter() - t)
             naive = []
             for plate in rng.sample(plates, 5):
                 t = time.perf_counter()
-                naive_query(registry, plate)
+                naive_query(store, plate)
                 naive.append(time.perf_counter() - t)
     o50, o95 = np.percentile(ours, [50, 95]) * 1000
     p50, p95 = np.percentile(people, [50, 95]) * 1000

@@ -202,11 +202,11 @@ def main(argv=None) -> int:
         import shutil
 
         shutil.copy(database, work / "registry-at-end.db")  # kept for a look after the loop disk is gone
-        with Store(database) as registry:
-            stored = {e["seq"]: e["event_id"] for e in registry.events.payloads(origin="local")}
-            newest = registry.events.next_free_seq() - 1
-            skipped = registry.events.skipped_seqs()
-            unsent = registry.outbox.depth()
+        with Store(database) as store:
+            stored = {e["seq"]: e["event_id"] for e in store.events.payloads(origin="local")}
+            newest = store.events.next_free_seq() - 1
+            skipped = store.events.skipped_seqs()
+            unsent = store.outbox.depth()
         got = events()
         received: dict[int, set] = {}
         for event in got:

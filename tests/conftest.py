@@ -186,10 +186,10 @@ def engines():
 
 
 @pytest.fixture
-def recognizers(engines, registry, config):
+def recognizers(engines, store, config):
     from edge.gate.recognition import Recognizers
 
-    return Recognizers(config, registry, **engines)
+    return Recognizers(config, store, **engines)
 
 
 def _need(program: str, finder) -> str:

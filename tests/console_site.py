@@ -69,7 +69,7 @@ def synced(site) -> bool:
 def resident(site, name: str, unit: str, care_watch: bool = False) -> int:
     person = site.office.store.people.add(name, unit, "13912345678", care_watch=care_watch)
     site.office.link.wake()
-    assert wait_for(lambda: synced(site) and site.gate.registry.people.find_by_id(person), 20)
+    assert wait_for(lambda: synced(site) and site.gate.store.people.find_by_id(person), 20)
     return person
 
 
@@ -77,7 +77,7 @@ def care_alert(site, name: str, unit: str) -> tuple[int, str]:
     """A care-watch resident last seen 49 hours ago: the gate raises the alert, the office archives it."""
     person = resident(site, name, unit, care_watch=True)
     last = time.time() - 49 * 3600  # last seen at the west gate two days ago (the office archived it)
-    for store in (site.gate.registry, site.office.store):
+    for store in (site.gate.store, site.office.store):
         store.sightings.note(f"person:{person}", last, "west", f"e-{person}-old")
     raised = {a["person_id"]: a["alert_id"] for a in site.gate.alerts.check_inactivity()}
     alert_id = raised[person]
@@ -91,7 +91,7 @@ def held_exit(site, plate: str, hours: float = 2.0) -> dict:
     entry = gate.gate.vehicle("in", plate)
     session_id = entry["session_id"]
     assert wait_for(lambda: office.store.sessions.get(session_id) is not None, 10)
-    for store in (gate.registry, office.store):
+    for store in (gate.store, office.store):
         store.sessions.backdate_entry(session_id, hours * 3600)
     exit_event = gate.gate.vehicle("out", plate)
     assert exit_event["decision"] == "hold", exit_event

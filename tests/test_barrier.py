@@ -91,25 +91,25 @@ def test_latency_beyond_the_timeout_is_silence(pty_barrier):
     assert not status.reachable and "no reply" in status.detail
 
 
-def test_alert_raised_after_n_failures_and_cleared_on_recovery(pty_barrier, config, registry):
+def test_alert_raised_after_n_failures_and_cleared_on_recovery(pty_barrier, config, store):
     from edge.alerts import Alerts
     from edge.gate.jobs import Jobs
 
     link, device = pty_barrier
     with driver(link.host_path) as barrier:
-        jobs = Jobs(config, registry, Alerts(config, registry), barriers={"car": barrier})
+        jobs = Jobs(config, store, Alerts(config, store), barriers={"car": barrier})
         device.faults.mode = "silent"
         jobs.device_health()
-        assert registry.alerts.all() == []  # one failure: not yet
+        assert store.alerts.all() == []  # one failure: not yet
         jobs.device_health()
-        raised = registry.alerts.all(subject="barrier:car")
+        raised = store.alerts.all(subject="barrier:car")
         assert [a["state"] for a in raised] == ["raised"] and "no reply" in raised[0]["detail"]
         device.faults.mode = None
         jobs.device_health()
         assert barrier.arm == "down"
-    states = [a["state"] for a in registry.alerts.all(subject="barrier:car")]
+    states = [a["state"] for a in store.alerts.all(subject="barrier:car")]
     assert states == ["cleared"]
-    payloads = [m["payload"] for m in registry.outbox.messages()]
+    payloads = [m["payload"] for m in store.outbox.messages()]
     assert [(p["device"], p["state"]) for p in payloads] == [("barrier:car", "raised"), ("barrier:car", "cleared")]
 
 

@@ -82,28 +82,28 @@ def test_a_source_that_disappears_is_reconnected(tmp_path):
         assert wait_until(lambda: camera.state == "ok" and camera.stats()["frames"] > frames_while_down, 10)
 
 
-def test_a_camera_down_too_long_raises_and_then_clears_a_device_alert(tmp_path, config, registry):
+def test_a_camera_down_too_long_raises_and_then_clears_a_device_alert(tmp_path, config, store):
     from edge.alerts import Alerts
     from edge.gate.jobs import Jobs
 
     path = tmp_path / "late.avi"
     path.write_bytes(b"")  # the file is there but holds no video yet: the camera cannot open it
-    alerts = Alerts(config, registry)
+    alerts = Alerts(config, store)
     with Camera(camera_config(path, loop=True, down_alert_s=0.5, reconnect_max_s=0.5)) as camera:
-        jobs = Jobs(config, registry, alerts, cameras=[camera])
+        jobs = Jobs(config, store, alerts, cameras=[camera])
         assert wait_until(lambda: camera.down_for() > 0.6, 5)
         jobs.device_health()
-        raised = registry.alerts.all(subject="camera:cam", state="raised")
+        raised = store.alerts.all(subject="camera:cam", state="raised")
         assert len(raised) == 1
         jobs.device_health()  # still down: the same alert, not a second one
-        assert len(registry.alerts.all(subject="camera:cam")) == 1
+        assert len(store.alerts.all(subject="camera:cam")) == 1
         path.unlink()
         video(path, [face("fr_obama")], seconds_each=0.5, fps=10)
         assert wait_until(lambda: camera.state == "ok", 10)
         jobs.device_health()
-    rows = registry.alerts.all(subject="camera:cam")
+    rows = store.alerts.all(subject="camera:cam")
     assert [r["state"] for r in rows] == ["cleared"]
-    topics = [m["topic"] for m in registry.outbox.messages()]
+    topics = [m["topic"] for m in store.outbox.messages()]
     assert topics == ["gate/tianlin12/east/alert/device"] * 2
 
 

@@ -33,12 +33,12 @@ def flowing(camera: Camera, frames: int = 1, timeout: float = 15.0) -> bool:
     return wait_for(lambda: camera.state == "ok" and camera.stats()["frames"] >= start + frames, timeout)
 
 
-def alert_within(jobs, registry, state: str, timeout: float) -> float | None:
+def alert_within(jobs, store, state: str, timeout: float) -> float | None:
     """Run the health job every 0.1 s until the camera's device alert is ``state``: the seconds it took."""
     began = time.monotonic()
     while time.monotonic() - began < timeout:
         jobs.device_health()
-        rows = registry.alerts.all(subject="camera:gate-cam")
+        rows = store.alerts.all(subject="camera:gate-cam")
         if rows and rows[-1]["state"] == state:
             return time.monotonic() - began
         time.sleep(0.1)
@@ -46,7 +46,7 @@ def alert_within(jobs, registry, state: str, timeout: float) -> float | None:
 
 
 @pytest.fixture
-def watched(config, registry):
+def watched(config, store):
     """A camera factory whose cameras are watched by the daemon's health job (Alerts + Jobs)."""
     from edge.alerts import Alerts
     from edge.gate.jobs import Jobs
@@ -56,7 +56,7 @@ def watched(config, registry):
     def make(url):
         camera = Camera(live(url)).start()
         cameras.append(camera)
-        return camera, Jobs(config, registry, Alerts(config, registry), cameras=[camera])
+        return camera, Jobs(config, store, Alerts(config, store), cameras=[camera])
 
     yield make
     for camera in cameras:
@@ -74,32 +74,32 @@ def test_the_camera_reads_a_real_rtsp_stream(rtsp_server):
     assert stats["reconnects"] == 0
 
 
-def test_a_killed_rtsp_server_is_reconnected_with_an_alert_raised_and_cleared(rtsp_server, watched, registry):
+def test_a_killed_rtsp_server_is_reconnected_with_an_alert_raised_and_cleared(rtsp_server, watched, store):
     camera, jobs = watched(rtsp_server.url)
     assert flowing(camera), camera.stats()
     rtsp_server.stop()  # SIGKILL: the camera's connection is reset
-    took = alert_within(jobs, registry, "raised", DOWN_ALERT_S + 5)
+    took = alert_within(jobs, store, "raised", DOWN_ALERT_S + 5)
     assert took is not None, f"no alert; camera {camera.stats()}"
     assert DOWN_ALERT_S - 0.3 <= took <= DOWN_ALERT_S + MARGIN_S
     rtsp_server.start()  # the same port, as a camera that rebooted
-    assert alert_within(jobs, registry, "cleared", 15) is not None, camera.stats()
+    assert alert_within(jobs, store, "cleared", 15) is not None, camera.stats()
     assert camera.state == "ok" and camera.reconnects >= 1
-    sent = [m for m in registry.outbox.messages() if m["topic"].endswith("/alert/device")]
+    sent = [m for m in store.outbox.messages() if m["topic"].endswith("/alert/device")]
     assert len(sent) == 2
 
 
-def test_a_frozen_rtsp_server_is_down_and_alerted_within_down_alert_s(rtsp_server, watched, registry):
+def test_a_frozen_rtsp_server_is_down_and_alerted_within_down_alert_s(rtsp_server, watched, store):
     camera, jobs = watched(rtsp_server.url)
     assert flowing(camera), camera.stats()
     rtsp_server.pause()  # SIGSTOP: the connection stays open and silent, reads block
     try:
-        took = alert_within(jobs, registry, "raised", DOWN_ALERT_S + 4)
+        took = alert_within(jobs, store, "raised", DOWN_ALERT_S + 4)
         assert took is not None, f"a frozen stream raised no alert; camera {camera.stats()}"
         assert took <= DOWN_ALERT_S + MARGIN_S
         assert camera.stats()["state"] == "down" and camera.stats()["fps"] == 0
     finally:
         rtsp_server.resume()
-    assert alert_within(jobs, registry, "cleared", 20) is not None, camera.stats()
+    assert alert_within(jobs, store, "cleared", 20) is not None, camera.stats()
     assert camera.stats()["state"] == "ok"
 
 

@@ -18,15 +18,15 @@ def run(capsys, *argv) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_person_add_with_photo_stores_a_template_and_never_the_photo(minimal_config, capsys, registry):
+def test_person_add_with_photo_stores_a_template_and_never_the_photo(minimal_config, capsys, store):
     code, out, err = run(capsys, "person", "add", "-c", minimal_config, "--name", "王建国", "--unit", "12-301",
                          "--care-watch", "--photo", face("fr_obama", 1), "--photo", face("fr_obama", 2))
     assert code == 0, err
     created = json.loads(out)
     assert len(created["template_ids"]) == 2
-    assert registry.templates.template_set(DEFAULT_ENCODER).person_ids.tolist() == [created["person_id"]] * 2
-    assert registry.templates.photo_count() == 0
-    person = registry.people.get(created["person_id"])
+    assert store.templates.template_set(DEFAULT_ENCODER).person_ids.tolist() == [created["person_id"]] * 2
+    assert store.templates.photo_count() == 0
+    person = store.people.get(created["person_id"])
     assert person["care_watch"] == 1 and person["face_consent_at"]
 
 
@@ -38,17 +38,17 @@ def test_person_add_with_photo_stores_a_template_and_never_the_photo(minimal_con
         ("tests/data/nope.jpg", "nope.jpg: no such file"),
     ],
 )
-def test_refused_photo_names_the_file_and_stores_nothing(minimal_config, capsys, registry, photo, message):
+def test_refused_photo_names_the_file_and_stores_nothing(minimal_config, capsys, store, photo, message):
     code, out, err = run(capsys, "person", "add", "-c", minimal_config, "--name", "A", "--unit", "1-101",
                          "--photo", face("fr_biden", 1), "--photo", photo)
     assert code == 1
     assert message in err and "nothing was stored" in err
     assert len(err.strip().splitlines()) == 1
-    assert registry.people.all() == []
+    assert store.people.all() == []
 
 
-def test_photo_without_a_face_is_refused_on_enroll(minimal_config, capsys, registry, tmp_path):
-    person = registry.people.add("A", "1-101")
+def test_photo_without_a_face_is_refused_on_enroll(minimal_config, capsys, store, tmp_path):
+    person = store.people.add("A", "1-101")
     blank = tmp_path / "wall.jpg"
     import numpy as np
 
@@ -57,7 +57,7 @@ def test_photo_without_a_face_is_refused_on_enroll(minimal_config, capsys, regis
     blank.write_bytes(encode_jpeg(np.full((200, 200, 3), 128, np.uint8)))
     code, _, err = run(capsys, "person", "enroll", "-c", minimal_config, person, "--photo", blank)
     assert code == 1 and "wall.jpg: no face found" in err
-    assert registry.templates.template_set(DEFAULT_ENCODER).matrix.shape[0] == 0
+    assert store.templates.template_set(DEFAULT_ENCODER).matrix.shape[0] == 0
 
 
 def test_enroll_unknown_person_is_exit_1(minimal_config, capsys):
@@ -65,17 +65,17 @@ def test_enroll_unknown_person_is_exit_1(minimal_config, capsys):
     assert code == 1 and "no person with id 99" in err
 
 
-def test_person_remove_erases_templates(minimal_config, capsys, registry):
+def test_person_remove_erases_templates(minimal_config, capsys, store):
     _, out, _ = run(capsys, "person", "add", "-c", minimal_config, "--name", "A", "--unit", "1-101",
                     "--photo", face("fr_biden", 1))
     person = json.loads(out)["person_id"]
     code, out, _ = run(capsys, "person", "remove", "-c", minimal_config, person)
     assert code == 0 and json.loads(out)["templates_erased"] == 1
-    assert registry.templates.template_set(DEFAULT_ENCODER).matrix.shape[0] == 0
+    assert store.templates.template_set(DEFAULT_ENCODER).matrix.shape[0] == 0
 
 
-def test_vehicle_add_query_and_remove(minimal_config, capsys, registry):
-    person = registry.people.add("王建国", "12-301")
+def test_vehicle_add_query_and_remove(minimal_config, capsys, store):
+    person = store.people.add("王建国", "12-301")
     code, out, err = run(capsys, "vehicle", "add", "-c", minimal_config, "--plate", "沪a·12345",
                          "--class", "resident", "--person", person, "--valid-until", "2099-12-31")
     assert code == 0, err
@@ -126,7 +126,7 @@ def _people_csv(tmp_path, rows: list[str]) -> str:
     return str(path)
 
 
-def test_people_csv_imports_all_rows_with_photos(minimal_config, capsys, registry, tmp_path):
+def test_people_csv_imports_all_rows_with_photos(minimal_config, capsys, store, tmp_path):
     csv_path = _people_csv(tmp_path, [
         "王建国,12-301,13800000001,yes,photos/fr_obama.jpg",
         "李桂兰,3-402,,1,photos/fr_biden.jpg",
@@ -136,13 +136,13 @@ def test_people_csv_imports_all_rows_with_photos(minimal_config, capsys, registr
     assert code == 0, err
     result = json.loads(out)
     assert len(result["created"]) == 3 and result["templates"] == 2
-    assert [p["care_watch"] for p in registry.people.all()] == [1, 1, 0]
+    assert [p["care_watch"] for p in store.people.all()] == [1, 1, 0]
     # Importing the same file again updates instead of duplicating.
     code, out, _ = run(capsys, "import", "-c", minimal_config, csv_path)
-    assert code == 0 and len(json.loads(out)["updated"]) == 3 and len(registry.people.all()) == 3
+    assert code == 0 and len(json.loads(out)["updated"]) == 3 and len(store.people.all()) == 3
 
 
-def test_people_csv_with_bad_rows_imports_nothing_and_reports_each(minimal_config, capsys, registry, tmp_path):
+def test_people_csv_with_bad_rows_imports_nothing_and_reports_each(minimal_config, capsys, store, tmp_path):
     csv_path = _people_csv(tmp_path, [
         "王建国,12-301,,yes,photos/fr_obama.jpg",
         ",3-402,,no,",
@@ -157,20 +157,20 @@ def test_people_csv_with_bad_rows_imports_nothing_and_reports_each(minimal_confi
     for expected in (":3: name: empty", ":4: unit: 'three-oh-two' is not a unit", ":5: care_watch: 'maybe'",
                      ":6: photo: 'photos/missing.jpg' not found", ":7: name: 王建国 in 12-301 is already on line 2"):
         assert expected in err
-    assert registry.people.all() == []
+    assert store.people.all() == []
 
 
-def test_people_csv_with_a_two_face_photo_imports_nothing(minimal_config, capsys, registry, tmp_path):
+def test_people_csv_with_a_two_face_photo_imports_nothing(minimal_config, capsys, store, tmp_path):
     csv_path = _people_csv(tmp_path, ["王建国,12-301,,yes,photos/fr_obama.jpg", "李桂兰,3-402,,no,photos/two.jpg"])
     code, _, err = run(capsys, "import", "-c", minimal_config, csv_path)
     assert code == 1 and ":3: photo:" in err and "2 faces found" in err
-    assert registry.people.all() == []
+    assert store.people.all() == []
 
 
-def test_vehicles_csv_all_or_nothing(minimal_config, capsys, registry, tmp_path):
-    owner = registry.people.add("王建国", "12-301")
-    registry.people.add("李桂兰", "3-402")
-    registry.people.add("李明", "3-402")
+def test_vehicles_csv_all_or_nothing(minimal_config, capsys, store, tmp_path):
+    owner = store.people.add("王建国", "12-301")
+    store.people.add("李桂兰", "3-402")
+    store.people.add("李明", "3-402")
     path = tmp_path / "vehicles.csv"
     path.write_text(
         "plate,class,person_unit,person_name,valid_until\n"
@@ -189,7 +189,7 @@ def test_vehicles_csv_all_or_nothing(minimal_config, capsys, registry, tmp_path)
                      ":6: person_unit: no registered anyone in unit 9-999",
                      ":7: person_name: 2 people live in 3-402", ":8: plate: 沪A12345 is already on line 2"):
         assert expected in err
-    assert registry.vehicles.all() == []
+    assert store.vehicles.all() == []
 
     path.write_text(
         "plate,class,person_unit,person_name,valid_until\n"
@@ -201,7 +201,7 @@ def test_vehicles_csv_all_or_nothing(minimal_config, capsys, registry, tmp_path)
     code, out, err = run(capsys, "import", "-c", minimal_config, path)
     assert code == 0, err
     assert json.loads(out)["created"] == ["沪A12345", "沪AD12345", "沪B99999"]
-    assert registry.vehicles.get("沪AD12345")["person_id"] == owner
+    assert store.vehicles.get("沪AD12345")["person_id"] == owner
 
 
 def test_unknown_csv_kind_is_refused(minimal_config, capsys, tmp_path):
@@ -211,8 +211,8 @@ def test_unknown_csv_kind_is_refused(minimal_config, capsys, tmp_path):
     assert code == 1 and "neither people" in err
 
 
-def test_person_list_json(minimal_config, capsys, registry):
-    registry.people.add("王建国", "12-301", care_watch=True)
+def test_person_list_json(minimal_config, capsys, store):
+    store.people.add("王建国", "12-301", care_watch=True)
     code, out, _ = run(capsys, "person", "list", "-c", minimal_config, "--json")
     assert code == 0
     assert json.loads(out)[0]["name"] == "王建国"
@@ -267,16 +267,16 @@ def test_an_image_past_pillows_own_bound_is_refused_as_too_large_not_a_crash(tmp
         load_rgb(huge)
 
 
-def test_a_csv_field_past_the_csv_modules_bound_is_a_named_problem_not_a_crash(minimal_config, capsys, registry,
+def test_a_csv_field_past_the_csv_modules_bound_is_a_named_problem_not_a_crash(minimal_config, capsys, store,
                                                                                 tmp_path):
     """Found in review: one 200,000-character field (well under the upload bound) was a traceback."""
     csv_path = _people_csv(tmp_path, ["王建国,12-301,,no,", "A" * 200_000 + ",1-101,,no,"])
     code, _, err = run(capsys, "import", "-c", minimal_config, csv_path)
     assert code == 1 and "not a CSV this reads (field larger than field limit" in err and "Traceback" not in err
-    assert registry.people.all() == []
+    assert store.people.all() == []
 
 
-def test_the_import_checks_a_person_as_the_console_does(minimal_config, capsys, registry, tmp_path):
+def test_the_import_checks_a_person_as_the_console_does(minimal_config, capsys, store, tmp_path):
     """Found in review: the import took a NUL or a right-to-left override in a name and any text as a
     phone, which the console's form refuses; one check (edge.store.people.person_problems) for both."""
     from edge.store.errors import RegistryError
@@ -288,15 +288,15 @@ def test_the_import_checks_a_person_as_the_console_does(minimal_config, capsys, 
     for expected in (":2: name: one line of at most 50 characters", ":3: name: one line",
                      ":4: phone: 'not-a-phone!!' is not a phone number", ":5: name: one line"):
         assert expected in err
-    assert registry.people.all() == []
+    assert store.people.all() == []
     assert person_problems("王秀英", "12-301", "138-0000-0000") == []
     with pytest.raises(RegistryError, match="phone: 'call me'"):
-        registry.people.add("王秀英", "12-301", "call me")  # the CLI's way in, too
+        store.people.add("王秀英", "12-301", "call me")  # the CLI's way in, too
 
 
-def test_a_column_named_twice_is_refused(minimal_config, capsys, registry, tmp_path):
+def test_a_column_named_twice_is_refused(minimal_config, capsys, store, tmp_path):
     path = tmp_path / "people.csv"
     path.write_text("name,unit,name\n王秀英,12-301,李四\n", encoding="utf-8")
     code, _, err = run(capsys, "import", "-c", minimal_config, path)
     assert code == 1 and "(header): column 'name' appears more than once" in err
-    assert registry.people.all() == []
+    assert store.people.all() == []

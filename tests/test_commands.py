@@ -152,7 +152,7 @@ def test_pay_opens_a_held_exit(running_gate):
     from edge.rules.plate_match import PlateMatch  # noqa: F401  (the car is unregistered: no match)
 
     entry = gate.vehicle("in", "沪A12345")
-    daemon.registry.sessions.backdate_entry(entry["session_id"], 2700)
+    daemon.store.sessions.backdate_entry(entry["session_id"], 2700)
     held = gate.vehicle("out", "沪A12345")
     assert held["decision"] == "hold" and held["fee_cents"] == 500
     assert held["session_id"] == entry["session_id"]
@@ -162,7 +162,7 @@ def test_pay_opens_a_held_exit(running_gate):
     assert results(office)["pay-1"]["ok"] is True
     paid = [e for e in office.on("/event/exit") if e["decision"] == "open"]
     assert paid and paid[0]["fee_cents"] == 500 and paid[0]["session_id"] == held["session_id"]
-    assert daemon.registry.sessions.open_for("沪A12345") is None
+    assert daemon.store.sessions.open_for("沪A12345") is None
 
 
 def test_peer_gates_share_last_seen_and_parking_sessions(tmp_path, broker, running_gate):
@@ -174,26 +174,26 @@ def test_peer_gates_share_last_seen_and_parking_sessions(tmp_path, broker, runni
         assert west.link.connected.wait(10)
         # Two local registries: west's person 1 is not east's person 1 (enrolled in another order, or
         # somebody else). East never applies west's person id, and says the site needs the office.
-        person = west.registry.people.add("王建国", "12-301", care_watch=True)
-        east_person = east.registry.people.add("李桂兰", "3-402", care_watch=True)
+        person = west.store.people.add("王建国", "12-301", care_watch=True)
+        east_person = east.store.people.add("李桂兰", "3-402", care_watch=True)
         assert person == east_person
         west.gate.person("in", person)
         entry = west.gate.vehicle("in", "沪B77777")
-        assert wait_for(lambda: east.registry.alerts.open_device("site") is not None, 10)
-        assert "set up the office" in east.registry.alerts.open_device("site")["detail"]
-        assert east.registry.sightings.get(f"person:{east_person}") is None
+        assert wait_for(lambda: east.store.alerts.open_device("site") is not None, 10)
+        assert "set up the office" in east.store.alerts.open_device("site")["detail"]
+        assert east.store.sightings.get(f"person:{east_person}") is None
         # Plates and parking sessions mean the same thing at both gates: they are applied.
-        assert wait_for(lambda: east.registry.sessions.open_for("沪B77777") is not None, 10)
-        assert east.registry.sessions.open_for("沪B77777")["session_id"] == entry["session_id"]
+        assert wait_for(lambda: east.store.sessions.open_for("沪B77777") is not None, 10)
+        assert east.store.sessions.open_for("沪B77777")["session_id"] == entry["session_id"]
         exit_event = east.gate.vehicle("out", "沪B77777")  # in at west, out at east: one session
         assert exit_event["session_id"] == entry["session_id"] and exit_event["decision"] == "open"
-        assert wait_for(lambda: west.registry.sessions.open_for("沪B77777") is None, 10)
+        assert wait_for(lambda: west.store.sessions.open_for("沪B77777") is None, 10)
         # Re-delivery of the same event changes nothing.
         from edge.site.peers import apply_peer_event
 
         payload = json.dumps(office.on("/west/event/entry")[0]).encode()
-        assert apply_peer_event(east.registry, east.alerts, "west", payload) is False
-        assert apply_peer_event(east.registry, east.alerts, "west", b"{garbage") is False
+        assert apply_peer_event(east.store, east.alerts, "west", payload) is False
+        assert apply_peer_event(east.store, east.alerts, "west", b"{garbage") is False
     finally:
         west.close()
 

@@ -54,7 +54,7 @@ def uploads_left() -> list[str]:
 def at_gate(site, predicate) -> bool:
     """Wait until the gate's replica has caught up with the office's head and ``predicate`` holds."""
     site.office.link.wake()
-    return wait_for(lambda: synced(site) and predicate(site.gate.registry), 20)
+    return wait_for(lambda: synced(site) and predicate(site.gate.store), 20)
 
 
 # -- sessions, roles, CSRF -------------------------------------------------------------------------
@@ -145,7 +145,7 @@ def test_a_person_with_a_photo_gets_templates_at_the_office_no_photo_is_kept_and
     assert "王秀英" not in str(audit["detail"]) and "5678" not in str(audit["detail"])
     # The gate receives the person with templates, without name or phone.
     assert at_gate(site, lambda gate: gate.templates.count(person) == 2), site.gate.replica.status()
-    copy = site.gate.registry.people.find_by_id(person)
+    copy = site.gate.store.people.find_by_id(person)
     assert copy["unit"] == "12-301" and copy["care_watch"] == 1 and copy["name"] == "" and copy["phone"] is None
     page = admin.get("/people").text
     assert "王秀英" in page and "2 个人脸特征" in page and f'data-delete="/api/people/{person}"' in page
@@ -402,7 +402,7 @@ def test_a_guard_issues_a_visitors_pass_that_the_gate_accepts_then_revokes_it(si
     assert png.startswith(b"\x89PNG")
     assert [code.text for code in QrReader().read(decode_image(png))] == [issued["token"]]
     gate_key = pass_checker(site.gate.config)
-    assert check_pass(issued["token"], gate_key, site.gate.registry).valid
+    assert check_pass(issued["token"], gate_key, site.gate.store).valid
     row = next(p for p in guard.get("/api/passes").json() if p["pass_id"] == issued["pass_id"])
     assert row["state"] == "valid" and row["issued_by"] == "guard1" and row["valid_until"] == issued["valid_until"]
     hours = (datetime.fromisoformat(row["valid_until"]) - datetime.fromisoformat(row["issued"])).total_seconds() / 3600
@@ -413,7 +413,7 @@ def test_a_guard_issues_a_visitors_pass_that_the_gate_accepts_then_revokes_it(si
     assert revoked.status_code == 200 and revoked.json() == {"pass_id": issued["pass_id"], "revoked": True}
     assert last_audit(site)["action"] == "pass_revoke" and last_audit(site)["username"] == "guard1"
     assert at_gate(site, lambda gate: gate.passes.revoked(issued["pass_id"]))
-    assert check_pass(issued["token"], gate_key, site.gate.registry).reason == "revoked"
+    assert check_pass(issued["token"], gate_key, site.gate.store).reason == "revoked"
     assert guard.delete(f"/api/passes/{issued['pass_id']}").status_code == 409
 
 

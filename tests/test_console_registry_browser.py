@@ -43,7 +43,7 @@ def test_the_committee_keeps_the_registry_and_passes_in_a_browser(site, zh_page,
     expect(page.locator("#people")).to_contain_text("1 个人脸特征")
     person = store.people.find("12-301", "王秀英")[0]["id"]
     assert store.templates.count(person) == 1 and store.templates.photo_count() == 0
-    assert wait_for(lambda: site.gate.registry.templates.count(person) == 1, 20)
+    assert wait_for(lambda: site.gate.store.templates.count(person) == 1, 20)
     site.gate.link.publish_status()  # (it would otherwise say so within the minute): the page refreshes it
     expect(page.locator('#registry-sync li[data-gate="east"]')).to_contain_text("已同步到最新", timeout=20000)
 
@@ -87,7 +87,7 @@ def test_the_committee_keeps_the_registry_and_passes_in_a_browser(site, zh_page,
     expect(page.locator(f'tr[data-person-id="{person}"]')).to_have_count(0, timeout=15000)
     assert store.people.find_by_id(person) is None
     site.office.link.wake()
-    assert wait_for(lambda: site.gate.registry.people.find_by_id(person) is None, 20)
+    assert wait_for(lambda: site.gate.store.people.find_by_id(person) is None, 20)
 
 
 def test_a_guard_sees_the_registry_without_its_admin_forms(site, zh_page):

@@ -54,7 +54,7 @@ def test_enrol_at_the_console_then_the_gate_sees_a_pass_open_and_a_revoked_pass_
     form.locator("button[type=submit]").click()
     expect(page.locator("#people")).to_contain_text("刘淑珍", timeout=30000)
     person = site.office.store.people.find("7-502", "刘淑珍")[0]["id"]
-    assert wait_for(lambda: site.gate.registry.templates.count(person) >= 1, 30)
+    assert wait_for(lambda: site.gate.store.templates.count(person) >= 1, 30)
     shot(page, "people")
 
     # She walks up to the east gate: the camera recognises her, the gate opens, the console shows it.
@@ -90,7 +90,7 @@ def test_enrol_at_the_console_then_the_gate_sees_a_pass_open_and_a_revoked_pass_
     expect(page.locator(f'tr[data-pass-id="{pass_id}"]')).to_contain_text("已作废", timeout=15000)
     shot(page, "passes")
     site.office.link.wake()
-    assert wait_for(lambda: site.gate.registry.passes.revoked(pass_id), 20)
+    assert wait_for(lambda: site.gate.store.passes.revoked(pass_id), 20)
     time.sleep(QR_COOLDOWN_S + 1)  # the code has left the camera's view for longer than its cooldown
     show(site.cams["plate-in"], data=qr_png)
     assert wait_for(lambda: archived(site, "denied", lambda e: e.get("credential") == "qr"), 30)

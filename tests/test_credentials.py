@@ -35,10 +35,10 @@ def setup_gate(tmp_path, engines, cameras, **sections):
     }, allow_unicode=True))
     (tmp_path / "pass.key").write_bytes(KEY)
     config = load_config(path)
-    registry = Store(config.database)
+    store = Store(config.database)
     barrier = make_barrier(config.barriers[0])
-    gate = Gate(config, registry, {"b": barrier}, Alerts(config, registry))
-    return config, registry, barrier, gate, Recognizers(config, registry, **engines)
+    gate = Gate(config, store, {"b": barrier}, Alerts(config, store))
+    return config, store, barrier, gate, Recognizers(config, store, **engines)
 
 
 def camera(cam_id="cam", role="face", lane="in", **kw):
@@ -52,8 +52,8 @@ def qr_frame(text: str) -> np.ndarray:
     return letterbox(np.stack([grey] * 3, axis=-1), 640, 480)
 
 
-def kinds(registry) -> list[tuple]:
-    return [(e["kind"], e["decision"], e["credential"]) for e in registry.events.payloads()]
+def kinds(store) -> list[tuple]:
+    return [(e["kind"], e["decision"], e["credential"]) for e in store.events.payloads()]
 
 
 # -- the processor list -------------------------------------------------------------------------------
@@ -62,7 +62,7 @@ def test_each_camera_runs_the_processors_of_its_role_and_qr_unless_turned_off(tm
     from edge.gate.pipeline import CameraWorker
 
     cams = [camera("face-in"), camera("plate-in", "plate"), camera("plate-out", "plate", "out", read_qr=False)]
-    config, registry, _, gate, recognizers = setup_gate(tmp_path, {}, cams)
+    config, store, _, gate, recognizers = setup_gate(tmp_path, {}, cams)
     chains = {c.id: [type(p) for p in processors_for(c, config, recognizers, gate, KEY)] for c in config.cameras}
     assert chains == {"face-in": [FaceProcessor, QrProcessor], "plate-in": [PlateProcessor, QrProcessor],
                       "plate-out": [PlateProcessor]}
@@ -72,7 +72,7 @@ def test_each_camera_runs_the_processors_of_its_role_and_qr_unless_turned_off(tm
     assert all(isinstance(p, Processor) and p.cam is config.cameras[1] for p in worker.processors)
     worker.pass_key = KEY  # the daemon's reload hands every worker the current pass key
     assert worker.processors[1].pass_key == KEY
-    registry.close()
+    store.close()
 
 
 # -- QR codes -----------------------------------------------------------------------------------------
@@ -81,15 +81,15 @@ def test_a_foreign_qr_code_makes_no_event_and_no_denial(tmp_path, text, caplog):
     from edge.gate.credentials import QrProcessor, Shot
     from models.qr import QrReader
 
-    config, registry, barrier, gate, recognizers = setup_gate(tmp_path, {"qr": QrReader()}, [camera()])
+    config, store, barrier, gate, recognizers = setup_gate(tmp_path, {"qr": QrReader()}, [camera()])
     qr = QrProcessor(config.cameras[0], config, recognizers, gate, KEY)
     rgb = qr_frame(text)
     assert [c.text for c in qr.observe(Shot(rgb, T0, 0.0))] == [text]  # it is read: the test can fail
     with caplog.at_level("DEBUG", logger="edge.gate.credentials.qr"):
         events = [e for i in range(20) for e in qr.process(Shot(rgb, T0 + i, 100.0 + 20 * i))]
-    assert events == [] and kinds(registry) == [] and barrier.commands == []
+    assert events == [] and kinds(store) == [] and barrier.commands == []
     assert "not a gate-edge pass" in caplog.text
-    registry.close()
+    store.close()
 
 
 def test_a_pass_of_our_format_that_fails_verification_is_denied(tmp_path):
@@ -97,10 +97,10 @@ def test_a_pass_of_our_format_that_fails_verification_is_denied(tmp_path):
     from edge.registry.passes import issue_token, record_pass
     from models.qr import QrReader
 
-    config, registry, barrier, gate, recognizers = setup_gate(tmp_path, {"qr": QrReader()}, [camera()])
-    person = registry.people.add("陈明", "5-101")
+    config, store, barrier, gate, recognizers = setup_gate(tmp_path, {"qr": QrReader()}, [camera()])
+    person = store.people.add("陈明", "5-101")
     token, claim = issue_token(KEY, person_id=person, valid_hours=1)
-    record_pass(registry, claim)
+    record_pass(store, claim)
     forged = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
     qr = QrProcessor(config.cameras[0], config, recognizers, gate, KEY)
     [denied] = qr.process(Shot(qr_frame(forged), T0, 10.0))
@@ -109,7 +109,7 @@ def test_a_pass_of_our_format_that_fails_verification_is_denied(tmp_path):
     [entry] = qr.process(Shot(qr_frame(token), T0 + 1, 11.0))
     assert (entry["kind"], entry["decision"], entry["subject"]["person_id"]) == ("entry", "open", person)
     assert len(barrier.commands) == 1
-    registry.close()
+    store.close()
 
 
 # -- agreement over frames on the monotonic clock -------------------------------------------------------
@@ -124,27 +124,27 @@ def held_up(tmp_path, engines, credential):
     from edge.registry.passes import issue_token, record_pass
 
     cam = camera(role="plate" if credential == "plate" else "face", read_qr=credential == "qr", process_every_s=0)
-    config, registry, barrier, gate, recognizers = setup_gate(
+    config, store, barrier, gate, recognizers = setup_gate(
         tmp_path, engines, [cam], recognition={"face": {"scale": 1.0}, "plate": {"province": "皖"}})
     if credential == "face":
-        resident = registry.people.add("王建国", "12-301")
+        resident = store.people.add("王建国", "12-301")
         enrolment = engines["faces"].enrolment_template(load_rgb(face("fr_obama", 1)), "enrolment photo")
-        registry.templates.add(resident, engines["faces"].encoder.name, [enrolment])
+        store.templates.add(resident, engines["faces"].encoder.name, [enrolment])
         rgb = letterbox(load_rgb(face("fr_obama", 2)), 640, 480)
     elif credential == "plate":
         rgb = letterbox(load_rgb(PLATES / "ccpd_07.jpg"), 1280, 720)
     else:
-        token, claim = issue_token(KEY, person_id=registry.people.add("陈明", "5-101"), valid_hours=1)
-        record_pass(registry, claim)
+        token, claim = issue_token(KEY, person_id=store.people.add("陈明", "5-101"), valid_hours=1)
+        record_pass(store, claim)
         rgb = qr_frame(token)
-    return config, registry, barrier, gate, recognizers, rgb
+    return config, store, barrier, gate, recognizers, rgb
 
 
 @pytest.mark.parametrize("credential", ["face", "plate", "qr"])
 def test_a_processor_does_not_re_trigger_when_the_wall_clock_jumps(tmp_path, engines, credential):
     from edge.gate.credentials import FaceProcessor, PlateProcessor, QrProcessor, Shot
 
-    config, registry, barrier, gate, recognizers, rgb = held_up(tmp_path, engines, credential)
+    config, store, barrier, gate, recognizers, rgb = held_up(tmp_path, engines, credential)
     kind = {"face": FaceProcessor, "plate": PlateProcessor, "qr": QrProcessor}[credential]
     processor = kind(config.cameras[0], config, recognizers, gate)
     if credential == "qr":
@@ -153,7 +153,7 @@ def test_a_processor_does_not_re_trigger_when_the_wall_clock_jumps(tmp_path, eng
     # 6 s on the monotonic clock, well within every cooldown: one passage, one entry.
     assert [(e["kind"], e["decision"], e["credential"]) for e in events] == [("entry", "open", credential)]
     assert len(barrier.commands) == 1
-    registry.close()
+    store.close()
 
 
 class ScriptedCamera:
@@ -174,16 +174,16 @@ def test_a_camera_worker_does_not_let_anyone_in_twice_when_the_wall_clock_jumps(
     """The site demo's case: the simulated clock moves 45 minutes (here two days) while a car is in view."""
     from edge.gate.pipeline import CameraWorker
 
-    config, registry, barrier, gate, recognizers, rgb = held_up(tmp_path, engines, credential)
+    config, store, barrier, gate, recognizers, rgb = held_up(tmp_path, engines, credential)
     frames = [SimpleNamespace(seq=n + 1, ts=ts, mono=mono, image=rgb) for n, (ts, mono) in enumerate(jumping_stamps())]
     stop = threading.Event()
     worker = CameraWorker(ScriptedCamera(config.cameras[0], frames), config, recognizers, gate, stop, KEY).start()
     worker.join(60)
     stop.set()
     assert worker.errors == 0 and worker.frames == 30
-    assert kinds(registry) == [("entry", "open", credential)]
+    assert kinds(store) == [("entry", "open", credential)]
     assert len(barrier.commands) == 1
-    registry.close()
+    store.close()
 
 
 # -- the camera's stamps --------------------------------------------------------------------------------

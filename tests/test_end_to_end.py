@@ -59,11 +59,11 @@ class Site:
             "inactivity": {"threshold_hours": 48, "check_every_minutes": 0.02},
             "passes": {"secret_file": "pass.key"},
         }, allow_unicode=True))
-        with Store(tmp_path / "registry.db") as registry:
-            self.resident = registry.people.add("王建国", "12-301", care_watch=True)
+        with Store(tmp_path / "registry.db") as store:
+            self.resident = store.people.add("王建国", "12-301", care_watch=True)
             template = engines["faces"].enrolment_template(load_rgb(face("fr_obama", 1)), "enrolment")
-            registry.templates.add(self.resident, engines["faces"].encoder.name, [template])
-            registry.vehicles.upsert("皖AY6B59", "resident", self.resident, valid_until="2099-12-31")
+            store.templates.add(self.resident, engines["faces"].encoder.name, [template])
+            store.vehicles.upsert("皖AY6B59", "resident", self.resident, valid_until="2099-12-31")
         self.process = None
         self.log = tmp_path / "daemon.log"
 
@@ -173,17 +173,17 @@ def test_a_day_at_the_gate(site):
         office.close()
     event_ids = [p["event_id"] for t, p, _ in office.messages if "/event/" in t]
     assert len(event_ids) == len(set(event_ids))
-    with Store(site.dir / "registry.db") as registry:
-        assert registry.outbox.depth() == 0
+    with Store(site.dir / "registry.db") as store:
+        assert store.outbox.depth() == 0
 
 
 def test_events_made_while_the_broker_is_down_arrive_after_a_sigkill(site):
     site.broker.stop()
     site.start()
     try:
-        with Store(site.dir / "registry.db") as registry:
+        with Store(site.dir / "registry.db") as store:
             show(site.cams["face-in"], face("fr_obama", 2))
-            assert wait_for(lambda: registry.events.payloads(kind="entry"), 40), \
+            assert wait_for(lambda: store.events.payloads(kind="entry"), 40), \
                 site.log.read_text()[-3000:]
         site.process.send_signal(signal.SIGKILL)  # power cut while the office's broker is down
         site.process.wait(10)

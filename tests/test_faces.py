@@ -82,16 +82,16 @@ def test_empty_gallery_says_unknown(engines):
     assert result.tier == UNKNOWN and result.distance is None
 
 
-def test_matcher_reloads_when_the_registry_changes(engines, registry):
+def test_matcher_reloads_when_the_registry_changes(engines, store):
     from edge.rules.matcher import FaceMatcher
 
     matcher = FaceMatcher(1.0, 0.05)
-    assert matcher.refresh(registry, DEFAULT_ENCODER)
+    assert matcher.refresh(store, DEFAULT_ENCODER)
     assert matcher.size == 0
-    person = registry.people.add("王建国", "12-301")
-    registry.templates.add(person, DEFAULT_ENCODER, [template(engines, "fr_obama")])
-    assert matcher.refresh(registry, DEFAULT_ENCODER) and matcher.size == 1
-    assert not matcher.refresh(registry, DEFAULT_ENCODER)  # nothing changed: no reload
+    person = store.people.add("王建国", "12-301")
+    store.templates.add(person, DEFAULT_ENCODER, [template(engines, "fr_obama")])
+    assert matcher.refresh(store, DEFAULT_ENCODER) and matcher.size == 1
+    assert not matcher.refresh(store, DEFAULT_ENCODER)  # nothing changed: no reload
 
 
 def test_two_people_photo_gives_two_faces(engines):
@@ -137,24 +137,24 @@ def test_weights_are_verified_against_the_manifest(tmp_path, monkeypatch):
         manifest.verified_path("mobilefacenet")
 
 
-def test_an_encoder_change_re_enrols_from_kept_photos_and_names_the_others(engines, registry):
+def test_an_encoder_change_re_enrols_from_kept_photos_and_names_the_others(engines, store):
     from edge.registry.enrol import Enroller, reconcile_encoder
     from models.images import encode_jpeg
 
-    kept = registry.people.add("王建国", "12-301")
-    registry.templates.add(kept, "dlib", [np.ones(128)], photos=[encode_jpeg(load_rgb(face("fr_obama")))])
-    lost = registry.people.add("李桂兰", "3-402")
-    registry.templates.add(lost, "dlib", [np.ones(128)])
-    current = registry.people.add("陈明", "5-101")
-    registry.templates.add(current, DEFAULT_ENCODER, [template(engines, "fr_biden")])
-    result = reconcile_encoder(registry, Enroller(engine=engines["faces"]))
+    kept = store.people.add("王建国", "12-301")
+    store.templates.add(kept, "dlib", [np.ones(128)], photos=[encode_jpeg(load_rgb(face("fr_obama")))])
+    lost = store.people.add("李桂兰", "3-402")
+    store.templates.add(lost, "dlib", [np.ones(128)])
+    current = store.people.add("陈明", "5-101")
+    store.templates.add(current, DEFAULT_ENCODER, [template(engines, "fr_biden")])
+    result = reconcile_encoder(store, Enroller(engine=engines["faces"]))
     assert result["reenrolled"] == [kept]
     assert result["must_reenrol"] == [{"person_id": lost, "name": "李桂兰", "unit": "3-402", "templates_from": "dlib"}]
     matcher = FaceMatcher(make_encoder("default").tolerance, make_encoder("default").margin)
-    matcher.refresh(registry, DEFAULT_ENCODER)
+    matcher.refresh(store, DEFAULT_ENCODER)
     [found] = matcher.match(template(engines, "fr_obama", 2)[None])
     assert found.person_id == kept and found.tier == MATCH
-    assert reconcile_encoder(registry, Enroller(engine=engines["faces"]))["reenrolled"] == []  # done once
+    assert reconcile_encoder(store, Enroller(engine=engines["faces"]))["reenrolled"] == []  # done once
 
 
 RACE = """

@@ -326,26 +326,26 @@ def registry(tmp_path):
         yield reg
 
 
-def test_a_pass_from_the_office_verifies_at_every_gate_until_it_expires(site, registry):
+def test_a_pass_from_the_office_verifies_at_every_gate_until_it_expires(site, store):
     from edge.registry.passes import check_pass, issue_token, record_pass
 
     office = load_signer(site / "pass.key")
     gate = load_verifier([site / "pass.pub"])
-    person = registry.people.add("陈明", "5-101")
+    person = store.people.add("陈明", "5-101")
     token, claim = issue_token(office, person_id=person, valid_hours=2, now=T0)
     assert token.startswith("GE2:") and set(token[4:]) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
     # A gate need not have a row for the office's pass: the signature is the proof.
-    check = check_pass(token, gate, registry, now=T0 + 60)
+    check = check_pass(token, gate, store, now=T0 + 60)
     assert check.valid and check.claim.person_id == person and check.claim.pass_id == claim.pass_id
-    assert check_pass(token, gate, registry, now=T0 + 7201).reason == "expired"
+    assert check_pass(token, gate, store, now=T0 + 7201).reason == "expired"
     plate_token, _ = issue_token(office, plate="沪AD12345", valid_hours=2, now=T0)
-    assert check_pass(plate_token, gate, registry, now=T0).claim.plate == "沪AD12345"
-    record_pass(registry, claim)
-    registry.passes.revoke(claim.pass_id, T0)
-    assert check_pass(token, gate, registry, now=T0 + 60).reason == "revoked"
-    registry.people.remove(person)
+    assert check_pass(plate_token, gate, store, now=T0).claim.plate == "沪AD12345"
+    record_pass(store, claim)
+    store.passes.revoke(claim.pass_id, T0)
+    assert check_pass(token, gate, store, now=T0 + 60).reason == "revoked"
+    store.people.remove(person)
     other, _ = issue_token(office, person_id=person, valid_hours=2, now=T0)
-    assert check_pass(other, gate, registry, now=T0).reason == "its person is no longer registered"
+    assert check_pass(other, gate, store, now=T0).reason == "its person is no longer registered"
 
 
 def test_forged_passes_and_passes_of_the_other_kind_are_refused(site, tmp_path):

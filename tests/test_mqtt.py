@@ -19,38 +19,38 @@ from edge.site.mqtt_link import MqttLink
 from edge.store import Store
 
 
-def add_events(registry, config, n, start=0, pause=0.0):
+def add_events(store, config, n, start=0, pause=0.0):
     topics = Topics(config.mqtt.topic_prefix, config.site, config.gate)
     ids = []
     for i in range(start, start + n):
         event_id = str(uuid.uuid4())
-        registry.outbox.enqueue(topics.event("entry"), {"event_id": event_id, "n": i}, msg_id=f"event:{event_id}")
+        store.outbox.enqueue(topics.event("entry"), {"event_id": event_id, "n": i}, msg_id=f"event:{event_id}")
         ids.append(event_id)
         if pause:
             time.sleep(pause)
     return ids
 
 
-def unsent(registry) -> int:
-    return registry.outbox.depth()
+def unsent(store) -> int:
+    return store.outbox.depth()
 
 
 def test_broker_down_during_500_events_loses_none(tmp_path, broker):
     config = gate_config(tmp_path / "gate", broker.port)
     office = Listener(broker.port, "gate/tianlin12/east/event/#")
-    registry = Store(config.database)
-    link = MqttLink(config, registry).start()
+    store = Store(config.database)
+    link = MqttLink(config, store).start()
     try:
         assert link.connected.wait(10)
         writer_ids: list[str] = []
-        writer = threading.Thread(target=lambda: writer_ids.extend(add_events(registry, config, 500, pause=0.004)))
+        writer = threading.Thread(target=lambda: writer_ids.extend(add_events(store, config, 500, pause=0.004)))
         writer.start()
         assert wait_for(lambda: len(office.on("/entry")) >= 100)
         broker.stop()  # the committee office's broker goes down in the middle
         time.sleep(1.5)
         broker.start()
         writer.join()
-        assert wait_for(lambda: unsent(registry) == 0, 40), f"{unsent(registry)} rows never acknowledged"
+        assert wait_for(lambda: unsent(store) == 0, 40), f"{unsent(store)} rows never acknowledged"
         assert wait_for(lambda: len({p["event_id"] for p in office.on("/entry")}) == 500, 20)
         received = [p["event_id"] for p in office.on("/entry")]
         assert set(received) == set(writer_ids)
@@ -59,7 +59,7 @@ def test_broker_down_during_500_events_loses_none(tmp_path, broker):
     finally:
         link.close()
         office.close()
-        registry.close()
+        store.close()
 
 
 def run_daemon(config_path, env=None):
@@ -74,8 +74,8 @@ def test_sigkill_while_the_broker_is_down_then_restart_delivers_everything(tmp_p
     port = broker.port
     broker.stop()
     config = gate_config(tmp_path / "gate", port)
-    with Store(config.database) as registry:
-        ids = add_events(registry, config, 200)
+    with Store(config.database) as store:
+        ids = add_events(store, config, 200)
     daemon = run_daemon(tmp_path / "gate" / "gate.yaml")
     try:
         time.sleep(4)
@@ -86,8 +86,8 @@ def test_sigkill_while_the_broker_is_down_then_restart_delivers_everything(tmp_p
         daemon = run_daemon(tmp_path / "gate" / "gate.yaml")
         assert wait_for(lambda: len({p["event_id"] for p in office.on("/entry")}) == 200, 40)
         assert {p["event_id"] for p in office.on("/entry")} == set(ids)
-        with Store(config.database) as registry:
-            assert wait_for(lambda: unsent(registry) == 0, 10)
+        with Store(config.database) as store:
+            assert wait_for(lambda: unsent(store) == 0, 10)
         office.close()
     finally:
         daemon.send_signal(signal.SIGTERM)
@@ -134,26 +134,26 @@ def test_acl_refusal_keeps_rows_unsent_and_raises_a_device_alert(tmp_path, make_
     (tmp_path / "pw").write_text("east-secret\n")
     config = gate_config(tmp_path / "gate", broker.port, username="east", password_file=str(tmp_path / "pw"))
     office = Listener(broker.port, "gate/#", username="office", password="office-secret")
-    registry = Store(config.database)
-    alerts = Alerts(config, registry)
-    link = MqttLink(config, registry, on_refused=lambda seq, why: alerts.device("broker", False, why)).start()
+    store = Store(config.database)
+    alerts = Alerts(config, store)
+    link = MqttLink(config, store, on_refused=lambda seq, why: alerts.device("broker", False, why)).start()
     alerts.wake = link.wake
     try:
         assert link.connected.wait(10)
-        add_events(registry, config, 3)
-        assert wait_for(lambda: registry.alerts.all(subject="broker"), 10)
+        add_events(store, config, 3)
+        assert wait_for(lambda: store.alerts.all(subject="broker"), 10)
         assert wait_for(lambda: office.on("/alert/device"), 10)
         alert = office.on("/alert/device")[0]
         assert alert["device"] == "broker" and alert["state"] == "raised" and "authori" in alert["detail"].lower()
         assert office.on("/event/entry") == []
-        rows = [m for m in registry.outbox.messages() if "/event/" in m["topic"]]
+        rows = [m for m in store.outbox.messages() if "/event/" in m["topic"]]
         assert len(rows) == 3 and all("authori" in (r["last_error"] or "").lower() for r in rows)
         # The alert itself went out (its "sent" mark is committed with the next batch); the events did not.
-        assert wait_for(lambda: unsent(registry) == 3, 5)
+        assert wait_for(lambda: unsent(store) == 3, 5)
     finally:
         link.close()
         office.close()
-        registry.close()
+        store.close()
 
 
 def test_wrong_password_never_connects_and_the_gate_keeps_deciding(tmp_path, make_broker):
@@ -163,22 +163,22 @@ def test_wrong_password_never_connects_and_the_gate_keeps_deciding(tmp_path, mak
     broker = make_broker(users=USERS, acl=ACL)
     (tmp_path / "pw").write_text("wrong\n")
     config = gate_config(tmp_path / "gate", broker.port, username="east", password_file=str(tmp_path / "pw"))
-    registry = Store(config.database)
-    link = MqttLink(config, registry).start()
+    store = Store(config.database)
+    link = MqttLink(config, store).start()
     try:
         barrier = Barrier(Config(id="foot", type="simulated", lanes=["in"]))
-        gate = Gate(config, registry, {"foot": barrier}, Alerts(config, registry), wake=link.wake)
-        person = registry.people.add("王建国", "12-301")
+        gate = Gate(config, store, {"foot": barrier}, Alerts(config, store), wake=link.wake)
+        person = store.people.add("王建国", "12-301")
         event = gate.person("in", person)
         assert event["decision"] == "open" and len(barrier.commands) == 1
         time.sleep(4)
         assert not link.connected.is_set()
         assert "refused" in link.last_error and "east-secret" not in link.last_error
         assert 1 <= link.connect_failures <= 4  # back-off: not a tight loop of attempts
-        assert unsent(registry) == 1
+        assert unsent(store) == 1
     finally:
         link.close()
-        registry.close()
+        store.close()
 
 
 def test_tls_with_client_certificate_connects_and_a_wrong_ca_does_not(tmp_path, make_broker):
@@ -190,18 +190,18 @@ def test_tls_with_client_certificate_connects_and_a_wrong_ca_does_not(tmp_path, 
                               "require_certificate": True})
     good = gate_config(tmp_path / "good", broker.port, tls={"ca": str(pki["ca"]), "cert": str(pki["client"]),
                                                              "key": str(pki["client_key"])})
-    with Store(good.database) as registry:
-        link = MqttLink(good, registry).start()
+    with Store(good.database) as store:
+        link = MqttLink(good, store).start()
         try:
             assert link.connected.wait(10), link.last_error
-            add_events(registry, good, 2)
-            assert wait_for(lambda: unsent(registry) == 0, 10)
+            add_events(store, good, 2)
+            assert wait_for(lambda: unsent(store) == 0, 10)
         finally:
             link.close()
     bad = gate_config(tmp_path / "bad", broker.port, tls={"ca": str(other["ca"]), "cert": str(pki["client"]),
                                                            "key": str(pki["client_key"])})
-    with Store(bad.database) as registry:
-        link = MqttLink(bad, registry).start()
+    with Store(bad.database) as store:
+        link = MqttLink(bad, store).start()
         try:
             time.sleep(3)
             assert not link.connected.is_set()

@@ -92,7 +92,7 @@ class Site:
         target, payload = self.mail[index] if twice else self.mail.pop(index)
         source = "west" if target == "east" else "east"
         gate = self.gates[target]
-        apply_peer_event(gate.registry, gate.alerts, source, payload, clock=self.clock)
+        apply_peer_event(gate.store, gate.alerts, source, payload, clock=self.clock)
 
     def deliver_all(self, rng: random.Random) -> None:
         while self.mail:
@@ -107,7 +107,7 @@ class Site:
 def _match(gate, plate):
     from edge.rules.plate_match import PlateIndex
 
-    return PlateIndex.from_registry(gate.registry).match(plate)
+    return PlateIndex.from_registry(gate.store).match(plate)
 
 
 # -- regressions: each failed on the parent commit -------------------------------------------------------
@@ -180,11 +180,11 @@ def test_a_part_payment_is_accepted_with_what_is_still_due_and_a_closed_session_
     assert due == 1000 and event["transition"] == "paid" and event["paid_cents"] == 500
     event, due = gate.pay(entry["session_id"], 1000, "rest")
     assert due == 0 and event["kind"] == "exit" and event["decision"] == "open" and event["fee_cents"] == 1500
-    before = gate.registry.events.payloads()
+    before = gate.store.events.payloads()
     for session in (entry["session_id"], "no-such-session"):
         with pytest.raises(ValueError, match="nothing recorded"):
             gate.pay(session, 100, "late")
-    assert gate.registry.events.payloads() == before
+    assert gate.store.events.payloads() == before
 
 
 # -- the property: random days through two gates ----------------------------------------------------------
@@ -219,14 +219,14 @@ def test_two_gates_agree_on_sessions_and_every_fee_is_the_reference(tmp_path, st
         else:
             name, plate = args
             gate = site.gates[name]
-            known = gate.registry.sessions.open_for(plate)
+            known = gate.store.sessions.open_for(plate)
             event = gate.vehicle("out", plate, match=_match(gate, plate))
             if known is None:
                 assert event["decision"] == "open" and event["session_id"] is None  # let out, flagged
                 continue
             expected = max(0, reference_fee(PLATES[plate], known["entry_epoch"], site.clock.epoch)
                            - known["paid_cents"])
-            quoted = query_plate(gate.registry, site.configs[name], plate, now=site.clock.epoch)["fee_due_cents"]
+            quoted = query_plate(gate.store, site.configs[name], plate, now=site.clock.epoch)["fee_due_cents"]
             assert quoted == expected
             if expected == 0:
                 assert event["decision"] == "open"
@@ -255,7 +255,7 @@ def test_a_payment_for_a_car_that_is_not_held_opens_nothing_and_closes_nothing(t
     event, due = gate.pay(entry["session_id"], 0, "early")  # free minutes: nothing due yet, but not at the exit
     assert due == 0 and event["kind"] == "session" and event["decision"] is None
     assert len(site.barriers["east"]["car"].commands) == pulses
-    assert gate.registry.sessions.get(entry["session_id"])["state"] == "open"
+    assert gate.store.sessions.get(entry["session_id"])["state"] == "open"
     site.clock.advance(3 * 3600)
     assert gate.vehicle("out", "沪V00020", match=None)["fee_cents"] == 2000  # still charged at the real exit
 
@@ -265,9 +265,9 @@ def test_a_look_alike_plate_that_may_not_open_is_a_stranger_in_every_respect(tmp
 
     site = Site(tmp_path, {"recognition": {"plate": {"fuzzy": False}}})
     gate = site.gates["east"]
-    resident = gate.registry.vehicles.get("沪R00001")
+    resident = gate.store.vehicles.get("沪R00001")
     mine = gate.vehicle("in", "沪R00001", match=_match(gate, "沪R00001"))
     look_alike = PlateMatch("沪R00001", "fuzzy", resident, detail="沪R00007~沪R00001")
     other = gate.vehicle("in", "沪R00007", match=look_alike)
     assert other["subject"]["plate"] == "沪R00007" and other["subject"]["person_id"] is None
-    assert gate.registry.sessions.get(mine["session_id"])["state"] == "open"  # not superseded by the stranger
+    assert gate.store.sessions.get(mine["session_id"])["state"] == "open"  # not superseded by the stranger

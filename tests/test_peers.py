@@ -78,13 +78,13 @@ def test_a_10000_event_backlog_reaches_the_peer_and_the_office_in_full(tmp_path)
         assert wait_for(lambda: west.replica.synced, 30)  # west knows east's key from the site settings
         started = time.monotonic()
         east = _gate(tmp_path, keys, broker.port, "east")
-        assert wait_for(lambda: len(west.registry.events.seqs("east")) == n, 150), \
-            f"west has {len(west.registry.events.seqs('east'))} of {n}"
+        assert wait_for(lambda: len(west.store.events.seqs("east")) == n, 150), \
+            f"west has {len(west.store.events.seqs('east'))} of {n}"
         west_s = time.monotonic() - started
         assert wait_for(lambda: len(office.store.events.seqs("east")) == n, 60), \
             f"the office has {len(office.store.events.seqs('east'))} of {n}"
-        assert west.registry.events.seqs("east") == list(range(1, n + 1))  # each once, none missing
-        assert west.registry.quarantine.count() == 0
+        assert west.store.events.seqs("east") == list(range(1, n + 1))  # each once, none missing
+        assert west.store.quarantine.count() == 0
         log = (broker.dir / "mosquitto.log").read_text(errors="replace")
         assert "req/replay" in log, "nothing was lost on the way: the test did not provoke the broker's limit"
         print(f"\n{n:,} events: all at west after {west_s:.1f} s, at the office after "
@@ -108,25 +108,25 @@ def test_a_broker_that_loses_our_session_mid_stream_is_made_up_for_by_replay(tmp
         assert wait_for(lambda: west.replica.synced and east.replica.synced, 30)
         for _ in range(5):
             east.gate.person("in", None)
-        assert wait_for(lambda: len(west.registry.events.seqs("east")) == 5, 10)
+        assert wait_for(lambda: len(west.store.events.seqs("east")) == 5, 10)
         west.link.close()  # west away; east goes on deciding
         for _ in range(20):
             east.gate.person("in", None)
-        assert wait_for(lambda: east.registry.outbox.depth() == 0, 10)  # the broker took them for west...
+        assert wait_for(lambda: east.store.outbox.depth() == 0, 10)  # the broker took them for west...
         broker.stop()
         broker.start()  # ...and forgot them: west's session is gone
         from edge.site.mqtt_link import MqttLink
 
-        west.link = MqttLink(west.config, west.registry, on_command=west._command, on_peer_event=west._peer,
+        west.link = MqttLink(west.config, west.store, on_command=west._command, on_peer_event=west._peer,
                              on_connection=west._connection, on_message=west._message,
-                             on_registry=west.replica.apply_many, inbox_transaction=west.registry.transaction,
+                             on_registry=west.replica.apply_many, inbox_transaction=west.store.transaction,
                              status_provider=west._status).start()
         west._closers.append(west.link.close)
         west.jobs.link = west.link
-        assert wait_for(lambda: len(west.registry.events.seqs("east")) == 25, 30), west.registry.events.seqs("east")
+        assert wait_for(lambda: len(west.store.events.seqs("east")) == 25, 30), west.store.events.seqs("east")
         for _ in range(3):  # and what follows arrives as usual
             east.gate.person("in", None)
-        assert wait_for(lambda: west.registry.events.seqs("east") == list(range(1, 29)), 20)
+        assert wait_for(lambda: west.store.events.seqs("east") == list(range(1, 29)), 20)
     finally:
         for part in (east, west, office):
             if part is not None:
@@ -150,7 +150,7 @@ def test_forged_and_implausible_events_change_nothing_and_raise_an_alert(tmp_pat
         assert wait_for(lambda: west.replica.synced, 30)
         resident = office.store.people.add("王建国", "12-301", care_watch=True)
         office.link.wake()
-        assert wait_for(lambda: west.registry.people.find_by_id(resident) is not None, 20)
+        assert wait_for(lambda: west.store.people.find_by_id(resident) is not None, 20)
         east_key, west_key = load_signer(keys / "east.key"), load_signer(keys / "west.key")
         zone = west.config.zone
 
@@ -167,8 +167,8 @@ def test_forged_and_implausible_events_change_nothing_and_raise_an_alert(tmp_pat
         stolen = Listener(broker.port, f"{P}/east/cmd/#", client_id="stolen-east", username="east",
                           password=PASSWORDS["east"])  # a gate's own login: the ACL lets it write east/#
         stolen.publish(f"{P}/east/event/entry", genuine)
-        assert wait_for(lambda: west.registry.sessions.open_for("沪V00001") is not None, 10)
-        before = (west.registry.sightings.get(f"person:{resident}"), west.registry.sessions.occupied())
+        assert wait_for(lambda: west.store.sessions.open_for("沪V00001") is not None, 10)
+        before = (west.store.sightings.get(f"person:{resident}"), west.store.sessions.occupied())
         forged = {
             "unsigned": event(2),
             "signed with west's key": sign_record(west_key, event(3)),
@@ -182,14 +182,14 @@ def test_forged_and_implausible_events_change_nothing_and_raise_an_alert(tmp_pat
         for payload in forged.values():
             stolen.publish(f"{P}/east/event/{payload['kind']}", payload)
         stolen.publish(f"{P}/east/event/entry", b"{" + b" " * 20000 + b"}")  # oversized
-        assert wait_for(lambda: west.registry.quarantine.count() == len(forged) + 1, 10), \
-            [q["reason"] for q in west.registry.quarantine.all()]
-        reasons = " | ".join(q["reason"] for q in west.registry.quarantine.all())
+        assert wait_for(lambda: west.store.quarantine.count() == len(forged) + 1, 10), \
+            [q["reason"] for q in west.store.quarantine.all()]
+        reasons = " | ".join(q["reason"] for q in west.store.quarantine.all())
         for words in ("no signature", "signed with unknown key", "ahead of this clock", "seq 1 already belongs",
                       "on gate 'east'", "more than the stay can cost", "too large"):
             assert words in reasons, words
-        assert (west.registry.sightings.get(f"person:{resident}"), west.registry.sessions.occupied()) == before
-        alert = west.registry.alerts.open_device("peer-events")
+        assert (west.store.sightings.get(f"person:{resident}"), west.store.sessions.occupied()) == before
+        alert = west.store.alerts.open_device("peer-events")
         assert alert is not None and "kept aside, not applied" in alert["detail"]
         # The office checks the same way: nothing forged in its archive either.
         assert wait_for(lambda: office.store.quarantine.count() >= len(forged), 10)

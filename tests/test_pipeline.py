@@ -32,11 +32,11 @@ def gate_setup(tmp_path, engines, cameras, barrier_lanes=("in",), **sections):
     }, allow_unicode=True))
     (tmp_path / "pass.key").write_bytes(b"k" * 32)
     config = load_config(config_path)
-    registry = Store(config.database)
+    store = Store(config.database)
     barrier = make_barrier(config.barriers[0])
-    gate = Gate(config, registry, {"b": barrier}, Alerts(config, registry))
-    recognizers = Recognizers(config, registry, **engines)
-    return config, registry, barrier, gate, recognizers
+    gate = Gate(config, store, {"b": barrier}, Alerts(config, store))
+    recognizers = Recognizers(config, store, **engines)
+    return config, store, barrier, gate, recognizers
 
 
 def run_cameras(config, recognizers, gate, key=None, timeout=30):
@@ -54,57 +54,57 @@ def run_cameras(config, recognizers, gate, key=None, timeout=30):
     return workers
 
 
-def events(registry):
-    return registry.events.payloads()
+def events(store):
+    return store.events.payloads()
 
 
 def test_resident_then_stranger_gives_one_entry_and_one_stranger(tmp_path, engines):
     clip = video(tmp_path / "face.avi", [None, face("fr_obama", 2), None, face("dlib_John_Simm"), None],
                  seconds_each=2.0, fps=5, size=(640, 480))
     cams = [{"id": "face-in", "source": str(clip), "role": "face", "lane": "in", "fps": 5, "every_frame": True}]
-    config, registry, barrier, gate, recognizers = gate_setup(
+    config, store, barrier, gate, recognizers = gate_setup(
         tmp_path, engines, cams, recognition={"face": {"scale": 1.0, "min_hits": 2}})
-    resident = registry.people.add("王建国", "12-301", care_watch=True)
+    resident = store.people.add("王建国", "12-301", care_watch=True)
     enrolment = engines["faces"].enrolment_template(load_rgb(face("fr_obama", 1)), "enrolment photo")
-    registry.templates.add(resident, engines["faces"].encoder.name, [enrolment])
+    store.templates.add(resident, engines["faces"].encoder.name, [enrolment])
     workers = run_cameras(config, recognizers, gate)
     assert workers[0].errors == 0
-    kinds = [(e["kind"], e["decision"], e["subject"]["person_id"]) for e in events(registry)]
+    kinds = [(e["kind"], e["decision"], e["subject"]["person_id"]) for e in events(store)]
     assert kinds == [("entry", "open", resident), ("stranger", "deny", None)]
     assert len(barrier.commands) == 1  # the stranger opened nothing
-    assert registry.sightings.get(f"person:{resident}") is not None
-    assert [m["topic"] for m in registry.outbox.messages()] == ["gate/tianlin12/east/event/entry",
+    assert store.sightings.get(f"person:{resident}") is not None
+    assert [m["topic"] for m in store.outbox.messages()] == ["gate/tianlin12/east/event/entry",
                                                                  "gate/tianlin12/east/event/stranger"]
-    registry.close()
+    store.close()
 
 
 def test_plate_video_gives_one_decision_per_vehicle(tmp_path, engines):
     clip = video(tmp_path / "road.avi", [None, PLATES / "ccpd_07.jpg", None, PLATES / "ccpd2020_002.jpg", None],
                  seconds_each=2.0, fps=5, size=(1280, 720))
     cams = [{"id": "plate-in", "source": str(clip), "role": "plate", "lane": "in", "fps": 5, "every_frame": True}]
-    config, registry, barrier, gate, recognizers = gate_setup(
+    config, store, barrier, gate, recognizers = gate_setup(
         tmp_path, engines, cams, recognition={"plate": {"province": "皖"}})
-    owner = registry.people.add("王建国", "12-301")
-    registry.vehicles.upsert("皖AY6B59", "resident", owner, valid_until="2099-12-31")
+    owner = store.people.add("王建国", "12-301")
+    store.vehicles.upsert("皖AY6B59", "resident", owner, valid_until="2099-12-31")
     run_cameras(config, recognizers, gate)
-    got = [(e["kind"], e["decision"], e["subject"]["plate"], e["reason"]) for e in events(registry)]
+    got = [(e["kind"], e["decision"], e["subject"]["plate"], e["reason"]) for e in events(store)]
     assert got == [("entry", "open", "皖AY6B59", "resident permit valid"),
                    ("entry", "open", "皖AF06789", "unregistered vehicle: visitor")]
     assert len(barrier.commands) == 2
-    sessions = [{"plate": s["plate"], "vehicle_class": s["vehicle_class"]} for s in registry.sessions.open_sessions()]
+    sessions = [{"plate": s["plate"], "vehicle_class": s["vehicle_class"]} for s in store.sessions.open_sessions()]
     assert sorted(sessions, key=lambda s: s["plate"]) == [{"plate": "皖AF06789", "vehicle_class": "visitor"},
                         {"plate": "皖AY6B59", "vehicle_class": "resident"}]
-    registry.close()
+    store.close()
 
 
 def test_a_qr_pass_shown_to_a_camera_opens_for_its_person(tmp_path, engines):
     from edge.registry.passes import issue_token, record_pass
     from models.qr import write_qr_png
 
-    with Store(tmp_path / "registry.db") as registry:
-        person = registry.people.add("陈明", "5-101")  # declined face recognition
+    with Store(tmp_path / "registry.db") as store:
+        person = store.people.add("陈明", "5-101")  # declined face recognition
         token, claim = issue_token(b"k" * 32, person_id=person, valid_hours=1)
-        record_pass(registry, claim)
+        record_pass(store, claim)
     write_qr_png(token, tmp_path / "pass.png")
     forged = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
     write_qr_png(forged, tmp_path / "forged.png")
@@ -112,19 +112,19 @@ def test_a_qr_pass_shown_to_a_camera_opens_for_its_person(tmp_path, engines):
     clip = video(tmp_path / "qr.avi", [None, tmp_path / "pass.png", None, tmp_path / "move-my-car.png", None,
                                        tmp_path / "forged.png", None], seconds_each=1.5, fps=5, size=(640, 480))
     cams = [{"id": "face-in", "source": str(clip), "role": "face", "lane": "in", "fps": 5, "every_frame": True}]
-    config, registry, barrier, gate, recognizers = gate_setup(tmp_path, engines, cams)
+    config, store, barrier, gate, recognizers = gate_setup(tmp_path, engines, cams)
     run_cameras(config, recognizers, gate, key=b"k" * 32)
-    got = [(e["kind"], e["decision"], e["credential"], e["subject"]["person_id"]) for e in events(registry)]
+    got = [(e["kind"], e["decision"], e["credential"], e["subject"]["person_id"]) for e in events(store)]
     # The sticker makes no event at all; only a code in our format that fails verification is denied.
     assert got == [("entry", "open", "qr", person), ("denied", "deny", "qr", None)]
-    assert "forged" in events(registry)[1]["reason"]
+    assert "forged" in events(store)[1]["reason"]
     assert len(barrier.commands) == 1
-    registry.close()
+    store.close()
 
 
 def test_a_worker_survives_a_failing_frame(tmp_path, engines):
     cams = [{"id": "c", "source": str(face("fr_obama")), "role": "face", "lane": "in", "fps": 10}]
-    config, registry, barrier, gate, recognizers = gate_setup(tmp_path, engines, cams)
+    config, store, barrier, gate, recognizers = gate_setup(tmp_path, engines, cams)
     cam = config.cameras[0]
     stop = threading.Event()
     camera = Camera(cam, stop).start()
@@ -144,7 +144,7 @@ def test_a_worker_survives_a_failing_frame(tmp_path, engines):
         stop.set()
         worker.join(5)
         camera.close()
-        registry.close()
+        store.close()
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the death is the test
@@ -173,7 +173,7 @@ def test_the_daemon_restarts_a_dead_worker_and_reports_it(tmp_path):
         assert daemon.supervise() is False
         assert daemon.workers[0] is not worker and daemon.workers[0].alive
         assert until(lambda: daemon.workers[0].frames > 0, 10)
-        alert = daemon.registry.alerts.all(subject="worker:face-in")
+        alert = daemon.store.alerts.all(subject="worker:face-in")
         assert len(alert) == 1 and "restarted" in alert[0]["detail"]
         assert daemon.supervise() is True and daemon.restarts == 1
     finally:
@@ -185,14 +185,14 @@ def test_stranger_snapshots_are_kept_only_when_configured(tmp_path, engines, day
     clip = video(tmp_path / "face.avi", [None, face("dlib_John_Simm"), None], seconds_each=2.0, fps=5,
                  size=(640, 480))
     cams = [{"id": "face-in", "source": str(clip), "role": "face", "lane": "in", "fps": 5, "every_frame": True}]
-    config, registry, barrier, gate, recognizers = gate_setup(
+    config, store, barrier, gate, recognizers = gate_setup(
         tmp_path, engines, cams, recognition={"face": {"scale": 1.0}}, retention={"stranger_snapshots_days": days})
     run_cameras(config, recognizers, gate)
-    [event] = events(registry)
+    [event] = events(store)
     assert event["kind"] == "stranger"
-    snapshots = registry.events.snapshots()
+    snapshots = store.events.snapshots()
     assert len(snapshots) == kept
     if kept:
         assert snapshots[0]["event_id"] == event["event_id"] and snapshots[0]["size"] > 1000
         assert "image" not in json.dumps(event) and event["snapshot"] == "kept on the gate"
-    registry.close()
+    store.close()

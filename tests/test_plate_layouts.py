@@ -149,11 +149,11 @@ def test_events_carry_the_plate_colour(tmp_path, engines):
                  seconds_each=0.8, fps=5, size=(1280, 720))
     cams = [{"id": "plate-in", "source": str(clip), "role": "plate", "lane": "in", "fps": 5, "every_frame": True,
              "realtime": False}]
-    config, registry, barrier, gate, recognizers = gate_setup(tmp_path, engines, cams)
+    config, store, barrier, gate, recognizers = gate_setup(tmp_path, engines, cams)
     run_cameras(config, recognizers, gate)
-    got = [(e["subject"]["plate"], e.get("color")) for e in events(registry)]
+    got = [(e["subject"]["plate"], e.get("color")) for e in events(store)]
     assert got == [("皖AY6B59", "yellow"), ("皖AF06789", "green")]
-    registry.close()
+    store.close()
 
 
 def test_the_site_province_replaces_only_an_unsure_province():

@@ -148,9 +148,9 @@ class Bus:
         def on_event(event):
             from edge.site.peers import apply_peer_event
 
-            for name, (registry, alerts) in self.gates.items():
+            for name, (store, alerts) in self.gates.items():
                 if name != source:
-                    apply_peer_event(registry, alerts, source, json.dumps(event).encode(), clock=alerts.clock)
+                    apply_peer_event(store, alerts, source, json.dumps(event).encode(), clock=alerts.clock)
 
         return on_event
 
@@ -174,16 +174,16 @@ def two_gates(tmp_path, daily_cap):
             "parking": {"daily_cap_cents": daily_cap},
         }))
         config = load_config(path)
-        registry = Store(config.database)
-        alerts = Alerts(config, registry, clock=clock)
-        bus.gates[name] = (registry, alerts)
+        store = Store(config.database)
+        alerts = Alerts(config, store, clock=clock)
+        bus.gates[name] = (store, alerts)
         barrier = Barrier(Config(id="car", type="simulated", lanes=["in", "out"]))
-        gates[name] = Gate(config, registry, {"car": barrier}, alerts, clock=clock, on_event=bus.deliver(name))
-    for registry, _ in bus.gates.values():
-        owner = registry.people.add("王建国", "12-301")
-        registry.vehicles.upsert("沪R00001", "resident", owner, valid_until="2099-12-31")
-        registry.vehicles.upsert("沪F00001", "family", owner, valid_until="2099-12-31")
-        registry.vehicles.upsert("沪E00001", "resident", owner, valid_until="2026-11-25")  # expired yesterday
+        gates[name] = Gate(config, store, {"car": barrier}, alerts, clock=clock, on_event=bus.deliver(name))
+    for store, _ in bus.gates.values():
+        owner = store.people.add("王建国", "12-301")
+        store.vehicles.upsert("沪R00001", "resident", owner, valid_until="2099-12-31")
+        store.vehicles.upsert("沪F00001", "family", owner, valid_until="2099-12-31")
+        store.vehicles.upsert("沪E00001", "resident", owner, valid_until="2026-11-25")  # expired yesterday
     return gates, clock
 
 
@@ -220,7 +220,7 @@ def test_a_full_day_through_two_gates(tmp_path):
     assert paid == [0, 1000, 500, 500, 0, 3000]
     assert sum(paid) == 5000
     for gate in gates.values():  # both gates agree: the lot is empty again
-        assert gate.registry.sessions.occupied() == 0
+        assert gate.store.sessions.occupied() == 0
 
 
 def test_a_second_entry_at_the_other_gate_supersedes_the_first_session_at_both(tmp_path):
@@ -230,10 +230,10 @@ def test_a_second_entry_at_the_other_gate_supersedes_the_first_session_at_both(t
     second = gates["west"].vehicle("in", "沪V00009", match=None)  # no exit was read in between
     assert "no exit recorded" in second["anomalies"][0]
     for name, gate in gates.items():  # one car in the lot at both gates, and it is the new session
-        assert gate.registry.sessions.occupied() == 1, name
-        assert gate.registry.sessions.open_for("沪V00009")["session_id"] == second["session_id"], name
-        assert gate.registry.sessions.get(first["session_id"])["state"] == "closed", name
-    [superseded] = gates["east"].registry.events.payloads(kind="session")  # west's, as east received it
+        assert gate.store.sessions.occupied() == 1, name
+        assert gate.store.sessions.open_for("沪V00009")["session_id"] == second["session_id"], name
+        assert gate.store.sessions.get(first["session_id"])["state"] == "closed", name
+    [superseded] = gates["east"].store.events.payloads(kind="session")  # west's, as east received it
     assert superseded["transition"] == "superseded" and superseded["session_id"] == first["session_id"]
     assert superseded["seq"] == second["seq"] - 1  # told first, in seq order
 
@@ -247,8 +247,8 @@ def test_a_partial_payment_reaches_the_other_gate(tmp_path):
     event, due = gates["east"].pay(entry["session_id"], 400, "part-1")  # accepted: 6.00 yuan still due
     assert due == 600 and event["kind"] == "session" and event["decision"] == "hold"
     for name, gate in gates.items():
-        assert gate.registry.sessions.get(entry["session_id"])["paid_cents"] == 400, name
-    [paid] = gates["west"].registry.events.payloads(kind="session")
+        assert gate.store.sessions.get(entry["session_id"])["paid_cents"] == 400, name
+    [paid] = gates["west"].store.events.payloads(kind="session")
     assert (paid["transition"], paid["paid_cents"], paid["fee_cents"]) == ("paid", 400, 600)
 
 
@@ -260,22 +260,22 @@ def test_a_peer_event_from_a_newer_gate_is_applied_and_an_unknown_kind_is_only_k
     entry = gates["west"].vehicle("in", "沪V00007", match=None)
     newer = {**entry, "event_id": "newer-1", "seq": entry["seq"] + 1, "session_id": "s-newer", "colour": "green",
              "subject": {**entry["subject"], "plate": "沪AD12345", "colour": "green"}, "site_uid": 42}
-    assert apply_peer_event(east.registry, east.alerts, "west", json.dumps(newer).encode())
-    assert east.registry.sessions.get("s-newer")["plate"] == "沪AD12345"  # applied, extra fields ignored
+    assert apply_peer_event(east.store, east.alerts, "west", json.dumps(newer).encode())
+    assert east.store.sessions.get("s-newer")["plate"] == "沪AD12345"  # applied, extra fields ignored
     visit = {**entry, "event_id": "newer-2", "seq": entry["seq"] + 2, "kind": "visit", "session_id": "s-visit"}
-    before = east.registry.sessions.occupied()
-    assert apply_peer_event(east.registry, east.alerts, "west", json.dumps(visit).encode())
-    assert east.registry.sessions.occupied() == before and east.registry.sessions.get("s-visit") is None
-    assert east.registry.events.seqs("west")[-1] == entry["seq"] + 2  # kept for its seq
+    before = east.store.sessions.occupied()
+    assert apply_peer_event(east.store, east.alerts, "west", json.dumps(visit).encode())
+    assert east.store.sessions.occupied() == before and east.store.sessions.get("s-visit") is None
+    assert east.store.events.seqs("west")[-1] == entry["seq"] + 2  # kept for its seq
     forged = {**entry, "event_id": "other", "subject": {**entry["subject"], "plate": "沪A99999"}}  # seq reused
-    assert not apply_peer_event(east.registry, east.alerts, "west", json.dumps(forged).encode())
-    assert east.registry.sessions.open_for("沪A99999") is None
+    assert not apply_peer_event(east.store, east.alerts, "west", json.dumps(forged).encode())
+    assert east.store.sessions.open_for("沪A99999") is None
 
 
 def _match(gate, plate):
     from edge.rules.plate_match import PlateIndex
 
-    return PlateIndex.from_registry(gate.registry).match(plate)
+    return PlateIndex.from_registry(gate.store).match(plate)
 
 
 # -- QR passes ------------------------------------------------------------------------------------
@@ -283,35 +283,35 @@ def _match(gate, plate):
 KEY = b"k" * 32
 
 
-def test_a_pass_verifies_until_it_expires(registry):
+def test_a_pass_verifies_until_it_expires(store):
     from edge.registry.passes import check_pass, issue_token, record_pass
 
-    person = registry.people.add("陈明", "5-101")
+    person = store.people.add("陈明", "5-101")
     token, claim = issue_token(KEY, person_id=person, valid_hours=2, now=T0)
-    record_pass(registry, claim)
-    assert check_pass(token, KEY, registry, now=T0 + 3600).valid
-    assert check_pass(token, KEY, registry, now=T0 + 7201).reason == "expired"
+    record_pass(store, claim)
+    assert check_pass(token, KEY, store, now=T0 + 3600).valid
+    assert check_pass(token, KEY, store, now=T0 + 7201).reason == "expired"
 
 
-def test_revoked_and_erased_passes_are_refused(registry):
+def test_revoked_and_erased_passes_are_refused(store):
     from edge.registry.passes import check_pass, issue_token, record_pass, revoke_pass
 
-    person = registry.people.add("陈明", "5-101")
+    person = store.people.add("陈明", "5-101")
     token, claim = issue_token(KEY, person_id=person, valid_hours=2, now=T0)
-    record_pass(registry, claim)
-    assert revoke_pass(registry, claim.pass_id)
-    assert check_pass(token, KEY, registry, now=T0).reason == "revoked"
+    record_pass(store, claim)
+    assert revoke_pass(store, claim.pass_id)
+    assert check_pass(token, KEY, store, now=T0).reason == "revoked"
     other, claim2 = issue_token(KEY, person_id=person, valid_hours=2, now=T0)
-    record_pass(registry, claim2)
-    registry.people.remove(person)
-    assert not check_pass(other, KEY, registry, now=T0).valid
+    record_pass(store, claim2)
+    store.people.remove(person)
+    assert not check_pass(other, KEY, store, now=T0).valid
 
 
-def test_a_pass_never_issued_here_is_refused(registry):
+def test_a_pass_never_issued_here_is_refused(store):
     from edge.registry.passes import check_pass, issue_token
 
     token, _ = issue_token(KEY, plate="沪A12345", valid_hours=2, now=T0)
-    assert check_pass(token, KEY, registry, now=T0).reason.startswith("unknown pass")
+    assert check_pass(token, KEY, store, now=T0).reason.startswith("unknown pass")
 
 
 @settings(max_examples=300, deadline=None)

@@ -10,13 +10,13 @@ import pytest
 from edge.store import SCHEMA_VERSION, RegistryError, SchemaTooNew, Store
 
 
-def test_pragmas_wal_full_sync_busy_timeout_foreign_keys(registry):
-    conn = registry.conn
+def test_pragmas_wal_full_sync_busy_timeout_foreign_keys(store):
+    conn = store.conn
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert registry.version == SCHEMA_VERSION
+    assert store.version == SCHEMA_VERSION
 
 
 def test_upgrade_from_version_1_keeps_people_vehicles_and_templates(tmp_path):
@@ -77,88 +77,88 @@ def test_a_failed_migration_leaves_the_previous_version(tmp_path, monkeypatch):
         assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'half_done'").fetchone()[0] == 0
 
 
-def test_remove_person_erases_every_template_and_photo(registry):
-    keep = registry.people.add("张三", "1-101")
-    gone = registry.people.add("王秀英", "12-301", care_watch=True)
-    registry.templates.add(keep, "dlib", [np.ones(128)])
-    registry.templates.add(gone, "dlib", [np.ones(128), np.zeros(128)], photos=[b"jpeg-bytes"])
-    registry.vehicles.upsert("沪A12345", "resident", gone)
-    result = registry.people.remove(gone)
+def test_remove_person_erases_every_template_and_photo(store):
+    keep = store.people.add("张三", "1-101")
+    gone = store.people.add("王秀英", "12-301", care_watch=True)
+    store.templates.add(keep, "dlib", [np.ones(128)])
+    store.templates.add(gone, "dlib", [np.ones(128), np.zeros(128)], photos=[b"jpeg-bytes"])
+    store.vehicles.upsert("沪A12345", "resident", gone)
+    result = store.people.remove(gone)
     assert result == {"person_id": gone, "templates_erased": 2, "photos_erased": 1}
-    assert registry.templates.count(gone) == 0
-    assert registry.templates.photo_count() == 0
-    assert registry.templates.template_set("dlib").person_ids.tolist() == [keep]
-    assert registry.vehicles.get("沪A12345")["person_id"] is None
+    assert store.templates.count(gone) == 0
+    assert store.templates.photo_count() == 0
+    assert store.templates.template_set("dlib").person_ids.tolist() == [keep]
+    assert store.vehicles.get("沪A12345")["person_id"] is None
     with pytest.raises(RegistryError, match="no person with id"):
-        registry.people.get(gone)
+        store.people.get(gone)
 
 
-def test_template_revision_moves_when_templates_change(registry):
-    before = registry.templates.revision()
-    person = registry.people.add("A", "1-1")
-    registry.templates.add(person, "dlib", [np.ones(128)])
-    assert registry.templates.revision() == before + 1
-    registry.people.remove(person)
-    assert registry.templates.revision() == before + 2
+def test_template_revision_moves_when_templates_change(store):
+    before = store.templates.revision()
+    person = store.people.add("A", "1-1")
+    store.templates.add(person, "dlib", [np.ones(128)])
+    assert store.templates.revision() == before + 1
+    store.people.remove(person)
+    assert store.templates.revision() == before + 2
 
 
-def test_template_sets_are_per_encoder(registry):
-    person = registry.people.add("A", "1-1")
-    registry.templates.add(person, "dlib", [np.ones(128)])
-    registry.templates.add(person, "other", [np.ones(512)])
-    assert registry.templates.template_set("dlib").matrix.shape == (1, 128)
-    assert registry.templates.template_set("other").matrix.shape == (1, 512)
-    assert registry.templates.template_set("none").matrix.shape == (0, 0)
+def test_template_sets_are_per_encoder(store):
+    person = store.people.add("A", "1-1")
+    store.templates.add(person, "dlib", [np.ones(128)])
+    store.templates.add(person, "other", [np.ones(512)])
+    assert store.templates.template_set("dlib").matrix.shape == (1, 128)
+    assert store.templates.template_set("other").matrix.shape == (1, 512)
+    assert store.templates.template_set("none").matrix.shape == (0, 0)
 
 
-def test_transaction_is_all_or_nothing(registry):
-    with pytest.raises(RegistryError), registry.transaction():
-        registry.people.add("A", "1-1")
-        registry.vehicles.upsert("沪A12345", "nonsense")
-    assert registry.people.all() == []
+def test_transaction_is_all_or_nothing(store):
+    with pytest.raises(RegistryError), store.transaction():
+        store.people.add("A", "1-1")
+        store.vehicles.upsert("沪A12345", "nonsense")
+    assert store.people.all() == []
 
 
-def test_vehicle_class_is_checked(registry):
+def test_vehicle_class_is_checked(store):
     with pytest.raises(RegistryError, match="unknown vehicle class 'taxi'"):
-        registry.vehicles.upsert("沪A12345", "taxi")
+        store.vehicles.upsert("沪A12345", "taxi")
 
 
-def test_late_sighting_never_overwrites_a_newer_one(registry):
-    registry.sightings.note("person:1", 200.0, "west", "e2")
-    registry.sightings.note("person:1", 100.0, "east", "e1")
-    assert registry.sightings.get("person:1")["gate"] == "west"
+def test_late_sighting_never_overwrites_a_newer_one(store):
+    store.sightings.note("person:1", 200.0, "west", "e2")
+    store.sightings.note("person:1", 100.0, "east", "e1")
+    assert store.sightings.get("person:1")["gate"] == "west"
 
 
-def test_retention_deletes_old_sent_rows_never_unsent_ones(config, registry):
+def test_retention_deletes_old_sent_rows_never_unsent_ones(config, store):
     import time
 
     from edge.alerts import Alerts
     from edge.gate.jobs import Jobs
     old = time.time() - 200 * 86400
-    with registry.transaction():
+    with store.transaction():
         for n, event_id in enumerate(("sent-old", "unsent-old")):
-            registry.events.add_local({"event_id": event_id, "seq": registry.events.next_seq(), "ts": "x",
+            store.events.add_local({"event_id": event_id, "seq": store.events.next_seq(), "ts": "x",
                                        "gate": "east", "kind": "entry"}, old)
-            registry.outbox.enqueue("gate/x/event/entry", {"n": n}, msg_id=f"event:{event_id}", now=old)
-    [sent_seq] = [m["seq"] for m in registry.outbox.messages() if m["msg_id"] == "event:sent-old"]
-    registry.outbox.mark_sent([sent_seq], now=old)
-    result = Jobs(config, registry, Alerts(config, registry)).retention()
+            store.outbox.enqueue("gate/x/event/entry", {"n": n}, msg_id=f"event:{event_id}", now=old)
+    [sent_seq] = [m["seq"] for m in store.outbox.messages() if m["msg_id"] == "event:sent-old"]
+    store.outbox.mark_sent([sent_seq], now=old)
+    result = Jobs(config, store, Alerts(config, store)).retention()
     assert result == {"events": 1, "outbox": 1, "snapshots": 0, "quarantine": 0}
-    assert registry.events.ids() == {"unsent-old"}
-    assert [m["msg_id"] for m in registry.outbox.messages()] == ["event:unsent-old"]
+    assert store.events.ids() == {"unsent-old"}
+    assert [m["msg_id"] for m in store.outbox.messages()] == ["event:unsent-old"]
 
 
-def test_a_session_open_for_too_long_is_reported_once(config, registry):
+def test_a_session_open_for_too_long_is_reported_once(config, store):
     import time
 
     from edge.alerts import Alerts
     from edge.gate.jobs import Jobs
 
-    registry.sessions.open("s1", "沪A12345", "visitor", time.time() - 8 * 86400, "east", "e1")
-    registry.sessions.open("s2", "沪B12345", "visitor", time.time() - 86400, "east", "e2")
-    jobs = Jobs(config, registry, Alerts(config, registry))
+    store.sessions.open("s1", "沪A12345", "visitor", time.time() - 8 * 86400, "east", "e1")
+    store.sessions.open("s2", "沪B12345", "visitor", time.time() - 86400, "east", "e2")
+    jobs = Jobs(config, store, Alerts(config, store))
     assert jobs.stale_sessions() == 1
     assert jobs.stale_sessions() == 0  # reported once, not every day
-    [alert] = [m["payload"] for m in registry.outbox.messages()]
+    [alert] = [m["payload"] for m in store.outbox.messages()]
     assert alert["device"] == "parking:沪A12345" and "open for 8.0 days" in alert["detail"]
-    assert registry.sessions.open_for("沪A12345") is not None  # reported, not closed or charged
+    assert store.sessions.open_for("沪A12345") is not None  # reported, not closed or charged

@@ -193,9 +193,9 @@ def test_a_silent_car_barrier_does_not_stall_a_pedestrian_decision(tmp_path, wri
     with line(tmp_path) as (link, device):
         config = gate_config(write_config, tmp_path, link.host_path)
         cameras = {c.id: c for c in config.cameras}
-        with Store(config.database) as registry, daemon_barriers(config) as barriers:
-            resident = registry.people.add("王建国", "12-301")
-            gate = Gate(config, registry, barriers, Alerts(config, registry))
+        with Store(config.database) as store, daemon_barriers(config) as barriers:
+            resident = store.people.add("王建国", "12-301")
+            gate = Gate(config, store, barriers, Alerts(config, store))
             device.controller(1).faults.mode = "silent"
             asked = device.controller(1).requests  # the daemon's start already wrote its coils OFF
             car_done: dict = {}
@@ -210,7 +210,7 @@ def test_a_silent_car_barrier_does_not_stall_a_pedestrian_decision(tmp_path, wri
             deadline = time.monotonic() + 5
             while device.controller(1).requests == asked and time.monotonic() < deadline:
                 time.sleep(0.005)
-            committed_before_pulse = [e["request_id"] for e in registry.events.payloads(kind="entry")]
+            committed_before_pulse = [e["request_id"] for e in store.events.payloads(kind="entry")]
 
             started = time.monotonic()
             try:
@@ -220,8 +220,8 @@ def test_a_silent_car_barrier_does_not_stall_a_pedestrian_decision(tmp_path, wri
                 # The pedestrian's whole decision, pulse included, ends well before the car's retries do.
                 assert elapsed < SILENT_OPEN_S / 2, f"pedestrian decision took {elapsed:.2f} s"
                 car_still_pulsing = "at" not in car_done
-                handed_out_meanwhile = registry.outbox.pending()
-                announced_meanwhile = registry.events.announced_seq()  # what the status names as our newest
+                handed_out_meanwhile = store.outbox.pending()
+                announced_meanwhile = store.events.announced_seq()  # what the status names as our newest
             finally:
                 car.join(10)
 
@@ -231,9 +231,9 @@ def test_a_silent_car_barrier_does_not_stall_a_pedestrian_decision(tmp_path, wri
         assert car_done["event"]["barrier"].startswith("failed: barrier car: no reply from unit 1")
         # The office's event was committed before its pulse began; its result is a follow-up field.
         assert committed_before_pulse == ["req-1"]
-        with Store(config.database) as registry:
-            stored = {e["event_id"]: e for e in registry.events.payloads()}
-            published = [m["payload"] for m in registry.outbox.messages()]
+        with Store(config.database) as store:
+            stored = {e["event_id"]: e for e in store.events.payloads()}
+            published = [m["payload"] for m in store.outbox.messages()]
         assert stored[car_done["event"]["event_id"]]["barrier"] == car_done["event"]["barrier"]
         # Messages leave in seq order: the pedestrian's waited behind the car's until the car's result was in.
         assert [p["seq"] for p in published] == [1, 2]
@@ -266,16 +266,16 @@ def test_an_event_held_for_a_pulse_is_published_after_a_restart(tmp_path, write_
             return False
 
     config = gate_config(write_config, tmp_path, "/dev/ttyUSB9")
-    with Store(config.database) as registry:
-        gate = Gate(config, registry, {"car": PowerCut(config.barrier("car"))}, Alerts(config, registry))
+    with Store(config.database) as store:
+        gate = Gate(config, store, {"car": PowerCut(config.barrier("car"))}, Alerts(config, store))
         with pytest.raises(SystemExit):
             gate.remote_open("in", "car", "req-1")
-        [event] = registry.events.payloads()
-        assert "barrier" not in event and registry.outbox.pending() == []  # committed, held for the result
-    with Store(config.database) as registry:
-        Gate(config, registry, {}, Alerts(config, registry))  # the restarted daemon's gate
-        [row] = registry.outbox.pending()
-        [event] = registry.events.payloads()
+        [event] = store.events.payloads()
+        assert "barrier" not in event and store.outbox.pending() == []  # committed, held for the result
+    with Store(config.database) as store:
+        Gate(config, store, {}, Alerts(config, store))  # the restarted daemon's gate
+        [row] = store.outbox.pending()
+        [event] = store.events.payloads()
     assert row["msg_id"] == f"event:{event['event_id']}" and event["request_id"] == "req-1"
     assert event["barrier"].startswith("unknown: the gate stopped during the pulse")
 

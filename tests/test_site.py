@@ -128,7 +128,7 @@ def sync_state(site) -> str:
     head = site.office.store.records.get("head")
     lines = [f"office head: {({k: head[k] for k in ('epoch', 'version', 'people', 'vehicles', 'digest')})}"]
     for name, gate in site.gates.items():
-        mine = gate.registry.records.summary(head["epoch"])
+        mine = gate.store.records.summary(head["epoch"])
         theirs = gate.replica.head() or {}
         lines.append(f"{name}: copy {mine}, head {({k: theirs.get(k) for k in ('version', 'digest')})}")
     return "\n".join(lines)
@@ -151,9 +151,9 @@ def test_enrol_once_and_both_gates_recognise_the_person_under_the_offices_id(sit
     assert wait_for(lambda: synced_with_office(site), 20)
     for name, gate in site.gates.items():
         assert wait_for(lambda g=gate: recognised(g, face("fr_obama", 2)) == person, 10), name
-        row = gate.registry.people.get(person)
+        row = gate.store.people.get(person)
         assert row["unit"] == "12-301" and row["name"] == "" and row["phone"] is None, "names stay at the office"
-        assert gate.registry.templates.photo_count() == 0
+        assert gate.store.templates.photo_count() == 0
     print(f"\nenrolment at the office to recognisable at both gates: {time.monotonic() - started:.2f} s")
     status = site.gates["east"]._status()["registry"]
     assert status["source"] == "site" and status["synced"] and status["people"] >= 1
@@ -167,7 +167,7 @@ def test_a_person_seen_at_one_gate_is_that_person_at_the_other(site):
     assert wait_for(lambda: synced_with_office(site), 20)
     event = site.gates["west"].gate.person("in", b, credential="qr")
     assert event["subject"]["person_id"] == b and event["v"] == 1 and event["kid"]  # signed by west's key
-    east = site.gates["east"].registry
+    east = site.gates["east"].store
     assert wait_for(lambda: east.sightings.get(f"person:{b}") is not None, 10)
     assert east.sightings.get(f"person:{a}") is None
     assert wait_for(lambda: event["event_id"] in site.office.store.events.ids(), 10)  # archived at the office
@@ -189,7 +189,7 @@ def test_removal_at_the_office_makes_the_person_a_stranger_at_both_gates(site):
     site.office.link.wake()
     for gate in site.gates.values():
         assert wait_for(lambda g=gate: recognised(g, face("fr_biden", 2)) is None, 20)
-        assert gate.registry.people.find_by_id(person) is None and gate.registry.templates.count(person) == 0
+        assert gate.store.people.find_by_id(person) is None and gate.store.templates.count(person) == 0
     print(f"\nremoval at the office to a stranger at both gates: {time.monotonic() - started:.2f} s")
     next_person = site.office.store.people.add("新住户", "8-808")
     assert next_person > person  # ids are never reused
@@ -211,9 +211,9 @@ def test_forged_and_foreign_key_records_change_nothing_and_raise_an_alert(site):
         office.publish(f"{P}/registry/settings", json.dumps(head))
         for gate in site.gates.values():
             assert wait_for(lambda g=gate: g.replica.refused >= 3, 10)
-            assert gate.registry.records.get("settings")["kind"] == "settings"  # the head did not replace them
-            assert gate.registry.people.find_by_id(9999) is None and gate.registry.people.find_by_id(9998) is None
-            details = " ".join(a["detail"] for a in gate.registry.alerts.all(subject="registry"))
+            assert gate.store.records.get("settings")["kind"] == "settings"  # the head did not replace them
+            assert gate.store.people.find_by_id(9999) is None and gate.store.people.find_by_id(9998) is None
+            details = " ".join(a["detail"] for a in gate.store.alerts.all(subject="registry"))
             assert "signed with unknown key" in details or "does not verify" in details
     finally:
         office.close()
@@ -246,13 +246,13 @@ def test_a_pass_issued_at_the_office_works_at_every_gate_until_revoked(site):
     office.link.wake()
     assert wait_for(lambda: synced_with_office(site), 20), sync_state(site)
     for gate in site.gates.values():
-        check = check_pass(token, gate.workers[0].pass_key, gate.registry)
+        check = check_pass(token, gate.workers[0].pass_key, gate.store)
         assert check.valid, check.reason
     revoke_pass(office.store, claim.pass_id)
     office.link.wake()
     for name, gate in site.gates.items():
-        assert wait_for(lambda g=gate: not check_pass(token, g.workers[0].pass_key, g.registry).valid, 20), name
-        assert check_pass(token, gate.workers[0].pass_key, gate.registry).reason == "revoked"
+        assert wait_for(lambda g=gate: not check_pass(token, g.workers[0].pass_key, g.store).valid, 20), name
+        assert check_pass(token, gate.workers[0].pass_key, gate.store).reason == "revoked"
 
 
 def test_the_office_archives_once_and_says_who_it_is(site):
@@ -270,7 +270,7 @@ def test_the_office_archives_once_and_says_who_it_is(site):
     archive = site.office.store.events
     assert wait_for(lambda: event["event_id"] in archive.ids(), 10)
     count = len(archive.ids())
-    site.gates["east"].registry.outbox.enqueue(f"{P}/east/event/stranger", event, msg_id="again")  # re-sent
+    site.gates["east"].store.outbox.enqueue(f"{P}/east/event/stranger", event, msg_id="again")  # re-sent
     site.gates["east"].link.wake()
     time.sleep(1)
     assert len(archive.ids()) == count
@@ -289,7 +289,7 @@ def test_registry_writes_on_a_site_gate_are_refused_with_the_reason(site, capsys
     assert main(["vehicle", "add", "-c", str(office_yaml), "--plate", "沪B12345", "--class", "visitor"]) == 0
     site.office.link.wake()
     for gate in site.gates.values():
-        assert wait_for(lambda g=gate: g.registry.vehicles.get("沪B12345") is not None, 20)
+        assert wait_for(lambda g=gate: g.store.vehicles.get("沪B12345") is not None, 20)
 
 
 def test_the_office_opens_a_gate_with_a_command_signed_by_its_command_key(site):
@@ -350,7 +350,7 @@ def test_the_offices_parking_view_matches_the_gates_occupancy(site):
     east.gate.vehicle("in", "沪P00001", match=None)
     entry = west.gate.vehicle("in", "沪P00002", match=None)
     west.gate.vehicle("in", "沪P00001", match=None)  # again, with no exit read: one session, not two
-    stores = (east.registry, west.registry, office.store)
+    stores = (east.store, west.store, office.store)
     assert wait_for(lambda: all(s.sessions.get(entry["session_id"]) is not None for s in stores), 10)
     for store in stores:  # a long stay, without waiting (everywhere: an exit fee beyond the stay is refused)
         store.sessions.backdate_entry(entry["session_id"], 3 * 3600)
@@ -385,8 +385,8 @@ def test_a_gate_down_during_three_changes_converges_when_it_returns(site):
     site.gates["west"] = back = Daemon(config, engines=site.engines).start()
     try:
         assert wait_for(lambda: synced_with_office(site, "west"), 30), sync_state(site)
-        assert back.registry.people.find_by_id(newcomer) is not None
-        assert back.registry.vehicles.get("沪A77777")["class"] == "blocked"
+        assert back.store.people.find_by_id(newcomer) is not None
+        assert back.store.vehicles.get("沪A77777")["class"] == "blocked"
     finally:
         back.close()  # the last test of the module: the fixture closes the others
 
@@ -416,7 +416,7 @@ def test_a_broker_that_drops_retained_records_is_caught_up_by_resync(tmp_path, e
         gate = Daemon(config).start()
         started = time.monotonic()
         assert wait_for(lambda: gate.replica.synced, 60), gate.replica.status()
-        assert gate.registry.vehicles.count() == 150
+        assert gate.store.vehicles.count() == 150
         log = (broker.dir / "mosquitto.log").read_text(errors="replace")
         assert "req/resync" in log, "the first delivery was complete: the test did not provoke the limit"
         print(f"\nsynced through resync in {time.monotonic() - started:.1f} s")
@@ -483,7 +483,7 @@ def _adoption(tmp_path, keys, broker, engines, capsys):
         config = load_config(gate_config(tmp_path / "east", keys, broker.port, "east"))
         daemon = Daemon(config, engines=engines).start()
         assert wait_for(lambda: daemon.replica.synced, 30), daemon.replica.status()
-        store = daemon.registry
+        store = daemon.store
         assert recognised(daemon, face("fr_obama", 2)) == new  # no new enrolment
         assert store.people.get(new)["name"] == "" and store.templates.photo_count() == 0  # names left the gate
         assert store.sightings.get(f"person:{new}")["ts_epoch"] == 1795000000.0
@@ -523,7 +523,7 @@ def test_an_office_restored_from_a_backup_starts_a_new_epoch_and_the_gates_follo
         office.link.wake()
         gate = Daemon(load_config(gate_config(tmp_path / "east", keys, broker.port, "east", cameras=[],
                                               barriers=[]))).start()
-        assert wait_for(lambda: gate.replica.synced and gate.registry.people.find_by_id(lost), 30)
+        assert wait_for(lambda: gate.replica.synced and gate.store.people.find_by_id(lost), 30)
         epoch = gate.replica.head()["epoch"]
         office.close()
         (tmp_path / "office.db").unlink()
@@ -533,9 +533,9 @@ def test_an_office_restored_from_a_backup_starts_a_new_epoch_and_the_gates_follo
         office = Office(load_config(office_yaml), clock=lambda: time.time() + 5).start()
         assert wait_for(lambda: gate.replica.head()["epoch"] > epoch and gate.replica.synced, 60), \
             gate.replica.status()
-        assert gate.registry.people.find_by_id(kept) is not None
-        assert gate.registry.vehicles.get("沪A00001")["person_id"] == kept
-        assert gate.registry.people.find_by_id(lost) is None  # the walk of the new epoch dropped it
+        assert gate.store.people.find_by_id(kept) is not None
+        assert gate.store.vehicles.get("沪A00001")["person_id"] == kept
+        assert gate.store.people.find_by_id(lost) is None  # the walk of the new epoch dropped it
     finally:
         if gate is not None:
             gate.close()

@@ -162,11 +162,11 @@ class Gate:
         self.forget_ram()
 
     def enrol(self):
-        with Store(self.db) as registry:
-            self.resident = registry.people.add("王建国", "12-301")
+        with Store(self.db) as store:
+            self.resident = store.people.add("王建国", "12-301")
             faces = self.engines["faces"]
             template = faces.enrolment_template(load_rgb(face("fr_obama", 1)), "enrolment")
-            registry.templates.add(self.resident, faces.encoder.name, [template])
+            store.templates.add(self.resident, faces.encoder.name, [template])
         return self.resident
 
     def start(self):
@@ -266,8 +266,8 @@ def result(office, request_id: str) -> dict | None:
 
 
 def stored_events(db: Path) -> list[dict]:
-    with Store(db) as registry:
-        return registry.events.payloads(origin="local")
+    with Store(db) as store:
+        return store.events.payloads(origin="local")
 
 
 # -- the findings ------------------------------------------------------------------------------------------
@@ -546,7 +546,7 @@ def test_after_a_storage_failure_the_link_reconnects_so_what_it_could_not_acknow
     from edge.store import StorageFailure
 
     config = gate_config(tmp_path / "east", broker.port)
-    registry = Store(config.database)
+    store = Store(config.database)
     seen: list[str] = []
 
     def on_peer_event(gate, kind, payload):
@@ -554,7 +554,7 @@ def test_after_a_storage_failure_the_link_reconnects_so_what_it_could_not_acknow
         if len(seen) == 1:
             raise StorageFailure("disk I/O error")
 
-    link = MqttLink(config, registry, on_peer_event=on_peer_event, inbox_transaction=registry.transaction).start()
+    link = MqttLink(config, store, on_peer_event=on_peer_event, inbox_transaction=store.transaction).start()
     office = Listener(broker.port, "gate/tianlin12/+/status", client_id="watcher")
     try:
         assert link.connected.wait(10)
@@ -571,7 +571,7 @@ def test_after_a_storage_failure_the_link_reconnects_so_what_it_could_not_acknow
     finally:
         office.close()
         link.close()
-        registry.close()
+        store.close()
 
 
 def test_the_memory_queue_is_bounded_and_keeps_what_the_broker_has_not_taken(tmp_path):
@@ -627,25 +627,25 @@ def test_a_decision_made_while_events_wait_in_memory_is_stored_after_them(tmp_pa
     from edge.rules.site_rules import SiteRules
 
     config = gate_config(tmp_path / "data", 1883)
-    registry = Store(config.database)
+    store = Store(config.database)
     try:
-        storage = Storage(config, registry, SiteRules(config), clock=time.time, wake=lambda: None,
+        storage = Storage(config, store, SiteRules(config), clock=time.time, wake=lambda: None,
                           on_change=lambda: None, on_recovered=lambda: None)
         barrier = Barrier(Config(id="car", type="simulated", lanes=["in", "out"]))
-        gate = Gate(config, registry, {"car": barrier}, storage.alerts, pending=storage.pending, seqs=storage.seqs,
+        gate = Gate(config, store, {"car": barrier}, storage.alerts, pending=storage.pending, seqs=storage.seqs,
                     guard=storage.guard)
-        with read_only(registry.path):
+        with read_only(store.path):
             entry = gate.vehicle("in", "沪B12345")  # a visitor: let in, the entry kept in memory
         assert entry["decision"] == "open" and len(storage.pending) >= 1
         exit_ = gate.vehicle("out", "沪B12345")  # storage is back, the guard has not stored the entry yet
         assert exit_["decision"] == "open" and exit_["seq"] > entry["seq"]
         assert exit_["session_id"] == entry["session_id"] is not None  # the exit knew the entry's session
-        assert [e["event_id"] for e in registry.events.payloads(origin="local")] == [entry["event_id"],
+        assert [e["event_id"] for e in store.events.payloads(origin="local")] == [entry["event_id"],
                                                                                        exit_["event_id"]]
-        assert registry.sessions.open_for("沪B12345") is None  # the visit began and ended: nothing left open
+        assert store.sessions.open_for("沪B12345") is None  # the visit began and ended: nothing left open
         assert storage.guard.recover() and storage.guard.ok
     finally:
-        registry.close()
+        store.close()
 
 
 def test_the_seqs_of_dropped_events_are_named_as_ranges():

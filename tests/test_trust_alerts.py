@@ -100,7 +100,7 @@ def test_a_cleared_published_before_the_raise_does_not_hide_it(site):
 
     person = _care_watch_person(site, "李秀英")
     # The next episode's id is predictable: the person and their registration (they were never seen).
-    registered = next(p for p in site.gates["east"].registry.people.care_watch() if p["id"] == person)["created_at"]
+    registered = next(p for p in site.gates["east"].store.people.care_watch() if p["id"] == person)["created_at"]
     predicted = inactivity_alert_id(SITE, person, parse_iso(registered))
     old = site.gates["east"].gate.person("in", None, credential="face")  # some real event of east's
     forged = {"v": 1, "alert_id": predicted, "state": "cleared", "person_id": person, "unit": "7-101",
@@ -127,7 +127,7 @@ def test_a_cleared_names_the_sighting_and_the_office_applies_it_once_it_holds_it
     assert wait_for(lambda: _office_alert(site, alert_id)["state"] == "cleared", 10)
     # Both gates cleared it (east on west's event), each naming west's sighting, signed, numbered.
     for name, gate in site.gates.items():
-        log = gate.registry.alert_log.by_seq(name, 1, None, 1000)
+        log = gate.store.alert_log.by_seq(name, 1, None, 1000)
         cleared = [r["payload"] for r in log if r["payload"]["alert_id"] == alert_id
                    and r["payload"]["state"] == "cleared"]
         assert len(cleared) == 1, name
@@ -141,7 +141,7 @@ def test_check_config_refuses_another_gates_identity_key(site, capsys):
     from edge.cli.main import main
 
     east = site.gates["east"]
-    assert east.registry.records.get("settings") is not None
+    assert east.store.records.get("settings") is not None
     path = site.folder / "east" / "gate.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     wrong = site.folder / "east" / "gate-wrong-key.yaml"
@@ -169,7 +169,7 @@ def test_alerts_lost_while_the_offices_session_was_taken_are_replayed(site):
     time.sleep(0.3)
     site.office.close()
     ids = [west.alerts.device(f"camera:lost-{i}", False, "unplugged") for i in range(3)]
-    assert wait_for(lambda: west.registry.outbox.depth() == 0, 10)
+    assert wait_for(lambda: west.store.outbox.depth() == 0, 10)
     config = load_config(site.office_yaml)
     thief = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=config.client_id, protocol=mqtt.MQTTv5)
     thief.username_pw_set("office", PASSWORDS["office"])

@@ -140,10 +140,10 @@ def test_two_gates_configured_with_one_name_say_so_raise_an_alert_and_stop_fight
         second = start_gate(tmp_path / "second", keys, site_broker.port)  # a technician's copy of east's config
 
         def alerted():
-            return [g for g in (first, second) if g.registry.alerts.open_device("mqtt-session")]
+            return [g for g in (first, second) if g.store.alerts.open_device("mqtt-session")]
 
         assert wait_for(alerted, 30), f"no alert after {takeovers(site_broker)} takeovers"
-        detail = alerted()[0].registry.alerts.open_device("mqtt-session")["detail"]
+        detail = alerted()[0].store.alerts.open_device("mqtt-session")["detail"]
         assert "took its session over" in detail and "'east'" in detail and "tianlin12-east" in detail
         errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
         assert any("took its session over" in e and "login 'east'" in e and "trying again in" in e for e in errors)

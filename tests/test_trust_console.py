@@ -283,7 +283,7 @@ def test_the_contract_reads_a_gates_status_with_every_part():
     status = status_payload("online", "2026-11-26T12:00:00.000+08:00", {"cam-in": {"state": "ok", "fps": 10}},
                             {"car": {"state": "ok"}}, 0, seq=42, seq_skipped=[[3, 4]], alert_seq=2,
                             alert_seq_skipped=[[1, 1]], clock_offset_s=-0.25,
-                            registry={"source": "site", "epoch": 1, "version": 7, "people": 3, "vehicles": 1,
+                            store={"source": "site", "epoch": 1, "version": 7, "people": 3, "vehicles": 1,
                                       "synced": True}, storage={"state": "ok"}, future_part={"any": "thing"})
     assert parse_status(json.dumps(status).encode()) == status
     assert parse_status(b'{"v":1,"state":"offline","version":"1","ts":null}')["state"] == "offline"

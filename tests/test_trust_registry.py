@@ -67,7 +67,7 @@ def site(tmp_path_factory):
         for name in ("east", "west"):
             config = load_config(gate_config(folder / name, keys, broker.port, name, cameras=[], barriers=[]))
             state.gates[name] = Daemon(config).start()
-        assert wait_for(lambda: all(g.replica.synced and g.registry.people.count() == PEOPLE
+        assert wait_for(lambda: all(g.replica.synced and g.store.people.count() == PEOPLE
                                     for g in state.gates.values()), 30), "gates never synced"
         state.registry_id = state.gates["east"].replica.head().get("registry_id")
         state.office.close()  # from here on, offices are started as the CLI starts them
@@ -101,11 +101,11 @@ def _office_cli(config: Path, *extra: str, wait_s: float = 15.0) -> tuple[int | 
 
 
 def _people(site) -> dict[str, int]:
-    return {name: gate.registry.people.count() for name, gate in site.gates.items()}
+    return {name: gate.store.people.count() for name, gate in site.gates.items()}
 
 
 def _alert(gate, device: str) -> dict | None:
-    return gate.registry.alerts.open_device(device)
+    return gate.store.alerts.open_device(device)
 
 
 def test_an_office_started_on_an_empty_database_refuses_and_the_gates_keep_their_people(site):
@@ -174,7 +174,7 @@ def test_replace_with_the_heads_id_publishes_a_new_registry_and_the_gates_keep_t
         assert new_id != site.registry_id and west.replica.head()["registry_id"] == new_id
         assert _people(site) == {"east": 0, "west": 0}  # the new registry is empty...
         for gate in (east, west):  # ...and the old copy is kept aside, with an alert, until an admin confirms
-            aside = gate.registry.records.aside()
+            aside = gate.store.records.aside()
             assert aside == {site.registry_id: PEOPLE}, aside
             assert wait_for(lambda g=gate: _alert(g, "registry-replaced") is not None, 5)
     finally:
@@ -183,7 +183,7 @@ def test_replace_with_the_heads_id_publishes_a_new_registry_and_the_gates_keep_t
     done = subprocess.run(_run("confirm-replace", "-c", str(site.folder / "east" / "gate.yaml")), cwd=_edge_root(),
                           env=env, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
-    assert east.registry.records.aside() == {} and west.registry.records.aside() == {site.registry_id: PEOPLE}
+    assert east.store.records.aside() == {} and west.store.records.aside() == {site.registry_id: PEOPLE}
     assert wait_for(lambda: _alert(east, "registry-replaced") is None, 5)
 
 

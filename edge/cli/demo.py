@@ -118,8 +118,8 @@ def enrol_residents(config) -> dict:
     from edge.store import Store
     from models.qr import write_qr_png
 
-    with Store(config.database) as registry:
-        people, token = register_residents(registry, Enroller(config.recognition.face),
+    with Store(config.database) as store:
+        people, token = register_residents(store, Enroller(config.recognition.face),
                                            read_key(config.passes.secret_file), 24)
     qr = config.database.parent / "pass-chen.png"
     write_qr_png(token, qr)
@@ -204,7 +204,7 @@ def run_demo(seconds: float = 45.0, workdir: str | None = None, keep: bool = Fal
             if event["kind"] == "entry" and subj.get("plate") == "皖A1A346" and not state["visitor_in"]:
                 state["visitor_in"] = True
                 # The visitor stays 45 minutes; rather than wait, the demo dates the entry back.
-                daemon.registry.sessions.backdate_entry(event["session_id"], 2700)
+                daemon.store.sessions.backdate_entry(event["session_id"], 2700)
             if event["kind"] == "exit" and event["decision"] == "hold" and not state["paid"]:
                 state["paid"] = True
                 # The guard takes the fee; the office confirms it with a signed command (or directly, offline).
@@ -247,7 +247,7 @@ def _summary(events, alerts, simulator, daemon, office, elapsed) -> dict:
     for event in events:
         key = f"{event['kind']}/{event['decision']}"
         counts[key] = counts.get(key, 0) + 1
-    outbox = daemon.registry.outbox.depth()
+    outbox = daemon.store.outbox.depth()
     return {
         "events": counts,
         "inactivity_alerts": len(alerts),

@@ -31,20 +31,20 @@ _LOG = logging.getLogger(__name__)
 
 
 class Storage:
-    def __init__(self, config, registry, rules, *, clock, wake, on_change, on_recovered, signer=None):
+    def __init__(self, config, store, rules, *, clock, wake, on_change, on_recovered, signer=None):
         self.config = config
-        self.registry = registry
+        self.store = store
         self.clock = clock
         self.wake = wake
-        self.pending = Pending(config.database, database_id=registry.database_id())
-        self.seqs = Seqs(registry, self.pending)
+        self.pending = Pending(config.database, database_id=store.database_id())
+        self.seqs = Seqs(store, self.pending)
         _LOG.info("%s", self.seqs.start())
-        self.alerts = Alerts(config, registry, clock=clock, wake=wake, rules=rules, signer=signer, numbered=True)
+        self.alerts = Alerts(config, store, clock=clock, wake=wake, rules=rules, signer=signer, numbered=True)
         self.alerts.pending = self.pending
         for device, alert_id in self.pending.alerts().items():  # from the RAM copy: not raised twice
             self.alerts.adopt(device, alert_id)
-        backfill = Backfill(registry, self.alerts, Parking(registry, rules, config.zone), self.seqs, config.gate)
-        self.guard = StorageGuard(config, registry, self.alerts, self.pending, backfill, self.seqs, clock=clock,
+        backfill = Backfill(store, self.alerts, Parking(store, rules, config.zone), self.seqs, config.gate)
+        self.guard = StorageGuard(config, store, self.alerts, self.pending, backfill, self.seqs, clock=clock,
                                   on_change=on_change, on_recovered=on_recovered)
         self.alerts.on_storage_failure = self.guard.failed
         self.seen_commands: dict[str, float] = {}  # request ids accepted, also while storage fails
@@ -54,7 +54,7 @@ class Storage:
         if waited is not None:
             self._adopt_wait_alert(waited)
         try:
-            self.registry.probe_write(self.clock())
+            self.store.probe_write(self.clock())
             self.seqs.settle()
         except StorageFailure as exc:
             self.guard.failed(exc)
@@ -78,8 +78,8 @@ class Storage:
     def send(self, topic: str, payload: dict) -> None:
         """Through the outbox, or from memory when it cannot be written."""
         try:
-            with self.registry.transaction():
-                self.registry.outbox.enqueue(topic, payload, now=self.clock())
+            with self.store.transaction():
+                self.store.outbox.enqueue(topic, payload, now=self.clock())
         except StorageFailure as exc:
             self.pending.add("message", topic, payload, f"msg:{uuid.uuid4()}", ts=self.clock())
             self.guard.failed(exc)
@@ -112,7 +112,7 @@ class Storage:
 
     def announced_seq(self) -> int:
         """Our newest seq that has left (stored and released, or published from memory)."""
-        events = self.registry.events
+        events = self.store.events
         stored = events.announced_seq()
         if stored < events.last_seq():
             return stored  # an event held for its pulse: nothing after it is announced yet

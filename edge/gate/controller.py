@@ -62,7 +62,7 @@ class _Made:
 
 
 class Gate:
-    def __init__(self, config, registry, barriers: dict, alerts, clock=time.time, wake=None, on_event=None,
+    def __init__(self, config, store, barriers: dict, alerts, clock=time.time, wake=None, on_event=None,
                  rules=None, signer=None, pending: Pending | None = None, seqs: Seqs | None = None, guard=None):
         """``rules``: the site's rules (edge.rules.site_rules); ``signer``: site mode, the gate's own key, which
         signs every event it publishes. ``pending``, ``seqs``, ``guard``: the daemon's memory queue,
@@ -72,8 +72,8 @@ class Gate:
         self.config = config
         self.rules = rules or SiteRules(config)
         self.signer = signer
-        self.parking = Parking(registry, self.rules, config.zone)
-        self.registry = registry
+        self.parking = Parking(store, self.rules, config.zone)
+        self.store = store
         self.barriers = barriers
         self.alerts = alerts
         self.clock = clock
@@ -83,9 +83,9 @@ class Gate:
         self._lock = ordered_lock("decision")  # one decision at a time: sessions and occupancy stay consistent
         self._made: list[_Made] = []  # the current decision's events (under the lock)
         self.guard = guard
-        self.pending = pending if pending is not None else Pending(registry.path, persist=False)
+        self.pending = pending if pending is not None else Pending(store.path, persist=False)
         if seqs is None:
-            seqs = Seqs(registry, self.pending)
+            seqs = Seqs(store, self.pending)
             seqs.start(trust_counter=True)
         self.seqs = seqs
         self.events = 0
@@ -141,7 +141,7 @@ class Gate:
         return payload
 
     def _release_stored(self, payload: dict, msg_id: str) -> None:
-        store = self.registry
+        store = self.store
         for attempt in range(3):  # a held row stops the outbox: try hard (a restart releases it too)
             try:
                 with store.transaction():
@@ -162,7 +162,7 @@ class Gate:
     def _finish_interrupted_pulses(self) -> None:
         """Events held for a pulse when the gate stopped: published, saying the result is unknown."""
         try:
-            held = [row["payload"] for row in self.registry.outbox.held() if row["msg_id"].startswith("event:")]
+            held = [row["payload"] for row in self.store.outbox.held() if row["msg_id"].startswith("event:")]
         except StorageFailure as exc:
             if self.guard is None:
                 raise
@@ -205,7 +205,7 @@ class Gate:
 
     def _store_made(self, made: _Made) -> None:
         """Inside the decision's transaction: one event and everything it changes."""
-        store, payload = self.registry, made.payload
+        store, payload = self.store, made.payload
         event_id = payload["event_id"]
         store.events.add_local(payload, made.now)  # first: the session's entry rule reads this event's seq
         self.seqs.stored(payload["seq"])
@@ -235,7 +235,7 @@ class Gate:
             self.guard.wrote()
         else:
             try:
-                with self.registry.transaction():
+                with self.store.transaction():
                     for m in made:
                         self._store_made(m)
             except StorageFailure as exc:
@@ -300,7 +300,7 @@ class Gate:
             now = self.clock()
             person = None
             if person_id is not None:
-                person = self.registry.people.find_by_id(person_id)
+                person = self.store.people.find_by_id(person_id)
             decision = policy.decide_person(person, lane, self.rules.policy.mode, credential)
             barrier = self._barrier_for(camera, lane) if decision.opens else None
             subj = subject("person", person_id=person["id"]) if person else subject("unknown")
@@ -403,7 +403,7 @@ class Gate:
             return self.person(lane, claim.person_id, camera=camera, credential="qr", extra=extra)
         from edge.rules.plate_match import PlateMatch
 
-        vehicle = self.registry.vehicles.get(claim.plate)
+        vehicle = self.store.vehicles.get(claim.plate)
         match = PlateMatch(claim.plate, "exact", vehicle) if vehicle else None
         return self.vehicle(lane, claim.plate, camera=camera, match=match, credential="qr", extra=extra,
                             via_pass=True)
@@ -428,7 +428,7 @@ class Gate:
         (ValueError)."""
         with self._deciding():
             now = self.clock()
-            session = self.registry.sessions.get(session_id)
+            session = self.store.sessions.get(session_id)
             if session is None or session["state"] != "open":
                 raise ValueError(f"no open parking session {session_id}: nothing recorded")
             parking = self.parking

@@ -44,7 +44,7 @@ class Daemon:
         self.stop = threading.Event()
         self.on_event = on_event
         self._given_barriers = barriers
-        self.registry = self.alerts = self.link = self.gate = self.jobs = self.recognizers = None
+        self.store = self.alerts = self.link = self.gate = self.jobs = self.recognizers = None
         self.clockwatch = None
         self.storage = self.pending = self.seqs = self.guard = None
         self.replica = self.rules = None
@@ -61,18 +61,18 @@ class Daemon:
         return_freed_memory()  # before the models allocate
         from edge.gate.waiting import open_store
 
-        self.registry, waited = open_store(config, self.stop, self.clock)
-        if self.registry is None:
+        self.store, waited = open_store(config, self.stop, self.clock)
+        if self.store is None:
             _LOG.warning("stopped while waiting for the database")
             return self
-        self._closers.append(self.registry.close)
-        self.rules = SiteRules.for_store(config, self.registry)
+        self._closers.append(self.store.close)
+        self.rules = SiteRules.for_store(config, self.store)
         self._signer = self._load_signer()
         self._start_storage(waited)
         from edge.gate.clockwatch import ClockWatch
 
-        self.clockwatch = ClockWatch(config, self.registry, self.alerts, self.clock)
-        self.recognizers = Recognizers(config, self.registry, **(self._engines or {}))
+        self.clockwatch = ClockWatch(config, self.store, self.alerts, self.clock)
+        self.recognizers = Recognizers(config, self.store, **(self._engines or {}))
         signer = self._signer
         if config.site_mode:
             self._start_replica()
@@ -80,9 +80,9 @@ class Daemon:
         if config.mqtt.enabled:
             from edge.site.mqtt_link import MqttLink
 
-            self.link = MqttLink(config, self.registry, on_command=self._command, on_peer_event=self._peer,
+            self.link = MqttLink(config, self.store, on_command=self._command, on_peer_event=self._peer,
                                  on_refused=self._refused, status_provider=self._status,
-                                 on_connection=self._connection, inbox_transaction=self.registry.transaction,
+                                 on_connection=self._connection, inbox_transaction=self.store.transaction,
                                  clock=self.clock,
                                  on_registry=self.replica.apply_many if self.replica else None,
                                  on_message=self._message, on_taken_over=self._taken_over,
@@ -92,7 +92,7 @@ class Daemon:
         self._start_barriers()
         self._preload_models()
         pass_key = self._pass_key()
-        self.gate = Gate(config, self.registry, self.barriers, self.alerts, clock=self.clock, wake=self._wake,
+        self.gate = Gate(config, self.store, self.barriers, self.alerts, clock=self.clock, wake=self._wake,
                          on_event=self.on_event, rules=self.rules, signer=signer, pending=self.pending,
                          seqs=self.seqs, guard=self.guard)
         if self.link is not None:
@@ -108,9 +108,9 @@ class Daemon:
         self._closers.append(self._stop_cameras)
         self.guard.start()  # stores what waits in memory (a restart's RAM copy) as soon as it can write
         self._closers.append(self.guard.close)
-        self.jobs = Jobs(config, self.registry, self.alerts, cameras=self.cameras, barriers=self.barriers,
+        self.jobs = Jobs(config, self.store, self.alerts, cameras=self.cameras, barriers=self.barriers,
                          clockwatch=self.clockwatch,
-                         link=self.link, clock=self.clock, outbox=self.registry.outbox, replica=self.replica,
+                         link=self.link, clock=self.clock, outbox=self.store.outbox, replica=self.replica,
                          gaps=self.ask_for_gaps if self.link is not None else None, guard=self.guard).start()
         self.guard.make_room = self.jobs.make_room
         self._closers.append(self.jobs.close)
@@ -129,7 +129,7 @@ class Daemon:
         """The memory queue, the numbering, the alerts and the storage guard (``edge.durable.storage``)."""
         from edge.durable.storage import Storage
 
-        self.storage = Storage(self.config, self.registry, self.rules, clock=self.clock, wake=self._wake,
+        self.storage = Storage(self.config, self.store, self.rules, clock=self.clock, wake=self._wake,
                                on_change=self._status_changed, on_recovered=self._storage_back, signer=self._signer)
         self.pending, self.seqs, self.alerts, self.guard = (self.storage.pending, self.storage.seqs,
                                                             self.storage.alerts, self.storage.guard)
@@ -163,7 +163,7 @@ class Daemon:
         encoder = config.recognition.face.encoder if any(c.role == "face" for c in config.cameras) else None
         if encoder is not None:
             encoder = self.recognizers.faces.encoder.name  # "default" resolved to the encoder it is
-        self.replica = Replica(config, self.registry, load_verifier(config.registry.public_keys), self.alerts,
+        self.replica = Replica(config, self.store, load_verifier(config.registry.public_keys), self.alerts,
                                self.rules, signer=signer, publish=self._publish, clock=self.clock,
                                encoder_name=encoder, on_sync_change=self._status_changed)
 
@@ -174,8 +174,8 @@ class Daemon:
         from edge.site.replay import Answerer
 
         config = self.config
-        keys = site_gate_keys(self.registry) if config.site_mode else None
-        self.peers = PeerReceiver(self.registry, self.alerts, site_mode=config.site_mode, clock=self.clock,
+        keys = site_gate_keys(self.store) if config.site_mode else None
+        self.peers = PeerReceiver(self.store, self.alerts, site_mode=config.site_mode, clock=self.clock,
                                   rules=self.rules, zone=config.zone, gate_keys=keys)
 
         def verifier_for(requester):
@@ -186,7 +186,7 @@ class Daemon:
                 return checker if not isinstance(checker, bytes | type(None)) else None
             return keys().get(requester)
 
-        self.replayer = Answerer(self.registry, Topics(config.mqtt.topic_prefix, config.site, config.gate),
+        self.replayer = Answerer(self.store, Topics(config.mqtt.topic_prefix, config.site, config.gate),
                                  clock=self.clock, verifier_for=verifier_for if config.site_mode else None,
                                  signer=self._signer)
         self._lost_session = False
@@ -250,7 +250,7 @@ class Daemon:
         from edge.registry.enrol import Enroller, reconcile_encoder
 
         try:
-            result = reconcile_encoder(self.registry, Enroller(self.config.recognition.face, self.recognizers.faces))
+            result = reconcile_encoder(self.store, Enroller(self.config.recognition.face, self.recognizers.faces))
         except StorageFailure as exc:  # re-enrolment writes: done at a later start
             self.guard.failed(exc)
             return
@@ -355,7 +355,7 @@ class Daemon:
         parts = {
             "registry": lambda: self.replica.status() if self.replica else self._local_registry(),
             "seq": self.storage.announced_seq,  # peers see a gap at the end of our stream too
-            "alert_seq": self.registry.alert_log.last_seq,  # the office, at the end of our alert stream
+            "alert_seq": self.store.alert_log.last_seq,  # the office, at the end of our alert stream
             # capacity and occupied: the office and our checks see whether the gates agree on the lot
             "parking": lambda: self.gate.parking.status() if self.gate else None,
         }
@@ -372,7 +372,7 @@ class Daemon:
         return status
 
     def _local_registry(self) -> dict:
-        return {"source": "local", "people": self.registry.people.count(), "vehicles": self.registry.vehicles.count(),
+        return {"source": "local", "people": self.store.people.count(), "vehicles": self.store.vehicles.count(),
                 "synced": True}
 
     def _message(self, topic: str, payload: bytes) -> None:
@@ -417,7 +417,7 @@ class Daemon:
 
         mqtt = self.config.mqtt
         request_id, ok, error, extra = None, False, None, {}
-        seen = self.storage.replay_guard(remember_request(self.registry, mqtt.command_window_s), mqtt.command_window_s)
+        seen = self.storage.replay_guard(remember_request(self.store, mqtt.command_window_s), mqtt.command_window_s)
         try:
             key = command_checker(self.config)  # KeyFileError (a ValueError) names the file
             command = parse_command(verb, payload, key, mqtt.command_window_s, seen,

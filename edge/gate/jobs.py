@@ -31,10 +31,10 @@ INACTIVITY_TICK_S = 5.0  # how often the inactivity job looks whether the site's
 
 
 class Jobs:
-    def __init__(self, config, registry, alerts, *, cameras=(), barriers=None, link=None, clock=time.time,
+    def __init__(self, config, store, alerts, *, cameras=(), barriers=None, link=None, clock=time.time,
                  outbox=None, replica=None, gaps=None, clockwatch=None, guard=None):
         self.config = config
-        self.registry = registry
+        self.store = store
         self.alerts = alerts
         self.cameras = list(cameras)
         self.barriers = barriers or {}
@@ -44,7 +44,7 @@ class Jobs:
         self.replica = replica
         self.gaps = gaps  # ask peers for the events a gap in their seq says we missed
         self.guard = guard  # the storage guard (edge.durable.guard): told of storage failures
-        registry.tight_below_bytes = config.retention.min_free_mb * 2**20  # see Store.tight_below_bytes
+        store.tight_below_bytes = config.retention.min_free_mb * 2**20  # see Store.tight_below_bytes
         self._broker_down_since: float | None = None
         self._inactivity_checked: float | None = None  # time.monotonic() of the last inactivity check
         self.clockwatch = clockwatch  # jumps of the wall clock; inactivity waits while the time is unconfirmed
@@ -123,7 +123,7 @@ class Jobs:
     def retention(self) -> dict:
         """Delete sent events and outbox rows past retention; never an unsent one. Refused peer events
         (``quarantine``) are kept at most Quarantine.KEEP_DAYS and MAX_ROWS."""
-        store = self.registry
+        store = self.store
         cutoff = self.clock() - self.config.retention.events_days * 86400
         keep_s = self.config.retention.stranger_snapshots_days * 86400
         with store.transaction():
@@ -144,7 +144,7 @@ class Jobs:
 
     def _reusable_mb(self) -> float:
         try:
-            return self.registry.reusable_bytes() / 2**20
+            return self.store.reusable_bytes() / 2**20
         except StorageFailure:
             return 0.0  # the free pages are a bonus; the filesystem's space is the answer
 
@@ -170,7 +170,7 @@ class Jobs:
         """Delete the oldest stranger snapshots, then the oldest sent events (with their sent outbox rows),
         a batch at a time, until there is ``reserve_mb`` of room or nothing sent is left. What was deleted
         is logged, also when a batch fails (a disk too full even to delete: raised to the caller)."""
-        store, reserve = self.registry, self.reserve_mb()
+        store, reserve = self.store, self.reserve_mb()
         made = {"events": 0, "snapshots": 0}
         try:
             for what, delete in (("snapshots", store.events.delete_oldest_snapshots),
@@ -194,19 +194,19 @@ class Jobs:
 
     def stale_sessions(self) -> int:
         """Report (once) parking sessions open longer than stale_session_days."""
-        sessions = self.registry.sessions
+        sessions = self.store.sessions
         rows = sessions.stale(self.clock() - self.alerts.rules.parking.stale_session_days * 86400)
         for row in rows:
             days = (self.clock() - row["entry_epoch"]) / 86400
             self.alerts.device(f"parking:{row['plate']}", False,
                                f"session {row['session_id']} open for {days:.1f} days: check the lot")
-            with self.registry.transaction():
+            with self.store.transaction():
                 sessions.mark_stale_reported(row["session_id"])
         return len(rows)
 
     def checkpoint(self) -> None:
         # Low on room: keep the WAL's space (writes reuse it and the pages retention freed).
-        self.registry.checkpoint(truncate=self.room_mb() >= self.config.retention.min_free_mb)
+        self.store.checkpoint(truncate=self.room_mb() >= self.config.retention.min_free_mb)
 
     def registry_sync(self) -> None:
         """Site mode: note the first full sync, or ask the office for what is missing."""

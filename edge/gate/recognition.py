@@ -15,10 +15,10 @@ REFRESH_EVERY_S = 1.0
 
 
 class Recognizers:
-    def __init__(self, config=None, registry=None, *, faces=None, plates=None, qr=None):
+    def __init__(self, config=None, store=None, *, faces=None, plates=None, qr=None):
         """``faces``, ``plates``, ``qr``: already loaded engines to share (tests, several gates)."""
         self.config = config
-        self.registry = registry
+        self.store = store
         self._lock = threading.Lock()
         self._faces, self._plates, self._qr = faces, plates, qr
         self._matcher: FaceMatcher | None = None
@@ -74,9 +74,9 @@ class Recognizers:
                 margin = fc.margin if fc.margin is not None else encoder.margin
                 self._matcher = FaceMatcher(tolerance, margin)
             now = time.monotonic()
-            if self.registry is not None and now - self._checked >= REFRESH_EVERY_S:
+            if self.store is not None and now - self._checked >= REFRESH_EVERY_S:
                 self._checked = now
-                self._matcher.refresh(self.registry, encoder.name)
+                self._matcher.refresh(self.store, encoder.name)
             return self._matcher
 
     def reload(self) -> None:
@@ -90,8 +90,8 @@ class Recognizers:
 
     def plate_index(self) -> PlateIndex:
         with self._lock:
-            if self.registry is None:
+            if self.store is None:
                 return PlateIndex([])
-            if self._plate_index is None or self._plate_index.revision != self.registry.vehicles.revision():
-                self._plate_index = PlateIndex.from_registry(self.registry)
+            if self._plate_index is None or self._plate_index.revision != self.store.vehicles.revision():
+                self._plate_index = PlateIndex.from_registry(self.store)
             return self._plate_index

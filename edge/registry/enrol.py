@@ -56,13 +56,13 @@ class Enroller:
             raise EnrolmentError("; ".join(errors))
         return templates, images
 
-    def enrol(self, registry: Store, person_id: int, photos: list[str | Path]) -> list[int]:
-        registry.people.get(person_id)
+    def enrol(self, store: Store, person_id: int, photos: list[str | Path]) -> list[int]:
+        store.people.get(person_id)
         templates, images = self.templates_for(photos)
-        return registry.templates.add(person_id, self.encoder_name, templates, images)
+        return store.templates.add(person_id, self.encoder_name, templates, images)
 
 
-def reconcile_encoder(registry: Store, enroller: Enroller) -> dict:
+def reconcile_encoder(store: Store, enroller: Enroller) -> dict:
     """Make sure everyone enrolled has templates of the encoder in use.
 
     People whose templates were all made by another encoder are re-enrolled from their stored photos
@@ -72,12 +72,12 @@ def reconcile_encoder(registry: Store, enroller: Enroller) -> dict:
     from models.images import ImageError, decode_image
 
     current = enroller.encoder_name
-    people = registry.templates.enrolled_people(current)
+    people = store.templates.enrolled_people(current)
     reenrolled, must_reenrol = [], []
     for person in people:
         if person["current"]:
             continue
-        photos = registry.templates.photos(person["id"])
+        photos = store.templates.photos(person["id"])
         templates = []
         for blob in photos:
             try:
@@ -86,7 +86,7 @@ def reconcile_encoder(registry: Store, enroller: Enroller) -> dict:
             except (ImageError, ValueError):
                 continue
         if templates:
-            registry.templates.add(person["id"], current, templates)
+            store.templates.add(person["id"], current, templates)
             reenrolled.append(person["id"])
         else:
             must_reenrol.append({"person_id": person["id"], "name": person["name"], "unit": person["unit"],

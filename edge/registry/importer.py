@@ -62,14 +62,14 @@ def read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
         raise ImportRejected([f"{path}: no such file"]) from None
 
 
-def import_csv(registry: Store, path: str | Path, enroller_factory=None) -> dict:
+def import_csv(store: Store, path: str | Path, enroller_factory=None) -> dict:
     """Import ``path`` (people or vehicles, told apart by the header); ImportRejected lists all bad rows."""
     path = Path(path)
     header, rows = read_rows(path)
     if set(header) >= {"name", "unit"}:
-        return _import_people(registry, path, header, rows, enroller_factory)
+        return _import_people(store, path, header, rows, enroller_factory)
     if set(header) >= {"plate", "class"}:
-        return _import_vehicles(registry, path, header, rows)
+        return _import_vehicles(store, path, header, rows)
     raise ImportRejected(
         [
             f"{path}:1: (header): columns {header} are neither people ({','.join(PEOPLE_COLUMNS)}) "
@@ -84,7 +84,7 @@ def _unknown_columns(plan: _Plan, path: Path, header: list[str], allowed: list[s
             plan.bad(path, 1, column, f"unknown column; allowed: {','.join(allowed)}")
 
 
-def _import_people(registry, path, header, rows, enroller_factory) -> dict:
+def _import_people(store, path, header, rows, enroller_factory) -> dict:
     plan = _Plan()
     _unknown_columns(plan, path, header, PEOPLE_COLUMNS)
     seen: dict[tuple[str, str], int] = {}
@@ -134,23 +134,23 @@ def _import_people(registry, path, header, rows, enroller_factory) -> dict:
         raise ImportRejected(plan.problems)
 
     created, updated = [], []
-    with registry.transaction():
+    with store.transaction():
         for item in plan.rows:
-            existing = registry.people.find(item["unit"], item["name"])
+            existing = store.people.find(item["unit"], item["name"])
             if existing:
                 person_id = existing[0]["id"]
-                registry.people.update(person_id, phone=item["phone"], care_watch=int(item["care_watch"]))
+                store.people.update(person_id, phone=item["phone"], care_watch=int(item["care_watch"]))
                 updated.append(person_id)
             else:
-                person_id = registry.people.add(item["name"], item["unit"], item["phone"], item["care_watch"])
+                person_id = store.people.add(item["name"], item["unit"], item["phone"], item["care_watch"])
                 created.append(person_id)
             if item["line"] in templates:
                 template, jpeg = templates[item["line"]]
-                registry.templates.add(person_id, enroller.encoder_name, [template], [jpeg] if jpeg else [])
+                store.templates.add(person_id, enroller.encoder_name, [template], [jpeg] if jpeg else [])
     return {"kind": "people", "created": created, "updated": updated, "templates": len(templates)}
 
 
-def _import_vehicles(registry, path, header, rows) -> dict:
+def _import_vehicles(store, path, header, rows) -> dict:
     plan = _Plan()
     _unknown_columns(plan, path, header, VEHICLE_COLUMNS)
     seen: dict[str, int] = {}
@@ -170,7 +170,7 @@ def _import_vehicles(registry, path, header, rows) -> dict:
         person_id = None
         unit, name = row.get("person_unit", ""), row.get("person_name", "")
         if unit:
-            people = registry.people.find(unit, name or None)
+            people = store.people.find(unit, name or None)
             if not people:
                 who = f"{name} in unit {unit}" if name else f"anyone in unit {unit}"
                 plan.bad(path, line, "person_unit", f"no registered {who}; import people.csv first")
@@ -191,9 +191,9 @@ def _import_vehicles(registry, path, header, rows) -> dict:
         raise ImportRejected(plan.problems)
 
     created, updated = [], []
-    with registry.transaction():
+    with store.transaction():
         for item in plan.rows:
-            new = registry.vehicles.upsert(item["plate"], item["class"], item["person_id"],
+            new = store.vehicles.upsert(item["plate"], item["class"], item["person_id"],
                                           valid_until=item["valid_until"])
             (created if new else updated).append(item["plate"])
     return {"kind": "vehicles", "created": created, "updated": updated}

@@ -202,7 +202,7 @@ SITE_AT_LOCAL_GATE = ("signed with the office's pass key; this gate has only a s
                       "(passes.secret_file), not the office's public key (passes.public_keys)")
 
 
-def check_pass(token: str, key: bytes | Verifier | None, registry=None, now: float | None = None) -> PassCheck:
+def check_pass(token: str, key: bytes | Verifier | None, store=None, now: float | None = None) -> PassCheck:
     """Verify a scanned token: signature, expiry, revocation and that its subject is registered.
 
     ``key`` is what the gate holds (``pass_checker``): the shared secret for GE1 tokens, or a Verifier of
@@ -231,22 +231,22 @@ def check_pass(token: str, key: bytes | Verifier | None, registry=None, now: flo
         return PassCheck(False, "expired", claim)
     if now < claim.issued - 300:
         return PassCheck(False, "not valid yet (issued in the future: check the clock)", claim)
-    if registry is not None:
-        row = registry.passes.get(claim.pass_id)
+    if store is not None:
+        row = store.passes.get(claim.pass_id)
         if row is None and not site_token:
             return PassCheck(False, "unknown pass (not issued by this site's registry)", claim)
         # A GE2 pass is the office's: a gate knows it by its signature, and only its revocation.
-        if registry.passes.revoked(claim.pass_id):  # here, or by the office (a signed revocation record)
+        if store.passes.revoked(claim.pass_id):  # here, or by the office (a signed revocation record)
             return PassCheck(False, "revoked", claim)
-        if claim.subject_type == "person" and registry.people.find_by_id(claim.person_id) is None:
+        if claim.subject_type == "person" and store.people.find_by_id(claim.person_id) is None:
             return PassCheck(False, "its person is no longer registered", claim)
     return PassCheck(True, "valid", claim)
 
 
-def record_pass(registry, claim: PassClaim) -> None:
-    registry.passes.record(claim.pass_id, claim.subject_type, claim.person_id, claim.plate, claim.issued,
+def record_pass(store, claim: PassClaim) -> None:
+    store.passes.record(claim.pass_id, claim.subject_type, claim.person_id, claim.plate, claim.issued,
                            claim.valid_until)
 
 
-def revoke_pass(registry, pass_id: str, now: float | None = None) -> bool:
-    return registry.passes.revoke(pass_id, time.time() if now is None else now)
+def revoke_pass(store, pass_id: str, now: float | None = None) -> bool:
+    return store.passes.revoke(pass_id, time.time() if now is None else now)

@@ -12,23 +12,23 @@ from edge.store import Store
 from edge.timeutil import iso, parse_day
 
 
-def _seen(registry: Store, subject: str, zone) -> dict | None:
-    row = registry.sightings.get(subject)
+def _seen(store: Store, subject: str, zone) -> dict | None:
+    row = store.sightings.get(subject)
     return {"ts": iso(row["ts_epoch"], zone), "gate": row["gate"]} if row else None
 
 
-def query_plate(registry: Store, config, plate_text: str, now: float | None = None) -> dict:
+def query_plate(store: Store, config, plate_text: str, now: float | None = None) -> dict:
     """Registration, permit validity, last seen, open session and the fee if the car left now."""
     started = time.perf_counter()
     now = time.time() if now is None else now
     zone = config.zone
     plate = parse_plate(plate_text).text
-    vehicle = registry.vehicles.get(plate)
+    vehicle = store.vehicles.get(plate)
     answer: dict = {"plate": plate, "registered": vehicle is not None}
     if vehicle:
         owner = None
         if vehicle["person_id"] is not None:
-            person = registry.people.find_by_id(vehicle["person_id"])
+            person = store.people.find_by_id(vehicle["person_id"])
             owner = {"person_id": person["id"], "name": person["name"], "unit": person["unit"]} if person else None
         valid = permit_valid(vehicle, now, zone)
         days_left = None
@@ -47,10 +47,10 @@ def query_plate(registry: Store, config, plate_text: str, now: float | None = No
             }
         )
     answer["effective_class"] = effective_class(vehicle, now, zone)
-    answer["last_seen"] = _seen(registry, f"plate:{plate}", zone)
-    session = registry.sessions.open_for(plate)
+    answer["last_seen"] = _seen(store, f"plate:{plate}", zone)
+    session = store.sessions.open_for(plate)
     if session:
-        parking = SiteRules.for_store(config, registry).parking
+        parking = SiteRules.for_store(config, store).parking
         due = fee_due(session, vehicle, now, parking, zone)  # the exit hold and pay use the same
         answer["open_session"] = {
             "session_id": session["session_id"],
@@ -66,22 +66,22 @@ def query_plate(registry: Store, config, plate_text: str, now: float | None = No
     return answer
 
 
-def query_person(registry: Store, config, person_id: int, now: float | None = None) -> dict:
+def query_person(store: Store, config, person_id: int, now: float | None = None) -> dict:
     started = time.perf_counter()
     now = time.time() if now is None else now
-    person = registry.people.get(person_id)
-    vehicles = registry.vehicles.of_person(person_id)
-    alerts = registry.alerts.open_inactivity(person_id)
+    person = store.people.get(person_id)
+    vehicles = store.vehicles.of_person(person_id)
+    alerts = store.alerts.open_inactivity(person_id)
     answer = {
         "person_id": person["id"],
         "name": person["name"],
         "unit": person["unit"],
         "care_watch": bool(person["care_watch"]),
-        "face_templates": registry.templates.counts_by_encoder(person_id),
+        "face_templates": store.templates.counts_by_encoder(person_id),
         "vehicles": [
             {**v, "valid_now": permit_valid(v, now, config.zone) if v["valid_until"] else True} for v in vehicles
         ],
-        "last_seen": _seen(registry, f"person:{person_id}", config.zone),
+        "last_seen": _seen(store, f"person:{person_id}", config.zone),
         "inactivity_alert": (
             {"alert_id": alerts[0]["alert_id"], "raised": iso(alerts[0]["raised_epoch"], config.zone)}
             if alerts

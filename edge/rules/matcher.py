@@ -55,12 +55,12 @@ class FaceMatcher:
         self._set_arrays(template_set.matrix, template_set.person_ids)
         self.revision = template_set.revision
 
-    def refresh(self, registry, encoder: str) -> bool:
+    def refresh(self, store, encoder: str) -> bool:
         """Reload from the registry if templates changed since the last load; True when reloaded."""
-        revision = registry.templates.revision()
+        revision = store.templates.revision()
         if revision == self.revision:
             return False
-        self.load(registry.templates.template_set(encoder))
+        self.load(store.templates.template_set(encoder))
         return True
 
     @property

@@ -39,8 +39,8 @@ class PlateIndex:
                 self._masked[plate[:i] + "?" + plate[i + 1 :]].append(plate)
 
     @classmethod
-    def from_registry(cls, registry) -> PlateIndex:
-        return cls(registry.vehicles.all(), registry.vehicles.revision())
+    def from_registry(cls, store) -> PlateIndex:
+        return cls(store.vehicles.all(), store.vehicles.revision())
 
     def neighbours(self, text: str) -> list[tuple[str, int]]:
         """Registered plates differing from ``text`` in exactly one position, with that position."""

@@ -61,7 +61,7 @@ FLAP_COUNT, FLAP_WINDOW_S, FLAP_AFTER_S = 3, 60.0, 10.0  # a broker that closes 
 
 
 class MqttLink:
-    def __init__(self, config, registry, *, on_command=None, on_peer_event=None, on_refused=None,
+    def __init__(self, config, store, *, on_command=None, on_peer_event=None, on_refused=None,
                  on_connection=None, status_provider=None, window: int = 50, on_registry=None, on_message=None,
                  subscriptions=None, status_payload_fn=None, inbox_transaction=None, clock=time.time,
                  on_storage_failure=None, on_taken_over=None, hold: bool = False, on_early=None):
@@ -85,7 +85,7 @@ class MqttLink:
         self._registry_ready = threading.Event()
         # Its own connection: the pump never waits for the gate's lock, and "sent" marks use
         # synchronous=NORMAL (a mark lost in a power cut only re-sends that message; events stay FULL).
-        self._db = Store(registry.path, upgrade=False, synchronous="NORMAL")
+        self._db = Store(store.path, upgrade=False, synchronous="NORMAL")
         retention = getattr(config, "retention", None)  # a gate's: its "sent" marks are writes too
         self._db.tight_below_bytes = retention.min_free_mb * 2**20 if hasattr(retention, "min_free_mb") else 0
         self.outbox = self._db.outbox

@@ -230,8 +230,8 @@ def site_gate_keys(store):
     return keys
 
 
-def apply_peer_event(registry, alerts, gate: str, payload: bytes, *, site_mode: bool = False,
+def apply_peer_event(store, alerts, gate: str, payload: bytes, *, site_mode: bool = False,
                      clock=time.time) -> bool:
     """Apply one peer event from ``gate``'s topic without signature checks; True when it was new."""
-    receiver = PeerReceiver(registry, alerts, site_mode=site_mode, clock=clock)
+    receiver = PeerReceiver(store, alerts, site_mode=site_mode, clock=clock)
     return receiver.receive(gate, payload) in ("applied", "kept")

@@ -221,10 +221,10 @@ def _check_body(verb: str, request_id: str, body: dict) -> None:
             raise CommandRefused(request_id, "pay needs amount_cents, a whole number of cents >= 0")
 
 
-def remember_request(registry, window_s: float):
+def remember_request(store, window_s: float):
     """A ``seen`` function backed by the registry's seen_requests table (pruned to twice the window)."""
 
     def seen(request_id: str) -> bool:
-        return registry.requests.remember(request_id, time.time(), window_s)
+        return store.requests.remember(request_id, time.time(), window_s)
 
     return seen

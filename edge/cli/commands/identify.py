@@ -7,7 +7,7 @@ import time
 from edge.cli.commands import InputError, emit
 
 
-def identify_image(path: str, recognizers, pass_key, registry, config) -> dict:
+def identify_image(path: str, recognizers, pass_key, store, config) -> dict:
     """Faces, plates and QR passes in one image; timing measured inside the process."""
     from edge.registry.passes import check_pass
     from models.images import ImageError, load_rgb
@@ -25,7 +25,7 @@ def identify_image(path: str, recognizers, pass_key, registry, config) -> dict:
     if faces:
         for face in faces:
             face.template = recognizers.faces.encoder.encode(image, face)
-        matches = recognizers.matcher().match([f.template for f in faces]) if registry else [None] * len(faces)
+        matches = recognizers.matcher().match([f.template for f in faces]) if store else [None] * len(faces)
         for face, match in zip(faces, matches):
             top, right, bottom, left = face.box
             matched = match is not None and match.matched
@@ -41,7 +41,7 @@ def identify_image(path: str, recognizers, pass_key, registry, config) -> dict:
     index = recognizers.plate_index()
     site_province = config.recognition.plate.province if config else None
     for reading in recognizers.plates.read(rgb):
-        found = index.match(reading.text, reading.char_confidence, site_province) if registry else None
+        found = index.match(reading.text, reading.char_confidence, site_province) if store else None
         plates_out.append(
             {
                 **reading.to_dict(),
@@ -52,7 +52,7 @@ def identify_image(path: str, recognizers, pass_key, registry, config) -> dict:
         )
     qr_out = []
     for code in recognizers.qr.read(rgb):
-        check = check_pass(code.text, pass_key, registry)
+        check = check_pass(code.text, pass_key, store)
         qr_out.append({**check.to_dict(), "box": list(code.box)})
     return {
         "image": path,
@@ -66,25 +66,25 @@ def identify_image(path: str, recognizers, pass_key, registry, config) -> dict:
 def identify(args) -> int:
     from edge.gate.recognition import Recognizers
 
-    config = registry = pass_key = None
+    config = store = pass_key = None
     if args.config:
         from edge.cli.commands import load, open_registry
         from edge.registry.passes import PassError, pass_checker
 
         config = load(args)
-        registry = open_registry(config)
+        store = open_registry(config)
         try:
             pass_key = pass_checker(config)
         except PassError as exc:
             raise InputError(str(exc)) from None
-    recognizers = Recognizers(config, registry)
+    recognizers = Recognizers(config, store)
     # Load every model before the clock starts: elapsed_ms is the per-image cost, not start-up.
     recognizers.faces, recognizers.plates, recognizers.qr  # noqa: B018
     failed = 0
     try:
         for path in args.images:
             try:
-                emit(identify_image(path, recognizers, pass_key, registry, config))
+                emit(identify_image(path, recognizers, pass_key, store, config))
             except InputError as exc:
                 # One unreadable image does not stop the others; it is reported on stderr and in the code.
                 import sys
@@ -92,8 +92,8 @@ def identify(args) -> int:
                 print(f"gate-edge: {exc}", file=sys.stderr)
                 failed += 1
     finally:
-        if registry is not None:
-            registry.close()
+        if store is not None:
+            store.close()
     return 1 if failed else 0
 
 

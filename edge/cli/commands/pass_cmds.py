@@ -19,15 +19,15 @@ def pass_issue(args) -> int:
         plate = parse_plate(args.plate).text if args.plate else None
     except (PassError, InvalidPlate, OSError) as exc:
         raise InputError(str(exc)) from None
-    with open_registry(config, write=True) as registry:
+    with open_registry(config, write=True) as store:
         if args.person is not None:
-            registry.people.get(args.person)
+            store.people.get(args.person)
         token, claim = issue_token(key, person_id=args.person, plate=plate, valid_hours=args.valid_hours)
         try:
             write_qr_png(token, args.out)
         except OSError as exc:
             raise InputError(f"{args.out}: cannot write the pass image: {exc}") from None
-        record_pass(registry, claim)
+        record_pass(store, claim)
     emit({"pass_id": claim.pass_id, "subject": claim.subject(), "valid_until": claim.valid_until, "out": args.out})
     return 0
 
@@ -36,8 +36,8 @@ def pass_revoke(args) -> int:
     from edge.registry.passes import revoke_pass
 
     config = load(args)
-    with open_registry(config, write=True) as registry:
-        if not revoke_pass(registry, args.pass_id):
+    with open_registry(config, write=True) as store:
+        if not revoke_pass(store, args.pass_id):
             raise InputError(f"no active pass {args.pass_id}; see `gate-edge pass list`")
     emit({"pass_id": args.pass_id, "revoked": True})
     return 0
@@ -45,8 +45,8 @@ def pass_revoke(args) -> int:
 
 def pass_list(args) -> int:
     config = load(args)
-    with open_registry(config) as registry:
-        emit(registry.passes.all())
+    with open_registry(config) as store:
+        emit(store.passes.all())
     return 0
 
 

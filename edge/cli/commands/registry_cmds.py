@@ -24,9 +24,9 @@ def person_add(args) -> int:
             templates, images = enroller.templates_for(args.photo)
         except EnrolmentError as exc:
             raise InputError(f"{exc}; nothing was stored") from None
-    with open_registry(config, write=True) as registry, registry.transaction():
-        person_id = registry.people.add(args.name, args.unit, args.phone, args.care_watch, face_consent=bool(templates))
-        ids = registry.templates.add(person_id, enroller.encoder_name, templates, images) if templates else []
+    with open_registry(config, write=True) as store, store.transaction():
+        person_id = store.people.add(args.name, args.unit, args.phone, args.care_watch, face_consent=bool(templates))
+        ids = store.templates.add(person_id, enroller.encoder_name, templates, images) if templates else []
     emit({"person_id": person_id, "template_ids": ids})
     return 0
 
@@ -35,10 +35,10 @@ def person_enroll(args) -> int:
     config = load(args)
     from edge.registry.enrol import EnrolmentError
 
-    with open_registry(config, write=True) as registry:
-        registry.people.get(args.person_id)
+    with open_registry(config, write=True) as store:
+        store.people.get(args.person_id)
         try:
-            ids = _enroller(config).enrol(registry, args.person_id, args.photo)
+            ids = _enroller(config).enrol(store, args.person_id, args.photo)
         except EnrolmentError as exc:
             raise InputError(f"{exc}; nothing was stored") from None
     emit({"person_id": args.person_id, "template_ids": ids})
@@ -47,15 +47,15 @@ def person_enroll(args) -> int:
 
 def person_remove(args) -> int:
     config = load(args)
-    with open_registry(config, write=True) as registry:
-        emit(registry.people.remove(args.person_id, time.time()))
+    with open_registry(config, write=True) as store:
+        emit(store.people.remove(args.person_id, time.time()))
     return 0
 
 
 def person_list(args) -> int:
     config = load(args)
-    with open_registry(config) as registry:
-        people = registry.people.all()
+    with open_registry(config) as store:
+        people = store.people.all()
     if args.json:
         emit([{k: p[k] for k in ("id", "name", "unit", "phone", "care_watch", "templates", "plates")} for p in people])
         return 0
@@ -70,8 +70,8 @@ def person_reenroll(args) -> int:
     from edge.registry.enrol import reconcile_encoder
 
     config = load(args)
-    with open_registry(config, write=True) as registry:
-        emit(reconcile_encoder(registry, _enroller(config)))
+    with open_registry(config, write=True) as store:
+        emit(reconcile_encoder(store, _enroller(config)))
     return 0
 
 
@@ -87,8 +87,8 @@ def vehicle_add(args) -> int:
         raise InputError(str(exc)) from None
     if args.vehicle_class in ("resident", "family") and args.person is None:
         raise InputError(f"a {args.vehicle_class} vehicle needs its owner: add --person ID")
-    with open_registry(config, write=True) as registry:
-        created = registry.vehicles.upsert(plate, args.vehicle_class, args.person, valid_until=valid_until)
+    with open_registry(config, write=True) as store:
+        created = store.vehicles.upsert(plate, args.vehicle_class, args.person, valid_until=valid_until)
     emit({"plate": plate, "class": args.vehicle_class, "created": created})
     return 0
 
@@ -101,8 +101,8 @@ def vehicle_remove(args) -> int:
         plate = parse_plate(args.plate).text
     except InvalidPlate as exc:
         raise InputError(str(exc)) from None
-    with open_registry(config, write=True) as registry:
-        registry.vehicles.remove(plate)
+    with open_registry(config, write=True) as store:
+        store.vehicles.remove(plate)
     emit({"plate": plate, "removed": True})
     return 0
 
@@ -111,9 +111,9 @@ def import_file(args) -> int:
     from edge.registry.importer import ImportRejected, import_csv
 
     config = load(args)
-    with open_registry(config, write=True) as registry:
+    with open_registry(config, write=True) as store:
         try:
-            result = import_csv(registry, args.csv, enroller_factory=lambda: _enroller(config))
+            result = import_csv(store, args.csv, enroller_factory=lambda: _enroller(config))
         except ImportRejected as exc:
             raise InputError(f"{args.csv}: nothing imported, {len(exc.problems)} problem(s):\n{exc}") from None
     emit(result)
@@ -125,12 +125,12 @@ def query(args) -> int:
     from edge.registry.query import query_person, query_plate
 
     config = load(args)
-    with open_registry(config) as registry:
+    with open_registry(config) as store:
         try:
             if args.plate:
-                emit(query_plate(registry, config, args.plate))
+                emit(query_plate(store, config, args.plate))
             else:
-                emit(query_person(registry, config, args.person))
+                emit(query_person(store, config, args.person))
         except InvalidPlate as exc:
             raise InputError(str(exc)) from None
     return 0

@@ -38,7 +38,7 @@ class QrProcessor(Processor):
         return None if self.consensus.add(self.cam.lane, code.text, shot.mono) is None else code
 
     def request(self, code, shot: Shot) -> dict | None:
-        check = check_pass(code.text, self.pass_key, self.recognizers.registry)
+        check = check_pass(code.text, self.pass_key, self.recognizers.store)
         if check.claim is None:
             _LOG.debug("camera %s: ignored a QR code that is not a gate-edge pass", self.cam.id)
             return None

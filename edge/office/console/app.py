@@ -391,9 +391,9 @@ def create_app(console) -> Starlette:
         for name in sorted(set(config.gates) | set(heard)):
             seen = heard.get(name)
             status = seen["status"] if seen else {}
-            registry = status.get("registry") or None
-            current = bool(registry and registry.get("synced") and registry.get("epoch") == epoch
-                           and registry.get("version") == version)
+            synced = status.get("registry") or None
+            current = bool(synced and synced.get("synced") and synced.get("epoch") == epoch
+                           and synced.get("version") == version)
             gates.append({
                 "gate": name, "expected": name in config.gates,
                 "state": (seen or {}).get("state") or ("unknown" if seen else "never heard"),
@@ -403,7 +403,7 @@ def create_app(console) -> Starlette:
                 "version": status.get("version"), "cameras": status.get("cameras") or {},
                 "barriers": status.get("barriers") or {}, "outbox": status.get("outbox"),
                 "clock_offset_s": status.get("clock_offset_s"), "parking": status.get("parking"),
-                "registry": registry, "registry_current": current,
+                "registry": synced, "registry_current": current,
                 "status_problem": seen.get("problem") if seen else None,  # state "unreadable": why
             })
         return {"office_registry": {"epoch": epoch, "version": version}, "gates": gates}
