@@ -25,7 +25,7 @@ def check_config(args) -> int:
     for warning in getattr(config, "warnings", []):
         print(warning, file=sys.stderr)
     if not getattr(config, "is_office", False):
-        from edge.gate.identity import line_of, stored_identity_problem
+        from edge.site.identity import line_of, stored_identity_problem
 
         problem = stored_identity_problem(config)
         if problem:

@@ -20,9 +20,11 @@ from __future__ import annotations
 import json
 import time
 
-from edge.cli.commands import UsageError
-
 ADOPTED_KEY = "adopted:person:{}"
+
+
+class AdoptError(Exception):
+    """Why a gate's registry cannot be adopted as asked; nothing was changed (the command line exits 2)."""
 
 
 def adopt_gate(office_config, gate_config) -> dict:
@@ -30,13 +32,13 @@ def adopt_gate(office_config, gate_config) -> dict:
     from edge.store import Store
 
     if gate_config.site_mode:
-        raise UsageError(f"gate {gate_config.gate} already follows a site registry (registry.source: site); "
+        raise AdoptError(f"gate {gate_config.gate} already follows a site registry (registry.source: site); "
                          "adopt reads a local gate's registry before it is switched")
     if gate_config.site != office_config.site:
-        raise UsageError(f"gate {gate_config.gate} belongs to site {gate_config.site!r}, the office to "
+        raise AdoptError(f"gate {gate_config.gate} belongs to site {gate_config.site!r}, the office to "
                          f"{office_config.site!r}")
     if not gate_config.database.exists():
-        raise UsageError(f"{gate_config.database}: no such database; copy the gate's registry.db here and point "
+        raise AdoptError(f"{gate_config.database}: no such database; copy the gate's registry.db here and point "
                          "the gate config's database: at it")
     encoder = office_config.site_settings.face_encoder
     keep_photos = office_config.enrolment.keep_photos
@@ -44,7 +46,7 @@ def adopt_gate(office_config, gate_config) -> dict:
     with Store(gate_config.database) as gate, open_office_store(office_config)[0] as office:
         done = office.kv_get(f"adopted_gate:{gate_config.gate}")
         if done:
-            raise UsageError(f"gate {gate_config.gate}'s registry was adopted already ({done})")
+            raise AdoptError(f"gate {gate_config.gate}'s registry was adopted already ({done})")
         ids, must_reenrol = {}, []
         with office.transaction():
             for person in gate.people.all():
@@ -66,7 +68,7 @@ def adopt_gate(office_config, gate_config) -> dict:
             vehicles = gate.vehicles.all()
             taken = [v["plate"] for v in vehicles if office.vehicles.get(v["plate"]) is not None]
             if taken:  # the office's record of a plate is never overwritten silently
-                raise UsageError(f"the office already registers {len(taken)} of the gate's plates "
+                raise AdoptError(f"the office already registers {len(taken)} of the gate's plates "
                                  f"({', '.join(taken[:10])}); remove them at the office or at the gate first; "
                                  "nothing was adopted")
             for vehicle in vehicles:

@@ -293,8 +293,8 @@ class Replica:
                                f"gate runs '{self.encoder_name}': set recognition.face.encoder: {site_encoder}")
 
     def _check_identity(self, settings: dict) -> None:
-        """Our identity key against the one the office lists for us (``edge.gate.identity``)."""
-        from edge.gate.identity import identity_problem
+        """Our identity key against the one the office lists for us (``edge.site.identity``)."""
+        from edge.site.identity import identity_problem
 
         problem = identity_problem(self.config.gate, self.signer, settings)
         if problem:

@@ -39,13 +39,16 @@ def office(args) -> int:
 
 def adopt(args) -> int:
     from edge.config import load_config
-    from edge.office.adopt import adopt_gate
+    from edge.office.adopt import AdoptError, adopt_gate
 
     config = _office_config(args)
     gate_config = load_config(args.gate_config)
     if gate_config.is_office:
         raise UsageError(f"{args.gate_config} is an office config, not a gate's")
-    emit(adopt_gate(config, gate_config))
+    try:
+        emit(adopt_gate(config, gate_config))
+    except AdoptError as exc:
+        raise UsageError(str(exc)) from None
     return 0
 
 
