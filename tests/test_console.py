@@ -364,7 +364,7 @@ def send_until_answered(site, client, path: str, content_type: str, total: int, 
     import socket
     from urllib.parse import urlsplit
 
-    from edge.office.console.app import COOKIE
+    from edge.office.console.guard import COOKIE
 
     url = urlsplit(site.url)
     lines = [f"POST {path} HTTP/1.1", f"Host: {url.netloc}", f"Content-Type: {content_type}",
@@ -572,7 +572,7 @@ def contrast(foreground: str, background: str) -> float:
 def test_every_text_and_indicator_colour_has_a_contrast_of_4_5_or_more():
     """console.css lists each colour on each background it is shown on with its ratio: every ratio is
     right and at least 4.5:1, and every colour the rules use as text or background is in that list."""
-    from edge.office.console.app import HERE
+    from edge.office.console.context import HERE
 
     css = (HERE / "static" / "console.css").read_text()
     table = re.findall(r"(#[0-9a-f]{3,6})\s+on\s+(#[0-9a-f]{3,6})\s+([0-9.]+):1", css)

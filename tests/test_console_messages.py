@@ -97,7 +97,7 @@ def test_every_error_the_console_writes_has_a_chinese_translation(where, templat
 
 
 def test_the_body_size_guard_s_answers_have_chinese_too():
-    from edge.office.console.app import MAX_FORM_BYTES, BodyTooLarge
+    from edge.office.console.guard import MAX_FORM_BYTES, BodyTooLarge
     from edge.office.console.i18n import error_message
     from edge.office.console.uploads import MAX_BODY_BYTES
 

@@ -471,7 +471,8 @@ def test_the_passes_page_issues_a_pass_to_print(site, guard):
 def test_an_office_without_a_pass_key_says_so(site):
     import asyncio
 
-    from edge.office.console.app import COOKIE, SESSION_TTL_S, _hash, create_app
+    from edge.office.console.app import create_app
+    from edge.office.console.guard import COOKIE, SESSION_TTL_S, session_hash
     from edge.office.console.users import UsersFile
 
     store = site.office.store
@@ -479,7 +480,7 @@ def test_an_office_without_a_pass_key_says_so(site):
                               clock=time.time)
     token, csrf = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
     admin = UsersFile(site.office.config.console.users_file).credential("admin1")  # the session lasts while it holds
-    store.console.add_session(_hash(token), "admin1", "admin", csrf, time.time(), SESSION_TTL_S, admin)
+    store.console.add_session(session_hash(token), "admin1", "admin", csrf, time.time(), SESSION_TTL_S, admin)
     before = counts(site)
 
     async def ask():
@@ -492,7 +493,7 @@ def test_an_office_without_a_pass_key_says_so(site):
     try:
         issue, page = asyncio.run(ask())
     finally:
-        store.console.end_session(_hash(token))
+        store.console.end_session(session_hash(token))
     assert issue.status_code == 409 and "passes.signing_key_file" in issue.json()["error"]
     assert "没有配置通行证密钥" in page.text and 'name="valid_hours"' not in page.text
     assert counts(site) == before

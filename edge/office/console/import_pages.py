@@ -15,10 +15,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from edge.office.console.context import ConsoleContext
 from edge.office.console.uploads import (
     MAX_CSV_BYTES,
     MAX_IMPORT_PHOTOS,
     MAX_PHOTO_BYTES,
+    Enrolment,
     check_length,
     files_of,
     hide,
@@ -29,16 +31,28 @@ from edge.office.console.uploads import (
 from edge.registry.importer import PEOPLE_COLUMNS, VEHICLE_COLUMNS
 
 
-def routes(kit) -> list[Route]:
-    async def page(request: Request) -> Response:
-        kit.need_role(request, "admin")
-        return kit.page(request, "import.html", people_columns=",".join(PEOPLE_COLUMNS),
-                        vehicle_columns=",".join(VEHICLE_COLUMNS))
+def routes(ctx: ConsoleContext, enrolment: Enrolment) -> list[Route]:
+    sheets = Import(ctx, enrolment)
+    return [Route("/import", sheets.page), Route("/api/import", sheets.api_import, methods=["POST"])]
 
-    async def api_import(request: Request) -> Response:
+
+class Import:
+    """A people.csv or vehicles.csv with its photos, imported whole or not at all (admins)."""
+
+    def __init__(self, ctx: ConsoleContext, enrolment: Enrolment):
+        self.ctx = ctx
+        self.enrolment = enrolment
+
+    async def page(self, request: Request) -> Response:
+        self.ctx.need_role(request, "admin")
+        return self.ctx.page(request, "import.html", people_columns=",".join(PEOPLE_COLUMNS),
+                             vehicle_columns=",".join(VEHICLE_COLUMNS))
+
+    async def api_import(self, request: Request) -> Response:
         from edge.registry.importer import ImportRejected, import_csv
 
-        user = kit.need_role(request, "admin", write=("import", None))
+        ctx, enrolment = self.ctx, self.enrolment
+        user = ctx.need_role(request, "admin", write=("import", None))
         check_length(request)
         if not request.headers.get("content-type", "").startswith("multipart/form-data"):
             raise HTTPException(415, "send multipart/form-data: the CSV as csv, its photos as photo")
@@ -50,27 +64,25 @@ def routes(kit) -> list[Route]:
             if len(photos) > MAX_IMPORT_PHOTOS:
                 raise HTTPException(400, f"photo: at most {MAX_IMPORT_PHOTOS} photos in one import")
             csv_name = safe_name(sheets[0].filename or "upload.csv", "csv").rsplit("/", 1)[-1]
-            with private_folder(kit.uploads) as folder:
+            with private_folder(enrolment.uploads) as folder:
                 path = await save(sheets[0], folder, csv_name, MAX_CSV_BYTES, "csv")
                 for upload in photos:
                     await save(upload, folder, safe_name(upload.filename, "photo"), MAX_PHOTO_BYTES, "photo")
 
                 def run():
-                    with kit.enroller.lock:  # the import enrols with the shared models, one at a time
-                        return import_csv(kit.store, path, enroller_factory=kit.enroller.get)
+                    with enrolment.enroller.lock:  # the import enrols with the shared models, one at a time
+                        return import_csv(ctx.store, path, enroller_factory=enrolment.enroller.get)
 
                 try:
-                    result = await kit.console.run_blocking(run)
+                    result = await ctx.run_blocking(run)
                 except ImportRejected as exc:
                     problems = [hide(folder, p) for p in exc.problems]
-                    kit.audit(user, "import", csv_name, {"problems": len(problems), "photos": len(photos)},
+                    ctx.audit(user, "import", csv_name, {"problems": len(problems), "photos": len(photos)},
                               "refused")
-                    return kit.error(request, 400, f"{csv_name}: nothing imported, {len(problems)} problem(s)",
+                    return ctx.error(request, 400, f"{csv_name}: nothing imported, {len(problems)} problem(s)",
                                      problems=problems)
-        kit.audit(user, "import", csv_name, {"kind": result["kind"], "created": len(result["created"]),
+        ctx.audit(user, "import", csv_name, {"kind": result["kind"], "created": len(result["created"]),
                                              "updated": len(result["updated"]),
                                              "templates": result.get("templates", 0)}, "ok")
-        kit.published()
+        ctx.published()
         return JSONResponse(result)
-
-    return [Route("/import", page), Route("/api/import", api_import, methods=["POST"])]

@@ -13,7 +13,7 @@ a ``passes:`` section the office cannot issue and says so (409). Who may do what
 - a guard issues a visitor's pass of at most ``GUARD_MAX_VALID_HOURS`` and revokes the passes they
   issued here (the audit table records who issued each pass).
 Each issue and revocation is audited, and so is each one refused to a guard (403, outcome "refused"),
-as every console write is (``app``'s audit rule).
+as every console write is (``guard``'s audit rule).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from edge.office.console import fields
+from edge.office.console.context import ConsoleContext
 from edge.timeutil import iso
 
 # A guard at the lodge lets a visitor in for the day (a relative, a carer, a delivery van): 24 hours
@@ -39,8 +40,8 @@ PRESET_HOURS = (2, 4, 8, 24, 72, 168, 720, 2160, 8784)  # the issue form's choic
 _PASS_ID = re.compile(r"^[0-9a-f]{12}$")
 
 
-def routes(kit) -> list[Route]:
-    passes = Passes(kit)
+def routes(ctx: ConsoleContext) -> list[Route]:
+    passes = Passes(ctx)
     return [
         Route("/api/passes", passes.api_list, methods=["GET"]),
         Route("/api/passes", passes.api_issue, methods=["POST"]),
@@ -51,17 +52,19 @@ def routes(kit) -> list[Route]:
 
 
 class Passes:
-    def __init__(self, kit):
-        self.kit = kit
+    """The QR passes issued here: list, issue (JSON and the printable page), revoke."""
+
+    def __init__(self, ctx: ConsoleContext):
+        self.ctx = ctx
 
     # -- reading -----------------------------------------------------------------------------
     def data(self, rows: list[dict] | None = None) -> list[dict]:
         """The passes (``rows`` of ``store.passes``; all of them, newest first, by default) as the API gives them."""
-        store, zone = self.kit.store, self.kit.zone
+        store, zone = self.ctx.store, self.ctx.zone
         rows = list(reversed(store.passes.all())) if rows is None else rows
         people = store.console.names(r["person_id"] for r in rows)
         issuers = store.console.actors("pass_issue", (f"pass:{r['pass_id']}" for r in rows))
-        now = self.kit.console.clock()
+        now = self.ctx.now()
         out = []
         for r in rows:
             person = people.get(r["person_id"])
@@ -77,7 +80,7 @@ class Passes:
 
     def bound(self, user: dict) -> int | None:
         """The longest pass ``user`` may issue (hours), or None when this office cannot issue passes."""
-        section = self.kit.config.passes
+        section = self.ctx.config.passes
         if section is None:
             return None
         limit = section.max_valid_hours
@@ -94,9 +97,9 @@ class Passes:
         """Check, sign, record and audit one pass; the answer carries the token and its QR image."""
         from edge.registry.passes import PassError, issue_token, pass_issuer, record_pass
 
-        kit, store = self.kit, self.kit.store
+        ctx, store = self.ctx, self.ctx.store
         try:
-            key = pass_issuer(kit.config)
+            key = pass_issuer(ctx.config)
         except PassError as exc:
             raise HTTPException(409, f"this office cannot issue passes: {exc}") from None
         person_id = fields.whole(data.get("person_id"), "person_id")
@@ -106,7 +109,7 @@ class Passes:
         hours = fields.number(data.get("valid_hours"), "valid_hours")
         if hours is None:
             raise HTTPException(400, "valid_hours: how long the pass is valid, in hours")
-        limit = kit.config.passes.max_valid_hours
+        limit = ctx.config.passes.max_valid_hours
         if hours > limit:
             raise HTTPException(400, f"valid_hours: at most {limit} (passes.max_valid_hours)")
         if person_id is not None and store.people.find_by_id(person_id) is None:
@@ -118,31 +121,31 @@ class Passes:
                 raise HTTPException(409, f"{plate} is blocked: no pass opens the barrier for it")
         subject = {"person_id": person_id, "plate": plate, "valid_hours": hours}
         if hours > self.bound(user):
-            kit.audit(user, "pass_issue", None, subject, "refused")
+            ctx.audit(user, "pass_issue", None, subject, "refused")
             raise HTTPException(403, f"a guard may issue passes of up to {GUARD_MAX_VALID_HOURS} hours; "
                                      "a longer pass is issued by an admin")
-        token, claim = issue_token(key, person_id=person_id, plate=plate, valid_hours=hours, now=kit.console.clock())
+        token, claim = issue_token(key, person_id=person_id, plate=plate, valid_hours=hours, now=ctx.now())
         png = qr_png(token)
         with store.transaction():
             record_pass(store, claim)
-            kit.audit(user, "pass_issue", f"pass:{claim.pass_id}",
-                      {**subject, "valid_until": iso(claim.valid_until, kit.zone)}, "ok")
+            ctx.audit(user, "pass_issue", f"pass:{claim.pass_id}",
+                      {**subject, "valid_until": iso(claim.valid_until, ctx.zone)}, "ok")
         person = store.people.find_by_id(person_id) if person_id is not None else None
         return {"pass_id": claim.pass_id, "subject": claim.subject(),
                 "person": {"name": person["name"], "unit": person["unit"]} if person else None,
-                "issued": iso(claim.issued, kit.zone), "valid_until": iso(claim.valid_until, kit.zone),
+                "issued": iso(claim.issued, ctx.zone), "valid_until": iso(claim.valid_until, ctx.zone),
                 "valid_hours": hours, "token": token, "qr_png_base64": base64.b64encode(png).decode("ascii")}
 
     async def api_issue(self, request: Request) -> Response:
-        user = self.kit.need_role(request, "guard", "admin", write=("pass_issue", None))
-        return JSONResponse(self.issue(user, await self.kit.body_of(request)), status_code=201)
+        user = self.ctx.need_role(request, "guard", "admin", write=("pass_issue", None))
+        return JSONResponse(self.issue(user, await self.ctx.body_of(request)), status_code=201)
 
     async def api_revoke(self, request: Request) -> Response:
         from edge.registry.passes import revoke_pass
 
-        kit, store = self.kit, self.kit.store
+        ctx, store = self.ctx, self.ctx.store
         pass_id = request.path_params["pass_id"]
-        user = kit.need_role(request, "guard", "admin", write=("pass_revoke", f"pass:{pass_id}"))
+        user = ctx.need_role(request, "guard", "admin", write=("pass_revoke", f"pass:{pass_id}"))
         if not _PASS_ID.match(pass_id):
             raise HTTPException(400, f"pass id: {pass_id!r} is not a pass id (12 hexadecimal digits)")
         found = store.passes.get(pass_id)
@@ -152,22 +155,22 @@ class Passes:
         if row["state"] == "revoked":
             raise HTTPException(409, f"pass {pass_id} is already revoked")
         if not self.may_revoke(user, row):
-            kit.audit(user, "pass_revoke", f"pass:{pass_id}", {"issued_by": row["issued_by"]}, "refused")
+            ctx.audit(user, "pass_revoke", f"pass:{pass_id}", {"issued_by": row["issued_by"]}, "refused")
             raise HTTPException(403, "a guard may revoke only the passes they issued; ask an admin")
         with store.transaction():
-            revoke_pass(store, pass_id, kit.console.clock())
-            kit.audit(user, "pass_revoke", f"pass:{pass_id}", {"subject": row["subject"]}, "ok")
-        kit.published()
+            revoke_pass(store, pass_id, ctx.now())
+            ctx.audit(user, "pass_revoke", f"pass:{pass_id}", {"subject": row["subject"]}, "ok")
+        ctx.published()
         return JSONResponse({"pass_id": pass_id, "revoked": True})
 
     # -- pages -------------------------------------------------------------------------------
     def list_page(self, request: Request, error: str | None = None, status: int = 200) -> Response:
-        kit = self.kit
-        user = kit.user_of(request)
+        ctx = self.ctx
+        user = ctx.user_of(request)
         bound = self.bound(user)
         rows = self.data()
-        people = sorted(kit.store.people.all(), key=lambda p: (p["unit"], p["name"]))
-        response = kit.page(request, "passes.html", passes=rows, people=people, bound=bound, error=error,
+        people = sorted(ctx.store.people.all(), key=lambda p: (p["unit"], p["name"]))
+        response = ctx.page(request, "passes.html", passes=rows, people=people, bound=bound, error=error,
                             presets=[h for h in PRESET_HOURS if bound and h <= bound],
                             revocable={r["pass_id"] for r in rows if self.may_revoke(user, r)})
         response.status_code = status
@@ -177,13 +180,13 @@ class Passes:
         return self.list_page(request)
 
     async def page_issue(self, request: Request) -> Response:
-        user = self.kit.need_role(request, "guard", "admin", write=("pass_issue", None))
-        data = await self.kit.body_of(request)  # a body past its bound is the console's 413, not the form's
+        user = self.ctx.need_role(request, "guard", "admin", write=("pass_issue", None))
+        data = await self.ctx.body_of(request)  # a body past its bound is the console's 413, not the form's
         try:
             issued = self.issue(user, data)
         except HTTPException as exc:
             return self.list_page(request, str(exc.detail), exc.status_code)
-        return self.kit.page(request, "pass_print.html", issued=issued)
+        return self.ctx.page(request, "pass_print.html", issued=issued)
 
 
 def qr_png(token: str) -> bytes:

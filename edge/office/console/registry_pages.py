@@ -7,7 +7,7 @@
     GET  /people · /vehicles    the same data, the forms, and each gate's registry sync state
     GET  /registry/sync         that state alone (an HTML fragment the pages fetch again every few seconds)
 
-Writes need the ``admin`` role and are audited, as every console write is (``app``'s audit rule): done
+Writes need the ``admin`` role and are audited, as every console write is (``guard``'s audit rule): done
 ("ok"), or refused for the user's role (a guard's write: 403, outcome "refused", with the target the
 request named and nothing it sent). Every change goes through the store, whose registry
 publisher signs it and queues it for every gate; the MQTT link is woken to send it at once. Face
@@ -24,9 +24,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from edge.office.console import fields, import_pages, pass_pages
+from edge.office.console.context import ConsoleContext
+from edge.office.console.gate_pages import Gates
 from edge.office.console.uploads import (
     MAX_PHOTO_BYTES,
     MAX_PHOTOS_PER_PERSON,
+    Enrolment,
     SharedEnroller,
     check_length,
     clear_uploads,
@@ -41,19 +44,16 @@ from edge.store import VEHICLE_CLASSES
 from edge.store.people import NAME_MAX, PHONE_MAX, UNIT_MAX, person_problems
 
 VEHICLE_FIELDS = ("plate", "class", "person_id", "valid_from", "valid_until")  # what the console sets
-SYNC_FIELDS = ("gate", "expected", "state", "silent", "age_s", "registry", "registry_current")  # of gates_data()
+SYNC_FIELDS = ("gate", "expected", "state", "silent", "age_s", "registry", "registry_current")  # of Gates.data()
 
 
-def routes(kit) -> list[Route]:
-    kit.enroller = SharedEnroller(kit.config)
-    kit.uploads = uploads_dir(kit.config)
-    clear_uploads(kit.uploads)  # photos a killed office left behind
-    kit.published = lambda: kit.office.link.wake() if kit.office.link is not None else None
-    kit.sync_data = lambda: sync_data(kit)
-    people, vehicles = People(kit), Vehicles(kit)
+def routes(ctx: ConsoleContext) -> list[Route]:
+    enrolment = Enrolment(SharedEnroller(ctx.config), uploads_dir(ctx.config))
+    clear_uploads(enrolment.uploads)  # photos a killed office left behind
+    people, vehicles = People(ctx, enrolment), Vehicles(ctx)
 
     async def sync_fragment(request: Request) -> Response:
-        return kit.page(request, "_registry_sync.html", sync=kit.sync_data())
+        return ctx.page(request, "_registry_sync.html", sync=sync_data(ctx))
 
     return [
         Route("/api/people", people.api_list, methods=["GET"]),
@@ -65,16 +65,16 @@ def routes(kit) -> list[Route]:
         Route("/people", people.page),
         Route("/vehicles", vehicles.page),
         Route("/registry/sync", sync_fragment),
-        *import_pages.routes(kit),
-        *pass_pages.routes(kit),
+        *import_pages.routes(ctx, enrolment),
+        *pass_pages.routes(ctx),
     ]
 
 
-def sync_data(kit) -> dict:
-    """The office's registry position and each gate's copy of it (``gates_data``: one owner of that fact)."""
-    gates = kit.gates_data()
-    return {"office_registry": gates["office_registry"], "people": kit.store.people.count(),
-            "vehicles": kit.store.vehicles.count(),
+def sync_data(ctx: ConsoleContext) -> dict:
+    """The office's registry position and each gate's copy of it (``Gates.data``: one owner of that fact)."""
+    gates = Gates(ctx).data()
+    return {"office_registry": gates["office_registry"], "people": ctx.store.people.count(),
+            "vehicles": ctx.store.vehicles.count(),
             "gates": [{k: g[k] for k in SYNC_FIELDS} for g in gates["gates"]]}
 
 
@@ -86,8 +86,11 @@ def person_id_of(value) -> int:
 
 
 class People:
-    def __init__(self, kit):
-        self.kit = kit
+    """The people registered: list, register (with face photos), erase."""
+
+    def __init__(self, ctx: ConsoleContext, enrolment: Enrolment):
+        self.ctx = ctx
+        self.enrolment = enrolment
 
     def data(self) -> list[dict]:
         return [{"person_id": p["id"], "name": p["name"], "unit": p["unit"], "phone": p["phone"],
@@ -95,14 +98,14 @@ class People:
                  "face_consent": p["face_consent_at"] is not None, "face_consent_at": p["face_consent_at"],
                  "templates": p["templates"], "plates": sorted(p["plates"].split(",")) if p["plates"] else [],
                  "registered_at": p["created_at"]}
-                for p in self.kit.store.people.all()]
+                for p in self.ctx.store.people.all()]
 
     async def api_list(self, request: Request) -> Response:
         return JSONResponse(self.data())
 
     async def page(self, request: Request) -> Response:
-        return self.kit.page(request, "people.html", people=self.data(), sync=self.kit.sync_data(),
-                             max_photos=MAX_PHOTOS_PER_PERSON, keep_photos=self.kit.config.enrolment.keep_photos)
+        return self.ctx.page(request, "people.html", people=self.data(), sync=sync_data(self.ctx),
+                             max_photos=MAX_PHOTOS_PER_PERSON, keep_photos=self.ctx.config.enrolment.keep_photos)
 
     @staticmethod
     def fields(data: dict) -> dict:
@@ -115,11 +118,11 @@ class People:
                 "face_consent": fields.flag(data, "face_consent")}
 
     async def api_add(self, request: Request) -> Response:
-        kit = self.kit
-        user = kit.need_role(request, "admin", write=("person_add", None))
+        ctx = self.ctx
+        user = ctx.need_role(request, "admin", write=("person_add", None))
         check_length(request)
         if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-            return await self.add(user, self.fields(await kit.body_of(request)), [], None)
+            return await self.add(user, self.fields(await ctx.body_of(request)), [], None)
         async with request.form(max_files=MAX_PHOTOS_PER_PERSON + 1, max_fields=50) as form:
             data = {k: v for k, v in form.multi_items() if not isinstance(v, UploadFile) and k != "csrf_token"}
             person = self.fields(data)
@@ -129,7 +132,7 @@ class People:
             if photos and not person["face_consent"]:
                 raise HTTPException(400, "face_consent: face photos need the person's consent to face recognition "
                                          "(tick it, or register without photos: a QR pass is the alternative)")
-            with private_folder(kit.uploads) as folder:
+            with private_folder(self.enrolment.uploads) as folder:
                 paths = []
                 for number, upload in enumerate(photos, 1):
                     try:
@@ -145,41 +148,41 @@ class People:
         """Templates first (every photo checked; nothing written if one is refused), then one transaction."""
         from edge.registry.enrol import EnrolmentError
 
-        kit, store = self.kit, self.kit.store
+        ctx, store = self.ctx, self.ctx.store
         self.not_registered(person)  # before the photos are enrolled for nothing
         templates, images, encoder = [], [], None
         if photos:
             def enrol():
-                with kit.enroller.lock:
-                    enroller = kit.enroller.get()
+                with self.enrolment.enroller.lock:
+                    enroller = self.enrolment.enroller.get()
                     return (*enroller.templates_for(photos), enroller.encoder_name)
 
             try:
-                templates, images, encoder = await kit.console.run_blocking(enrol)
+                templates, images, encoder = await ctx.run_blocking(enrol)
             except EnrolmentError as exc:
                 # The audit counts the photos; it keeps no file name (it may be the person's name).
-                kit.audit(user, "person_add", None, {"photos": len(photos), "refused": "photo"}, "refused")
+                ctx.audit(user, "person_add", None, {"photos": len(photos), "refused": "photo"}, "refused")
                 raise HTTPException(400, f"photo: {hide(folder, str(exc))}; nothing was stored") from None
         with store.transaction():
             self.not_registered(person)  # again, in the transaction: the same form sent twice at once
             person_id = store.people.add(person["name"], person["unit"], person["phone"], person["care_watch"],
                                          face_consent=person["face_consent"] or bool(templates))
             ids = store.templates.add(person_id, encoder, templates, images) if templates else []
-            kit.audit(user, "person_add", f"person:{person_id}",
+            ctx.audit(user, "person_add", f"person:{person_id}",
                       {"templates": len(ids), "care_watch": person["care_watch"],
                        "face_consent": person["face_consent"], "photos_kept": len(images)}, "ok")
-        kit.published()
+        ctx.published()
         return JSONResponse({"person_id": person_id, "template_ids": ids, "photos_kept": len(images)}, status_code=201)
 
     def not_registered(self, person: dict) -> None:
-        same = self.kit.store.people.find(person["unit"], person["name"])
+        same = self.ctx.store.people.find(person["unit"], person["name"])
         if same:
             raise HTTPException(409, f"{person['name']} in {person['unit']} is already registered "
                                      f"(person {same[0]['id']})")
 
     async def api_remove(self, request: Request) -> Response:
-        kit, store = self.kit, self.kit.store
-        user = kit.need_role(request, "admin", write=("person_remove", f"person:{request.path_params['person_id']}"))
+        ctx, store = self.ctx, self.ctx.store
+        user = ctx.need_role(request, "admin", write=("person_remove", f"person:{request.path_params['person_id']}"))
         person_id = person_id_of(request.path_params["person_id"])
         if store.people.find_by_id(person_id) is None:
             raise HTTPException(404, f"no person {person_id}")
@@ -187,42 +190,44 @@ class People:
             passes = [p["pass_id"] for p in store.passes.all()
                       if p["person_id"] == person_id and p["revoked_epoch"] is None]
             plates = [v["plate"] for v in store.vehicles.of_person(person_id)]
-            erased = store.people.remove(person_id, kit.console.clock())  # revokes their passes too
+            erased = store.people.remove(person_id, ctx.now())  # revokes their passes too
             answer = {**erased, "passes_revoked": passes, "vehicles_without_owner": plates}
             # No name, unit or phone in the audit: erasing someone erases them here too.
-            kit.audit(user, "person_remove", f"person:{person_id}", {k: v for k, v in answer.items()
+            ctx.audit(user, "person_remove", f"person:{person_id}", {k: v for k, v in answer.items()
                                                                       if k != "person_id"}, "ok")
-        kit.published()
+        ctx.published()
         return JSONResponse(answer)
 
 
 class Vehicles:
-    def __init__(self, kit):
-        self.kit = kit
+    """The vehicles registered: list, register or update, remove."""
+
+    def __init__(self, ctx: ConsoleContext):
+        self.ctx = ctx
 
     def data(self) -> list[dict]:
         from edge.rules.permits import permit_valid
 
-        kit = self.kit
-        rows = kit.store.vehicles.all()
-        owners = kit.store.console.names(v["person_id"] for v in rows)
-        now = kit.console.clock()
+        ctx = self.ctx
+        rows = ctx.store.vehicles.all()
+        owners = ctx.store.console.names(v["person_id"] for v in rows)
+        now = ctx.now()
         out = []
         for v in rows:
             owner = owners.get(v["person_id"])
             out.append({"plate": v["plate"], "class": v["class"], "person_id": v["person_id"],
                         "owner": {"name": owner["name"], "unit": owner["unit"]} if owner else None,
                         "valid_from": v["valid_from"], "valid_until": v["valid_until"],
-                        "valid_now": permit_valid(v, now, kit.zone), "registered_at": v["created_at"]})
+                        "valid_now": permit_valid(v, now, ctx.zone), "registered_at": v["created_at"]})
         return out
 
     async def api_list(self, request: Request) -> Response:
         return JSONResponse(self.data())
 
     async def page(self, request: Request) -> Response:
-        people = sorted(self.kit.store.people.all(), key=lambda p: (p["unit"], p["name"]))
-        return self.kit.page(request, "vehicles.html", vehicles=self.data(), people=people,
-                             classes=VEHICLE_CLASSES, sync=self.kit.sync_data())
+        people = sorted(self.ctx.store.people.all(), key=lambda p: (p["unit"], p["name"]))
+        return self.ctx.page(request, "vehicles.html", vehicles=self.data(), people=people,
+                             classes=VEHICLE_CLASSES, sync=sync_data(self.ctx))
 
     def given(self, data: dict) -> dict:
         """The plate and the fields the request gives, checked. A field given blank (or null) clears it; a
@@ -237,7 +242,7 @@ class Vehicles:
             vehicle["class"] = vehicle_class
         if "person_id" in data:
             person_id = fields.whole(data["person_id"], "person_id")
-            if person_id is not None and self.kit.store.people.find_by_id(person_id) is None:
+            if person_id is not None and self.ctx.store.people.find_by_id(person_id) is None:
                 raise HTTPException(400, f"person_id: no person {person_id}")
             vehicle["person_id"] = person_id
         for field in ("valid_from", "valid_until"):
@@ -267,32 +272,32 @@ class Vehicles:
     async def api_add(self, request: Request) -> Response:
         """Register a plate, or update a registered one: fields the request does not give keep their
         registered value (owner, class, validity); a field given blank or null is cleared."""
-        kit = self.kit
-        user = kit.need_role(request, "admin", write=("vehicle_add", None))
-        given = self.given(await kit.body_of(request))
+        ctx = self.ctx
+        user = ctx.need_role(request, "admin", write=("vehicle_add", None))
+        given = self.given(await ctx.body_of(request))
         plate = given["plate"]
-        with kit.store.transaction():
-            vehicle = self.merged(given, kit.store.vehicles.get(plate))
-            created = kit.store.vehicles.upsert(plate, vehicle["class"], vehicle["person_id"],
+        with ctx.store.transaction():
+            vehicle = self.merged(given, ctx.store.vehicles.get(plate))
+            created = ctx.store.vehicles.upsert(plate, vehicle["class"], vehicle["person_id"],
                                                 valid_from=vehicle["valid_from"], valid_until=vehicle["valid_until"],
                                                 keep=("documents",))
-            kit.audit(user, "vehicle_add", f"vehicle:{plate}",
+            ctx.audit(user, "vehicle_add", f"vehicle:{plate}",
                       {**{k: vehicle[k] for k in VEHICLE_FIELDS if k != "plate"},
                        "given": [k for k in VEHICLE_FIELDS if k in given and k != "plate"], "created": created}, "ok")
-        kit.published()
-        row = kit.store.vehicles.get(plate)
+        ctx.published()
+        row = ctx.store.vehicles.get(plate)
         return JSONResponse({**{k: row[k] for k in VEHICLE_FIELDS}, "created": created},
                             status_code=201 if created else 200)
 
     async def api_remove(self, request: Request) -> Response:
-        kit = self.kit
-        user = kit.need_role(request, "admin", write=("vehicle_remove", f"vehicle:{request.path_params['plate']}"))
+        ctx = self.ctx
+        user = ctx.need_role(request, "admin", write=("vehicle_remove", f"vehicle:{request.path_params['plate']}"))
         plate = fields.plate(request.path_params["plate"])
-        if kit.store.vehicles.get(plate) is None:
+        if ctx.store.vehicles.get(plate) is None:
             raise HTTPException(404, f"no vehicle {plate}")
-        with kit.store.transaction():
-            kit.store.vehicles.remove(plate)
-            kit.audit(user, "vehicle_remove", f"vehicle:{plate}", {}, "ok")
-        kit.published()
+        with ctx.store.transaction():
+            ctx.store.vehicles.remove(plate)
+            ctx.audit(user, "vehicle_remove", f"vehicle:{plate}", {}, "ok")
+        ctx.published()
         return JSONResponse({"plate": plate, "removed": True})
 

@@ -21,6 +21,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.datastructures import UploadFile
@@ -36,7 +37,7 @@ _PART = re.compile(r"^\w[\w .()+-]{0,99}$")  # \w: letters of every script, digi
 
 def check_length(request) -> None:
     """413 before reading a body that says it is larger than any upload the console accepts. A body that
-    does not say (chunked) is counted as it arrives by the console's ``Guard`` (``app.body_limit``)."""
+    does not say (chunked) is counted as it arrives by the console's ``Guard`` (``guard.body_limit``)."""
     from edge.office.console.fields import digits
 
     length = digits((request.headers.get("content-length") or "").strip())
@@ -132,3 +133,12 @@ class SharedEnroller:
 
             self._enroller = Enroller(self.config.recognition.face)
         return self._enroller
+
+
+@dataclass
+class Enrolment:
+    """What turns uploaded photos into face templates, shared by the people's form and the CSV import: the
+    office's enroller (one enrolment at a time) and the folder the photos wait in (``uploads_dir``)."""
+
+    enroller: SharedEnroller
+    uploads: Path

@@ -1,0 +1,110 @@
+"""The console's alerts (DESIGN 6.5): care-watch residents not seen, and device alerts, first on the console.
+
+    GET  /api/alerts?state=open|all        care-watch alerts first, newest first (open, the default:
+                                           raised and not acknowledged)
+    POST /api/alerts/<alert_id>/ack        {"note"}: acknowledged (guards and admins), audited, announced
+    GET  /alerts                           the page: care-watch alerts, device alerts, the last acknowledged
+
+A care-watch alert carries the person, when and where they were last seen and the hours since; a device
+alert its gate and device ("<gate>:<device>"; the office's own, a gate silent, is "<device>").
+"""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from edge.office.console.context import ConsoleContext
+from edge.office.console.fields import digits
+from edge.timeutil import iso, parse_iso
+
+
+def routes(ctx: ConsoleContext) -> list[Route]:
+    alerts = Alerts(ctx)
+    return [
+        Route("/api/alerts", alerts.api_list),
+        Route("/api/alerts/{alert_id}/ack", alerts.api_ack, methods=["POST"]),
+        Route("/alerts", alerts.page),
+    ]
+
+
+class Alerts:
+    """The alerts as the API and the page show them, and their acknowledgement."""
+
+    def __init__(self, ctx: ConsoleContext):
+        self.ctx = ctx
+
+    def data(self, state: str) -> list[dict]:
+        ctx, zone = self.ctx, self.ctx.zone
+        now = ctx.now()
+        gate_names = set(ctx.config.gates) | set(ctx.store.gates.all())
+        rows = []
+        for a in ctx.store.console.alerts(open_only=state == "open"):
+            row = {"alert_id": a["alert_id"], "kind": a["kind"], "subject": a["subject"], "state": a["state"],
+                   "raised": iso(a["raised_epoch"], zone), "detail": a["detail"],
+                   "cleared": iso(a["cleared_epoch"], zone) if a["cleared_epoch"] else None,
+                   "ack": ({"by": a["acked_by"], "note": a["ack_note"], "ts": iso(a["acked_epoch"], zone)}
+                           if a["acked_epoch"] else None)}
+            if a["kind"] == "inactivity":
+                row.update(self.unseen(a, now))
+            else:  # a gate's alert is "<gate>:<device>"; the office's own (a gate silent) is "<device>"
+                gate, _, name = a["subject"].partition(":")
+                row["gate"], row["device"] = (gate, name) if gate in gate_names else (None, a["subject"])
+            rows.append(row)
+        return rows
+
+    def unseen(self, alert: dict, now: float) -> dict:
+        """A care-watch alert's person, and when and where they were last seen."""
+        pid = alert["person_id"] if alert["person_id"] is not None else _person_id(alert["subject"])
+        seen = self.ctx.store.sightings.get(f"person:{pid}") if pid is not None else None
+        last_epoch = seen["ts_epoch"] if seen else _epoch(alert["detail"])
+        return {"person": {"person_id": pid, "name": alert["person_name"], "unit": alert["person_unit"],
+                           "phone": alert["person_phone"]},
+                "last_seen": iso(last_epoch, self.ctx.zone) if last_epoch else None,
+                "last_gate": seen["gate"] if seen else None,
+                "hours_unseen": round((now - last_epoch) / 3600, 1) if last_epoch else None}
+
+    async def api_list(self, request: Request) -> Response:
+        state = request.query_params.get("state", "open")
+        if state not in ("open", "all"):
+            raise HTTPException(400, "state: open or all")
+        return JSONResponse(self.data(state))
+
+    async def api_ack(self, request: Request) -> Response:
+        ctx, store = self.ctx, self.ctx.store
+        alert_id = request.path_params["alert_id"]
+        user = ctx.need_role(request, "guard", "admin", write=("ack", f"alert:{alert_id}"))
+        data = await ctx.body_of(request)
+        note = data.get("note")
+        if not isinstance(note, str) or not note.strip():
+            raise HTTPException(400, "note: say what was done (e.g. visited, all well)")
+        if len(note) > 500:
+            raise HTTPException(400, "note: at most 500 characters")
+        with store.transaction():
+            if not store.console.ack_alert(alert_id, ctx.now(), user["username"], note.strip()):
+                raise HTTPException(404, f"no alert {alert_id}")
+            ctx.audit(user, "ack", f"alert:{alert_id}", {"note": note.strip()}, "ok")
+        row = store.console.alert(alert_id)
+        ctx.console.broadcaster("ack", {"alert_id": alert_id, "by": user["username"], "note": note.strip()})
+        return JSONResponse({"ok": True, "alert_id": alert_id, "ack": {
+            "by": row["acked_by"], "note": row["ack_note"], "ts": iso(row["acked_epoch"], ctx.zone)}})
+
+    async def page(self, request: Request) -> Response:
+        rows = self.data("all")
+        open_rows = [a for a in rows if a["state"] == "raised" and a["ack"] is None]
+        return self.ctx.page(request, "alerts.html", care=[a for a in open_rows if a["kind"] == "inactivity"],
+                             devices=[a for a in open_rows if a["kind"] != "inactivity"],
+                             acked=[a for a in rows if a["ack"] is not None][:10])
+
+
+def _person_id(subject: str) -> int | None:
+    return digits(subject.removeprefix("person:"))
+
+
+def _epoch(text) -> float | None:
+    try:
+        return parse_iso(str(text))
+    except (TypeError, ValueError):
+        return None

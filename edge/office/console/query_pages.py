@@ -1,0 +1,63 @@
+"""The console's vehicle query (DESIGN 6.5): what ``gate-edge query`` answers, for a plate or a person.
+
+    GET /api/query?plate=P | ?person=ID     registration, permit, last seen, open session, fee due now
+                                            (``edge.registry.query``)
+    GET /query?plate=P                      the page: a plate's answer, or why there is none
+"""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from edge.office.console.context import ConsoleContext
+from edge.office.console.fields import digits
+
+
+def routes(ctx: ConsoleContext) -> list[Route]:
+    query = Query(ctx)
+    return [Route("/api/query", query.api_query), Route("/query", query.page)]
+
+
+class Query:
+    """The registry's answer for one plate or one person."""
+
+    def __init__(self, ctx: ConsoleContext):
+        self.ctx = ctx
+
+    def data(self, params) -> dict:
+        from edge.plates import InvalidPlate
+        from edge.registry.query import query_person, query_plate
+        from edge.store import RegistryError
+
+        store, config = self.ctx.store, self.ctx.config
+        plate, person = params.get("plate"), params.get("person")
+        if bool(plate) == bool(person):
+            raise HTTPException(400, "give one of plate=P or person=ID")
+        if plate:
+            try:
+                return query_plate(store, config, plate)
+            except InvalidPlate as exc:
+                raise HTTPException(400, str(exc)) from None
+        person_id = digits(person)
+        if person_id is None:
+            raise HTTPException(400, f"person: {person[:40]!r} is not a person id")
+        try:
+            return query_person(store, config, person_id)
+        except RegistryError as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    async def api_query(self, request: Request) -> Response:
+        return JSONResponse(self.data(request.query_params))
+
+    async def page(self, request: Request) -> Response:
+        answer, error = None, None
+        if request.query_params.get("plate"):
+            try:
+                answer = self.data({"plate": request.query_params["plate"]})
+            except HTTPException as exc:
+                error = exc.detail
+        return self.ctx.page(request, "query.html", answer=answer, error=error,
+                             plate=request.query_params.get("plate", ""))
