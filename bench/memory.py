@@ -1,5 +1,5 @@
 """Memory of the per-frame models over a stream of frames: glibc's defaults (naive) against
-``edge.memory.return_freed_memory`` (ours: what the daemon does), each in its own process, same frames.
+``edge.gate.memory.return_freed_memory`` (ours: what the daemon does), each in its own process, same frames.
 
 Frames: 1280x720 resizes of ../shared/data faces and plates, alternately through the face engine and
 the plate reader, ``--loops`` times. Prints RSS after loading, peak RSS, RSS at the end and the mean
@@ -23,7 +23,7 @@ MODES = ("naive", "ours")
 
 
 def measure(data: Path, loops: int, mode: str) -> dict:
-    from edge.memory import return_freed_memory
+    from edge.gate.memory import return_freed_memory
 
     if mode == "ours":
         return_freed_memory()

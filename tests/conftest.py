@@ -153,11 +153,11 @@ def config(minimal_config):
 
 
 @pytest.fixture
-def registry(tmp_path):
+def store(tmp_path):
     from edge.store import Store
 
-    with Store(tmp_path / "registry.db") as reg:
-        yield reg
+    with Store(tmp_path / "registry.db") as opened:
+        yield opened
 
 
 @pytest.fixture(scope="session")

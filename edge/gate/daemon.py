@@ -16,16 +16,14 @@ published directly, every command is answered.
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 import time
 
 from drivers.barriers import make_barriers
-from edge import sdnotify
 from edge.gate.controller import Gate
 from edge.gate.jobs import Jobs
+from edge.gate.memory import return_freed_memory
 from edge.gate.recognition import Recognizers
-from edge.memory import return_freed_memory
+from edge.lifecycle import Service
 from edge.rules.site_rules import SiteRules
 from edge.store import StorageFailure
 from edge.timeutil import Clock, clock_from_config
@@ -34,14 +32,16 @@ _LOG = logging.getLogger(__name__)
 STALL_S = 60.0
 
 
-class Daemon:
+class Daemon(Service):
+    """The gate's parts, started in order and supervised; the life cycle itself is ``Service``'s."""
+
     def __init__(self, config, *, clock: Clock | None = None, on_event=None, barriers: dict | None = None,
                  engines: dict | None = None):
         """``engines``: already loaded recognition models to share ({"faces", "plates", "qr"}; tests, demos)."""
+        super().__init__()
         self._engines = engines
         self.config = config
         self.clock = clock or clock_from_config(config)
-        self.stop = threading.Event()
         self.on_event = on_event
         self._given_barriers = barriers
         self.store = self.alerts = self.link = self.gate = self.jobs = self.recognizers = None
@@ -51,13 +51,12 @@ class Daemon:
         self.barriers: dict = {}
         self.cameras: list = []
         self.workers: list = []
-        self._closers: list = []
         self.restarts = 0
 
     # -- start -------------------------------------------------------------------------------
     def start(self) -> Daemon:
         config = self.config
-        sdnotify.notify("STATUS=starting")
+        self.starting()
         return_freed_memory()  # before the models allocate
         from edge.gate.waiting import open_store
 
@@ -65,7 +64,7 @@ class Daemon:
         if self.store is None:
             _LOG.warning("stopped while waiting for the database")
             return self
-        self._closers.append(self.store.close)
+        self.on_close(self.store.close)
         self.rules = SiteRules.for_store(config, self.store)
         self._signer = self._load_signer()
         self._start_storage(waited)
@@ -88,7 +87,7 @@ class Daemon:
                                  on_message=self._message, on_taken_over=self._taken_over,
                                  on_storage_failure=lambda exc, reading: self.guard.failed(exc, reading=reading))
             self.link.pending = self.pending
-            self._closers.append(self.link.close)
+            self.on_close(self.link.close)
         self._start_barriers()
         self._preload_models()
         pass_key = self._pass_key()
@@ -105,22 +104,20 @@ class Daemon:
             camera = Camera(cam_config, self.stop, clock=self.clock).start()
             self.cameras.append(camera)
             self.workers.append(CameraWorker(camera, config, self.recognizers, self.gate, self.stop, pass_key).start())
-        self._closers.append(self._stop_cameras)
+        self.on_close(self._stop_cameras)
         self.guard.start()  # stores what waits in memory (a restart's RAM copy) as soon as it can write
-        self._closers.append(self.guard.close)
+        self.on_close(self.guard.close)
         self.jobs = Jobs(config, self.store, self.alerts, cameras=self.cameras, barriers=self.barriers,
                          clockwatch=self.clockwatch,
                          link=self.link, clock=self.clock, outbox=self.store.outbox, replica=self.replica,
                          gaps=self.ask_for_gaps if self.link is not None else None, guard=self.guard).start()
         self.guard.make_room = self.jobs.make_room
-        self._closers.append(self.jobs.close)
+        self.on_close(self.jobs.close)
         self.clockwatch.start(on_jump=self.jobs.replan)  # ticks on the monotonic clock, in its own thread
-        self._closers.append(self.clockwatch.close)
+        self.on_close(self.clockwatch.close)
         if self.link is not None:
             self.link.publish_status()  # now with the cameras and barriers in it
-        sdnotify.notify("READY=1\nSTATUS=running")
-        if getattr(self.clock, "simulated", False):
-            _LOG.warning("SIMULATED TIME (clock.mode: simulated, a demo): the clock reads %s", self.clock.offset_file)
+        self.ready(self.clock)
         _LOG.info("gate %s/%s running: %d cameras, %d barriers", config.site, config.gate, len(self.cameras),
                   len(self.barriers))
         return self
@@ -133,7 +130,7 @@ class Daemon:
                                on_change=self._status_changed, on_recovered=self._storage_back, signer=self._signer)
         self.pending, self.seqs, self.alerts, self.guard = (self.storage.pending, self.storage.seqs,
                                                             self.storage.alerts, self.storage.guard)
-        self._closers.append(self.storage.clean_stop)  # runs just before the registry closes
+        self.on_close(self.storage.clean_stop)  # runs just before the registry closes
         self.storage.check(waited)
 
     def _storage_back(self) -> None:
@@ -228,7 +225,7 @@ class Daemon:
             return
         # One bus per RS-485 port, shared by every barrier (unit) wired to it.
         self.barriers = make_barriers(self.config.barriers)
-        self._closers.append(lambda: [b.close() for b in self.barriers.values()])
+        self.on_close(lambda: [b.close() for b in self.barriers.values()])
         for barrier in self.barriers.values():
             try:
                 barrier.release_all()  # never replay a command from before the restart: coils start OFF
@@ -275,24 +272,7 @@ class Daemon:
             _LOG.error("QR passes disabled: %s", exc)
             return None
 
-    # -- run / supervise ---------------------------------------------------------------------
-    def stop_on_signals(self) -> None:
-        """SIGTERM and SIGINT stop the daemon cleanly, also while it is still starting (systemd may stop a
-        gate whose status already said online: the link starts before the cameras)."""
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self.stop.set())
-
-    def run(self) -> int:
-        """Supervise until a signal; returns the exit code."""
-        self.stop_on_signals()
-        watchdog = sdnotify.watchdog_interval_s()
-        interval = min(watchdog, 1.0) if watchdog else 1.0
-        while not self.stop.wait(interval):
-            healthy = self.supervise()
-            if watchdog and healthy:
-                sdnotify.notify("WATCHDOG=1")
-        return 0
-
+    # -- supervise (``Service.run`` calls it every second) -------------------------------------
     def supervise(self) -> bool:
         """Restart dead workers; True when every worker is alive and making progress."""
         healthy = True
@@ -332,17 +312,6 @@ class Daemon:
             worker.join(5)
         for camera in self.cameras:
             camera.close()
-
-    def close(self) -> None:
-        """Stop everything in reverse start order. Safe to call twice."""
-        sdnotify.notify("STOPPING=1")
-        self.stop.set()
-        while self._closers:
-            closer = self._closers.pop()
-            try:
-                closer()
-            except Exception:
-                _LOG.exception("error while stopping")
 
     # -- MQTT callbacks ----------------------------------------------------------------------
     def _wake(self) -> None:

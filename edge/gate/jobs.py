@@ -22,6 +22,7 @@ from datetime import UTC
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from edge.store import StorageFailure
+from edge.store.retention import delete_expired
 
 _LOG = logging.getLogger(__name__)
 MAKE_ROOM_BATCH = 100  # rows per transaction; a checkpoint after each keeps the WAL from growing
@@ -123,17 +124,10 @@ class Jobs:
     def retention(self) -> dict:
         """Delete sent events and outbox rows past retention; never an unsent one. Refused peer events
         (``quarantine``) are kept at most Quarantine.KEEP_DAYS and MAX_ROWS."""
-        store = self.store
-        cutoff = self.clock() - self.config.retention.events_days * 86400
-        keep_s = self.config.retention.stranger_snapshots_days * 86400
-        with store.transaction():
-            events = store.events.delete_before(cutoff)
-            store.alert_log.delete_before(cutoff)  # our alerts as published: replayed while retention keeps them
-            sent = store.outbox.prune(cutoff)
-            store.alerts.delete_cleared_before(cutoff)
-            snapshots = store.events.delete_snapshots_before(self.clock() - keep_s)
-            quarantine = store.quarantine.prune(max(cutoff, self.clock() - store.quarantine.KEEP_DAYS * 86400))
-        return {"events": events, "outbox": sent, "snapshots": snapshots, "quarantine": quarantine}
+        keep_s = self.config.retention.events_days * 86400
+        done = delete_expired(self.store, self.clock(), keep_s=keep_s, sent_keep_s=keep_s,
+                              snapshots_keep_s=self.config.retention.stranger_snapshots_days * 86400)
+        return {what: done[what] for what in ("events", "outbox", "snapshots", "quarantine")}
 
     def room_mb(self) -> float:
         """Room for new rows: the filesystem's free space plus the free pages inside the database."""

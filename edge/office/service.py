@@ -18,19 +18,20 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import threading
 import time
 
 from edge import contract, sdnotify
 from edge.alerts import Alerts
 from edge.keys import Verifier, load_public_key, load_signer, load_verifier, verify_record
+from edge.lifecycle import Service
 from edge.office.storage_guard import OfficeStorageGuard
 from edge.rules.site_rules import SiteRules
 from edge.site.peers import PeerReceiver
 from edge.site.registry_identity import RegistryMismatch, decide
 from edge.site.registry_publish import ID_KEY, RegistryPublisher
 from edge.store import StorageFailure, Store
+from edge.store.retention import delete_expired
 from edge.timeutil import clock_from_config, iso, parse_iso
 
 _LOG = logging.getLogger(__name__)
@@ -62,10 +63,13 @@ def open_office_store(config) -> tuple[Store, RegistryPublisher]:
     return store, publisher
 
 
-class Office:
+class Office(Service):
+    SUPERVISE_EVERY_S = 5.0
+
     def __init__(self, config, *, clock=None, monotonic=time.monotonic, new_site: bool = False,
                  replace: str | None = None, config_path=None):
         """``new_site``/``replace``: ``gate-edge office --new-site [--replace ID]`` (edge.site.registry_identity)."""
+        super().__init__()
         self.config = config
         self.new_site, self.replace = new_site, replace
         self.config_path = config_path or "CONFIG"
@@ -74,14 +78,12 @@ class Office:
         self._head_seen = threading.Event()
         self.clock = clock or clock_from_config(config)
         self.monotonic = monotonic  # how long a gate has been silent (silence_s): immune to wall-clock jumps
-        self.stop = threading.Event()
         self.topics = contract.Topics(config.mqtt.topic_prefix, config.site, "office")
         self.store = self.publisher = self.link = self.alerts = self.guard = None
         self.verifiers = {name: load_verifier([path]) for name, path in config.gates.items()}
         self._last_resync: dict[str, float] = {}
         self._heard_mono: dict[str, float] = {}  # gate → self.monotonic() at its last message (silence_s)
         self._status_problems: dict[str, str | None] = {}  # gate → why its last status was unreadable (logged once)
-        self._closers: list = []
         self.archived = 0
         self._listeners: list = []  # called with ("event"|"alert", payload) after each archive commit
         self.console = None
@@ -91,10 +93,10 @@ class Office:
 
         from edge.site.mqtt_link import MqttLink
 
-        sdnotify.notify("STATUS=starting")
+        self.starting()
         self.store, self.publisher = open_office_store(self.config)
         self.store.clock = self.clock
-        self._closers.append(self.store.close)
+        self.on_close(self.store.close)
         self.alerts = Alerts(self.config, self.store, clock=self.clock, wake=self._wake)
         self.guard = OfficeStorageGuard(self.config, self.store, self.alerts, clock=self.clock,
                                         on_change=self._publish_status, on_recovered=self._storage_back)
@@ -127,14 +129,14 @@ class Office:
 
         self.commands = OfficeCommands(self.config, self.link, self.clock)  # the console's, over this link
         self.link.start()
-        self._closers.append(self.link.close)
+        self.on_close(self.link.close)
         self._check_registry_identity(self._read_broker_head())
         published = self.publisher.backfill()
         self.publisher.publish_settings(gate_keys(self.config))
         if published:
             _LOG.info("registry: published %d records that had none", published)
         self.guard.start()
-        self._closers.append(self.guard.close)
+        self.on_close(self.guard.close)
         try:
             self.store.probe_write(self.clock())
         except StorageFailure as exc:
@@ -142,15 +144,13 @@ class Office:
         self.link.release()
         self._jobs_thread = threading.Thread(target=self._jobs, name="gate-edge-office-jobs", daemon=True)
         self._jobs_thread.start()
-        self._closers.append(lambda: self._jobs_thread.join(5))
+        self.on_close(lambda: self._jobs_thread.join(5))
         if self.config.console.listen and self.config.console.users_file:
             from edge.office.console import Console
 
             self.console = Console(self, clock=self.clock).start()
-            self._closers.append(self.console.close)
-        sdnotify.notify("READY=1\nSTATUS=running")
-        if getattr(self.clock, "simulated", False):
-            _LOG.warning("SIMULATED TIME (clock.mode: simulated, a demo): the clock reads %s", self.clock.offset_file)
+            self.on_close(self.console.close)
+        self.ready(self.clock)
         _LOG.info("office %s running: %d gates expected", self.config.site, len(self.config.gates))
         return self
 
@@ -216,32 +216,22 @@ class Office:
                          plan.registry_id or store.kv_get(ID_KEY) or "(made at the first record)")
         self.publisher.adopt_identity(plan, head)
 
-    def run(self) -> int:
-        """The main thread: signals and the watchdog (the work runs on the link's threads and ``_jobs``)."""
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self.stop.set())
-        watchdog = sdnotify.watchdog_interval_s()
-        while not self.stop.wait(min(watchdog, 5.0) if watchdog else 5.0):
-            if watchdog and self._jobs_thread.is_alive():
-                sdnotify.notify("WATCHDOG=1")
-        return 0
+    def supervise(self) -> bool:
+        """``Service.run`` on the main thread (the work runs on the link's threads and the jobs): healthy
+        while the jobs run."""
+        return self._jobs_thread.is_alive()
 
     def retention(self) -> dict:
         """The archive is kept ``retention.events_days`` (events, cleared alerts); what the outbox has sent
         a day (a registry record lives on in registry_records and, retained, at the broker); refused peer
         events (``quarantine``) at most Quarantine.KEEP_DAYS and MAX_ROWS."""
-        now = self.clock()
-        cutoff = now - self.config.retention.events_days * 86400
-        with self.store.transaction():
-            events = self.store.events.delete_before(cutoff)
-            self.store.alert_log.delete_before(cutoff)
-            alerts = self.store.alerts.delete_cleared_before(cutoff)
-            sent = self.store.outbox.prune(now - SENT_KEEP_S)
-            quarantine = self.store.quarantine.prune(max(cutoff, now - self.store.quarantine.KEEP_DAYS * 86400))
-        if events or alerts or sent or quarantine:
+        done = delete_expired(self.store, self.clock(), keep_s=self.config.retention.events_days * 86400,
+                              sent_keep_s=SENT_KEEP_S)
+        done = {what: done[what] for what in ("events", "alerts", "outbox", "quarantine")}
+        if any(done.values()):
             _LOG.info("retention: %d archived events, %d cleared alerts, %d sent messages, %d refused events "
-                      "deleted", events, alerts, sent, quarantine)
-        return {"events": events, "alerts": alerts, "outbox": sent, "quarantine": quarantine}
+                      "deleted", *done.values())
+        return done
 
     def _jobs(self) -> None:
         """Every second: ask gates for the events the archive missed; every few: silent gates, status;
@@ -264,15 +254,6 @@ class Office:
                 self.guard.failed(exc)
             except Exception:  # a job failing now runs again in a second
                 _LOG.exception("office job failed")
-
-    def close(self) -> None:
-        sdnotify.notify("STOPPING=1")
-        self.stop.set()
-        while self._closers:
-            try:
-                self._closers.pop()()
-            except Exception:
-                _LOG.exception("error while stopping")
 
     def _wake(self) -> None:
         if self.link is not None:

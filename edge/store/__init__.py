@@ -23,6 +23,8 @@ SQLite database (the gate's, or the CLI's view of it) with a repository per conc
     store.reports     (reads events, parking_sessions, alerts)      the console's reports: counts per hour, day
     (kv)                                           change counters: templates_rev, vehicles_rev
 
+What retention deletes, on the gate and at the office alike: ``edge.store.retention``.
+
 ``Store(":memory:")`` gives a complete private database for fast tests of this layer alone.
 """
 
