@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from starlette.exceptions import HTTPException
@@ -31,6 +31,8 @@ from edge.timeutil import parse_iso
 
 if TYPE_CHECKING:
     from edge.config.site import OfficeConfig
+    from edge.office.console import Console
+    from edge.office.service import Office
     from edge.store.database import Store
 
 HERE = Path(__file__).parent
@@ -63,8 +65,8 @@ class ConsoleContext:
     tests, a stand-in with ``office``, ``config`` and ``clock``; ``config`` is the console's (which may differ
     from the office's in a test). The audit rule the helpers serve is ``guard``'s module docstring's."""
 
-    console: Any
-    office: Any
+    console: Console
+    office: Office
     config: OfficeConfig
     store: Store
     zone: ZoneInfo
@@ -72,7 +74,7 @@ class ConsoleContext:
     limiter: LoginLimiter
 
     @classmethod
-    def of(cls, console) -> ConsoleContext:
+    def of(cls, console: Console) -> ConsoleContext:
         """The context of ``console``; its login limiter is also ``console.limiter`` (tools and tests reset it)."""
         limiter = console.limiter = LoginLimiter()
         return cls(console=console, office=console.office, config=console.config, store=console.office.store,
