@@ -40,6 +40,46 @@ _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 ALERT_NAMESPACE = uuid.UUID("5b0f7f5e-2d8e-4c1e-9d5a-6a1f0c3e2b71")
 
 
+# -- what a gate may be called ---------------------------------------------------------------------
+# A name that ends up inside MQTT topics and file names (site, gate, camera, barrier): no '/', '+', '#',
+# spaces. The config's Identifier type, the key writer, the command line and the console all ask here.
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+IDENTIFIER_MAX = 64
+_IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
+# Topic levels under P that are not gates (DESIGN 4.3): a gate may not be called so.
+RESERVED_GATE_NAMES = ("registry", "office", "alert")
+
+
+def is_identifier(name) -> bool:
+    """True when ``name`` may name a site, gate, camera or barrier (letters, digits, '-', '_', '.',
+    starting with a letter or digit, at most 64)."""
+    return isinstance(name, str) and len(name) <= IDENTIFIER_MAX and _IDENTIFIER.match(name) is not None
+
+
+def is_reserved_gate_name(name) -> bool:
+    """True for the topic levels that are not gates (``P/registry/…``, ``P/office/…``, ``P/alert/…``)."""
+    return name in RESERVED_GATE_NAMES
+
+
+class GateNameError(ValueError):
+    """``name`` may not be a gate's; ``reserved`` tells a reserved name from one that is no identifier."""
+
+    def __init__(self, name, reserved: bool):
+        self.name, self.reserved = name, reserved
+        super().__init__(
+            f"{name!r} is a reserved name ({', '.join(sorted(RESERVED_GATE_NAMES))}), not a gate" if reserved else
+            f"{name!r} is not a gate name (letters, digits, '-', '_', '.', starting with a letter or digit)")
+
+
+def check_gate_name(name) -> str:
+    """``name`` when a gate may be called so, else ``GateNameError``."""
+    if not is_identifier(name):
+        raise GateNameError(name, reserved=False)
+    if is_reserved_gate_name(name):
+        raise GateNameError(name, reserved=True)
+    return name
+
+
 class Topics:
     def __init__(self, prefix: str, site: str, gate: str):
         self.base = f"{prefix.rstrip('/')}/{site}"

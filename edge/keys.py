@@ -30,11 +30,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from edge.contract import check_gate_name
+
 SITE_PAIRS = ("registry", "command", "pass")
 LOCAL_SECRETS = ("pass", "command")
 MIN_SECRET_BYTES = 16
 _HEX_SECRET = re.compile(rb"^[0-9a-fA-F]{64}\n?$")
-_IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 class KeyFileError(ValueError):
@@ -254,16 +255,6 @@ def _write_pairs(folder, names: Iterable[str]) -> list[Path]:
 def write_site_keys(folder) -> list[Path]:
     """registry, command and pass Ed25519 pairs (``.key`` chmod 600, ``.pub``); never overwrites."""
     return _write_pairs(folder, SITE_PAIRS)
-
-
-def check_gate_name(name: str) -> None:
-    if not isinstance(name, str) or len(name) > 64 or not _IDENTIFIER.match(name):
-        raise ValueError(f"{name!r} is not a gate name (letters, digits, '-', '_', '.', starting with a "
-                         "letter or digit)")
-    from edge.config.base import RESERVED_GATE_NAMES
-
-    if name in RESERVED_GATE_NAMES:
-        raise ValueError(f"{name!r} is a reserved name ({', '.join(sorted(RESERVED_GATE_NAMES))}), not a gate")
 
 
 def write_gate_key(folder, name: str) -> list[Path]:

@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
+from edge.contract import IDENTIFIER_MAX, IDENTIFIER_PATTERN, is_reserved_gate_name
+
 
 class Section(BaseModel):
     """Base of every config section: unknown keys are errors, values are immutable once loaded."""
@@ -83,22 +85,19 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 # An IANA time zone name (fees, days and timestamps are in the site's zone).
 TimeZoneName = Annotated[str, AfterValidator(_known_zone)]
 
-# Topic levels under P that are not gates (DESIGN 4.3): a gate may not be called so.
-RESERVED_GATE_NAMES = ("registry", "office", "alert")
-
-
 def not_reserved(name: str) -> str:
-    if name in RESERVED_GATE_NAMES:
+    """A gate's name, unless it is a topic level that is not a gate (``edge.contract`` owns the rule)."""
+    if is_reserved_gate_name(name):
         raise ValueError(f"gate name {name!r} is reserved (topics P/{name}/…); choose another")
     return name
 
 
-# Names that end up inside MQTT topics and file names: no '/', '+', '#', spaces.
+# Names that end up inside MQTT topics and file names: no '/', '+', '#', spaces (the rule: edge.contract).
 Identifier = Annotated[
     str,
     Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
-        max_length=64,
+        pattern=IDENTIFIER_PATTERN,
+        max_length=IDENTIFIER_MAX,
         description="letters, digits, '-', '_' and '.', starting with a letter or digit",
     ),
 ]

@@ -12,12 +12,9 @@ within ``--timeout``, the broker cannot be reached or refused us, or bad argumen
 
 from __future__ import annotations
 
-import re
 import sys
 
 from edge.cli.commands import UsageError, emit, load
-
-_GATE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # edge.config.base.Identifier
 
 
 def _fail(message: str) -> int:
@@ -46,16 +43,16 @@ def _fields(args) -> dict:
 
 
 def cmd(args) -> int:
+    from edge.contract import GateNameError, check_gate_name
     from edge.site.command_client import CommandError, CommandKeyError, command_key, send_command
 
     if args.timeout <= 0:
         raise UsageError(f"--timeout must be more than 0 seconds, not {args.timeout:g}")
-    if not _GATE.match(args.gate):
-        raise UsageError(f"--gate {args.gate!r} is not a gate name (letters, digits, '-', '_', '.')")
-    from edge.config.base import RESERVED_GATE_NAMES
-
-    if args.gate in RESERVED_GATE_NAMES:
-        raise UsageError(f"--gate {args.gate!r} is a reserved name, not a gate")
+    try:
+        check_gate_name(args.gate)
+    except GateNameError as exc:
+        raise UsageError(f"--gate {args.gate!r} is a reserved name, not a gate" if exc.reserved else
+                         f"--gate {args.gate!r} is not a gate name (letters, digits, '-', '_', '.')") from None
     fields = _fields(args)
     config = load(args)
     try:

@@ -14,10 +14,11 @@ from edge.cli.commands import InputError, UsageError, emit
 
 def keys_new(args) -> int:
     from edge import keys
+    from edge.contract import check_gate_name
 
     try:
         if args.gate is not None:
-            keys.check_gate_name(args.gate)
+            check_gate_name(args.gate)
     except ValueError as exc:
         raise UsageError(f"--gate: {exc}") from None
     try:

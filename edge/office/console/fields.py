@@ -12,8 +12,6 @@ from starlette.exceptions import HTTPException
 
 # ASCII digits only: ``str.isdigit()`` is true for "²" and ``int()`` reads "٣", "+3", "1_000" and " 3 ".
 DIGITS = re.compile(r"[0-9]{1,18}")
-# A gate's or a barrier's name as a request gives it (a filter, a remote open): a config identifier.
-DEVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")

@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from edge.contract import is_identifier
 from edge.office.console.context import ConsoleContext
-from edge.office.console.fields import DEVICE_NAME
 from edge.timeutil import iso
 
 
@@ -77,7 +77,7 @@ class Gates:
         lane, barrier, reason = data.get("lane"), data.get("barrier") or None, data.get("reason")
         if lane not in ("in", "out"):
             raise HTTPException(400, "lane: in or out")
-        if barrier is not None and (not isinstance(barrier, str) or not DEVICE_NAME.match(barrier)):
+        if barrier is not None and not is_identifier(barrier):
             raise HTTPException(400, "barrier: a barrier id")
         if not isinstance(reason, str) or not reason.strip() or len(reason) > 200:
             raise HTTPException(400, "reason: why the gate is opened (up to 200 characters)")

@@ -19,8 +19,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from edge.contract import is_identifier
 from edge.office.console.context import ConsoleContext
-from edge.office.console.fields import DEVICE_NAME, digits
+from edge.office.console.fields import digits
 from edge.office.console.i18n import device, message
 from edge.timeutil import parse_iso, start_of_day
 
@@ -60,7 +61,7 @@ class Passages:
             since = max(since or 0.0, start_of_day(day, zone))
             until = start_of_day(date.fromordinal(day.toordinal() + 1), zone)
         gate = params.get("gate") or None
-        if gate is not None and not DEVICE_NAME.match(gate):
+        if gate is not None and not is_identifier(gate):
             raise HTTPException(400, f"gate: {gate!r} is not a gate name")
         kind = params.get("kind") or None
         if kind is not None and kind not in KINDS:
