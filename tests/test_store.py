@@ -177,3 +177,46 @@ def test_the_sql_check_would_catch_a_raw_statement():
     for line in ('db.execute("DELETE FROM events")', 'registry.query("SELECT * FROM people")',
                  "import sqlite3", 'x = "UPDATE parking_sessions SET state = 1"', "store.conn.close()"):
         assert SQL.search(line), line
+
+
+def test_an_sql_mistake_fails_loudly_and_is_not_a_storage_failure(store):
+    """StorageFailure is what storage does (the guard says "degraded" and the broker redelivers); a missing
+    column or table, or a syntax error, is a programming error and must not be reported as one."""
+    from edge.store import StorageFailure
+
+    for statement in ("SELECT no_such_column FROM people", "SELECT * FROM no_such_table", "SELEC 1"):
+        with pytest.raises(sqlite3.OperationalError) as raised:
+            store.execute(statement)
+        assert not isinstance(raised.value, StorageFailure), statement
+        with pytest.raises(sqlite3.OperationalError) as raised:
+            store.rows(statement)
+        assert not isinstance(raised.value, StorageFailure), statement
+    with pytest.raises(sqlite3.OperationalError) as raised, store.transaction():
+        store.kv_set("k", "v")
+        store.execute("UPDATE people SET no_such_column = 1")
+    assert not isinstance(raised.value, StorageFailure)
+    assert store.kv_get("k") is None  # rolled back, and the store still works
+    assert StorageFailure is not sqlite3.OperationalError
+
+
+def test_a_read_only_or_full_database_raises_storage_failure(tmp_path):
+    from edge.store import StorageFailure
+
+    with Store(tmp_path / "registry.db") as store:
+        store.kv_set("k", "before")
+        store.execute("PRAGMA query_only = ON")  # SQLite refuses every write: SQLITE_READONLY
+        with pytest.raises(StorageFailure, match="readonly"):
+            store.kv_set("k", "after")
+        with pytest.raises(StorageFailure, match="readonly"), store.transaction():
+            store.kv_set("k", "after")
+        with pytest.raises(StorageFailure, match="readonly"):
+            store.table("kv").insert({"key": "t", "value": "v"})
+        assert store.kv_get("k") == "before"  # reads still work
+        store.execute("PRAGMA query_only = OFF")
+        # Full: the file capped at its present size, its free pages used up (SQLITE_FULL).
+        store.execute("CREATE TABLE filler(x BLOB)")
+        store.scalar(f"PRAGMA max_page_count = {store.scalar('PRAGMA page_count')}")
+        with pytest.raises(StorageFailure, match="full") as raised:
+            while True:
+                store.execute("INSERT INTO filler VALUES (zeroblob(1000))")
+        assert raised.value.sqlite_errorname == "SQLITE_FULL"

@@ -3,8 +3,11 @@
 ``Store`` opens (and creates, and upgrades) the database and hangs the repositories off it:
 ``store.people``, ``store.vehicles`` … (see ``edge.store``). Repositories are the only code that
 writes SQL; they run it through ``Store.execute``/``rows``/``row`` so every statement takes the
-store's lock. WAL journal, an explicit ``synchronous`` (FULL by default: a committed event or
-outbox row survives a power cut), and a busy timeout so the CLI and the daemon can share the file.
+store's lock. SQLite's errors are sorted here, where statements and transactions run: what storage does
+(read-only, full, I/O error, locked past the timeout) is raised as ``StorageFailure``; a mistake in SQL
+stays ``sqlite3.OperationalError`` and fails loudly. WAL journal, an explicit ``synchronous`` (FULL by
+default: a committed event or outbox row survives a power cut), and a busy timeout so the CLI and the
+daemon can share the file.
 ``Store(":memory:")`` is a complete, private database for fast tests of the data layer alone.
 """
 
@@ -21,7 +24,7 @@ from pathlib import Path
 import sqlite_utils
 
 from edge.locks import ordered_lock
-from edge.store.errors import RegistryError, SchemaTooNew
+from edge.store.errors import RegistryError, SchemaTooNew, StorageFailure, storage_failure
 from edge.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 
@@ -111,7 +114,13 @@ class Store:
     def _connect(self) -> sqlite3.Connection:
         if str(self.path) != ":memory:":
             _create_private(self.path)
-        conn = sqlite3.connect(str(self.path), timeout=10, check_same_thread=False, isolation_level=None)
+        try:
+            return self._configure(sqlite3.connect(str(self.path), timeout=10, check_same_thread=False,
+                                                   isolation_level=None))
+        except sqlite3.OperationalError as exc:
+            raise storage_failure(exc) from None
+
+    def _configure(self, conn: sqlite3.Connection) -> sqlite3.Connection:
         conn.execute("PRAGMA busy_timeout = 10000")
         conn.execute("PRAGMA journal_mode = WAL")
         # FULL: a committed event or outbox row survives power loss, not just a crash. (The MQTT
@@ -131,7 +140,7 @@ class Store:
             return
         try:
             fresh = self._connect()
-        except sqlite3.OperationalError:
+        except StorageFailure:
             return  # still cannot open it: the transaction's own failure says why
         old, self.conn, self.db, self._reopen = self.conn, fresh, sqlite_utils.Database(fresh), False
         old.close()
@@ -171,14 +180,17 @@ class Store:
         with self._lock:
             self._refuse_newer()
             for number in range(self.version + 1, target + 1):
-                self.conn.execute("BEGIN IMMEDIATE")
                 try:
-                    MIGRATIONS[number - 1](_NoCommit(self.conn))
-                    self.conn.execute(f"PRAGMA user_version = {number}")
-                    self.conn.execute("COMMIT")
-                except BaseException:
-                    self.conn.execute("ROLLBACK")
-                    raise
+                    self.conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        MIGRATIONS[number - 1](_NoCommit(self.conn))
+                        self.conn.execute(f"PRAGMA user_version = {number}")
+                        self.conn.execute("COMMIT")
+                    except BaseException:
+                        self.conn.execute("ROLLBACK")
+                        raise
+                except sqlite3.OperationalError as exc:
+                    raise storage_failure(exc) from None
                 applied.append(number)
         return applied
 
@@ -204,7 +216,7 @@ class Store:
                     self.conn.execute("BEGIN IMMEDIATE")
                 except sqlite3.OperationalError as exc:
                     self._failed(exc)
-                    raise
+                    raise storage_failure(exc) from None
             self._depth += 1
             try:
                 yield self
@@ -234,6 +246,8 @@ class Store:
                     self._after_commit.clear()
                     self._abandon()
                     self._failed(exc)
+                    if isinstance(exc, sqlite3.OperationalError):
+                        raise storage_failure(exc) from None
                     raise
                 if self.tight_below_bytes and self._low_on_disk():
                     try:
@@ -318,7 +332,7 @@ class Store:
                 with self.transaction():
                     found = self.kv_get("database_id") or str(uuid.uuid4())
                     self.kv_set("database_id", found)
-            except sqlite3.OperationalError:
+            except StorageFailure:
                 return None
         return found
 
@@ -334,9 +348,7 @@ class Store:
 
     def reusable_bytes(self) -> int:
         """Space inside the database file that new rows reuse before the file grows (free pages)."""
-        with self._lock:
-            pages = self.conn.execute("PRAGMA freelist_count").fetchone()[0]
-            return pages * self.conn.execute("PRAGMA page_size").fetchone()[0]
+        return self.scalar("PRAGMA freelist_count") * self.scalar("PRAGMA page_size")
 
     def checkpoint(self, *, truncate: bool = True) -> None:
         """Fold the WAL back into the database file (hourly job; keeps the WAL from growing). ``truncate``
@@ -344,22 +356,31 @@ class Store:
         what lets rows be written into the pages retention freed."""
         with self._lock:
             if self._depth == 0:
-                self.conn.execute(f"PRAGMA wal_checkpoint({'TRUNCATE' if truncate else 'PASSIVE'})")
+                self.execute(f"PRAGMA wal_checkpoint({'TRUNCATE' if truncate else 'PASSIVE'})")
 
     # -- for the repositories only ---------------------------------------------------------
-    def execute(self, sql: str, params=()) -> sqlite3.Cursor:
+    def execute(self, sql: str, params=()) -> _Cursor:
         with self._lock:
             if self.conn is None:
                 raise RegistryError(f"{self.path}: the database is closed")
-            return self.conn.execute(sql, params)
+            try:
+                return _Cursor(self.conn.execute(sql, params))
+            except sqlite3.OperationalError as exc:
+                raise storage_failure(exc) from None
 
-    def executemany(self, sql: str, rows) -> sqlite3.Cursor:
+    def executemany(self, sql: str, rows) -> _Cursor:
         with self._lock:
-            return self.conn.executemany(sql, rows)
+            try:
+                return _Cursor(self.conn.executemany(sql, rows))
+            except sqlite3.OperationalError as exc:
+                raise storage_failure(exc) from None
 
     def rows(self, sql: str, params=()) -> list[dict]:
         with self._lock:
-            return list(self.db.query(sql, params))
+            try:
+                return list(self.db.query(sql, params))
+            except sqlite3.OperationalError as exc:
+                raise storage_failure(exc) from None
 
     def row(self, sql: str, params=()) -> dict | None:
         found = self.rows(sql, params)
@@ -368,8 +389,63 @@ class Store:
     def scalar(self, sql: str, params=()):
         return self.execute(sql, params).fetchone()[0]
 
-    def table(self, name: str) -> sqlite_utils.db.Table:
-        return self.db[name]
+    def table(self, name: str) -> _Table:
+        return _Table(self.db[name], self._lock)
+
+
+class _Cursor:
+    """A cursor whose later steps (``fetchone`` reads the next row) raise ``StorageFailure`` as
+    ``Store.execute`` does."""
+
+    __slots__ = ("_cursor",)
+
+    def __init__(self, cursor: sqlite3.Cursor):
+        self._cursor = cursor
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    @property
+    def lastrowid(self) -> int | None:
+        return self._cursor.lastrowid
+
+    def fetchone(self):
+        try:
+            return self._cursor.fetchone()
+        except sqlite3.OperationalError as exc:
+            raise storage_failure(exc) from None
+
+    def fetchall(self) -> list:
+        try:
+            return self._cursor.fetchall()
+        except sqlite3.OperationalError as exc:
+            raise storage_failure(exc) from None
+
+    def __iter__(self):
+        return iter(self.fetchall())
+
+
+class _Table:
+    """An sqlite-utils table (``insert``, ``update``) under the store's lock, raising ``StorageFailure``
+    as ``Store.execute`` does."""
+
+    def __init__(self, table: sqlite_utils.db.Table, lock):
+        self._table, self._lock = table, lock
+
+    def __getattr__(self, name: str):
+        found = getattr(self._table, name)
+        if not callable(found):
+            return found
+
+        def call(*args, **kwargs):
+            with self._lock:
+                try:
+                    return found(*args, **kwargs)
+                except sqlite3.OperationalError as exc:
+                    raise storage_failure(exc) from None
+
+        return call
 
 
 class _NoCommit:
