@@ -320,25 +320,25 @@ def test_a_broker_outage_during_enrolment_loses_nothing(site):
 def test_a_silent_gate_raises_an_office_alert_and_clears_it_when_heard_again(site):
     watcher = Listener(site.broker.port, f"{P}/office/alert/device", client_id="alert-watcher",
                        username="office", password=PASSWORDS["office"])
-    office = site.office
-    real_clock, real_monotonic = office.clock, office.monotonic
+    gates = site.office.silent_gates
+    real_clock, real_monotonic = gates.clock, gates.monotonic
     try:
         # Two days of wall time at once (a clock set right, the demo's fast-forward) silence no gate.
-        office.clock = lambda: real_clock() + 2 * 86400
-        office.check_gates()
-        assert not office.silent("east") and not office.silent("west")
-        office.clock = real_clock
-        office.monotonic = lambda: real_monotonic() + 3600  # an hour without a word from any gate
-        office.check_gates()
-        office.monotonic = real_monotonic
-        office.check_gates()
+        gates.clock = lambda: real_clock() + 2 * 86400
+        gates.check()
+        assert not gates.silent("east") and not gates.silent("west")
+        gates.clock = real_clock
+        gates.monotonic = lambda: real_monotonic() + 3600  # an hour without a word from any gate
+        gates.check()
+        gates.monotonic = real_monotonic
+        gates.check()
         assert wait_for(lambda: len(watcher.on("/office/alert/device")) >= 4, 10)
         seen = {(a["device"], a["state"]) for a in watcher.on("/office/alert/device")}
         assert {("gate:east", "raised"), ("gate:east", "cleared"), ("gate:west", "raised")} <= seen
         raised = next(a for a in watcher.on("/office/alert/device") if a["state"] == "raised")
         assert "silent for 36" in raised["detail"]
     finally:
-        office.clock, office.monotonic = real_clock, real_monotonic
+        gates.clock, gates.monotonic = real_clock, real_monotonic
         watcher.close()
 
 

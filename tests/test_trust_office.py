@@ -149,7 +149,7 @@ def test_junk_on_a_gates_event_topic_through_the_broker_grows_the_offices_databa
         seen = []  # the broker may drop some of a burst (its queue for the office): until no more arrive
 
         def settled() -> bool:
-            seen.append(office.receiver.quarantined)
+            seen.append(office.archive.receiver.quarantined)
             return len(seen) > 20 and seen[-1] == seen[-20] > 1000
         assert wait_for(settled, 60, 0.1), seen[-1]
         grown = _db_bytes(office.store) - before
@@ -219,13 +219,13 @@ def test_an_office_with_a_full_database_loses_nothing_and_recovers_without_a_res
             east.gate.person("in", None)
         assert wait_for(lambda: office.store.events.seqs("east") == [1, 2, 3], 10)
         assert _healthz(office)["ok"] is True
-        assert wait_for(lambda: not office.silent("east"), 10)
+        assert wait_for(lambda: not office.silent_gates.silent("east"), 10)
         _fill(office.store)
         full_since = time.time()
         for _ in range(12):  # 6 s: twice the silence limit at the office's speed
             east.gate.person("in", None)
             time.sleep(0.5)
-            assert not office.silent("east"), f"east called silent after {time.time() - full_since:.1f} s"
+            assert not office.silent_gates.silent("east"), f"east called silent after {time.time() - full_since:.1f} s"
         wait_for(lambda: _healthz(office).get("storage") == "degraded", 5)
         health, status = _healthz(office), office._status_payload("now", 0).get("storage")
         stored = office.store.events.seqs("east")  # a few fit in pages with room left; most cannot...
@@ -238,7 +238,7 @@ def test_an_office_with_a_full_database_loses_nothing_and_recovers_without_a_res
         assert wait_for(lambda: _healthz(office)["ok"] is True, 10), _healthz(office)
         assert _healthz(office)["storage"] == "ok"
         assert office._status_payload("now", 0)["storage"]["state"] == "ok"
-        assert not office.silent("east")
+        assert not office.silent_gates.silent("east")
         silent = [a for a in office.store.alerts.all(subject="gate:east") if a["raised_epoch"] >= full_since]
         assert not silent, silent
         storage = office.store.alerts.all(subject="storage")  # raised from memory, stored afterwards
@@ -259,21 +259,31 @@ def test_a_gate_heard_while_the_archive_cannot_be_written_is_not_silent(tmp_path
     import json
 
     from edge.config import load_config
-    from edge.office.service import Office
+    from edge.contract import Topics
+    from edge.keys import load_verifier
+    from edge.office.archive import Archive
+    from edge.office.listeners import Listeners
+    from edge.office.silent_gates import SilentGates
     from edge.store import StorageFailure, Store
 
     keys = make_keys(tmp_path)
-    office = Office(load_config(office_config(tmp_path, keys, 1, "ensemble")))
-    office.store = Store(tmp_path / "office.db")
+    config = load_config(office_config(tmp_path, keys, 1, "ensemble"))
+    store = Store(tmp_path / "office.db")
     try:
+        gates = SilentGates(config, store, None, clock=time.time)
+        archive = Archive(config, store, None, Topics(config.mqtt.topic_prefix, config.site, "office"),
+                          {name: load_verifier([path]) for name, path in config.gates.items()},
+                          silent_gates=gates, listeners=Listeners(), clock=time.time, command_signer=None,
+                          wake=lambda: None)
+
         def full(*args, **kwargs):
             raise StorageFailure("database or disk is full")
 
-        office.store.gates.heard = full
+        store.gates.heard = full
         status = json.dumps({"v": 1, "state": "online", "ts": "2026-11-26T12:00:00.000+08:00", "seq": 3}).encode()
         with pytest.raises(StorageFailure):  # not acknowledged: the broker delivers it again
-            office._on_message(f"{P}/east/status", status)
-        assert office.silence_s("east") is not None and office.silence_s("east") < 5
-        assert not office.silent("east")
+            archive.gate_status("east", status, time.time())
+        assert gates.silence_s("east") is not None and gates.silence_s("east") < 5
+        assert not gates.silent("east")
     finally:
-        office.store.close()
+        store.close()

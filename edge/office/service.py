@@ -1,11 +1,12 @@
 """``gate-edge office``: the committee office's service (DESIGN 6).
 
 It owns the site's one registry (published signed to every gate by ``RegistryPublisher``), archives
-everything the gates publish (events by ``event_id``, alerts by ``alert_id``, each gate's last status),
-answers a gate's signed ``req/resync`` with the registry records it lacks, says who it is on the
-retained ``P/office/status`` (last will ``offline``), and raises ``P/office/alert/device`` for a gate
-that has been silent longer than ``gate_silent_after_s``. While its database cannot be written, the
-storage guard (``edge.office.storage_guard``) says so and nothing is acknowledged that was not stored.
+everything the gates publish (``edge.office.archive``: events by ``event_id``, alerts by ``alert_id``, each
+gate's last status), answers a gate's signed ``req/resync`` with the registry records it lacks, says who
+it is on the retained ``P/office/status`` (last will ``offline``), and raises ``P/office/alert/device``
+for a gate that has been silent longer than ``gate_silent_after_s`` (``edge.office.silent_gates``). While
+its database cannot be written, the storage guard (``edge.office.storage_guard``) says so and nothing is
+acknowledged that was not stored. Its life cycle is ``edge.lifecycle.Service``'s.
 
 Before it publishes anything, the office reads the broker's signed retained head and compares the
 registry_id there with its database's (edge.site.registry_identity): an office on an empty or mistyped
@@ -25,9 +26,10 @@ from edge import contract, sdnotify
 from edge.alerts import Alerts
 from edge.keys import Verifier, load_public_key, load_signer, load_verifier, verify_record
 from edge.lifecycle import Service
+from edge.office.archive import Archive
+from edge.office.listeners import Listeners
+from edge.office.silent_gates import SilentGates
 from edge.office.storage_guard import OfficeStorageGuard
-from edge.rules.site_rules import SiteRules
-from edge.site.peers import PeerReceiver
 from edge.site.registry_identity import RegistryMismatch, decide
 from edge.site.registry_publish import ID_KEY, RegistryPublisher
 from edge.store import StorageFailure, Store
@@ -77,15 +79,13 @@ class Office(Service):
         self._broker_head_raw: bytes | None = None
         self._head_seen = threading.Event()
         self.clock = clock or clock_from_config(config)
-        self.monotonic = monotonic  # how long a gate has been silent (silence_s): immune to wall-clock jumps
+        self.monotonic = monotonic  # how long a gate has been silent (SilentGates): immune to wall-clock jumps
         self.topics = contract.Topics(config.mqtt.topic_prefix, config.site, "office")
         self.store = self.publisher = self.link = self.alerts = self.guard = None
+        self.archive = self.silent_gates = None
         self.verifiers = {name: load_verifier([path]) for name, path in config.gates.items()}
         self._last_resync: dict[str, float] = {}
-        self._heard_mono: dict[str, float] = {}  # gate → self.monotonic() at its last message (silence_s)
-        self._status_problems: dict[str, str | None] = {}  # gate → why its last status was unreadable (logged once)
-        self.archived = 0
-        self._listeners: list = []  # called with ("event"|"alert", payload) after each archive commit
+        self.listeners = Listeners()  # the console's live updates: told of each new archive row
         self.console = None
 
     def start(self) -> Office:
@@ -104,15 +104,11 @@ class Office(Service):
 
         self._command_signer = load_signer(self.config.commands.signing_key_file) if self.config.commands else None
         self.replayer = Answerer(self.store, self.topics, clock=self.clock, verifier_for=self.verifiers.get)
-        self.receiver = PeerReceiver(self.store, self.alerts, site_mode=True, clock=self.clock,
-                                     rules=SiteRules(self.config), zone=self.config.zone,
-                                     gate_keys=lambda: self.verifiers, follow_people=False,
-                                     on_new=self._event_archived)
-        from edge.office.alert_archive import AlertArchive
-
-        self.alert_archive = AlertArchive(self.store, self.config.site, self.verifiers.get, clock=self.clock,
-                                          quarantine=self.receiver._quarantine,
-                                          announce=lambda payload: self._announce("alert", payload))
+        self.silent_gates = SilentGates(self.config, self.store, self.alerts, clock=self.clock,
+                                        monotonic=self.monotonic)
+        self.archive = Archive(self.config, self.store, self.alerts, self.topics, self.verifiers,
+                               silent_gates=self.silent_gates, listeners=self.listeners, clock=self.clock,
+                               command_signer=self._command_signer, wake=self._wake)
         base = self.topics.base
         # The broker's head, even our own (one ahead of ours means we were restored), first and at QoS 0:
         # at start it must arrive while the messages queued for us wait unacknowledged (held), and a QoS 1
@@ -243,9 +239,9 @@ class Office(Service):
                 if last_retention is None or time.monotonic() - last_retention > RETENTION_EVERY_S:
                     last_retention = time.monotonic()
                     self.retention()
-                self.ask_for_gaps()
+                self.archive.ask_for_gaps()
                 if time.monotonic() - last_check > 5.0:
-                    self.check_gates()
+                    self.silent_gates.check()
                     last_check = time.monotonic()
                 if time.monotonic() - last_status > STATUS_EVERY_S:
                     self.link.publish_status()
@@ -275,20 +271,6 @@ class Office(Service):
         storage = self.guard.state if self.guard is not None else "ok"
         return {"ok": storage == "ok", "broker": "connected" if connected else "disconnected", "storage": storage}
 
-    # -- what the archive tells (the console's live updates) -------------------------------
-    def subscribe(self, listener):
-        """Call ``listener(kind, payload)`` ("event" or "alert") after each new archive row; returns the
-        function that unsubscribes it. Listeners run on the MQTT inbox thread: they must not block."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
-
-    def _announce(self, kind: str, payload: dict) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(kind, payload)
-            except Exception:
-                _LOG.exception("archive listener failed")
-
     # -- what the gates publish ------------------------------------------------------------
     def _on_message(self, topic: str, payload: bytes) -> None:
         base = self.topics.base + "/"
@@ -299,7 +281,7 @@ class Office(Service):
         if parts[0] in self.config.gates and len(parts) >= 2:
             # Heard, before anything is written: a database that cannot be written (the guard) never makes
             # a gate look silent.
-            self._heard_mono[parts[0]] = self.monotonic()
+            self.silent_gates.note(parts[0])
         if parts == ["registry", "head"]:
             self._check_head(payload)
         elif parts[0] in ("registry", "office"):
@@ -307,51 +289,15 @@ class Office(Service):
         elif len(parts) == 3 and parts[1:] == ["cmd", "result"]:
             self.commands.received(payload)
         elif parts == ["alert", "inactivity"]:
-            self.alert_archive.receive("inactivity", None, payload, topic)
+            self.archive.inactivity_alert(payload, topic)
         elif len(parts) == 2 and parts[1] == "status":
-            self._gate_status(parts[0], payload, now)
+            self.archive.gate_status(parts[0], payload, now)
         elif len(parts) == 3 and parts[1] == "event":
-            self._archive_event(parts[0], payload, now)
+            self.archive.event(parts[0], payload, now)
         elif len(parts) == 3 and parts[1:] == ["alert", "device"]:
-            if self.alert_archive.receive("device", parts[0], payload, topic) != "quarantined":
-                with self.store.transaction():
-                    self._heard(parts[0], now)
+            self.archive.device_alert(parts[0], payload, topic, now)
         elif len(parts) == 3 and parts[1] == "req":
             self._request(parts[0], parts[2], payload, now)
-
-    def _archive_event(self, gate: str, payload: bytes, now: float) -> None:
-        """Archived once by event_id, checked like a gate checks its peers (edge.site.peers: signature with the
-        gate's key, plausibility, quarantine); the archive follows last-seen times and parking sessions
-        through the same transitions the gates make, so the office's lot matches theirs."""
-        outcome = self.receiver.receive(gate, payload, f"{self.topics.base}/{gate}/event")
-        if outcome in ("applied", "kept"):
-            self.archived += 1
-        with self.store.transaction():
-            self._heard(gate, now)
-
-    def _event_archived(self, payload: dict) -> None:
-        """After a new event's commit: the console hears of it, and a ``cleared`` waiting for this
-        sighting is applied."""
-        self._announce("event", payload)
-        self.alert_archive.event_arrived(payload["event_id"])
-
-    def _gate_status(self, gate: str, payload: bytes, now: float) -> None:
-        """A gate's retained status, read by the contract before anything uses it: one that breaks it
-        (``"registry": "pwned"``) shows the gate as unreadable, with why, until its next good status."""
-        if not payload:
-            return  # the retained status cleared
-        try:
-            status, problem = contract.parse_status(payload), None
-        except contract.Refused as exc:
-            status, problem = None, str(exc)
-            if self._status_problems.get(gate) != problem:
-                _LOG.warning("gate %s: its status cannot be read: %s", gate, problem)
-        self._status_problems[gate] = problem
-        with self.store.transaction():
-            self._heard(gate, now, status, problem=problem)
-        if problem is None:
-            self.receiver.status_seen(gate, payload)
-            self.alert_archive.status_seen(gate, status.get("alert_seq"))
 
     def _request(self, gate: str, verb: str, payload: bytes, now: float) -> None:
         if verb == "replay":
@@ -391,44 +337,9 @@ class Office(Service):
         """A gate asks another for events it missed; when that gate is down, the archive answers for it
         (events only: the alerts' one reader is the office)."""
         body = self.replayer.parse(requester, payload,  # a gate that is up answers for itself
-                                   lambda target: target in self.config.gates and self.silent(target))
+                                   lambda target: target in self.config.gates and self.silent_gates.silent(target))
         if body is not None and body.get("stream", "events") == "events" and self.replayer.answer(body["target"], body):
             self._wake()
-
-    def ask_for_gaps(self) -> int:
-        """The archive's own gaps: ask the gate (signed with command.key) for what it missed."""
-        from edge.site.replay import request
-
-        asks = 0
-        for stream, gaps in (("events", self.receiver.gaps), ("alerts", self.alert_archive.gaps)):
-            for gate, first, last in gaps.to_ask():
-                self.store.outbox.enqueue(self.topics.request("replay"),
-                                          request(gate, first, last, zone=self.config.zone,
-                                                  signer=self._command_signer, now=self.clock(), stream=stream),
-                                          now=self.clock())
-                self._wake()
-                gaps.asked(gate)
-                asks += 1
-        return asks
-
-    def _heard(self, gate: str, now: float, status: dict | None = None, *, problem: str | None = None) -> None:
-        self._heard_mono[gate] = self.monotonic()  # first: a write that fails never makes a gate "silent"
-        self.store.gates.heard(gate, now, status, problem=problem)
-
-    def silence_s(self, gate: str) -> float | None:
-        """How long ``gate`` has not been heard (None: never). Measured on the monotonic clock while this
-        process runs, so a wall-clock jump (or the demo's fast-forward) never makes every gate "silent";
-        the archived time of the last message is used only until the gate is first heard after a start."""
-        if gate in self._heard_mono:
-            return self.monotonic() - self._heard_mono[gate]
-        last = self.store.gates.all().get(gate, {}).get("received_epoch")
-        return None if last is None else max(0.0, self.clock() - last)
-
-    def silent(self, gate: str) -> bool:
-        """The one test of a silent gate (the alert, the replay on its behalf, the console's list)."""
-        seen = self.store.gates.all().get(gate, {})
-        age = self.silence_s(gate)
-        return age is None or seen.get("state") == "offline" or age > self.config.gate_silent_after_s
 
     def _check_head(self, payload: bytes) -> None:
         try:
@@ -461,24 +372,13 @@ class Office(Service):
         """Another client took the office's MQTT session (its login), or it has stopped (``None``)."""
         self.alerts.device("mqtt-session", detail is None, detail or "the office keeps its connection again")
 
-    def check_gates(self) -> None:
-        heard = self.store.gates.all()
-        for gate in self.config.gates:
-            age = self.silence_s(gate)
-            offline = heard.get(gate, {}).get("state") == "offline"
-            if self.silent(gate):
-                why = "offline (its last will)" if offline else (
-                    "never heard from" if age is None else f"silent for {age:.0f} s")
-                self.alerts.device(f"gate:{gate}", False, f"gate {gate} {why}")
-            else:
-                self.alerts.device(f"gate:{gate}", True, f"gate {gate} is back")
-
     def _status_payload(self, ts: str, outbox: int) -> dict:
         gates = {}
         for gate, seen in self.store.gates.all().items():
             status = seen["status"]
             gates[gate] = {"state": seen["state"], "last_heard": iso(seen["received_epoch"], self.config.zone),
-                           "age_s": round(self.silence_s(gate) or 0.0, 1), "registry": status.get("registry")}
+                           "age_s": round(self.silent_gates.silence_s(gate) or 0.0, 1),
+                           "registry": status.get("registry")}
         payload = contract.office_status_payload("online", ts, gates)
         payload["outbox"] = outbox
         payload["storage"] = self.guard.status()

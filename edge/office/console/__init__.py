@@ -100,7 +100,7 @@ class Console:
         config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False, http="h11",
                                 ws="none", loop="asyncio", timeout_graceful_shutdown=2, proxy_headers=False)
         self.server = uvicorn.Server(config)
-        self._unsubscribe = self.office.subscribe(self.broadcaster)
+        self._unsubscribe = self.office.listeners.subscribe(self.broadcaster)
         # Every worker now, not on first use: the pool's threads live exactly as long as the console.
         ready = threading.Barrier(POOL + 1)
         for _ in range(POOL):
