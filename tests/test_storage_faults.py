@@ -525,7 +525,7 @@ def test_low_disk_is_seen_early_and_retention_makes_room_before_any_event_is_ref
         alert = store.alerts.open_device("disk")
         assert alert is not None and "alert below 2 MB" in alert["detail"], alert
         assert made["events"] > 0  # (the alert raised above keeps its detail; the journal names the count)
-        assert 1 <= jobs.room_mb() < 2  # the reserve is back, and no more was deleted than for it
+        assert 1 <= jobs.disk.room_mb() < 2  # the reserve is back, and no more was deleted than for it
         left = store.events.seqs("east")
         assert left[0] == made["events"] + 1 and left[-10:] == list(range(2991, 3001))  # oldest first, never unsent
         fill(small_disk)  # now nothing at all is left on the filesystem...

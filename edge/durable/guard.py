@@ -19,10 +19,10 @@ The status part: ``{"state", "since", "error", "queued", "unpublished", "dropped
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 import time
 
+from edge.durable.disk import DiskRoom
 from edge.locks import ordered_lock
 from edge.store import StorageFailure
 from edge.timeutil import iso
@@ -33,9 +33,10 @@ PROBE_S = 2.0
 
 class StorageGuard:
     def __init__(self, config, store, alerts, pending, backfill, seqs, *, clock=time.time, on_change=None,
-                 on_recovered=None):
+                 on_recovered=None, disk: DiskRoom | None = None):
         self.config = config
         self.store = store
+        self.disk = disk or DiskRoom(config.database, store)
         self.alerts = alerts
         self.pending = pending
         self.backfill = backfill
@@ -192,19 +193,10 @@ class StorageGuard:
         return True
 
     # -- room and status ---------------------------------------------------------------------
-    def room_mb(self) -> float:
-        """Room for new rows: the filesystem's free space plus the free pages inside the database."""
-        free = shutil.disk_usage(self.config.database.parent).free
-        try:
-            free += self.store.reusable_bytes()
-        except StorageFailure:
-            pass
-        return free / 2**20
-
     def status(self) -> dict:
         zone = self.config.zone
         try:
-            room = round(self.room_mb(), 1)
+            room = round(self.disk.room_mb(), 1)
         except OSError:
             room = None
         return {"state": self.state, "since": iso(self.since, zone) if self.since else None, "error": self.error,

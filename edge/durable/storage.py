@@ -5,6 +5,7 @@ database read-only"):
     seqs      event numbers from a durably reserved block (edge.durable.seqs)
     alerts    device alerts that fall back to memory (edge.alerts)
     guard     says so (log, ``storage`` alert, status) and stores what waited once it can (edge.durable.guard)
+    disk      the room the database has to grow (edge.durable.disk), for the guard's status and the jobs
 
 ``send`` puts a message that is not an event or alert (a command's result, a request) in the outbox,
 or in memory when the outbox cannot be written; ``replay_guard`` is the signed commands' "seen before"
@@ -20,6 +21,7 @@ import uuid
 from edge.alerts import Alerts
 from edge.contract import device_alert_payload
 from edge.durable.backfill import Backfill
+from edge.durable.disk import DiskRoom
 from edge.durable.guard import StorageGuard
 from edge.durable.memory_queue import Pending
 from edge.durable.seqs import Seqs
@@ -44,8 +46,9 @@ class Storage:
         for device, alert_id in self.pending.alerts().items():  # from the RAM copy: not raised twice
             self.alerts.adopt(device, alert_id)
         backfill = Backfill(store, self.alerts, Parking(store, rules, config.zone), self.seqs, config.gate)
+        self.disk = DiskRoom(config.database, store, min_free_mb=config.retention.min_free_mb)
         self.guard = StorageGuard(config, store, self.alerts, self.pending, backfill, self.seqs, clock=clock,
-                                  on_change=on_change, on_recovered=on_recovered)
+                                  on_change=on_change, on_recovered=on_recovered, disk=self.disk)
         self.alerts.on_storage_failure = self.guard.failed
         self.seen_commands: dict[str, float] = {}  # request ids accepted, also while storage fails
 

@@ -110,7 +110,8 @@ class Daemon(Service):
         self.jobs = Jobs(config, self.store, self.alerts, cameras=self.cameras, barriers=self.barriers,
                          clockwatch=self.clockwatch,
                          link=self.link, clock=self.clock, outbox=self.store.outbox, replica=self.replica,
-                         gaps=self.ask_for_gaps if self.link is not None else None, guard=self.guard).start()
+                         gaps=self.ask_for_gaps if self.link is not None else None, guard=self.guard,
+                         disk=self.storage.disk).start()
         self.guard.make_room = self.jobs.make_room
         self.on_close(self.jobs.close)
         self.clockwatch.start(on_jump=self.jobs.replan)  # ticks on the monotonic clock, in its own thread

@@ -4,23 +4,23 @@ Each job is a plain method of ``Jobs`` so tests call it directly; ``start()`` on
 BackgroundScheduler. Jobs never raise into the scheduler: a failure is logged and retried next run; a
 storage failure is told to the storage guard (one line, not a traceback every few seconds).
 
-Room for the database (``storage_room``, with device health): below ``retention.min_free_mb`` free on
-the filesystem the ``disk`` alert is raised, early, and nothing is deleted yet. Below a working reserve
-(``reserve_mb``: a quarter of that, at least 1 MB) of room (the filesystem's free space plus the free
-pages inside the database), ``make_room`` deletes the oldest stranger snapshots, then the oldest sent
-events, until the reserve is back, so new events are stored rather than refused; an event whose
-message is still waiting is never deleted.
+Room for the database (``storage_room``, with device health; measured by ``edge.durable.disk``): below
+``retention.min_free_mb`` free on the filesystem the ``disk`` alert is raised, early, and nothing is
+deleted yet. Below a working reserve (``reserve_mb``: a quarter of that, at least 1 MB) of room (the
+filesystem's free space plus the free pages inside the database), ``make_room`` deletes the oldest
+stranger snapshots, then the oldest sent events, until the reserve is back, so new events are stored
+rather than refused; an event whose message is still waiting is never deleted.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from datetime import UTC
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from edge.durable.disk import DiskRoom
 from edge.store import StorageFailure
 from edge.store.retention import delete_expired
 
@@ -33,7 +33,8 @@ INACTIVITY_TICK_S = 5.0  # how often the inactivity job looks whether the site's
 
 class Jobs:
     def __init__(self, config, store, alerts, *, cameras=(), barriers=None, link=None, clock=time.time,
-                 outbox=None, replica=None, gaps=None, clockwatch=None, guard=None):
+                 outbox=None, replica=None, gaps=None, clockwatch=None, guard=None, disk: DiskRoom | None = None):
+        """``disk``: the room the database has (the daemon's; by default one of its own)."""
         self.config = config
         self.store = store
         self.alerts = alerts
@@ -45,7 +46,8 @@ class Jobs:
         self.replica = replica
         self.gaps = gaps  # ask peers for the events a gap in their seq says we missed
         self.guard = guard  # the storage guard (edge.durable.guard): told of storage failures
-        store.tight_below_bytes = config.retention.min_free_mb * 2**20  # see Store.tight_below_bytes
+        self.disk = disk or DiskRoom(config.database, store, min_free_mb=config.retention.min_free_mb)
+        store.low_on_disk = self.disk.low  # see Store.low_on_disk
         self._broker_down_since: float | None = None
         self._inactivity_checked: float | None = None  # time.monotonic() of the last inactivity check
         self.clockwatch = clockwatch  # jumps of the wall clock; inactivity waits while the time is unconfirmed
@@ -129,19 +131,6 @@ class Jobs:
                               snapshots_keep_s=self.config.retention.stranger_snapshots_days * 86400)
         return {what: done[what] for what in ("events", "outbox", "snapshots", "quarantine")}
 
-    def room_mb(self) -> float:
-        """Room for new rows: the filesystem's free space plus the free pages inside the database."""
-        return self._free_mb() + self._reusable_mb()
-
-    def _free_mb(self) -> float:
-        return shutil.disk_usage(self.config.database.parent).free / 2**20
-
-    def _reusable_mb(self) -> float:
-        try:
-            return self.store.reusable_bytes() / 2**20
-        except StorageFailure:
-            return 0.0  # the free pages are a bonus; the filesystem's space is the answer
-
     def reserve_mb(self) -> float:
         """The room retention keeps for new rows: a quarter of retention.min_free_mb, at least 1 MB."""
         return max(1.0, self.config.retention.min_free_mb / 4)
@@ -150,8 +139,8 @@ class Jobs:
         """The ``disk`` alert while the filesystem has less than retention.min_free_mb free (the early
         warning: the disk is filling up); below the working reserve, retention first makes room."""
         floor = self.config.retention.min_free_mb
-        made = self.make_room() if self.room_mb() < self.reserve_mb() else {}
-        free, reusable = self._free_mb(), self._reusable_mb()
+        made = self.make_room() if self.disk.room_mb() < self.reserve_mb() else {}
+        free, reusable = self.disk.free_mb(), self.disk.reusable_mb()
         detail = (f"{free:.1f} MB free on {self.config.database.parent} (alert below {floor} MB, "
                   f"retention.min_free_mb); {reusable:.1f} MB reusable inside the database")
         if made.get("events") or made.get("snapshots"):
@@ -169,7 +158,7 @@ class Jobs:
         try:
             for what, delete in (("snapshots", store.events.delete_oldest_snapshots),
                                  ("events", store.events.delete_oldest_sent)):
-                while self.room_mb() < reserve:
+                while self.disk.room_mb() < reserve:
                     with store.transaction():
                         deleted = delete(MAKE_ROOM_BATCH)
                     made[what] += deleted  # committed: counted (and logged) whatever happens next
@@ -182,7 +171,7 @@ class Jobs:
         finally:
             if made["events"] or made["snapshots"]:
                 _LOG.warning("retention: low on room for the database (%.1f MB, keeping %.0f MB): deleted the %d "
-                             "oldest sent events and %d snapshots", self.room_mb(), reserve, made["events"],
+                             "oldest sent events and %d snapshots", self.disk.room_mb(), reserve, made["events"],
                              made["snapshots"])
         return made
 
@@ -200,7 +189,7 @@ class Jobs:
 
     def checkpoint(self) -> None:
         # Low on room: keep the WAL's space (writes reuse it and the pages retention freed).
-        self.store.checkpoint(truncate=self.room_mb() >= self.config.retention.min_free_mb)
+        self.store.checkpoint(truncate=self.disk.room_mb() >= self.config.retention.min_free_mb)
 
     def registry_sync(self) -> None:
         """Site mode: note the first full sync, or ask the office for what is missing."""

@@ -22,8 +22,6 @@ waited in memory is stored, the ``storage`` alert is cleared and the status says
 
 from __future__ import annotations
 
-import shutil
-
 from edge.durable.backfill import Backfill
 from edge.durable.guard import StorageGuard
 from edge.durable.memory_queue import Pending
@@ -54,7 +52,7 @@ class OfficeStorageGuard(StorageGuard):
 
     def status(self) -> dict:
         try:
-            free = round(shutil.disk_usage(self.config.database.parent).free / 2**20, 1)
+            free = round(self.disk.free_mb(), 1)
         except OSError:
             free = None
         return {"state": self.state, "since": iso(self.since, self.config.zone) if self.since else None,

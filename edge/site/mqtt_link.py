@@ -43,6 +43,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from edge.contract import Topics, dumps, offline_will, status_payload
+from edge.durable.disk import DiskRoom
 from edge.site.mqtt_client import configure, connect_properties
 from edge.store import StorageFailure, Store
 
@@ -87,7 +88,7 @@ class MqttLink:
         # synchronous=NORMAL (a mark lost in a power cut only re-sends that message; events stay FULL).
         self._db = Store(store.path, upgrade=False, synchronous="NORMAL")
         retention = getattr(config, "retention", None)  # a gate's: its "sent" marks are writes too
-        self._db.tight_below_bytes = retention.min_free_mb * 2**20 if hasattr(retention, "min_free_mb") else 0
+        self._db.low_on_disk = DiskRoom(store.path, min_free_mb=getattr(retention, "min_free_mb", 0)).low
         self.outbox = self._db.outbox
         self.on_command = on_command
         self.on_peer_event = on_peer_event

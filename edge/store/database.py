@@ -76,11 +76,10 @@ class Store:
         self.clock = time.time
         self._synchronous = synchronous
         self._reopen = False  # the connection was opened read-only (the file was): open it again
-        # Below this much free space on the filesystem (retention.min_free_mb; 0: never) every commit is
-        # followed by a checkpoint: the WAL then never outgrows one transaction, and rows go into the
-        # pages retention freed, so writing goes on with the filesystem full.
-        self.tight_below_bytes = 0
-        self._tight_at, self._tight = -1e9, False
+        # Set by the owner of disk room (edge.durable.disk.DiskRoom.low): while it says the filesystem is low,
+        # every commit is followed by a checkpoint: the WAL then never outgrows one transaction, and rows go
+        # into the pages retention freed, so writing goes on with the filesystem full.
+        self.low_on_disk = None
         conn = self._connect()
         self.conn: sqlite3.Connection | None = conn
         self.db = sqlite_utils.Database(conn)
@@ -249,7 +248,7 @@ class Store:
                     if isinstance(exc, sqlite3.OperationalError):
                         raise storage_failure(exc) from None
                     raise
-                if self.tight_below_bytes and self._low_on_disk():
+                if self.low_on_disk is not None and self.low_on_disk():
                     try:
                         self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
                     except sqlite3.OperationalError:
@@ -257,20 +256,6 @@ class Store:
                 while self._after_commit:
                     with contextlib.suppress(sqlite3.Error):  # committed all the same
                         self._after_commit.pop(0)()
-
-    def _low_on_disk(self) -> bool:
-        """The filesystem has less than ``tight_below_bytes`` free (looked at every few seconds)."""
-        import shutil
-        import time
-
-        now = time.monotonic()
-        if now - self._tight_at > 5.0:
-            self._tight_at = now
-            try:
-                self._tight = shutil.disk_usage(self.path.parent).free < self.tight_below_bytes
-            except OSError:
-                self._tight = False
-        return self._tight
 
     def _failed(self, exc: BaseException) -> None:
         if isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc):
