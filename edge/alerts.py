@@ -34,9 +34,10 @@ _LOG = logging.getLogger(__name__)
 
 class Alerts:
     def __init__(self, config, store, clock=time.time, wake=None, rules=None, *, signer=None,
-                 numbered: bool = False):
+                 numbered: bool = False, topics: Topics | None = None):
         """``signer``: the gate's identity key (site mode), None: unsigned; ``numbered``: a gate's alerts
-        get ``gate`` and their own ``seq`` (the office's own alerts are neither)."""
+        get ``gate`` and their own ``seq`` (the office's own alerts are neither); ``topics``: the service's
+        (``Topics.of(config)`` when not given)."""
         from edge.rules.site_rules import SiteRules
 
         self.config = config
@@ -45,7 +46,7 @@ class Alerts:
         self.clock = clock
         self.signer = signer
         self.numbered = numbered
-        self.topics = Topics(config.mqtt.topic_prefix, config.site, config.gate)
+        self.topics = topics or Topics.of(config)
         self.wake = wake or (lambda: None)
         # Set by the daemon: where a device alert waits when it cannot be written, and whom to tell.
         self.pending = None

@@ -20,6 +20,7 @@ kept (for its seq) but not applied, and only a payload that breaks a field a rec
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import uuid
@@ -81,9 +82,24 @@ def check_gate_name(name) -> str:
 
 
 class Topics:
+    """Every topic of one site as one box sees them (a gate, or the office as ``office``). A service builds
+    it once from its config (``Topics.of``) where it is wired and hands it to the parts that publish or
+    subscribe; ``for_gate`` gives the same site's topics as another gate sees them."""
+
     def __init__(self, prefix: str, site: str, gate: str):
         self.base = f"{prefix.rstrip('/')}/{site}"
         self.gate = gate
+
+    @classmethod
+    def of(cls, config) -> Topics:
+        """The topics of the box ``config`` describes: its ``mqtt.topic_prefix``, ``site`` and ``gate``."""
+        return cls(config.mqtt.topic_prefix, config.site, config.gate)
+
+    def for_gate(self, gate: str) -> Topics:
+        """The same site's topics as ``gate`` sees them (a command sent to it, the office's answer to it)."""
+        other = copy.copy(self)
+        other.gate = gate
+        return other
 
     def status(self, gate: str | None = None) -> str:
         return f"{self.base}/{gate or self.gate}/status"

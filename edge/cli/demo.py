@@ -136,7 +136,7 @@ class Office:
         from edge.contract import Topics
 
         self.config = config
-        self.topics = Topics(config.mqtt.topic_prefix, config.site, config.gate)
+        self.topics = Topics.of(config)
         self.messages: list[tuple[str, dict]] = []
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="demo-office", protocol=mqtt.MQTTv5)
         self.client.on_message = self._on_message

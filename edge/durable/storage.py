@@ -33,7 +33,7 @@ _LOG = logging.getLogger(__name__)
 
 
 class Storage:
-    def __init__(self, config, store, rules, *, clock, wake, on_change, on_recovered, signer=None):
+    def __init__(self, config, store, rules, *, clock, wake, on_change, on_recovered, signer=None, topics=None):
         self.config = config
         self.store = store
         self.clock = clock
@@ -41,7 +41,8 @@ class Storage:
         self.pending = Pending(config.database, database_id=store.database_id())
         self.seqs = Seqs(store, self.pending)
         _LOG.info("%s", self.seqs.start())
-        self.alerts = Alerts(config, store, clock=clock, wake=wake, rules=rules, signer=signer, numbered=True)
+        self.alerts = Alerts(config, store, clock=clock, wake=wake, rules=rules, signer=signer, numbered=True,
+                             topics=topics)
         self.alerts.pending = self.pending
         for device, alert_id in self.pending.alerts().items():  # from the RAM copy: not raised twice
             self.alerts.adopt(device, alert_id)

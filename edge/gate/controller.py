@@ -63,10 +63,12 @@ class _Made:
 
 class Gate:
     def __init__(self, config, store, barriers: dict, alerts, clock=time.time, wake=None, on_event=None,
-                 rules=None, signer=None, pending: Pending | None = None, seqs: Seqs | None = None, guard=None):
+                 rules=None, signer=None, pending: Pending | None = None, seqs: Seqs | None = None, guard=None,
+                 topics: Topics | None = None):
         """``rules``: the site's rules (edge.rules.site_rules); ``signer``: site mode, the gate's own key, which
         signs every event it publishes. ``pending``, ``seqs``, ``guard``: the daemon's memory queue,
-        numbering and storage guard; without a guard a storage failure is raised, as to any caller."""
+        numbering and storage guard; without a guard a storage failure is raised, as to any caller. ``topics``:
+        the daemon's (``Topics.of(config)`` when not given)."""
         from edge.rules.site_rules import SiteRules
 
         self.config = config
@@ -79,7 +81,7 @@ class Gate:
         self.clock = clock
         self.wake = wake or (lambda: None)
         self.on_event = on_event
-        self.topics = Topics(config.mqtt.topic_prefix, config.site, config.gate)
+        self.topics = topics or Topics.of(config)
         self._lock = ordered_lock("decision")  # one decision at a time: sessions and occupancy stay consistent
         self._made: list[_Made] = []  # the current decision's events (under the lock)
         self.guard = guard

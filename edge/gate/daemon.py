@@ -19,6 +19,7 @@ import logging
 import time
 
 from drivers.barriers import make_barriers
+from edge.contract import Topics
 from edge.gate.controller import Gate
 from edge.gate.jobs import Jobs
 from edge.gate.memory import return_freed_memory
@@ -44,6 +45,7 @@ class Daemon(Service):
         self.clock = clock or clock_from_config(config)
         self.on_event = on_event
         self._given_barriers = barriers
+        self.topics = Topics.of(config)  # built once; every part that publishes or subscribes gets this one
         self.store = self.alerts = self.link = self.gate = self.jobs = self.recognizers = None
         self.clockwatch = None
         self.storage = self.pending = self.seqs = self.guard = None
@@ -60,7 +62,7 @@ class Daemon(Service):
         return_freed_memory()  # before the models allocate
         from edge.gate.waiting import open_store
 
-        self.store, waited = open_store(config, self.stop, self.clock)
+        self.store, waited = open_store(config, self.stop, self.clock, self.topics)
         if self.store is None:
             _LOG.warning("stopped while waiting for the database")
             return self
@@ -85,7 +87,8 @@ class Daemon(Service):
                                  clock=self.clock,
                                  on_registry=self.replica.apply_many if self.replica else None,
                                  on_message=self._message, on_taken_over=self._taken_over,
-                                 on_storage_failure=lambda exc, reading: self.guard.failed(exc, reading=reading))
+                                 on_storage_failure=lambda exc, reading: self.guard.failed(exc, reading=reading),
+                                 topics=self.topics)
             self.link.pending = self.pending
             self.on_close(self.link.close)
         self._start_barriers()
@@ -93,7 +96,7 @@ class Daemon(Service):
         pass_key = self._pass_key()
         self.gate = Gate(config, self.store, self.barriers, self.alerts, clock=self.clock, wake=self._wake,
                          on_event=self.on_event, rules=self.rules, signer=signer, pending=self.pending,
-                         seqs=self.seqs, guard=self.guard)
+                         seqs=self.seqs, guard=self.guard, topics=self.topics)
         if self.link is not None:
             # Connected only now that every handler it calls exists (a retained message arrives at once).
             self.link.start()
@@ -128,7 +131,8 @@ class Daemon(Service):
         from edge.durable.storage import Storage
 
         self.storage = Storage(self.config, self.store, self.rules, clock=self.clock, wake=self._wake,
-                               on_change=self._status_changed, on_recovered=self._storage_back, signer=self._signer)
+                               on_change=self._status_changed, on_recovered=self._storage_back, signer=self._signer,
+                               topics=self.topics)
         self.pending, self.seqs, self.alerts, self.guard = (self.storage.pending, self.storage.seqs,
                                                             self.storage.alerts, self.storage.guard)
         self.on_close(self.storage.clean_stop)  # runs just before the registry closes
@@ -162,12 +166,11 @@ class Daemon(Service):
         if encoder is not None:
             encoder = self.recognizers.faces.encoder.name  # "default" resolved to the encoder it is
         self.replica = Replica(config, self.store, load_verifier(config.registry.public_keys), self.alerts,
-                               self.rules, signer=signer, publish=self._publish, clock=self.clock,
+                               self.rules, topics=self.topics, signer=signer, publish=self._publish, clock=self.clock,
                                encoder_name=encoder, on_sync_change=self._status_changed)
 
     def _start_peers(self) -> None:
         """Peers' events checked and applied once (edge.site.peers); replay requests answered (edge.site.replay)."""
-        from edge.contract import Topics
         from edge.site.peers import PeerReceiver, site_gate_keys
         from edge.site.replay import Answerer
 
@@ -184,7 +187,7 @@ class Daemon(Service):
                 return checker if not isinstance(checker, bytes | type(None)) else None
             return keys().get(requester)
 
-        self.replayer = Answerer(self.store, Topics(config.mqtt.topic_prefix, config.site, config.gate),
+        self.replayer = Answerer(self.store, self.topics,
                                  clock=self.clock, verifier_for=verifier_for if config.site_mode else None,
                                  signer=self._signer)
         self._lost_session = False
@@ -198,7 +201,7 @@ class Daemon(Service):
             self._lost_session = False
             asks += self.peers.after_session_lost()
         for gate, first, last in asks:
-            self._publish(self.link.topics.request("replay"),
+            self._publish(self.topics.request("replay"),
                           request(gate, first, last, zone=self.config.zone, signer=self._signer, now=self.clock()))
             self.peers.asked(gate)
             _LOG.info("asked gate %s to replay seq %s..%s", gate, first, last if last is not None else "newest")
@@ -347,11 +350,11 @@ class Daemon(Service):
 
     def _message(self, topic: str, payload: bytes) -> None:
         """What is neither a command nor a peer event: a replay request, the office's "page sent"."""
-        if self.replica is not None and topic == self.link.topics.resync_answers:
+        if self.replica is not None and topic == self.topics.resync_answers:
             self.replica.page_end(payload)
             return
         parts = topic.rsplit("/", 2)
-        if len(parts) == 3 and parts[2] == "status" and parts[0] == self.link.topics.base \
+        if len(parts) == 3 and parts[2] == "status" and parts[0] == self.topics.base \
                 and parts[1] == "office":
             # The office's clock (our offset from it; commands are judged on it) only where there is an
             # office: at a site, whose broker lets nobody but the office write there (config/site/acl). A
@@ -360,11 +363,11 @@ class Daemon(Service):
             if self.config.site_mode:
                 self.clockwatch.office_status(payload)
             return
-        if len(parts) == 3 and parts[2] == "status" and parts[0] == self.link.topics.base \
+        if len(parts) == 3 and parts[2] == "status" and parts[0] == self.topics.base \
                 and parts[1] != self.config.gate:
             self.peers.status_seen(parts[1], payload)
             return
-        request = self.link.topics.parse_request_topic(topic)
+        request = self.topics.parse_request_topic(topic)
         if request is not None and request[1] == "replay" and request[0] != self.config.gate:
             body = self.replayer.parse(request[0], payload, lambda target: target == self.config.gate)
             if body is not None and self.replayer.answer(self.config.gate, body):
@@ -379,7 +382,7 @@ class Daemon(Service):
         self.alerts.device("broker", False, f"broker refused a message ({where}): {reason}")
 
     def _peer(self, gate: str, kind: str, payload: bytes) -> None:
-        self.peers.receive(gate, payload, self.link.topics.event(kind, gate) if self.link else None)
+        self.peers.receive(gate, payload, self.topics.event(kind, gate) if self.link else None)
 
     def _command(self, verb: str, payload: bytes) -> None:
         from edge.contract import command_result
@@ -411,4 +414,4 @@ class Daemon(Service):
         except StorageFailure as exc:  # what the command needed could not be read: nothing was done
             self.guard.failed(exc, reading=True)
             error = f"not done: the gate cannot read its database ({exc}); try again later"
-        self._publish(self.link.topics.command_result, command_result(request_id, ok, error, **extra))
+        self._publish(self.topics.command_result, command_result(request_id, ok, error, **extra))

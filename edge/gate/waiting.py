@@ -36,16 +36,16 @@ _LOG = logging.getLogger(__name__)
 BACKOFF_MAX_S = 60.0
 
 
-def open_store(config, stop, clock=time.time) -> tuple[Store | None, dict | None]:
+def open_store(config, stop, clock=time.time, topics: Topics | None = None) -> tuple[Store | None, dict | None]:
     """(the opened Store, what the wait said or None); (None, …) when ``stop`` was set first. What the wait
-    said: {"alert_id", "detail", "ts", "error", "since", "answered": {request_id: ts}}."""
+    said: {"alert_id", "detail", "ts", "error", "since", "answered": {request_id: ts}}. ``topics``: the daemon's."""
     try:
         return Store(config.database), None
     except SchemaTooNew:
         raise
     except OPEN_FAILURES as exc:
         first = exc
-    waiter = Waiter(config, clock, first)
+    waiter = Waiter(config, clock, first, topics)
     delay = 1.0
     try:
         waiter.start()
@@ -75,13 +75,13 @@ def open_store(config, stop, clock=time.time) -> tuple[Store | None, dict | None
 class Waiter:
     """The gate's voice while it has no database: status, alert, command answers (its own connection)."""
 
-    def __init__(self, config, clock, exc: BaseException):
+    def __init__(self, config, clock, exc: BaseException, topics: Topics | None = None):
         self.config = config
         self.clock = clock
         self.error = str(exc)
         self.started = time.monotonic()
         self.since = clock()
-        self.topics = Topics(config.mqtt.topic_prefix, config.site, config.gate)
+        self.topics = topics or Topics.of(config)
         detail = (f"cannot open {config.database}: {exc}; nobody can be recognised or recorded; retrying with "
                   f"back-off up to {BACKOFF_MAX_S:.0f} s")
         self._seen: dict[str, float] = {}

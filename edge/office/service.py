@@ -57,11 +57,13 @@ def gate_keys(config) -> dict[str, dict]:
     return keys
 
 
-def open_office_store(config) -> tuple[Store, RegistryPublisher]:
-    """The office's database with the publisher attached: every registry change is signed and queued."""
+def open_office_store(config, topics: contract.Topics | None = None) -> tuple[Store, RegistryPublisher]:
+    """The office's database with the publisher attached: every registry change is signed and queued.
+    ``topics``: the office's (``Topics.of(config)`` when not given: the command line's one-off changes)."""
     store = Store(config.database)
     store.clock = clock_from_config(config)  # registered_at on the office's clock (the demo's simulated one)
-    publisher = RegistryPublisher(config, store, load_signer(config.registry.signing_key_file)).attach()
+    publisher = RegistryPublisher(config, store, load_signer(config.registry.signing_key_file),
+                                  topics=topics or contract.Topics.of(config)).attach()
     return store, publisher
 
 
@@ -80,7 +82,7 @@ class Office(Service):
         self._head_seen = threading.Event()
         self.clock = clock or clock_from_config(config)
         self.monotonic = monotonic  # how long a gate has been silent (SilentGates): immune to wall-clock jumps
-        self.topics = contract.Topics(config.mqtt.topic_prefix, config.site, "office")
+        self.topics = contract.Topics.of(config)  # the office's: its config's gate is "office"
         self.store = self.publisher = self.link = self.alerts = self.guard = None
         self.archive = self.silent_gates = None
         self.verifiers = {name: load_verifier([path]) for name, path in config.gates.items()}
@@ -94,10 +96,10 @@ class Office(Service):
         from edge.site.mqtt_link import MqttLink
 
         self.starting()
-        self.store, self.publisher = open_office_store(self.config)
+        self.store, self.publisher = open_office_store(self.config, self.topics)
         self.store.clock = self.clock
         self.on_close(self.store.close)
-        self.alerts = Alerts(self.config, self.store, clock=self.clock, wake=self._wake)
+        self.alerts = Alerts(self.config, self.store, clock=self.clock, wake=self._wake, topics=self.topics)
         self.guard = OfficeStorageGuard(self.config, self.store, self.alerts, clock=self.clock,
                                         on_change=self._publish_status, on_recovered=self._storage_back)
         from edge.site.replay import Answerer
@@ -119,7 +121,7 @@ class Office(Service):
                              inbox_transaction=self.store.transaction, clock=self.clock,
                              status_payload_fn=self._status_payload, on_taken_over=self._taken_over,
                              on_storage_failure=lambda exc, reading: self.guard.failed(exc, reading=reading),
-                             hold=True, on_early=self._early)
+                             hold=True, on_early=self._early, topics=self.topics)
         self.link.pending = self.guard.pending  # the office's alerts, published from memory while storage fails
         from edge.site.command_client import OfficeCommands
 

@@ -61,7 +61,7 @@ def send_command(config, gate: str, verb: str, fields: dict | None = None, timeo
 
     if key is None:
         key = command_key(config)
-    topics = Topics(config.mqtt.topic_prefix, config.site, gate)
+    topics = Topics.of(config).for_gate(gate)
     if now is None:
         from edge.timeutil import clock_from_config
 
@@ -149,12 +149,10 @@ class OfficeCommands:
     broker cannot take now is refused now, not done later), answered through ``received``."""
 
     def __init__(self, config, link, clock):
-        from edge.contract import Topics
-
+        """``link``: the office's MQTT link; its topics are the office's."""
         self.config = config
         self.link = link
         self.clock = clock
-        self.topics = lambda gate: Topics(config.mqtt.topic_prefix, config.site, gate)
         self._waiting: dict[str, dict] = {}
         self._changed = threading.Condition()
 
@@ -176,7 +174,7 @@ class OfficeCommands:
         """As ``send_command``: the gate's result, or CommandError."""
         from edge.site.remote import new_command
 
-        topics = self.topics(gate)
+        topics = self.link.topics.for_gate(gate)
         body = new_command(verb, site=self.config.site, gate=gate, key=key, zone=self.config.zone, now=self.clock(),
                            **(fields or {}))
         request_id = body["request_id"]

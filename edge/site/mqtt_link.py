@@ -65,16 +65,18 @@ class MqttLink:
     def __init__(self, config, store, *, on_command=None, on_peer_event=None, on_refused=None,
                  on_connection=None, status_provider=None, window: int = 50, on_registry=None, on_message=None,
                  subscriptions=None, status_payload_fn=None, inbox_transaction=None, clock=time.time,
-                 on_storage_failure=None, on_taken_over=None, hold: bool = False, on_early=None):
+                 on_storage_failure=None, on_taken_over=None, hold: bool = False, on_early=None,
+                 topics: Topics | None = None):
         """``on_registry(batch)``: records on ``P/registry/#`` in batches (a gate in site mode);
         ``on_message(topic, payload)``: everything else subscribed (the office's archive);
         ``subscriptions``: [(topic filter, SubscribeOptions)] instead of the gate's;
         ``status_payload_fn(ts, outbox_depth)``: the retained status instead of a gate's;
-        ``on_taken_over(detail or None)``: another client took our session (a device alert), or it is over."""
+        ``on_taken_over(detail or None)``: another client took our session (a device alert), or it is over;
+        ``topics``: the service's (``Topics.of(config)`` when not given)."""
         self.config = config
         self.clock = clock  # the daemon's one clock: status timestamps and outbox times
         self.mqtt = config.mqtt
-        self.topics = Topics(config.mqtt.topic_prefix, config.site, config.gate)
+        self.topics = topics or Topics.of(config)
         self.on_registry = on_registry
         # One transaction around each batch of received messages (the daemon's database), committed
         # before they are acknowledged: applied at thousands a second, and never acknowledged unapplied.

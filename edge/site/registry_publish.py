@@ -34,12 +34,13 @@ REPLACES_KEY = "registry_replaces"
 
 
 class RegistryPublisher:
-    def __init__(self, config, store, signer, clock=time.time):
+    def __init__(self, config, store, signer, clock=time.time, *, topics: contract.Topics):
+        """``topics``: the office's (``Topics.of`` its config)."""
         self.config = config
         self.store = store
         self.signer = signer
         self.clock = clock
-        self.topics = contract.Topics(config.mqtt.topic_prefix, config.site, "office")
+        self.topics = topics
 
     def attach(self) -> RegistryPublisher:
         self.store.on_registry_change = self.changed
@@ -203,7 +204,7 @@ class RegistryPublisher:
         last = max([after, *((r["epoch"], r["version"]) for _, _, r in records)])
         with self.store.transaction():
             self.store.outbox.enqueue(
-                contract.Topics(self.config.mqtt.topic_prefix, self.config.site, gate).resync_answers,
+                self.topics.for_gate(gate).resync_answers,
                 contract.resync_page_end(request_id=request_id, count=len(records), last=last, limit=limit),
                 msg_id=f"resync:{request_id}:page", now=self.clock())
             for kind, key, record in records:

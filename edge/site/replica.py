@@ -47,9 +47,10 @@ ID_KEY = "registry_id"  # the registry this copy follows (the head's registry_id
 
 
 class Replica:
-    def __init__(self, config, store, verifier, alerts, rules: SiteRules, *, signer=None, publish=None,
-                 clock=time.time, encoder_name=None, on_sync_change=None):
-        """``on_sync_change()``: called when ``synced`` flips (the daemon republishes its status)."""
+    def __init__(self, config, store, verifier, alerts, rules: SiteRules, *, topics: contract.Topics, signer=None,
+                 publish=None, clock=time.time, encoder_name=None, on_sync_change=None):
+        """``topics``: the daemon's; ``on_sync_change()``: called when ``synced`` flips (the daemon republishes
+        its status)."""
         self.config = config
         self.store = store
         self.verifier = verifier
@@ -59,7 +60,7 @@ class Replica:
         self.publish = publish  # publish(topic, payload): how a resync request leaves (the outbox)
         self.clock = clock
         self.encoder_name = encoder_name  # the gate's face encoder, checked against the site's
-        self.topics = contract.Topics(config.mqtt.topic_prefix, config.site, config.gate)
+        self.topics = topics
         self._lock = ordered_lock("replica")
         self._last_record = time.monotonic()
         self._changes = 0
