@@ -163,9 +163,35 @@ def test_after_a_jump_the_interval_jobs_run_now_not_when_the_old_clock_said(watc
     try:
         w.jobs.replan()
         soon = datetime.now(UTC) + timedelta(seconds=1)
-        interval = [j for j in w.jobs._scheduler.get_jobs() if j.id in ("inactivity", "status", "device_health")]
+        jobs = w.jobs.schedule.scheduler.get_jobs()
+        interval = [j for j in jobs if j.id in ("inactivity", "status", "device_health")]
         assert interval and all(j.next_run_time <= soon for j in interval)
-        retention = w.jobs._scheduler.get_job("retention")
+        retention = w.jobs.schedule.scheduler.get_job("retention")
         assert retention.next_run_time > soon  # a nightly job keeps its hour
     finally:
         w.jobs.close()
+
+
+def test_the_offices_jobs_are_planned_again_when_its_wall_clock_jumps(monkeypatch):
+    """The office has no ClockWatch: its supervision looks at the wall clock against the monotonic one."""
+    from edge import lifecycle
+
+    runs = []
+    schedule = lifecycle.Schedule("UTC")
+    schedule.every(600, lambda: runs.append(1), id="gaps")
+    schedule.start()
+    try:
+        schedule.follow_the_clock()
+        schedule.follow_the_clock()  # no jump: nothing runs before its time
+        time.sleep(0.5)
+        assert runs == []
+        real = time.time
+        monkeypatch.setattr(lifecycle.time, "time", lambda: real() - 3600)  # set back an hour
+        schedule.follow_the_clock()
+        monkeypatch.undo()
+        deadline = time.monotonic() + 5
+        while not runs and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert runs == [1]  # now, not in an hour and ten minutes
+    finally:
+        schedule.close()

@@ -547,7 +547,7 @@ def test_an_office_restored_from_a_backup_starts_a_new_epoch_and_the_gates_follo
 def test_the_office_keeps_its_archive_as_long_as_configured_and_what_it_sent_a_day(site):
     """Found in review: the office's ``retention.events_days`` was read by nothing, and its outbox kept
     every registry record it ever sent (face templates of people since erased among them)."""
-    from edge.office.service import SENT_KEEP_S
+    from edge.office.jobs import SENT_KEEP_S
 
     office, store = site.office, site.office.store
     now = office.clock()
@@ -561,7 +561,7 @@ def test_the_office_keeps_its_archive_as_long_as_configured_and_what_it_sent_a_d
         # a message the office sent two days ago (written as sent: the outbox pump must not send it now)
         store.execute("INSERT INTO outbox(msg_id, topic, payload, created_epoch, sent_epoch) VALUES (?, ?, ?, ?, ?)",
                       ["sent-long-ago", f"{P}/office/probe", "{}", too_old, now - SENT_KEEP_S - 60])
-    done = office.retention()
+    done = office.jobs.retention()
     assert done["events"] >= 1 and done["outbox"] >= 1
     assert "archived-long-ago" not in store.events.ids()
     assert "sent-long-ago" not in [m["msg_id"] for m in store.outbox.messages()]

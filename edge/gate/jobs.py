@@ -1,8 +1,8 @@
 """Scheduled jobs (APScheduler): inactivity check, device health, retention, WAL checkpoint, status.
 
-Each job is a plain method of ``Jobs`` so tests call it directly; ``start()`` only puts them on a
-BackgroundScheduler. Jobs never raise into the scheduler: a failure is logged and retried next run; a
-storage failure is told to the storage guard (one line, not a traceback every few seconds).
+Each job is a plain method of ``Jobs`` so tests call it directly; ``start()`` only puts them on the
+service's ``edge.lifecycle.Schedule`` (a BackgroundScheduler; a job never raises into it, a storage
+failure is told to the storage guard).
 
 Room for the database (``storage_room``, with device health; measured by ``edge.durable.disk``): below
 ``retention.min_free_mb`` free on the filesystem the ``disk`` alert is raised, early, and nothing is
@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC
-
-from apscheduler.schedulers.background import BackgroundScheduler
 
 from edge.durable.disk import DiskRoom
+from edge.lifecycle import Schedule
 from edge.store import StorageFailure
 from edge.store.retention import delete_expired
 
@@ -51,7 +49,7 @@ class Jobs:
         self._broker_down_since: float | None = None
         self._inactivity_checked: float | None = None  # time.monotonic() of the last inactivity check
         self.clockwatch = clockwatch  # jumps of the wall clock; inactivity waits while the time is unconfirmed
-        self._scheduler: BackgroundScheduler | None = None
+        self.schedule: Schedule | None = None
 
     # -- the jobs ----------------------------------------------------------------------------
     def inactivity(self) -> list[dict]:
@@ -75,18 +73,9 @@ class Jobs:
         return self.inactivity()
 
     def replan(self) -> None:
-        """After a wall-clock jump: every interval job runs now and then at its interval again (the
-        scheduler plans on wall time, so a clock set back would hold them all for as long as the jump)."""
-        from datetime import datetime
-
-        from apscheduler.triggers.interval import IntervalTrigger
-
-        if self._scheduler is None:
-            return
-        for job in self._scheduler.get_jobs():
-            if isinstance(job.trigger, IntervalTrigger):
-                job.modify(next_run_time=datetime.now(UTC))
-        _LOG.warning("clock: the wall clock jumped; the jobs are planned again from now")
+        """After a wall-clock jump (the ClockWatch says): every interval job runs now (``Schedule.replan``)."""
+        if self.schedule is not None:
+            self.schedule.replan()
 
     def camera_health(self) -> None:
         """A camera without a frame for its down_alert_s (closed or frozen) raises its device alert."""
@@ -201,52 +190,26 @@ class Jobs:
             self.link.publish_status()
 
     # -- scheduling --------------------------------------------------------------------------
-    def _safe(self, job):
-        def run():
-            try:
-                job()
-            except StorageFailure as exc:
-                if self.guard is None:
-                    _LOG.exception("job %s failed; it runs again at its next time", job.__name__)
-                else:
-                    _LOG.info("job %s: storage failure (%s); it runs again at its next time", job.__name__, exc)
-                    self.guard.failed(exc)
-            except Exception:
-                _LOG.exception("job %s failed; it runs again at its next time", job.__name__)
-
-        run.__name__ = job.__name__
-        return run
-
     def start(self) -> Jobs:
-        scheduler = BackgroundScheduler(timezone=self.config.timezone, job_defaults={"coalesce": True,
-                                                                                      "max_instances": 1})
+        schedule = Schedule(self.config.timezone, guard=self.guard)
         tick_s = min(INACTIVITY_TICK_S, self.config.inactivity.check_every_minutes * 60)
-        scheduler.add_job(self._safe(self.inactivity_when_due), "interval", seconds=tick_s, id="inactivity",
-                          next_run_time=_soon())
-        scheduler.add_job(self._safe(self.device_health), "interval", seconds=15, id="device_health",
-                          next_run_time=_soon(5))
+        schedule.every(tick_s, self.inactivity_when_due, id="inactivity", first_in=1)
+        schedule.every(15, self.device_health, id="device_health", first_in=5)
         if self.cameras:
-            scheduler.add_job(self._safe(self.camera_health), "interval", seconds=self.camera_check_s(),
-                              id="camera_health", next_run_time=_soon(self.camera_check_s()))
-        scheduler.add_job(self._safe(self.status), "interval", seconds=60, id="status")
+            schedule.every(self.camera_check_s(), self.camera_health, id="camera_health",
+                           first_in=self.camera_check_s())
+        schedule.every(60, self.status, id="status")
         if self.replica is not None:
-            scheduler.add_job(self._safe(self.registry_sync), "interval", seconds=1, id="registry_sync")
+            schedule.every(1, self.registry_sync, id="registry_sync")
         if self.gaps is not None:
-            scheduler.add_job(self._safe(self.gaps), "interval", seconds=1, id="peer_gaps")
-        scheduler.add_job(self._safe(self.retention), "cron", hour=3, minute=17, id="retention")
-        scheduler.add_job(self._safe(self.stale_sessions), "cron", hour=8, minute=0, id="stale_sessions")
-        scheduler.add_job(self._safe(self.checkpoint), "interval", hours=1, id="wal_checkpoint")
-        scheduler.start()
-        self._scheduler = scheduler
+            schedule.every(1, self.gaps, id="peer_gaps")
+        schedule.daily(self.retention, id="retention", hour=3, minute=17)
+        schedule.daily(self.stale_sessions, id="stale_sessions", hour=8, minute=0)
+        schedule.every(3600, self.checkpoint, id="wal_checkpoint")
+        self.schedule = schedule.start()
         return self
 
     def close(self) -> None:
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=True)
-            self._scheduler = None
-
-
-def _soon(seconds: float = 1.0):
-    from datetime import datetime, timedelta
-
-    return datetime.now(UTC) + timedelta(seconds=seconds)
+        if self.schedule is not None:
+            self.schedule.close()
+            self.schedule = None

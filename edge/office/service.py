@@ -12,7 +12,8 @@ Before it publishes anything, the office reads the broker's signed retained head
 registry_id there with its database's (edge.site.registry_identity): an office on an empty or mistyped
 database refuses to start (exit 2) instead of emptying the registry at every gate.
 
-Threads: the MQTT link's (network, outbox pump, inbox) and one supervision loop on the main thread.
+Threads: the MQTT link's (network, outbox pump, inbox), the jobs' scheduler (``edge.office.jobs``) and the
+supervision loop on the main thread.
 """
 
 from __future__ import annotations
@@ -27,21 +28,18 @@ from edge.alerts import Alerts
 from edge.keys import Verifier, load_public_key, load_signer, load_verifier, verify_record
 from edge.lifecycle import Service
 from edge.office.archive import Archive
+from edge.office.jobs import OfficeJobs
 from edge.office.listeners import Listeners
 from edge.office.silent_gates import SilentGates
 from edge.office.storage_guard import OfficeStorageGuard
 from edge.site.registry_identity import RegistryMismatch, decide
 from edge.site.registry_publish import ID_KEY, RegistryPublisher
 from edge.store import StorageFailure, Store
-from edge.store.retention import delete_expired
 from edge.timeutil import clock_from_config, iso, parse_iso
 
 _LOG = logging.getLogger(__name__)
-STATUS_EVERY_S = 60.0
 REQUEST_WINDOW_S = 300.0  # a resync request older (or further ahead) than this is refused
 RESYNC_MIN_INTERVAL_S = 1.0  # per gate: a flood of requests costs one page a second at most
-RETENTION_EVERY_S = 3600.0
-SENT_KEEP_S = 86400.0  # a sent message stays in the outbox this long (what was sent, for a technician)
 # After the broker acknowledged the subscription, its retained head (if any) follows at once: wait this
 # long for it before concluding the broker holds none.
 HEAD_GRACE_S = 0.7
@@ -140,9 +138,9 @@ class Office(Service):
         except StorageFailure as exc:
             self.guard.failed(exc)
         self.link.release()
-        self._jobs_thread = threading.Thread(target=self._jobs, name="gate-edge-office-jobs", daemon=True)
-        self._jobs_thread.start()
-        self.on_close(lambda: self._jobs_thread.join(5))
+        self.jobs = OfficeJobs(self.config, self.store, archive=self.archive, silent_gates=self.silent_gates,
+                               link=self.link, guard=self.guard, clock=self.clock).start()
+        self.on_close(self.jobs.close)
         if self.config.console.listen and self.config.console.users_file:
             from edge.office.console import Console
 
@@ -216,42 +214,9 @@ class Office(Service):
 
     def supervise(self) -> bool:
         """``Service.run`` on the main thread (the work runs on the link's threads and the jobs): healthy
-        while the jobs run."""
-        return self._jobs_thread.is_alive()
-
-    def retention(self) -> dict:
-        """The archive is kept ``retention.events_days`` (events, cleared alerts); what the outbox has sent
-        a day (a registry record lives on in registry_records and, retained, at the broker); refused peer
-        events (``quarantine``) at most Quarantine.KEEP_DAYS and MAX_ROWS."""
-        done = delete_expired(self.store, self.clock(), keep_s=self.config.retention.events_days * 86400,
-                              sent_keep_s=SENT_KEEP_S)
-        done = {what: done[what] for what in ("events", "alerts", "outbox", "quarantine")}
-        if any(done.values()):
-            _LOG.info("retention: %d archived events, %d cleared alerts, %d sent messages, %d refused events "
-                      "deleted", *done.values())
-        return done
-
-    def _jobs(self) -> None:
-        """Every second: ask gates for the events the archive missed; every few: silent gates, status;
-        every hour (and at start): retention."""
-        last_check = last_status = 0.0
-        last_retention = None
-        while not self.stop.wait(1.0):
-            try:
-                if last_retention is None or time.monotonic() - last_retention > RETENTION_EVERY_S:
-                    last_retention = time.monotonic()
-                    self.retention()
-                self.archive.ask_for_gaps()
-                if time.monotonic() - last_check > 5.0:
-                    self.silent_gates.check()
-                    last_check = time.monotonic()
-                if time.monotonic() - last_status > STATUS_EVERY_S:
-                    self.link.publish_status()
-                    last_status = time.monotonic()
-            except StorageFailure as exc:  # the guard says so (once) and brings it back
-                self.guard.failed(exc)
-            except Exception:  # a job failing now runs again in a second
-                _LOG.exception("office job failed")
+        while the jobs run; they are planned again after a jump of the wall clock."""
+        self.jobs.follow_the_clock()
+        return self.jobs.running
 
     def _wake(self) -> None:
         if self.link is not None:
