@@ -271,7 +271,7 @@ def test_a_gate_heard_while_the_archive_cannot_be_written_is_not_silent(tmp_path
     store = Store(tmp_path / "office.db")
     try:
         gates = SilentGates(config, store, None, clock=time.time)
-        archive = Archive(config, store, None, Topics(config.mqtt.topic_prefix, config.site, "office"),
+        archive = Archive(config, store, None, Topics.of(config),
                           {name: load_verifier([path]) for name, path in config.gates.items()},
                           silent_gates=gates, listeners=Listeners(), clock=time.time, command_signer=None,
                           wake=lambda: None)
