@@ -49,7 +49,7 @@ class Alerts:
         self.topics = topics or Topics.of(config)
         self.wake = wake or (lambda: None)
         # Set by the daemon: where a device alert waits when it cannot be written, and whom to tell.
-        self.pending = None
+        self.memory_queue = None
         self.on_storage_failure = None
         self._memory: dict[str, str | None] = {}  # device -> open alert id (None: cleared), not yet written
         self._lock = ordered_lock("alerts", reentrant=True)
@@ -85,7 +85,7 @@ class Alerts:
             try:
                 change = self._device_stored(device, ok, detail, now)
             except StorageFailure as exc:
-                if self.pending is None:
+                if self.memory_queue is None:
                     raise
                 if self.on_storage_failure is not None:
                     self.on_storage_failure(exc)
@@ -134,7 +134,7 @@ class Alerts:
         alert_id, state = (str(uuid.uuid4()), "raised") if not ok else (current, "cleared")
         text = detail if not ok else (detail or "recovered")
         payload = self.unnumbered(device_alert_payload(alert_id, device, state, text, iso(now, self.config.zone)))
-        self.pending.add("alert", self.topics.device_alert, payload, f"alert:{alert_id}:{state}", ts=now,
+        self.memory_queue.add("alert", self.topics.device_alert, payload, f"alert:{alert_id}:{state}", ts=now,
                          extra={"op": "raise" if not ok else "clear", "device": device, "alert_id": alert_id,
                                 "detail": text})
         self._memory[device] = alert_id if not ok else None

@@ -3,13 +3,13 @@
 Every lock that is held while another is taken is made here by name, and may only be taken while
 holding locks of a lower rank (the same lock again, when reentrant, is fine):
 
-    decision  10  Gate._lock: one decision at a time (takes transactions inside)
-    replica   20  Replica._lock: one registry batch at a time
-    storing   30  StorageGuard._storing: one writer of what waits in memory
-    store     40  Store._lock: the connection, every transaction (``Store.transaction``/``hold``)
-    alerts    50  Alerts._lock: device alerts' memory overlay; always inside a store hold
-    pending   60  Pending._lock: the memory queue
-    seqs      70  Seqs._lock: the event counter
+    decision      10  Gate._lock: one decision at a time (takes transactions inside)
+    replica       20  Replica._lock: one registry batch at a time
+    storing       30  StorageGuard._storing: one writer of what waits in memory
+    store         40  Store._lock: the connection, every transaction (``Store.transaction``/``hold``)
+    alerts        50  Alerts._lock: device alerts' memory overlay; always inside a store hold
+    memory_queue  60  MemoryQueue._lock: what waits in memory (``edge.durable.memory_queue``)
+    seqs          70  Seqs._lock: the event counter
 
 So a thread holding the alerts' lock never waits for a transaction: code that raises a device alert
 takes the store first (``Alerts.device`` does it itself). With ``GATE_EDGE_LOCK_ORDER=check`` in the
@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import threading
 
-RANKS = {"decision": 10, "replica": 20, "storing": 30, "store": 40, "alerts": 50, "pending": 60, "seqs": 70}
+RANKS = {"decision": 10, "replica": 20, "storing": 30, "store": 40, "alerts": 50, "memory_queue": 60, "seqs": 70}
 
 
 class LockOrderError(RuntimeError):

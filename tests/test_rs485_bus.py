@@ -220,7 +220,7 @@ def test_a_silent_car_barrier_does_not_stall_a_pedestrian_decision(tmp_path, wri
                 # The pedestrian's whole decision, pulse included, ends well before the car's retries do.
                 assert elapsed < SILENT_OPEN_S / 2, f"pedestrian decision took {elapsed:.2f} s"
                 car_still_pulsing = "at" not in car_done
-                handed_out_meanwhile = store.outbox.pending()
+                handed_out_meanwhile = store.outbox.unsent()
                 announced_meanwhile = store.events.announced_seq()  # what the status names as our newest
             finally:
                 car.join(10)
@@ -271,10 +271,10 @@ def test_an_event_held_for_a_pulse_is_published_after_a_restart(tmp_path, write_
         with pytest.raises(SystemExit):
             gate.remote_open("in", "car", "req-1")
         [event] = store.events.payloads()
-        assert "barrier" not in event and store.outbox.pending() == []  # committed, held for the result
+        assert "barrier" not in event and store.outbox.unsent() == []  # committed, held for the result
     with Store(config.database) as store:
         Gate(config, store, {}, Alerts(config, store))  # the restarted daemon's gate
-        [row] = store.outbox.pending()
+        [row] = store.outbox.unsent()
         [event] = store.events.payloads()
     assert row["msg_id"] == f"event:{event['event_id']}" and event["request_id"] == "req-1"
     assert event["barrier"].startswith("unknown: the gate stopped during the pulse")

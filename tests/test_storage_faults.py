@@ -575,10 +575,10 @@ def test_after_a_storage_failure_the_link_reconnects_so_what_it_could_not_acknow
 
 
 def test_the_memory_queue_is_bounded_and_keeps_what_the_broker_has_not_taken(tmp_path):
-    from edge.durable.memory_queue import Pending
+    from edge.durable.memory_queue import MemoryQueue
 
     ram = tmp_path / "ram.json"
-    queue = Pending(tmp_path / "registry.db", path=ram, max_items=3, database_id="db-1")
+    queue = MemoryQueue(tmp_path / "registry.db", path=ram, max_items=3, database_id="db-1")
     first = queue.add("event", "t", _event(1, 1), "event:1", next_seq=2)
     queue.add("event", "t", _event(2, 2), "event:2", next_seq=3)
     queue.add("event", "t", _event(3, 3), "event:3", next_seq=4)
@@ -589,9 +589,9 @@ def test_the_memory_queue_is_bounded_and_keeps_what_the_broker_has_not_taken(tmp
     assert queue.add("event", "t", _event(5, 5), "event:5", next_seq=6) is None  # nothing published: not kept
     assert queue.lost == 1 and len(queue) == 3
     assert ram.stat().st_mode & 0o777 == 0o600  # events name people and plates: the daemon's user reads it only
-    again = Pending(tmp_path / "registry.db", path=ram, max_items=3, database_id="db-1")  # a restart
+    again = MemoryQueue(tmp_path / "registry.db", path=ram, max_items=3, database_id="db-1")  # a restart
     assert [e["seq"] for e in again.events()] == [2, 3, 4] and again.next_seq == 6
-    other = Pending(tmp_path / "registry.db", path=ram, max_items=3, database_id="db-2")  # another file there
+    other = MemoryQueue(tmp_path / "registry.db", path=ram, max_items=3, database_id="db-2")  # another file there
     assert len(other) == 0 and other.next_seq is None
 
 
@@ -632,11 +632,11 @@ def test_a_decision_made_while_events_wait_in_memory_is_stored_after_them(tmp_pa
         storage = Storage(config, store, SiteRules(config), clock=time.time, wake=lambda: None,
                           on_change=lambda: None, on_recovered=lambda: None)
         barrier = Barrier(Config(id="car", type="simulated", lanes=["in", "out"]))
-        gate = Gate(config, store, {"car": barrier}, storage.alerts, pending=storage.pending, seqs=storage.seqs,
-                    guard=storage.guard)
+        gate = Gate(config, store, {"car": barrier}, storage.alerts, memory_queue=storage.memory_queue,
+                    seqs=storage.seqs, guard=storage.guard)
         with read_only(store.path):
             entry = gate.vehicle("in", "沪B12345")  # a visitor: let in, the entry kept in memory
-        assert entry["decision"] == "open" and len(storage.pending) >= 1
+        assert entry["decision"] == "open" and len(storage.memory_queue) >= 1
         exit_ = gate.vehicle("out", "沪B12345")  # storage is back, the guard has not stored the entry yet
         assert exit_["decision"] == "open" and exit_["seq"] > entry["seq"]
         assert exit_["session_id"] == entry["session_id"] is not None  # the exit knew the entry's session

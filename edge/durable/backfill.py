@@ -29,12 +29,12 @@ class Backfill:
         self.seqs = seqs
         self.gate = gate
 
-    def run(self, pending) -> int:
+    def run(self, memory_queue) -> int:
         """Store everything that may be stored now; how many items. Raises ``StorageFailure`` when the
         database still cannot be written (what was stored so far has left the queue)."""
         written = 0
         while True:
-            items = pending.ready(BATCH)
+            items = memory_queue.ready(BATCH)
             if not items:
                 return written
             try:
@@ -47,8 +47,8 @@ class Backfill:
                 raise
             if self.seqs is not None:
                 self.seqs.committed()
-            pending.remove([item["id"] for item in items])
-            waiting = pending.devices()
+            memory_queue.remove([item["id"] for item in items])
+            waiting = memory_queue.devices()
             for device in {i["extra"].get("device") for i in items if i["kind"] == "alert"} - waiting:
                 self.alerts.forget(device)
             written += len(items)

@@ -32,13 +32,13 @@ PROBE_S = 2.0
 
 
 class StorageGuard:
-    def __init__(self, config, store, alerts, pending, backfill, seqs, *, clock=time.time, on_change=None,
+    def __init__(self, config, store, alerts, memory_queue, backfill, seqs, *, clock=time.time, on_change=None,
                  on_recovered=None, disk: DiskRoom | None = None):
         self.config = config
         self.store = store
         self.disk = disk or DiskRoom(config.database, store)
         self.alerts = alerts
-        self.pending = pending
+        self.memory_queue = memory_queue
         self.backfill = backfill
         self.seqs = seqs
         self.clock = clock
@@ -93,7 +93,7 @@ class StorageGuard:
 
     def wrote(self) -> None:
         """A write worked: if anything waits, store it now rather than at the next probe."""
-        if not self.ok or len(self.pending):
+        if not self.ok or len(self.memory_queue):
             self._kick.set()
 
     def catch_up(self) -> None:
@@ -101,7 +101,7 @@ class StorageGuard:
         now, so the decision sees the events made before it (a visitor's exit must find the session their
         entry opened). Only the storing: the log, the alert and the link's reconnection are the thread's,
         kicked here. Nothing happens but one failed write while storage still fails."""
-        if not len(self.pending):
+        if not len(self.memory_queue):
             return
         try:
             self._store_waiting(make_room=False)
@@ -118,23 +118,23 @@ class StorageGuard:
             self.store.probe_write(self.clock(), self.probe_bytes)
             if self.seqs is not None:  # the office numbers no events
                 self.seqs.settle()
-            return self.backfill.run(self.pending)
+            return self.backfill.run(self.memory_queue)
 
     def _meanwhile(self) -> str:
         """What goes on while the database cannot be written (the first log line)."""
         return (f"the gate goes on deciding and lets residents in; its events are kept in memory (up to "
-                f"{self.pending.max_items}) and published directly, and stored as soon as it can write again")
+                f"{self.memory_queue.max_items}) and published directly, and stored as soon as it can write again")
 
     def _detail(self) -> str:
         what = "read or write" if self.state == "unavailable" else "write"
         return (f"cannot {what} {self.config.database}: {self.error}; events are kept in memory (up to "
-                f"{self.pending.max_items}) and published directly; residents are still let in")
+                f"{self.memory_queue.max_items}) and published directly; residents are still let in")
 
     # -- the probe thread --------------------------------------------------------------------
     def start(self) -> StorageGuard:
         self._thread = threading.Thread(target=self._run, name="gate-edge-storage", daemon=True)
         self._thread.start()
-        if len(self.pending):
+        if len(self.memory_queue):
             self._kick.set()
         return self
 
@@ -151,7 +151,7 @@ class StorageGuard:
             self._kick.clear()
             if self._stop.is_set():
                 return
-            if self.ok and not len(self.pending):
+            if self.ok and not len(self.memory_queue):
                 continue
             try:
                 self.recover()
@@ -166,7 +166,7 @@ class StorageGuard:
             with self._lock:
                 self.error = str(exc)
             return False
-        if len(self.pending):  # an event still held for its pulse: the rest follows it shortly
+        if len(self.memory_queue):  # an event still held for its pulse: the rest follows it shortly
             self._kick.set()
             return False
         if not self.ok:
@@ -180,7 +180,7 @@ class StorageGuard:
             if written:  # what a restart found in RAM: its storage alert, if any, is over too
                 self.alerts.device("storage", True, f"{written} messages kept in memory were stored")
             return True
-        dropped = self.pending.take_dropped_seqs()
+        dropped = self.memory_queue.take_dropped_seqs()
         # Events dropped from memory at its bound were published (the office and the peers have them) but
         # are not in this gate's database: said once, with their seqs, where a technician looks.
         gone = (f"; {len(dropped)} published events could not be kept here (seq {_ranges(dropped)}): the office "
@@ -200,8 +200,8 @@ class StorageGuard:
         except OSError:
             room = None
         return {"state": self.state, "since": iso(self.since, zone) if self.since else None, "error": self.error,
-                "queued": len(self.pending), "unpublished": self.pending.unpublished(),
-                "dropped": self.pending.dropped, "lost": self.pending.lost, "seq_next": self.seqs.next,
+                "queued": len(self.memory_queue), "unpublished": self.memory_queue.unpublished(),
+                "dropped": self.memory_queue.dropped, "lost": self.memory_queue.lost, "seq_next": self.seqs.next,
                 "seq_reserved": self.seqs.reserved, "beyond_reserved": self.seqs.beyond,
                 "free_mb": room, "min_free_mb": self.config.retention.min_free_mb}
 

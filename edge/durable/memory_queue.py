@@ -36,7 +36,8 @@ MAX_ITEMS = 1000
 
 def runtime_path(database: str | Path) -> Path:
     """The RAM file for this database: one per database path, under $RUNTIME_DIRECTORY (systemd) or
-    /dev/shm, which a daemon restart keeps and a reboot empties."""
+    /dev/shm, which a daemon restart keeps and a reboot empties. (Its name keeps the queue's old name,
+    "pending": a daemon restarted into a newer version finds the copy its predecessor left.)"""
     digest = hashlib.sha256(str(Path(database).resolve()).encode()).hexdigest()[:16]
     runtime = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
     if runtime:
@@ -46,7 +47,7 @@ def runtime_path(database: str | Path) -> Path:
     return folder / f"gate-edge-pending-{digest}.json"
 
 
-class Pending:
+class MemoryQueue:
     """The bounded in-memory queue, its RAM copy and the next seq it knows of. Thread-safe."""
 
     def __init__(self, database: str | Path, *, path: Path | None = None, max_items: int = MAX_ITEMS,
@@ -59,7 +60,7 @@ class Pending:
         self.database_id = database_id
         self.path = (path or runtime_path(database)) if persist else None
         self.max_items = max_items
-        self._lock = ordered_lock("pending", reentrant=True)
+        self._lock = ordered_lock("memory_queue", reentrant=True)
         self._items: list[dict] = []
         self._next_seq: int | None = None
         self.dropped = 0  # published items dropped from memory at the bound (the broker has them)
@@ -77,20 +78,20 @@ class Pending:
         except FileNotFoundError:
             return
         except (OSError, ValueError) as exc:
-            _LOG.error("pending: cannot read %s (%s): starting without it", self.path, exc)
+            _LOG.error("memory queue: cannot read %s (%s): starting without it", self.path, exc)
             return
         if state.get("database") != self.database:
             return
         theirs = state.get("database_id")
         if theirs is not None and self.database_id is not None and theirs != self.database_id:
-            _LOG.warning("pending: %s was made for another database at this path (%s, now %s): %d messages in it "
+            _LOG.warning("memory queue: %s was made for another database at this path (%s, now %s): %d messages in it "
                          "are not stored here", self.path, state.get("database_id"), self.database_id,
                          len(state.get("items") or []))
             return
         self._items = list(state.get("items") or [])
         self._next_seq = state.get("next_seq")
         if self._items:
-            _LOG.warning("pending: %d messages kept in memory by the last run were found in %s; they are stored "
+            _LOG.warning("memory queue: %d messages kept in memory by the last run were found in %s; they are stored "
                          "as soon as the database can be written", len(self._items), self.path)
 
     def _save(self) -> None:
@@ -109,7 +110,7 @@ class Pending:
             self._save_failed = False
         except OSError as exc:
             if not self._save_failed:
-                _LOG.error("pending: cannot keep a copy in %s (%s): a restart now would lose what waits in memory",
+                _LOG.error("memory queue: cannot keep a copy in %s (%s): a restart now would lose what waits in memory",
                            self.path, exc)
             self._save_failed = True
 
@@ -145,7 +146,7 @@ class Pending:
                 sent = next((i for i in self._items if i["published_epoch"] is not None), None)
                 if sent is None:
                     self.lost += 1
-                    _LOG.error("pending: memory queue full (%d) and the broker has not taken any: not kept, "
+                    _LOG.error("memory queue: memory queue full (%d) and the broker has not taken any: not kept, "
                                "recorded here only: %s %s", self.max_items, topic, json.dumps(payload))
                     self._save()
                     return None
@@ -153,8 +154,8 @@ class Pending:
                 self.dropped += 1
                 if sent["kind"] == "event" and isinstance(sent["payload"].get("seq"), int):
                     self.dropped_seqs.append(sent["payload"]["seq"])
-                _LOG.warning("pending: memory queue full (%d): %s %s dropped from memory (published: the office and "
-                             "the peers have it; this gate's database never will)", self.max_items, sent["kind"],
+                _LOG.warning("memory queue: full (%d): %s %s dropped from memory (published: the office and the "
+                             "peers have it; this gate's database never will)", self.max_items, sent["kind"],
                              sent["msg_id"])
             self._items.append(item)
             self._save()

@@ -28,9 +28,9 @@ AHEAD = 1000  # numbers always reserved beyond the next one (= the memory queue'
 
 
 class Seqs:
-    def __init__(self, store, pending):
+    def __init__(self, store, memory_queue):
         self._store = store
-        self._pending = pending
+        self._memory_queue = memory_queue
         self._lock = ordered_lock("seqs")
         self._next = 1
         self._reserved = 0  # durably reserved up to here (as committed)
@@ -46,7 +46,7 @@ class Seqs:
         events = self._store.events
         stored_next, self._reserved = events.next_free_seq(), events.reserved_seq()
         self.skipped = events.skipped_seqs()
-        ram = self._pending.next_seq
+        ram = self._memory_queue.next_seq
         if trust_counter:
             self._next, how = stored_next, "from the stored counter"
         elif ram is not None:
@@ -60,7 +60,7 @@ class Seqs:
                 self._skip = [stored_next, self._next - 1]
                 self.skipped = [*self.skipped, self._skip]
                 how += f": seq {stored_next}..{self._next - 1} skipped, they may have been used in memory"
-        self._pending.note_seq(self._next)
+        self._memory_queue.note_seq(self._next)
         return f"events numbered from seq {self._next} ({how})"
 
     def settle(self) -> None:
@@ -93,8 +93,8 @@ class Seqs:
     def stored(self, seq: int) -> None:
         """Inside the transaction storing event ``seq``: move the counter, and top up the reservation."""
         self._store.events.use_seq(seq)
-        pending = getattr(self._local, "reserve_to", None) or 0
-        if self._reserved < seq + AHEAD and pending < seq + AHEAD:
+        reserving = getattr(self._local, "reserve_to", None) or 0
+        if self._reserved < seq + AHEAD and reserving < seq + AHEAD:
             self._local.reserve_to = seq + 2 * AHEAD
             self._store.events.reserve_seqs(self._local.reserve_to)
 
@@ -110,7 +110,7 @@ class Seqs:
 
     def kept_in_memory(self, seqs: list[int]) -> None:
         """Events numbered ``seqs`` wait in memory: the RAM copy knows where numbering is."""
-        self._pending.note_seq(self._next)
+        self._memory_queue.note_seq(self._next)
         if seqs and max(seqs) > self._reserved and not self.beyond:
             self.beyond = True
             _LOG.error("storage: more events kept in memory than seqs reserved (up to %d): numbering goes on, "
@@ -121,10 +121,10 @@ class Seqs:
     def clean_stop(self) -> None:
         """At a clean stop with nothing in memory: where numbering is, so the next run needs no skip (and
         needs no RAM copy either)."""
-        if len(self._pending) == 0:
+        if len(self._memory_queue) == 0:
             with self._store.transaction():
                 self._store.events.set_clean_stop(self._next)
-            self._pending.forget_file()
+            self._memory_queue.forget_file()
 
     @property
     def next(self) -> int:

@@ -1,11 +1,11 @@
 """The daemon's storage parts, made and wired in one place (README "When the disk is full or the
 database read-only"):
 
-    pending   what could not be stored: in memory and in RAM, published directly (edge.durable.memory_queue)
-    seqs      event numbers from a durably reserved block (edge.durable.seqs)
-    alerts    device alerts that fall back to memory (edge.alerts)
-    guard     says so (log, ``storage`` alert, status) and stores what waited once it can (edge.durable.guard)
-    disk      the room the database has to grow (edge.durable.disk), for the guard's status and the jobs
+    memory_queue  what could not be stored: in memory and in RAM, published directly (edge.durable.memory_queue)
+    seqs          event numbers from a durably reserved block (edge.durable.seqs)
+    alerts        device alerts that fall back to memory (edge.alerts)
+    guard         says so (log, ``storage`` alert, status) and stores what waited once it can (edge.durable.guard)
+    disk          the room the database has to grow (edge.durable.disk), for the guard's status and the jobs
 
 ``send`` puts a message that is not an event or alert (a command's result, a request) in the outbox,
 or in memory when the outbox cannot be written; ``replay_guard`` is the signed commands' "seen before"
@@ -23,7 +23,7 @@ from edge.contract import device_alert_payload
 from edge.durable.backfill import Backfill
 from edge.durable.disk import DiskRoom
 from edge.durable.guard import StorageGuard
-from edge.durable.memory_queue import Pending
+from edge.durable.memory_queue import MemoryQueue
 from edge.durable.seqs import Seqs
 from edge.rules.parking import Parking
 from edge.store import StorageFailure
@@ -38,17 +38,17 @@ class Storage:
         self.store = store
         self.clock = clock
         self.wake = wake
-        self.pending = Pending(config.database, database_id=store.database_id())
-        self.seqs = Seqs(store, self.pending)
+        self.memory_queue = MemoryQueue(config.database, database_id=store.database_id())
+        self.seqs = Seqs(store, self.memory_queue)
         _LOG.info("%s", self.seqs.start())
         self.alerts = Alerts(config, store, clock=clock, wake=wake, rules=rules, signer=signer, numbered=True,
                              topics=topics)
-        self.alerts.pending = self.pending
-        for device, alert_id in self.pending.alerts().items():  # from the RAM copy: not raised twice
+        self.alerts.memory_queue = self.memory_queue
+        for device, alert_id in self.memory_queue.alerts().items():  # from the RAM copy: not raised twice
             self.alerts.adopt(device, alert_id)
         backfill = Backfill(store, self.alerts, Parking(store, rules, config.zone), self.seqs, config.gate)
         self.disk = DiskRoom(config.database, store, min_free_mb=config.retention.min_free_mb)
-        self.guard = StorageGuard(config, store, self.alerts, self.pending, backfill, self.seqs, clock=clock,
+        self.guard = StorageGuard(config, store, self.alerts, self.memory_queue, backfill, self.seqs, clock=clock,
                                   on_change=on_change, on_recovered=on_recovered, disk=self.disk)
         self.alerts.on_storage_failure = self.guard.failed
         self.seen_commands: dict[str, float] = {}  # request ids accepted, also while storage fails
@@ -70,11 +70,11 @@ class Storage:
         alert_id, ts = waited["alert_id"], waited["ts"]
         payload = self.alerts.unnumbered(device_alert_payload(alert_id, "storage", "raised", waited["detail"],
                                                               iso(ts, self.config.zone)))
-        item = self.pending.add("alert", self.alerts.topics.device_alert, payload, f"alert:{alert_id}:raised", ts=ts,
-                                extra={"op": "raise", "device": "storage", "alert_id": alert_id,
-                                       "detail": waited["detail"]})
+        item = self.memory_queue.add("alert", self.alerts.topics.device_alert, payload, f"alert:{alert_id}:raised",
+                                     ts=ts, extra={"op": "raise", "device": "storage", "alert_id": alert_id,
+                                                   "detail": waited["detail"]})
         if item is not None and waited.get("published"):
-            self.pending.published(item["id"])
+            self.memory_queue.published(item["id"])
         self.alerts.adopt("storage", alert_id)
         self.guard.resume(waited["ts"], waited["error"])
         self.seen_commands.update(waited.get("answered") or {})
@@ -85,7 +85,7 @@ class Storage:
             with self.store.transaction():
                 self.store.outbox.enqueue(topic, payload, now=self.clock())
         except StorageFailure as exc:
-            self.pending.add("message", topic, payload, f"msg:{uuid.uuid4()}", ts=self.clock())
+            self.memory_queue.add("message", topic, payload, f"msg:{uuid.uuid4()}", ts=self.clock())
             self.guard.failed(exc)
         self.wake()
 
@@ -120,7 +120,7 @@ class Storage:
         stored = events.announced_seq()
         if stored < events.last_seq():
             return stored  # an event held for its pulse: nothing after it is announced yet
-        return self.pending.announced(stored)
+        return self.memory_queue.announced(stored)
 
     def clean_stop(self) -> None:
         """At a clean stop with nothing in memory: say where numbering is (the next start skips nothing)."""

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from drivers.barriers import BarrierError
 from edge.contract import Topics, event_payload, session_fields, subject
-from edge.durable.memory_queue import Pending
+from edge.durable.memory_queue import MemoryQueue
 from edge.durable.seqs import Seqs
 from edge.keys import sign_record
 from edge.locks import ordered_lock
@@ -63,10 +63,10 @@ class _Made:
 
 class Gate:
     def __init__(self, config, store, barriers: dict, alerts, clock=time.time, wake=None, on_event=None,
-                 rules=None, signer=None, pending: Pending | None = None, seqs: Seqs | None = None, guard=None,
+                 rules=None, signer=None, memory_queue: MemoryQueue | None = None, seqs: Seqs | None = None, guard=None,
                  topics: Topics | None = None):
         """``rules``: the site's rules (edge.rules.site_rules); ``signer``: site mode, the gate's own key, which
-        signs every event it publishes. ``pending``, ``seqs``, ``guard``: the daemon's memory queue,
+        signs every event it publishes. ``memory_queue``, ``seqs``, ``guard``: the daemon's memory queue,
         numbering and storage guard; without a guard a storage failure is raised, as to any caller. ``topics``:
         the daemon's (``Topics.of(config)`` when not given)."""
         from edge.rules.site_rules import SiteRules
@@ -85,9 +85,9 @@ class Gate:
         self._lock = ordered_lock("decision")  # one decision at a time: sessions and occupancy stay consistent
         self._made: list[_Made] = []  # the current decision's events (under the lock)
         self.guard = guard
-        self.pending = pending if pending is not None else Pending(store.path, persist=False)
+        self.memory_queue = memory_queue if memory_queue is not None else MemoryQueue(store.path, persist=False)
         if seqs is None:
-            seqs = Seqs(store, self.pending)
+            seqs = Seqs(store, self.memory_queue)
             seqs.start(trust_counter=True)
         self.seqs = seqs
         self.events = 0
@@ -135,7 +135,7 @@ class Gate:
         if self.signer is not None:
             payload = sign_record(self.signer, payload)
         msg_id = f"event:{payload['event_id']}"
-        if not self.pending.release(msg_id, payload):
+        if not self.memory_queue.release(msg_id, payload):
             self._release_stored(payload, msg_id)
         self.wake()
         if self.on_event:
@@ -152,7 +152,7 @@ class Gate:
                 return
             except StorageFailure as exc:
                 if self.guard is not None:
-                    self.pending.add("release", self.topics.event(payload["kind"]), payload, msg_id,
+                    self.memory_queue.add("release", self.topics.event(payload["kind"]), payload, msg_id,
                                      ts=self.clock())
                     self.guard.failed(exc)
                     return
@@ -170,7 +170,7 @@ class Gate:
                 raise
             self.guard.failed(exc, reading=True)
             held = []
-        held += [item["payload"] for item in self.pending.held_events()]
+        held += [item["payload"] for item in self.memory_queue.held_events()]
         for payload in held:
             _LOG.warning("event %s: the gate stopped during its barrier pulse", payload.get("event_id"))
             self._follow_up(payload, INTERRUPTED)
@@ -229,7 +229,7 @@ class Gate:
         if not made:
             return
         seqs = [m.payload["seq"] for m in made]
-        if self.guard is not None and len(self.pending):
+        if self.guard is not None and len(self.memory_queue):
             # Earlier events still wait in memory (storage is back, or not yet): these follow them, in
             # order, so the backfill applies a car's entry before its exit (a session that never closes
             # otherwise). The guard stores them all at once.
@@ -267,7 +267,7 @@ class Gate:
 
     def _keep_in_memory(self, made: list, seqs: list[int]) -> None:
         for m in made:
-            self.pending.add("event", m.topic, m.payload, f"event:{m.payload['event_id']}", ts=m.now,
+            self.memory_queue.add("event", m.topic, m.payload, f"event:{m.payload['event_id']}", ts=m.now,
                              held=m.held, extra={"person_seen": m.person_seen, "plate_seen": m.plate_seen},
                              next_seq=self.seqs.next)
         self.seqs.kept_in_memory(seqs)
@@ -278,7 +278,7 @@ class Gate:
         no decision could be made, nothing is written; the guard hears of it."""
         with self._lock:
             self._made = []
-            if self.guard is not None and len(self.pending):
+            if self.guard is not None and len(self.memory_queue):
                 self.guard.catch_up()  # the events made before this decision are read by it
             try:
                 yield

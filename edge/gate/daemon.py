@@ -48,7 +48,7 @@ class Daemon(Service):
         self.topics = Topics.of(config)  # built once; every part that publishes or subscribes gets this one
         self.store = self.alerts = self.link = self.gate = self.jobs = self.recognizers = None
         self.clockwatch = None
-        self.storage = self.pending = self.seqs = self.guard = None
+        self.storage = self.memory_queue = self.seqs = self.guard = None
         self.replica = self.rules = None
         self.barriers: dict = {}
         self.cameras: list = []
@@ -89,13 +89,13 @@ class Daemon(Service):
                                  on_message=self._message, on_taken_over=self._taken_over,
                                  on_storage_failure=lambda exc, reading: self.guard.failed(exc, reading=reading),
                                  topics=self.topics)
-            self.link.pending = self.pending
+            self.link.memory_queue = self.memory_queue
             self.on_close(self.link.close)
         self._start_barriers()
         self._preload_models()
         pass_key = self._pass_key()
         self.gate = Gate(config, self.store, self.barriers, self.alerts, clock=self.clock, wake=self._wake,
-                         on_event=self.on_event, rules=self.rules, signer=signer, pending=self.pending,
+                         on_event=self.on_event, rules=self.rules, signer=signer, memory_queue=self.memory_queue,
                          seqs=self.seqs, guard=self.guard, topics=self.topics)
         if self.link is not None:
             # Connected only now that every handler it calls exists (a retained message arrives at once).
@@ -133,7 +133,7 @@ class Daemon(Service):
         self.storage = Storage(self.config, self.store, self.rules, clock=self.clock, wake=self._wake,
                                on_change=self._status_changed, on_recovered=self._storage_back, signer=self._signer,
                                topics=self.topics)
-        self.pending, self.seqs, self.alerts, self.guard = (self.storage.pending, self.storage.seqs,
+        self.memory_queue, self.seqs, self.alerts, self.guard = (self.storage.memory_queue, self.storage.seqs,
                                                             self.storage.alerts, self.storage.guard)
         self.on_close(self.storage.clean_stop)  # runs just before the registry closes
         self.storage.check(waited)

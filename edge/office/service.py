@@ -120,14 +120,14 @@ class Office(Service):
                              status_payload_fn=self._status_payload, on_taken_over=self._taken_over,
                              on_storage_failure=lambda exc, reading: self.guard.failed(exc, reading=reading),
                              hold=True, on_early=self._early, topics=self.topics)
-        self.link.pending = self.guard.pending  # the office's alerts, published from memory while storage fails
+        self.link.memory_queue = self.guard.memory_queue  # the office's alerts, published from memory meanwhile
         from edge.site.command_client import OfficeCommands
 
         self.commands = OfficeCommands(self.config, self.link, self.clock)  # the console's, over this link
         self.link.start()
         self.on_close(self.link.close)
         self._check_registry_identity(self._read_broker_head())
-        published = self.publisher.backfill()
+        published = self.publisher.publish_missing()
         self.publisher.publish_settings(gate_keys(self.config))
         if published:
             _LOG.info("registry: published %d records that had none", published)

@@ -24,20 +24,20 @@ from __future__ import annotations
 
 from edge.durable.backfill import Backfill
 from edge.durable.guard import StorageGuard
-from edge.durable.memory_queue import Pending
+from edge.durable.memory_queue import MemoryQueue
 from edge.timeutil import iso
 
 
 class OfficeStorageGuard(StorageGuard):
     def __init__(self, config, store, alerts, *, clock, on_change=None, on_recovered=None):
-        pending = Pending(config.database, persist=False)
+        memory_queue = MemoryQueue(config.database, persist=False)
         backfill = Backfill(store, alerts, None, None, "office")
-        super().__init__(config, store, alerts, pending, backfill, None, clock=clock, on_change=on_change,
+        super().__init__(config, store, alerts, memory_queue, backfill, None, clock=clock, on_change=on_change,
                          on_recovered=on_recovered)
         # Room for a batch of messages, not only a change in place (which a full database may still take):
         # "ok" again only once what waits at the broker can be stored.
         self.probe_bytes = 64 * 1024
-        alerts.pending = pending  # device alerts fall back to memory, and tell the guard
+        alerts.memory_queue = memory_queue  # device alerts fall back to memory, and tell the guard
         alerts.on_storage_failure = self.failed
 
     def _meanwhile(self) -> str:
@@ -56,4 +56,4 @@ class OfficeStorageGuard(StorageGuard):
         except OSError:
             free = None
         return {"state": self.state, "since": iso(self.since, self.config.zone) if self.since else None,
-                "error": self.error, "queued": len(self.pending), "free_mb": free}
+                "error": self.error, "queued": len(self.memory_queue), "free_mb": free}

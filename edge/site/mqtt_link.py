@@ -8,9 +8,9 @@ never blocks on the registry or the barrier).
 A PUBACK with a failure reason code (e.g. 0x87 not authorised) leaves the row unsent, records the
 error and tells ``on_refused`` (the daemon raises a device alert); the row is retried later.
 
-While the database cannot be written, what the gate could not store waits in memory (``pending``,
-``edge.durable.memory_queue``): the pump publishes those items too, in the same window, and marks them published on
-PUBACK. A storage failure is told to ``on_storage_failure`` (the storage guard), never kills a thread,
+While the database cannot be written, what the gate could not store waits in memory
+(``edge.durable.memory_queue``): the pump publishes those items too, in the same window, and marks them
+published on PUBACK. A storage failure is told to ``on_storage_failure`` (the storage guard), never kills a thread,
 and leaves received messages unacknowledged; once storage is back the guard calls ``redeliver``, which
 reconnects (a clean DISCONNECT: no last will, the session kept), so the broker delivers them again.
 
@@ -104,7 +104,7 @@ class MqttLink:
         self._connected_at = 0.0
         self._flaps: list[float] = []  # when the broker closed a young connection without a DISCONNECT
         self._direct: dict[int, object] = {}  # mid -> f(reason_code) of publish_direct
-        self.pending = None  # edge.durable.memory_queue.Pending: messages that wait in memory (set by the daemon)
+        self.memory_queue = None  # edge.durable.memory_queue.MemoryQueue: what waits in memory (set by the daemon)
         self._unacked = False  # a received message was left unacknowledged by a storage failure
         self._last_depth = 0
         self._reconnect_lock = threading.Lock()
@@ -364,8 +364,8 @@ class MqttLink:
                 _LOG.error("mqtt: broker refused a message kept in memory: %s", reason_code)
                 if self.on_refused:
                     self.on_refused(0, str(reason_code))
-            elif self.pending is not None:
-                self.pending.published(seq)
+            elif self.memory_queue is not None:
+                self.memory_queue.published(seq)
             self._wake.set()
             return
         with self._lock:
@@ -421,7 +421,7 @@ class MqttLink:
                 _LOG.exception("mqtt: reporting a session takeover failed")
             if self.connected.is_set() and self._released.is_set():
                 try:
-                    self._publish_pending()
+                    self._publish_outbox()
                 except StorageFailure as exc:  # cannot read the outbox: memory items still go
                     self._storage_failed(exc, reading=True)
                     self._stop.wait(1.0)
@@ -432,7 +432,7 @@ class MqttLink:
                 except Exception:
                     _LOG.exception("mqtt: publishing from memory failed")
 
-    def _publish_pending(self) -> None:
+    def _publish_outbox(self) -> None:
         now = time.monotonic()
         with self._lock:
             # Rows paho was given but never acknowledged (a lost session): hand them over again.
@@ -454,7 +454,7 @@ class MqttLink:
         # Rows already handed over are skipped; only those above the cursor (after a retry moved it
         # back) need extra room in the query.
         ahead = sum(1 for seq in busy if isinstance(seq, int) and seq > self._high_seq)
-        for row in self.outbox.pending(self._high_seq, room + ahead):
+        for row in self.outbox.unsent(self._high_seq, room + ahead):
             if row["seq"] in busy:
                 continue
             if room <= 0 or not self.connected.is_set():
@@ -474,14 +474,14 @@ class MqttLink:
 
     def _publish_memory(self) -> None:
         """Messages waiting in memory (storage fails): published directly, marked on PUBACK."""
-        if self.pending is None or not self.connected.is_set():
+        if self.memory_queue is None or not self.connected.is_set():
             return
         with self._lock:
             room = self.window - len(self._inflight)
             busy = {key for key, _ in self._inflight.values()} | set(self._refused)
         if room <= 0:
             return
-        for item in self.pending.to_publish(room, busy):
+        for item in self.memory_queue.to_publish(room, busy):
             if not self.connected.is_set():
                 break
             info = self._client.publish(item["topic"], dumps(item["payload"]), qos=1)
@@ -499,8 +499,8 @@ class MqttLink:
         """Once a backlog has gone out, say so in the status (its newest seq): a peer that lost the last
         events of it sees the gap without waiting for the next event. Also when the count of messages
         waiting has changed since the last status (its ``outbox`` would otherwise stay wrong)."""
-        if self._inflight or time.monotonic() - self._status_at <= 1.0 or self.outbox.pending(0, 1) \
-                or (self.pending is not None and self.pending.unpublished()):
+        if self._inflight or time.monotonic() - self._status_at <= 1.0 or self.outbox.unsent(0, 1) \
+                or (self.memory_queue is not None and self.memory_queue.unpublished()):
             return
         if self.published != self._published_at_status or self.depth() != self._status_depth:
             self.publish_status()
@@ -642,7 +642,7 @@ class MqttLink:
             self._last_depth = self.outbox.depth()
         except StorageFailure as exc:
             self._storage_failed(exc, reading=True)
-        return self._last_depth + (self.pending.unpublished() if self.pending is not None else 0)
+        return self._last_depth + (self.memory_queue.unpublished() if self.memory_queue is not None else 0)
 
     def wake(self) -> None:
         """New rows are in the outbox: publish now rather than at the next poll."""

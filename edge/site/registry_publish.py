@@ -166,7 +166,7 @@ class RegistryPublisher:
                                               version=self.store.next_number("registry_version"), ts=self._ts())
             return self._put("settings", "settings", self.topics.registry("settings"), record, False)
 
-    def backfill(self) -> int:
+    def publish_missing(self) -> int:
         """Publish what has no record yet (a registry made before the office, an adopted gate's); returns how many."""
         count = 0
         with self.store.transaction():
@@ -193,7 +193,7 @@ class RegistryPublisher:
             if store.records.get("settings") is not None:
                 store.records.delete("settings")
         _LOG.warning("registry: starting epoch %s; publishing every record again", epoch)
-        self.backfill()
+        self.publish_missing()
         return epoch
 
     def republish(self, gate: str, after: tuple[int, int], limit: int, request_id: str) -> int:

@@ -47,7 +47,7 @@ class Outbox:
         rows = self._store.rows("SELECT seq, msg_id, topic, payload FROM outbox WHERE held = 1 ORDER BY seq")
         return [{**row, "payload": json.loads(row["payload"])} for row in rows]
 
-    def pending(self, after_seq: int = 0, limit: int = 100) -> list[dict]:
+    def unsent(self, after_seq: int = 0, limit: int = 100) -> list[dict]:
         """Unsent rows after ``after_seq``, in order, up to (not including) the first held row."""
         return self._store.rows(
             "SELECT seq, msg_id, topic, payload, qos, retain FROM outbox "
