@@ -155,7 +155,7 @@ def test_enrol_once_and_both_gates_recognise_the_person_under_the_offices_id(sit
         assert row["unit"] == "12-301" and row["name"] == "" and row["phone"] is None, "names stay at the office"
         assert gate.store.templates.photo_count() == 0
     print(f"\nenrolment at the office to recognisable at both gates: {time.monotonic() - started:.2f} s")
-    status = site.gates["east"]._status()["registry"]
+    status = site.gates["east"].status.payload()["registry"]
     assert status["source"] == "site" and status["synced"] and status["people"] >= 1
 
 

@@ -24,6 +24,7 @@ from edge.gate.controller import Gate
 from edge.gate.jobs import Jobs
 from edge.gate.memory import return_freed_memory
 from edge.gate.recognition import Recognizers
+from edge.gate.status import GateStatus
 from edge.lifecycle import Service
 from edge.rules.site_rules import SiteRules
 from edge.store import StorageFailure
@@ -46,7 +47,7 @@ class Daemon(Service):
         self.on_event = on_event
         self._given_barriers = barriers
         self.topics = Topics.of(config)  # built once; every part that publishes or subscribes gets this one
-        self.store = self.alerts = self.link = self.gate = self.jobs = self.recognizers = None
+        self.store = self.alerts = self.link = self.gate = self.jobs = self.recognizers = self.status = None
         self.clockwatch = None
         self.storage = self.memory_queue = self.seqs = self.guard = None
         self.replica = self.rules = None
@@ -82,7 +83,7 @@ class Daemon(Service):
             from edge.site.mqtt_link import MqttLink
 
             self.link = MqttLink(config, self.store, on_command=self._command, on_peer_event=self._peer,
-                                 on_refused=self._refused, status_provider=self._status,
+                                 on_refused=self._refused, status_provider=lambda: self.status.payload(),
                                  on_connection=self._connection, inbox_transaction=self.store.transaction,
                                  clock=self.clock,
                                  on_registry=self.replica.apply_many if self.replica else None,
@@ -97,6 +98,8 @@ class Daemon(Service):
         self.gate = Gate(config, self.store, self.barriers, self.alerts, clock=self.clock, wake=self._wake,
                          on_event=self.on_event, rules=self.rules, signer=signer, memory_queue=self.memory_queue,
                          seqs=self.seqs, guard=self.guard, topics=self.topics)
+        self.status = GateStatus(self.store, self.storage, self.clockwatch, self.guard, cameras=self.cameras,
+                                 barriers=self.barriers, replica=self.replica, gate=self.gate)
         if self.link is not None:
             # Connected only now that every handler it calls exists (a retained message arrives at once).
             self.link.start()
@@ -321,32 +324,6 @@ class Daemon(Service):
     def _wake(self) -> None:
         if self.link is not None:
             self.link.wake()
-
-    def _status(self) -> dict:
-        status = {"cameras": {c.id: c.stats() for c in self.cameras},
-                  "barriers": {b.id: b.health() for b in self.barriers.values()}}
-        parts = {
-            "registry": lambda: self.replica.status() if self.replica else self._local_registry(),
-            "seq": self.storage.announced_seq,  # peers see a gap at the end of our stream too
-            "alert_seq": self.store.alert_log.last_seq,  # the office, at the end of our alert stream
-            # capacity and occupied: the office and our checks see whether the gates agree on the lot
-            "parking": lambda: self.gate.parking.status() if self.gate else None,
-        }
-        for name, part in parts.items():
-            try:
-                value = part()
-            except StorageFailure as exc:  # the status still goes out, without what cannot be read
-                self.guard.failed(exc, reading=True)
-                continue
-            if value is not None:
-                status[name] = value
-        status.update(self.storage.status())  # "storage": {"state": ok | degraded | unavailable, …}
-        status.update(self.clockwatch.status())  # clock_offset_s and whether the time is confirmed
-        return status
-
-    def _local_registry(self) -> dict:
-        return {"source": "local", "people": self.store.people.count(), "vehicles": self.store.vehicles.count(),
-                "synced": True}
 
     def _message(self, topic: str, payload: bytes) -> None:
         """What is neither a command nor a peer event: a replay request, the office's "page sent"."""
