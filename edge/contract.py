@@ -14,8 +14,9 @@
     P/office/resync/<gate>     the office's "page sent" after answering that gate's resync request
 
 Every payload carries ``"v": CONTRACT_VERSION`` and every event its gate's ``"seq"``. What peers send
-is parsed here too (``parse_event``, ``parse_status``): unknown fields are ignored, an unknown kind is
-kept (for its seq) but not applied, and only a payload that breaks a field a receiver uses is refused.
+is parsed here too, one decoder per payload kind (``parse_event``, ``parse_status``, ``parse_command_body`` …,
+listed below ``Refused``): unknown fields are ignored, an unknown kind is kept (for its seq) but not applied,
+and only a payload that breaks a field a receiver uses is refused. The gate-name rule is here as well.
 """
 
 from __future__ import annotations
@@ -356,9 +357,40 @@ def command_result(request_id, ok: bool, error: str | None = None, **extra) -> d
     return {"v": CONTRACT_VERSION, "request_id": request_id, "ok": ok, "error": error, **extra}
 
 
-# -- what peers send ------------------------------------------------------------------------------
+# -- what is received: one decoder per payload kind ------------------------------------------------
+# Every receiver hands the raw bytes to its kind's decoder, once, and gets the parsed object or one
+# ``Refused`` whose message says what is wrong (never any other exception):
+#   parse_event, parse_alert, parse_status      a gate's event, alert, status (P/<gate>/…)
+#   parse_office_status                         the office's status (P/office/status)
+#   parse_command_body, parse_command_result    P/<gate>/cmd/<verb> (its signature: edge.site.remote), cmd/result
+#   parse_replay_request, parse_resync_request  P/<requester>/req/replay | req/resync
+#   parse_registry_record, parse_resync_page_end  P/registry/<kind>[/<key>], P/office/resync/<gate>
+# Signatures are edge.keys': a decoder that must check one at a set point takes it as ``verify(object)``
+# (the problem, or None), so what is refused first stays the same.
 class Refused(ValueError):
-    """A received payload that breaks a field the receiver uses; the message says which and why."""
+    """A received payload that breaks a field the receiver uses; the message says which and why.
+    ``payload``: the JSON object, when it was one (a receiver may tell whether it was meant for it)."""
+
+    def __init__(self, message: str, payload: dict | None = None):
+        super().__init__(message)
+        self.payload = payload
+
+
+MAX_COMMAND_BYTES = 4096
+
+
+def _json_object(raw: bytes, *, what: str = "payload", max_bytes: int | None = None,
+                 not_json: str = "not UTF-8 JSON", not_object: str = "payload must be a JSON object") -> dict:
+    """``raw`` as a JSON object, or ``Refused`` (too large, not UTF-8 JSON, not an object)."""
+    if max_bytes is not None and len(raw) > max_bytes:
+        raise Refused(f"{what} too large ({len(raw)} bytes, max {max_bytes})")
+    try:
+        payload = json.loads(bytes(raw).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise Refused(not_json) from None
+    if not isinstance(payload, dict):
+        raise Refused(not_object)
+    return payload
 
 
 @dataclass(frozen=True)
@@ -413,14 +445,7 @@ def _type_names(types) -> str:
 
 def _peer_object(raw: bytes) -> dict:
     """A peer's event or alert as a JSON object of this contract version, or ``Refused``."""
-    if len(raw) > MAX_EVENT_BYTES:
-        raise Refused(f"payload too large ({len(raw)} bytes, max {MAX_EVENT_BYTES})")
-    try:
-        payload = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise Refused("not UTF-8 JSON") from None
-    if not isinstance(payload, dict):
-        raise Refused("payload must be a JSON object")
+    payload = _json_object(raw, max_bytes=MAX_EVENT_BYTES)
     problem = version_problem(payload)
     if problem:
         raise Refused(problem)
@@ -485,12 +510,8 @@ def parse_status(raw: bytes | dict) -> dict:
     {source, epoch, version, people, vehicles, synced}; ``seq`` and ``alert_seq`` (0 or more) and
     ``seq_skipped`` and ``alert_seq_skipped`` (lists of [first, last] ranges). Other fields pass as they are."""
     if isinstance(raw, (bytes, bytearray)):
-        if len(raw) > MAX_STATUS_BYTES:
-            raise Refused(f"status too large ({len(raw)} bytes, max {MAX_STATUS_BYTES})")
-        try:
-            payload = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise Refused("not UTF-8 JSON") from None
+        payload = _json_object(raw, what="status", max_bytes=MAX_STATUS_BYTES,
+                               not_object="a status must be a JSON object")
     else:
         payload = raw
     if not isinstance(payload, dict):
@@ -570,3 +591,149 @@ def parse_alert(raw: bytes, kind: str, topic_gate: str | None = None) -> PeerAle
     return PeerAlert(payload=payload, kind=kind, alert_id=alert_id, state=state, gate=gate, seq=seq,
                      ts_epoch=ts_epoch, device=_field(payload, "device", str) if kind == "device" else None,
                      person_id=person_id, last_seen_epoch=last_seen_epoch, event_id=event_id)
+
+
+@dataclass(frozen=True)
+class OfficeStatus:
+    """The office's retained status as far as a gate reads it (its clock, while it is online)."""
+
+    payload: dict
+    state: object
+    ts_epoch: float | None  # None unless online
+
+
+def parse_office_status(raw: bytes) -> OfficeStatus:
+    """The office's retained status (``P/office/status``), or ``Refused``: a JSON object whose ``ts`` can
+    be read when its ``state`` is ``online``."""
+    from edge.timeutil import parse_iso
+
+    payload = _json_object(raw)
+    state, ts_epoch = payload.get("state"), None
+    if state == "online":
+        try:
+            ts_epoch = parse_iso(payload["ts"])
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise Refused(f"ts: {exc}") from None
+    return OfficeStatus(payload=payload, state=state, ts_epoch=ts_epoch)
+
+
+# -- commands and their results ---------------------------------------------------------------------
+def parse_command_body(raw: bytes) -> dict:
+    """A command's body (``P/<gate>/cmd/<verb>``): a JSON object of at most ``MAX_COMMAND_BYTES``. Its
+    request id, version, signature and age are judged by ``edge.site.remote.parse_command``."""
+    return _json_object(raw, max_bytes=MAX_COMMAND_BYTES, not_json="malformed JSON")
+
+
+def parse_command_result(raw: bytes) -> dict:
+    """A gate's answer on ``P/<gate>/cmd/result``: a JSON object (its ``request_id`` says to what)."""
+    return _json_object(raw)
+
+
+# -- requests between boxes -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReplayRequest:
+    """``P/<requester>/req/replay``: publish ``target``'s events (or alerts) from_seq..to_seq again."""
+
+    payload: dict  # as received (signed)
+    target: object
+    from_seq: int
+    to_seq: int | None
+    stream: str
+    ts_epoch: float
+
+
+def parse_replay_request(raw: bytes) -> ReplayRequest:
+    """A replay request, or ``Refused`` (with ``payload`` once it was a JSON object: a receiver answers
+    only what names it as ``target``, and leaves the rest to that target)."""
+    from edge.timeutil import parse_iso
+
+    body = _json_object(raw, not_object="not an object")
+    try:
+        problem = version_problem(body)
+        if problem:
+            raise Refused(problem)
+        from_seq, to_seq = body.get("from_seq"), body.get("to_seq")
+        if not isinstance(from_seq, int) or from_seq < 1 or (to_seq is not None and not isinstance(to_seq, int)):
+            raise Refused("from_seq and to_seq must be whole numbers")
+        stream = body.get("stream", "events")
+        if stream not in REPLAY_STREAMS:
+            raise Refused(f"stream must be one of {', '.join(REPLAY_STREAMS)}")
+        try:
+            ts_epoch = parse_iso(body["ts"])
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise Refused(f"ts: {exc}") from None
+    except Refused as exc:
+        raise Refused(str(exc), payload=body) from None
+    return ReplayRequest(payload=body, target=body.get("target"), from_seq=from_seq, to_seq=to_seq, stream=stream,
+                         ts_epoch=ts_epoch)
+
+
+@dataclass(frozen=True)
+class ResyncRequest:
+    """``P/<gate>/req/resync``: a gate asks the office for the registry records after ``after``."""
+
+    payload: dict  # as received (signed)
+    request_id: str
+    after: tuple[int, int]  # (epoch, version)
+    limit: int  # 1..1000
+    ts_epoch: float
+
+
+def parse_resync_request(raw: bytes, *, verify=None) -> ResyncRequest:
+    """A resync request, or ``Refused``; ``verify(object)``: the requester's signature (its problem or
+    None), checked once the version is known to be ours, before the fields."""
+    from edge.timeutil import parse_iso
+
+    body = _json_object(raw, not_json="not a JSON object", not_object="not a JSON object")
+    problem = version_problem(body) or (verify(body) if verify is not None else None)
+    if problem:
+        raise Refused(problem, payload=body)
+    try:
+        ts_epoch = parse_iso(body["ts"])
+        after = (int(body["from_epoch"]), int(body["from_version"]))
+        limit = max(1, min(int(body.get("limit", 400)), 1000))
+    except (KeyError, TypeError, ValueError, OverflowError):
+        raise Refused("needs ts, from_epoch and from_version", payload=body) from None
+    return ResyncRequest(payload=body, request_id=str(body.get("request_id", "r"))[:64], after=after, limit=limit,
+                         ts_epoch=ts_epoch)
+
+
+# -- the site registry --------------------------------------------------------------------------------
+def parse_registry_record(raw: bytes, kind: str, site: str, *, verify=None) -> dict:
+    """A record on ``P/registry/<kind>[/<key>]`` of ``site``, or ``Refused``. ``verify(record)``: the
+    office's signature (its problem or None), checked right after the version: a record that is not the
+    office's is refused as such, whatever else is wrong with it."""
+    record = _json_object(raw, not_object="not a JSON object")
+    problem = version_problem(record) or (verify(record) if verify is not None else None)
+    if problem:
+        raise Refused(problem, payload=record)
+    if record.get("kind") != kind or record.get("site") != site:
+        raise Refused(f"a {record.get('kind')!r} record of site {record.get('site')!r} on this topic (signed for "
+                      "another topic or site)", payload=record)
+    if kind == "settings" and not all(isinstance(record.get(k), dict) for k in
+                                      ("policy", "parking", "inactivity", "gates")):
+        raise Refused("site settings without policy, parking, inactivity and gates", payload=record)
+    if not all(isinstance(record.get(p), int) and not isinstance(record.get(p), bool) for p in ("epoch", "version")):
+        raise Refused("epoch and version must be whole numbers", payload=record)
+    return record
+
+
+@dataclass(frozen=True)
+class ResyncPageEnd:
+    """``P/office/resync/<gate>``: what the office sent for one resync request (count, last position)."""
+
+    request_id: object
+    count: int
+    last: tuple[int, int]  # (epoch, version) of the last record sent
+    complete: bool  # fewer than asked: the walk is over
+
+
+def parse_resync_page_end(raw: bytes) -> ResyncPageEnd:
+    """The office's "page sent", or ``Refused``."""
+    end = _json_object(raw)
+    try:
+        return ResyncPageEnd(request_id=end["request_id"], count=int(end["count"]),
+                             last=(int(end["last_epoch"]), int(end["last_version"])),
+                             complete=bool(end.get("complete")))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Refused(f"needs request_id, count, last_epoch and last_version ({exc})", payload=end) from None

@@ -600,6 +600,7 @@ def test_seqs_a_gate_skipped_are_not_waited_for(tmp_path):
     and the office count them as arrived (else they would ask for them for ever, and never for a later
     real gap behind them)."""
     from edge.alerts import Alerts
+    from edge.contract import parse_status
     from edge.site.peers import PeerReceiver
 
     config = gate_config(tmp_path / "east", 1883)
@@ -609,8 +610,8 @@ def test_seqs_a_gate_skipped_are_not_waited_for(tmp_path):
             event = {**_event(seq, seq), "gate": "west", "event_id": f"west-{seq}"}
             assert receiver.receive("west", json.dumps(event).encode(), "gate/tianlin12/west/event/entry") == "applied"
         assert store.peers.missing("west")[:3] == [2, 3, 4]
-        receiver.status_seen("west", json.dumps({"v": 1, "state": "online", "seq": 1004,
-                                                 "seq_skipped": [[2, 1001]]}).encode())
+        receiver.status_seen("west", parse_status(json.dumps({"v": 1, "state": "online", "seq": 1004,
+                                                              "seq_skipped": [[2, 1001]]}).encode()))
         assert store.peers.missing("west") == [1003]  # the real gap is still asked for, and only it
         assert receiver.gaps_to_ask(time.time() + 60) == [("west", 1003, 1003)]
 

@@ -126,16 +126,14 @@ class ClockWatch:
     # -- what the office and the time server say --------------------------------------------
     def office_status(self, payload: bytes) -> None:
         """The office's retained status (at most a minute old while the office runs): its ``ts``."""
-        from edge.timeutil import parse_iso
+        from edge.contract import Refused, parse_office_status
 
         try:
-            status = json.loads(payload.decode("utf-8"))
-            if status.get("state") != "online":
-                return
-            office_ts = parse_iso(status["ts"])
-        except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+            status = parse_office_status(payload)
+        except Refused:
             return
-        self._observed(self.clock() - office_ts, "office")
+        if status.state == "online":
+            self._observed(self.clock() - status.ts_epoch, "office")
 
     def _ask_chrony(self) -> None:
         try:

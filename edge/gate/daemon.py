@@ -19,6 +19,7 @@ import logging
 import time
 
 from drivers.barriers import make_barriers
+from edge import contract
 from edge.contract import Topics
 from edge.gate.controller import Gate
 from edge.gate.jobs import Jobs
@@ -342,7 +343,11 @@ class Daemon(Service):
             return
         if len(parts) == 3 and parts[2] == "status" and parts[0] == self.topics.base \
                 and parts[1] != self.config.gate:
-            self.peers.status_seen(parts[1], payload)
+            try:
+                status = contract.parse_status(payload)
+            except contract.Refused:
+                return
+            self.peers.status_seen(parts[1], status)
             return
         request = self.topics.parse_request_topic(topic)
         if request is not None and request[1] == "replay" and request[0] != self.config.gate:

@@ -18,7 +18,6 @@ A database written by a newer gate-edge (``SchemaTooNew``) is not waited for: ex
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -188,8 +187,10 @@ class Waiter:
 
 
 def _request_id(raw: bytes) -> str | None:
+    from edge.contract import Refused, parse_command_body
+
     try:
-        value = json.loads(raw).get("request_id")
-    except (ValueError, AttributeError):
+        value = parse_command_body(raw).get("request_id")
+    except Refused:
         return None
     return value if isinstance(value, str) else None

@@ -76,7 +76,7 @@ class Archive:
         with self.store.transaction():
             self.silent_gates.heard(gate, now, status, problem=problem)
         if problem is None:
-            self.receiver.status_seen(gate, payload)
+            self.receiver.status_seen(gate, status)
             self.alert_archive.status_seen(gate, status.get("alert_seq"))
 
     def inactivity_alert(self, payload: bytes, topic: str) -> None:

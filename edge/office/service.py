@@ -18,7 +18,6 @@ supervision loop on the main thread.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -35,7 +34,7 @@ from edge.office.storage_guard import OfficeStorageGuard
 from edge.site.registry_identity import RegistryMismatch, decide
 from edge.site.registry_publish import ID_KEY, RegistryPublisher
 from edge.store import StorageFailure, Store
-from edge.timeutil import clock_from_config, iso, parse_iso
+from edge.timeutil import clock_from_config, iso
 
 _LOG = logging.getLogger(__name__)
 REQUEST_WINDOW_S = 300.0  # a resync request older (or further ahead) than this is refused
@@ -177,16 +176,16 @@ class Office(Service):
         if not raw:
             return None  # a retained head being cleared
         try:
-            head = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            head = None
-        own = Verifier([self.publisher.signer.public_key])
-        if not isinstance(head, dict) or verify_record(own, head) or head.get("kind") != "head" \
-                or head.get("site") != self.config.site:
+            return self._own_head(raw)
+        except contract.Refused:
             _LOG.error("registry: the head on the broker is not signed by this office's registry key (or is "
                        "another site's): ignored")
             return None
-        return head
+
+    def _own_head(self, raw: bytes) -> dict:
+        """A registry head this office's registry key signed for this site, or ``contract.Refused``."""
+        own = Verifier([self.publisher.signer.public_key])
+        return contract.parse_registry_record(raw, "head", self.config.site, verify=lambda r: verify_record(own, r))
 
     def _check_registry_identity(self, head: dict | None) -> None:
         """Refuse to start (RegistryMismatch: exit 2) unless this database is the registry the broker's head
@@ -273,31 +272,23 @@ class Office(Service):
         if verb != "resync":
             return
         verifier = self.verifiers.get(gate)
+
+        def signed_by_the_gate(body: dict) -> str | None:
+            return f"gate {gate!r} is not listed in gates:" if verifier is None else verify_record(verifier, body)
+
         try:
-            request = json.loads(payload.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            request = None
-        problem = ("not a JSON object" if not isinstance(request, dict)
-                   else f"gate {gate!r} is not listed in gates:" if verifier is None
-                   else contract.version_problem(request) or verify_record(verifier, request))
-        if problem is None:
-            try:
-                age = now - parse_iso(request["ts"])
-                after = (int(request["from_epoch"]), int(request["from_version"]))
-                limit = max(1, min(int(request.get("limit", 400)), 1000))
-            except (KeyError, TypeError, ValueError):
-                problem = "needs ts, from_epoch and from_version"
-            else:
-                if abs(age) > REQUEST_WINDOW_S:
-                    problem = f"ts is {age:.0f} s from the office's clock"
-        if problem:
-            _LOG.warning("resync request from %s refused: %s", gate, problem)
+            request = contract.parse_resync_request(payload, verify=signed_by_the_gate)
+            age = now - request.ts_epoch
+            if abs(age) > REQUEST_WINDOW_S:
+                raise contract.Refused(f"ts is {age:.0f} s from the office's clock")
+        except contract.Refused as exc:
+            _LOG.warning("resync request from %s refused: %s", gate, exc)
             return
         if time.monotonic() - self._last_resync.get(gate, 0.0) < RESYNC_MIN_INTERVAL_S:
             return
         self._last_resync[gate] = time.monotonic()
-        count = self.publisher.republish(gate, after, limit, str(request.get("request_id", "r"))[:64])
-        _LOG.info("resync for %s: %d records after %s", gate, count, after)
+        count = self.publisher.republish(gate, request.after, request.limit, request.request_id)
+        _LOG.info("resync for %s: %d records after %s", gate, count, request.after)
         self._wake()
 
     def _replay_for_a_silent_gate(self, requester: str, payload: bytes) -> None:
@@ -310,14 +301,11 @@ class Office(Service):
 
     def _check_head(self, payload: bytes) -> None:
         try:
-            head = json.loads(payload.decode("utf-8"))
-            position = (int(head["epoch"]), int(head["version"]))
-        except (UnicodeDecodeError, ValueError, KeyError, TypeError):
+            head = self._own_head(payload)
+        except contract.Refused as exc:
+            _LOG.warning("ignored a registry head on the broker that this office did not sign (%s)", exc)
             return
-        own = Verifier([self.publisher.signer.public_key])
-        if verify_record(own, head) or head.get("kind") != "head" or head.get("site") != self.config.site:
-            _LOG.warning("ignored a registry head on the broker that this office did not sign")
-            return
+        position = (head["epoch"], head["version"])
         mine = self.store.kv_get(ID_KEY)
         if head.get("registry_id") != mine:
             if payload == self._broker_head_raw:

@@ -55,7 +55,7 @@ def send_command(config, gate: str, verb: str, fields: dict | None = None, timeo
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from edge.contract import Topics
+    from edge.contract import Refused, Topics, parse_command_result
     from edge.site.mqtt_client import configure, connect_properties
     from edge.site.remote import new_command
 
@@ -90,10 +90,10 @@ def send_command(config, gate: str, verb: str, fields: dict | None = None, timeo
 
     def on_message(client, userdata, message) -> None:
         try:
-            result = json.loads(message.payload)
-        except ValueError:
+            result = parse_command_result(message.payload)
+        except Refused:
             return
-        if isinstance(result, dict) and result.get("request_id") == request_id:
+        if result.get("request_id") == request_id:
             note("result", result)
 
     def wait(name) -> bool:
@@ -158,11 +158,11 @@ class OfficeCommands:
 
     def received(self, payload: bytes) -> None:
         """A ``P/<gate>/cmd/result`` (the office's inbox thread)."""
+        from edge.contract import Refused, parse_command_result
+
         try:
-            result = json.loads(payload)
-        except ValueError:
-            return
-        if not isinstance(result, dict):
+            result = parse_command_result(payload)
+        except Refused:
             return
         with self._changed:
             slot = self._waiting.get(result.get("request_id"))

@@ -194,15 +194,10 @@ class PeerReceiver:
     def gaps_to_ask(self, now: float | None = None) -> list[tuple[str, int, int]]:
         return self.gaps.to_ask(now)
 
-    def status_seen(self, gate: str, payload: bytes) -> None:
-        """A peer's retained status names its newest seq (a gap at the end of its stream is seen too) and
-        the seqs it skipped, if any (``seq_skipped``: never used, so never asked for)."""
-        from edge.contract import Refused, parse_status
-
-        try:
-            status = parse_status(payload)
-        except Refused:
-            return
+    def status_seen(self, gate: str, status: dict) -> None:
+        """A peer's retained status (as ``contract.parse_status`` read it) names its newest seq (a gap at
+        the end of its stream is seen too) and the seqs it skipped, if any (``seq_skipped``: never used, so
+        never asked for)."""
         self.gaps.status_seen(gate, status.get("seq"), status.get("seq_skipped") or [])
 
     def after_session_lost(self) -> list[tuple[str, int, None]]:

@@ -37,11 +37,10 @@ import time
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from edge.contract import CONTRACT_VERSION, version_problem
+from edge.contract import CONTRACT_VERSION, Refused, parse_command_body, version_problem
 from edge.keys import Signer, Verifier, load_signer, load_verifier, read_secret
 from edge.timeutil import iso, parse_iso
 
-MAX_PAYLOAD = 4096
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
@@ -164,14 +163,10 @@ def parse_command(
     ``seen(request_id) -> bool`` records the id and says whether it had been seen before.
     """
     now = time.time() if now is None else now
-    if len(raw) > MAX_PAYLOAD:
-        raise CommandRefused(None, f"payload too large ({len(raw)} bytes, max {MAX_PAYLOAD})")
     try:
-        body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise CommandRefused(None, "malformed JSON") from None
-    if not isinstance(body, dict):
-        raise CommandRefused(None, "payload must be a JSON object")
+        body = parse_command_body(raw)
+    except Refused as exc:
+        raise CommandRefused(None, str(exc)) from None
     request_id = body.get("request_id")
     if not isinstance(request_id, str) or not _REQUEST_ID.match(request_id):
         raise CommandRefused(None, "request_id must be 1-64 letters, digits or ._:-")

@@ -12,14 +12,13 @@ answer is rate-limited per requester.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
 
 from edge import contract
 from edge.keys import sign_record, verify_record
-from edge.timeutil import iso, parse_iso
+from edge.timeutil import iso
 
 _LOG = logging.getLogger(__name__)
 LIMIT = 1000  # events in one answer: below Mosquitto's default max_queued_messages
@@ -52,24 +51,20 @@ class Answerer:
     def parse(self, requester: str, raw: bytes, ours) -> dict | None:
         """The request if it is for us (``ours(target)``) and may be answered, else None (logged when it
         was for us). One parse: callers decide nothing from the raw payload themselves."""
+
+        def for_us(target) -> bool:
+            return isinstance(target, str) and ours(target)
+
         try:
-            body = json.loads(raw.decode("utf-8"))
-            if not isinstance(body, dict):
-                raise ValueError("not an object")
-            if not ours(body.get("target")):
-                return None  # another gate's to answer
-            if contract.version_problem(body):
-                raise ValueError(contract.version_problem(body))
-            from_seq = body["from_seq"]
-            to_seq = body.get("to_seq")
-            if not isinstance(from_seq, int) or from_seq < 1 or (to_seq is not None and not isinstance(to_seq, int)):
-                raise ValueError("from_seq and to_seq must be whole numbers")
-            if body.get("stream", "events") not in contract.REPLAY_STREAMS:
-                raise ValueError(f"stream must be one of {', '.join(contract.REPLAY_STREAMS)}")
-            age = self.clock() - parse_iso(body["ts"])
-        except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
-            _LOG.warning("replay request from %s ignored: %s", requester, exc)
-            return None
+            request = contract.parse_replay_request(raw)
+        except contract.Refused as exc:
+            if exc.payload is None or for_us(exc.payload.get("target")):
+                _LOG.warning("replay request from %s ignored: %s", requester, exc)
+            return None  # (or another gate's to answer, and to refuse)
+        if not for_us(request.target):
+            return None  # another gate's to answer
+        body = request.payload
+        age = self.clock() - request.ts_epoch
         if abs(age) > WINDOW_S:
             _LOG.warning("replay request from %s ignored: ts is %.0f s from this clock", requester, age)
             return None

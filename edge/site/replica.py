@@ -23,7 +23,6 @@ new registry is followed. A gate without an id (new, or from an earlier version)
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -108,23 +107,11 @@ class Replica:
         if not raw:
             return "ignored"  # a retained message being cleared
         try:
-            record = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            return self._refuse(topic, "not UTF-8 JSON")
-        if not isinstance(record, dict):
-            return self._refuse(topic, "not a JSON object")
-        problem = contract.version_problem(record) or verify_record(self.verifier, record)
-        if problem:
-            return self._refuse(topic, problem)
-        if record.get("kind") != kind or record.get("site") != self.config.site:
-            return self._refuse(topic, f"a {record.get('kind')!r} record of site {record.get('site')!r} on this "
-                                "topic (signed for another topic or site)")
-        if kind == "settings" and not all(isinstance(record.get(k), dict) for k in
-                                          ("policy", "parking", "inactivity", "gates")):
-            return self._refuse(topic, "site settings without policy, parking, inactivity and gates")
-        position = (record.get("epoch"), record.get("version"))
-        if not all(isinstance(p, int) and not isinstance(p, bool) for p in position):
-            return self._refuse(topic, "epoch and version must be whole numbers")
+            record = contract.parse_registry_record(raw, kind, self.config.site,
+                                                    verify=lambda r: verify_record(self.verifier, r))
+        except contract.Refused as exc:
+            return self._refuse(topic, str(exc))
+        position = (record["epoch"], record["version"])
         if kind == "head":
             refusal = self._registry_of_head(record)
             if refusal:
@@ -396,15 +383,13 @@ class Replica:
         """The office's note of what it is sending for one of our resync requests (count, last position);
         ``tick`` compares it with what arrived once the records stop coming."""
         try:
-            end = json.loads(raw.decode("utf-8"))
-            request_id, count = end["request_id"], int(end["count"])
-            last = (int(end["last_epoch"]), int(end["last_version"]))
-        except (UnicodeDecodeError, ValueError, KeyError, TypeError):
+            end = contract.parse_resync_page_end(raw)
+        except contract.Refused:
             return
         with self._lock:
             page = self._page
-            if page is not None and page["request_id"] == request_id:
-                page["expect"] = (count, last, bool(end.get("complete")))
+            if page is not None and page["request_id"] == end.request_id:
+                page["expect"] = (end.count, end.last, end.complete)
                 page["noted_at"] = time.monotonic()
 
     def _page_done(self, page: dict) -> None:
