@@ -35,6 +35,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.schemas.phrases import Phrase, say
+
 _LOG = logging.getLogger(__name__)
 STILL_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 STALL_S = 5.0  # a live source with no frame for this long is down (down_alert_s when shorter)
@@ -111,7 +113,7 @@ class Camera:
         self.down_since: float | None = time.monotonic()
         self._rate = FrameRate()
         self._last_mono: float | None = None
-        self.last_error = ""
+        self.down_why: Phrase | None = None  # why it went down last (edge.schemas.phrases)
 
     # -- consumer side ---------------------------------------------------------------------
     def start(self) -> Camera:
@@ -176,7 +178,7 @@ class Camera:
             if age <= self.stall_s:
                 return
             self.state, self.down_since = "down", self._last_mono
-            self.last_error = f"frozen: no frame for {age:.1f} s from {self._shown()}"
+            self.down_why = say("camera_frozen", seconds=age, source=self._shown())
         _LOG.warning("camera %s: down (%s)", self.id, self.last_error)
 
     @property
@@ -223,14 +225,19 @@ class Camera:
         if was != "ok":
             _LOG.info("camera %s: frames flowing", self.id)
 
-    def _mark_down(self, why: str) -> None:
+    @property
+    def last_error(self) -> str:
+        """Why it went down last, in English ("" before it ever did)."""
+        return self.down_why.text if self.down_why is not None else ""
+
+    def _mark_down(self, why: Phrase) -> None:
         with self._cond:
             was, self.state = self.state, "down"
             if was == "ok" and self._last_mono is not None:
                 self.down_since = self._last_mono  # down since its last frame, not since we noticed
             elif was != "down":
                 self.down_since = self.down_since or time.monotonic()
-            self.last_error = why
+            self.down_why = why
         if was != "down":
             _LOG.warning("camera %s: down (%s)", self.id, why)
 
@@ -250,7 +257,7 @@ class Camera:
                 finished = self._capture_once()
             except Exception as exc:  # a driver bug must not kill the thread silently
                 _LOG.exception("camera %s: capture failed", self.id)
-                self._mark_down(f"error: {exc}")
+                self._mark_down(say("camera_error", error=str(exc)))
                 finished = False
             if finished:
                 self.state = "ended"
@@ -278,7 +285,7 @@ class Camera:
         capture = self._open(source)
         try:
             if not capture.isOpened():
-                self._mark_down(f"cannot open {self._shown()}")
+                self._mark_down(say("camera_cannot_open", source=self._shown()))
                 return False
             capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
             is_file = self.config.is_file
@@ -300,12 +307,12 @@ class Camera:
                         capture = self._open(source)
                         got_any = False
                         if not capture.isOpened():
-                            self._mark_down(f"cannot reopen {self._shown()}")
+                            self._mark_down(say("camera_cannot_reopen", source=self._shown()))
                             return False
                         continue
                     waited = time.monotonic() - began
-                    self._mark_down(f"no frame within {waited:.1f} s from {self._shown()} (read timed out)"
-                                    if waited >= 0.9 * self.stall_s else f"no frame from {self._shown()}")
+                    self._mark_down(say("camera_read_timeout", seconds=waited, source=self._shown())
+                                    if waited >= 0.9 * self.stall_s else say("camera_no_frame", source=self._shown()))
                     return False
                 got_any = True
                 if every_frame:
@@ -356,7 +363,7 @@ class Camera:
     def _still(self, path: Path) -> bool:
         bgr = self._read_still(path)
         if bgr is None:
-            self._mark_down(f"cannot read image {path}")
+            self._mark_down(say("camera_cannot_read_image", path=str(path)))
             return False
         stamp = path.stat().st_mtime_ns
         self._restart_rate()
@@ -365,7 +372,7 @@ class Camera:
             try:
                 current = path.stat().st_mtime_ns
             except OSError:
-                self._mark_down(f"image {path} disappeared")
+                self._mark_down(say("camera_image_gone", path=str(path)))
                 return False
             if current != stamp:
                 fresh = self._read_still(path)

@@ -26,6 +26,7 @@ import uuid
 from edge.contract import Topics, device_alert_payload, inactivity_alert_id, inactivity_payload
 from edge.keys import sign_record
 from edge.locks import ordered_lock
+from edge.schemas.phrases import Phrase, fields, from_wire, say
 from edge.store import StorageFailure
 from edge.timeutil import iso
 
@@ -74,8 +75,11 @@ class Alerts:
     def open_device_alert(self, device: str) -> dict | None:
         return self.store.alerts.open_device(device)
 
-    def device(self, device: str, ok: bool, detail: str = "") -> str | None:
-        """Report a device's health; raises or clears its alert on a change. Returns the alert id used."""
+    def device(self, device: str, ok: bool, detail: Phrase | str | None = None) -> str | None:
+        """Report a device's health; raises or clears its alert on a change. Returns the alert id used.
+        ``detail``: what is wrong, or how it recovered, as a phrase (``edge.schemas.phrases``): the payload
+        carries its text, code and parameters (a plain text, as a test may give, only itself); a clear
+        without one says ``recovered``."""
         now = self.clock()
         # The store before our own lock (edge.locks): a thread inside a transaction that raises an alert
         # (a quarantined peer event) and one here must take them in the same order.
@@ -98,28 +102,29 @@ class Alerts:
             self.wake()
         return alert_id
 
-    def _device_stored(self, device: str, ok: bool, detail: str, now: float) -> tuple[str, str | None] | None:
+    def _device_stored(self, device: str, ok: bool, detail: Phrase | str | None, now: float
+                       ) -> tuple[str, str | None] | None:
         """(alert id, "raised"/"cleared"/None when unchanged), or None: no alert and none needed."""
         store = self.store
         with store.transaction():
             current = self.open_device_alert(device)
             if not ok and current is None:
                 alert_id = str(uuid.uuid4())
-                store.alerts.add(alert_id, "device", device, now, detail)
-                payload = device_alert_payload(alert_id, device, "raised", detail, iso(now, self.config.zone))
+                store.alerts.add(alert_id, "device", device, now, detail or "")
+                payload = device_alert_payload(alert_id, device, "raised", detail or "", iso(now, self.config.zone))
                 self._send(self.topics.device_alert, payload, f"alert:{alert_id}:raised", now)
                 return alert_id, "raised"
             if ok and current is not None:
                 alert_id = current["alert_id"]
                 store.alerts.clear(alert_id, now)
                 self._send(self.topics.device_alert,
-                           device_alert_payload(alert_id, device, "cleared", detail or "recovered",
+                           device_alert_payload(alert_id, device, "cleared", detail or say("recovered"),
                                                 iso(now, self.config.zone)),
                            f"alert:{alert_id}:cleared", now)
                 return alert_id, "cleared"
             return (current["alert_id"], None) if current else None
 
-    def _device_in_memory(self, device: str, ok: bool, detail: str, now: float) -> str | None:
+    def _device_in_memory(self, device: str, ok: bool, detail: Phrase | str | None, now: float) -> str | None:
         """The same change, its message kept in memory and published from there (storage fails)."""
         if device in self._memory:
             current = self._memory[device]
@@ -132,11 +137,11 @@ class Alerts:
         if ok == (current is None):
             return current
         alert_id, state = (str(uuid.uuid4()), "raised") if not ok else (current, "cleared")
-        text = detail if not ok else (detail or "recovered")
-        payload = self.unnumbered(device_alert_payload(alert_id, device, state, text, iso(now, self.config.zone)))
+        said = (detail or "") if not ok else (detail or say("recovered"))
+        payload = self.unnumbered(device_alert_payload(alert_id, device, state, said, iso(now, self.config.zone)))
         self.memory_queue.add("alert", self.topics.device_alert, payload, f"alert:{alert_id}:{state}", ts=now,
                          extra={"op": "raise" if not ok else "clear", "device": device, "alert_id": alert_id,
-                                "detail": text})
+                                **fields("detail", said)})
         self._memory[device] = alert_id if not ok else None
         _LOG.warning("device alert %s (not stored: the database cannot be written; published from memory): %s%s",
                      state, device, f": {detail}" if not ok else "")
@@ -155,7 +160,8 @@ class Alerts:
         store, extra, ts = self.store, item["extra"], item["ts"]
         alert_id = extra["alert_id"]
         if store.alerts.get(alert_id) is None:
-            store.alerts.add(alert_id, "device", extra["device"], ts, extra.get("detail") or "")
+            said = from_wire(extra.get("detail_code"), extra.get("detail_params"))
+            store.alerts.add(alert_id, "device", extra["device"], ts, said or extra.get("detail") or "")
         if extra["op"] == "clear":
             store.alerts.clear(alert_id, ts)
         payload = {k: v for k, v in item["payload"].items() if k not in ("gate", "seq")}

@@ -28,6 +28,7 @@ import uuid
 from dataclasses import dataclass
 
 from edge import __version__
+from edge.schemas.phrases import Phrase, fields
 
 # The contract version every payload carries as "v". Fields are only ever added within a version;
 # a receiver ignores fields (and event kinds) it does not know, and refuses only a payload whose "v"
@@ -200,8 +201,9 @@ def dumps(payload: dict) -> str:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
 
 
-def event_payload(*, event_id, seq, ts, site, gate, lane, kind, credential, subject, decision, reason, fee_cents,
-                  session_id) -> dict:
+def event_payload(*, event_id, seq, ts, site, gate, lane, kind, credential, subject, decision,
+                  reason: Phrase | str, fee_cents, session_id) -> dict:
+    """``reason``: a phrase (``edge.schemas.phrases``) adds ``reason_code`` and ``reason_params`` after ``reason``."""
     return {
         "v": CONTRACT_VERSION,
         "event_id": event_id,
@@ -214,7 +216,7 @@ def event_payload(*, event_id, seq, ts, site, gate, lane, kind, credential, subj
         "credential": credential,
         "subject": subject,
         "decision": decision,
-        "reason": reason,
+        **fields("reason", reason),
         "fee_cents": fee_cents,
         "session_id": session_id,
     }
@@ -348,8 +350,10 @@ def inactivity_payload(alert_id, state, person_id, unit, last_seen, hours, ts) -
             "last_seen": last_seen, "hours": hours, "ts": ts}
 
 
-def device_alert_payload(alert_id, device, state, detail, ts) -> dict:
-    return {"v": CONTRACT_VERSION, "alert_id": alert_id, "device": device, "state": state, "detail": detail, "ts": ts}
+def device_alert_payload(alert_id, device, state, detail: Phrase | str, ts) -> dict:
+    """``detail``: a phrase (``edge.schemas.phrases``) adds ``detail_code`` and ``detail_params`` after ``detail``."""
+    return {"v": CONTRACT_VERSION, "alert_id": alert_id, "device": device, "state": state,
+            **fields("detail", detail), "ts": ts}
 
 
 def command_result(request_id, ok: bool, error: str | None = None, **extra) -> dict:

@@ -24,6 +24,7 @@ import time
 
 from edge.durable.disk import DiskRoom
 from edge.locks import ordered_lock
+from edge.schemas.phrases import Phrase, say
 from edge.store import StorageFailure
 from edge.timeutil import iso
 
@@ -125,10 +126,9 @@ class StorageGuard:
         return (f"the gate goes on deciding and lets residents in; its events are kept in memory (up to "
                 f"{self.memory_queue.max_items}) and published directly, and stored as soon as it can write again")
 
-    def _detail(self) -> str:
-        what = "read or write" if self.state == "unavailable" else "write"
-        return (f"cannot {what} {self.config.database}: {self.error}; events are kept in memory (up to "
-                f"{self.memory_queue.max_items}) and published directly; residents are still let in")
+    def _detail(self) -> Phrase:
+        return say("storage_cannot_read" if self.state == "unavailable" else "storage_cannot_write",
+                   database=str(self.config.database), error=self.error, max_items=self.memory_queue.max_items)
 
     # -- the probe thread --------------------------------------------------------------------
     def start(self) -> StorageGuard:
@@ -178,17 +178,15 @@ class StorageGuard:
                 self.since = self.error = None
         if already:
             if written:  # what a restart found in RAM: its storage alert, if any, is over too
-                self.alerts.device("storage", True, f"{written} messages kept in memory were stored")
+                self.alerts.device("storage", True, say("storage_stored_from_memory", written=written))
             return True
         dropped = self.memory_queue.take_dropped_seqs()
         # Events dropped from memory at its bound were published (the office and the peers have them) but
         # are not in this gate's database: said once, with their seqs, where a technician looks.
-        gone = (f"; {len(dropped)} published events could not be kept here (seq {_ranges(dropped)}): the office "
-                "and the other gates have them") if dropped else ""
-        _LOG.warning("storage: the database %s can be written again after %.0f s; %d messages kept in memory "
-                     "were stored%s", self.config.database, was, written, gone)
-        self.alerts.device("storage", True, f"writing again after {was:.0f} s; {written} messages kept in "
-                                            f"memory were stored{gone}")
+        again = say("storage_writing_again", seconds=was, written=written, dropped=len(dropped) if dropped else None,
+                    dropped_seqs=_ranges(dropped) if dropped else None)
+        _LOG.warning("storage: the database %s can be written again: %s", self.config.database, again)
+        self.alerts.device("storage", True, again)
         self.on_change()
         return True
 

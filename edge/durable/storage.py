@@ -26,6 +26,7 @@ from edge.durable.guard import StorageGuard
 from edge.durable.memory_queue import MemoryQueue
 from edge.durable.seqs import Seqs
 from edge.rules.parking import Parking
+from edge.schemas.phrases import fields
 from edge.store import StorageFailure
 from edge.timeutil import iso
 
@@ -72,7 +73,7 @@ class Storage:
                                                               iso(ts, self.config.zone)))
         item = self.memory_queue.add("alert", self.alerts.topics.device_alert, payload, f"alert:{alert_id}:raised",
                                      ts=ts, extra={"op": "raise", "device": "storage", "alert_id": alert_id,
-                                                   "detail": waited["detail"]})
+                                                   **fields("detail", waited["detail"])})
         if item is not None and waited.get("published"):
             self.memory_queue.published(item["id"])
         self.alerts.adopt("storage", alert_id)

@@ -33,6 +33,8 @@ import subprocess
 import threading
 import time
 
+from edge.schemas.phrases import say
+
 _LOG = logging.getLogger(__name__)
 JUMP_S = 30.0  # wall time and the monotonic clock disagreeing by more than this between two ticks
 TICK_S = 5.0
@@ -105,8 +107,7 @@ class ClockWatch:
             self.confirmed = False
             with self.store.transaction():
                 self.store.kv_set("clock_jumps", json.dumps(self.jumps))
-        self.alerts.device("clock", False, f"the wall clock jumped {jump:+.0f} s; care-watch alerts wait until "
-                                           "the office's clock or the time server confirms the time")
+        self.alerts.device("clock", False, say("clock_jumped", jump_s=jump))
         return jump
 
     def _confirm(self, source: str, offset_s: float) -> None:
@@ -151,9 +152,8 @@ class ClockWatch:
         agrees = abs(offset_s) <= self.max_offset_s
         if agrees and not self.confirmed:
             self._confirm(source, offset_s)
-        self.alerts.device("clock", agrees and self.confirmed,
-                           "" if agrees else f"this gate's clock is {offset_s:+.0f} s from the {source}'s "
-                                             f"(more than clock.max_offset_s {self.max_offset_s:g})")
+        self.alerts.device("clock", agrees and self.confirmed, None if agrees else say(
+            "clock_offset", offset_s=offset_s, source=source, max_offset_s=self.max_offset_s))
 
     def office_now(self) -> float:
         """The office's time as best we know it (commands are judged on it)."""

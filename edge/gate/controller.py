@@ -39,6 +39,7 @@ from edge.keys import sign_record
 from edge.locks import ordered_lock
 from edge.rules import policy
 from edge.rules.parking import Parking
+from edge.schemas.phrases import say
 from edge.store import StorageFailure
 from edge.timeutil import iso
 
@@ -191,7 +192,7 @@ class Gate:
         payload = event_payload(
             event_id=event_id, seq=self.seqs.take(), ts=iso(now, self.config.zone), site=self.config.site,
             gate=self.config.gate, lane=lane, kind=kind, credential=credential, subject=subj,
-            decision=decision.decision, reason=decision.reason, fee_cents=decision.fee_cents,
+            decision=decision.decision, reason=decision.said, fee_cents=decision.fee_cents,
             session_id=session_id,
         )
         if decision.anomalies:
@@ -383,8 +384,7 @@ class Gate:
     def _supersede(self, old: dict, lane: str, now: float, replaced_by: str | None) -> None:
         """With the entry, in its transaction: close the car's earlier session and tell the site (a
         ``session`` event), so every gate's occupancy drops it too."""
-        decision = policy.Decision("session", None, "superseded: the car entered again with no exit read",
-                                   vehicle_class=old["vehicle_class"])
+        decision = policy.Decision("session", None, say("session_superseded"), vehicle_class=old["vehicle_class"])
         subj = subject("vehicle", plate=old["plate"], vehicle_class=old["vehicle_class"])
         self._record(lane=lane, decision=decision, credential=None, subj=subj, now=now, kind="session",
                      session_id=old["session_id"], extra={**session_fields("superseded"), "replaced_by": replaced_by},
@@ -395,7 +395,7 @@ class Gate:
         extra = {"pass_id": check.claim.pass_id if check.claim else None}
         if not check.valid:
             with self._deciding():
-                decision = policy.decide_pass_refused(check.reason)
+                decision = policy.decide_pass_refused(check.said)
                 event = self._record(lane=lane, decision=decision, credential="qr", subj=subject("unknown"),
                                      now=self.clock(), extra=extra)
                 self._commit()
@@ -416,7 +416,7 @@ class Gate:
             barrier = self._barrier_for(None, lane, barrier_id)
             if barrier_id and barrier is None:
                 raise ValueError(f"no barrier {barrier_id!r} at this gate")
-            decision = policy.Decision("entry" if lane == "in" else "exit", policy.OPEN, "opened by the office")
+            decision = policy.Decision("entry" if lane == "in" else "exit", policy.OPEN, say("opened_by_office"))
             event = self._record(lane=lane, decision=decision, credential="remote", subj=subject("unknown"),
                                  now=self.clock(), extra={"request_id": request_id},
                                  **self._opening(True, barrier))
@@ -442,10 +442,10 @@ class Gate:
             if due > 0 or not held_here:
                 # A part payment, or a payment before the car is held here (paid in advance, or held at
                 # another gate): recorded and told to the site; nothing opens, the session stays open.
-                why = f"paid {paid / 100:.2f} yuan; {due / 100:.2f} yuan still due"
-                if due == 0:
-                    why += (f"; the car waits at {session['held_gate']}" if session.get("held_epoch") is not None
-                            else "; paid in advance: the exit opens when the car is read there")
+                waiting = session.get("held_epoch") is not None
+                why = say("payment_recorded", paid_yuan=paid / 100, due_yuan=due / 100,
+                          waits_at=session["held_gate"] if due == 0 and waiting else None,
+                          paid_in_advance=due == 0 and not waiting or None)
                 decision = policy.Decision("session", policy.HOLD if held_here else None, why, fee_cents=due,
                                            vehicle_class=session["vehicle_class"])
                 event = self._record(lane=lane, decision=decision, credential="remote", subj=subj, now=now,
@@ -455,7 +455,7 @@ class Gate:
                 self._commit()
                 return event, due
             barrier = self._barrier_for(None, lane, session.get("held_barrier"))
-            decision = policy.Decision("exit", policy.OPEN, f"paid {paid / 100:.2f} yuan", fee_cents=paid,
+            decision = policy.Decision("exit", policy.OPEN, say("payment_opened", paid_yuan=paid / 100), fee_cents=paid,
                                        vehicle_class=session["vehicle_class"], session="close")
 
             def close(event_id):

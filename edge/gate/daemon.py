@@ -28,6 +28,7 @@ from edge.gate.recognition import Recognizers
 from edge.gate.status import GateStatus
 from edge.lifecycle import Service
 from edge.rules.site_rules import SiteRules
+from edge.schemas.phrases import say
 from edge.store import StorageFailure
 from edge.timeutil import Clock, clock_from_config
 
@@ -263,11 +264,10 @@ class Daemon(Service):
             _LOG.warning("re-enrolled %d people from their stored photos for encoder %s",
                          len(result["reenrolled"]), result["encoder"])
         missing = result["must_reenrol"]
-        detail = ""
+        detail = None
         if missing:
             who = ", ".join(f"{m['person_id']} ({m['unit']})" for m in missing[:20])
-            detail = (f"{len(missing)} people enrolled with another encoder must be re-enrolled with a photo for "
-                      f"'{result['encoder']}' (`gate-edge person enroll`): {who}")
+            detail = say("faces_must_reenrol", count=len(missing), encoder=result["encoder"], who=who)
             _LOG.warning("%s", detail)
         self.alerts.device("faces", not missing, detail)
 
@@ -289,7 +289,7 @@ class Daemon(Service):
                 continue
             if not worker.alive:
                 _LOG.error("worker for camera %s died; restarting it", worker.cam.id)
-                self.alerts.device(f"worker:{worker.cam.id}", False, "analysis thread died and was restarted")
+                self.alerts.device(f"worker:{worker.cam.id}", False, say("worker_restarted"))
                 self.restarts += 1
                 from edge.gate.pipeline import CameraWorker
 
@@ -357,11 +357,12 @@ class Daemon(Service):
 
     def _taken_over(self, detail: str | None) -> None:
         """Another client took this gate's MQTT session (its login or client id), or it has stopped."""
-        self.alerts.device("mqtt-session", detail is None, detail or "the gate keeps its connection again")
+        self.alerts.device("mqtt-session", detail is None, say("mqtt_session_taken", error=detail) if detail
+                           else say("gate_session_back"))
 
     def _refused(self, seq: int, reason: str) -> None:
-        where = f"outbox row {seq}" if seq else "kept in memory"
-        self.alerts.device("broker", False, f"broker refused a message ({where}): {reason}")
+        where = say("outbox_row", seq=seq) if seq else say("kept_in_memory")
+        self.alerts.device("broker", False, say("broker_refused_message", where=where, error=reason))
 
     def _peer(self, gate: str, kind: str, payload: bytes) -> None:
         self.peers.receive(gate, payload, self.topics.event(kind, gate) if self.link else None)

@@ -19,6 +19,7 @@ import time
 
 from edge.durable.disk import DiskRoom
 from edge.lifecycle import Schedule
+from edge.schemas.phrases import say
 from edge.store import StorageFailure
 from edge.store.retention import delete_expired
 
@@ -82,7 +83,8 @@ class Jobs:
         for camera in self.cameras:
             down = camera.down_for()
             if down > camera.config.down_alert_s:
-                self.alerts.device(f"camera:{camera.id}", False, f"no frame for {down:.0f} s ({camera.last_error})")
+                self.alerts.device(f"camera:{camera.id}", False,
+                                   say("camera_down", seconds=down, why=camera.down_why or ""))
             elif camera.state == "ok":
                 self.alerts.device(f"camera:{camera.id}", True)
 
@@ -96,7 +98,8 @@ class Jobs:
         for barrier in self.barriers.values():
             status = barrier.status()  # a cheap read: keeps the arm state known and finds dead buses
             if barrier.failing:
-                self.alerts.device(f"barrier:{barrier.id}", False, status.detail or "not answering")
+                self.alerts.device(f"barrier:{barrier.id}", False, say("barrier_fault", error=status.detail)
+                                   if status.detail else say("barrier_not_answering"))
             elif status.reachable:
                 self.alerts.device(f"barrier:{barrier.id}", True)
         if self.link is not None:
@@ -106,11 +109,12 @@ class Jobs:
             else:
                 self._broker_down_since = self._broker_down_since or time.monotonic()
                 if time.monotonic() - self._broker_down_since > BROKER_DOWN_ALERT_S:
-                    self.alerts.device("broker", False, self.link.last_error or "not connected")
+                    self.alerts.device("broker", False, say("broker_error", error=self.link.last_error)
+                                       if self.link.last_error else say("broker_not_connected"))
         self.storage_room()
         if self.outbox is not None:
             depth = self.outbox.depth()
-            self.alerts.device("outbox", depth < OUTBOX_ALERT_DEPTH, f"{depth} messages waiting for the broker")
+            self.alerts.device("outbox", depth < OUTBOX_ALERT_DEPTH, say("outbox_waiting", depth=depth))
 
     def retention(self) -> dict:
         """Delete sent events and outbox rows past retention; never an unsent one. Refused peer events
@@ -130,12 +134,10 @@ class Jobs:
         floor = self.config.retention.min_free_mb
         made = self.make_room() if self.disk.room_mb() < self.reserve_mb() else {}
         free, reusable = self.disk.free_mb(), self.disk.reusable_mb()
-        detail = (f"{free:.1f} MB free on {self.config.database.parent} (alert below {floor} MB, "
-                  f"retention.min_free_mb); {reusable:.1f} MB reusable inside the database")
-        if made.get("events") or made.get("snapshots"):
-            detail += (f"; deleted the {made['events']} oldest sent events and {made['snapshots']} snapshots to "
-                       "make room")
-        self.alerts.device("disk", free >= floor, detail)
+        deleted = made if made.get("events") or made.get("snapshots") else {}
+        self.alerts.device("disk", free >= floor, say(
+            "disk_room", free_mb=free, folder=str(self.config.database.parent), floor_mb=floor, reusable_mb=reusable,
+            deleted_events=deleted.get("events"), deleted_snapshots=deleted.get("snapshots")))
         return {"free_mb": free, "reusable_mb": reusable, **made}
 
     def make_room(self) -> dict:
@@ -171,7 +173,7 @@ class Jobs:
         for row in rows:
             days = (self.clock() - row["entry_epoch"]) / 86400
             self.alerts.device(f"parking:{row['plate']}", False,
-                               f"session {row['session_id']} open for {days:.1f} days: check the lot")
+                               say("parking_session_stale", session=row["session_id"], days=days))
             with self.store.transaction():
                 sessions.mark_stale_reported(row["session_id"])
         return len(rows)

@@ -27,6 +27,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge import sdnotify
 from edge.contract import Topics, command_result, device_alert_payload, dumps, offline_will, status_payload
+from edge.schemas.phrases import say
 from edge.site.mqtt_client import configure, connect_properties
 from edge.store import OPEN_FAILURES, SchemaTooNew, Store
 from edge.timeutil import iso
@@ -81,8 +82,7 @@ class Waiter:
         self.started = time.monotonic()
         self.since = clock()
         self.topics = topics or Topics.of(config)
-        detail = (f"cannot open {config.database}: {exc}; nobody can be recognised or recorded; retrying with "
-                  f"back-off up to {BACKOFF_MAX_S:.0f} s")
+        detail = say("storage_cannot_open", database=str(config.database), error=str(exc), backoff_s=BACKOFF_MAX_S)
         self._seen: dict[str, float] = {}
         self.alert = {"alert_id": str(uuid.uuid4()), "detail": detail, "ts": self.since, "error": self.error,
                       "answered": self._seen}

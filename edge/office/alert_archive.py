@@ -25,10 +25,12 @@ import logging
 
 from edge.contract import Refused, dumps, inactivity_alert_id, parse_alert
 from edge.keys import verify_record
+from edge.schemas.phrases import from_wire
 from edge.site.gaps import Gaps
 from edge.timeutil import parse_iso
 
 _LOG = logging.getLogger(__name__)
+MAX_DETAIL_PARAMS = 2000  # characters of a device alert's code and parameters the archive keeps (else its text)
 
 
 class AlertArchive:
@@ -93,6 +95,9 @@ class AlertArchive:
         if alert.state == "raised" or alert.kind == "device":
             if known is None:
                 detail = str(alert.payload.get("detail") or alert.payload.get("last_seen") or "")[:500]
+                said = from_wire(alert.payload.get("detail_code"), alert.payload.get("detail_params"))
+                if said is not None and said.text == detail and len(dumps(said.wire())) <= MAX_DETAIL_PARAMS:
+                    detail = said  # its code and parameters kept beside the text: the console says it in Chinese
                 store.alerts.add(alert.alert_id, alert.kind, subject, alert.ts_epoch, detail)
                 changes.append((alert.payload, alert.kind, subject))
             if alert.kind == "device" and alert.state == "cleared" and (known is None or known["state"] == "raised"):

@@ -31,6 +31,7 @@ from edge.office.jobs import OfficeJobs
 from edge.office.listeners import Listeners
 from edge.office.silent_gates import SilentGates
 from edge.office.storage_guard import OfficeStorageGuard
+from edge.schemas.phrases import say
 from edge.site.registry_identity import RegistryMismatch, decide
 from edge.site.registry_publish import ID_KEY, RegistryPublisher
 from edge.store import StorageFailure, Store
@@ -314,8 +315,8 @@ class Office(Service):
             # never follow it; the gates refuse it unless it says it replaces theirs.
             _LOG.error("registry: the broker holds a head of registry %s, this office publishes %s: another "
                        "office is running with another database?", head.get("registry_id"), mine)
-            self.alerts.device("registry", False, f"the broker holds a head of registry {head.get('registry_id')}; "
-                               f"this office publishes {mine}")
+            self.alerts.device("registry", False, say("registry_other_office", theirs=str(head.get("registry_id")),
+                                                      mine=str(mine)))
             return
         if position > self.publisher.position():
             # The broker knows a newer registry than this database: we were restored from a backup.
@@ -325,7 +326,8 @@ class Office(Service):
     # -- health ----------------------------------------------------------------------------
     def _taken_over(self, detail: str | None) -> None:
         """Another client took the office's MQTT session (its login), or it has stopped (``None``)."""
-        self.alerts.device("mqtt-session", detail is None, detail or "the office keeps its connection again")
+        self.alerts.device("mqtt-session", detail is None, say("mqtt_session_taken", error=detail) if detail
+                           else say("office_session_back"))
 
     def _status_payload(self, ts: str, outbox: int) -> dict:
         gates = {}

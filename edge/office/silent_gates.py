@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import time
 
+from edge.schemas.phrases import say
+
 
 class SilentGates:
     def __init__(self, config, store, alerts, *, clock, monotonic=time.monotonic):
@@ -50,8 +52,8 @@ class SilentGates:
             age = self.silence_s(gate)
             offline = heard.get(gate, {}).get("state") == "offline"
             if self.silent(gate):
-                why = "offline (its last will)" if offline else (
-                    "never heard from" if age is None else f"silent for {age:.0f} s")
-                self.alerts.device(f"gate:{gate}", False, f"gate {gate} {why}")
+                why = say("gate_offline", gate=gate) if offline else (
+                    say("gate_never_heard", gate=gate) if age is None else say("gate_silent", gate=gate, seconds=age))
+                self.alerts.device(f"gate:{gate}", False, why)
             else:
-                self.alerts.device(f"gate:{gate}", True, f"gate {gate} is back")
+                self.alerts.device(f"gate:{gate}", True, say("gate_back", gate=gate))

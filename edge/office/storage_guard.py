@@ -25,6 +25,7 @@ from __future__ import annotations
 from edge.durable.backfill import Backfill
 from edge.durable.guard import StorageGuard
 from edge.durable.memory_queue import MemoryQueue
+from edge.schemas.phrases import Phrase, say
 from edge.timeutil import iso
 
 
@@ -44,11 +45,9 @@ class OfficeStorageGuard(StorageGuard):
         return ("messages from the gates that cannot be stored are not acknowledged: the broker keeps them and "
                 "delivers them again once the archive can be written; the office's alerts are published from memory")
 
-    def _detail(self) -> str:
-        what = "read or write" if self.state == "unavailable" else "write"
-        return (f"cannot {what} {self.config.database}: {self.error}; the archive misses nothing: the broker keeps "
-                "what the gates send until it can be stored; make room (or repair the disk): the office recovers "
-                "without a restart")
+    def _detail(self) -> Phrase:
+        return say("archive_cannot_read" if self.state == "unavailable" else "archive_cannot_write",
+                   database=str(self.config.database), error=self.error)
 
     def status(self) -> dict:
         try:

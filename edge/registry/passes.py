@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass
 
 from edge.keys import KeyFileError, Signer, Verifier, load_signer, load_verifier, read_secret
+from edge.schemas.phrases import Phrase, say
 
 PREFIX = "GE1:"
 VERSION = 1
@@ -66,8 +67,12 @@ class PassClaim:
 @dataclass(frozen=True)
 class PassCheck:
     valid: bool
-    reason: str
+    said: Phrase  # why (edge.schemas.phrases: pass_valid, pass_expired, ...)
     claim: PassClaim | None
+
+    @property
+    def reason(self) -> str:
+        return self.said.text
 
     def to_dict(self) -> dict:
         return {
@@ -197,9 +202,8 @@ def parse_token(token: str) -> tuple[PassClaim, bytes, bytes] | None:
         return None
 
 
-SHARED_AT_SITE_GATE = "signed with a shared key; this site uses the office's pass key"
-SITE_AT_LOCAL_GATE = ("signed with the office's pass key; this gate has only a shared key "
-                      "(passes.secret_file), not the office's public key (passes.public_keys)")
+SHARED_AT_SITE_GATE = say("pass_shared_key_at_site").text
+SITE_AT_LOCAL_GATE = say("pass_site_key_at_local_gate").text
 
 
 def check_pass(token: str, key: bytes | Verifier | None, store=None, now: float | None = None) -> PassCheck:
@@ -209,38 +213,38 @@ def check_pass(token: str, key: bytes | Verifier | None, store=None, now: float 
     the office's public pass keys for GE2 tokens; a token of the other kind is refused with the reason."""
     parsed = parse_token(token)
     if parsed is None:
-        return PassCheck(False, "not a gate-edge pass", None)
+        return PassCheck(False, say("pass_not_ours"), None)
     claim, payload, mac = parsed
     site_token = token.startswith(PREFIX_SITE)
     if key is None:
-        return PassCheck(False, "cannot verify: no pass key configured", claim)
+        return PassCheck(False, say("pass_no_key"), claim)
     if isinstance(key, Verifier):
         if not site_token:
-            return PassCheck(False, SHARED_AT_SITE_GATE, claim)
+            return PassCheck(False, say("pass_shared_key_at_site"), claim)
         kid, signature = mac[:_KID_BYTES].hex(), mac[_KID_BYTES:]
         if kid not in key.kids:
-            return PassCheck(False, f"signed with unknown key {kid}", claim)
+            return PassCheck(False, say("pass_unknown_key", kid=kid), claim)
         if not key.verify(kid, _DOMAIN + payload, signature.hex()):
-            return PassCheck(False, "forged: signature does not verify", claim)
+            return PassCheck(False, say("pass_forged"), claim)
     elif site_token:
-        return PassCheck(False, SITE_AT_LOCAL_GATE, claim)
+        return PassCheck(False, say("pass_site_key_at_local_gate"), claim)
     elif not hmac.compare_digest(mac, _mac(key, payload)):
-        return PassCheck(False, "forged: signature does not verify", claim)
+        return PassCheck(False, say("pass_forged"), claim)
     now = time.time() if now is None else now
     if now > claim.valid_until:
-        return PassCheck(False, "expired", claim)
+        return PassCheck(False, say("pass_expired"), claim)
     if now < claim.issued - 300:
-        return PassCheck(False, "not valid yet (issued in the future: check the clock)", claim)
+        return PassCheck(False, say("pass_not_yet_valid"), claim)
     if store is not None:
         row = store.passes.get(claim.pass_id)
         if row is None and not site_token:
-            return PassCheck(False, "unknown pass (not issued by this site's registry)", claim)
+            return PassCheck(False, say("pass_unknown"), claim)
         # A GE2 pass is the office's: a gate knows it by its signature, and only its revocation.
         if store.passes.revoked(claim.pass_id):  # here, or by the office (a signed revocation record)
-            return PassCheck(False, "revoked", claim)
+            return PassCheck(False, say("pass_revoked"), claim)
         if claim.subject_type == "person" and store.people.find_by_id(claim.person_id) is None:
-            return PassCheck(False, "its person is no longer registered", claim)
-    return PassCheck(True, "valid", claim)
+            return PassCheck(False, say("pass_person_gone"), claim)
+    return PassCheck(True, say("pass_valid"), claim)
 
 
 def record_pass(store, claim: PassClaim) -> None:

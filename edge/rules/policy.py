@@ -1,7 +1,8 @@
 """Access and parking policy: pure functions from what was recognised to open / deny / hold.
 
 No I/O and no clock of its own: callers pass the registry rows, the parking state and ``now``.
-Every decision carries a reason a guard can read and, for vehicles leaving, the fee.
+Every decision carries a reason a guard can read (a phrase of ``edge.schemas.phrases``: a stable code, its
+parameters, its English) and, for vehicles leaving, the fee.
 
 People (pedestrian gate): a registered person (face, or a valid QR pass) is let through; an unknown
 face is a stranger (no opening); an invalid pass is denied.
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 
 from edge.rules.parking import fee_due
 from edge.rules.permits import effective_class
+from edge.schemas.phrases import Phrase, say
 
 OPEN, DENY, HOLD = "open", "deny", "hold"
 
@@ -24,7 +26,7 @@ OPEN, DENY, HOLD = "open", "deny", "hold"
 class Decision:
     kind: str  # entry | exit | denied | stranger (the event kind)
     decision: str  # open | deny | hold
-    reason: str
+    said: Phrase  # the reason, as a code and its parameters
     fee_cents: int = 0
     vehicle_class: str | None = None  # the class the rules applied
     session: str | None = None  # "open" a parking session, "close" it, "hold" it, or None
@@ -33,6 +35,11 @@ class Decision:
     @property
     def opens(self) -> bool:
         return self.decision == OPEN
+
+    @property
+    def reason(self) -> str:
+        """The reason in English, as events have always said it."""
+        return self.said.text
 
 
 @dataclass(frozen=True)
@@ -48,15 +55,15 @@ def _movement(lane: str) -> str:
 def decide_person(person: dict | None, lane: str, mode: str, credential: str = "face") -> Decision:
     """A face or a person pass at the pedestrian gate."""
     if person is None:
-        why = "unknown face" if credential == "face" else "pass for an unregistered person"
-        if mode == "strict":
-            why += " (strict mode)"
+        why = say("unknown_face" if credential == "face" else "pass_person_unregistered",
+                  strict_mode=mode == "strict" or None)
         return Decision("stranger" if credential == "face" else "denied", DENY, why)
-    return Decision(_movement(lane), OPEN, f"registered resident of {person['unit']}")
+    return Decision(_movement(lane), OPEN, say("resident_registered", unit=person["unit"]))
 
 
-def decide_pass_refused(reason: str) -> Decision:
-    return Decision("denied", DENY, f"QR pass refused: {reason}")
+def decide_pass_refused(why: Phrase) -> Decision:
+    """A pass that does not verify; ``why``: the pass check's phrase (``edge.registry.passes``)."""
+    return Decision("denied", DENY, say("pass_refused", why=why))
 
 
 def decide_vehicle(
@@ -74,8 +81,7 @@ def decide_vehicle(
 ) -> Decision:
     """A plate (or a vehicle pass) at the car barrier. ``fuzzy`` names the fuzzy match, if any."""
     if vehicle is not None and vehicle["class"] == "blocked":
-        note = f" (fuzzy match: {fuzzy})" if fuzzy else ""
-        return Decision("denied", DENY, f"blocked vehicle{note}", vehicle_class="blocked")
+        return Decision("denied", DENY, say("vehicle_blocked", fuzzy_match=fuzzy or None), vehicle_class="blocked")
     on_record = vehicle  # the registry's record of this plate (its permit decides a resident's fee)
     if vehicle is not None and fuzzy and not fuzzy_opens:
         # A fuzzy match may deny, never grant: without permission to open on it, the car is a stranger.
@@ -83,33 +89,32 @@ def decide_vehicle(
     registered = vehicle is not None or via_pass
     klass = effective_class(vehicle, now, zone)
     if mode == "strict" and not registered:
-        return Decision("denied", DENY, "strict mode: unregistered vehicle", vehicle_class=klass)
+        return Decision("denied", DENY, say("vehicle_unregistered_strict"), vehicle_class=klass)
     anomalies: list[str] = []
     if lane == "in":
         if state.open_session is not None:
             anomalies.append("entry while a session is already open (no exit recorded)")
         if klass != "resident" and state.occupied >= parking.capacity:
-            return Decision("entry", HOLD, f"lot full ({state.occupied}/{parking.capacity})", vehicle_class=klass,
-                            anomalies=tuple(anomalies))
-        why = {"resident": "resident permit valid", "family": "family vehicle", "visitor": "visitor"}[klass]
+            return Decision("entry", HOLD, say("lot_full", occupied=state.occupied, capacity=parking.capacity),
+                            vehicle_class=klass, anomalies=tuple(anomalies))
+        why = {"resident": "resident_permit_valid", "family": "family_vehicle", "visitor": "visitor"}[klass]
         if vehicle is None:
-            why = "visitor pass" if via_pass else "unregistered vehicle: visitor"
+            why = "visitor_pass" if via_pass else "vehicle_unregistered_visitor"
         elif vehicle["class"] in ("resident", "family") and klass == "visitor":
-            why = "permit expired: visitor rules"
-        if fuzzy:
-            why += f" (fuzzy match: {fuzzy})"
-        return Decision("entry", OPEN, why, vehicle_class=klass, session="open", anomalies=tuple(anomalies))
+            why = "permit_expired_visitor"
+        return Decision("entry", OPEN, say(why, fuzzy_match=fuzzy or None), vehicle_class=klass, session="open",
+                        anomalies=tuple(anomalies))
 
     session = state.open_session
     if session is None:
         anomalies.append("exit without a recorded entry")
-        return Decision("exit", OPEN, "no recorded entry: let out, flagged", vehicle_class=klass,
+        return Decision("exit", OPEN, say("exit_without_entry"), vehicle_class=klass,
                         anomalies=tuple(anomalies))
     charged_class = session.get("vehicle_class") or klass
     # The one rule for what a car owes (edge.rules.parking): the same answer as query and pay.
     due = fee_due(session, on_record, now, parking, zone)
     if due > 0:
         minutes = (now - session["entry_epoch"]) / 60
-        return Decision("exit", HOLD, f"fee due: {due / 100:.2f} yuan for {minutes:.0f} min", fee_cents=due,
+        return Decision("exit", HOLD, say("fee_due", due_yuan=due / 100, minutes=minutes), fee_cents=due,
                         vehicle_class=charged_class, session="hold")
-    return Decision("exit", OPEN, "no fee due", vehicle_class=charged_class, session="close")
+    return Decision("exit", OPEN, say("no_fee_due"), vehicle_class=charged_class, session="close")

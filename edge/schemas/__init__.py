@@ -7,6 +7,10 @@
     cmd-result.json         P/<gate>/cmd/result
     command.json            P/<gate>/cmd/open|pay|reload ($defs: what each verb adds)
 
+``phrases.py`` (``edge.schemas.phrases``) is the vocabulary of two of their fields: the stable codes of an
+event's ``reason`` and a device alert's ``detail`` (``reason_code``/``reason_params``,
+``detail_code``/``detail_params``), each with the English template its text is made from.
+
 Every schema allows additional properties (receivers ignore fields they do not know; a newer gate may
 add some) and requires the fields a receiver relies on, ``"v": 1`` first of all.
 

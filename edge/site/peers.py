@@ -41,6 +41,7 @@ import time
 from edge.contract import Refused, parse_event
 from edge.keys import verifier_from_pem, verify_record
 from edge.rules.parking import Parking
+from edge.schemas.phrases import Phrase, say
 from edge.site.gaps import Gaps
 
 _LOG = logging.getLogger(__name__)
@@ -134,9 +135,7 @@ class PeerReceiver:
         if event.subject_type == "person":
             if not self.site_mode:
                 if self.store.people.care_watch():
-                    self.alerts.device("site", False, f"gate {gate} publishes on this site, but this gate keeps its "
-                                       "own registry: care-watch residents who pass there are not seen here; set "
-                                       "up the office's site registry (README, The site)")
+                    self.alerts.device("site", False, say("site_own_registry", gate=gate))
             elif event.person_id is not None and event.opened:
                 self.store.sightings.note(f"person:{event.person_id}", now, gate, event.event_id)
                 if self.follow_people:
@@ -176,19 +175,15 @@ class PeerReceiver:
                 self.store.alerts.set_detail(alert_id, detail)
         return "quarantined"
 
-    def refusal_summary(self, gate: str | None = None, reason: str | None = None) -> str:
+    def refusal_summary(self, gate: str | None = None, reason: str | None = None) -> Phrase:
         """The ``peer-events`` alert's detail: refusals by gate and kind since the start, the last reason."""
         from edge.timeutil import iso
 
         per_gate = "; ".join(f"gate {g}: " + ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items()))
                              for g, kinds in sorted(self.refusals.items()))
-        text = (f"{self.quarantined} peer events refused since {iso(self._since, self.zone)} ({per_gate}); kept "
-                f"aside, not applied")
-        if self.not_kept:
-            text += f"; {self.not_kept} of them only counted (more than {KEEP_PER_MINUTE} a minute from one gate)"
-        if reason:
-            text += f"; the last: gate {gate}: {reason[:200]}"
-        return text
+        return say("peer_events_refused", refused=self.quarantined, since=iso(self._since, self.zone),
+                   per_gate=per_gate, only_counted=self.not_kept or None, per_minute=KEEP_PER_MINUTE,
+                   last_gate=gate if reason else None, last_reason=reason[:200] if reason else None)
 
     # -- gaps (edge.site.gaps) -------------------------------------------------------------------
     def gaps_to_ask(self, now: float | None = None) -> list[tuple[str, int, int]]:

@@ -31,6 +31,7 @@ from edge import contract
 from edge.keys import sign_record, verify_record
 from edge.locks import ordered_lock
 from edge.rules.site_rules import SiteRules
+from edge.schemas.phrases import Phrase, say
 from edge.timeutil import iso
 
 _LOG = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ class Replica:
         self._was_synced = None
         self.foreign = 0  # records of another registry, ignored
         self._foreign_ids: set = set()
-        self._foreign_head: str | None = None  # why the last head was refused (another registry's)
+        self._foreign_head: Phrase | None = None  # why the last head was refused (another registry's)
         self._aside_seen = None
         settings = store.records.get("settings")
         if settings:
@@ -204,9 +205,8 @@ class Replica:
             self._foreign_head = None
             return None
         self.refused += 1
-        self._foreign_head = (f"refused a registry head of registry {theirs or 'none'} (epoch {record.get('epoch')}, "
-                              f"{record.get('people')} people): this gate follows registry {mine}, and the head does "
-                              f"not say it replaces it; this copy is kept (check the office's database:)")
+        self._foreign_head = say("registry_foreign_head", theirs=theirs or "none", epoch=str(record.get("epoch")),
+                                 people=str(record.get("people")), mine=str(mine))
         _LOG.error("registry: %s", self._foreign_head)
         self._changes += 1
         return "refused"
@@ -272,13 +272,14 @@ class Replica:
     def _refuse(self, topic: str, why: str) -> str:
         self.refused += 1
         _LOG.error("registry: refused the record on %s: %s", topic, why)
-        self.alerts.device("registry", False, f"refused a registry record ({topic.rsplit('/', 2)[-2:]}): {why}")
+        self.alerts.device("registry", False, say("registry_record_refused", where=str(topic.rsplit("/", 2)[-2:]),
+                                                  error=why))
         return "refused"
 
     def _check_encoder(self, site_encoder: str | None) -> None:
         if site_encoder and self.encoder_name and site_encoder != self.encoder_name:
-            self.alerts.device("faces", False, f"the site's face templates are made with '{site_encoder}' but this "
-                               f"gate runs '{self.encoder_name}': set recognition.face.encoder: {site_encoder}")
+            self.alerts.device("faces", False, say("faces_encoder_mismatch", site_encoder=site_encoder,
+                                                   encoder=self.encoder_name))
 
     def _check_identity(self, settings: dict) -> None:
         """Our identity key against the one the office lists for us (``edge.site.identity``)."""
@@ -287,7 +288,8 @@ class Replica:
         problem = identity_problem(self.config.gate, self.signer, settings)
         if problem:
             _LOG.error("identity: %s", problem)
-        self.alerts.device("identity", problem is None, problem or "the identity key is the one the office lists")
+        self.alerts.device("identity", problem is None, say("identity_problem", error=problem) if problem
+                           else say("identity_ok"))
 
     # -- state -----------------------------------------------------------------------------
     def head(self) -> dict | None:
@@ -346,12 +348,11 @@ class Replica:
                 self.store.kv_set(FIRST_SYNC_KEY, iso(self.clock(), self.config.zone))
                 _LOG.info("registry: first full sync (%s people, %s vehicles)", summary["people"],
                           summary["vehicles"])
-            self.alerts.device("registry", True, "in sync with the office")
+            self.alerts.device("registry", True, say("registry_in_sync"))
             self._page = None
             return
         if self.head() is None and self.store.kv_get(FIRST_SYNC_KEY) is None:
-            self.alerts.device("registry", False, "never synced: this gate recognises nobody until the office's "
-                               "registry arrives (check the broker connection and the ACL)")
+            self.alerts.device("registry", False, say("registry_never_synced"))
         quiet = SETTLE_S if self._page is None or "expect" not in self._page else PAGE_QUIET_S
         if self.publish is None or self.signer is None or time.monotonic() - self._last_record < quiet:
             return
@@ -374,10 +375,9 @@ class Replica:
             self._aside_seen = aside
             if aside:
                 kept = ", ".join(f"{rid} ({n} people)" for rid, n in aside.items())
-                self.alerts.device("registry-replaced", False, f"the office replaced the registry; the old copy "
-                                   f"{kept} is kept aside until an admin confirms: gate-edge confirm-replace -c CONFIG")
+                self.alerts.device("registry-replaced", False, say("registry_replaced", kept=str(kept)))
             else:
-                self.alerts.device("registry-replaced", True, "the replaced registry's copy was dropped")
+                self.alerts.device("registry-replaced", True, say("registry_replaced_dropped"))
 
     def page_end(self, raw: bytes) -> None:
         """The office's note of what it is sending for one of our resync requests (count, last position);

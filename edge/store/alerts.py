@@ -6,6 +6,11 @@ alert. Cleared rows are deleted by retention.
 
 from __future__ import annotations
 
+import json
+
+from edge.contract import dumps
+from edge.schemas.phrases import Phrase, from_wire
+
 
 class AlertRows:
     def __init__(self, store):
@@ -33,19 +38,22 @@ class AlertRows:
             "WHERE kind = 'inactivity' AND state = 'raised' AND subject = ?",
             [cleared_epoch, f"person:{person_id}"]).rowcount
 
-    def add(self, alert_id: str, kind: str, subject: str, raised_epoch: float, detail: str) -> None:
+    def add(self, alert_id: str, kind: str, subject: str, raised_epoch: float, detail: Phrase | str) -> None:
+        """``detail``: a device alert's phrase (its text, code and parameters are kept) or a text."""
         self._store.table("alerts").insert({"alert_id": alert_id, "kind": kind, "subject": subject,
                                             "state": "raised", "raised_epoch": raised_epoch, "cleared_epoch": None,
-                                            "detail": detail})
+                                            **_detail_columns(detail)})
 
     def clear(self, alert_id: str, cleared_epoch: float) -> None:
         self._store.execute("UPDATE alerts SET state = 'cleared', cleared_epoch = ? WHERE alert_id = ?",
                             [cleared_epoch, alert_id])
 
-    def set_detail(self, alert_id: str, detail: str) -> None:
+    def set_detail(self, alert_id: str, detail: Phrase) -> None:
         """An open alert's detail follows what it counts (the ``peer-events`` alert's refusals)."""
-        self._store.execute("UPDATE alerts SET detail = ? WHERE alert_id = ? AND state = 'raised'",
-                            [detail, alert_id])
+        columns = _detail_columns(detail)
+        self._store.execute("UPDATE alerts SET detail = ?, detail_code = ?, detail_params = ? "
+                            "WHERE alert_id = ? AND state = 'raised'",
+                            [columns["detail"], columns["detail_code"], columns["detail_params"], alert_id])
 
     def all(self, *, subject: str | None = None, state: str | None = None) -> list[dict]:
         sql, params = "SELECT * FROM alerts WHERE 1 = 1", []
@@ -64,3 +72,21 @@ class AlertRows:
     def delete_cleared_before(self, cutoff_epoch: float) -> int:
         return self._store.execute("DELETE FROM alerts WHERE state = 'cleared' AND cleared_epoch < ?",
                                    [cutoff_epoch]).rowcount
+
+
+def _detail_columns(detail: Phrase | str) -> dict:
+    if isinstance(detail, Phrase):
+        wire = detail.wire()
+        return {"detail": detail.text, "detail_code": wire["code"], "detail_params": dumps(wire["params"])}
+    return {"detail": detail, "detail_code": None, "detail_params": None}
+
+
+def said_of(row: dict) -> Phrase | None:
+    """The phrase an alert row's detail is (None: a text only, written before codes or by an older gate)."""
+    if not row.get("detail_code"):
+        return None
+    try:
+        params = json.loads(row.get("detail_params") or "{}")
+    except ValueError:
+        return None
+    return from_wire(row["detail_code"], params)

@@ -405,6 +405,18 @@ def _m15_alert_streams(conn) -> None:
     )
 
 
+def _m16_alert_detail_codes(conn) -> None:
+    # Issue 27: a device alert's detail is a phrase (edge.schemas.phrases): beside its English text, the
+    # stable code and its parameters (JSON), so the console says it in its own language. NULL: an alert
+    # written before, or from a gate older than the codes; its text is shown.
+    conn.executescript(
+        """
+        ALTER TABLE alerts ADD COLUMN detail_code TEXT;
+        ALTER TABLE alerts ADD COLUMN detail_params TEXT;
+        """
+    )
+
+
 MIGRATIONS = [
     _m1_people_and_vehicles,
     _m2_daemon_state,
@@ -421,5 +433,6 @@ MIGRATIONS = [
     _m13_console_credential,
     _m14_registry_replaced,
     _m15_alert_streams,
+    _m16_alert_detail_codes,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
