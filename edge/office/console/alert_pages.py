@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from edge.office.console.context import ConsoleContext
 from edge.office.console.fields import digits
+from edge.store.alerts import said_of
 from edge.timeutil import iso, parse_iso
 
 
@@ -44,6 +45,7 @@ class Alerts:
         for a in ctx.store.console.alerts(open_only=state == "open"):
             row = {"alert_id": a["alert_id"], "kind": a["kind"], "subject": a["subject"], "state": a["state"],
                    "raised": iso(a["raised_epoch"], zone), "detail": a["detail"],
+                   **_detail_code(a),
                    "cleared": iso(a["cleared_epoch"], zone) if a["cleared_epoch"] else None,
                    "ack": ({"by": a["acked_by"], "note": a["ack_note"], "ts": iso(a["acked_epoch"], zone)}
                            if a["acked_epoch"] else None)}
@@ -97,6 +99,12 @@ class Alerts:
         return self.ctx.page(request, "alerts.html", care=[a for a in open_rows if a["kind"] == "inactivity"],
                              devices=[a for a in open_rows if a["kind"] != "inactivity"],
                              acked=[a for a in rows if a["ack"] is not None][:10])
+
+
+def _detail_code(row: dict) -> dict:
+    """A device alert's detail as a code and its parameters (``edge.schemas.phrases``), when it has one."""
+    said = said_of(row) if row["kind"] == "device" else None
+    return {"detail_code": said.code, "detail_params": said.wire()["params"]} if said else {}
 
 
 def _person_id(subject: str) -> int | None:

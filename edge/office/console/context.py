@@ -25,7 +25,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.templating import Jinja2Templates
 
-from edge.office.console.i18n import LANGS, device, error_message, message, translator
+from edge.office.console import catalogs
+from edge.office.console.catalogs import language
+from edge.office.console.i18n import error_message, translator
 from edge.office.console.login_limiter import LoginLimiter
 from edge.timeutil import parse_iso
 
@@ -39,14 +41,16 @@ HERE = Path(__file__).parent
 COMMAND_TIMEOUT_S = 10.0
 
 
-def language(value: str | None) -> str:
-    """The console's language from the ``lang`` cookie's value: zh unless it says another of ``LANGS``."""
-    return value if value in LANGS else "zh"
-
-
 def error_answer(status: int, text: str, lang: str, **extra) -> JSONResponse:
     """An error's JSON: ``error`` in English as ``text`` says it, ``message`` in ``lang`` (the page's)."""
     return JSONResponse({"error": text, "message": error_message(text, lang), **extra}, status_code=status)
+
+
+def page_templates() -> Jinja2Templates:
+    """The pages' templates, with Jinja2's i18n extension saying each in its ``lang`` (``catalogs``)."""
+    made = Jinja2Templates(directory=str(HERE / "templates"))
+    catalogs.install(made.env)
+    return made
 
 
 class GateAnswer(HTTPException):
@@ -78,7 +82,7 @@ class ConsoleContext:
         """The context of ``console``; its login limiter is also ``console.limiter`` (tools and tests reset it)."""
         limiter = console.limiter = LoginLimiter()
         return cls(console=console, office=console.office, config=console.config, store=console.office.store,
-                   zone=console.config.zone, templates=Jinja2Templates(directory=str(HERE / "templates")),
+                   zone=console.config.zone, templates=page_templates(),
                    limiter=limiter)
 
     # -- time and work off the event loop -------------------------------------------------------
@@ -155,7 +159,8 @@ class ConsoleContext:
         return self.templates.TemplateResponse(request, name, {
             "t": translator(lang), "lang": lang, "user": user, "csrf": user["csrf"] if user else "",
             "fmt": self.fmt, "yuan": lambda cents: f"{(cents or 0) / 100:.2f}", "site": self.config.site,
-            "message": lambda text: message(text, lang), "device": lambda name: device(name, lang),
+            "said": lambda payload, field: catalogs.said(payload, field, lang),
+            "device": lambda name: catalogs.device(name, lang),
             "page_name": name.removesuffix(".html"), **context})
 
     def error(self, request: Request, status: int, text: str, **extra) -> Response:

@@ -1,9 +1,6 @@
 """The console's words: Simplified Chinese by default, English selectable (cookie ``lang``).
 
-``WORDS``: each word of the pages as (zh, en). ``message(text, lang)``: a sentence a gate wrote (the reason
-of a decision, the detail of a device alert: English, the archive's language) as the page's language
-says it; ``device(name, lang)``: a device alert's device (``camera:cam-in``) likewise. A sentence no
-pattern here knows (a new one, a system error's own words) is shown as the gate wrote it.
+``WORDS``: each word of the pages as (zh, en). (What gates write is said from its code: ``catalogs``.)
 ``error_message(text, lang)``: an error the console answers (the English ``"error"`` of its JSON) as the
 page's language says it (its ``"message"``); one no pattern here knows wholly stays in English.
 """
@@ -12,7 +9,9 @@ from __future__ import annotations
 
 import re
 
-LANGS = ("zh", "en")
+from edge.office.console.catalogs import LANGS
+
+__all__ = ["LANGS", "WORDS", "error_message", "translator"]
 
 WORDS = {
     "title": ("小区门禁 · 居委会控制台", "Gate console · residents' committee"),
@@ -294,117 +293,6 @@ WORDS = {
 }
 
 
-# -- what gates write: decisions' reasons (edge.rules.policy, edge.gate.controller, edge.registry.passes) and device
-# alerts' details (edge.gate.jobs, edge.office.service, edge.gate.daemon, drivers.camera). Each pattern matches a
-# whole sentence; its named parts are kept (numbers, plates, units, device ids), those named ``why`` are translated
-# too.
-_N = r"[0-9]+(?:\.[0-9]+)?"
-_SENTENCES = [(re.compile(pattern), zh) for pattern, zh in (
-    # people and passes at the gate
-    (r"unknown face", "未登记的人脸"),
-    (r"pass for an unregistered person", "未登记人员的通行证"),
-    (r"registered resident of (?P<unit>.+)", "登记居民（{unit}）"),
-    (r"QR pass refused: (?P<why>.+)", "通行证无效：{why}"),
-    (r"not a gate-edge pass", "不是本系统的通行证"),
-    (r"cannot verify: no pass key configured", "无法验证：没有配置通行证密钥"),
-    (r"signed with a shared key; this site uses the office's pass key", "用共用密钥签发；本小区使用居委会的通行证密钥"),
-    (r"signed with the office's pass key; this gate has only a shared key \(passes\.secret_file\), not the "
-     r"office's public key \(passes\.public_keys\)",
-     "用居委会的通行证密钥签发；本道闸只有共用密钥（passes.secret_file），没有居委会的公钥（passes.public_keys）"),
-    (r"signed with unknown key (?P<kid>\S+)", "用未知的密钥 {kid} 签发"),
-    (r"forged: signature does not verify", "伪造：签名不符"),
-    (r"expired", "已过期"),
-    (r"revoked", "已作废"),
-    (r"not valid yet \(issued in the future: check the clock\)", "尚未生效（签发时间在未来：请检查时钟）"),
-    (r"unknown pass \(not issued by this site's registry\)", "未知的通行证（不是本小区名册签发的）"),
-    (r"its person is no longer registered", "持证人已不在登记名册中"),
-    # vehicles at the barrier
-    (r"blocked vehicle", "禁止通行的车辆"),
-    (r"strict mode: unregistered vehicle", "严格模式：未登记车辆"),
-    (rf"lot full \((?P<n>{_N})/(?P<capacity>{_N})\)", "车位已满（{n}/{capacity}）"),
-    (r"resident permit valid", "业主月卡有效"),
-    (r"family vehicle", "家属车辆"),
-    (r"visitor", "访客"),
-    (r"visitor pass", "访客通行证"),
-    (r"unregistered vehicle: visitor", "未登记车辆：按访客"),
-    (r"permit expired: visitor rules", "月卡已过期：按访客收费"),
-    (r"no recorded entry: let out, flagged", "没有入场记录：已放行并标记"),
-    (rf"fee due: (?P<yuan>{_N}) yuan for (?P<minutes>{_N}) min", "应缴 {yuan} 元（停车 {minutes} 分钟）"),
-    (r"no fee due", "无需缴费"),
-    (r"superseded: the car entered again with no exit read", "已结束：该车再次入场，没有拍到离场"),
-    (r"opened by the office", "居委会远程开闸"),
-    (rf"paid (?P<yuan>{_N}) yuan", "已缴 {yuan} 元"),
-    (rf"(?P<yuan>{_N}) yuan still due", "还需缴 {yuan} 元"),
-    (r"the car waits at (?P<gate>\S+)", "车辆在 {gate} 等候"),
-    (r"paid in advance: the exit opens when the car is read there", "已预付：车辆在出口被识别时开闸"),
-    # device alerts
-    (r"gate (?P<gate>\S+) never heard from", "道闸 {gate} 从未联系"),
-    (rf"gate (?P<gate>\S+) silent for (?P<s>{_N}) s", "道闸 {gate} 已 {s} 秒没有联系"),
-    (r"gate (?P<gate>\S+) offline \(its last will\)", "道闸 {gate} 已离线（断线通知）"),
-    (r"gate (?P<gate>\S+) is back", "道闸 {gate} 已恢复联系"),
-    (rf"no frame for (?P<s>{_N}) s \((?P<why>.*)\)", "{s} 秒没有画面（{why}）"),
-    (r"cannot open (?P<source>.+)", "无法打开 {source}"),
-    (r"cannot reopen (?P<source>.+)", "无法重新打开 {source}"),
-    (rf"frozen: no frame for (?P<s>{_N}) s from (?P<source>.+)", "画面冻结：{s} 秒没有来自 {source} 的画面"),
-    (rf"no frame within (?P<s>{_N}) s from (?P<source>.+) \(read timed out\)",
-     "{s} 秒内没有来自 {source} 的画面（读取超时）"),
-    (r"no frame from (?P<source>.+)", "没有来自 {source} 的画面"),
-    (r"not answering", "没有应答"),
-    (r"not connected", "没有连接"),
-    (rf"(?P<n>{_N}) messages waiting for the broker", "{n} 条消息等待发往消息服务器"),
-    (rf"session (?P<session>\S+) open for (?P<days>{_N}) days: check the lot",
-     "停车记录 {session} 已持续 {days} 天：请检查停车场"),
-    (r"recovered", "已恢复"),
-    (r"frames again", "画面已恢复"),
-    (r"analysis thread died and was restarted", "分析线程异常退出，已重新启动"),
-    (r"in sync with the office", "已与居委会同步"),
-)]
-# A note a sentence may end with: (pattern of the note, its zh); the sentence before it is translated alone.
-_NOTES = [(re.compile(rf"(?P<sentence>.+) {pattern}"), zh) for pattern, zh in (
-    (r"\(fuzzy match: (?P<plate>[^()]+)\)", "（模糊匹配：{plate}）"),
-    (r"\(strict mode\)", "（严格模式）"),
-)]
-_DEVICES = {"camera": "摄像头", "barrier": "道闸杆", "gate": "道闸", "parking": "停车", "worker": "分析线程",
-            "broker": "消息服务器", "outbox": "待发消息", "disk": "磁盘空间", "storage": "数据库", "faces": "人脸特征",
-            "registry": "名册", "clock": "时钟", "site": "小区", "peer-events": "其他道闸的记录"}
-
-
-def _zh(text: str) -> str | None:
-    """``text`` in Chinese, or None when some part of it is not known here."""
-    for pattern, zh in _SENTENCES:
-        match = pattern.fullmatch(text)
-        if match:
-            parts = match.groupdict()
-            if "why" in parts:
-                parts["why"] = _zh(parts["why"]) or parts["why"]  # a system error's words stay as they are
-            return zh.format(**parts)
-    for pattern, zh in _NOTES:
-        match = pattern.fullmatch(text)
-        if match:
-            sentence = _zh(match["sentence"])
-            return sentence + zh.format(**match.groupdict()) if sentence is not None else None
-    if "; " in text:
-        parts = [_zh(part) for part in text.split("; ")]
-        return "；".join(parts) if all(p is not None for p in parts) else None
-    return None
-
-
-def message(text: str | None, lang: str) -> str:
-    """A sentence a gate wrote (a decision's reason, a device alert's detail) in ``lang``; as written when
-    ``lang`` is English or the sentence is not one this console knows."""
-    if not text or lang == "en":
-        return text or ""
-    return _zh(text) or text
-
-
-def device(name: str | None, lang: str) -> str:
-    """A device alert's device (``camera:cam-in``, ``broker``) in ``lang``: its kind in words, its id as is."""
-    if not name or lang == "en":
-        return name or ""
-    kind, _, ident = name.partition(":")
-    return f"{_DEVICES[kind]} {ident}".strip() if kind in _DEVICES else name
-
-
 def translator(lang: str):
     index = 1 if lang == "en" else 0
 
@@ -415,6 +303,9 @@ def translator(lang: str):
 
     return t
 
+
+
+_N = r"[0-9]+(?:\.[0-9]+)?"
 
 
 # -- what the console answers when it refuses (edge.office.console: the ``HTTPException`` messages, the guards'
@@ -610,7 +501,7 @@ def _error_zh(text: str) -> str | None:
             elif name == "why":
                 value = _error_zh(value)
             elif name == "detail":
-                value = _error_zh(value) or _zh(value) or value  # a system's own words stay as they are
+                value = _error_zh(value) or value  # a system's own words stay as they are
             if value is None:
                 break
             parts[name] = value

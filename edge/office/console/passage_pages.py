@@ -20,9 +20,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from edge.contract import is_identifier
+from edge.office.console.catalogs import device, said
 from edge.office.console.context import ConsoleContext
 from edge.office.console.fields import digits
-from edge.office.console.i18n import device, message
 from edge.timeutil import parse_iso, start_of_day
 
 KINDS = ("entry", "exit", "denied", "stranger", "session")
@@ -113,7 +113,7 @@ class Passages:
     def announced(self, kind: str, payload: dict, lang: str) -> dict:
         """An announcement with the words the page shows, in the page's language."""
         if kind == "event":
-            return {**self.with_people([payload])[0], "reason_text": message(payload.get("reason"), lang)}
+            return {**self.with_people([payload])[0], "reason_text": said(payload, "reason", lang)}
         if kind == "alert" and payload.get("device"):
             return {**payload, "device_text": device(payload["device"], lang)}
         return payload
