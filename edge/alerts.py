@@ -1,10 +1,11 @@
 """Alerts: device alerts (cameras, barriers, broker, disk, outbox) and care-watch inactivity alerts.
 
 State lives in the registry's ``alerts`` table, so a restart neither repeats nor forgets an alert.
-Raising or clearing writes the alert row and its outbox message in one transaction. When the database
-cannot be written (``StorageFailure``), a device alert is raised or cleared all the same: its message
-waits in memory (``edge.durable.memory_queue``), published straight from there, and an overlay here remembers it
-until ``edge.durable.backfill`` has written it (``forget``), so it is neither repeated nor lost.
+Raising or clearing writes the alert row and its outbox message in one transaction, through the journal
+(``edge.durable.journal``). When the database cannot be written (``StorageFailure``), a device alert is
+raised or cleared all the same: the journal keeps its message in memory (``edge.durable.memory_queue``),
+published straight from there, and an overlay here remembers it until ``edge.durable.backfill`` has
+written it (``forget``), so it is neither repeated nor lost.
 
     device       one open alert per device; alert_id is random per episode
     inactivity   one alert per episode (a resident unseen since a given sighting); alert_id is derived
@@ -24,6 +25,7 @@ import time
 import uuid
 
 from edge.contract import Topics, device_alert_payload, inactivity_alert_id, inactivity_payload
+from edge.durable.journal import Entry, Journal
 from edge.keys import sign_record
 from edge.locks import ordered_lock
 from edge.schemas.phrases import Phrase, fields, from_wire, say
@@ -35,10 +37,11 @@ _LOG = logging.getLogger(__name__)
 
 class Alerts:
     def __init__(self, config, store, clock=time.time, wake=None, rules=None, *, signer=None,
-                 numbered: bool = False, topics: Topics | None = None):
+                 numbered: bool = False, topics: Topics | None = None, journal: Journal | None = None):
         """``signer``: the gate's identity key (site mode), None: unsigned; ``numbered``: a gate's alerts
         get ``gate`` and their own ``seq`` (the office's own alerts are neither); ``topics``: the service's
-        (``Topics.of(config)`` when not given)."""
+        (``Topics.of(config)`` when not given); ``journal``: the service's durable writer (by default one
+        without memory: a storage failure is raised)."""
         from edge.rules.site_rules import SiteRules
 
         self.config = config
@@ -49,9 +52,7 @@ class Alerts:
         self.numbered = numbered
         self.topics = topics or Topics.of(config)
         self.wake = wake or (lambda: None)
-        # Set by the daemon: where a device alert waits when it cannot be written, and whom to tell.
-        self.memory_queue = None
-        self.on_storage_failure = None
+        self.journal = journal or Journal(store)
         self._memory: dict[str, str | None] = {}  # device -> open alert id (None: cleared), not yet written
         self._lock = ordered_lock("alerts", reentrant=True)
 
@@ -86,14 +87,8 @@ class Alerts:
         with self.store.hold(), self._lock:
             if device in self._memory:  # its last change still waits in memory: keep the order
                 return self._device_in_memory(device, ok, detail, now)
-            try:
-                change = self._device_stored(device, ok, detail, now)
-            except StorageFailure as exc:
-                if self.memory_queue is None:
-                    raise
-                if self.on_storage_failure is not None:
-                    self.on_storage_failure(exc)
-                return self._device_in_memory(device, ok, detail, now)
+            change = self.journal.attempt(lambda: self._device_stored(device, ok, detail, now),
+                                          lambda: (self._device_in_memory(device, ok, detail, now), None))
         if change is None:
             return None
         alert_id, state = change
@@ -104,28 +99,29 @@ class Alerts:
 
     def _device_stored(self, device: str, ok: bool, detail: Phrase | str | None, now: float
                        ) -> tuple[str, str | None] | None:
-        """(alert id, "raised"/"cleared"/None when unchanged), or None: no alert and none needed."""
+        """Inside the journal's transaction: (alert id, "raised"/"cleared"/None when unchanged), or None: no
+        alert and none needed."""
         store = self.store
-        with store.transaction():
-            current = self.open_device_alert(device)
-            if not ok and current is None:
-                alert_id = str(uuid.uuid4())
-                store.alerts.add(alert_id, "device", device, now, detail or "")
-                payload = device_alert_payload(alert_id, device, "raised", detail or "", iso(now, self.config.zone))
-                self._send(self.topics.device_alert, payload, f"alert:{alert_id}:raised", now)
-                return alert_id, "raised"
-            if ok and current is not None:
-                alert_id = current["alert_id"]
-                store.alerts.clear(alert_id, now)
-                self._send(self.topics.device_alert,
-                           device_alert_payload(alert_id, device, "cleared", detail or say("recovered"),
-                                                iso(now, self.config.zone)),
-                           f"alert:{alert_id}:cleared", now)
-                return alert_id, "cleared"
-            return (current["alert_id"], None) if current else None
+        current = self.open_device_alert(device)
+        if not ok and current is None:
+            alert_id = str(uuid.uuid4())
+            store.alerts.add(alert_id, "device", device, now, detail or "")
+            payload = device_alert_payload(alert_id, device, "raised", detail or "", iso(now, self.config.zone))
+            self._send(self.topics.device_alert, payload, f"alert:{alert_id}:raised", now)
+            return alert_id, "raised"
+        if ok and current is not None:
+            alert_id = current["alert_id"]
+            store.alerts.clear(alert_id, now)
+            self._send(self.topics.device_alert,
+                       device_alert_payload(alert_id, device, "cleared", detail or say("recovered"),
+                                            iso(now, self.config.zone)),
+                       f"alert:{alert_id}:cleared", now)
+            return alert_id, "cleared"
+        return (current["alert_id"], None) if current else None
 
     def _device_in_memory(self, device: str, ok: bool, detail: Phrase | str | None, now: float) -> str | None:
-        """The same change, its message kept in memory and published from there (storage fails)."""
+        """The same change, its message kept in memory and published from there (storage fails): decided
+        from what memory knows, and unnumbered (numbered once ``edge.durable.backfill`` stores it)."""
         if device in self._memory:
             current = self._memory[device]
         else:
@@ -139,9 +135,9 @@ class Alerts:
         alert_id, state = (str(uuid.uuid4()), "raised") if not ok else (current, "cleared")
         said = (detail or "") if not ok else (detail or say("recovered"))
         payload = self.unnumbered(device_alert_payload(alert_id, device, state, said, iso(now, self.config.zone)))
-        self.memory_queue.add("alert", self.topics.device_alert, payload, f"alert:{alert_id}:{state}", ts=now,
-                         extra={"op": "raise" if not ok else "clear", "device": device, "alert_id": alert_id,
-                                **fields("detail", said)})
+        self.journal.keep([Entry("alert", self.topics.device_alert, payload, f"alert:{alert_id}:{state}", now,
+                                 extra={"op": "raise" if not ok else "clear", "device": device,
+                                        "alert_id": alert_id, **fields("detail", said)})])
         self._memory[device] = alert_id if not ok else None
         _LOG.warning("device alert %s (not stored: the database cannot be written; published from memory): %s%s",
                      state, device, f": {detail}" if not ok else "")

@@ -633,8 +633,7 @@ def test_a_decision_made_while_events_wait_in_memory_is_stored_after_them(tmp_pa
         storage = Storage(config, store, SiteRules(config), clock=time.time, wake=lambda: None,
                           on_change=lambda: None, on_recovered=lambda: None)
         barrier = Barrier(Config(id="car", type="simulated", lanes=["in", "out"]))
-        gate = Gate(config, store, {"car": barrier}, storage.alerts, memory_queue=storage.memory_queue,
-                    seqs=storage.seqs, guard=storage.guard)
+        gate = Gate(config, store, {"car": barrier}, storage.alerts, journal=storage.journal)
         with read_only(store.path):
             entry = gate.vehicle("in", "沪B12345")  # a visitor: let in, the entry kept in memory
         assert entry["decision"] == "open" and len(storage.memory_queue) >= 1

@@ -1,6 +1,7 @@
 """The storage guard: notices that the database cannot be written, says so loudly, brings it back.
 
-    failed(exc)   every part that could not write (or read) tells the guard. The first time: one clear
+    failed(exc)   every part that could not write (or read) tells the guard (writes through the journal,
+                  ``edge.durable.journal``, which keeps them in memory first). The first time: one clear
                   log line, the ``storage`` device alert (it cannot be written either: it waits in memory
                   and is published directly, ``edge.alerts``) and the status's ``storage`` part says
                   ``"state": "degraded"`` (writes fail, the registry is still read) or ``"unavailable"``

@@ -2,6 +2,7 @@
 database read-only"):
 
     memory_queue  what could not be stored: in memory and in RAM, published directly (edge.durable.memory_queue)
+    journal       the one durable writer: stores, or keeps in memory and tells the guard (edge.durable.journal)
     seqs          event numbers from a durably reserved block (edge.durable.seqs)
     alerts        device alerts that fall back to memory (edge.alerts)
     guard         says so (log, ``storage`` alert, status) and stores what waited once it can (edge.durable.guard)
@@ -23,6 +24,7 @@ from edge.contract import device_alert_payload
 from edge.durable.backfill import Backfill
 from edge.durable.disk import DiskRoom
 from edge.durable.guard import StorageGuard
+from edge.durable.journal import Entry, Journal
 from edge.durable.memory_queue import MemoryQueue
 from edge.durable.seqs import Seqs
 from edge.rules.parking import Parking
@@ -42,16 +44,16 @@ class Storage:
         self.memory_queue = MemoryQueue(config.database, database_id=store.database_id())
         self.seqs = Seqs(store, self.memory_queue)
         _LOG.info("%s", self.seqs.start())
+        self.journal = Journal(store, self.memory_queue, seqs=self.seqs)
         self.alerts = Alerts(config, store, clock=clock, wake=wake, rules=rules, signer=signer, numbered=True,
-                             topics=topics)
-        self.alerts.memory_queue = self.memory_queue
+                             topics=topics, journal=self.journal)
         for device, alert_id in self.memory_queue.alerts().items():  # from the RAM copy: not raised twice
             self.alerts.adopt(device, alert_id)
         backfill = Backfill(store, self.alerts, Parking(store, rules, config.zone), self.seqs, config.gate)
         self.disk = DiskRoom(config.database, store, min_free_mb=config.retention.min_free_mb)
         self.guard = StorageGuard(config, store, self.alerts, self.memory_queue, backfill, self.seqs, clock=clock,
                                   on_change=on_change, on_recovered=on_recovered, disk=self.disk)
-        self.alerts.on_storage_failure = self.guard.failed
+        self.journal.guard = self.guard  # from now on a storage failure is kept in memory and told
         self.seen_commands: dict[str, float] = {}  # request ids accepted, also while storage fails
 
     def check(self, waited: dict | None) -> None:
@@ -82,12 +84,9 @@ class Storage:
 
     def send(self, topic: str, payload: dict) -> None:
         """Through the outbox, or from memory when it cannot be written."""
-        try:
-            with self.store.transaction():
-                self.store.outbox.enqueue(topic, payload, now=self.clock())
-        except StorageFailure as exc:
-            self.memory_queue.add("message", topic, payload, f"msg:{uuid.uuid4()}", ts=self.clock())
-            self.guard.failed(exc)
+        now = self.clock()
+        self.journal.write([Entry("message", topic, payload, f"msg:{uuid.uuid4()}", now,
+                                  write=lambda: self.store.outbox.enqueue(topic, payload, now=now))])
         self.wake()
 
     def replay_guard(self, remember, window_s: float):

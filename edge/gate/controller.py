@@ -13,12 +13,12 @@ the same as ever (one message per event, ``barrier`` included), only sent after 
 keeps messages in order, so later events wait behind it for at most that pulse. A restart during a
 pulse publishes the held event with ``barrier: "unknown: …"`` (``Gate`` does so when it starts).
 
-A decision first makes its events (numbered by ``edge.durable.seqs``), then writes them in one transaction.
-When the database cannot be written (``StorageFailure``: read-only, full, I/O error) the decision stands
-all the same, since people live behind this gate: the barrier opens for a resident, and the events wait in
-memory (``edge.durable.memory_queue``), published from there and stored when storage returns
-(``edge.durable.backfill``); the
-storage guard raises its alert. When the registry cannot even be read, no decision can be made: the
+A decision first makes its events (numbered by ``edge.durable.seqs``), then writes them in one transaction
+through the journal (``edge.durable.journal``). When the database cannot be written (``StorageFailure``:
+read-only, full, I/O error) the decision stands all the same, since people live behind this gate: the
+barrier opens for a resident, and the journal keeps the events in memory (``edge.durable.memory_queue``),
+published from there and stored when storage returns (``edge.durable.backfill``); the storage guard
+raises its alert. When the registry cannot even be read, no decision can be made: the
 ``StorageFailure`` goes to the caller (the camera worker logs it) and the guard says storage is
 unavailable; the office's signed ``open`` still opens (it reads nothing).
 """
@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 from drivers.barriers import BarrierError
 from edge.contract import Topics, event_payload, session_fields, subject
+from edge.durable.journal import Entry, Journal
 from edge.durable.memory_queue import MemoryQueue
 from edge.durable.seqs import Seqs
 from edge.keys import sign_record
@@ -64,12 +65,11 @@ class _Made:
 
 class Gate:
     def __init__(self, config, store, barriers: dict, alerts, clock=time.time, wake=None, on_event=None,
-                 rules=None, signer=None, memory_queue: MemoryQueue | None = None, seqs: Seqs | None = None, guard=None,
-                 topics: Topics | None = None):
+                 rules=None, signer=None, journal: Journal | None = None, topics: Topics | None = None):
         """``rules``: the site's rules (edge.rules.site_rules); ``signer``: site mode, the gate's own key, which
-        signs every event it publishes. ``memory_queue``, ``seqs``, ``guard``: the daemon's memory queue,
-        numbering and storage guard; without a guard a storage failure is raised, as to any caller. ``topics``:
-        the daemon's (``Topics.of(config)`` when not given)."""
+        signs every event it publishes. ``journal``: the daemon's durable writer (its memory queue, numbering
+        and storage guard); without one, events are numbered from the stored counter and a storage failure is
+        raised, as to any caller. ``topics``: the daemon's (``Topics.of(config)`` when not given)."""
         from edge.rules.site_rules import SiteRules
 
         self.config = config
@@ -85,12 +85,13 @@ class Gate:
         self.topics = topics or Topics.of(config)
         self._lock = ordered_lock("decision")  # one decision at a time: sessions and occupancy stay consistent
         self._made: list[_Made] = []  # the current decision's events (under the lock)
-        self.guard = guard
-        self.memory_queue = memory_queue if memory_queue is not None else MemoryQueue(store.path, persist=False)
-        if seqs is None:
-            seqs = Seqs(store, self.memory_queue)
+        if journal is None:
+            memory_queue = MemoryQueue(store.path, persist=False)
+            seqs = Seqs(store, memory_queue)
             seqs.start(trust_counter=True)
-        self.seqs = seqs
+            journal = Journal(store, memory_queue, seqs=seqs)
+        self.journal = journal
+        self.seqs = journal.seqs
         self.events = 0
         self._finish_interrupted_pulses()
 
@@ -135,28 +136,26 @@ class Gate:
         payload = {**event, "barrier": result}
         if self.signer is not None:
             payload = sign_record(self.signer, payload)
-        msg_id = f"event:{payload['event_id']}"
-        if not self.memory_queue.release(msg_id, payload):
-            self._release_stored(payload, msg_id)
+        self._release(payload)
         self.wake()
         if self.on_event:
             self.on_event(payload)
         return payload
 
-    def _release_stored(self, payload: dict, msg_id: str) -> None:
-        store = self.store
+    def _release(self, payload: dict) -> None:
+        """Through the journal: into the event waiting in memory, or its stored row, or kept in memory."""
+        store, msg_id = self.store, f"event:{payload['event_id']}"
+
+        def write():
+            store.events.set_payload(payload["event_id"], payload)
+            store.outbox.release(msg_id, payload)
+
+        entry = Entry("release", self.topics.event(payload["kind"]), payload, msg_id, self.clock(), write)
         for attempt in range(3):  # a held row stops the outbox: try hard (a restart releases it too)
             try:
-                with store.transaction():
-                    store.events.set_payload(payload["event_id"], payload)
-                    store.outbox.release(msg_id, payload)
+                self.journal.release(entry)
                 return
-            except StorageFailure as exc:
-                if self.guard is not None:
-                    self.memory_queue.add("release", self.topics.event(payload["kind"]), payload, msg_id,
-                                     ts=self.clock())
-                    self.guard.failed(exc)
-                    return
+            except StorageFailure:  # raised only where no guard watches (kept in memory otherwise)
                 if attempt == 2:
                     raise
                 _LOG.exception("event %s: could not record the barrier's result; trying again", payload["event_id"])
@@ -167,11 +166,10 @@ class Gate:
         try:
             held = [row["payload"] for row in self.store.outbox.held() if row["msg_id"].startswith("event:")]
         except StorageFailure as exc:
-            if self.guard is None:
+            if not self.journal.failed_reading(exc):
                 raise
-            self.guard.failed(exc, reading=True)
             held = []
-        held += [item["payload"] for item in self.memory_queue.held_events()]
+        held += [item["payload"] for item in self.journal.memory_queue.held_events()]
         for payload in held:
             _LOG.warning("event %s: the gate stopped during its barrier pulse", payload.get("event_id"))
             self._follow_up(payload, INTERRUPTED)
@@ -224,38 +222,14 @@ class Gate:
             store.sightings.note(f"plate:{made.plate_seen}", made.now, self.config.gate, event_id)
 
     def _commit(self) -> None:
-        """Write the decision's events in one transaction; when storage fails, keep them in memory (the
-        decision stands). Then tell: the log, the outbox pump, ``on_event`` (not yet for a held event)."""
+        """Write the decision's events through the journal: in one transaction, or kept in memory when
+        storage fails (the decision stands), behind any events that already wait there (the backfill then
+        applies a car's entry before its exit, or its session never closes). Then tell: the log, the
+        outbox pump, ``on_event`` (not yet for a held event)."""
         made, self._made = self._made, []
         if not made:
             return
-        seqs = [m.payload["seq"] for m in made]
-        if self.guard is not None and len(self.memory_queue):
-            # Earlier events still wait in memory (storage is back, or not yet): these follow them, in
-            # order, so the backfill applies a car's entry before its exit (a session that never closes
-            # otherwise). The guard stores them all at once.
-            self._keep_in_memory(made, seqs)
-            self.guard.wrote()
-        else:
-            try:
-                with self.store.transaction():
-                    for m in made:
-                        self._store_made(m)
-            except StorageFailure as exc:
-                self.seqs.rolled_back()
-                if self.guard is None:
-                    self.seqs.give_back(seqs)
-                    raise
-                self._keep_in_memory(made, seqs)
-                self.guard.failed(exc)
-            except BaseException:
-                self.seqs.rolled_back()
-                self.seqs.give_back(seqs)
-                raise
-            else:
-                self.seqs.committed()
-                if self.guard is not None:
-                    self.guard.wrote()
+        self.journal.write([self._entry(m) for m in made], after_waiting=True)
         for m in made:
             payload = m.payload
             self.events += 1
@@ -266,12 +240,10 @@ class Gate:
                 self.on_event(payload)  # a held event is told when its result is in (_follow_up)
         self.wake()
 
-    def _keep_in_memory(self, made: list, seqs: list[int]) -> None:
-        for m in made:
-            self.memory_queue.add("event", m.topic, m.payload, f"event:{m.payload['event_id']}", ts=m.now,
-                             held=m.held, extra={"person_seen": m.person_seen, "plate_seen": m.plate_seen},
-                             next_seq=self.seqs.next)
-        self.seqs.kept_in_memory(seqs)
+    def _entry(self, made: _Made) -> Entry:
+        return Entry("event", made.topic, made.payload, f"event:{made.payload['event_id']}", made.now,
+                     lambda: self._store_made(made), held=made.held,
+                     extra={"person_seen": made.person_seen, "plate_seen": made.plate_seen})
 
     @contextmanager
     def _deciding(self):
@@ -279,15 +251,13 @@ class Gate:
         no decision could be made, nothing is written; the guard hears of it."""
         with self._lock:
             self._made = []
-            if self.guard is not None and len(self.memory_queue):
-                self.guard.catch_up()  # the events made before this decision are read by it
+            self.journal.catch_up()  # the events made before this decision are read by it
             try:
                 yield
             except StorageFailure as exc:
                 self.seqs.give_back([m.payload["seq"] for m in self._made])
                 self._made = []
-                if self.guard is not None:
-                    self.guard.failed(exc, reading=True)
+                self.journal.failed_reading(exc)
                 raise
             except BaseException:  # no event of this decision was stored or kept: its seqs are free again
                 self.seqs.give_back([m.payload["seq"] for m in self._made])

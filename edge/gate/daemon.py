@@ -98,8 +98,8 @@ class Daemon(Service):
         self._preload_models()
         pass_key = self._pass_key()
         self.gate = Gate(config, self.store, self.barriers, self.alerts, clock=self.clock, wake=self._wake,
-                         on_event=self.on_event, rules=self.rules, signer=signer, memory_queue=self.memory_queue,
-                         seqs=self.seqs, guard=self.guard, topics=self.topics)
+                         on_event=self.on_event, rules=self.rules, signer=signer, journal=self.storage.journal,
+                         topics=self.topics)
         self.status = GateStatus(self.store, self.storage, self.clockwatch, self.guard, cameras=self.cameras,
                                  barriers=self.barriers, replica=self.replica, gate=self.gate)
         if self.link is not None:

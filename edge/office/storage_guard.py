@@ -7,9 +7,10 @@ While the office's database cannot be written (a full disk, a read-only file, I/
                                work (the link reconnects, its session kept). What the broker dropped
                                meanwhile (its queue for the office is bounded) shows as a gap in a gate's
                                seq, asked for again by ``req/replay`` as usual
-    the office's own alerts    raised all the same: they wait in memory (``edge.durable.memory_queue``, no RAM copy: an
-                               office restart raises them again) and are published from there; stored
-                               once the database can be written (``edge.durable.backfill``)
+    the office's own alerts    raised all the same: the journal (``edge.durable.journal``) keeps them in
+                               memory (``edge.durable.memory_queue``, no RAM copy: an office restart
+                               raises them again) and they are published from there; stored once the
+                               database can be written (``edge.durable.backfill``)
     silent gates               a gate's message counts as heard before anything is written
                                (``Office._on_message``): a full archive never makes a gate "silent"
     status and /healthz        ``"storage": {"state": "ok" | "degraded" | "unavailable", "since", "error",
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from edge.durable.backfill import Backfill
 from edge.durable.guard import StorageGuard
+from edge.durable.journal import Journal
 from edge.durable.memory_queue import MemoryQueue
 from edge.schemas.phrases import Phrase, say
 from edge.timeutil import iso
@@ -38,8 +40,7 @@ class OfficeStorageGuard(StorageGuard):
         # Room for a batch of messages, not only a change in place (which a full database may still take):
         # "ok" again only once what waits at the broker can be stored.
         self.probe_bytes = 64 * 1024
-        alerts.memory_queue = memory_queue  # device alerts fall back to memory, and tell the guard
-        alerts.on_storage_failure = self.failed
+        alerts.journal = Journal(store, memory_queue, guard=self)  # device alerts fall back to memory, and tell us
 
     def _meanwhile(self) -> str:
         return ("messages from the gates that cannot be stored are not acknowledged: the broker keeps them and "
