@@ -228,7 +228,8 @@ def test_a_malformed_retained_status_shows_the_gate_as_unreadable(site):
     from paho.mqtt.client import MQTTv5
     from test_site import PASSWORDS, P
 
-    from edge.office.console.i18n import translator
+    from edge.office.console.catalogs import gettext_for
+    from edge.office.console.words import word
 
     status = {"v": 1, "state": "online", "version": "9.9", "ts": "2026-11-26T12:00:00.000+08:00", "cameras": {},
               "barriers": {}, "outbox": 0, "registry": "pwned"}
@@ -245,7 +246,7 @@ def test_a_malformed_retained_status_shows_the_gate_as_unreadable(site):
         west = {g["gate"]: g for g in admin.get("/api/gates").json()["gates"]}["west"]
         assert west["state"] == "unreadable" and west["registry"] is None
         assert west["status_problem"] == "registry must be an object, got str"
-        assert translator("zh")("unreadable") in admin.get("/gates").text
+        assert word(gettext_for("zh"), "gate_state", "unreadable") in admin.get("/gates").text
         east = {g["gate"]: g for g in admin.get("/api/gates").json()["gates"]}["east"]
         assert east["state"] == "online" and east["registry"]["synced"] is True  # the other gate as it was
     finally:

@@ -27,8 +27,9 @@ from starlette.templating import Jinja2Templates
 
 from edge.office.console import catalogs
 from edge.office.console.catalogs import language
-from edge.office.console.i18n import error_message, translator
+from edge.office.console.i18n import error_message
 from edge.office.console.login_limiter import LoginLimiter
+from edge.office.console.words import word
 from edge.timeutil import parse_iso
 
 if TYPE_CHECKING:
@@ -157,10 +158,11 @@ class ConsoleContext:
         lang = self.lang_of(request)
         user = self.user_of(request)
         return self.templates.TemplateResponse(request, name, {
-            "t": translator(lang), "lang": lang, "user": user, "csrf": user["csrf"] if user else "",
+            "lang": lang, "user": user, "csrf": user["csrf"] if user else "",
             "fmt": self.fmt, "yuan": lambda cents: f"{(cents or 0) / 100:.2f}", "site": self.config.site,
             "said": lambda payload, field: catalogs.said(payload, field, lang),
             "device": lambda name: catalogs.device(name, lang),
+            "word": lambda table, value: word(catalogs.gettext_for(lang), table, value),
             "page_name": name.removesuffix(".html"), **context})
 
     def error(self, request: Request, status: int, text: str, **extra) -> Response:

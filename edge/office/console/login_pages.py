@@ -17,9 +17,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from edge.office.console.catalogs import LANGS
 from edge.office.console.context import ConsoleContext
 from edge.office.console.guard import COOKIE, SESSION_TTL_S, session_hash
-from edge.office.console.i18n import LANGS
+from edge.schemas.phrases import N_
 
 
 def routes(ctx: ConsoleContext) -> list[Route]:
@@ -59,25 +60,26 @@ class Login:
         client = request.client.host if request.client else "?"
         keys = (f"addr:{client}", f"user:{username}")
 
-        def refuse(status: int, key: str, message: str) -> Response:
+        def refuse(status: int, said: str, message: str) -> Response:
+            """``said``: what the login page says (marked English); ``message``: the JSON error."""
             if wants_json:
                 return ctx.error(request, status, message)
-            response = ctx.page(request, "login.html", error=key, next=target)
+            response = ctx.page(request, "login.html", error=said, next=target)
             response.status_code = status
             return response
 
         ticket = ctx.limiter.reserve(*keys)  # counted as failed until the password proves right
         if ticket is None:
-            return refuse(429, "too_many", "too many failed logins; wait a few minutes")
+            return refuse(429, N_("Too many attempts; try again later"), "too many failed logins; wait a few minutes")
         if not username or not password:
-            return refuse(400, "bad_login", "username and password are both needed")
+            return refuse(400, N_("Wrong user name or password"), "username and password are both needed")
         try:
             user = await ctx.run_blocking(authenticate, ctx.config.console.users_file, username, password)
         except UsersFileError as exc:
-            return refuse(500, "bad_login", str(exc))
+            return refuse(500, N_("Wrong user name or password"), str(exc))
         if user is None:
             store.console.audit(ctx.now(), username[:64], None, "login", None, {"client": client}, "refused")
-            return refuse(401, "bad_login", "wrong user name or password")
+            return refuse(401, N_("Wrong user name or password"), "wrong user name or password")
         ctx.limiter.succeeded(*keys, ticket=ticket)
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         with store.transaction():

@@ -19,12 +19,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from edge.office.console import reports
+from edge.office.console.catalogs import LANGS, gettext_for, pgettext_for
 from edge.office.console.charts import PALETTE, Series, bar_chart, describe, line_chart, number_text
 from edge.office.console.context import ConsoleContext
-from edge.office.console.i18n import LANGS, translator
+from edge.schemas.phrases import N_
 
 ENTRIES, EXITS, GREEN, VERMILLION, PURPLE = PALETTE[0], PALETTE[1], PALETTE[2], PALETTE[3], PALETTE[4]
 DAY_CHOICES = (7, 30, 90, 365)
+# A report's columns as its CSV's header and its numbers' table say them.
+COLUMN_WORDS = {"date": N_("date"), "hour": N_("hour"), "time": N_("time"), "gate": N_("gate"),
+                "entries": N_("entries"), "exits": N_("exits"), "denied": N_("denied"), "strangers": N_("strangers"),
+                "cars": N_("cars"), "raised": N_("raised"), "cleared": N_("cleared"), "payments": N_("payments"),
+                "collected_yuan": N_("collected (yuan)")}
 
 
 def routes(ctx: ConsoleContext) -> list[Route]:
@@ -74,14 +80,14 @@ class ReportPages:
             return ctx.error(request, 400, str(exc))
         if not as_csv:
             return JSONResponse(report)
-        t = translator(lang)
-        return Response(reports.csv_text(report, lambda column: t(f"col_{column}")).encode("utf-8"),
+        _ = gettext_for(lang)
+        return Response(reports.csv_text(report, lambda column: _(COLUMN_WORDS[column])).encode("utf-8"),
                         media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{reports.filename(report)}"'})
 
     async def page(self, request: Request) -> Response:
         ctx = self.ctx
-        t = translator(ctx.lang_of(request))
+        lang = ctx.lang_of(request)
         params = {k: request.query_params.get(k, "") for k in ("date", "days")}
         error = None
         try:
@@ -91,11 +97,12 @@ class ReportPages:
             chosen = reports.parse("passages-by-day", {}, ctx.now(), ctx.zone)
         day, days = chosen["date"].isoformat(), str(chosen["days"])
         data = await ctx.run_blocking(self.compute_all, day, days)
-        sections = _sections(t, data)
+        sections = _sections(gettext_for(lang), pgettext_for(lang), data)
         choices = sorted(set(DAY_CHOICES) | {chosen["days"]})
         return ctx.page(request, "reports.html", sections=sections, day=day, days=chosen["days"], choices=choices,
                         today=reports.today(ctx.now(), ctx.zone).isoformat(), error=error,
-                        columns={name: [t(f"col_{c}") for c in reports.COLUMNS[name]] for name in reports.NAMES})
+                        columns={name: [gettext_for(lang)(COLUMN_WORDS[c]) for c in reports.COLUMNS[name]]
+                                 for name in reports.NAMES})
 
 
 # -- the page's charts ------------------------------------------------------------------------
@@ -113,21 +120,23 @@ def _day_label(row: dict) -> str:
 
 
 class _Charts:
-    """The page's charts, drawn with the words of its language (``t``)."""
+    """The page's charts, drawn with the words of its language (``_``: its gettext, ``p``: its pgettext)."""
 
-    def __init__(self, t):
-        self.t = t
-        self.words = {"total": t("rep_total"), "highest": t("rep_highest"), "no_data": t("rep_no_data")}
+    def __init__(self, gettext, pgettext):
+        self._, self.pgettext = gettext, pgettext
+        _ = gettext
+        self.words = {"total": _("total"), "highest": _("highest"), "no_data": _("no data")}
 
     def chart(self, kind, title, labels, series, x_label, y_label, value_text=number_text, **extra):
         draw = bar_chart if kind == "bar" else line_chart
         desc = describe(labels, series, value_text, self.words)
         return draw(title, labels, series, x_label=x_label, y_label=y_label, desc=desc, value_text=value_text, **extra)
 
-    def passages(self, report: dict, label_of, key: str, title_key: str, refused_key: str, x_label: str, end: bool,
+    def passages(self, report: dict, label_of, key: str, title: str, refused_title: str, x_label: str, end: bool,
                  **dates) -> list[str]:
-        """One chart of entries and exits per gate, then one of the refused (denied, strangers) at all gates."""
-        t = self.t
+        """One chart of entries and exits per gate, then one of the refused (denied, strangers) at all gates;
+        ``title`` and ``refused_title``: their English (marked where they are chosen)."""
+        _ = self._
         buckets: dict = {}  # one per hour or day, in order (an hour's start: unique also on a DST day)
         for row in report["rows"]:
             buckets.setdefault(row[key], {})[row["gate"]] = row
@@ -136,29 +145,34 @@ class _Charts:
         def values(kind, gates):
             return [_sum(rows[g][kind] for g in gates) for rows in buckets.values()]
 
-        charts = [self.chart("bar", t(title_key).format(gate=t("rep_gate").format(gate=gate), **dates), labels,
-                             [Series(t("col_entries"), values("entries", [gate]), ENTRIES),
-                              Series(t("col_exits"), values("exits", [gate]), EXITS)], x_label, t("rep_count"),
+        charts = [self.chart("bar", _(title).format(gate=_("{gate} gate").format(gate=gate), **dates), labels,
+                             [Series(_("entries"), values("entries", [gate]), ENTRIES),
+                              Series(_("exits"), values("exits", [gate]), EXITS)], x_label, _("Count"),
                              label_from_end=end)
                   for gate in report["gates"]]
-        refused = [Series(t("col_denied"), values("denied", report["gates"]), VERMILLION),
-                   Series(t("col_strangers"), values("strangers", report["gates"]), PURPLE)]
-        charts.append(self.chart("bar", t(refused_key).format(**dates), labels, refused, x_label, t("rep_count"),
+        refused = [Series(_("denied"), values("denied", report["gates"]), VERMILLION),
+                   Series(_("strangers"), values("strangers", report["gates"]), PURPLE)]
+        charts.append(self.chart("bar", _(refused_title).format(**dates), labels, refused, x_label, _("Count"),
                                  label_from_end=end))
         return charts
 
 
-def _sections(t, data: dict) -> list[dict]:
+def _sections(gettext, pgettext, data: dict) -> list[dict]:
     """The page's sections, in order (the charts are drawn in this order: their ids count up)."""
-    charts = _Charts(t)
+    charts = _Charts(gettext, pgettext)
+    _ = gettext
     by_hour, by_day = data["passages-by-hour"], data["passages-by-day"]
     span = {"first": by_day["first"], "last": by_day["last"]}
     return [
-        {"id": "passages-by-hour", "heading": t("rep_passages"), "note": t("rep_passages_note"), "report": by_hour,
-         "charts": charts.passages(by_hour, lambda r: r["hour"][:2], "from", "rep_by_hour", "rep_refused_hour",
-                                   t("rep_hour"), False, date=by_hour["date"])},
+        {"id": "passages-by-hour", "heading": pgettext("report", "Passages"),
+         "note": _("Entries and exits: times a gate let someone or a car through; denied: not let through; "
+                   "strangers: unregistered faces. Cars held at a barrier are not counted."), "report": by_hour,
+         "charts": charts.passages(by_hour, lambda r: r["hour"][:2], "from", N_("{gate}: passages per hour ({date})"),
+                                   N_("Denied and strangers per hour (all gates, {date})"),
+                                   _("Hour"), False, date=by_hour["date"])},
         {"id": "passages-by-day", "heading": None, "note": None, "report": by_day,
-         "charts": charts.passages(by_day, _day_label, "date", "rep_by_day", "rep_refused_day", t("rep_day"), True,
+         "charts": charts.passages(by_day, _day_label, "date", N_("{gate}: passages per day ({first} to {last})"),
+                                   N_("Denied and strangers per day (all gates, {first} to {last})"), _("Day"), True,
                                    **span)},
         _occupancy(charts, data["occupancy"]),
         _care_alerts(charts, data["care-alerts"], span),
@@ -167,36 +181,46 @@ def _sections(t, data: dict) -> list[dict]:
 
 
 def _occupancy(charts: _Charts, occupancy: dict) -> dict:
-    t, capacity = charts.t, occupancy["capacity"]
+    _, capacity = charts._, occupancy["capacity"]
     facts = []
     if occupancy.get("peak"):
-        facts.append(t("rep_peak").format(**occupancy["peak"]))
+        facts.append(_("Most in the day: {cars} cars ({time})").format(**occupancy["peak"]))
     if occupancy.get("now"):
-        facts.append(t("rep_now").format(cars=occupancy["now"]["cars"]))
-    return {"id": "occupancy", "heading": t("rep_occupancy"), "note": t("rep_occupancy_note"), "report": occupancy,
+        facts.append(_("Now: {cars} cars").format(cars=occupancy["now"]["cars"]))
+    return {"id": "occupancy", "heading": _("Cars in the car park"),
+            "note": _("Cars inside: cars that had entered and not yet left, counted as the gates count them; a car "
+                      "whose exit was never read counts until it enters again. Hours still to come are not shown."),
+            "report": occupancy,
             "facts": facts,
-            "charts": [charts.chart("line", t("rep_occupancy_title").format(date=occupancy["date"]),
+            "charts": [charts.chart("line", _("Cars inside at each full hour ({date})").format(date=occupancy["date"]),
                                     [r["time"][:2] for r in occupancy["rows"]],
-                                    [Series(t("rep_cars_inside"), [r["cars"] for r in occupancy["rows"]], ENTRIES)],
-                                    t("rep_hour"), t("rep_cars"),
-                                    reference=(capacity, t("rep_capacity").format(n=capacity)))]}
+                                    [Series(_("Cars inside"), [r["cars"] for r in occupancy["rows"]], ENTRIES)],
+                                    _("Hour"), _("Cars"),
+                                    reference=(capacity, _("capacity {n}").format(n=capacity)))]}
 
 
 def _care_alerts(charts: _Charts, care: dict, span: dict) -> dict:
-    t = charts.t
-    return {"id": "care-alerts", "heading": t("rep_care"), "note": t("rep_care_note"), "report": care,
-            "facts": [t("rep_care_total").format(raised=care["total_raised"], cleared=care["total_cleared"])],
-            "charts": [charts.chart("bar", t("rep_care_title").format(**span), [_day_label(r) for r in care["rows"]],
-                                    [Series(t("col_raised"), [r["raised"] for r in care["rows"]], VERMILLION),
-                                     Series(t("col_cleared"), [r["cleared"] for r in care["rows"]], GREEN)],
-                                    t("rep_day"), t("rep_alerts"), label_from_end=True)]}
+    _, pgettext = charts._, charts.pgettext
+    return {"id": "care-alerts", "heading": _("Care-watch alerts"),
+            "note": _("Raised: a care-watch resident not seen by any gate for too long; cleared: seen again since."),
+            "report": care,
+            "facts": [_("{raised} raised, {cleared} cleared").format(raised=care["total_raised"],
+                                                                     cleared=care["total_cleared"])],
+            "charts": [charts.chart("bar", _("Care-watch alerts per day ({first} to {last})").format(**span),
+                                    [_day_label(r) for r in care["rows"]],
+                                    [Series(_("raised"), [r["raised"] for r in care["rows"]], VERMILLION),
+                                     Series(_("cleared"), [r["cleared"] for r in care["rows"]], GREEN)],
+                                    _("Day"), pgettext("report column", "Alerts"), label_from_end=True)]}
 
 
 def _fees(charts: _Charts, fees: dict, span: dict) -> dict:
-    t = charts.t
+    _ = charts._
     collected = [None if r["collected_cents"] is None else r["collected_cents"] / 100 for r in fees["rows"]]
-    return {"id": "fees", "heading": t("rep_fees"), "note": t("rep_fees_note"), "report": fees,
-            "facts": [t("rep_fees_total").format(yuan=fees["total_yuan"], n=fees["total_payments"])],
-            "charts": [charts.chart("bar", t("rep_fees_title").format(**span), [_day_label(r) for r in fees["rows"]],
-                                    [Series(t("rep_collected"), collected, GREEN)],
-                                    t("rep_day"), t("rep_yuan"), value_text=_yuan_text, label_from_end=True)]}
+    return {"id": "fees", "heading": _("Parking fees collected"),
+            "note": _("Each payment counts on the day a gate recorded it (part payments too); amounts are the rise "
+                      "of the total paid the gates recorded."), "report": fees,
+            "facts": [_("Total {yuan} yuan, {n} payments").format(yuan=fees["total_yuan"], n=fees["total_payments"])],
+            "charts": [charts.chart("bar", _("Parking fees received per day ({first} to {last})").format(**span),
+                                    [_day_label(r) for r in fees["rows"]],
+                                    [Series(_("Collected (yuan)"), collected, GREEN)],
+                                    _("Day"), _("Yuan"), value_text=_yuan_text, label_from_end=True)]}
