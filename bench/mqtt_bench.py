@@ -81,7 +81,7 @@ def naive_drain(store, port, n) -> float:
     started = time.perf_counter()
     sent = 0
     while sent < n:
-        rows = outbox.unsent(0, 100)
+        rows = outbox.unsent(100)
         if not rows:
             break
         for row in rows:

@@ -582,7 +582,7 @@ def test_the_memory_queue_is_bounded_and_keeps_what_the_broker_has_not_taken(tmp
     first = queue.add("event", "t", _event(1, 1), "event:1", next_seq=2)
     queue.add("event", "t", _event(2, 2), "event:2", next_seq=3)
     queue.add("event", "t", _event(3, 3), "event:3", next_seq=4)
-    queue.published(first["id"])
+    queue.mark_sent([first["id"]])
     assert queue.add("event", "t", _event(4, 4), "event:4", next_seq=5) is not None  # the published one makes way
     assert queue.dropped == 1 and [e["seq"] for e in queue.events()] == [2, 3, 4]
     assert queue.take_dropped_seqs() == [1] and queue.take_dropped_seqs() == []  # named once, when storage is back

@@ -199,7 +199,7 @@ class StorageGuard:
         except OSError:
             room = None
         return {"state": self.state, "since": iso(self.since, zone) if self.since else None, "error": self.error,
-                "queued": len(self.memory_queue), "unpublished": self.memory_queue.unpublished(),
+                "queued": len(self.memory_queue), "unpublished": self.memory_queue.depth(),
                 "dropped": self.memory_queue.dropped, "lost": self.memory_queue.lost, "seq_next": self.seqs.next,
                 "seq_reserved": self.seqs.reserved, "beyond_reserved": self.seqs.beyond,
                 "free_mb": room, "min_free_mb": self.config.retention.min_free_mb}

@@ -3,9 +3,11 @@
 While the database cannot be written (read-only, full, I/O error) the gate keeps deciding. What it
 would have written waits here instead, in order: its events, device alerts, command results, and the
 barrier's result of an event stored just before the failure (``kind``: event, alert, message, release).
-The MQTT link publishes each item directly (QoS 1; ``published_epoch`` set on PUBACK), up to the first
-item still ``held`` for its barrier pulse, as the outbox does. ``edge.durable.backfill`` writes the items into
-the database once it can be written again (as sent, when they were), oldest first; then they leave.
+The publish pump (``edge.site.publish_pump``) publishes each item directly (QoS 1; ``published_epoch``
+set on PUBACK), up to the first item still ``held`` for its barrier pulse, as it does the outbox's rows,
+with the same verbs: ``unsent``, ``mark_sent``, ``mark_failed``, ``depth``. ``edge.durable.backfill``
+writes the items into the database once it can be written again (as sent, when they were), oldest
+first; then they leave.
 
 A copy lives in a file in RAM (``runtime_path``: systemd's RuntimeDirectory, else /dev/shm), rewritten at
 every change, with the next event seq: a restart of the daemon (a crash, the watchdog, a technician)
@@ -28,6 +30,7 @@ import time
 import uuid
 from pathlib import Path
 
+from edge.contract import dumps
 from edge.locks import ordered_lock
 
 _LOG = logging.getLogger(__name__)
@@ -186,25 +189,34 @@ class MemoryQueue:
         with self._lock:
             return [dict(i) for i in self._items if i["held"]]
 
-    def to_publish(self, limit: int, busy: set) -> list[dict]:
-        """Items to publish now, in order: not yet published, not ``busy`` (in flight), up to the first
-        held item."""
+    def unsent(self, limit: int = MAX_ITEMS, skip=()) -> list[dict]:
+        """The next items to publish, in order: not yet published, none of ``skip`` (in flight), up to the
+        first held item; as the outbox gives its rows (``key``: the item's id, ``payload`` as text)."""
         out = []
         with self._lock:
             for item in self._items:
                 if item["held"] or len(out) >= limit:
                     break
-                if item["published_epoch"] is None and item["id"] not in busy:
-                    out.append(dict(item))
-        return out
+                if item["published_epoch"] is None and item["id"] not in skip:
+                    out.append(item)
+        return [{"key": item["id"], "topic": item["topic"], "payload": dumps(item["payload"]), "qos": 1,
+                 "retain": False} for item in out]
 
-    def published(self, item_id: str, now: float | None = None) -> None:
-        """PUBACK. Not written to the RAM copy at once (a restart would only publish it once more)."""
+    def mark_sent(self, item_ids: list[str], now: float | None = None) -> None:
+        """PUBACK. Not written to the RAM copy at once (a restart would only publish them once more)."""
+        now = time.time() if now is None else now
+        gone = set(item_ids)
+        with self._lock:
+            for item in self._items:
+                if item["id"] in gone:
+                    item["published_epoch"] = now
+
+    def mark_failed(self, item_id: str, error: str) -> None:
+        """The broker refused it: why, kept with the item (published again later)."""
         with self._lock:
             for item in self._items:
                 if item["id"] == item_id:
-                    item["published_epoch"] = time.time() if now is None else now
-                    return
+                    item["last_error"] = error
 
     def ready(self, limit: int) -> list[dict]:
         """The oldest items that may be stored now (up to the first held one), as copies."""
@@ -255,6 +267,7 @@ class MemoryQueue:
         with self._lock:
             return len(self._items)
 
-    def unpublished(self) -> int:
+    def depth(self) -> int:
+        """How many items wait for the broker (held ones included)."""
         with self._lock:
             return sum(1 for i in self._items if i["published_epoch"] is None)

@@ -77,7 +77,7 @@ class Storage:
                                      ts=ts, extra={"op": "raise", "device": "storage", "alert_id": alert_id,
                                                    **fields("detail", waited["detail"])})
         if item is not None and waited.get("published"):
-            self.memory_queue.published(item["id"])
+            self.memory_queue.mark_sent([item["id"]])
         self.alerts.adopt("storage", alert_id)
         self.guard.resume(waited["ts"], waited["error"])
         self.seen_commands.update(waited.get("answered") or {})

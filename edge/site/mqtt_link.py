@@ -1,17 +1,15 @@
-"""The broker link: paho-mqtt 2.x, MQTT v5, QoS 1, TLS and user/password, last will, outbox pump.
+"""The broker link: paho-mqtt 2.x, MQTT v5, QoS 1, TLS and user/password, last will.
 
-Threads: paho's network loop (reconnects with capped back-off), ``gate-edge-outbox`` (publishes
-unsent outbox rows in order, at most ``window`` in flight, marks them sent on a successful PUBACK)
-and ``gate-edge-inbox`` (hands received commands and peer events to their handlers, so paho's loop
+Threads: paho's network loop (reconnects with capped back-off), ``gate-edge-outbox`` (the publish pump,
+``edge.site.publish_pump``: unsent outbox rows, then what waits in memory, in order, at most ``window`` in
+flight, marked sent on a successful PUBACK; a refusal tells ``on_refused``, the daemon raises a device
+alert) and ``gate-edge-inbox`` (hands received commands and peer events to their handlers, so paho's loop
 never blocks on the registry or the barrier).
 
-A PUBACK with a failure reason code (e.g. 0x87 not authorised) leaves the row unsent, records the
-error and tells ``on_refused`` (the daemon raises a device alert); the row is retried later.
-
 While the database cannot be written, what the gate could not store waits in memory
-(``edge.durable.memory_queue``): the pump publishes those items too, in the same window, and marks them
-published on PUBACK. A storage failure is told to ``on_storage_failure`` (the storage guard), never kills a thread,
-and leaves received messages unacknowledged; once storage is back the guard calls ``redeliver``, which
+(``edge.durable.memory_queue``; ``memory_queue`` set by the daemon), published by the same pump. A storage
+failure is told to ``on_storage_failure`` (the storage guard), never kills a thread, and leaves received
+messages unacknowledged; once storage is back the guard calls ``redeliver``, which
 reconnects (a clean DISCONNECT: no last will, the session kept), so the broker delivers them again.
 
 Another client connecting with our client id (the site's broker: with our login) takes our session over: the
@@ -45,14 +43,11 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from edge.contract import Topics, dumps, offline_will, status_payload
 from edge.durable.disk import DiskRoom
 from edge.site.mqtt_client import configure, connect_properties
+from edge.site.publish_pump import PublishPump
 from edge.store import StorageFailure, Store
 
 _LOG = logging.getLogger(__name__)
-RETRY_REFUSED_S = 30.0
 INBOX_BATCH = 200
-FLUSH_BATCH = 200
-FLUSH_EVERY_S = 0.05
-REPUBLISH_UNACKED_S = 120.0
 SESSION_TAKEN_OVER = 0x8E  # MQTT v5 DISCONNECT reason: another client connected with our client id
 TAKEOVER_BACKOFF_S = 30.0
 TAKEOVER_BACKOFF_MAX_S = 600.0
@@ -103,10 +98,7 @@ class MqttLink:
         self._takeover_told = False
         self._connected_at = 0.0
         self._flaps: list[float] = []  # when the broker closed a young connection without a DISCONNECT
-        self._direct: dict[int, object] = {}  # mid -> f(reason_code) of publish_direct
-        self.memory_queue = None  # edge.durable.memory_queue.MemoryQueue: what waits in memory (set by the daemon)
         self._unacked = False  # a received message was left unacknowledged by a storage failure
-        self._last_depth = 0
         self._reconnect_lock = threading.Lock()
         self.status_provider = status_provider or (lambda: {})
         self.window = window
@@ -114,17 +106,9 @@ class MqttLink:
         self.session_present = False  # False after a connect that found no session: queued messages lost
         self._published_at_status, self._status_at, self._status_depth = 0, 0.0, 0
         self.last_error = ""
-        self.published = 0
         self.connect_failures = 0
         self._stop = threading.Event()
-        self._wake = threading.Event()
         self._lock = threading.Lock()
-        # mid -> (outbox seq, or a memory item's id (str), handed to paho at)
-        self._inflight: dict[int, tuple[int | str, float]] = {}
-        self._early: dict[int, object] = {}  # mid -> reason code of a PUBACK that beat publish() back
-        self._acked: list[int] = []
-        self._refused: dict[int | str, float] = {}  # seq or memory item id -> retry after
-        self._high_seq = 0
         self._inbox: queue.Queue = queue.Queue(maxsize=1000)
         self._threads: list[threading.Thread] = []
         self.on_early = on_early
@@ -137,7 +121,26 @@ class MqttLink:
         self.subscribe_refused: list[str] = []  # filters the broker refused (e.g. the ACL)
         self._subscriptions_sent: list[str] = []
         self._client = self._make_client()
+        self.pump = PublishPump(self._client, self.outbox, window=window, stop=self._stop,
+                                ready=lambda: self.connected.is_set() and self._released.is_set(),
+                                on_refused=lambda seq, reason: self.on_refused and self.on_refused(seq, reason),
+                                on_storage_failure=lambda exc, reading: self._storage_failed(exc, reading=reading),
+                                every_round=self._every_round)
         self._closed = False
+
+    @property
+    def memory_queue(self):
+        """What waits in memory (``edge.durable.memory_queue``), published after the outbox's rows."""
+        return self.pump.sources[1] if len(self.pump.sources) > 1 else None
+
+    @memory_queue.setter
+    def memory_queue(self, queue) -> None:
+        self.pump.add_source(queue)
+
+    @property
+    def published(self) -> int:
+        """Messages handed to the broker by the pump."""
+        return self.pump.published
 
     # -- set-up ------------------------------------------------------------------------------
     def _make_client(self) -> mqtt.Client:
@@ -163,7 +166,8 @@ class MqttLink:
         _LOG.info("mqtt: connecting to %s:%s as %s (tls=%s)", self.mqtt.host, self.mqtt.port,
                   self.config.client_id, bool(self.mqtt.tls.ca))
         self._connect()
-        workers = [("gate-edge-outbox", self._pump), ("gate-edge-inbox", self._drain_inbox)]
+        self.pump.start()
+        workers = [("gate-edge-inbox", self._drain_inbox)]
         if self.on_registry is not None:
             workers.append(("gate-edge-registry", self._drain_registry))
         for name, target in workers:
@@ -212,13 +216,12 @@ class MqttLink:
             return
         self._closed = True
         deadline = time.monotonic() + timeout
-        while self.connected.is_set() and self._inflight and time.monotonic() < deadline:
+        while self.connected.is_set() and self.pump.inflight and time.monotonic() < deadline:
             time.sleep(0.05)
         self._stop.set()
-        self._wake.set()
         for thread in self._threads:
             thread.join(timeout=5)
-        self._flush_acks()
+        self.pump.join()
         self._db.close()
         try:
             if self.connected.is_set() and self._released.is_set():  # held: it never said it was online
@@ -259,7 +262,7 @@ class MqttLink:
         self.last_error = ""
         self.connected.set()
         self.publish_status()
-        self._wake.set()
+        self.pump.wake()
         if self.on_connection:
             self.on_connection(True, "")
 
@@ -277,7 +280,7 @@ class MqttLink:
         for message in held:
             self._inbox.put(message)
         self.publish_status()
-        self._wake.set()
+        self.pump.wake()
 
     def _on_connect_fail(self, client, userdata) -> None:
         self.connect_failures += 1
@@ -325,7 +328,7 @@ class MqttLink:
         # back later, not every second (two clients with one id would otherwise throw each other off).
         client.reconnect_delay_set(min_delay=delay, max_delay=max(delay, RECONNECT_MAX_S))
         self._takeover_news = detail
-        self._wake.set()
+        self.pump.wake()
 
     def _takeover_check(self) -> None:
         """In the pump's thread: tell ``on_taken_over``; after ``STABLE_S`` connected, the takeover is over."""
@@ -341,44 +344,7 @@ class MqttLink:
                 self.on_taken_over(None)
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
-        with self._lock:
-            direct = self._direct.pop(mid, None)
-        if direct is not None:
-            direct(reason_code)
-            return
-        with self._lock:
-            entry = self._inflight.pop(mid, None)
-            if entry is None:
-                # The PUBACK arrived before publish() returned to the pump (or it is a status message).
-                self._early[mid] = reason_code
-                while len(self._early) > 256:  # status messages never claim theirs: keep this bounded
-                    self._early.pop(next(iter(self._early)))
-                return
-        self._settle(entry[0], reason_code)
-
-    def _settle(self, seq: int | str, reason_code) -> None:
-        if isinstance(seq, str):  # a memory item
-            if reason_code.is_failure:
-                with self._lock:
-                    self._refused[seq] = time.monotonic() + RETRY_REFUSED_S
-                _LOG.error("mqtt: broker refused a message kept in memory: %s", reason_code)
-                if self.on_refused:
-                    self.on_refused(0, str(reason_code))
-            elif self.memory_queue is not None:
-                self.memory_queue.published(seq)
-            self._wake.set()
-            return
-        with self._lock:
-            if reason_code.is_failure:
-                self._refused[seq] = time.monotonic() + RETRY_REFUSED_S
-            else:
-                self._acked.append(seq)
-        if reason_code.is_failure:
-            self.outbox.mark_failed(seq, f"PUBACK {reason_code}")
-            _LOG.error("mqtt: broker refused message %s: %s", seq, reason_code)
-            if self.on_refused:
-                self.on_refused(seq, str(reason_code))
-        self._wake.set()
+        self.pump.on_puback(mid, reason_code)
 
     def _on_message(self, client, userdata, message) -> None:
         if self.on_early is not None:
@@ -404,117 +370,23 @@ class MqttLink:
                 continue
 
     # -- our threads -------------------------------------------------------------------------
-    def _pump(self) -> None:
-        last_flush = time.monotonic()
-        while not self._stop.is_set():
-            self._wake.wait(0.5)
-            self._wake.clear()
-            # Mark acknowledged rows sent in batches: one commit for many PUBACKs, not one each.
-            with self._lock:
-                waiting = len(self._acked)
-            if waiting >= FLUSH_BATCH or time.monotonic() - last_flush >= FLUSH_EVERY_S or not self._inflight:
-                self._flush_acks()
-                last_flush = time.monotonic()
-            try:
-                self._takeover_check()
-            except Exception:  # never let the pump die (the alert is stored by the next round's news)
-                _LOG.exception("mqtt: reporting a session takeover failed")
-            if self.connected.is_set() and self._released.is_set():
-                try:
-                    self._publish_outbox()
-                except StorageFailure as exc:  # cannot read the outbox: memory items still go
-                    self._storage_failed(exc, reading=True)
-                    self._stop.wait(1.0)
-                except Exception:  # never let the pump die
-                    _LOG.exception("mqtt: outbox pump error")
-                try:
-                    self._publish_memory()
-                except Exception:
-                    _LOG.exception("mqtt: publishing from memory failed")
-
-    def _publish_outbox(self) -> None:
-        now = time.monotonic()
-        with self._lock:
-            # Rows paho was given but never acknowledged (a lost session): hand them over again.
-            stale = [mid for mid, (_, at) in self._inflight.items() if now - at > REPUBLISH_UNACKED_S]
-            for mid in stale:
-                seq, _ = self._inflight.pop(mid)
-                if isinstance(seq, int):
-                    self._high_seq = min(self._high_seq, seq - 1)
-            retry = [seq for seq, at in self._refused.items() if at <= now]
-            for seq in retry:
-                del self._refused[seq]
-                if isinstance(seq, int):
-                    self._high_seq = min(self._high_seq, seq - 1)
-            room = self.window - len(self._inflight)
-            busy = {seq for seq, _ in self._inflight.values()} | set(self._refused) | set(self._acked)
-        if room <= 0:
-            return
-        self._status_after_drain()
-        # Rows already handed over are skipped; only those above the cursor (after a retry moved it
-        # back) need extra room in the query.
-        ahead = sum(1 for seq in busy if isinstance(seq, int) and seq > self._high_seq)
-        for row in self.outbox.unsent(self._high_seq, room + ahead):
-            if row["seq"] in busy:
-                continue
-            if room <= 0 or not self.connected.is_set():
-                break
-            info = self._client.publish(row["topic"], row["payload"], qos=row["qos"], retain=bool(row["retain"]))
-            if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                break  # not connected after all; the next round starts from here again
-            with self._lock:
-                early = self._early.pop(info.mid, None)
-                if early is None:
-                    self._inflight[info.mid] = (row["seq"], time.monotonic())
-                self._high_seq = max(self._high_seq, row["seq"])
-            if early is not None:
-                self._settle(row["seq"], early)
-            self.published += 1
-            room -= 1
-
-    def _publish_memory(self) -> None:
-        """Messages waiting in memory (storage fails): published directly, marked on PUBACK."""
-        if self.memory_queue is None or not self.connected.is_set():
-            return
-        with self._lock:
-            room = self.window - len(self._inflight)
-            busy = {key for key, _ in self._inflight.values()} | set(self._refused)
-        if room <= 0:
-            return
-        for item in self.memory_queue.to_publish(room, busy):
-            if not self.connected.is_set():
-                break
-            info = self._client.publish(item["topic"], dumps(item["payload"]), qos=1)
-            if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                break
-            with self._lock:
-                early = self._early.pop(info.mid, None)
-                if early is None:
-                    self._inflight[info.mid] = (item["id"], time.monotonic())
-            if early is not None:
-                self._settle(item["id"], early)
-            self.published += 1
+    def _every_round(self) -> None:
+        """In the pump's thread, before each round: a takeover told; the status after a drain."""
+        try:
+            self._takeover_check()
+        except Exception:  # never let the pump die (the alert is stored by the next round's news)
+            _LOG.exception("mqtt: reporting a session takeover failed")
+        if self.connected.is_set() and self._released.is_set():
+            self._status_after_drain()
 
     def _status_after_drain(self) -> None:
         """Once a backlog has gone out, say so in the status (its newest seq): a peer that lost the last
         events of it sees the gap without waiting for the next event. Also when the count of messages
         waiting has changed since the last status (its ``outbox`` would otherwise stay wrong)."""
-        if self._inflight or time.monotonic() - self._status_at <= 1.0 or self.outbox.unsent(0, 1) \
-                or (self.memory_queue is not None and self.memory_queue.unpublished()):
+        if time.monotonic() - self._status_at <= 1.0 or not self.pump.drained():
             return
         if self.published != self._published_at_status or self.depth() != self._status_depth:
             self.publish_status()
-
-    def _flush_acks(self) -> None:
-        with self._lock:
-            acked, self._acked = self._acked, []
-        if acked:
-            try:
-                self.outbox.mark_sent(acked)
-            except StorageFailure as exc:  # kept (and not published again) until they can be marked
-                with self._lock:
-                    self._acked = acked + self._acked
-                self._storage_failed(exc)
 
     def _drain_registry(self) -> None:
         """Registry records in batches, one transaction each (a full sync is thousands of records)."""
@@ -622,31 +494,16 @@ class MqttLink:
     def publish_direct(self, topic: str, payload: str, on_ack) -> bool:
         """Publish now at QoS 1, outside the outbox (the console's commands); ``on_ack(reason_code)`` on the
         PUBACK (paho's thread). False when not connected: nothing was sent."""
-        if not self.connected.is_set():
-            return False
-        info = self._client.publish(topic, payload, qos=1)
-        if info.rc != mqtt.MQTT_ERR_SUCCESS:
-            return False
-        with self._lock:
-            early = self._early.pop(info.mid, None)  # the PUBACK beat us here
-            if early is None:
-                self._direct[info.mid] = on_ack
-        if early is not None:
-            on_ack(early)
-        return True
+        return self.connected.is_set() and self.pump.publish_direct(topic, payload, on_ack)
 
     def depth(self) -> int:
         """Messages waiting for the broker: unsent outbox rows (the last count, when the outbox cannot be
         read) and those waiting in memory."""
-        try:
-            self._last_depth = self.outbox.depth()
-        except StorageFailure as exc:
-            self._storage_failed(exc, reading=True)
-        return self._last_depth + (self.memory_queue.unpublished() if self.memory_queue is not None else 0)
+        return self.pump.depth()
 
     def wake(self) -> None:
         """New rows are in the outbox: publish now rather than at the next poll."""
-        self._wake.set()
+        self.pump.wake()
 
     def _now_iso(self) -> str:
         from edge.timeutil import iso

@@ -1,5 +1,8 @@
 """The outbox: every message for the broker is a row first, published in order, marked sent on PUBACK.
 
+The publish pump (``edge.site.publish_pump``) reads it with the verbs it shares with the memory queue:
+``unsent``, ``mark_sent``, ``mark_failed``, ``depth``.
+
 Rows are written inside the caller's transaction (the same one as the decision and the event), so a
 decision is never recorded without its message or the other way round. Sent rows are pruned by
 retention; unsent rows never are.
@@ -47,20 +50,23 @@ class Outbox:
         rows = self._store.rows("SELECT seq, msg_id, topic, payload FROM outbox WHERE held = 1 ORDER BY seq")
         return [{**row, "payload": json.loads(row["payload"])} for row in rows]
 
-    def unsent(self, after_seq: int = 0, limit: int = 100) -> list[dict]:
-        """Unsent rows after ``after_seq``, in order, up to (not including) the first held row."""
+    def unsent(self, limit: int = 100, skip=()) -> list[dict]:
+        """The next unsent rows, in order, none of ``skip`` (seqs in flight), up to (not including) the first
+        held row: seq (also as ``key``, the publish pump's name for it), msg_id, topic, payload, qos, retain."""
         return self._store.rows(
-            "SELECT seq, msg_id, topic, payload, qos, retain FROM outbox "
-            "WHERE sent_epoch IS NULL AND seq > ? "
+            "SELECT seq AS key, seq, msg_id, topic, payload, qos, retain FROM outbox "
+            "WHERE sent_epoch IS NULL AND seq NOT IN (SELECT value FROM json_each(?)) "
             "AND seq < coalesce((SELECT min(seq) FROM outbox WHERE held = 1), 9223372036854775807) "
             "ORDER BY seq LIMIT ?",
-            (after_seq, limit),
+            (json.dumps(sorted(skip)), limit),
         )
 
     def depth(self) -> int:
+        """How many rows wait for the broker (held ones included)."""
         return self._store.scalar("SELECT count(*) FROM outbox WHERE sent_epoch IS NULL")
 
     def mark_sent(self, seqs: list[int], now: float | None = None) -> None:
+        """The broker took them (PUBACK), in one transaction."""
         if not seqs:
             return
         now = time.time() if now is None else now
@@ -69,6 +75,7 @@ class Outbox:
                                     [(now, s) for s in seqs])
 
     def mark_failed(self, seq: int, error: str) -> None:
+        """The broker refused it: counted, with why (published again later)."""
         with self._store.transaction():
             self._store.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE seq = ?", [error, seq])
 
