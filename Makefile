@@ -42,7 +42,7 @@ lint: $(STAMP)
 # new ones (empty msgstr) in each .po, then make compiles it.
 messages: $(STAMP)
 	@mkdir -p build
-	$(BIN)/pybabel -q extract -F babel.cfg -k N_ -k NP_:1c,2 --no-location --sort-output -o build/messages.pot .
+	$(BIN)/pybabel -q extract -F babel.cfg -k N_ -k NP_:1c,2 -k tell -k ptell:1c,2 --no-location --sort-output -o build/messages.pot .
 	$(BIN)/pybabel -q update -i build/messages.pot -d edge/office/console/locale -D messages -w 120 \
 		--no-fuzzy-matching --ignore-obsolete
 

@@ -15,6 +15,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from edge.schemas.phrases import Message, tell
+
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I, no O
 DIGITS = "0123456789"
@@ -35,7 +37,13 @@ _SEPARATORS = re.compile(r"[\s·•・.\-_]+")
 
 
 class InvalidPlate(ValueError):
-    """A text that is not a Chinese plate; the message names it and says what is wrong."""
+    """A text that is not a Chinese plate; the message names it (and the field it was typed in, when the
+    caller names one) and says what is wrong: ``said``, marked for the console's catalog."""
+
+    def __init__(self, value: str, why: Message, field=None):
+        self.said = (tell("{value!r} is not a Chinese plate: {why}", value=value, why=why) if field is None else
+                     tell("{field}: {value!r} is not a Chinese plate: {why}", field=field, value=value, why=why))
+        super().__init__(self.said.text)
 
 
 @dataclass(frozen=True)
@@ -58,34 +66,36 @@ def classify(text: str) -> str | None:
     return None
 
 
-def parse_plate(text: str) -> Plate:
-    """Canonicalise and check ``text``; raise InvalidPlate with the reason when it is not a plate."""
+def parse_plate(text: str, field=None) -> Plate:
+    """Canonicalise and check ``text``; raise InvalidPlate with the reason when it is not a plate (naming
+    ``field``, the field it was typed in, when given)."""
     plate = canonical(text)
     kind = classify(plate)
     if kind:
         return Plate(plate, kind)
-    raise InvalidPlate(f"{text!r} is not a Chinese plate: {_why(plate)}")
+    raise InvalidPlate(str(text), _why(plate), field)
 
 
-def _why(plate: str) -> str:
+def _why(plate: str) -> Message:
     if not plate:
-        return "it is empty"
+        return tell("it is empty")
     if plate[0] not in PROVINCES and plate[0] != "使":
-        return f"it must start with a province abbreviation such as 沪 or 京, not {plate[0]!r}"
+        return tell("it must start with a province abbreviation such as 沪 or 京, not {first!r}", first=plate[0])
     if len(plate) < 2 or plate[1] not in LETTERS:
         second = plate[1] if len(plate) > 1 else ""
-        return f"the second character must be a letter (no I or O), not {second!r}"
+        return tell("the second character must be a letter (no I or O), not {second!r}", second=second)
     serial = plate[2:]
     if "I" in serial or "O" in serial:
-        return "plates never use the letters I and O; did you mean 1 or 0?"
+        return tell("plates never use the letters I and O; did you mean 1 or 0?")
     if len(plate) not in (7, 8):
-        return f"it has {len(plate)} characters; plates have 7 (blue/yellow) or 8 (green new-energy)"
+        return tell("it has {count} characters; plates have 7 (blue/yellow) or 8 (green new-energy)", count=len(plate))
     if len(plate) == 8:
-        return "an 8-character new-energy plate has D/F (or A-K) before 5 characters, or after 5 digits"
+        return tell("an 8-character new-energy plate has D/F (or A-K) before 5 characters, or after 5 digits")
     bad = [c for c in serial if c not in ALPHABET and c not in SPECIAL_ENDINGS]
     if bad:
-        return f"{bad[0]!r} is not used on plates (digits, letters without I/O, endings {SPECIAL_ENDINGS})"
-    return f"special endings ({SPECIAL_ENDINGS}) go last, after 4 characters"
+        return tell("{bad!r} is not used on plates (digits, letters without I/O, endings {endings})", bad=bad[0],
+                    endings=SPECIAL_ENDINGS)
+    return tell("special endings ({endings}) go last, after 4 characters", endings=SPECIAL_ENDINGS)
 
 
 def edit_distance(a: str, b: str) -> int:

@@ -103,12 +103,27 @@ def parse_iso(text: str) -> float:
     return moment.timestamp()
 
 
-def parse_day(text: str) -> date:
-    """A YYYY-MM-DD date, or ValueError naming the text."""
+class InvalidDay(ValueError):
+    """A text that is not a YYYY-MM-DD date: ``said`` names it (and its field, when the caller names one),
+    marked for the console's catalog."""
+
+    def __init__(self, text, field=None):
+        from edge.schemas.phrases import tell
+
+        example = "2026-12-31"
+        self.said = (tell("{value!r} is not a date; write YYYY-MM-DD, e.g. {example}", value=text, example=example)
+                     if field is None else
+                     tell("{field}: {value!r} is not a date; write YYYY-MM-DD, e.g. {example}", field=field,
+                          value=text, example=example))
+        super().__init__(self.said.text)
+
+
+def parse_day(text: str, field=None) -> date:
+    """A YYYY-MM-DD date, or InvalidDay (a ValueError) naming the text, and ``field`` when given."""
     try:
         return date.fromisoformat(str(text).strip())
     except ValueError:
-        raise ValueError(f"{text!r} is not a date; write YYYY-MM-DD, e.g. 2026-12-31") from None
+        raise InvalidDay(text, field) from None
 
 
 def end_of_day(day: date, zone: ZoneInfo) -> float:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edge.schemas.phrases import tell
 from models.images import crop_roi, resize
 from models.manifest import verified_path
 
@@ -186,10 +187,12 @@ class PhotoRefused(ValueError):
     def __init__(self, source: str, count: int):
         self.count = count
         if count == 0:
-            reason = "no face found; use a frontal, well-lit photo where the face is at least 80 px wide"
+            self.said = tell("{file}: no face found; use a frontal, well-lit photo where the face is at least 80 px "
+                             "wide", file=source)
         else:
-            reason = f"{count} faces found; enrolment needs a photo of one person alone"
-        super().__init__(f"{source}: {reason}")
+            self.said = tell("{file}: {count} faces found; enrolment needs a photo of one person alone", file=source,
+                             count=count)
+        super().__init__(self.said.text)
 
 
 class FaceEngine:

@@ -7,9 +7,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.schemas.phrases import Message, tell
+
 
 class ImageError(ValueError):
-    """A file that is not a readable image; the message names it."""
+    """A file that is not a readable image; the message names it (``said``: marked for the console's catalog,
+    where one is)."""
+
+    def __init__(self, said: Message | str):
+        self.said = said
+        super().__init__(str(said))
 
 
 MAX_PIXELS = 40_000_000  # a 12000x12000 photo took 15 s and 2.4 GB to decode: refuse it before decoding
@@ -25,25 +32,26 @@ def check_size(source, name: str) -> None:
         with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
             width, height = image.size
     except Image.DecompressionBombError:  # Pillow's own bound (about 179 MP), far past ours
-        raise ImageError(f"{name}: far more than the {MAX_PIXELS / 1e6:.0f} MP this reads; resize it (a face "
-                         "needs about 300 px)") from None
+        raise ImageError(tell("{file}: far more than the {max_mp:.0f} MP this reads; resize it (a face needs about "
+                              "300 px)", file=name, max_mp=MAX_PIXELS / 1e6)) from None
     except (UnidentifiedImageError, OSError, ValueError):
         return  # not something Pillow reads: OpenCV decides below
     if width * height > MAX_PIXELS:
-        raise ImageError(f"{name}: {width}x{height} pixels ({width * height / 1e6:.0f} MP) is more than the "
-                         f"{MAX_PIXELS / 1e6:.0f} MP this reads; resize it (a face needs about 300 px)")
+        raise ImageError(tell("{file}: {width}x{height} pixels ({mp:.0f} MP) is more than the {max_mp:.0f} MP this "
+                              "reads; resize it (a face needs about 300 px)", file=name, width=width, height=height,
+                              mp=width * height / 1e6, max_mp=MAX_PIXELS / 1e6))
 
 
 def load_rgb(path: str | Path) -> np.ndarray:
     """The image at ``path`` as an RGB uint8 array (H, W, 3)."""
     path = Path(path)
     if not path.is_file():
-        raise ImageError(f"{path}: no such file")
+        raise ImageError(tell("{file}: no such file", file=str(path)))
     check_size(path, str(path))
     data = np.fromfile(str(path), dtype=np.uint8)  # survives non-ASCII paths, unlike cv2.imread
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if bgr is None:
-        raise ImageError(f"{path}: not an image OpenCV can read (JPEG, PNG, BMP…)")
+        raise ImageError(tell("{file}: not an image OpenCV can read (JPEG, PNG, BMP…)", file=str(path)))
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 

@@ -1,12 +1,13 @@
-"""The console's errors in the page's language: every JSON error keeps ``error`` in English (what scripts and
-tests compare) and adds ``message``, the same in the console's language (cookie ``lang``: zh unless en),
-translated by ``edge.office.console.i18n.error_message``; an error it does not wholly know stays in English."""
+"""The console's errors in the page's language: every JSON error keeps ``error`` in English (what scripts and tests
+compare) and adds ``message``, the same in the console's language (cookie ``lang``: zh unless en). Each error is
+written as a message marked for the catalog (``edge.schemas.phrases.tell``), and said from the zh catalog
+(``edge/office/console/locale/zh/LC_MESSAGES/messages.po``); a message the catalog cannot say whole stays in
+English."""
 
 from __future__ import annotations
 
 import ast
-import itertools
-import re
+import string
 from pathlib import Path
 
 import pytest
@@ -14,13 +15,8 @@ from conftest import console_client
 from console_site import console_site
 
 CONSOLE = Path(__file__).resolve().parents[1] / "edge" / "office" / "console"
-CJK = re.compile(r"[\u4e00-\u9fff]")
-# The calls whose argument (at this index) is an error's English text.
-MESSAGE_ARG = {"HTTPException": 1, "GateAnswer": 1, "_error": 1, "error": 2, "refuse": 2, "BadParameter": 0}
-# What a variable part of a message may be, to try each message with: a name, a number, a file, a plate,
-# a list, nothing, and errors of other modules a message carries (a photo's, a plate's).
-SAMPLES = ("", "7", "name", "photo", "east", "wang.jpg", "沪A12345", "a, b", "a.jpg: no face found",
-           "'沪AO1234' is not a Chinese plate: it is empty")
+# The calls that write an error's English for the catalog: (its template's index, its context's index or None).
+MARKS = {"tell": (0, None), "ptell": (1, 0)}
 
 
 def _name(call: ast.Call) -> str | None:
@@ -28,114 +24,136 @@ def _name(call: ast.Call) -> str | None:
     return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
 
 
-def _template(node) -> list | None:
-    """A literal message as [text, slot, text, ...] (a slot: the conversion of an f-string's ``{…}``), or
-    None when the message is not written in the source (``str(exc)``)."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return [node.value]
-    if isinstance(node, ast.JoinedStr):
-        return [part.value if isinstance(part, ast.Constant) else part.conversion for part in node.values]
-    return None
-
-
-def literal_messages() -> list[tuple[str, list]]:
-    """(where, template) of every error text written in edge/office/console/*.py: the message of each
-    ``HTTPException(status, message)`` (and of the helpers that answer one) and each ``{"error": …}``."""
+def literal_messages() -> list[tuple[str, str | None, str]]:
+    """(where, context, template) of every error message written in edge/office/console/*.py: the English
+    template of each ``tell(...)`` / ``ptell(context, ...)``."""
     found = []
     for path in sorted(CONSOLE.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            candidates = []
-            if isinstance(node, ast.Call) and _name(node) in MESSAGE_ARG and len(node.args) > MESSAGE_ARG[_name(node)]:
-                candidates.append(node.args[MESSAGE_ARG[_name(node)]])
-            if isinstance(node, ast.Dict):
-                candidates += [v for k, v in zip(node.keys, node.values)
-                               if isinstance(k, ast.Constant) and k.value == "error"]
-            for candidate in candidates:
-                template = _template(candidate)
-                if template is not None:
-                    found.append((f"{path.name}:{candidate.lineno}", template))
+            if isinstance(node, ast.Call) and _name(node) in MARKS:
+                index, context_index = MARKS[_name(node)]
+                parts = [a.value if isinstance(a, ast.Constant) else None for a in node.args]
+                assert len(parts) > index and isinstance(parts[index], str), f"{path.name}:{node.lineno}: not a literal"
+                found.append((f"{path.name}:{node.lineno}", parts[context_index] if context_index is not None else None,
+                              parts[index]))
     return found
 
 
-def texts(template: list):
-    """The message with each slot filled by every combination of ``SAMPLES`` (as the slot converts it)."""
-    slots = [part for part in template if not isinstance(part, str)]
-    for values in itertools.product(SAMPLES, repeat=len(slots)):
-        filled, given = [], iter(values)
-        for part in template:
-            if isinstance(part, str):
-                filled.append(part)
-            else:
-                value = next(given)
-                filled.append(repr(value) if part == ord("r") else value)
-        yield "".join(filled)
+def _names(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
 def test_the_source_has_the_messages_the_test_looks_for():
-    found = {"".join(p for p in template if isinstance(p, str)) for _, template in literal_messages()}
+    found = {template for _, _, template in literal_messages()}
     assert len(found) >= 70
     assert "note: say what was done (e.g. visited, all well)" in found
     assert "log in first (POST /login)" in found  # the guard's
-    assert ": required" in found  # fields.text's f"{field}: required"
+    assert "{field}: required" in found  # fields.text's
 
 
-@pytest.mark.parametrize("where,template", literal_messages(), ids=lambda v: v if isinstance(v, str) else "")
-def test_every_error_the_console_writes_has_a_chinese_translation(where, template):
-    from edge.office.console.i18n import error_message
+@pytest.mark.parametrize("where,context,template", literal_messages(),
+                         ids=lambda v: v if isinstance(v, str) and ".py:" in v else "")
+def test_every_error_the_console_writes_has_a_chinese_translation(where, context, template):
+    from edge.office.console.catalogs import translated
 
-    tried = []
-    for text in texts(template):
-        zh = error_message(text, "zh")
-        assert error_message(text, "en") == text
-        # Wholly translated: Chinese, and no English sentence of the message left in it (a sample may
-        # fill a part where the pattern wants another kind of value: the next sample is tried).
-        if CJK.search(zh) and not any(len(part.strip()) >= 12 and part in zh for part in template
-                                      if isinstance(part, str)):
-            return
-        tried.append(text)
-    pytest.fail(f"{where}: no Chinese for {tried[:3]} (add it to edge/office/console/i18n.py _ERRORS)")
+    zh = translated("zh")(template, context)
+    assert zh, f"{where}: no Chinese for {template!r} (translate it in edge/office/console/locale/zh/LC_MESSAGES/" \
+               "messages.po; `make messages` adds it there)"
+    assert translated("en")(template, context) == template
+    assert _names(zh) <= _names(template), f"{where}: the Chinese names a part the English does not give"
 
 
 def test_the_body_size_guard_s_answers_have_chinese_too():
+    from edge.office.console.catalogs import say_in
     from edge.office.console.guard import MAX_FORM_BYTES, BodyTooLarge
-    from edge.office.console.i18n import error_message
     from edge.office.console.uploads import MAX_BODY_BYTES
 
-    assert error_message(BodyTooLarge(MAX_FORM_BYTES).detail, "zh") == "发送的内容太大，最多只能 1 MB"
-    assert error_message(BodyTooLarge(MAX_BODY_BYTES).detail, "zh") == (
+    assert say_in(BodyTooLarge(MAX_FORM_BYTES).detail, "zh") == "发送的内容太大，最多只能 1 MB"
+    assert say_in(BodyTooLarge(MAX_BODY_BYTES).detail, "zh") == (
         "发送的内容太大，最多只能 200 MB；请少选几张照片，分几次上传")
-    assert error_message(BodyTooLarge(1000).detail, "zh") == "发送的内容太大，最多只能 1000 字节"
+    assert say_in(BodyTooLarge(1000).detail, "zh") == "发送的内容太大，最多只能 1000 字节"
 
 
-@pytest.mark.parametrize("text,zh", [
-    ("note: say what was done (e.g. visited, all well)", "请写下处理情况（例如：已上门，一切正常）"),
-    ("the guard role may not do this (needs admin)", "您是门岗，不能做这件事（需要管理员）"),
-    ("name: required", "请填写姓名"),
-    ("class: one of resident, family, visitor, blocked", "类别只能是：业主、家属、访客、禁止通行"),
-    ("photo: wang.jpg is larger than 10 MB", "照片 wang.jpg 太大，最多 10 MB"),
-    ("plate: 'ABC' is not a Chinese plate: it is empty", "车牌 'ABC' 不对：没有填写"),
-    ("person_id: a resident vehicle needs its owner; 沪A12345 has no owner registered",
-     "业主车辆必须选择车主；沪A12345 还没有登记车主"),
-    ("photo: a.jpg: 2 faces found; enrolment needs a photo of one person alone; nothing was stored",
-     "照片有问题：a.jpg：照片上有 2 张人脸；照片上只能有本人一个人。什么都没有保存"),
-])
-def test_the_variable_part_of_a_message_is_kept(text, zh):
-    from edge.office.console.i18n import error_message
+def _messages():
+    """(the message as the console writes it, its English, its Chinese)."""
+    from edge.office.console.words import api_word, field, listing
+    from edge.schemas.phrases import Listing, tell
+    from edge.store import VEHICLE_CLASSES
+    from models.faces import PhotoRefused
 
-    assert error_message(text, "zh") == zh
-    assert error_message(text, "en") == text
+    return [
+        (tell("note: say what was done (e.g. visited, all well)"),
+         "note: say what was done (e.g. visited, all well)", "请写下处理情况（例如：已上门，一切正常）"),
+        (tell("the {role} role may not do this (needs {roles})", role=api_word("guard"),
+              roles=listing(["admin"], "or")),
+         "the guard role may not do this (needs admin)", "您是门岗，不能做这件事（需要管理员）"),
+        (tell("{field}: required", field=field("name")), "name: required", "请填写姓名"),
+        (tell("{field}: one of {items}", field=field("class"), items=listing(VEHICLE_CLASSES)),
+         "class: one of resident, family, visitor, blocked", "类别只能是：业主、家属、访客、禁止通行"),
+        (tell("{field}: {name} is larger than {mb} MB", field=field("photo"), name="wang.jpg", mb=10),
+         "photo: wang.jpg is larger than 10 MB", "照片 wang.jpg 太大，最多 10 MB"),
+        (tell("{field}: {value!r} is not a Chinese plate: {why}", field=field("plate"), value="ABC",
+              why=tell("it is empty")),
+         "plate: 'ABC' is not a Chinese plate: it is empty", "车牌 'ABC' 不对：没有填写"),
+        (tell("person_id: a {items} vehicle needs its owner; {plate} has no owner registered",
+              items=api_word("resident"), plate="沪A12345"),
+         "person_id: a resident vehicle needs its owner; 沪A12345 has no owner registered",
+         "业主车辆必须选择车主；沪A12345 还没有登记车主"),
+        (tell("photo: {why}; nothing was stored", why=Listing([PhotoRefused("a.jpg", 2).said], "then")),
+         "photo: a.jpg: 2 faces found; enrolment needs a photo of one person alone; nothing was stored",
+         "照片有问题：a.jpg：照片上有 2 张人脸；照片上只能有本人一个人。什么都没有保存"),
+    ]
 
 
-@pytest.mark.parametrize("text", [
-    "something no pattern knows",
-    "name: something no pattern knows",  # a field's pattern, but not what follows it
-    "plate: 'ABC' is not a Chinese plate: a reason no pattern knows",
-    "photo: a.jpg: no face found; a reason no pattern knows; nothing was stored",
-])
-def test_a_message_not_wholly_known_stays_in_english(text):
-    from edge.office.console.i18n import error_message
+@pytest.mark.parametrize("index", range(8))
+def test_the_variable_part_of_a_message_is_kept(index):
+    from edge.office.console.catalogs import say_in
 
-    assert error_message(text, "zh") == text
+    message, english, zh = _messages()[index]
+    assert str(message) == english
+    assert say_in(message, "zh") == zh
+    assert say_in(message, "en") == english
+
+
+def _unknown():
+    from edge.office.console.words import field
+    from edge.schemas.phrases import Listing, tell
+
+    unknown = tell("a reason no catalog knows")
+    return [
+        tell("something no catalog knows"),
+        tell("{field}: something no catalog knows", field=field("name")),  # a field's, but not what follows it
+        tell("{field}: {value!r} is not a Chinese plate: {why}", field=field("plate"), value="ABC", why=unknown),
+        tell("photo: {why}; nothing was stored", why=Listing([tell("{file}: no face found; use a frontal, well-lit "
+                                                                   "photo where the face is at least 80 px wide",
+                                                                   file="a.jpg"), unknown], "then")),
+    ]
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_a_message_not_wholly_known_stays_in_english(index):
+    from edge.office.console.catalogs import say_in
+
+    message = _unknown()[index]
+    assert say_in(message, "zh") == str(message)
+
+
+def test_a_missing_or_stale_compiled_catalog_is_compiled_from_the_po(tmp_path, monkeypatch, caplog):
+    """The .mo is made at install (make, scripts/install-venv.sh); without it the .po is read, and said."""
+    import shutil
+
+    from edge.office.console import catalogs
+
+    po = catalogs.LOCALES / "zh" / "LC_MESSAGES" / "messages.po"
+    (tmp_path / "zh" / "LC_MESSAGES").mkdir(parents=True)
+    shutil.copy(po, tmp_path / "zh" / "LC_MESSAGES" / "messages.po")
+    monkeypatch.setattr(catalogs, "LOCALES", tmp_path)
+    catalogs.catalog.cache_clear()
+    try:
+        assert catalogs.catalog("zh").gettext("log in first (POST /login)") == "请先登录"
+        assert "compiling messages.po in memory" in caplog.text
+    finally:
+        catalogs.catalog.cache_clear()
 
 
 # -- through the real console --------------------------------------------------------------------------

@@ -8,7 +8,12 @@ from edge.store import Store
 
 
 class EnrolmentError(ValueError):
-    """A photo that cannot be enrolled; the message names the file and why."""
+    """Photos that cannot be enrolled; the message names each file and why (``problems``: each said, marked
+    for the console's catalog where it is)."""
+
+    def __init__(self, problems: list):
+        self.problems = list(problems)
+        super().__init__("; ".join(str(p) for p in self.problems))
 
 
 class Enroller:
@@ -37,7 +42,7 @@ class Enroller:
             rgb = load_rgb(photo)
             template = self.engine.enrolment_template(rgb, str(photo))
         except (ImageError, PhotoRefused) as exc:
-            raise EnrolmentError(str(exc)) from None
+            raise EnrolmentError([exc.said]) from None
         return template, (encode_jpeg(rgb) if self.keep_photos else None)
 
     def templates_for(self, photos: list[str | Path]) -> tuple[list, list[bytes]]:
@@ -47,13 +52,13 @@ class Enroller:
             try:
                 template, jpeg = self.template_for(photo)
             except EnrolmentError as exc:
-                errors.append(str(exc))
+                errors += exc.problems
                 continue
             templates.append(template)
             if jpeg is not None:
                 images.append(jpeg)
         if errors:
-            raise EnrolmentError("; ".join(errors))
+            raise EnrolmentError(errors)
         return templates, images
 
     def enrol(self, store: Store, person_id: int, photos: list[str | Path]) -> list[int]:

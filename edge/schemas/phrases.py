@@ -1,4 +1,6 @@
-"""What a gate says, as stable codes: the reason of every decision and the detail of every device alert.
+"""What the system says, marked for translation: a gate's reasons and alert details as stable codes, and messages.
+
+A gate's sentences are stable codes: the reason of every decision and the detail of every device alert.
 
 The one owner of these sentences. ``PHRASES`` maps each code to its English template; a ``Phrase`` is a
 code with its parameters, and its English (``text``) is made from the template, so the text a payload
@@ -19,6 +21,12 @@ given (``fuzzy_match``: " (fuzzy match: 沪A12345)"), so a reason keeps its own 
 Every template is marked with ``N_`` for the console's catalog (``babel.cfg``; the Chinese is in
 ``edge/office/console/locale/zh/LC_MESSAGES/messages.po``). A template never changes once released
 (translations are keyed by it, and receivers may compare texts): a new sentence is a new code.
+
+What is said where it is written and never travels as a code (an error the console answers, and the
+errors it carries from other modules: a plate's, a day's, a photo's, the broker's) is a ``Message``:
+``tell(template, **params)``, its template the catalog's msgid (``tell`` and ``ptell`` are extraction
+keywords). Both are ``Said``: ``text`` in English, ``render(translate)`` in a catalog's language; words
+listed in a message are a ``Listing`` (``resident, family`` / ``guard or admin``).
 """
 
 from __future__ import annotations
@@ -30,6 +38,11 @@ from typing import NamedTuple
 def N_(message: str) -> str:
     """Marks an English template for the catalogs (``pybabel extract -k N_``) and returns it unchanged."""
     return message
+
+
+def NP_(context: str, message: str) -> tuple[str, str]:
+    """Marks a message with its context for the catalogs (``pybabel extract -k NP_:1c,2``)."""
+    return context, message
 
 
 class Note(NamedTuple):
@@ -174,17 +187,59 @@ PHRASES: dict[str, Entry] = {
     "recovered": Entry(N_("recovered")),
 }
 
-Translate = Callable[[str], "str | None"]  # an English template -> its translation, or None when there is none
+Translate = Callable[[str, "str | None"], "str | None"]  # (English template, context) -> translation or None
 
 
-def _english(template: str) -> str:
+def _english(template: str, context: str | None = None) -> str:
     return template
 
 
-class Phrase:
-    """A code of ``PHRASES`` with its parameters; ``text`` is its English. Made by ``say``."""
+class Said:
+    """Something said from an English template and its parameters: ``text`` is its English, ``render`` says
+    it with a catalog's translations. A parameter may itself be said: a ``Phrase`` (a gate's reason within a
+    reason: in the translation when it has one, else in English), a ``Message`` or a ``Listing`` of them
+    (an error's part: translated too, or the whole is not)."""
 
-    __slots__ = ("code", "params")
+    __slots__ = ("params",)
+    context: str | None = None
+
+    def entry(self) -> Entry:
+        raise NotImplementedError
+
+    @property
+    def text(self) -> str:
+        """The English sentence."""
+        return self.render(_english)
+
+    def render(self, translate: Translate) -> str | None:
+        """The sentence with each template as ``translate`` gives it; None when its template or a note it
+        says has no translation (never half translated)."""
+        entry = self.entry()
+        values = {k: _said(v, translate) for k, v in self.params.items()}
+        if any(v is None for v in values.values()):
+            return None  # a message within that cannot be said: never half translated
+        parts = [entry.template, *(n.template for n in entry.notes if _given(self.params.get(n.param)))]
+        said = []
+        for template in parts:
+            translated = translate(template, self.context)
+            if translated is None:
+                return None
+            try:
+                said.append(translated.format(**values))
+            except (KeyError, IndexError, ValueError, TypeError, AttributeError):
+                return None  # a translation naming a parameter this one lacks, or a bad format
+        return "".join(said)
+
+    def __str__(self) -> str:
+        return self.text
+
+    __hash__ = None
+
+
+class Phrase(Said):
+    """A code of ``PHRASES`` with its parameters, as payloads carry it (``wire``). Made by ``say``."""
+
+    __slots__ = ("code",)
 
     def __init__(self, code: str, params: Mapping[str, object]):
         if code not in PHRASES:
@@ -192,28 +247,8 @@ class Phrase:
         self.code = code
         self.params = {k: v for k, v in params.items() if v is not None}
 
-    @property
-    def text(self) -> str:
-        """The English sentence, byte for byte what the gate has always written."""
-        return self.render(_english)
-
-    def render(self, translate: Translate) -> str | None:
-        """The sentence with each template as ``translate`` gives it; None when this phrase's template or a
-        note it says has no translation (never half translated). A parameter that is itself a phrase is
-        said in the translation when it has one, else in English."""
-        entry = PHRASES[self.code]
-        values = {k: (v.render(translate) or v.text) if isinstance(v, Phrase) else v for k, v in self.params.items()}
-        parts = [entry.template, *(n.template for n in entry.notes if _given(self.params.get(n.param)))]
-        said = []
-        for template in parts:
-            translated = translate(template)
-            if translated is None:
-                return None
-            try:
-                said.append(translated.format(**values))
-            except (KeyError, IndexError, ValueError, TypeError, AttributeError):
-                return None  # a translation naming a parameter this phrase lacks, or a bad format
-        return "".join(said)
+    def entry(self) -> Entry:
+        return PHRASES[self.code]
 
     def wire(self) -> dict:
         """``{"code", "params"}`` as JSON carries it (a phrase parameter nested the same way)."""
@@ -225,16 +260,87 @@ class Phrase:
         wire = self.wire()
         return {name: self.text, f"{name}_code": wire["code"], f"{name}_params": wire["params"]}
 
-    def __str__(self) -> str:
-        return self.text
-
     def __repr__(self) -> str:
         return f"say({self.code!r}, **{self.params!r})"
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Phrase) and (self.code, self.params) == (other.code, other.params)
 
+
+class Message(Said):
+    """A message said where it is written (an error the console answers, and the errors of the modules it
+    carries: a plate's, a date's, a photo's, the broker's): its English template is the catalog's msgid
+    (``tell``, an extraction keyword), with an optional context (``NP_``'s) for a word said two ways."""
+
+    __slots__ = ("template", "context")
+
+    def __init__(self, template: str, params: Mapping[str, object], context: str | None = None):
+        self.template = template
+        self.context = context
+        self.params = {k: v for k, v in params.items() if v is not None}
+
+    def entry(self) -> Entry:
+        return Entry(self.template)
+
+    def __repr__(self) -> str:
+        return f"tell({self.template!r}, **{self.params!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Message) and (self.template, self.context, self.params) == (
+            other.template, other.context, other.params)
+
+
+JOINERS = {"and": NP_("listing", ", "), "or": NP_("listing", " or "), "then": NP_("listing", "; ")}
+
+
+class Listing:
+    """Words listed in a message (``resident, family, visitor`` / ``guard or admin``): each said, then joined
+    by ``JOINERS[how]``, which a language says its own way."""
+
+    __slots__ = ("items", "how")
+
+    def __init__(self, items, how: str = "and"):
+        self.items, self.how = list(items), how
+
+    def render(self, translate: Translate) -> str:
+        context, joiner = JOINERS[self.how]
+        said = translate(joiner, context)
+        items = [_said(item, translate) for item in self.items]
+        if any(item is None for item in items):
+            return None
+        return (joiner if said is None else said).join(str(item) for item in items)
+
+    @property
+    def text(self) -> str:
+        return self.render(_english)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Listing) and (self.items, self.how) == (other.items, other.how)
+
     __hash__ = None
+
+
+def _said(value, translate: Translate):
+    """A parameter as ``translate`` says it; None when it is a message (or a listing of them) it cannot say."""
+    if isinstance(value, Phrase):
+        return value.render(translate) or value.text
+    if isinstance(value, (Message, Listing)):
+        return value.render(translate)
+    return value
+
+
+def tell(template: str, /, **params) -> Message:
+    """The message ``template`` (English, marked: ``tell`` is a keyword of ``pybabel extract``) with
+    ``params``."""
+    return Message(template, params)
+
+
+def ptell(context: str, template: str, /, **params) -> Message:
+    """``tell`` with a context (``ptell`` is a keyword too: ``-k ptell:1c,2``)."""
+    return Message(template, params, context)
 
 
 def _given(value) -> bool:

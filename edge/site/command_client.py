@@ -21,9 +21,16 @@ import secrets
 import threading
 import time
 
+from edge.schemas.phrases import tell
+
 
 class CommandError(Exception):
-    """No answer: the broker cannot be reached or refused us, or the gate did not answer in time."""
+    """No answer: the broker cannot be reached or refused us, or the gate did not answer in time. ``said``:
+    the message, marked for the console's catalog where it is written with ``tell``."""
+
+    def __init__(self, said):
+        self.said = said
+        super().__init__(str(said))
 
 
 class CommandKeyError(CommandError):
@@ -116,28 +123,33 @@ def send_command(config, gate: str, verb: str, fields: dict | None = None, timeo
         client.connect(config.mqtt.host, config.mqtt.port, config.mqtt.keepalive_s, clean_start=True,
                        properties=connect_properties(0))
     except (OSError, ValueError) as exc:  # refused, unreachable, TLS (ssl.SSLError is an OSError)
-        raise CommandError(f"cannot reach the broker at {where}: {exc}") from None
+        raise CommandError(tell("cannot reach the broker at {where}: {detail}", where=where, detail=str(exc))) from None
     client.loop_start()
     try:
         if not wait("connack"):
-            raise CommandError(f"the broker at {where} did not answer the connection within {timeout:g} s")
+            raise CommandError(tell("the broker at {where} did not answer the connection within {seconds:g} s",
+                                    where=where, seconds=timeout))
         if state["connack"].is_failure:
-            raise CommandError(f"the broker at {where} refused the connection: {state['connack']} "
-                               "(check mqtt.username, password_file and tls)")
+            raise CommandError(tell("the broker at {where} refused the connection: {detail} (check mqtt.username, "
+                                    "password_file and tls)", where=where, detail=str(state["connack"])))
         client.subscribe(topics.command_result, qos=1)
         if not wait("suback"):
-            raise CommandError(f"no answer from the broker at {where} to subscribing to {topics.command_result}")
+            raise CommandError(tell("no answer from the broker at {where} to subscribing to {topic}", where=where,
+                                    topic=topics.command_result))
         if state["suback"] is None or state["suback"].is_failure:
-            raise CommandError(f"the broker refused our subscription to {topics.command_result}: {state['suback']}")
+            raise CommandError(tell("the broker refused our subscription to {topic}: {detail}",
+                                    topic=topics.command_result, detail=str(state["suback"])))
         client.publish(topics.command(verb), json.dumps(body, ensure_ascii=False), qos=1)
         if not wait("puback"):
-            raise CommandError(f"the broker at {where} did not acknowledge the command within {timeout:g} s")
+            raise CommandError(tell("the broker at {where} did not acknowledge the command within {seconds:g} s",
+                                    where=where, seconds=timeout))
         if state["puback"].is_failure:
-            raise CommandError(f"the broker refused to take the command on {topics.command(verb)}: "
-                               f"{state['puback']} (check the broker's ACL)")
+            raise CommandError(tell("the broker refused to take the command on {topic}: {detail} (check the broker's "
+                                    "ACL)", topic=topics.command(verb), detail=str(state["puback"])))
         if not wait("result"):
-            raise CommandError(f"no answer from gate {gate!r} on {topics.command_result} within {timeout:g} s "
-                               f"(request_id {request_id}); is the gate running and connected to {where}?")
+            raise CommandError(tell("no answer from gate {gate!r} on {topic} within {seconds:g} s (request_id "
+                                    "{request_id}); is the gate running and connected to {where}?", gate=gate,
+                                    topic=topics.command_result, seconds=timeout, request_id=request_id, where=where))
     finally:
         client.disconnect()
         client.loop_stop()
@@ -194,16 +206,19 @@ class OfficeCommands:
             self._waiting[request_id] = slot
         try:
             if not self.link.publish_direct(topics.command(verb), json.dumps(body, ensure_ascii=False), acked):
-                raise CommandError(f"the office is not connected to the broker at {self.config.mqtt.host}:"
-                                   f"{self.config.mqtt.port} ({self.link.last_error or 'connecting'})")
+                where = f"{self.config.mqtt.host}:{self.config.mqtt.port}"
+                raise CommandError(tell("the office is not connected to the broker at {where} ({detail})",
+                                        where=where, detail=self.link.last_error or "connecting"))
             if not wait("puback"):
-                raise CommandError(f"the broker did not acknowledge the command within {timeout:g} s")
+                raise CommandError(tell("the broker did not acknowledge the command within {seconds:g} s",
+                                        seconds=timeout))
             if slot["puback"].is_failure:
-                raise CommandError(f"the broker refused to take the command on {topics.command(verb)}: "
-                                   f"{slot['puback']} (check the broker's ACL)")
+                raise CommandError(tell("the broker refused to take the command on {topic}: {detail} (check the "
+                                        "broker's ACL)", topic=topics.command(verb), detail=str(slot["puback"])))
             if not wait("result"):
-                raise CommandError(f"no answer from gate {gate!r} on {topics.command_result} within {timeout:g} s "
-                                   f"(request_id {request_id}); is the gate running and connected?")
+                raise CommandError(tell("no answer from gate {gate!r} on {topic} within {seconds:g} s (request_id "
+                                        "{request_id}); is the gate running and connected?", gate=gate,
+                                        topic=topics.command_result, seconds=timeout, request_id=request_id))
             return slot["result"]
         finally:
             with self._changed:

@@ -7,7 +7,12 @@ import sqlite3
 
 
 class RegistryError(Exception):
-    """A registry operation refused with a reason the user can act on (unknown id, duplicate…)."""
+    """A registry operation refused with a reason the user can act on (unknown id, duplicate…). ``said``:
+    the reason, marked for the console's catalog where it is written with ``tell`` (else its text)."""
+
+    def __init__(self, said=""):
+        self.said = said
+        super().__init__(str(said))
 
 
 class StorageFailure(sqlite3.OperationalError):

@@ -32,17 +32,20 @@ def _one_line(value: str, limit: int) -> bool:
     return len(value) <= limit and not any(ord(c) < 32 or unicodedata.category(c) == "Cf" for c in value)
 
 
-def person_problems(name: str | None, unit: str | None, phone: str | None) -> list[tuple[str, str]]:
-    """(field, why) for each of a person's fields that cannot be stored; empty name or unit aside (each
-    caller says that in its own words). One owner: the form, the import and ``People.add`` agree."""
+def person_problems(name: str | None, unit: str | None, phone: str | None) -> list[tuple]:
+    """(field, why) for each of a person's fields that cannot be stored (why: a message marked for the
+    console's catalog); empty name or unit aside (each caller says that in its own words). One owner: the
+    form, the import and ``People.add`` agree."""
+    from edge.schemas.phrases import tell  # each why marked for the console's catalog
+
     problems = []
     if name and not _one_line(name, NAME_MAX):
-        problems.append(("name", f"one line of at most {NAME_MAX} characters"))
+        problems.append(("name", tell("one line of at most {limit} characters", limit=NAME_MAX)))
     if unit and not (_one_line(unit, UNIT_MAX) and UNIT_PATTERN.match(unit)):
-        problems.append(("unit", f"{unit!r} is not a unit; write building-room, e.g. 12-301"))
+        problems.append(("unit", tell("{value!r} is not a unit; write building-room, e.g. 12-301", value=unit)))
     if phone and not (_one_line(phone, PHONE_MAX) and set(phone) <= PHONE_CHARS
                       and sum(c.isdigit() for c in phone) >= 3):
-        problems.append(("phone", f"{phone!r} is not a phone number (digits, + and - only)"))
+        problems.append(("phone", tell("{value!r} is not a phone number (digits, + and - only)", value=phone)))
     return problems
 
 
@@ -114,7 +117,10 @@ class People:
         """The person's row; RegistryError naming the id when there is none."""
         row = self.find_by_id(person_id)
         if row is None:
-            raise RegistryError(f"no person with id {person_id}; see `gate-edge person list`")
+            from edge.schemas.phrases import tell
+
+            raise RegistryError(tell("no person with id {person_id}; see `gate-edge person list`",
+                                     person_id=person_id))
         return row
 
     def find_by_id(self, person_id) -> dict | None:

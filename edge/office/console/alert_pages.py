@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from edge.office.console.context import ConsoleContext
 from edge.office.console.fields import digits
+from edge.schemas.phrases import tell
 from edge.store.alerts import said_of
 from edge.timeutil import iso, parse_iso
 
@@ -71,7 +72,7 @@ class Alerts:
     async def api_list(self, request: Request) -> Response:
         state = request.query_params.get("state", "open")
         if state not in ("open", "all"):
-            raise HTTPException(400, "state: open or all")
+            raise HTTPException(400, tell("state: open or all"))
         return JSONResponse(self.data(state))
 
     async def api_ack(self, request: Request) -> Response:
@@ -81,12 +82,12 @@ class Alerts:
         data = await ctx.body_of(request)
         note = data.get("note")
         if not isinstance(note, str) or not note.strip():
-            raise HTTPException(400, "note: say what was done (e.g. visited, all well)")
+            raise HTTPException(400, tell("note: say what was done (e.g. visited, all well)"))
         if len(note) > 500:
-            raise HTTPException(400, "note: at most 500 characters")
+            raise HTTPException(400, tell("note: at most {limit} characters", limit=500))
         with store.transaction():
             if not store.console.ack_alert(alert_id, ctx.now(), user["username"], note.strip()):
-                raise HTTPException(404, f"no alert {alert_id}")
+                raise HTTPException(404, tell("no alert {alert_id}", alert_id=alert_id))
             ctx.audit(user, "ack", f"alert:{alert_id}", {"note": note.strip()}, "ok")
         row = store.console.alert(alert_id)
         ctx.console.broadcaster("ack", {"alert_id": alert_id, "by": user["username"], "note": note.strip()})

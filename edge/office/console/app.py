@@ -48,7 +48,7 @@ def create_app(console) -> Guard:
         return RedirectResponse("/alerts", status_code=303)
 
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        return ctx.error(request, exc.status_code, str(exc.detail), **getattr(exc, "extra", {}))
+        return ctx.error(request, exc.status_code, exc.detail, **getattr(exc, "extra", {}))
 
     routes = [Route("/healthz", healthz), Route("/", home)]
     for area in AREAS:

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from edge.office.console.context import ConsoleContext
 from edge.office.console.fields import digits
+from edge.schemas.phrases import tell
 from edge.timeutil import iso
 
 
@@ -21,7 +22,7 @@ def routes(ctx: ConsoleContext) -> list[Route]:
         ctx.need_role(request, "admin")
         limit = digits(request.query_params.get("limit") or "100")
         if limit is None:
-            raise HTTPException(400, "limit: a whole number from 1 to 1000")
+            raise HTTPException(400, tell("limit: a whole number from 1 to 1000"))
         limit = max(1, min(limit, 1000))
         rows = ctx.store.console.audit_rows(limit)
         return JSONResponse([{**r, "ts": iso(r["ts_epoch"], ctx.zone)} for r in rows])

@@ -9,7 +9,9 @@ extract`` reads). English needs no catalog: a msgid is its own English.
 What gates write is said from its code (``edge.schemas.phrases``): ``said`` gives an event's reason or a
 device alert's detail in the page's language from its ``…_code`` and ``…_params``, and falls back to the
 English text when there is no code (an older gate), a code this version does not know, or no
-translation of it; ``device`` names a device alert's device (``camera:cam-in``) likewise.
+translation of it; ``device`` names a device alert's device (``camera:cam-in``) likewise. An error is a
+message written with ``tell`` where it is raised: ``say_in`` says it in the page's language, or in English
+when the catalog cannot say it whole.
 """
 
 from __future__ import annotations
@@ -22,18 +24,13 @@ from pathlib import Path
 
 from jinja2 import Environment, pass_context
 
-from edge.schemas.phrases import from_wire
+from edge.schemas.phrases import NP_, Said, from_wire
 
 _LOG = logging.getLogger(__name__)
 LANGS = ("zh", "en")
 DEFAULT = "zh"
 DOMAIN = "messages"
 LOCALES = Path(__file__).parent / "locale"
-
-
-def NP_(context: str, message: str) -> tuple[str, str]:
-    """Marks a message with its context for the catalogs (``pybabel extract -k NP_:1c,2``)."""
-    return context, message
 
 
 # A device alert's device is "<kind>:<id>" (or "<kind>"): its kind in words, its id as is.
@@ -87,14 +84,23 @@ def pgettext_for(lang: str):
 
 
 def translated(lang: str):
-    """``message`` -> its translation in ``lang``, or None when the catalog has none (never half said)."""
+    """(``message``, its context) -> its translation in ``lang``, or None when the catalog has none (never
+    half said); English: the message itself."""
     translations = catalog(language(lang))
 
-    def lookup(message: str) -> str | None:
-        said = translations.gettext(message)
+    def lookup(message: str, context: str | None = None) -> str | None:
+        said = translations.pgettext(context, message) if context else translations.gettext(message)
         return said if said != message or lang == "en" else None
 
     return lookup
+
+
+def say_in(said: Said | str, lang: str) -> str:
+    """A message (``edge.schemas.phrases.Said``) in ``lang``; in English when the catalog cannot say it whole.
+    A plain string is what another module wrote as it is."""
+    if not isinstance(said, Said):
+        return said
+    return said.render(translated(lang)) or said.text
 
 
 def said(payload: dict, field: str, lang: str) -> str:

@@ -8,7 +8,8 @@ the audit, the request's body, a page, an error, a signed command to a gate). On
 
 Errors are JSON ``{"error", "message"}`` with a 4xx (or 504 when a gate does not answer): ``error`` in
 English (what scripts and tests compare), ``message`` the same in the console's language (cookie ``lang``,
-as the pages; ``i18n.error_message``).
+as the pages): each error is written as a message marked for the catalog (``edge.schemas.phrases.tell``),
+said from it (``catalogs.say_in``).
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from starlette.templating import Jinja2Templates
 
 from edge.office.console import catalogs
 from edge.office.console.catalogs import language
-from edge.office.console.i18n import error_message
 from edge.office.console.login_limiter import LoginLimiter
-from edge.office.console.words import word
+from edge.office.console.words import api_word, listing, word
+from edge.schemas.phrases import Said, tell
 from edge.timeutil import parse_iso
 
 if TYPE_CHECKING:
@@ -42,9 +43,10 @@ HERE = Path(__file__).parent
 COMMAND_TIMEOUT_S = 10.0
 
 
-def error_answer(status: int, text: str, lang: str, **extra) -> JSONResponse:
-    """An error's JSON: ``error`` in English as ``text`` says it, ``message`` in ``lang`` (the page's)."""
-    return JSONResponse({"error": text, "message": error_message(text, lang), **extra}, status_code=status)
+def error_answer(status: int, said: Said | str, lang: str, **extra) -> JSONResponse:
+    """An error's JSON: ``error`` in English, ``message`` in ``lang`` (the page's) from the catalog; a plain
+    text (another module's own words, not marked) is both."""
+    return JSONResponse({"error": str(said), "message": catalogs.say_in(said, lang), **extra}, status_code=status)
 
 
 def page_templates() -> Jinja2Templates:
@@ -113,7 +115,8 @@ class ConsoleContext:
             if write is not None:
                 action, target = write
                 self.audit(user, action, target[:80] if target else None, {"needs": list(roles)}, "refused")
-            raise HTTPException(403, f"the {user['role']} role may not do this (needs {' or '.join(roles)})")
+            raise HTTPException(403, tell("the {role} role may not do this (needs {roles})",
+                                          role=api_word(user["role"]), roles=listing(roles, "or")))
         return user
 
     def audit(self, user: dict, action: str, target: str | None, detail: dict, outcome: str) -> None:
@@ -133,9 +136,9 @@ class ConsoleContext:
         try:
             data = json.loads(raw)
         except ValueError:
-            raise HTTPException(400, "the body is not JSON") from None
+            raise HTTPException(400, tell("the body is not JSON")) from None
         if not isinstance(data, dict):
-            raise HTTPException(400, "the body must be a JSON object")
+            raise HTTPException(400, tell("the body must be a JSON object"))
         return data
 
     @staticmethod
@@ -165,7 +168,7 @@ class ConsoleContext:
             "word": lambda table, value: word(catalogs.gettext_for(lang), table, value),
             "page_name": name.removesuffix(".html"), **context})
 
-    def error(self, request: Request, status: int, text: str, **extra) -> Response:
+    def error(self, request: Request, status: int, text: Said | str, **extra) -> Response:
         """An error's JSON answered without raising (``extra``: more fields, e.g. an import's problems)."""
         return error_answer(status, text, self.lang_of(request), **extra)
 
@@ -179,16 +182,17 @@ class ConsoleContext:
         try:
             key = command_key(self.config)
         except CommandError as exc:
-            raise HTTPException(409, f"the office cannot sign commands: {exc}") from None
+            raise HTTPException(409, tell("the office cannot sign commands: {detail}", detail=exc.said)) from None
         try:
             result = await self.run_blocking(
                 lambda: self.office.commands.send(gate, verb, fields, COMMAND_TIMEOUT_S, key=key))
         except CommandError as exc:
             self.audit(user, action, target, {**detail, "gate": gate, **fields, "error": str(exc)}, "no answer")
-            raise HTTPException(504, str(exc)) from None
+            raise HTTPException(504, exc.said) from None
         ok = result.get("ok") is True
         self.audit(user, action, target, {**detail, "gate": gate, **fields, "result": result},
                    "ok" if ok else "refused")
         if not ok:
-            raise GateAnswer(409, f"gate {gate} refused: {result.get('error')}", result=result, gate=gate)
+            raise GateAnswer(409, tell("gate {gate} refused: {detail}", gate=gate, detail=str(result.get("error"))),
+                             result=result, gate=gate)
         return JSONResponse({"ok": True, "gate": gate, "result": result})

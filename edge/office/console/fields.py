@@ -10,6 +10,9 @@ import re
 
 from starlette.exceptions import HTTPException
 
+from edge.office.console.words import field as named
+from edge.schemas.phrases import tell
+
 # ASCII digits only: ``str.isdigit()`` is true for "²" and ``int()`` reads "٣", "+3", "1_000" and " 3 ".
 DIGITS = re.compile(r"[0-9]{1,18}")
 
@@ -24,7 +27,7 @@ def flag(data: dict, field: str) -> bool:
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
         return value.strip().lower() in _TRUE
-    raise HTTPException(400, f"{field}: true or false")
+    raise HTTPException(400, tell("{field}: true or false", field=named(field)))
 
 
 def text(data: dict, field: str, *, limit: int, required: bool = False) -> str | None:
@@ -32,13 +35,14 @@ def text(data: dict, field: str, *, limit: int, required: bool = False) -> str |
     value = data.get(field)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            raise HTTPException(400, f"{field}: required")
+            raise HTTPException(400, tell("{field}: required", field=named(field)))
         return None
     if not isinstance(value, str):
-        raise HTTPException(400, f"{field}: text")
+        raise HTTPException(400, tell("{field}: text", field=named(field)))
     value = value.strip()
     if len(value) > limit or any(ord(c) < 32 for c in value):
-        raise HTTPException(400, f"{field}: one line of at most {limit} characters")
+        raise HTTPException(400, tell("{field}: one line of at most {limit} characters", field=named(field),
+                                      limit=limit))
     return value
 
 
@@ -56,10 +60,10 @@ def whole(value, field: str) -> int | None:
     if isinstance(value, str):
         number = digits(value.strip())
         if number is None:
-            raise HTTPException(400, f"{field}: a whole number (digits 0-9)")
+            raise HTTPException(400, tell("{field}: a whole number (digits 0-9)", field=named(field)))
         return number
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 10 ** 18:
-        raise HTTPException(400, f"{field}: a whole number")
+        raise HTTPException(400, tell("{field}: a whole number", field=named(field)))
     return value
 
 
@@ -71,9 +75,9 @@ def number(value, field: str) -> float | None:
         try:
             value = float(value.strip())
         except ValueError:
-            raise HTTPException(400, f"{field}: a number") from None
+            raise HTTPException(400, tell("{field}: a number", field=named(field))) from None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise HTTPException(400, f"{field}: a number above 0")
+        raise HTTPException(400, tell("{field}: a number above 0", field=named(field)))
     return float(value)
 
 
@@ -82,8 +86,8 @@ def plate(value, field: str = "plate") -> str:
     from edge.plates import InvalidPlate, parse_plate
 
     if not isinstance(value, str) or not value.strip():
-        raise HTTPException(400, f"{field}: required, e.g. 沪A12345")
+        raise HTTPException(400, tell("{field}: required, e.g. {example}", field=named(field), example="沪A12345"))
     try:
-        return parse_plate(value).text
+        return parse_plate(value, field=named(field)).text
     except InvalidPlate as exc:
-        raise HTTPException(400, f"{field}: {exc}") from None
+        raise HTTPException(400, exc.said) from None

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from edge.contract import is_identifier
 from edge.office.console.context import ConsoleContext
+from edge.schemas.phrases import tell
 from edge.timeutil import iso
 
 
@@ -72,14 +73,15 @@ class Gates:
         gate = request.path_params["gate"]
         user = ctx.need_role(request, "guard", "admin", write=("open", f"gate:{gate}"))
         if gate not in ctx.config.gates:
-            raise HTTPException(404, f"no gate {gate!r} at this site (gates: {', '.join(sorted(ctx.config.gates))})")
+            raise HTTPException(404, tell("no gate {gate!r} at this site (gates: {gates})", gate=gate,
+                                          gates=", ".join(sorted(ctx.config.gates))))
         data = await ctx.body_of(request)
         lane, barrier, reason = data.get("lane"), data.get("barrier") or None, data.get("reason")
         if lane not in ("in", "out"):
-            raise HTTPException(400, "lane: in or out")
+            raise HTTPException(400, tell("lane: in or out"))
         if barrier is not None and not is_identifier(barrier):
-            raise HTTPException(400, "barrier: a barrier id")
+            raise HTTPException(400, tell("barrier: a barrier id"))
         if not isinstance(reason, str) or not reason.strip() or len(reason) > 200:
-            raise HTTPException(400, "reason: why the gate is opened (up to 200 characters)")
+            raise HTTPException(400, tell("reason: why the gate is opened (up to {limit} characters)", limit=200))
         fields = {"lane": lane, **({"barrier": barrier} if barrier else {})}
         return await ctx.command(user, "open", f"gate:{gate}", gate, "open", fields, {"reason": reason.strip()})

@@ -37,6 +37,7 @@ from edge.office.console.context import ConsoleContext, language
 from edge.office.console.context import error_answer as _error  # the guard's refusals: {"error", "message"}
 from edge.office.console.fields import digits
 from edge.office.console.uploads import MAX_BODY_BYTES
+from edge.schemas.phrases import tell
 
 COOKIE = "gate_edge_session"
 SESSION_TTL_S = 12 * 3600
@@ -56,9 +57,15 @@ class BodyTooLarge(HTTPException):
     The rest of the body is never handed to the app (uvicorn throws it away as it comes, after the answer)."""
 
     def __init__(self, limit: int):
-        size = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit} bytes"
-        super().__init__(413, f"the request body is larger than {size}, the most this console accepts"
-                              + ("; send fewer photos at a time" if limit == MAX_BODY_BYTES else ""))
+        if limit < 1024 * 1024:
+            said = tell("the request body is larger than {size} bytes, the most this console accepts", size=limit)
+        elif limit == MAX_BODY_BYTES:
+            said = tell("the request body is larger than {mb} MB, the most this console accepts; send fewer photos "
+                        "at a time", mb=limit // (1024 * 1024))
+        else:
+            said = tell("the request body is larger than {mb} MB, the most this console accepts",
+                        mb=limit // (1024 * 1024))
+        super().__init__(413, said)
 
 
 def session_hash(token: str) -> str:
@@ -103,7 +110,7 @@ class Guard:
         lang = language(_cookie(headers.get("cookie", ""), "lang"))
         if user is None and not public:
             if path.startswith("/api/") or scope["method"] not in SAFE:
-                return await _error(401, "log in first (POST /login)", lang)(scope, receive, send)
+                return await _error(401, tell("log in first (POST /login)"), lang)(scope, receive, send)
             target = quote(path + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"] else ""))
             return await RedirectResponse(f"/login?next={target}", status_code=303)(scope, receive, send)
         limit = body_limit(headers.get("content-type", ""))
@@ -120,7 +127,7 @@ class Guard:
                     return await _error(413, exc.detail, lang)(scope, receive, send)
                 sent = (parse_qs(body.decode("utf-8", "replace")).get("csrf_token") or [None])[0]
             if not sent or not hmac.compare_digest(sent.encode("utf-8", "replace"), user["csrf"].encode()):
-                return await _error(403, "bad or missing CSRF token (X-CSRF-Token header or csrf_token field)",
+                return await _error(403, tell("bad or missing CSRF token (X-CSRF-Token header or csrf_token field)"),
                                     lang)(scope, receive, send)
         return await self.app(scope, receive, send)
 

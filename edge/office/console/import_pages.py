@@ -29,6 +29,7 @@ from edge.office.console.uploads import (
     save,
 )
 from edge.registry.importer import PEOPLE_COLUMNS, VEHICLE_COLUMNS
+from edge.schemas.phrases import tell
 
 
 def routes(ctx: ConsoleContext, enrolment: Enrolment) -> list[Route]:
@@ -55,14 +56,14 @@ class Import:
         user = ctx.need_role(request, "admin", write=("import", None))
         check_length(request)
         if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-            raise HTTPException(415, "send multipart/form-data: the CSV as csv, its photos as photo")
+            raise HTTPException(415, tell("send multipart/form-data: the CSV as csv, its photos as photo"))
         async with request.form(max_files=MAX_IMPORT_PHOTOS + 1, max_fields=20) as form:
             sheets = files_of(form, "csv")
             if len(sheets) != 1:
-                raise HTTPException(400, "csv: send one CSV file (people.csv or vehicles.csv)")
+                raise HTTPException(400, tell("csv: send one CSV file (people.csv or vehicles.csv)"))
             photos = files_of(form, "photo")
             if len(photos) > MAX_IMPORT_PHOTOS:
-                raise HTTPException(400, f"photo: at most {MAX_IMPORT_PHOTOS} photos in one import")
+                raise HTTPException(400, tell("photo: at most {count} photos in one import", count=MAX_IMPORT_PHOTOS))
             csv_name = safe_name(sheets[0].filename or "upload.csv", "csv").rsplit("/", 1)[-1]
             with private_folder(enrolment.uploads) as folder:
                 path = await save(sheets[0], folder, csv_name, MAX_CSV_BYTES, "csv")
@@ -79,8 +80,8 @@ class Import:
                     problems = [hide(folder, p) for p in exc.problems]
                     ctx.audit(user, "import", csv_name, {"problems": len(problems), "photos": len(photos)},
                               "refused")
-                    return ctx.error(request, 400, f"{csv_name}: nothing imported, {len(problems)} problem(s)",
-                                     problems=problems)
+                    return ctx.error(request, 400, tell("{name}: nothing imported, {count} problem(s)", name=csv_name,
+                                                        count=len(problems)), problems=problems)
         ctx.audit(user, "import", csv_name, {"kind": result["kind"], "created": len(result["created"]),
                                              "updated": len(result["updated"]),
                                              "templates": result.get("templates", 0)}, "ok")

@@ -20,7 +20,7 @@ from starlette.routing import Route
 from edge.office.console.catalogs import LANGS
 from edge.office.console.context import ConsoleContext
 from edge.office.console.guard import COOKIE, SESSION_TTL_S, session_hash
-from edge.schemas.phrases import N_
+from edge.schemas.phrases import N_, tell
 
 
 def routes(ctx: ConsoleContext) -> list[Route]:
@@ -60,7 +60,7 @@ class Login:
         client = request.client.host if request.client else "?"
         keys = (f"addr:{client}", f"user:{username}")
 
-        def refuse(status: int, said: str, message: str) -> Response:
+        def refuse(status: int, said: str, message) -> Response:
             """``said``: what the login page says (marked English); ``message``: the JSON error."""
             if wants_json:
                 return ctx.error(request, status, message)
@@ -70,16 +70,17 @@ class Login:
 
         ticket = ctx.limiter.reserve(*keys)  # counted as failed until the password proves right
         if ticket is None:
-            return refuse(429, N_("Too many attempts; try again later"), "too many failed logins; wait a few minutes")
+            return refuse(429, N_("Too many attempts; try again later"),
+                          tell("too many failed logins; wait a few minutes"))
         if not username or not password:
-            return refuse(400, N_("Wrong user name or password"), "username and password are both needed")
+            return refuse(400, N_("Wrong user name or password"), tell("username and password are both needed"))
         try:
             user = await ctx.run_blocking(authenticate, ctx.config.console.users_file, username, password)
         except UsersFileError as exc:
             return refuse(500, N_("Wrong user name or password"), str(exc))
         if user is None:
             store.console.audit(ctx.now(), username[:64], None, "login", None, {"client": client}, "refused")
-            return refuse(401, N_("Wrong user name or password"), "wrong user name or password")
+            return refuse(401, N_("Wrong user name or password"), tell("wrong user name or password"))
         ctx.limiter.succeeded(*keys, ticket=ticket)
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         with store.transaction():

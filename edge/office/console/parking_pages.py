@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from edge.office.console.context import ConsoleContext
 from edge.office.console.fields import digits
+from edge.schemas.phrases import tell
 
 
 def routes(ctx: ConsoleContext) -> list[Route]:
@@ -54,15 +55,16 @@ class Parking:
         if isinstance(amount, str):
             amount = digits(amount.strip())  # an HTML form's field
         if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= 10_000_000:
-            raise HTTPException(400, "amount_cents: a whole number of cents, 0 or more")
+            raise HTTPException(400, tell("amount_cents: a whole number of cents, 0 or more"))
         view = self.data()
         session = next((s for s in view["held"] if s["session_id"] == session_id), None)
         session = session or next((s for s in view["open"] if s["session_id"] == session_id), None)
         if session is None:
-            raise HTTPException(404, f"no open parking session {session_id}")
+            raise HTTPException(404, tell("no open parking session {session_id}", session_id=session_id))
         gate = session.get("held_gate") or session.get("entry_gate")
         if not gate:
-            raise HTTPException(409, f"session {session_id}: no gate knows where the car is")
+            raise HTTPException(409, tell("session {session_id}: no gate knows where the car is",
+                                          session_id=session_id))
         return await ctx.command(user, "pay", f"session:{session_id}", gate, "pay",
                                  {"session_id": session_id, "amount_cents": amount},
                                  {"plate": session["plate"], "fee_due_cents": session["fee_due_cents"]})

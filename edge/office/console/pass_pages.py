@@ -30,6 +30,7 @@ from starlette.routing import Route
 
 from edge.office.console import fields
 from edge.office.console.context import ConsoleContext
+from edge.schemas.phrases import tell
 from edge.timeutil import iso
 
 # A guard at the lodge lets a visitor in for the day (a relative, a carer, a delivery van): 24 hours
@@ -101,29 +102,29 @@ class Passes:
         try:
             key = pass_issuer(ctx.config)
         except PassError as exc:
-            raise HTTPException(409, f"this office cannot issue passes: {exc}") from None
+            raise HTTPException(409, tell("this office cannot issue passes: {detail}", detail=str(exc))) from None
         person_id = fields.whole(data.get("person_id"), "person_id")
         plate = fields.text(data, "plate", limit=20)
         if (person_id is None) == (plate is None):
-            raise HTTPException(400, "give one of person_id or plate")
+            raise HTTPException(400, tell("give one of person_id or plate"))
         hours = fields.number(data.get("valid_hours"), "valid_hours")
         if hours is None:
-            raise HTTPException(400, "valid_hours: how long the pass is valid, in hours")
+            raise HTTPException(400, tell("valid_hours: how long the pass is valid, in hours"))
         limit = ctx.config.passes.max_valid_hours
         if hours > limit:
-            raise HTTPException(400, f"valid_hours: at most {limit} (passes.max_valid_hours)")
+            raise HTTPException(400, tell("valid_hours: at most {limit} (passes.max_valid_hours)", limit=limit))
         if person_id is not None and store.people.find_by_id(person_id) is None:
-            raise HTTPException(400, f"person_id: no person {person_id}")
+            raise HTTPException(400, tell("person_id: no person {person_id}", person_id=person_id))
         if plate is not None:
             plate = fields.plate(plate)
             vehicle = store.vehicles.get(plate)
             if vehicle is not None and vehicle["class"] == "blocked":
-                raise HTTPException(409, f"{plate} is blocked: no pass opens the barrier for it")
+                raise HTTPException(409, tell("{plate} is blocked: no pass opens the barrier for it", plate=plate))
         subject = {"person_id": person_id, "plate": plate, "valid_hours": hours}
         if hours > self.bound(user):
             ctx.audit(user, "pass_issue", None, subject, "refused")
-            raise HTTPException(403, f"a guard may issue passes of up to {GUARD_MAX_VALID_HOURS} hours; "
-                                     "a longer pass is issued by an admin")
+            raise HTTPException(403, tell("a guard may issue passes of up to {hours} hours; a longer pass is issued by "
+                                          "an admin", hours=GUARD_MAX_VALID_HOURS))
         token, claim = issue_token(key, person_id=person_id, plate=plate, valid_hours=hours, now=ctx.now())
         png = qr_png(token)
         with store.transaction():
@@ -147,16 +148,16 @@ class Passes:
         pass_id = request.path_params["pass_id"]
         user = ctx.need_role(request, "guard", "admin", write=("pass_revoke", f"pass:{pass_id}"))
         if not _PASS_ID.match(pass_id):
-            raise HTTPException(400, f"pass id: {pass_id!r} is not a pass id (12 hexadecimal digits)")
+            raise HTTPException(400, tell("pass id: {value!r} is not a pass id (12 hexadecimal digits)", value=pass_id))
         found = store.passes.get(pass_id)
         if found is None:
-            raise HTTPException(404, f"no pass {pass_id}")
+            raise HTTPException(404, tell("no pass {pass_id}", pass_id=pass_id))
         row = self.data([found])[0]
         if row["state"] == "revoked":
-            raise HTTPException(409, f"pass {pass_id} is already revoked")
+            raise HTTPException(409, tell("pass {pass_id} is already revoked", pass_id=pass_id))
         if not self.may_revoke(user, row):
             ctx.audit(user, "pass_revoke", f"pass:{pass_id}", {"issued_by": row["issued_by"]}, "refused")
-            raise HTTPException(403, "a guard may revoke only the passes they issued; ask an admin")
+            raise HTTPException(403, tell("a guard may revoke only the passes they issued; ask an admin"))
         with store.transaction():
             revoke_pass(store, pass_id, ctx.now())
             ctx.audit(user, "pass_revoke", f"pass:{pass_id}", {"subject": row["subject"]}, "ok")

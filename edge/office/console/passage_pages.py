@@ -23,6 +23,9 @@ from edge.contract import is_identifier
 from edge.office.console.catalogs import device, said
 from edge.office.console.context import ConsoleContext
 from edge.office.console.fields import digits
+from edge.office.console.words import field as named
+from edge.office.console.words import listing
+from edge.schemas.phrases import tell
 from edge.timeutil import parse_iso, start_of_day
 
 KINDS = ("entry", "exit", "denied", "stranger", "session")
@@ -52,23 +55,23 @@ class Passages:
             try:
                 since = parse_iso(params["since"])
             except ValueError:
-                raise HTTPException(400, f"since: {params['since']!r} is not an ISO time") from None
+                raise HTTPException(400, tell("since: {value!r} is not an ISO time", value=params["since"])) from None
         if params.get("date"):
             try:
                 day = date.fromisoformat(params["date"])
             except ValueError:
-                raise HTTPException(400, f"date: {params['date']!r} is not YYYY-MM-DD") from None
+                raise HTTPException(400, tell("date: {value!r} is not YYYY-MM-DD", value=params["date"])) from None
             since = max(since or 0.0, start_of_day(day, zone))
             until = start_of_day(date.fromordinal(day.toordinal() + 1), zone)
         gate = params.get("gate") or None
         if gate is not None and not is_identifier(gate):
-            raise HTTPException(400, f"gate: {gate!r} is not a gate name")
+            raise HTTPException(400, tell("gate: {value!r} is not a gate name", value=gate))
         kind = params.get("kind") or None
         if kind is not None and kind not in KINDS:
-            raise HTTPException(400, f"kind: one of {', '.join(KINDS)}")
+            raise HTTPException(400, tell("{field}: one of {items}", field=named("kind"), items=listing(KINDS)))
         limit = digits(params.get("limit") or "100")
         if limit is None or not 1 <= limit <= 1000:
-            raise HTTPException(400, "limit: a whole number from 1 to 1000")
+            raise HTTPException(400, tell("limit: a whole number from 1 to 1000"))
         rows = self.ctx.store.console.events(since_epoch=since, until_epoch=until, gate=gate, kind=kind, limit=limit)
         return self.with_people(rows)
 

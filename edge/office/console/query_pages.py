@@ -14,6 +14,8 @@ from starlette.routing import Route
 
 from edge.office.console.context import ConsoleContext
 from edge.office.console.fields import digits
+from edge.office.console.words import field as named
+from edge.schemas.phrases import tell
 
 
 def routes(ctx: ConsoleContext) -> list[Route]:
@@ -35,19 +37,20 @@ class Query:
         store, config = self.ctx.store, self.ctx.config
         plate, person = params.get("plate"), params.get("person")
         if bool(plate) == bool(person):
-            raise HTTPException(400, "give one of plate=P or person=ID")
+            raise HTTPException(400, tell("give one of plate=P or person=ID"))
         if plate:
             try:
                 return query_plate(store, config, plate)
             except InvalidPlate as exc:
-                raise HTTPException(400, str(exc)) from None
+                raise HTTPException(400, exc.said) from None
         person_id = digits(person)
         if person_id is None:
-            raise HTTPException(400, f"person: {person[:40]!r} is not a person id")
+            raise HTTPException(400, tell("{field}: {value!r} is not a person id", field=named("person"),
+                                          value=person[:40]))
         try:
             return query_person(store, config, person_id)
         except RegistryError as exc:
-            raise HTTPException(404, str(exc)) from None
+            raise HTTPException(404, exc.said) from None
 
     async def api_query(self, request: Request) -> Response:
         return JSONResponse(self.data(request.query_params))

@@ -34,12 +34,15 @@ from edge.office.console.uploads import (
     check_length,
     clear_uploads,
     files_of,
-    hide,
+    hide_in,
     private_folder,
     safe_name,
     save,
     uploads_dir,
 )
+from edge.office.console.words import api_word, listing
+from edge.office.console.words import field as named
+from edge.schemas.phrases import Listing, ptell, tell
 from edge.store import VEHICLE_CLASSES
 from edge.store.people import NAME_MAX, PHONE_MAX, UNIT_MAX, person_problems
 
@@ -81,7 +84,8 @@ def sync_data(ctx: ConsoleContext) -> dict:
 def person_id_of(value) -> int:
     person_id = fields.digits(value)
     if person_id is None:
-        raise HTTPException(400, f"person id: {str(value)[:40]!r} is not a person id")
+        raise HTTPException(400, tell("{field}: {value!r} is not a person id", field=named("person id"),
+                                      value=str(value)[:40]))
     return person_id
 
 
@@ -113,7 +117,7 @@ class People:
         unit = fields.text(data, "unit", limit=UNIT_MAX, required=True)
         phone = fields.text(data, "phone", limit=PHONE_MAX)
         for field, why in person_problems(name, unit, phone):
-            raise HTTPException(400, f"{field}: {why}")
+            raise HTTPException(400, ptell("person field", "{field}: {why}", field=named(field), why=why))
         return {"name": name, "unit": unit, "phone": phone, "care_watch": fields.flag(data, "care_watch"),
                 "face_consent": fields.flag(data, "face_consent")}
 
@@ -128,10 +132,11 @@ class People:
             person = self.fields(data)
             photos = files_of(form, "photo")
             if len(photos) > MAX_PHOTOS_PER_PERSON:
-                raise HTTPException(400, f"photo: at most {MAX_PHOTOS_PER_PERSON} photos of one person")
+                raise HTTPException(400, tell("photo: at most {count} photos of one person",
+                                              count=MAX_PHOTOS_PER_PERSON))
             if photos and not person["face_consent"]:
-                raise HTTPException(400, "face_consent: face photos need the person's consent to face recognition "
-                                         "(tick it, or register without photos: a QR pass is the alternative)")
+                raise HTTPException(400, tell("face_consent: face photos need the person's consent to face recognition "
+                                              "(tick it, or register without photos: a QR pass is the alternative)"))
             with private_folder(self.enrolment.uploads) as folder:
                 paths = []
                 for number, upload in enumerate(photos, 1):
@@ -162,7 +167,8 @@ class People:
             except EnrolmentError as exc:
                 # The audit counts the photos; it keeps no file name (it may be the person's name).
                 ctx.audit(user, "person_add", None, {"photos": len(photos), "refused": "photo"}, "refused")
-                raise HTTPException(400, f"photo: {hide(folder, str(exc))}; nothing was stored") from None
+                raise HTTPException(400, tell("photo: {why}; nothing was stored", why=Listing(
+                    [hide_in(folder, problem) for problem in exc.problems], "then"))) from None
         with store.transaction():
             self.not_registered(person)  # again, in the transaction: the same form sent twice at once
             person_id = store.people.add(person["name"], person["unit"], person["phone"], person["care_watch"],
@@ -177,15 +183,15 @@ class People:
     def not_registered(self, person: dict) -> None:
         same = self.ctx.store.people.find(person["unit"], person["name"])
         if same:
-            raise HTTPException(409, f"{person['name']} in {person['unit']} is already registered "
-                                     f"(person {same[0]['id']})")
+            raise HTTPException(409, tell("{name} in {unit} is already registered (person {person_id})",
+                                          name=person["name"], unit=person["unit"], person_id=same[0]["id"]))
 
     async def api_remove(self, request: Request) -> Response:
         ctx, store = self.ctx, self.ctx.store
         user = ctx.need_role(request, "admin", write=("person_remove", f"person:{request.path_params['person_id']}"))
         person_id = person_id_of(request.path_params["person_id"])
         if store.people.find_by_id(person_id) is None:
-            raise HTTPException(404, f"no person {person_id}")
+            raise HTTPException(404, tell("no person {person_id}", person_id=person_id))
         with store.transaction():
             passes = [p["pass_id"] for p in store.passes.all()
                       if p["person_id"] == person_id and p["revoked_epoch"] is None]
@@ -232,26 +238,27 @@ class Vehicles:
     def given(self, data: dict) -> dict:
         """The plate and the fields the request gives, checked. A field given blank (or null) clears it; a
         field not given at all is left out (``merged`` keeps its registered value)."""
-        from edge.timeutil import parse_day
+        from edge.timeutil import InvalidDay, parse_day
 
         vehicle = {"plate": fields.plate(data.get("plate"))}
         if "class" in data or "vehicle_class" in data:
             vehicle_class = data.get("class", data.get("vehicle_class"))
             if vehicle_class not in VEHICLE_CLASSES:
-                raise HTTPException(400, f"class: one of {', '.join(VEHICLE_CLASSES)}")
+                raise HTTPException(400, tell("{field}: one of {items}", field=named("class"),
+                                              items=listing(VEHICLE_CLASSES)))
             vehicle["class"] = vehicle_class
         if "person_id" in data:
             person_id = fields.whole(data["person_id"], "person_id")
             if person_id is not None and self.ctx.store.people.find_by_id(person_id) is None:
-                raise HTTPException(400, f"person_id: no person {person_id}")
+                raise HTTPException(400, tell("person_id: no person {person_id}", person_id=person_id))
             vehicle["person_id"] = person_id
         for field in ("valid_from", "valid_until"):
             if field in data:
                 value = fields.text(data, field, limit=10)
                 try:
-                    vehicle[field] = parse_day(value).isoformat() if value else None
-                except ValueError as exc:
-                    raise HTTPException(400, f"{field}: {exc}") from None
+                    vehicle[field] = parse_day(value, field=named(field)).isoformat() if value else None
+                except InvalidDay as exc:
+                    raise HTTPException(400, exc.said) from None
         return vehicle
 
     @staticmethod
@@ -259,14 +266,19 @@ class Vehicles:
         """The vehicle as it will be: ``existing`` (None: a new plate) with the fields ``given``; 400 when
         it would be a resident's or family car without its owner, or valid until before it is valid from."""
         if existing is None and "class" not in given:
-            raise HTTPException(400, f"class: one of {', '.join(VEHICLE_CLASSES)}")
+            raise HTTPException(400, tell("{field}: one of {items}", field=named("class"),
+                                          items=listing(VEHICLE_CLASSES)))
         vehicle = {k: existing[k] if existing else None for k in VEHICLE_FIELDS}
         vehicle.update(given)
         if vehicle["person_id"] is None and vehicle["class"] in ("resident", "family"):
-            had = "" if existing is None or "person_id" in given else f"; {vehicle['plate']} has no owner registered"
-            raise HTTPException(400, f"person_id: a {vehicle['class']} vehicle needs its owner{had}")
+            had = None if existing is None or "person_id" in given else vehicle["plate"]
+            klass = api_word(vehicle["class"])
+            if had is None:
+                raise HTTPException(400, tell("person_id: a {items} vehicle needs its owner", items=klass))
+            raise HTTPException(400, tell("person_id: a {items} vehicle needs its owner; {plate} has no owner "
+                                          "registered", items=klass, plate=had))
         if vehicle["valid_from"] and vehicle["valid_until"] and vehicle["valid_from"] > vehicle["valid_until"]:
-            raise HTTPException(400, f"valid_until: before valid_from ({vehicle['valid_from']})")
+            raise HTTPException(400, tell("valid_until: before valid_from ({day})", day=vehicle["valid_from"]))
         return vehicle
 
     async def api_add(self, request: Request) -> Response:
@@ -294,7 +306,7 @@ class Vehicles:
         user = ctx.need_role(request, "admin", write=("vehicle_remove", f"vehicle:{request.path_params['plate']}"))
         plate = fields.plate(request.path_params["plate"])
         if ctx.store.vehicles.get(plate) is None:
-            raise HTTPException(404, f"no vehicle {plate}")
+            raise HTTPException(404, tell("no vehicle {plate}", plate=plate))
         with ctx.store.transaction():
             ctx.store.vehicles.remove(plate)
             ctx.audit(user, "vehicle_remove", f"vehicle:{plate}", {}, "ok")

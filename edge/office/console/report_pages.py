@@ -22,7 +22,9 @@ from edge.office.console import reports
 from edge.office.console.catalogs import LANGS, gettext_for, pgettext_for
 from edge.office.console.charts import PALETTE, Series, bar_chart, describe, line_chart, number_text
 from edge.office.console.context import ConsoleContext
-from edge.schemas.phrases import N_
+from edge.office.console.words import field as named
+from edge.office.console.words import listing
+from edge.schemas.phrases import N_, tell
 
 ENTRIES, EXITS, GREEN, VERMILLION, PURPLE = PALETTE[0], PALETTE[1], PALETTE[2], PALETTE[3], PALETTE[4]
 DAY_CHOICES = (7, 30, 90, 365)
@@ -69,15 +71,16 @@ class ReportPages:
         as_csv = name.endswith(".csv")
         name = name.removesuffix(".csv")
         if name not in reports.NAMES:
-            return ctx.error(request, 404, f"no report {name[:60]!r}; reports: {', '.join(reports.NAMES)}")
+            return ctx.error(request, 404, tell("no report {name!r}; reports: {names}", name=name[:60],
+                                                names=", ".join(reports.NAMES)))
         params = dict(request.query_params)
         lang = params.pop("lang", None) or ctx.lang_of(request)
         if lang not in LANGS:
-            return ctx.error(request, 400, f"lang: one of {', '.join(LANGS)}")
+            return ctx.error(request, 400, tell("{field}: one of {items}", field=named("lang"), items=listing(LANGS)))
         try:
             report = await ctx.run_blocking(self.compute, name, params)
         except reports.BadParameter as exc:
-            return ctx.error(request, 400, str(exc))
+            return ctx.error(request, 400, exc.said)
         if not as_csv:
             return JSONResponse(report)
         _ = gettext_for(lang)

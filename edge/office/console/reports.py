@@ -24,6 +24,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from edge.office.console.fields import digits
+from edge.office.console.words import field as named
+from edge.schemas.phrases import tell
 from edge.timeutil import iso, start_of_day
 
 ONE_DAY = ("passages-by-hour", "occupancy")
@@ -47,7 +49,12 @@ FEES_DEFINITION = ("money received per day: each payment a gate recorded (a sess
 
 
 class BadParameter(ValueError):
-    """A report's parameter that cannot be used; the message names it and what it should be."""
+    """A report's parameter that cannot be used; the message names it and what it should be (``said``,
+    marked for the console's catalog)."""
+
+    def __init__(self, said):
+        self.said = said
+        super().__init__(str(said))
 
 
 def today(now: float, zone) -> date:
@@ -57,7 +64,7 @@ def today(now: float, zone) -> date:
 def parse(name: str, params, now: float, zone) -> dict:
     """{"date": day} for a report of one day, {"date": last day, "days": n} for one over days."""
     if name not in NAMES:
-        raise BadParameter(f"no report {name!r}; reports: {', '.join(NAMES)}")
+        raise BadParameter(tell("no report {name!r}; reports: {names}", name=name, names=", ".join(NAMES)))
     current = today(now, zone)
     day = current
     text = (params.get("date") or "").strip()
@@ -65,21 +72,23 @@ def parse(name: str, params, now: float, zone) -> dict:
         try:
             day = date.fromisoformat(text)
         except ValueError:
-            raise BadParameter(f"date: {text[:40]!r} is not a date; write YYYY-MM-DD, e.g. 2026-11-30") from None
+            raise BadParameter(tell("{field}: {value!r} is not a date; write YYYY-MM-DD, e.g. {example}",
+                                    field=named("date"), value=text[:40], example="2026-11-30")) from None
         if day > current:
-            raise BadParameter(f"date: {day} is after today ({current})")
+            raise BadParameter(tell("date: {day} is after today ({today})", day=str(day), today=str(current)))
         if day < EARLIEST:
-            raise BadParameter(f"date: {day} is before {EARLIEST}")
+            raise BadParameter(tell("date: {day} is before {earliest}", day=str(day), earliest=str(EARLIEST)))
     if name in ONE_DAY:
         if params.get("days"):
-            raise BadParameter(f"days: {name} covers one day; give date=YYYY-MM-DD")
+            raise BadParameter(tell("days: {name} covers one day; give date=YYYY-MM-DD", name=name))
         return {"date": day}
     text = (params.get("days") or "").strip()
     days = DEFAULT_DAYS
     if text:
         days = digits(text)
         if days is None or not 1 <= days <= MAX_DAYS:
-            raise BadParameter(f"days: {text[:40]!r} is not a whole number from 1 to {MAX_DAYS}")
+            raise BadParameter(tell("days: {value!r} is not a whole number from 1 to {most}", value=text[:40],
+                                    most=MAX_DAYS))
     return {"date": day, "days": days}
 
 

@@ -27,6 +27,9 @@ from pathlib import Path
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
+from edge.office.console.words import field as named
+from edge.schemas.phrases import Message, tell
+
 MAX_PHOTO_BYTES = 10 * 1024 * 1024  # a phone's photo is 2-6 MB
 MAX_CSV_BYTES = 2 * 1024 * 1024  # a whole compound's people.csv is far below this
 MAX_PHOTOS_PER_PERSON = 5
@@ -42,8 +45,8 @@ def check_length(request) -> None:
 
     length = digits((request.headers.get("content-length") or "").strip())
     if length is not None and length > MAX_BODY_BYTES:
-        raise HTTPException(413, f"the upload is larger than {MAX_BODY_BYTES // (1024 * 1024)} MB; send fewer photos "
-                                 "at a time")
+        raise HTTPException(413, tell("the upload is larger than {mb} MB; send fewer photos at a time",
+                                      mb=MAX_BODY_BYTES // (1024 * 1024)))
 
 
 def safe_name(filename: str | None, field: str) -> str:
@@ -51,7 +54,8 @@ def safe_name(filename: str | None, field: str) -> str:
     name = (filename or "").replace("\\", "/").strip()
     parts = [p for p in name.split("/") if p not in ("", ".")]
     if not parts or name.startswith("/") or any(p == ".." or not _PART.match(p) for p in parts):
-        raise HTTPException(400, f"{field}: {filename!r} is not a plain file name (letters, digits, . _ - only)")
+        raise HTTPException(400, tell("{field}: {value!r} is not a plain file name (letters, digits, . _ - only)",
+                                      field=named(field), value=filename))
     return "/".join(parts)
 
 
@@ -61,7 +65,8 @@ def files_of(form, field: str) -> list[UploadFile]:
     for item in form.getlist(field):
         if not isinstance(item, UploadFile):
             if str(item).strip():
-                raise HTTPException(400, f"{field}: send a file (multipart/form-data), not text")
+                raise HTTPException(400, tell("{field}: send a file (multipart/form-data), not text",
+                                              field=named(field)))
             continue
         if not item.filename and not item.size:
             continue
@@ -102,12 +107,13 @@ async def save(upload: UploadFile, folder: Path, name: str, limit: int, field: s
     """Write ``upload`` as ``folder/name`` (at most ``limit`` bytes, else 413; an empty file is 400)."""
     data = await upload.read(limit + 1)
     if len(data) > limit:
-        raise HTTPException(413, f"{field}: {name} is larger than {limit // (1024 * 1024)} MB")
+        raise HTTPException(413, tell("{field}: {name} is larger than {mb} MB", field=named(field), name=name,
+                                      mb=limit // (1024 * 1024)))
     if not data:
-        raise HTTPException(400, f"{field}: {name} is empty")
+        raise HTTPException(400, tell("{field}: {name} is empty", field=named(field), name=name))
     path = folder / name
     if path.exists():
-        raise HTTPException(400, f"{field}: {name} was sent twice")
+        raise HTTPException(400, tell("{field}: {name} was sent twice", field=named(field), name=name))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
@@ -116,6 +122,15 @@ async def save(upload: UploadFile, folder: Path, name: str, limit: int, field: s
 def hide(folder: Path, text: str) -> str:
     """``text`` with the temporary folder's path left out (a message names the file as it was sent)."""
     return text.replace(f"{folder}/", "").replace(str(folder), "")
+
+
+def hide_in(folder: Path, said):
+    """A message (``edge.schemas.phrases.Message``, or a text) with the temporary folder left out of its
+    parameters."""
+    if isinstance(said, str):
+        return hide(folder, said)
+    return Message(said.template, {k: hide(folder, v) if isinstance(v, str) else v for k, v in said.params.items()},
+                   said.context)
 
 
 class SharedEnroller:

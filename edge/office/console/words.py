@@ -1,12 +1,13 @@
 """Words the pages choose by a value: an event's kind, a lane, a decision, a vehicle class, a device's or a
 gate's state, a role, a pass's state. Each table maps the value (as the API says it) to its English word,
 marked for the catalogs (``catalogs``); ``word(table, value)`` says it in the page's language, and a value
-no table knows as it is (a state from a newer gate).
+no table knows as it is (a state from a newer gate). In an error, ``field(name)`` is a field as the page
+names it (``name`` -> 姓名) and ``listing(values)`` lists words of the API (``resident, family``).
 """
 
 from __future__ import annotations
 
-from edge.schemas.phrases import N_
+from edge.schemas.phrases import N_, NP_, Listing, Message
 
 TABLES = {
     "lane": {"in": N_("in"), "out": N_("out")},
@@ -29,3 +30,41 @@ def word(gettext, table: str, value) -> str:
     """``value`` of ``table`` in words, through ``gettext``; as it is when the table does not know it."""
     english = TABLES[table].get(value)
     return gettext(english) if english is not None else "" if value is None else str(value)
+
+
+# A field of a write or a query, as an error names it (its English is its name in the API).
+FIELDS = {
+    "name": NP_("field", "name"), "unit": NP_("field", "unit"), "phone": NP_("field", "phone"),
+    "plate": NP_("field", "plate"), "note": NP_("field", "note"), "reason": NP_("field", "reason"),
+    "lane": NP_("field", "lane"), "barrier": NP_("field", "barrier"), "class": NP_("field", "class"),
+    "vehicle_class": NP_("field", "vehicle_class"), "person_id": NP_("field", "person_id"),
+    "person id": NP_("field", "person id"), "person": NP_("field", "person"),
+    "valid_from": NP_("field", "valid_from"), "valid_until": NP_("field", "valid_until"),
+    "valid_hours": NP_("field", "valid_hours"), "care_watch": NP_("field", "care_watch"),
+    "face_consent": NP_("field", "face_consent"), "photo": NP_("field", "photo"), "csv": NP_("field", "csv"),
+    "amount_cents": NP_("field", "amount_cents"), "limit": NP_("field", "limit"), "since": NP_("field", "since"),
+    "date": NP_("field", "date"), "days": NP_("field", "days"), "gate": NP_("field", "gate"),
+    "kind": NP_("field", "kind"), "state": NP_("field", "state"), "lang": NP_("field", "lang"),
+    "pass id": NP_("field", "pass id"), "username": NP_("field", "username"), "password": NP_("field", "password"),
+}
+
+
+def field(name: str) -> Message | str:
+    """The field ``name`` as an error says it (in Chinese as the page names it); an unknown one as it is."""
+    if name not in FIELDS:
+        return name
+    context, english = FIELDS[name]
+    return Message(english, {}, context)
+
+
+def api_word(value: str) -> Message | str:
+    """A word of the API in an error (a vehicle class, an event kind, a role) as the pages say it."""
+    for table in ("class", "kind", "role"):
+        if value in TABLES[table]:
+            return Message(TABLES[table][value], {})
+    return value
+
+
+def listing(values, how: str = "and") -> Listing:
+    """Words of the API listed in an error (``resident, family, visitor, blocked``; ``guard or admin``)."""
+    return Listing([api_word(v) for v in values], how)
