@@ -3,7 +3,7 @@
 Every lock that is held while another is taken is made here by name, and may only be taken while
 holding locks of a lower rank (the same lock again, when reentrant, is fine):
 
-    decision      10  Gate._lock: one decision at a time (takes transactions inside)
+    decision      10  EventRecorder._lock: one decision of the gate at a time (takes transactions inside)
     replica       20  Replica._lock: one registry batch at a time
     storing       30  StorageGuard._storing: one writer of what waits in memory
     store         40  Store._lock: the connection, every transaction (``Store.transaction``/``hold``)
