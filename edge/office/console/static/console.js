@@ -3,8 +3,11 @@
 (function () {
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const page = document.body.dataset.page;
-  const lang = document.body.dataset.lang;
-  const zh = lang !== "en";
+  // The scripts' words in the page's language, from the console's catalog (base.html's script-words).
+  const said = (() => {
+    const node = document.getElementById("script-words");
+    return node ? JSON.parse(node.innerHTML) : {};
+  })();
 
   function toast(text) {
     const box = document.getElementById("toast");
@@ -39,10 +42,9 @@
       button.disabled = false;
       let text;
       if (result.ok) {
-        text = result.data.result ? (zh ? "道闸已执行 ✔ " : "The gate did it ✔ ") + (result.data.result.barrier || "")
-                                  : (zh ? "已确认 ✔" : "Acknowledged ✔");
+        text = result.data.result ? said.gate_did + (result.data.result.barrier || "") : said.acked;
       } else {
-        text = (zh ? "未完成：" : "Not done: ") + (result.data.message || result.data.error || result.status);
+        text = said.not_done + (result.data.message || result.data.error || result.status);
       }
       if (answer) { answer.textContent = text; answer.className = "answer " + (result.ok ? "ok" : "bad"); }
       else toast(text);
@@ -120,7 +122,7 @@
       const a = JSON.parse(message.data);
       refreshAlertCount();
       if (page === "alerts") reloadSoon();
-      else if (a.state === "raised") toast((zh ? "新警报：" : "New alert: ") + (a.unit || a.device_text || a.device || a.subject || ""));
+      else if (a.state === "raised") toast(said.new_alert + (a.unit || a.device_text || a.device || a.subject || ""));
     });
   }
   if (page !== "login") {

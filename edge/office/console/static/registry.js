@@ -4,9 +4,9 @@
 "use strict";
 (function () {
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
-  const zh = document.body.dataset.lang !== "en";
-  const words = zh ? {ok: "已完成 ✔", bad: "未完成：", wait: "处理中…", imported: "已导入：新增 ", updated: "，更新 "}
-                   : {ok: "Done ✔", bad: "Not done: ", wait: "Working…", imported: "Imported: added ", updated: ", updated "};
+  // The words in the page's language, from the console's catalog (base.html's script-words).
+  const said = JSON.parse(document.getElementById("script-words").innerHTML);
+  const words = {ok: said.done, bad: said.not_done, wait: said.working, imported: said.imported, updated: said.updated};
 
   async function send(url, method, body) {
     const headers = {"X-CSRF-Token": csrf, "Accept": "application/json"};
