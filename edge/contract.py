@@ -64,6 +64,12 @@ def is_reserved_gate_name(name) -> bool:
     return name in RESERVED_GATE_NAMES
 
 
+def is_topic_name(text) -> bool:
+    """A gate, event kind or verb as a received topic level names it: 1-64 letters, digits, '-' or '_'
+    (a level that is not one is not ours to read)."""
+    return isinstance(text, str) and _NAME.match(text) is not None
+
+
 class GateNameError(ValueError):
     """``name`` may not be a gate's; ``reserved`` tells a reserved name from one that is no identifier."""
 
@@ -128,31 +134,12 @@ class Topics:
     def command_result(self) -> str:
         return f"{self.base}/{self.gate}/cmd/result"
 
-    def parse_event_topic(self, topic: str) -> tuple[str, str] | None:
-        """(gate, kind) of an event topic under this site, else None."""
-        if not topic.startswith(self.base + "/"):
-            return None
-        parts = topic[len(self.base) + 1 :].split("/")
-        # Any kind: a newer gate may publish kinds this one does not know (kept for their seq, not applied).
-        if len(parts) == 3 and parts[1] == "event" and _NAME.match(parts[0]) and _NAME.match(parts[2]):
-            return parts[0], parts[2]
-        return None
-
     def request(self, verb: str, requester: str | None = None) -> str:
         return f"{self.base}/{requester or self.gate}/req/{verb}"
 
     def requests(self, verb: str = "+") -> str:
         """Every requester's requests of ``verb``: ``P/+/req/<verb>``."""
         return f"{self.base}/+/req/{verb}"
-
-    def parse_request_topic(self, topic: str) -> tuple[str, str] | None:
-        """(requester, verb) of a request topic under this site, else None."""
-        if not topic.startswith(self.base + "/"):
-            return None
-        parts = topic[len(self.base) + 1 :].split("/")
-        if len(parts) == 3 and parts[1] == "req" and _NAME.match(parts[0]) and _NAME.match(parts[2]):
-            return parts[0], parts[2]
-        return None
 
     def registry(self, kind: str, key=None) -> str:
         """``P/registry/person/7``, ``P/registry/vehicle/沪A12345``, ``P/registry/head`` …"""
@@ -177,13 +164,6 @@ class Topics:
             return parts[0], None
         if len(parts) == 2 and parts[0] in ("person", "vehicle", "pass") and parts[1]:
             return parts[0], parts[1]
-        return None
-
-    def parse_command_topic(self, topic: str) -> str | None:
-        prefix = f"{self.base}/{self.gate}/cmd/"
-        if topic.startswith(prefix):
-            verb = topic[len(prefix) :]
-            return verb if "/" not in verb else None
         return None
 
 

@@ -115,12 +115,7 @@ def test_a_broker_that_loses_our_session_mid_stream_is_made_up_for_by_replay(tmp
         assert wait_for(lambda: east.store.outbox.depth() == 0, 10)  # the broker took them for west...
         broker.stop()
         broker.start()  # ...and forgot them: west's session is gone
-        from edge.site.mqtt_link import MqttLink
-
-        west.link = MqttLink(west.config, west.store, on_command=west._command, on_peer_event=west._peer,
-                             on_connection=west._connection, on_message=west._message,
-                             on_registry=west.replica.apply_many, inbox_transaction=west.store.transaction,
-                             status_provider=west.status.payload).start()
+        west.link = west.make_link().start()
         west.on_close(west.link.close)
         west.jobs.link = west.link
         assert wait_for(lambda: len(west.store.events.seqs("east")) == 25, 30), west.store.events.seqs("east")

@@ -542,19 +542,26 @@ def test_after_a_storage_failure_the_link_reconnects_so_what_it_could_not_acknow
     """A reviewer's leftover (mqtt_link's manual acknowledgement): a message whose storing failed is not
     acknowledged, but the broker redelivers only on a new connection; once storage is back the link
     reconnects (cleanly: no last will) and the message is applied."""
+    from paho.mqtt.subscribeoptions import SubscribeOptions
+
+    from edge.contract import Topics
     from edge.site.mqtt_link import MqttLink
+    from edge.site.router import Router
     from edge.store import StorageFailure
 
     config = gate_config(tmp_path / "east", broker.port)
     store = Store(config.database)
     seen: list[str] = []
 
-    def on_peer_event(gate, kind, payload):
-        seen.append(json.loads(payload)["event_id"])
+    def on_peer_event(message):
+        seen.append(json.loads(message.payload)["event_id"])
         if len(seen) == 1:
             raise StorageFailure("disk I/O error")
 
-    link = MqttLink(config, store, on_peer_event=on_peer_event, inbox_transaction=store.transaction).start()
+    topics = Topics.of(config)
+    router = (Router().subscribe(topics.peer_events, SubscribeOptions(qos=1, noLocal=True))
+              .route(topics.event("+", "+"), on_peer_event, together=True))
+    link = MqttLink(config, store, router=router, inbox_transaction=store.transaction).start()
     office = Listener(broker.port, "gate/tianlin12/+/status", client_id="watcher")
     try:
         assert link.connected.wait(10)

@@ -216,8 +216,8 @@ def test_cmd_the_consoles_commands_and_a_waiting_gate_use_logins_of_their_own(tm
 def test_an_oversize_message_is_refused_by_the_sites_broker_and_reaches_no_one(tmp_path, keys, site_broker):
     office = start_office(tmp_path, keys, site_broker.port)
     seen: list[tuple[str, int]] = []
-    handle = office.link.on_message
-    office.link.on_message = lambda topic, payload: (seen.append((topic, len(payload))), handle(topic, payload))
+    handle = office.link.router.handle
+    office.link.router.handle = lambda message: (seen.append((message.topic, len(message.payload))), handle(message))
     east = client(site_broker.port, "east", "tianlin12-east")
     west = client(site_broker.port, "west", "tianlin12-west")
     try:
@@ -237,15 +237,21 @@ def test_an_oversize_message_is_refused_by_the_sites_broker_and_reaches_no_one(t
 def test_a_client_of_ours_never_receives_a_message_above_its_maximum_packet_size(tmp_path, make_broker):
     """Also behind a broker without the site's limit (a district broker, an older config)."""
     from mqtt_helpers import gate_config as plain_gate_config
+    from paho.mqtt.subscribeoptions import SubscribeOptions
 
+    from edge.contract import Topics
     from edge.site.mqtt_link import MqttLink
+    from edge.site.router import Router
     from edge.store import Store
 
     broker = make_broker()
     config = plain_gate_config(tmp_path / "gate", broker.port)
     seen: list[int] = []
     with Store(config.database) as store:
-        link = MqttLink(config, store, on_peer_event=lambda gate, kind, payload: seen.append(len(payload))).start()
+        topics = Topics.of(config)
+        router = (Router().subscribe(topics.peer_events, SubscribeOptions(qos=1, noLocal=True))
+                  .route(topics.event("+", "+"), lambda message: seen.append(len(message.payload))))
+        link = MqttLink(config, store, router=router).start()
         try:
             assert link.connected.wait(10)
             west = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="west", protocol=mqtt.MQTTv5)

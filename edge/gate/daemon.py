@@ -1,7 +1,7 @@
 """The daemon: start the parts in order around one stop event, supervise them, stop them in reverse.
 
-    registry → storage (memory queue, seqs, alerts, guard) → MQTT link → barriers → recognisers → gate
-    → cameras → workers → jobs
+    registry → storage (memory queue, seqs, alerts, guard) → inbox (what it receives, edge.gate.inbox)
+    → MQTT link → barriers → recognisers → gate → cameras → workers → jobs
 
 The main thread supervises: it restarts a worker that died, pings the systemd watchdog only while
 every worker makes progress, and on SIGTERM/SIGINT stops everything within a few seconds, flushing
@@ -19,7 +19,6 @@ import logging
 import time
 
 from drivers.barriers import make_barriers
-from edge import contract
 from edge.contract import Topics
 from edge.gate.controller import Gate
 from edge.gate.jobs import Jobs
@@ -52,7 +51,7 @@ class Daemon(Service):
         self.store = self.alerts = self.link = self.gate = self.jobs = self.recognizers = self.status = None
         self.clockwatch = None
         self.storage = self.memory_queue = self.seqs = self.guard = None
-        self.replica = self.rules = None
+        self.replica = self.rules = self.inbox = None
         self.barriers: dict = {}
         self.cameras: list = []
         self.workers: list = []
@@ -80,19 +79,9 @@ class Daemon(Service):
         signer = self._signer
         if config.site_mode:
             self._start_replica()
-        self._start_peers()
+        self._start_inbox()
         if config.mqtt.enabled:
-            from edge.site.mqtt_link import MqttLink
-
-            self.link = MqttLink(config, self.store, on_command=self._command, on_peer_event=self._peer,
-                                 on_refused=self._refused, status_provider=lambda: self.status.payload(),
-                                 on_connection=self._connection, inbox_transaction=self.store.transaction,
-                                 clock=self.clock,
-                                 on_registry=self.replica.apply_many if self.replica else None,
-                                 on_message=self._message, on_taken_over=self._taken_over,
-                                 on_storage_failure=lambda exc, reading: self.guard.failed(exc, reading=reading),
-                                 topics=self.topics)
-            self.link.memory_queue = self.memory_queue
+            self.link = self.make_link()
             self.on_close(self.link.close)
         self._start_barriers()
         self._preload_models()
@@ -118,7 +107,7 @@ class Daemon(Service):
         self.jobs = Jobs(config, self.store, self.alerts, cameras=self.cameras, barriers=self.barriers,
                          clockwatch=self.clockwatch,
                          link=self.link, clock=self.clock, outbox=self.store.outbox, replica=self.replica,
-                         gaps=self.ask_for_gaps if self.link is not None else None, guard=self.guard,
+                         gaps=self.inbox.ask_for_gaps if self.link is not None else None, guard=self.guard,
                          disk=self.storage.disk).start()
         self.guard.make_room = self.jobs.make_room
         self.on_close(self.jobs.close)
@@ -174,50 +163,31 @@ class Daemon(Service):
                                self.rules, topics=self.topics, signer=signer, publish=self._publish, clock=self.clock,
                                encoder_name=encoder, on_sync_change=self._status_changed)
 
-    def _start_peers(self) -> None:
-        """Peers' events checked and applied once (edge.site.peers); replay requests answered (edge.site.replay)."""
-        from edge.site.peers import PeerReceiver, site_gate_keys
-        from edge.site.replay import Answerer
+    def _start_inbox(self) -> None:
+        """What the gate receives and who handles it (``edge.gate.inbox``): signed commands
+        (``edge.gate.commands``), peers' events and statuses, replay requests, the office's registry."""
+        from edge.gate.commands import GateCommands
+        from edge.gate.inbox import GateInbox
 
-        config = self.config
-        keys = site_gate_keys(self.store) if config.site_mode else None
-        self.peers = PeerReceiver(self.store, self.alerts, site_mode=config.site_mode, clock=self.clock,
-                                  rules=self.rules, zone=config.zone, gate_keys=keys)
+        commands = GateCommands(self.config, self.store, self.topics, storage=self.storage, clockwatch=self.clockwatch,
+                                guard=self.guard, gate=lambda: self.gate, reload=self.reload, publish=self._publish)
+        self.inbox = GateInbox(self.config, self.store, self.topics, self.alerts, self.rules, clock=self.clock,
+                               signer=self._signer, clockwatch=self.clockwatch, commands=commands,
+                               publish=self._publish, wake=self._wake, replica=self.replica,
+                               session_present=lambda: self.link is not None and self.link.session_present)
 
-        def verifier_for(requester):
-            if requester == "office":
-                from edge.site.remote import command_checker
+    def make_link(self):
+        """The broker link, its inbox routed by ``self.inbox`` (not started: ``start`` does, once every
+        handler it calls exists)."""
+        from edge.site.mqtt_link import MqttLink
 
-                checker = command_checker(config)
-                return checker if not isinstance(checker, bytes | type(None)) else None
-            return keys().get(requester)
-
-        self.replayer = Answerer(self.store, self.topics,
-                                 clock=self.clock, verifier_for=verifier_for if config.site_mode else None,
-                                 signer=self._signer)
-        self._lost_session = False
-
-    def ask_for_gaps(self) -> int:
-        """Ask each peer whose seq has a gap for the missing events (a job, every few seconds)."""
-        from edge.site.replay import request
-
-        asks = self.peers.gaps_to_ask()
-        if self._lost_session:
-            self._lost_session = False
-            asks += self.peers.after_session_lost()
-        for gate, first, last in asks:
-            self._publish(self.topics.request("replay"),
-                          request(gate, first, last, zone=self.config.zone, signer=self._signer, now=self.clock()))
-            self.peers.asked(gate)
-            _LOG.info("asked gate %s to replay seq %s..%s", gate, first, last if last is not None else "newest")
-        return len(asks)
-
-    def _connection(self, connected: bool, error: str) -> None:
-        if connected and self.link is not None and not self.link.session_present and self._was_connected:
-            self._lost_session = True  # what was queued for us while away is gone: ask for it
-        self._was_connected = self._was_connected or connected
-
-    _was_connected = False
+        link = MqttLink(self.config, self.store, router=self.inbox.router(), on_refused=self._refused,
+                        status_provider=lambda: self.status.payload(), on_connection=self.inbox.on_connection,
+                        inbox_transaction=self.store.transaction, clock=self.clock, on_taken_over=self._taken_over,
+                        on_storage_failure=lambda exc, reading: self.guard.failed(exc, reading=reading),
+                        topics=self.topics)
+        link.memory_queue = self.memory_queue
+        return link
 
     def _status_changed(self) -> None:
         if self.link is not None:
@@ -326,35 +296,6 @@ class Daemon(Service):
         if self.link is not None:
             self.link.wake()
 
-    def _message(self, topic: str, payload: bytes) -> None:
-        """What is neither a command nor a peer event: a replay request, the office's "page sent"."""
-        if self.replica is not None and topic == self.topics.resync_answers:
-            self.replica.page_end(payload)
-            return
-        parts = topic.rsplit("/", 2)
-        if len(parts) == 3 and parts[2] == "status" and parts[0] == self.topics.base \
-                and parts[1] == "office":
-            # The office's clock (our offset from it; commands are judged on it) only where there is an
-            # office: at a site, whose broker lets nobody but the office write there (config/site/acl). A
-            # lone gate's broker has no such rule: a status anyone wrote would move the window in which
-            # an old, captured command is fresh.
-            if self.config.site_mode:
-                self.clockwatch.office_status(payload)
-            return
-        if len(parts) == 3 and parts[2] == "status" and parts[0] == self.topics.base \
-                and parts[1] != self.config.gate:
-            try:
-                status = contract.parse_status(payload)
-            except contract.Refused:
-                return
-            self.peers.status_seen(parts[1], status)
-            return
-        request = self.topics.parse_request_topic(topic)
-        if request is not None and request[1] == "replay" and request[0] != self.config.gate:
-            body = self.replayer.parse(request[0], payload, lambda target: target == self.config.gate)
-            if body is not None and self.replayer.answer(self.config.gate, body):
-                self._wake()
-
     def _taken_over(self, detail: str | None) -> None:
         """Another client took this gate's MQTT session (its login or client id), or it has stopped."""
         self.alerts.device("mqtt-session", detail is None, say("mqtt_session_taken", error=detail) if detail
@@ -363,38 +304,3 @@ class Daemon(Service):
     def _refused(self, seq: int, reason: str) -> None:
         where = say("outbox_row", seq=seq) if seq else say("kept_in_memory")
         self.alerts.device("broker", False, say("broker_refused_message", where=where, error=reason))
-
-    def _peer(self, gate: str, kind: str, payload: bytes) -> None:
-        self.peers.receive(gate, payload, self.topics.event(kind, gate) if self.link else None)
-
-    def _command(self, verb: str, payload: bytes) -> None:
-        from edge.contract import command_result
-        from edge.site.remote import CommandRefused, command_checker, parse_command, remember_request
-
-        mqtt = self.config.mqtt
-        request_id, ok, error, extra = None, False, None, {}
-        seen = self.storage.replay_guard(remember_request(self.store, mqtt.command_window_s), mqtt.command_window_s)
-        try:
-            key = command_checker(self.config)  # KeyFileError (a ValueError) names the file
-            command = parse_command(verb, payload, key, mqtt.command_window_s, seen,
-                                    now=self.clockwatch.office_now(),  # the office's time: its clock signed ts
-                                    site=self.config.site, gate=self.config.gate)
-            request_id = command.request_id
-            body = command.body
-            if verb == "open":
-                self.gate.remote_open(body.get("lane", "in"), body.get("barrier"), request_id)
-            elif verb == "pay":
-                _, due = self.gate.pay(body["session_id"], body["amount_cents"], request_id)
-                extra = {"due_cents": due}  # a part payment is accepted: ok, and what is still due
-            elif verb == "reload":
-                self.reload()
-            ok = True
-        except CommandRefused as exc:
-            request_id, error = exc.request_id, exc.error
-            _LOG.warning("command %s refused: %s", verb[:32], error)
-        except ValueError as exc:
-            error = str(exc)
-        except StorageFailure as exc:  # what the command needed could not be read: nothing was done
-            self.guard.failed(exc, reading=True)
-            error = f"not done: the gate cannot read its database ({exc}); try again later"
-        self._publish(self.topics.command_result, command_result(request_id, ok, error, **extra))

@@ -24,11 +24,13 @@ import uuid
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from edge import sdnotify
 from edge.contract import Topics, command_result, device_alert_payload, dumps, offline_will, status_payload
 from edge.schemas.phrases import say
 from edge.site.mqtt_client import configure, connect_properties
+from edge.site.router import Received, Router
 from edge.store import OPEN_FAILURES, SchemaTooNew, Store
 from edge.timeutil import iso
 
@@ -88,6 +90,9 @@ class Waiter:
                       "answered": self._seen}
         self._client = None
         self._alert_mid = None
+        # One subscription, one route: the commands it answers (refused: it cannot do them).
+        self._router = (Router().subscribe(self.topics.command(), SubscribeOptions(qos=1))
+                        .route(self.topics.command(), self._command))
         _LOG.error("storage: cannot open the database %s (%s): the gate waits for it instead of exiting, and "
                    "retries with back-off up to %.0f s", config.database, exc, BACKOFF_MAX_S)
         sdnotify.notify(f"READY=1\nSTATUS=waiting for the database {config.database}: {exc}")
@@ -106,13 +111,13 @@ class Waiter:
         client.will_set(self.topics.status(), dumps(offline_will()), qos=1, retain=True)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
-        client.on_message = self._on_message
         client.on_publish = self._on_publish
+        self._router.attach(client, self._router.handle)  # answered at once, on paho's thread
+        self._client = client
         props = connect_properties(0)  # a session of its own, gone when it disconnects
         client.connect_async(self.config.mqtt.host, self.config.mqtt.port, self.config.mqtt.keepalive_s,
                              clean_start=True, properties=props)
         client.loop_start()
-        self._client = client
 
     def still(self, exc: BaseException) -> None:
         self.error = str(exc)
@@ -133,7 +138,7 @@ class Waiter:
         if reason_code.is_failure:
             _LOG.warning("mqtt: connect refused: %s", reason_code)
             return
-        client.subscribe(self.topics.command(), qos=1)
+        client.subscribe(self._router.subscriptions)
         self._publish_status()
         payload = device_alert_payload(self.alert["alert_id"], "storage", "raised", self.alert["detail"],
                                        iso(self.since, self.config.zone))
@@ -148,12 +153,15 @@ class Waiter:
         if mid == self._alert_mid and not reason_code.is_failure:
             self.alert["published"] = True  # the daemon then stores it as sent
 
-    def _on_message(self, client, userdata, message) -> None:
-        verb = self.topics.parse_command_topic(message.topic)
-        if verb is None or verb == "result":
+    def _command(self, message: Received) -> None:
+        """``P/<gate>/cmd/<verb>``: refused, with the reason (our own cmd/result is no command)."""
+        (verb,) = message.levels
+        if verb == "result":
             return
-        request_id, error = self._refusal(verb, bytes(message.payload))
-        client.publish(self.topics.command_result, dumps(command_result(request_id, False, error)), qos=1)
+        request_id, error = self._refusal(verb, message.payload)
+        client = self._client
+        if client is not None:  # None: closed meanwhile
+            client.publish(self.topics.command_result, dumps(command_result(request_id, False, error)), qos=1)
 
     def _refusal(self, verb: str, raw: bytes) -> tuple[str | None, str]:
         from edge.site.remote import CommandRefused, command_checker, parse_command

@@ -84,8 +84,7 @@ class Office(Service):
         self.console = None
 
     def start(self) -> Office:
-        from paho.mqtt.subscribeoptions import SubscribeOptions
-
+        from edge.office.inbox import OfficeInbox
         from edge.site.mqtt_link import MqttLink
 
         self.starting()
@@ -106,13 +105,11 @@ class Office(Service):
         self.registry_head = RegistryHead(self.config, self.store, self.publisher, self.alerts, self.topics,
                                           wake=self._wake, new_site=self.new_site, replace=self.replace,
                                           config_path=self.config_path)
-        base = self.topics.base
-        # The broker's head, even our own (one ahead of ours means we were restored), first and at QoS 0:
-        # at start it must arrive while the messages queued for us wait unacknowledged (held), and a QoS 1
-        # copy would queue behind them in the broker's in-flight window.
-        subscriptions = [(self.topics.registry("head"), SubscribeOptions(qos=0)),
-                         (f"{base}/#", SubscribeOptions(qos=1, noLocal=True))]
-        self.link = MqttLink(self.config, self.store, on_message=self._on_message, subscriptions=subscriptions,
+        inbox = OfficeInbox(self.config, self.topics, clock=self.clock, archive=self.archive,
+                            silent_gates=self.silent_gates, check_head=self.registry_head.seen,
+                            request=self.answers.request,
+                            command_result=lambda payload: self.commands.received(payload))
+        self.link = MqttLink(self.config, self.store, router=inbox.router(),
                              inbox_transaction=self.store.transaction, clock=self.clock,
                              status_payload_fn=self._status_payload, on_taken_over=self._taken_over,
                              on_storage_failure=lambda exc, reading: self.guard.failed(exc, reading=reading),
@@ -172,34 +169,6 @@ class Office(Service):
         connected = self.link is not None and self.link.connected.is_set()
         storage = self.guard.state if self.guard is not None else "ok"
         return {"ok": storage == "ok", "broker": "connected" if connected else "disconnected", "storage": storage}
-
-    # -- what the gates publish ------------------------------------------------------------
-    def _on_message(self, topic: str, payload: bytes) -> None:
-        base = self.topics.base + "/"
-        if not topic.startswith(base):
-            return
-        parts = topic[len(base):].split("/")
-        now = self.clock()
-        if parts[0] in self.config.gates and len(parts) >= 2:
-            # Heard, before anything is written: a database that cannot be written (the guard) never makes
-            # a gate look silent.
-            self.silent_gates.note(parts[0])
-        if parts == ["registry", "head"]:
-            self.registry_head.seen(payload)
-        elif parts[0] in ("registry", "office"):
-            return
-        elif len(parts) == 3 and parts[1:] == ["cmd", "result"]:
-            self.commands.received(payload)
-        elif parts == ["alert", "inactivity"]:
-            self.archive.inactivity_alert(payload, topic)
-        elif len(parts) == 2 and parts[1] == "status":
-            self.archive.gate_status(parts[0], payload, now)
-        elif len(parts) == 3 and parts[1] == "event":
-            self.archive.event(parts[0], payload, now)
-        elif len(parts) == 3 and parts[1:] == ["alert", "device"]:
-            self.archive.device_alert(parts[0], payload, topic, now)
-        elif len(parts) == 3 and parts[1] == "req":
-            self.answers.request(parts[0], parts[2], payload, now)
 
     # -- health ----------------------------------------------------------------------------
     def _taken_over(self, detail: str | None) -> None:

@@ -3,8 +3,9 @@
 Threads: paho's network loop (reconnects with capped back-off), ``gate-edge-outbox`` (the publish pump,
 ``edge.site.publish_pump``: unsent outbox rows, then what waits in memory, in order, at most ``window`` in
 flight, marked sent on a successful PUBACK; a refusal tells ``on_refused``, the daemon raises a device
-alert) and ``gate-edge-inbox`` (hands received commands and peer events to their handlers, so paho's loop
-never blocks on the registry or the barrier).
+alert) and ``gate-edge-inbox`` (hands each received message to the handler its route names,
+``edge.site.router``: paho matches the topic, our thread runs the handler, so paho's loop never blocks on
+the registry or the barrier; a route's batches, the registry's records, have ``gate-edge-registry``).
 
 While the database cannot be written, what the gate could not store waits in memory
 (``edge.durable.memory_queue``; ``memory_queue`` set by the daemon), published by the same pump. A storage
@@ -31,6 +32,7 @@ to start, the broker delivers them again to the office that does.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import queue
 import threading
@@ -38,12 +40,12 @@ import time
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from edge.contract import Topics, dumps, offline_will, status_payload
 from edge.durable.disk import DiskRoom
 from edge.site.mqtt_client import configure, connect_properties
 from edge.site.publish_pump import PublishPump
+from edge.site.router import Received, Router
 from edge.store import StorageFailure, Store
 
 _LOG = logging.getLogger(__name__)
@@ -57,14 +59,13 @@ FLAP_COUNT, FLAP_WINDOW_S, FLAP_AFTER_S = 3, 60.0, 10.0  # a broker that closes 
 
 
 class MqttLink:
-    def __init__(self, config, store, *, on_command=None, on_peer_event=None, on_refused=None,
-                 on_connection=None, status_provider=None, window: int = 50, on_registry=None, on_message=None,
-                 subscriptions=None, status_payload_fn=None, inbox_transaction=None, clock=time.time,
+    def __init__(self, config, store, *, router: Router | None = None, on_refused=None,
+                 on_connection=None, status_provider=None, window: int = 50,
+                 status_payload_fn=None, inbox_transaction=None, clock=time.time,
                  on_storage_failure=None, on_taken_over=None, hold: bool = False, on_early=None,
                  topics: Topics | None = None):
-        """``on_registry(batch)``: records on ``P/registry/#`` in batches (a gate in site mode);
-        ``on_message(topic, payload)``: everything else subscribed (the office's archive);
-        ``subscriptions``: [(topic filter, SubscribeOptions)] instead of the gate's;
+        """``router``: what to subscribe to and who handles each message (``edge.site.router``; None:
+        nothing is subscribed, the link only publishes);
         ``status_payload_fn(ts, outbox_depth)``: the retained status instead of a gate's;
         ``on_taken_over(detail or None)``: another client took our session (a device alert), or it is over;
         ``topics``: the service's (``Topics.of(config)`` when not given)."""
@@ -72,14 +73,12 @@ class MqttLink:
         self.clock = clock  # the daemon's one clock: status timestamps and outbox times
         self.mqtt = config.mqtt
         self.topics = topics or Topics.of(config)
-        self.on_registry = on_registry
+        self.router = router or Router()
         # One transaction around each batch of received messages (the daemon's database), committed
         # before they are acknowledged: applied at thousands a second, and never acknowledged unapplied.
         self.inbox_transaction = inbox_transaction or contextlib.nullcontext
-        self.on_message = on_message
-        self.subscriptions = subscriptions
         self.status_payload_fn = status_payload_fn
-        self._registry_batch: list[tuple[str, bytes]] = []
+        self._registry_batch: list[Received] = []
         self._registry_ready = threading.Event()
         # Its own connection: the pump never waits for the gate's lock, and "sent" marks use
         # synchronous=NORMAL (a mark lost in a power cut only re-sends that message; events stay FULL).
@@ -87,8 +86,6 @@ class MqttLink:
         retention = getattr(config, "retention", None)  # a gate's: its "sent" marks are writes too
         self._db.low_on_disk = DiskRoom(store.path, min_free_mb=getattr(retention, "min_free_mb", 0)).low
         self.outbox = self._db.outbox
-        self.on_command = on_command
-        self.on_peer_event = on_peer_event
         self.on_refused = on_refused
         self.on_connection = on_connection
         self.on_storage_failure = on_storage_failure  # f(exc, reading): the storage guard
@@ -115,7 +112,7 @@ class MqttLink:
         self._released = threading.Event()
         if not hold:
             self._released.set()
-        self._held: list[tuple[int, tuple]] = []  # (connection number, message) received while held
+        self._held: list[tuple[int, Received]] = []  # (connection number, message) received while held
         self._connection = 0
         self.subscribed = threading.Event()  # the broker acknowledged this connection's subscriptions
         self.subscribe_refused: list[str] = []  # filters the broker refused (e.g. the ACL)
@@ -158,7 +155,7 @@ class MqttLink:
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
-        client.on_message = self._on_message
+        self.router.attach(client, self._arrived)  # paho matches each message to its route
         client.on_subscribe = self._on_subscribe
         return client
 
@@ -168,7 +165,7 @@ class MqttLink:
         self._connect()
         self.pump.start()
         workers = [("gate-edge-inbox", self._drain_inbox)]
-        if self.on_registry is not None:
+        if self.router.batches:
             workers.append(("gate-edge-registry", self._drain_registry))
         for name, target in workers:
             thread = threading.Thread(target=target, name=name, daemon=True)
@@ -246,19 +243,14 @@ class MqttLink:
         _LOG.info("mqtt: connected (session present: %s)", flags.session_present)
         self._connected_at = time.monotonic()
         self.session_present = bool(flags.session_present)
-        # No Local: the broker does not echo our own events back to us on the peers' wildcard.
-        peers = SubscribeOptions(qos=1, noLocal=True)
-        subscriptions = self.subscriptions or [(self.topics.command(), SubscribeOptions(qos=1)),
-                                               (self.topics.peer_events, peers),
-                                               (self.topics.requests("replay"), peers),
-                                               (f"{self.topics.base}/+/status", peers)]
-        if self.on_registry is not None:
-            subscriptions = [*subscriptions, (self.topics.registry_all, SubscribeOptions(qos=1)),
-                             (self.topics.resync_answers, SubscribeOptions(qos=1))]
+        subscriptions = self.router.subscriptions
         self._connection += 1
         self.subscribed.clear()
         self._subscriptions_sent = [topic for topic, _ in subscriptions]
-        client.subscribe(subscriptions)
+        if subscriptions:
+            client.subscribe(subscriptions)
+        else:
+            self.subscribed.set()  # nothing to subscribe to: nothing to wait for
         self.last_error = ""
         self.connected.set()
         self.publish_status()
@@ -278,7 +270,7 @@ class MqttLink:
             held, self._held = [m for n, m in self._held if n == self._connection], []
             self._released.set()
         for message in held:
-            self._inbox.put(message)
+            self._deliver(message)
         self.publish_status()
         self.pump.wake()
 
@@ -346,25 +338,28 @@ class MqttLink:
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         self.pump.on_puback(mid, reason_code)
 
-    def _on_message(self, client, userdata, message) -> None:
+    def _arrived(self, message: Received) -> None:
+        """Paho's thread, once per message, with the route paho matched it to (``Router.attach``)."""
         if self.on_early is not None:
-            self.on_early(message.topic, bytes(message.payload))
+            self.on_early(message.topic, message.payload)
         if not self._released.is_set():
             with self._lock:
                 if not self._released.is_set():
-                    self._held.append((self._connection, (message.topic, bytes(message.payload), message.mid,
-                                                          message.qos)))
+                    self._held.append((self._connection, message))
                     return
-        if self.on_registry is not None and message.topic.startswith(self.topics.base + "/registry/"):
+        self._deliver(message)
+
+    def _deliver(self, message: Received) -> None:
+        if message.route is not None and message.route.batched:
             with self._lock:
-                self._registry_batch.append((message.topic, bytes(message.payload), message.mid, message.qos))
+                self._registry_batch.append(message)
             self._registry_ready.set()
             return
         # Back-pressure rather than loss: while the handlers are behind, paho stops reading and the
         # broker keeps the messages.
         while not self._stop.is_set():
             try:
-                self._inbox.put((message.topic, bytes(message.payload), message.mid, message.qos), timeout=0.5)
+                self._inbox.put(message, timeout=0.5)
                 return
             except queue.Full:
                 continue
@@ -399,7 +394,8 @@ class MqttLink:
                     self._registry_ready.clear()
             if batch:
                 try:
-                    self.on_registry([(topic, payload) for topic, payload, _, _ in batch])
+                    for route, messages in itertools.groupby(batch, key=lambda m: m.route):
+                        route.handle(list(messages))
                 except StorageFailure as exc:
                     _LOG.error("mqtt: storing %d registry records failed (%s): not acknowledged; delivered "
                                "again once storage is back", len(batch), exc)
@@ -408,8 +404,8 @@ class MqttLink:
                     continue
                 except Exception:  # never let a bad record stop the replica
                     _LOG.exception("mqtt: applying %d registry records failed", len(batch))
-                for _, _, mid, qos in batch:
-                    self._ack(mid, qos)
+                for message in batch:
+                    self._ack(message.mid, message.qos)
 
     def _drain_inbox(self) -> None:
         while not self._stop.is_set():
@@ -426,7 +422,7 @@ class MqttLink:
             # under the gate's lock) is handled on its own, outside it: one lock order everywhere.
             run: list = []
             for message in batch:
-                if self.topics.parse_event_topic(message[0]):
+                if message.route is not None and message.route.together:
                     run.append(message)
                     continue
                 self._handle_all(run, self.inbox_transaction)
@@ -440,33 +436,21 @@ class MqttLink:
             return
         try:
             with transaction():
-                for topic, payload, _, _ in messages:
+                for message in messages:
                     try:
-                        self._handle(topic, payload)
+                        self.router.handle(message)
                     except StorageFailure:
                         raise
                     except Exception:  # a bad message must never stop the inbox (nor come back for ever)
-                        _LOG.exception("mqtt: handling a message on %s failed", topic)
+                        _LOG.exception("mqtt: handling a message on %s failed", message.topic)
         except StorageFailure as exc:
             _LOG.error("mqtt: storing %d received messages failed (%s): not acknowledged; delivered again once "
                        "storage is back", len(messages), exc)
             self._unacked = True
             self._storage_failed(exc)
             return
-        for _, _, mid, qos in messages:
-            self._ack(mid, qos)
-
-    def _handle(self, topic: str, payload: bytes) -> None:
-        verb = self.topics.parse_command_topic(topic)
-        if verb is not None:
-            if verb != "result" and self.on_command:
-                self.on_command(verb, payload)
-            return
-        parsed = self.topics.parse_event_topic(topic)
-        if parsed and parsed[0] != self.config.gate and self.on_peer_event:
-            self.on_peer_event(parsed[0], parsed[1], payload)
-        elif self.on_message is not None:
-            self.on_message(topic, payload)
+        for message in messages:
+            self._ack(message.mid, message.qos)
 
     def _ack(self, mid: int, qos: int) -> None:
         if qos > 0:
