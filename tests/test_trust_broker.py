@@ -132,7 +132,7 @@ def test_a_gates_login_cannot_take_the_offices_client_id_or_session(tmp_path, ke
 
 def test_two_gates_configured_with_one_name_say_so_raise_an_alert_and_stop_fighting(tmp_path, keys, site_broker,
                                                                                      caplog):
-    caplog.set_level(logging.ERROR, logger="edge.site.mqtt_link")
+    caplog.set_level(logging.ERROR, logger="edge.site.takeover")
     first = start_gate(tmp_path / "first", keys, site_broker.port)
     second = None
     try:
@@ -166,7 +166,7 @@ def test_a_broker_that_says_session_taken_over_is_believed_at_once(tmp_path, cap
     from edge.site.mqtt_link import MqttLink
     from edge.store import Store
 
-    caplog.set_level(logging.ERROR, logger="edge.site.mqtt_link")
+    caplog.set_level(logging.ERROR, logger="edge.site.takeover")
     config = plain_gate_config(tmp_path / "gate", 1, username="east")
     told = []
     with Store(config.database) as store:
@@ -174,7 +174,7 @@ def test_a_broker_that_says_session_taken_over_is_believed_at_once(tmp_path, cap
         link.connected.set()
         flags = mqtt.DisconnectFlags(is_disconnect_packet_from_server=True)
         link._on_disconnect(link._client, None, flags, ReasonCode(PacketTypes.DISCONNECT, identifier=0x8E), None)
-        link._takeover_check()
+        link.takeover.check(link._client, link.connected.is_set())
     assert len(told) == 1 and "reason 0x8E" in told[0] and "tianlin12-east" in told[0]
     assert any("took its session over" in r.getMessage() for r in caplog.records)
 
