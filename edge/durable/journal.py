@@ -5,8 +5,8 @@ result of an event, a device alert raised or cleared, a command's result. ``writ
 rows (``Entry.write``) inside one transaction. When storage fails (``StorageFailure``: read-only, full,
 I/O error, locked past its timeout) and a storage guard watches, each entry waits in the memory queue
 instead (``edge.durable.memory_queue``: published straight from there, stored by ``edge.durable.backfill``
-once the database can be written), the events among them with the seqs they were given (``edge.durable
-.seqs`` hears that they wait in memory), and the guard is told (``StorageGuard.failed``: the log, the
+once the database can be written), the events among them with the seqs they were given (and
+``edge.durable.seqs`` hears that they wait in memory), and the guard is told (``StorageGuard.failed``: the log, the
 ``storage`` alert, the status). Without a guard (tests, tools, the command line) the failure is raised
 to the caller, as any database error. A write that works tells the guard too (``StorageGuard.wrote``):
 whatever waits in memory is stored now rather than at its next probe.
