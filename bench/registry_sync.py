@@ -141,6 +141,7 @@ def naive_vs_ours(office_store, keys: Path, folder: Path, people: int) -> None:
     """The same records applied to a fresh replica: one transaction each (naive) vs batches (ours)."""
     from edge.alerts import Alerts
     from edge.config import load_config
+    from edge.contract import Topics
     from edge.keys import load_verifier
     from edge.rules.site_rules import SiteRules
     from edge.site.replica import Replica
@@ -155,7 +156,8 @@ def naive_vs_ours(office_store, keys: Path, folder: Path, people: int) -> None:
         config = load_config(folder / "east" / "gate.yaml")
         with Store(folder / f"apply-{batch}.db") as store:
             verifier = load_verifier([keys / "registry.pub"])
-            replica = Replica(config, store, verifier, Alerts(config, store), SiteRules(config))
+            replica = Replica(config, store, verifier, Alerts(config, store), SiteRules(config),
+                              topics=Topics.of(config))
             started = time.perf_counter()
             for i in range(0, len(sample), batch):
                 replica.apply_many(sample[i:i + batch])
