@@ -24,11 +24,11 @@ from edge.gate.controller import Gate
 from edge.gate.jobs import Jobs
 from edge.gate.memory import return_freed_memory
 from edge.gate.recognition import Recognizers
+from edge.gate.recognition_ready import RecognitionReady
 from edge.gate.status import GateStatus
 from edge.lifecycle import Service
 from edge.rules.site_rules import SiteRules
 from edge.schemas.phrases import say
-from edge.store import StorageFailure
 from edge.timeutil import Clock, clock_from_config
 
 _LOG = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class Daemon(Service):
         self._given_barriers = barriers
         self.topics = Topics.of(config)  # built once; every part that publishes or subscribes gets this one
         self.store = self.alerts = self.link = self.gate = self.jobs = self.recognizers = self.status = None
-        self.clockwatch = None
+        self.clockwatch = self.recognition = None
         self.storage = self.memory_queue = self.seqs = self.guard = None
         self.replica = self.rules = self.inbox = None
         self.barriers: dict = {}
@@ -76,6 +76,7 @@ class Daemon(Service):
 
         self.clockwatch = ClockWatch(config, self.store, self.alerts, self.clock)
         self.recognizers = Recognizers(config, self.store, **(self._engines or {}))
+        self.recognition = RecognitionReady(config, self.store, self.recognizers, self.alerts, self.guard)
         signer = self._signer
         if config.site_mode:
             self._start_replica()
@@ -84,8 +85,7 @@ class Daemon(Service):
             self.link = self.make_link()
             self.on_close(self.link.close)
         self._start_barriers()
-        self._preload_models()
-        pass_key = self._pass_key()
+        pass_key = self.recognition.prepare()
         self.gate = Gate(config, self.store, self.barriers, self.alerts, clock=self.clock, wake=self._wake,
                          on_event=self.on_event, rules=self.rules, signer=signer, journal=self.storage.journal,
                          topics=self.topics)
@@ -170,7 +170,8 @@ class Daemon(Service):
         from edge.gate.inbox import GateInbox
 
         commands = GateCommands(self.config, self.store, self.topics, storage=self.storage, clockwatch=self.clockwatch,
-                                guard=self.guard, gate=lambda: self.gate, reload=self.reload, publish=self._publish)
+                                guard=self.guard, gate=lambda: self.gate,
+                                reload=lambda: self.recognition.reload(self.workers), publish=self._publish)
         self.inbox = GateInbox(self.config, self.store, self.topics, self.alerts, self.rules, clock=self.clock,
                                signer=self._signer, clockwatch=self.clockwatch, commands=commands,
                                publish=self._publish, wake=self._wake, replica=self.replica,
@@ -211,45 +212,6 @@ class Daemon(Service):
             except Exception as exc:
                 _LOG.error("barrier %s: could not reset its coils at start: %s", barrier.id, exc)
 
-    def _preload_models(self) -> None:
-        roles = {c.role for c in self.config.cameras}
-        if "face" in roles and not self.config.site_mode:  # in site mode templates come from the office
-            self._reconcile_encoder()
-            self.recognizers.matcher()
-        if "plate" in roles:
-            self.recognizers.plates  # noqa: B018
-        if any(c.read_qr for c in self.config.cameras):
-            self.recognizers.qr  # noqa: B018
-
-    def _reconcile_encoder(self) -> None:
-        """Templates of another encoder are useless: re-enrol from kept photos, or say who must come."""
-        from edge.registry.enrol import Enroller, reconcile_encoder
-
-        try:
-            result = reconcile_encoder(self.store, Enroller(self.config.recognition.face, self.recognizers.faces))
-        except StorageFailure as exc:  # re-enrolment writes: done at a later start
-            self.guard.failed(exc)
-            return
-        if result["reenrolled"]:
-            _LOG.warning("re-enrolled %d people from their stored photos for encoder %s",
-                         len(result["reenrolled"]), result["encoder"])
-        missing = result["must_reenrol"]
-        detail = None
-        if missing:
-            who = ", ".join(f"{m['person_id']} ({m['unit']})" for m in missing[:20])
-            detail = say("faces_must_reenrol", count=len(missing), encoder=result["encoder"], who=who)
-            _LOG.warning("%s", detail)
-        self.alerts.device("faces", not missing, detail)
-
-    def _pass_key(self):
-        from edge.registry.passes import PassError, pass_checker
-
-        try:
-            return pass_checker(self.config)
-        except (PassError, OSError) as exc:
-            _LOG.error("QR passes disabled: %s", exc)
-            return None
-
     # -- supervise (``Service.run`` calls it every second) -------------------------------------
     def supervise(self) -> bool:
         """Restart dead workers; True when every worker is alive and making progress."""
@@ -269,19 +231,6 @@ class Daemon(Service):
             elif time.monotonic() - worker.last_progress > STALL_S:
                 healthy = False  # stuck in a model call: let the watchdog restart us
         return healthy
-
-    def reload(self) -> None:
-        """Re-read what may change under a running gate: templates, vehicles and the pass key (rotated
-        by the office). Config changes still need a restart: they can move cameras and barriers."""
-        self.recognizers.reload()
-        roles = {c.role for c in self.config.cameras}
-        templates = self.recognizers.matcher().size if "face" in roles else 0
-        if "plate" in roles:
-            self.recognizers.plate_index()
-        pass_key = self._pass_key()
-        for worker in self.workers:
-            worker.pass_key = pass_key
-        _LOG.info("reloaded: %d face templates, QR passes %s", templates, "on" if pass_key else "off")
 
     # -- stop --------------------------------------------------------------------------------
     def _stop_cameras(self) -> None:
