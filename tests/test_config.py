@@ -301,6 +301,10 @@ def _config_models(annotation) -> list:
     return [model for arg in typing.get_args(annotation) for model in _config_models(arg)]
 
 
+class _MapKey(str):
+    """A mapping's key in a dotted path (one channel of notify.channels): an item of its own section."""
+
+
 def _enumerated_keys():
     """(root model, dotted path, item model or None, Literal values) of every enumerated key of the gate's and
     the office's files, inside sections and list items (each camera, each barrier driver)."""
@@ -325,6 +329,9 @@ def _enumerated_keys():
             if models and typing.get_origin(field.annotation) is list:
                 for inner in models:
                     walk(root, inner, (*path, name, 0), inner)
+            elif models and typing.get_origin(field.annotation) is dict:  # name → section (notify.channels)
+                for inner in models:
+                    walk(root, inner, (*path, name, _MapKey("x")), inner)
             elif models:
                 walk(root, models[0], (*path, name), item)
             elif literal(field.annotation) and not (name in ("type", "role") and len(literal(field.annotation)) == 1):
@@ -346,7 +353,9 @@ ENUMERATED = _enumerated_keys()
 _FILES = {"GateConfig": {"site": "s", "gate": "g", "database": "r.db"},
           "OfficeConfig": {"role": "office", "site": "s", "database": "office.db",
                            "registry": {"signing_key_file": "registry.key"}}}
-_REQUIRED = {"id": "x", "source": "rtsp://x", "role": "face", "lane": "in", "port": "/dev/ttyUSB0"}
+_REQUIRED = {"id": "x", "source": "rtsp://x", "role": "face", "lane": "in", "port": "/dev/ttyUSB0",
+             "url_file": "registry.key", "secret_file": "registry.key", "url": "http://127.0.0.1/",
+             "host": "127.0.0.1", "from": "office@example.org"}
 
 
 @pytest.mark.parametrize("root, path, item, allowed, shape", ENUMERATED, ids=[
@@ -360,13 +369,16 @@ def test_every_enumerated_key_is_checked_and_its_message_lists_the_allowed_value
     data = {key: dict(value) if isinstance(value, dict) else value for key, value in _FILES[root.__name__].items()}
     node = data
     for index, part in enumerate(path[:-1]):
-        if isinstance(part, int):
+        if isinstance(part, int | _MapKey):
+            part = str(part) if isinstance(part, _MapKey) else part  # YAML writes plain strings
             type_field = item.model_fields.get("type")
             node[part] = {"type": typing.get_args(type_field.annotation)[0]} if type_field else {}
-            node[part].update({k: v for k, v in _REQUIRED.items() if k in item.model_fields
-                               and item.model_fields[k].is_required() and k != "type"})
+            required = {f.alias or k for k, f in item.model_fields.items() if f.is_required()}
+            node[part].update({k: v for k, v in _REQUIRED.items() if k in required and k != "type"})
         elif isinstance(path[index + 1], int):
             node[part] = [None]
+        elif isinstance(path[index + 1], _MapKey):
+            node[part] = {}
         else:
             node.setdefault(part, {})
         node = node[part]

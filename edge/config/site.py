@@ -23,6 +23,7 @@ from edge.config.base import (
     not_reserved,
 )
 from edge.config.mqtt import MqttConfig
+from edge.config.notify import NotifyConfig
 from edge.config.recognition import FaceRecognitionConfig, RecognitionConfig, known_encoder
 from edge.config.rules import InactivityConfig, ParkingConfig, PolicyConfig
 
@@ -110,6 +111,7 @@ class OfficeConfig(Section):
     retention: OfficeRetentionConfig = Field(default_factory=OfficeRetentionConfig)
     console: ConsoleConfig = Field(default_factory=ConsoleConfig)
     clock: ClockConfig = Field(default_factory=ClockConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig, description="who is told of alerts, how (DESIGN 7)")
 
     @field_validator("gates")
     @classmethod

@@ -1,0 +1,208 @@
+"""The office's ``notify:`` section (DESIGN 7): the channels alerts leave by, and who is told when.
+
+A recipient is a channel's name (a group robot: the whole group reads it), ``CHANNEL:ADDRESS`` (an ``sms``
+phone number, an ``smtp`` address) or ``CHANNEL:contacts`` (the person's consenting contacts). Every
+recipient must name a configured channel of a type that can take it; ``check-config`` names the key.
+Secrets (robot URLs holding keys, signing secrets, passwords) are only ever read from files.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from edge.config.base import KeyedProblems, ReadableFile, Section
+
+Detail = Literal["minimal", "full"]
+_PHONE = re.compile(r"^\+?[0-9]{5,20}$")
+_EMAIL = re.compile(r"^[^@\s:]+@[^@\s:]+\.[^@\s:]+$")
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+class _Channel(Section):
+    detail: Detail | None = Field(None, description=(
+        "minimal: unit, hours unseen, last gate and the short code, never a name or a phone number (the default "
+        "for services outside the site); full: names and contacts' numbers (staff channels only)"))
+    rate_per_minute: int | None = Field(None, ge=1, description="most messages a minute this channel may take "
+                                        "(wecom's robots allow 20)")
+
+    # The default detail of a type: services outside the site get no names (DESIGN 7).
+    DEFAULT_DETAIL: ClassVar[str] = "minimal"
+    # Which recipients' ADDRESS form the channel takes: None (only its name), "phone", "email".
+    ADDRESS: ClassVar[str | None] = None
+
+    @property
+    def effective_detail(self) -> str:
+        return self.detail or self.DEFAULT_DETAIL
+
+
+class WecomChannel(_Channel):
+    type: Literal["wecom"]
+    url_file: ReadableFile = Field(description="file holding the group robot's webhook URL (it holds its key)")
+    rate_per_minute: int | None = Field(20, ge=1, description="WeChat Work allows 20 messages a minute per robot")
+
+
+class DingtalkChannel(_Channel):
+    type: Literal["dingtalk"]
+    url_file: ReadableFile = Field(description="file holding the robot's webhook URL (access_token)")
+    secret_file: ReadableFile = Field(description="file holding the robot's 加签 secret (SEC…)")
+    rate_per_minute: int | None = Field(20, ge=1, description="DingTalk allows 20 messages a minute per robot")
+
+
+class WebhookChannel(_Channel):
+    type: Literal["webhook"]
+    url: str = Field(description="the endpoint receiving the message JSON (POST)")
+    secret_file: ReadableFile = Field(description="file holding the HMAC-SHA256 key of X-Gate-Edge-Signature")
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, url: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", url):
+            raise ValueError("an http:// or https:// URL")
+        return url
+
+
+class SmsChannel(_Channel):
+    type: Literal["sms"]
+    port: str = Field(description="the modem's serial device (/dev/ttyUSB2) or a simulate-modem pty")
+    baudrate: int = Field(115200, ge=1200, description="serial speed")
+    pin_file: ReadableFile | None = Field(None, description="file holding the SIM's PIN, when it has one")
+    DEFAULT_DETAIL: ClassVar[str] = "full"  # the site's own duty phone and the residents' contacts
+    ADDRESS: ClassVar[str | None] = "phone"
+
+
+class SmtpChannel(_Channel):
+    type: Literal["smtp"]
+    host: str = Field(description="SMTP server")
+    port: int = Field(587, ge=1, le=65535, description="SMTP port (587 starttls, 465 implicit)")
+    tls: Literal["starttls", "implicit", "none"] = Field("starttls", description=(
+        "starttls or implicit; none only for a server on loopback"))
+    username: str | None = Field(None, description="login, when the server needs one")
+    password_file: ReadableFile | None = Field(None, description="file holding the login's password")
+    sender: str = Field(alias="from", description="the From address")
+    timeout_s: float = Field(20, gt=0, description="seconds before a silent server counts as failed")
+    DEFAULT_DETAIL: ClassVar[str] = "full"
+    ADDRESS: ClassVar[str | None] = "email"
+
+    @model_validator(mode="after")
+    def _login_whole(self):
+        if (self.username is None) != (self.password_file is None):
+            raise ValueError("smtp: username and password_file go together")
+        if self.tls == "none" and self.host not in {"127.0.0.1", "::1", "localhost"}:
+            raise ValueError("smtp: tls: none is only allowed for a server on loopback")
+        return self
+
+
+ChannelConfig = Annotated[WecomChannel | DingtalkChannel | WebhookChannel | SmsChannel | SmtpChannel,
+                          Field(discriminator="type")]
+
+
+class Step(Section):
+    after_minutes: int = Field(ge=0, le=7 * 24 * 60, description="minutes after the alert was raised")
+    to: list[str] = Field(min_length=1, description="recipients: CHANNEL, CHANNEL:ADDRESS or CHANNEL:contacts")
+
+
+def _window(value: str) -> str:
+    start, sep, end = value.partition("-")
+    if not sep or not _HHMM.match(start) or not _HHMM.match(end) or start == end:
+        raise ValueError(f"{value!r} is not a window like '22:00-07:00'")
+    return value
+
+
+class QuietHours(Section):
+    device: str | None = Field(None, description=(
+        "HH:MM-HH:MM in the site's time: device messages wait until its end; care-watch never waits"))
+
+    @field_validator("device")
+    @classmethod
+    def _is_window(cls, value):
+        return None if value is None else _window(value)
+
+
+class RollCall(Section):
+    at: str = Field(description="HH:MM in the site's time, daily")
+    unseen_hours: float = Field(24, gt=0, description="care-watch residents unseen this long are listed")
+    to: list[str] = Field(min_length=1, description="recipients")
+
+    @field_validator("at")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not _HHMM.match(value):
+            raise ValueError(f"{value!r} is not a time like '08:30'")
+        return value
+
+
+class Storm(Section):
+    alerts: int = Field(5, ge=1, description="more care-watch alerts than this within `minutes` is a storm: "
+                        "steps to contacts are held")
+    minutes: int = Field(60, ge=1, description="the storm's window")
+
+
+class Retry(Section):
+    first_s: float = Field(30, gt=0, description="first retry after this many seconds, doubling each time")
+    max_s: float = Field(1800, gt=0, description="longest wait between two tries")
+    failing_after: int = Field(3, ge=1, description="consecutive failures after which the channel raises "
+                               "the notify:<channel> device alert")
+
+
+class NotifyConfig(Section):
+    channels: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")], ChannelConfig] = Field(
+        default_factory=dict, description="name → channel settings")
+    care_watch: list[Step] = Field(default_factory=list, description="inactivity alerts, step by step until "
+                                   "acknowledged or cleared")
+    device: list[Step] = Field(default_factory=list, description="device alerts still raised after each delay")
+    quiet_hours: QuietHours = Field(default_factory=QuietHours)
+    roll_call: RollCall | None = Field(None, description="daily list of care-watch residents unseen for a while")
+    storm: Storm = Field(default_factory=Storm)
+    retry: Retry = Field(default_factory=Retry)
+
+    @model_validator(mode="after")
+    def _recipients_known(self):
+        problems: list[tuple[tuple, str]] = []
+        lists = [(("care_watch", i, "to", j), r) for i, s in enumerate(self.care_watch) for j, r in enumerate(s.to)]
+        lists += [(("device", i, "to", j), r) for i, s in enumerate(self.device) for j, r in enumerate(s.to)]
+        if self.roll_call is not None:
+            lists += [(("roll_call", "to", j), r) for j, r in enumerate(self.roll_call.to)]
+        for loc, recipient in lists:
+            problem = recipient_problem(recipient, self.channels, contacts_allowed=loc[0] == "care_watch")
+            if problem:
+                problems.append((loc, problem))
+        for name, steps in (("care_watch", self.care_watch), ("device", self.device)):
+            minutes = [s.after_minutes for s in steps]
+            if minutes != sorted(set(minutes)):
+                problems.append(((name,), "steps must be in order of after_minutes, each a different time"))
+        if problems:
+            raise KeyedProblems(problems)
+        return self
+
+
+def parse_recipient(recipient: str) -> tuple[str, str | None]:
+    """``"modem:13800000000"`` → ``("modem", "13800000000")``; ``"duty-group"`` → ``("duty-group", None)``."""
+    channel, sep, address = recipient.partition(":")
+    return channel, (address if sep else None)
+
+
+def recipient_problem(recipient: str, channels: dict, *, contacts_allowed: bool = True) -> str | None:
+    """Why ``recipient`` cannot be used with these channels, or None (the one owner of the rule)."""
+    name, address = parse_recipient(recipient)
+    channel = channels.get(name)
+    if channel is None:
+        known = ", ".join(sorted(channels)) or "none configured"
+        return f"{recipient!r}: no channel {name!r} in notify.channels ({known})"
+    if address is None:
+        if channel.ADDRESS is not None:
+            return f"{recipient!r}: a {channel.type} channel needs an address ({name}:ADDRESS or {name}:contacts)"
+        return None
+    if channel.ADDRESS is None:
+        return f"{recipient!r}: a {channel.type} channel is a group; name it alone ({name!r})"
+    if address == "contacts":
+        if channel.ADDRESS != "phone":
+            return f"{recipient!r}: contacts are reached by sms only"
+        return None if contacts_allowed else f"{recipient!r}: only care-watch steps have a person's contacts"
+    if channel.ADDRESS == "phone" and not _PHONE.match(address):
+        return f"{recipient!r}: {address!r} is not a phone number (digits, optionally starting with +)"
+    if channel.ADDRESS == "email" and not _EMAIL.match(address):
+        return f"{recipient!r}: {address!r} is not an e-mail address"
+    return None
