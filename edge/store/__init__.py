@@ -21,6 +21,7 @@ SQLite database (the gate's, or the CLI's view of it) with a repository per conc
     store.alert_log   alert_log                    numbered alert messages (a gate's own; what the office got)
     store.console     console_sessions, alert_acks, console_audit   the office's console: logins, acks, audit
     store.reports     (reads events, parking_sessions, alerts)      the console's reports: counts per hour, day
+    store.notifications notify_messages, notify_alerts, notify_channels  the office: messages to people, by step
     (kv)                                           change counters: templates_rev, vehicles_rev
 
 What retention deletes, on the gate and at the office alike: ``edge.store.retention``.

@@ -48,6 +48,7 @@ class Store:
         from edge.store.console import ConsoleRows
         from edge.store.events import Events
         from edge.store.gates import GateStatus
+        from edge.store.notifications import NotificationRows
         from edge.store.outbox import Outbox
         from edge.store.passes import Passes
         from edge.store.peer_progress import PeerProgress, Quarantine
@@ -108,6 +109,7 @@ class Store:
         self.quarantine = Quarantine(self)
         self.console = ConsoleRows(self)
         self.reports = Reports(self)
+        self.notifications = NotificationRows(self)
 
     # -- lifecycle -------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:

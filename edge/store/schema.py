@@ -417,6 +417,62 @@ def _m16_alert_detail_codes(conn) -> None:
     )
 
 
+def _m17_notifications(conn) -> None:
+    # Issue 28 (DESIGN 7): the office tells people. ``notify_messages``: one row per (alert_id, step,
+    # recipient), queued in the transaction that archives the alert or reaches the step, then
+    # queued -> sending -> sent | failed (back to queued with a later next_try_epoch while retrying); the
+    # message id is kept for life, so a message caught ``sending`` by a crash goes again with the same id.
+    # ``notify_alerts``: the alerts people are told about, with the short code an SMS reply acknowledges
+    # by, how many steps were reached and who acknowledged. ``notify_channels``: each channel's consecutive
+    # failures (the notify:<channel> device alert) and its last result (the admin's channels page).
+    conn.executescript(
+        """
+        CREATE TABLE notify_messages (
+            message_id TEXT PRIMARY KEY,
+            alert_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            step TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            address TEXT,
+            text TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'sending', 'sent', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_try_epoch REAL NOT NULL,
+            created_epoch REAL NOT NULL,
+            sent_epoch REAL,
+            error TEXT,
+            UNIQUE (alert_id, step, recipient)
+        );
+        CREATE INDEX notify_messages_due ON notify_messages(next_try_epoch) WHERE state = 'queued';
+        CREATE INDEX notify_messages_created ON notify_messages(created_epoch);
+        CREATE TABLE notify_alerts (
+            alert_id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            code TEXT UNIQUE NOT NULL,
+            person_id INTEGER,
+            raised_epoch REAL NOT NULL,
+            steps_done INTEGER NOT NULL DEFAULT 0,
+            state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'acked', 'cleared')),
+            acked_by TEXT,
+            ack_note TEXT,
+            acked_epoch REAL,
+            ack_via TEXT,
+            cleared_epoch REAL
+        );
+        CREATE INDEX notify_alerts_open ON notify_alerts(kind) WHERE state = 'open';
+        CREATE TABLE notify_channels (
+            channel TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL DEFAULT 0,
+            last_state TEXT,
+            last_epoch REAL,
+            last_error TEXT
+        );
+        """
+    )
+
+
 MIGRATIONS = [
     _m1_people_and_vehicles,
     _m2_daemon_state,
@@ -434,5 +490,6 @@ MIGRATIONS = [
     _m14_registry_replaced,
     _m15_alert_streams,
     _m16_alert_detail_codes,
+    _m17_notifications,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
