@@ -5,7 +5,7 @@
 The comment of each key is its field's description (``edge/config/``, ``drivers/camera_config.py``,
 ``drivers/barriers/``), preceded by the allowed values of an enumerated key; a value shown that is not
 the default says ``(default: …)``, and a key without a default says ``required``. Change a description
-in the models, then regenerate: ``tests/test_config.py`` fails while the committed file differs.
+in the models, then regenerate: ``tests/config/test_config.py`` fails while the committed file differs.
 
 What belongs to this example rather than to a key is in the tables below: the real-looking values of a
 gate (its site, cameras and barriers, key files under /etc/gate-edge) and a few notes.

@@ -5,7 +5,7 @@ data layer), from that checkout: ``PYTHONPATH=. python make_v4_db.py OUT/registr
 A small registry with every table in use: people (one erased), templates and a kept photo, vehicles,
 passes (one revoked), the gate's own events (entry, stranger, vehicle entries, a held exit), a peer's
 event, the outbox (three messages sent, the rest waiting), an open parking session, sightings, a device
-and an inactivity alert, a seen command id. tests/test_store.py migrates a copy of it.
+and an inactivity alert, a seen command id. tests/store/test_store.py migrates a copy of it.
 """
 
 import json

@@ -10,7 +10,7 @@ import pytest
 from edge.cli.main import main
 from edge.config import ConfigError, load_config
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def problems_of(path) -> list[str]:

@@ -14,7 +14,7 @@ import pytest
 from conftest import console_client
 from console_site import console_site
 
-CONSOLE = Path(__file__).resolve().parents[1] / "edge" / "office" / "console"
+CONSOLE = Path(__file__).resolve().parents[2] / "edge" / "office" / "console"
 # The calls that write an error's English for the catalog: (its template's index, its context's index or None).
 MARKS = {"tell": (0, None), "ptell": (1, 0)}
 

@@ -17,7 +17,7 @@ from edge.gate.daemon import Daemon
 from edge.site.localbroker import free_port
 from edge.site.remote import new_command
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 KEY = b"office-and-gates-share-this-key!"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 UNPLUGGED = [{"id": "cam-in", "source": "/dev/video97", "role": "plate", "lane": "in", "read_qr": False},

@@ -13,8 +13,8 @@ import pytest
 
 from edge.store import SCHEMA_VERSION, SchemaTooNew, Store
 
-REPO = Path(__file__).resolve().parents[1]
-V4_DB = Path(__file__).parent / "data" / "db" / "registry-v4.db"
+REPO = Path(__file__).resolve().parents[2]
+V4_DB = Path(__file__).parents[1] / "data" / "db" / "registry-v4.db"
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import yaml
 from conftest import face
 from mqtt_helpers import Listener, wait_for
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SITE = "tianlin12"
 P = f"gate/{SITE}"
 PASSWORDS = {"office": "office-secret-1", "east": "east-secret-2", "west": "west-secret-3",

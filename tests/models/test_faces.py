@@ -192,5 +192,5 @@ def test_an_enrolment_beside_two_cameras_sees_one_face_and_the_same_template():
     from pathlib import Path
 
     done = subprocess.run([sys.executable, "-c", RACE, str(face("fr_obama", 1)), str(face("fr_obama", 2)), "15"],
-                          capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[1])
+                          capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[2])
     assert done.returncode == 0 and done.stdout.strip() == "ok", (done.returncode, done.stdout, done.stderr[-2000:])
