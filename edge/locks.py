@@ -6,7 +6,7 @@ holding locks of a lower rank (the same lock again, when reentrant, is fine):
     decision      10  EventRecorder._lock: one decision of the gate at a time (takes transactions inside)
     replica       20  Replica._lock: one registry batch at a time
     storing       30  StorageGuard._storing: one writer of what waits in memory
-    store         40  Store._lock: the connection, every transaction (``Store.transaction``/``hold``)
+    store         40  Store._lock: the connection, every transaction (``edge.store.connection``)
     alerts        50  Alerts._lock: device alerts' memory overlay; always inside a store hold
     memory_queue  60  MemoryQueue._lock: what waits in memory (``edge.durable.memory_queue``)
     seqs          70  Seqs._lock: the event counter

@@ -59,7 +59,7 @@ def test_newer_database_is_refused_with_advice(tmp_path):
 
 
 def test_a_failed_migration_leaves_the_previous_version(tmp_path, monkeypatch):
-    from edge.store import database as module
+    from edge.store import upgrade as module
 
     path = tmp_path / "half.db"
     with Store(path, target_version=1):
