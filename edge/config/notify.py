@@ -206,3 +206,21 @@ def recipient_problem(recipient: str, channels: dict, *, contacts_allowed: bool 
     if channel.ADDRESS == "email" and not _EMAIL.match(address):
         return f"{recipient!r}: {address!r} is not an e-mail address"
     return None
+
+
+def masked_recipient(recipient: str) -> str:
+    """A recipient as the console and the API show it: a phone's middle and an e-mail's name hidden
+    (``modem:138****0000``, ``mail:a***@x.cn``); a group robot or ``CHANNEL:contacts`` as it is."""
+    name, address = parse_recipient(recipient)
+    if address is None or address == "contacts":
+        return recipient
+    return f"{name}:{mask_address(address)}"
+
+
+def mask_address(address: str) -> str:
+    if "@" in address:
+        local, _, domain = address.rpartition("@")
+        return f"{local[:1]}***@{domain}"
+    if len(address) >= 8:
+        return f"{address[:3]}****{address[-4:]}"
+    return f"{address[:1]}****{address[-2:]}"

@@ -7,6 +7,7 @@ will ``offline``) and on ``/healthz``; each part owns one job:
     which registry that is      RegistryHead: the broker's head checked before anything is published (exit 2)
     what the gates publish      Archive: events, statuses, alerts; asks for what it misses
     who has gone quiet          SilentGates: the ``gate:<name>`` alert on ``P/office/alert/device``
+    people told of alerts       Delivery (edge.office.notify): queued messages sent by their channels
     what the gates ask          Answers: ``req/resync`` (registry records), ``req/replay`` for a silent gate
     periodic work               OfficeJobs (APScheduler): retention, gaps, silent gates, status
     a database that fails       OfficeStorageGuard: says so; nothing is acknowledged that was not stored
@@ -14,8 +15,8 @@ will ``offline``) and on ``/healthz``; each part owns one job:
 
 Its life cycle (stop event, closers in reverse start order, sd_notify, signals) is ``edge.lifecycle.Service``'s.
 
-Threads: the MQTT link's (network, outbox pump, inbox), the jobs' scheduler (``edge.office.jobs``) and the
-supervision loop on the main thread.
+Threads: the MQTT link's (network, outbox pump, inbox), the jobs' scheduler (``edge.office.jobs``), one per
+notification channel (``edge.office.notify.delivery``) and the supervision loop on the main thread.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from edge.office.answers import Answers
 from edge.office.archive import Archive
 from edge.office.jobs import OfficeJobs
 from edge.office.listeners import Listeners
+from edge.office.notify.channels import build_channels
+from edge.office.notify.delivery import Delivery
 from edge.office.registry_head import RegistryHead
 from edge.office.silent_gates import SilentGates
 from edge.office.storage_guard import OfficeStorageGuard
@@ -78,7 +81,7 @@ class Office(Service):
         self.monotonic = monotonic  # how long a gate has been silent (SilentGates): immune to wall-clock jumps
         self.topics = contract.Topics.of(config)  # the office's: its config's gate is "office"
         self.store = self.publisher = self.link = self.alerts = self.guard = None
-        self.archive = self.silent_gates = self.answers = self.registry_head = self.jobs = None
+        self.archive = self.silent_gates = self.answers = self.registry_head = self.jobs = self.delivery = None
         self.verifiers = {name: load_verifier([path]) for name, path in config.gates.items()}
         self.listeners = Listeners()  # the console's live updates: told of each new archive row
         self.console = None
@@ -131,6 +134,9 @@ class Office(Service):
             self.store.probe_write(self.clock())
         except StorageFailure as exc:
             self.guard.failed(exc)
+        self.delivery = Delivery(self.config.notify, self.store, build_channels(self.config.notify, clock=self.clock),
+                                 self.alerts, clock=self.clock, monotonic=self.monotonic).start()
+        self.on_close(self.delivery.close)
         self.link.release()
         self.jobs = OfficeJobs(self.config, self.store, archive=self.archive, silent_gates=self.silent_gates,
                                link=self.link, guard=self.guard, clock=self.clock).start()

@@ -183,6 +183,9 @@ PHRASES: dict[str, Entry] = {
     "gate_silent": Entry(N_("gate {gate} silent for {seconds:.0f} s")),
     "gate_offline": Entry(N_("gate {gate} offline (its last will)")),
     "gate_back": Entry(N_("gate {gate} is back")),
+    # -- a notification channel that keeps failing (edge.office.notify.delivery) -------------------
+    "notify_failing": Entry(N_("channel {channel}: {failures} tries in a row failed, the last: {error}")),
+    "notify_back": Entry(N_("channel {channel} delivers again")),
     # -- any device alert cleared without a word of its own (edge.alerts) -------------------------
     "recovered": Entry(N_("recovered")),
 }

@@ -67,9 +67,23 @@ class NotificationRows:
         sql += " ORDER BY next_try_epoch, created_epoch, rowid LIMIT ?"
         return [_message(r) for r in self._store.rows(sql, [*params, limit])]
 
-    def next_due_epoch(self) -> float | None:
-        """When the earliest queued message is due (None: nothing queued): how long the worker may sleep."""
-        return self._store.scalar("SELECT min(next_try_epoch) FROM notify_messages WHERE state = 'queued'")
+    def next_due_epoch(self, channel: str | None = None) -> float | None:
+        """When the earliest queued message (of ``channel``) is due, None: nothing queued (how long a worker
+        may sleep)."""
+        if channel is None:
+            return self._store.scalar("SELECT min(next_try_epoch) FROM notify_messages WHERE state = 'queued'")
+        return self._store.scalar("SELECT min(next_try_epoch) FROM notify_messages WHERE state = 'queued' "
+                                  "AND channel = ?", [channel])
+
+    def queued_channels(self) -> set[str]:
+        """The channels that have messages queued (the worker gives up those of a channel no longer configured)."""
+        return {r["channel"] for r in self._store.rows(
+            "SELECT DISTINCT channel FROM notify_messages WHERE state IN ('queued', 'sending')")}
+
+    def give_up_channel(self, channel: str, error: str) -> int:
+        """Every queued message of ``channel`` failed with ``error`` (the channel is not configured any more)."""
+        return self._store.execute("UPDATE notify_messages SET state = 'failed', error = ? WHERE channel = ? "
+                                   "AND state IN ('queued', 'sending')", [error, channel]).rowcount
 
     def claim(self, message_id: str) -> dict | None:
         """queued → sending, one more attempt; the claimed message, or None when it was not queued (another

@@ -445,7 +445,7 @@ def _m17_notifications(conn) -> None:
             error TEXT,
             UNIQUE (alert_id, step, recipient)
         );
-        CREATE INDEX notify_messages_due ON notify_messages(next_try_epoch) WHERE state = 'queued';
+        CREATE INDEX notify_messages_due ON notify_messages(channel, next_try_epoch) WHERE state = 'queued';
         CREATE INDEX notify_messages_created ON notify_messages(created_epoch);
         CREATE TABLE notify_alerts (
             alert_id TEXT PRIMARY KEY,
