@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from loopback_http import PostChannel, Recorder
+from delivery_http import PostChannel, Recorder
 from mqtt_helpers import wait_for
 
 from edge.config.notify import NotifyConfig

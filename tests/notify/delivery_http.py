@@ -1,4 +1,5 @@
-"""A real HTTP server on loopback standing in for a robot or the street's platform: it records every POST
+"""A real HTTP server on loopback for the delivery worker's tests (to move to the http channels' helper,
+loopback_http.py, once it lands): it records every POST
 (path, headers, JSON body, and the injected clocks' readings when it arrived) and answers each from a
 script (a status, or a status and a body), 200 once the script is used up.
 
