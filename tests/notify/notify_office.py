@@ -1,0 +1,54 @@
+"""An office for the notification tests: mosquitto with the site's ACL and the office with its console on a
+free loopback port and the ``notify:`` section given (no gate: the tests queue what a gate's alert would).
+
+``notify_office(folder, notify)`` is a context manager yielding (office, console URL); ``write_office``
+writes the same office's config for a ``gate-edge office`` process of its own.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from types import SimpleNamespace
+
+import pytest
+from test_site import PASSWORDS, REPO, make_keys, office_config
+
+
+def write_office(folder, broker_port: int, notify: dict, **extra):
+    keys = make_keys(folder) if not (folder / "keys").exists() else folder / "keys"
+    return office_config(folder, keys, broker_port, "ensemble", notify=notify, **extra)
+
+
+@contextmanager
+def broker_for(folder):
+    from edge.site.localbroker import LocalBroker, mosquitto_binary
+
+    if mosquitto_binary() is None:
+        pytest.skip("mosquitto is not installed (make test installs it when run as root)")
+    broker = LocalBroker(folder / "broker", users=PASSWORDS, acl=(REPO / "config/site/acl").read_text(),
+                         site=True).start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@contextmanager
+def notify_office(folder, notify: dict):
+    from console_site import USERS
+
+    from edge.config import load_config
+    from edge.office.console.users import add_user
+    from edge.office.service import Office
+
+    users = folder / "console-users"
+    for name, (role, password) in USERS.items():
+        add_user(users, name, role, password)
+    with broker_for(folder) as broker:
+        office = Office(load_config(write_office(folder, broker.port, notify, console={
+            "listen": "127.0.0.1:0", "users_file": str(users)})))
+        try:
+            office.start()
+            yield SimpleNamespace(office=office, url=office.console.url, broker=broker)
+        finally:
+            office.close()
