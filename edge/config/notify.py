@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from edge.config.base import KeyedProblems, ReadableFile, Section
 
@@ -38,28 +38,63 @@ class _Channel(Section):
         return self.detail or self.DEFAULT_DETAIL
 
 
-class WecomChannel(_Channel):
+class _HttpChannel(_Channel):
+    timeout_s: float = Field(10, gt=0, le=120, description="seconds before a silent service counts as failed "
+                             "(the message is tried again later)")
+
+
+def _url_in_file(path):
+    """The file must hold one http(s) URL: said without repeating what the file holds (the robot's key)."""
+    text = path.read_text(encoding="utf-8", errors="replace").strip()
+    if not re.match(r"^https?://[^\s/]+\S*$", text):
+        raise ValueError("the file named here must hold the robot's webhook URL (https://…) on one line")
+    return path
+
+
+def _secret_in_file(path):
+    if not path.read_text(encoding="utf-8", errors="replace").strip():
+        raise ValueError("the file named here is empty; put the secret in it")
+    return path
+
+
+# A readable file holding a robot's webhook URL; one holding a secret (not empty). Read again by the channel.
+UrlFile = Annotated[ReadableFile, AfterValidator(_url_in_file)]
+SecretFile = Annotated[ReadableFile, AfterValidator(_secret_in_file)]
+
+
+class WecomChannel(_HttpChannel):
     type: Literal["wecom"]
-    url_file: ReadableFile = Field(description="file holding the group robot's webhook URL (it holds its key)")
+    url_file: UrlFile = Field(description="file holding the group robot's webhook URL (it holds its key)")
+    mention_mobiles: list[str] = Field(default_factory=list, description=(
+        "mobile numbers of group members the robot @-mentions in each message (mentioned_mobile_list), "
+        "or [\"@all\"]"))
     rate_per_minute: int | None = Field(20, ge=1, description="WeChat Work allows 20 messages a minute per robot")
 
+    @field_validator("mention_mobiles")
+    @classmethod
+    def _mobiles(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if value != "@all" and not _PHONE.match(value):
+                raise ValueError(f"{value!r} is not a mobile number (digits, optionally starting with +) nor @all")
+        return values
 
-class DingtalkChannel(_Channel):
+
+class DingtalkChannel(_HttpChannel):
     type: Literal["dingtalk"]
-    url_file: ReadableFile = Field(description="file holding the robot's webhook URL (access_token)")
-    secret_file: ReadableFile = Field(description="file holding the robot's 加签 secret (SEC…)")
+    url_file: UrlFile = Field(description="file holding the robot's webhook URL (access_token)")
+    secret_file: SecretFile = Field(description="file holding the robot's 加签 secret (SEC…)")
     rate_per_minute: int | None = Field(20, ge=1, description="DingTalk allows 20 messages a minute per robot")
 
 
-class WebhookChannel(_Channel):
+class WebhookChannel(_HttpChannel):
     type: Literal["webhook"]
     url: str = Field(description="the endpoint receiving the message JSON (POST)")
-    secret_file: ReadableFile = Field(description="file holding the HMAC-SHA256 key of X-Gate-Edge-Signature")
+    secret_file: SecretFile = Field(description="file holding the HMAC-SHA256 key of X-Gate-Edge-Signature")
 
     @field_validator("url")
     @classmethod
     def _http(cls, url: str) -> str:
-        if not re.match(r"^https?://[^\s/]+", url):
+        if not re.match(r"^https?://[^\s/]+\S*$", url):
             raise ValueError("an http:// or https:// URL")
         return url
 
@@ -80,11 +115,20 @@ class SmtpChannel(_Channel):
     tls: Literal["starttls", "implicit", "none"] = Field("starttls", description=(
         "starttls or implicit; none only for a server on loopback"))
     username: str | None = Field(None, description="login, when the server needs one")
-    password_file: ReadableFile | None = Field(None, description="file holding the login's password")
+    password_file: SecretFile | None = Field(None, description="file holding the login's password")
+    ca_file: ReadableFile | None = Field(None, description=(
+        "CA certificate(s) to trust for this server instead of the system's (a site's own mail server)"))
     sender: str = Field(alias="from", description="the From address")
     timeout_s: float = Field(20, gt=0, description="seconds before a silent server counts as failed")
     DEFAULT_DETAIL: ClassVar[str] = "full"
     ADDRESS: ClassVar[str | None] = "email"
+
+    @field_validator("sender")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not _EMAIL.match(value):
+            raise ValueError(f"{value!r} is not an e-mail address")
+        return value
 
     @model_validator(mode="after")
     def _login_whole(self):

@@ -8,6 +8,7 @@ A channel never logs its URL (robot URLs hold keys) nor a secret.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 class DeliveryFailed(Exception):
@@ -61,3 +62,15 @@ class Channel:
 
     def close(self) -> None:
         """Release what the channel holds (a serial port, a connection pool); idempotent."""
+
+
+def read_secret(path: Path, *, channel: str, key: str) -> str:
+    """The secret (a robot's URL, a signing key, a password) held by ``path``, read once when the channel is
+    made; an unreadable or empty file names the key, never what the file holds."""
+    try:
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"notify.channels.{channel}.{key}: cannot read the file ({type(exc).__name__})") from None
+    if not text:
+        raise ValueError(f"notify.channels.{channel}.{key}: the file is empty")
+    return text
