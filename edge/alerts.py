@@ -37,11 +37,14 @@ _LOG = logging.getLogger(__name__)
 
 class Alerts:
     def __init__(self, config, store, clock=time.time, wake=None, rules=None, *, signer=None,
-                 numbered: bool = False, topics: Topics | None = None, journal: Journal | None = None):
+                 numbered: bool = False, topics: Topics | None = None, journal: Journal | None = None,
+                 notices=None):
         """``signer``: the gate's identity key (site mode), None: unsigned; ``numbered``: a gate's alerts
         get ``gate`` and their own ``seq`` (the office's own alerts are neither); ``topics``: the service's
         (``Topics.of(config)`` when not given); ``journal``: the service's durable writer (by default one
-        without memory: a storage failure is raised)."""
+        without memory: a storage failure is raised); ``notices``: at the office, who is told of its own
+        device alerts (``edge.office.notify.steps.Notices``: called in the transaction that writes the
+        change)."""
         from edge.rules.site_rules import SiteRules
 
         self.config = config
@@ -53,6 +56,7 @@ class Alerts:
         self.topics = topics or Topics.of(config)
         self.wake = wake or (lambda: None)
         self.journal = journal or Journal(store)
+        self.notices = notices
         self._memory: dict[str, str | None] = {}  # device -> open alert id (None: cleared), not yet written
         self._lock = ordered_lock("alerts", reentrant=True)
 
@@ -108,6 +112,8 @@ class Alerts:
             store.alerts.add(alert_id, "device", device, now, detail or "")
             payload = device_alert_payload(alert_id, device, "raised", detail or "", iso(now, self.config.zone))
             self._send(self.topics.device_alert, payload, f"alert:{alert_id}:raised", now)
+            if self.notices is not None:
+                self.notices.alert_raised(alert_id, "device", device, now)
             return alert_id, "raised"
         if ok and current is not None:
             alert_id = current["alert_id"]
@@ -116,6 +122,8 @@ class Alerts:
                        device_alert_payload(alert_id, device, "cleared", detail or say("recovered"),
                                             iso(now, self.config.zone)),
                        f"alert:{alert_id}:cleared", now)
+            if self.notices is not None:
+                self.notices.alert_cleared(alert_id, now)
             return alert_id, "cleared"
         return (current["alert_id"], None) if current else None
 
@@ -158,8 +166,12 @@ class Alerts:
         if store.alerts.get(alert_id) is None:
             said = from_wire(extra.get("detail_code"), extra.get("detail_params"))
             store.alerts.add(alert_id, "device", extra["device"], ts, said or extra.get("detail") or "")
+            if self.notices is not None:
+                self.notices.alert_raised(alert_id, "device", extra["device"], ts)
         if extra["op"] == "clear":
             store.alerts.clear(alert_id, ts)
+            if self.notices is not None:
+                self.notices.alert_cleared(alert_id, ts)
         payload = {k: v for k, v in item["payload"].items() if k not in ("gate", "seq")}
         self._send(item["topic"], payload, item["msg_id"], ts, sent_epoch=item["published_epoch"])
 
@@ -181,10 +193,7 @@ class Alerts:
         store = self.store
         raised = []
         for person in store.people.care_watch():
-            seen = person["seen"]
-            if seen is None:
-                # Never seen since registration: the episode starts when they were registered.
-                seen = _epoch_of(person["created_at"], now)
+            seen = unseen_since(person, now)
             away_s = now - seen
             if away_s < threshold:
                 continue
@@ -215,6 +224,14 @@ class Alerts:
                                          iso(ts, self.config.zone), 0.0, iso(ts, self.config.zone))
             payload["event_id"] = event_id
             self._send(self.topics.inactivity, payload, f"alert:{row['alert_id']}:cleared", ts)
+
+
+def unseen_since(person: dict, now: float) -> float:
+    """Since when a care-watch resident (``store.people.care_watch()``'s row) is unseen: their last
+    sighting; never seen since registration, when they were registered (the one rule of "unseen": the
+    gates' inactivity alerts and the office's roll call)."""
+    seen = person["seen"]
+    return seen if seen is not None else _epoch_of(person["created_at"], now)
 
 
 def _epoch_of(text: str, default: float) -> float:

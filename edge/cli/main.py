@@ -43,7 +43,6 @@ def build_parser() -> argparse.ArgumentParser:
         device_cmds,
         identify,
         keys_cmds,
-        modem_cmds,
         office_cmds,
         pass_cmds,
         registry_cmds,
@@ -62,7 +61,6 @@ def build_parser() -> argparse.ArgumentParser:
     identify.register(sub)
     pass_cmds.register(sub)
     device_cmds.register(sub)
-    modem_cmds.register(sub)
     cmd_cmd.register(sub)
     keys_cmds.register(sub)
     office_cmds.register(sub)

@@ -12,7 +12,8 @@
                                              the episode's last sighting
     waits (logged, applied later)            a ``cleared`` whose alert or named sighting the office does
                                              not hold yet: applied when both are here, from whichever gate
-    applied                                  the alert row raised or cleared; listeners told
+    applied                                  the alert row raised or cleared, the people told of it queued
+                                             (``edge.office.notify.steps``); listeners told
 
 Each numbered alert is logged once per (gate, seq) in ``store.alert_log`` and its seq noted in
 ``store.alert_peers``; a gap, or one at the end of a gate's stream (its status's ``alert_seq``), is asked
@@ -34,17 +35,20 @@ MAX_DETAIL_PARAMS = 2000  # characters of a device alert's code and parameters t
 
 
 class AlertArchive:
-    def __init__(self, store, site: str, verifier_for, *, clock, quarantine, announce):
+    def __init__(self, store, site: str, verifier_for, *, clock, quarantine, announce, notices=None):
         """``verifier_for(gate)``: that gate's Verifier, None for a gate the office does not list;
         ``quarantine(gate, topic, (kind, reason), raw)``: keep a refused message aside (``edge.site.peers``);
         ``announce(payload)``: after the commit of each change, the alert with its ``kind`` and ``subject``
-        (the console's live updates)."""
+        (the console's live updates); ``notices``: people told (``edge.office.notify.steps.Notices``: its
+        ``alert_raised`` and ``alert_cleared`` queue their messages in the transaction that applies the
+        change), None: nobody."""
         self.store = store
         self.site = site
         self.verifier_for = verifier_for
         self.clock = clock
         self.quarantine = quarantine
         self.announce = announce
+        self.notices = notices
         self.gaps = Gaps(store, store.alert_peers, clock)
 
     def receive(self, kind: str, topic_gate: str | None, raw: bytes, topic: str) -> str:
@@ -100,10 +104,14 @@ class AlertArchive:
                     detail = said  # its code and parameters kept beside the text: the console says it in Chinese
                 store.alerts.add(alert.alert_id, alert.kind, subject, alert.ts_epoch, detail)
                 changes.append((alert.payload, alert.kind, subject))
+                if self.notices is not None:
+                    self.notices.alert_raised(alert.alert_id, alert.kind, subject, alert.ts_epoch)
             if alert.kind == "device" and alert.state == "cleared" and (known is None or known["state"] == "raised"):
                 store.alerts.clear(alert.alert_id, alert.ts_epoch)  # a gate's own device: its word suffices
                 if known is not None:
                     changes.append((alert.payload, alert.kind, subject))
+                if self.notices is not None:
+                    self.notices.alert_cleared(alert.alert_id, alert.ts_epoch)
             if alert.seq is not None:
                 store.alert_log.mark_applied(alert.gate, alert.seq)
             if alert.kind == "inactivity":
@@ -144,6 +152,8 @@ class AlertArchive:
         if row["state"] == "raised":
             store.alerts.clear(row["alert_id"], event["ts_epoch"])
             changes.append((payload, "inactivity", row["subject"]))
+            if self.notices is not None:
+                self.notices.alert_cleared(row["alert_id"], event["ts_epoch"], gate=event["gate"])
 
     # -- the archive's other sources ---------------------------------------------------------
     def event_arrived(self, event_id: str) -> None:

@@ -28,9 +28,10 @@ _LOG = logging.getLogger(__name__)
 
 class Archive:
     def __init__(self, config, store, alerts, topics, verifiers: dict, *, silent_gates, listeners, clock,
-                 command_signer, wake):
+                 command_signer, wake, notices=None):
         """``verifiers``: {gate: Verifier} of the gates the office lists; ``command_signer``: signs the
-        replay requests (None: no commands key); ``wake()``: the outbox has something to send."""
+        replay requests (None: no commands key); ``wake()``: the outbox has something to send; ``notices``:
+        who is told of the alerts archived (``edge.office.notify.steps``)."""
         self.config = config
         self.store = store
         self.topics = topics
@@ -46,7 +47,8 @@ class Archive:
                                      on_new=self._event_archived)
         self.alert_archive = AlertArchive(store, config.site, verifiers.get, clock=clock,
                                           quarantine=self.receiver._quarantine,
-                                          announce=lambda payload: listeners.announce("alert", payload))
+                                          announce=lambda payload: listeners.announce("alert", payload),
+                                          notices=notices)
 
     def event(self, gate: str, payload: bytes, now: float) -> None:
         """An event from ``P/<gate>/event/<kind>``."""

@@ -2,6 +2,7 @@
 
     every second     ask the gates for what the archive misses (``Archive.ask_for_gaps``)
     every 5 s        the silent gates' alerts (``SilentGates.check``)
+    every 30 s       the notices' later steps, storms' end and the daily roll call (``Notices.tick``)
     every minute     the office's retained status
     every hour       retention (also a second after the start)
 
@@ -15,18 +16,20 @@ from __future__ import annotations
 import logging
 
 from edge.lifecycle import Schedule
+from edge.office.notify.steps import TICK_S
 from edge.store.retention import delete_expired
 
 _LOG = logging.getLogger(__name__)
 GAPS_EVERY_S = 1.0
 SILENT_GATES_EVERY_S = 5.0
 STATUS_EVERY_S = 60.0
+NOTICES_EVERY_S = TICK_S
 RETENTION_EVERY_S = 3600.0
 SENT_KEEP_S = 86400.0  # a sent message stays in the outbox this long (what was sent, for a technician)
 
 
 class OfficeJobs:
-    def __init__(self, config, store, *, archive, silent_gates, link, guard, clock):
+    def __init__(self, config, store, *, archive, silent_gates, link, guard, clock, notices=None):
         self.config = config
         self.store = store
         self.archive = archive
@@ -34,6 +37,7 @@ class OfficeJobs:
         self.link = link
         self.guard = guard  # told of storage failures (edge.office.storage_guard)
         self.clock = clock
+        self.notices = notices  # edge.office.notify.steps.Notices (None: nobody is told)
         self.schedule: Schedule | None = None
 
     def retention(self) -> dict:
@@ -57,6 +61,8 @@ class OfficeJobs:
         schedule.every(GAPS_EVERY_S, self.archive.ask_for_gaps, id="archive_gaps", first_in=1)
         schedule.every(SILENT_GATES_EVERY_S, self.silent_gates.check, id="silent_gates", first_in=1)
         schedule.every(STATUS_EVERY_S, self.status, id="status", first_in=1)
+        if self.notices is not None:
+            schedule.every(NOTICES_EVERY_S, self.notices.tick, id="notices", first_in=1)
         self.schedule = schedule.start()
         return self
 

@@ -9,7 +9,8 @@ will ``offline``) and on ``/healthz``; each part owns one job:
     who has gone quiet          SilentGates: the ``gate:<name>`` alert on ``P/office/alert/device``
     people told of alerts       Delivery (edge.office.notify): queued messages sent by their channels
     what the gates ask          Answers: ``req/resync`` (registry records), ``req/replay`` for a silent gate
-    periodic work               OfficeJobs (APScheduler): retention, gaps, silent gates, status
+    who is told of an alert     Notices (edge.office.notify.steps): steps, notices, roll call; Acknowledgements
+    periodic work               OfficeJobs (APScheduler): retention, gaps, silent gates, status, notices
     a database that fails       OfficeStorageGuard: says so; nothing is acknowledged that was not stored
     the console                 edge.office.console, told of new archive rows by Listeners
 
@@ -32,8 +33,10 @@ from edge.office.answers import Answers
 from edge.office.archive import Archive
 from edge.office.jobs import OfficeJobs
 from edge.office.listeners import Listeners
+from edge.office.notify.ack import Acknowledgements
 from edge.office.notify.channels import build_channels
 from edge.office.notify.delivery import Delivery
+from edge.office.notify.steps import Notices
 from edge.office.registry_head import RegistryHead
 from edge.office.silent_gates import SilentGates
 from edge.office.storage_guard import OfficeStorageGuard
@@ -81,7 +84,8 @@ class Office(Service):
         self.monotonic = monotonic  # how long a gate has been silent (SilentGates): immune to wall-clock jumps
         self.topics = contract.Topics.of(config)  # the office's: its config's gate is "office"
         self.store = self.publisher = self.link = self.alerts = self.guard = None
-        self.archive = self.silent_gates = self.answers = self.registry_head = self.jobs = self.delivery = None
+        self.archive = self.silent_gates = self.answers = self.registry_head = self.jobs = None
+        self.notices = self.acknowledgements = self.delivery = None
         self.verifiers = {name: load_verifier([path]) for name, path in config.gates.items()}
         self.listeners = Listeners()  # the console's live updates: told of each new archive row
         self.console = None
@@ -94,7 +98,11 @@ class Office(Service):
         self.store, self.publisher = open_office_store(self.config, self.topics)
         self.store.clock = self.clock
         self.on_close(self.store.close)
-        self.alerts = Alerts(self.config, self.store, clock=self.clock, wake=self._wake, topics=self.topics)
+        self.notices = Notices(self.config, self.store, clock=self.clock, wake=self._wake_delivery)
+        self.acknowledgements = Acknowledgements(self.config, self.store, self.notices, clock=self.clock,
+                                                 announce=self.listeners.announce)
+        self.alerts = Alerts(self.config, self.store, clock=self.clock, wake=self._wake, topics=self.topics,
+                             notices=self.notices)
         self.guard = OfficeStorageGuard(self.config, self.store, self.alerts, clock=self.clock,
                                         on_change=self._publish_status, on_recovered=self._storage_back)
         command_signer = load_signer(self.config.commands.signing_key_file) if self.config.commands else None
@@ -102,7 +110,7 @@ class Office(Service):
                                         monotonic=self.monotonic)
         self.archive = Archive(self.config, self.store, self.alerts, self.topics, self.verifiers,
                                silent_gates=self.silent_gates, listeners=self.listeners, clock=self.clock,
-                               command_signer=command_signer, wake=self._wake)
+                               command_signer=command_signer, wake=self._wake, notices=self.notices)
         self.answers = Answers(self.config, self.store, self.publisher, self.topics, self.verifiers,
                                silent_gates=self.silent_gates, clock=self.clock, wake=self._wake)
         self.registry_head = RegistryHead(self.config, self.store, self.publisher, self.alerts, self.topics,
@@ -139,7 +147,7 @@ class Office(Service):
         self.on_close(self.delivery.close)
         self.link.release()
         self.jobs = OfficeJobs(self.config, self.store, archive=self.archive, silent_gates=self.silent_gates,
-                               link=self.link, guard=self.guard, clock=self.clock).start()
+                               link=self.link, guard=self.guard, clock=self.clock, notices=self.notices).start()
         self.on_close(self.jobs.close)
         if self.config.console.listen and self.config.console.users_file:
             from edge.office.console import Console
@@ -159,6 +167,10 @@ class Office(Service):
     def _wake(self) -> None:
         if self.link is not None:
             self.link.wake()
+
+    def _wake_delivery(self) -> None:
+        if self.delivery is not None:
+            self.delivery.wake()
 
     def _publish_status(self) -> None:
         if self.link is not None:

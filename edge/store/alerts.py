@@ -63,6 +63,11 @@ class AlertRows:
             sql, params = sql + " AND state = ?", [*params, state]
         return self._store.rows(sql + " ORDER BY raised_epoch, rowid", params)
 
+    def count_raised_since(self, kind: str, since_epoch: float) -> int:
+        """Alerts of ``kind`` raised at or after ``since_epoch``, cleared or not (a storm of them)."""
+        return self._store.scalar("SELECT count(*) FROM alerts WHERE kind = ? AND raised_epoch >= ?",
+                                  [kind, since_epoch])
+
     def renumber_people(self, ids: dict[int, int]) -> None:
         """Move ``person:<old>`` alerts to ``person:<new>`` (an adopted gate taking the office's ids)."""
         from edge.store.sightings import renumber

@@ -42,14 +42,16 @@ class NotificationRows:
 
     # -- messages --------------------------------------------------------------------------
     def queue(self, alert_id: str, kind: str, step: str | int, recipient: str, channel: str, address: str | None,
-              text: str, payload: dict, now: float) -> str | None:
-        """Queue one message, due at once; its id, or None when (alert_id, step, recipient) is already queued
-        (whatever its state). Call it inside the transaction that decides the message is owed."""
+              text: str, payload: dict, now: float, *, due_epoch: float | None = None) -> str | None:
+        """Queue one message, due at once (or at ``due_epoch``: a device notice in quiet hours); its id, or
+        None when (alert_id, step, recipient) is already queued (whatever its state). Call it inside the
+        transaction that decides the message is owed."""
         message_id = str(uuid.uuid4())
         cursor = self._store.execute(
             "INSERT OR IGNORE INTO notify_messages(message_id, alert_id, kind, step, recipient, channel, address, "
             "text, payload, next_try_epoch, created_epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [message_id, alert_id, kind, str(step), recipient, channel, address, text, dumps(payload), now, now])
+            [message_id, alert_id, kind, str(step), recipient, channel, address, text, dumps(payload),
+             now if due_epoch is None else max(now, due_epoch), now])
         return message_id if cursor.rowcount == 1 else None
 
     def get(self, message_id: str) -> dict | None:
@@ -125,6 +127,21 @@ class NotificationRows:
             sql, params = sql + " WHERE alert_id = ?", [alert_id]
         return [_message(r) for r in self._store.rows(
             sql + " ORDER BY created_epoch DESC, rowid DESC LIMIT ?", [*params, limit])]
+
+    def of_alerts(self, alert_ids) -> dict[str, dict]:
+        """For each of ``alert_ids`` that has any: {"alert": its notify_alerts row or None, "messages": its
+        messages in the order queued} (the console's alerts page, in two queries)."""
+        ids = sorted(set(alert_ids))
+        found: dict[str, dict] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._store.rows(f"SELECT * FROM notify_alerts WHERE alert_id IN ({marks})", chunk):
+                found.setdefault(row["alert_id"], {"alert": None, "messages": []})["alert"] = row
+            for row in self._store.rows(f"SELECT * FROM notify_messages WHERE alert_id IN ({marks}) "
+                                        "ORDER BY created_epoch, rowid", chunk):
+                found.setdefault(row["alert_id"], {"alert": None, "messages": []})["messages"].append(_message(row))
+        return found
 
     def recipients_told(self, alert_id: str, *, kinds=None) -> list[str]:
         """Everyone a message of this alert was queued for (sent or still to go: they will have read it by

@@ -512,7 +512,7 @@ def test_every_page_in_chinese_has_no_english_word_but_codes(site, guard):
     try:
         found = {}
         for who, client in (("guard", guard), ("admin", admin)):
-            for path in pages + (["/import"] if who == "admin" else []):
+            for path in pages + (["/import", "/notify"] if who == "admin" else []):
                 page = client.get(path)
                 assert page.status_code == 200, (who, path)
                 found[who, path] = english_words(page.text, codes | (csv_codes if path == "/import" else set()))

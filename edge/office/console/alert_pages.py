@@ -6,7 +6,10 @@
     GET  /alerts                           the page: care-watch alerts, device alerts, the last acknowledged
 
 A care-watch alert carries the person, when and where they were last seen and the hours since; a device
-alert its gate and device ("<gate>:<device>"; the office's own, a gate silent, is "<device>").
+alert its gate and device ("<gate>:<device>"; the office's own, a gate silent, is "<device>"). Every alert
+carries its short ``code`` (what an SMS reply acknowledges with; None before the office told anyone of it)
+and ``told``: each message of it (DESIGN 7: kind, step, channel, recipient masked, state queued|sent|failed,
+queued and sent times, error); an acknowledgement says ``via`` console or sms.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from edge.config.notify import masked_recipient
 from edge.office.console.context import ConsoleContext
 from edge.office.console.fields import digits
 from edge.schemas.phrases import tell
@@ -43,13 +47,19 @@ class Alerts:
         now = ctx.now()
         gate_names = set(ctx.config.gates) | set(ctx.store.gates.all())
         rows = []
-        for a in ctx.store.console.alerts(open_only=state == "open"):
+        alerts = ctx.store.console.alerts(open_only=state == "open")
+        notices = ctx.store.notifications.of_alerts(a["alert_id"] for a in alerts)
+        for a in alerts:
+            notice = notices.get(a["alert_id"], {"alert": None, "messages": []})
             row = {"alert_id": a["alert_id"], "kind": a["kind"], "subject": a["subject"], "state": a["state"],
                    "raised": iso(a["raised_epoch"], zone), "detail": a["detail"],
                    **_detail_code(a),
                    "cleared": iso(a["cleared_epoch"], zone) if a["cleared_epoch"] else None,
-                   "ack": ({"by": a["acked_by"], "note": a["ack_note"], "ts": iso(a["acked_epoch"], zone)}
-                           if a["acked_epoch"] else None)}
+                   "ack": ({"by": a["acked_by"], "note": a["ack_note"], "ts": iso(a["acked_epoch"], zone),
+                            "via": (notice["alert"] or {}).get("ack_via") or "console"}
+                           if a["acked_epoch"] else None),
+                   "code": notice["alert"]["code"] if notice["alert"] else None,
+                   "told": [told(m, zone) for m in notice["messages"]]}
             if a["kind"] == "inactivity":
                 row.update(self.unseen(a, now))
             else:  # a gate's alert is "<gate>:<device>"; the office's own (a gate silent) is "<device>"
@@ -85,8 +95,9 @@ class Alerts:
             raise HTTPException(400, tell("note: say what was done (e.g. visited, all well)"))
         if len(note) > 500:
             raise HTTPException(400, tell("note: at most {limit} characters", limit=500))
-        with store.transaction():
-            if not store.console.ack_alert(alert_id, ctx.now(), user["username"], note.strip()):
+        with store.transaction():  # the notices' too: no more steps, and those told hear of it
+            if not ctx.office.acknowledgements.acknowledge(alert_id, user["username"], note.strip(), "console",
+                                                           ctx.now()):
                 raise HTTPException(404, tell("no alert {alert_id}", alert_id=alert_id))
             ctx.audit(user, "ack", f"alert:{alert_id}", {"note": note.strip()}, "ok")
         row = store.console.alert(alert_id)
@@ -100,6 +111,16 @@ class Alerts:
         return self.ctx.page(request, "alerts.html", care=[a for a in open_rows if a["kind"] == "inactivity"],
                              devices=[a for a in open_rows if a["kind"] != "inactivity"],
                              acked=[a for a in rows if a["ack"] is not None][:10])
+
+
+def told(message: dict, zone) -> dict:
+    """One message of an alert as the page and the API show it (a message being sent is still queued)."""
+    return {"kind": message["kind"], "step": message["step"], "channel": message["channel"],
+            "recipient": masked_recipient(message["recipient"]),
+            "state": "queued" if message["state"] == "sending" else message["state"],
+            "queued": iso(message["created_epoch"], zone),
+            "sent_at": iso(message["sent_epoch"], zone) if message["sent_epoch"] is not None else None,
+            "error": message["error"]}
 
 
 def _detail_code(row: dict) -> dict:

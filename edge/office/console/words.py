@@ -23,6 +23,13 @@ TABLES = {
                    "never heard": N_("never heard"), "unreadable": N_("status unreadable")},
     "role": {"guard": N_("guard"), "admin": N_("admin")},
     "pass_state": {"valid": N_("valid"), "expired": N_("expired"), "revoked": N_("revoked")},
+    # a notification that is not an alert's step (edge.office.notify.steps), and a message's state
+    "notice": {"ack": N_("acknowledged notice"), "cleared": N_("cleared notice"), "storm": N_("many alerts"),
+               "roll_call": N_("roll call"), "test": N_("test message")},
+    "channel_type": {"wecom": N_("WeChat Work group robot"), "dingtalk": N_("DingTalk group robot"),
+                     "webhook": N_("webhook"), "sms": N_("SMS modem"), "smtp": N_("e-mail")},
+    "channel_detail": {"minimal": N_("minimal: no names or phone numbers"), "full": N_("full: names (staff)")},
+    "notice_state": {"queued": N_("waiting to be sent"), "sent": N_("delivered"), "failed": N_("not delivered")},
 }
 
 

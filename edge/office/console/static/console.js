@@ -42,7 +42,8 @@
       button.disabled = false;
       let text;
       if (result.ok) {
-        text = result.data.result ? said.gate_did + (result.data.result.barrier || "") : said.acked;
+        text = result.data.result ? said.gate_did + (result.data.result.barrier || "")
+          : form.classList.contains("notify-test") ? said.test_queued : said.acked;
       } else {
         text = said.not_done + (result.data.message || result.data.error || result.status);
       }
