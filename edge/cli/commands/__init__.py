@@ -20,6 +20,23 @@ def emit(obj) -> None:
     sys.stdout.flush()
 
 
+OFFICE_CONFIG = "the office's YAML file (role: office)"  # what -c names for the office's commands
+
+
+def actions(sub, name: str, help: str):
+    """The command ``name`` whose work is said by an action (``gate-edge person add``): its sub-parsers."""
+    return sub.add_parser(name, help=help).add_subparsers(dest="action", required=True, metavar="ACTION")
+
+
+def command(sub, name: str, func, help: str, *, config_help: str | None = None):
+    """The (sub-)command ``name``, run as ``func(args)``, on the config its required ``-c`` names (read with
+    ``load``); its own arguments are added to the parser returned."""
+    parser = sub.add_parser(name, help=help)
+    parser.add_argument("-c", "--config", required=True, help=config_help)
+    parser.set_defaults(func=func)
+    return parser
+
+
 def load(args):
     """The validated config named by ``-c``."""
     from edge.config import load_config

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 
-from edge.cli.commands import UsageError, emit, load
+from edge.cli.commands import UsageError, command, emit, load
 
 
 def _fail(message: str) -> int:
@@ -68,11 +68,8 @@ def cmd(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser(
-        "cmd", help="sign a command for a gate, send it, wait for its cmd/result and print it "
-                    "(exit 0 ok, 1 refused, 2 no answer)",
-    )
-    p.add_argument("-c", "--config", required=True, help="a config with the broker and mqtt.command_key_file")
+    p = command(sub, "cmd", cmd, "sign a command for a gate, send it, wait for its cmd/result and print it "
+                "(exit 0 ok, 1 refused, 2 no answer)", config_help="a config with the broker and mqtt.command_key_file")
     p.add_argument("--gate", required=True, help="the gate to command (its name in the topics: east, west…)")
     p.add_argument("verb", choices=["open", "pay", "reload"])
     p.add_argument("--lane", choices=["in", "out"], help="open: the lane to open (default in)")
@@ -80,4 +77,3 @@ def register(sub) -> None:
     p.add_argument("--session", help="pay: the parking session id")
     p.add_argument("--amount-cents", type=int, help="pay: the amount paid, in cents")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the gate's answer (default 10)")
-    p.set_defaults(func=cmd)

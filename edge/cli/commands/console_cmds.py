@@ -13,7 +13,7 @@ import getpass
 import sys
 from pathlib import Path
 
-from edge.cli.commands import InputError, UsageError, emit, load
+from edge.cli.commands import OFFICE_CONFIG, InputError, UsageError, actions, command, emit, load
 
 
 def _password(args) -> str:
@@ -72,16 +72,12 @@ def remove(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("console-user", help="the committee console's users: console-user add | remove")
-    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    a = actions.add_parser("add", help="add a console user (or set an existing user's role and password)")
-    a.add_argument("-c", "--config", required=True, help="the office's YAML file (role: office)")
+    users = actions(sub, "console-user", "the committee console's users: console-user add | remove")
+    a = command(users, "add", add, "add a console user (or set an existing user's role and password)",
+                config_help=OFFICE_CONFIG)
     a.add_argument("name", help="the user's login name")
     a.add_argument("--role", required=True, choices=["guard", "admin"],
                    help="guard: alerts, passages, open, pay; admin: also the registry")
     a.add_argument("--password-file", help="read the password from this file's first line (else asked twice)")
-    a.set_defaults(func=add)
-    r = actions.add_parser("remove", help="remove a console user (their open sessions end)")
-    r.add_argument("-c", "--config", required=True, help="the office's YAML file (role: office)")
+    r = command(users, "remove", remove, "remove a console user (their open sessions end)", config_help=OFFICE_CONFIG)
     r.add_argument("name", help="the user's login name")
-    r.set_defaults(func=remove)

@@ -6,7 +6,7 @@ import logging
 import sys
 import time
 
-from edge.cli.commands import InputError, UsageError, emit, load
+from edge.cli.commands import InputError, UsageError, actions, command, emit, load
 
 
 def run(args) -> int:
@@ -155,21 +155,13 @@ def register(sub) -> None:
     p.add_argument("--keep", action="store_true", help="keep the temporary folder")
     p.set_defaults(func=demo)
 
-    p = sub.add_parser("run", help="run the daemon (foreground; systemd Type=notify)")
-    p.add_argument("-c", "--config", required=True)
-    p.set_defaults(func=run)
+    command(sub, "run", run, "run the daemon (foreground; systemd Type=notify)")
 
-    barrier = sub.add_parser("barrier", help="technician's wiring test of a barrier controller")
-    bsub = barrier.add_subparsers(dest="action", required=True, metavar="ACTION")
-    p = bsub.add_parser("open", help="one real opening pulse")
-    p.add_argument("-c", "--config", required=True)
+    bsub = actions(sub, "barrier", "technician's wiring test of a barrier controller")
+    p = command(bsub, "open", barrier_open, "one real opening pulse")
     p.add_argument("barrier_id")
     p.add_argument("--lane", choices=["in", "out"])
-    p.set_defaults(func=barrier_open)
-    p = bsub.add_parser("status", help="reachable, arm state, loop detectors (JSON)")
-    p.add_argument("-c", "--config", required=True)
-    p.add_argument("barrier_id")
-    p.set_defaults(func=barrier_status)
+    command(bsub, "status", barrier_status, "reachable, arm state, loop detectors (JSON)").add_argument("barrier_id")
 
     p = sub.add_parser("simulate-barrier", help="a Modbus RTU barrier controller on a serial port or a new pty")
     where = p.add_mutually_exclusive_group(required=True)

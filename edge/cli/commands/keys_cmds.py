@@ -9,7 +9,7 @@ Prints JSON: the files written, with the kid of each Ed25519 key. Never overwrit
 
 from __future__ import annotations
 
-from edge.cli.commands import InputError, UsageError, emit
+from edge.cli.commands import InputError, UsageError, actions, emit
 
 
 def keys_new(args) -> int:
@@ -40,8 +40,7 @@ def keys_new(args) -> int:
 
 
 def register(sub) -> None:
-    group = sub.add_parser("keys", help="make key files (site pairs, a gate's pair, local secrets)")
-    ksub = group.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ksub = actions(sub, "keys", "make key files (site pairs, a gate's pair, local secrets)")
     p = ksub.add_parser(
         "new", help="write new keys into --dir: the site's three Ed25519 pairs (default), a gate's own pair "
                     "(--gate NAME) or a single gate's shared secrets (--local); never overwrites",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from edge.cli.commands import UsageError, emit, load
+from edge.cli.commands import OFFICE_CONFIG, UsageError, command, emit, load
 
 
 def _office_config(args):
@@ -67,7 +67,7 @@ def confirm_replace(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("office", help="the committee office's service (registry, archive); office adopt GATE")
-    p.add_argument("-c", "--config", help="the office's YAML file (role: office)")
+    p.add_argument("-c", "--config", help=OFFICE_CONFIG)
     p.add_argument("--new-site", action="store_true",
                    help="create a new registry on an empty database (refused while the broker holds one with people, "
                         "unless --replace names it)")
@@ -76,11 +76,8 @@ def register(sub) -> None:
                         "gates keep their old copy aside until gate-edge confirm-replace")
     p.set_defaults(func=office)
     actions = p.add_subparsers(dest="action", metavar="ACTION")
-    a = actions.add_parser("adopt", help="bring a single-gate site's registry under the office (DESIGN 6.3)")
-    a.add_argument("-c", "--config", required=True, help="the office's YAML file (role: office)")
+    a = command(actions, "adopt", adopt, "bring a single-gate site's registry under the office (DESIGN 6.3)",
+                config_help=OFFICE_CONFIG)
     a.add_argument("gate_config", help="the gate's YAML file (its database: the gate's registry.db)")
-    a.set_defaults(func=adopt)
-    p = sub.add_parser("confirm-replace", help="at a gate: delete the copy of a registry the office replaced "
-                       "(--new-site --replace), kept aside until now")
-    p.add_argument("-c", "--config", required=True, help="the gate's YAML file")
-    p.set_defaults(func=confirm_replace)
+    command(sub, "confirm-replace", confirm_replace, "at a gate: delete the copy of a registry the office replaced "
+            "(--new-site --replace), kept aside until now", config_help="the gate's YAML file")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edge.cli.commands import InputError, emit, load, open_registry
+from edge.cli.commands import InputError, actions, command, emit, load, open_registry
 
 
 def pass_issue(args) -> int:
@@ -51,20 +51,12 @@ def pass_list(args) -> int:
 
 
 def register(sub) -> None:
-    group = sub.add_parser("pass", help="issue and revoke signed QR passes")
-    psub = group.add_subparsers(dest="action", required=True, metavar="ACTION")
-    p = psub.add_parser("issue", help="write a signed, expiring QR pass for a person or a plate")
-    p.add_argument("-c", "--config", required=True)
+    psub = actions(sub, "pass", "issue and revoke signed QR passes")
+    p = command(psub, "issue", pass_issue, "write a signed, expiring QR pass for a person or a plate")
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--person", type=int)
     who.add_argument("--plate")
     p.add_argument("--valid-hours", type=float, required=True)
     p.add_argument("--out", required=True, help="PNG file to write")
-    p.set_defaults(func=pass_issue)
-    p = psub.add_parser("revoke", help="revoke a pass before it expires")
-    p.add_argument("-c", "--config", required=True)
-    p.add_argument("pass_id")
-    p.set_defaults(func=pass_revoke)
-    p = psub.add_parser("list", help="passes issued (JSON)")
-    p.add_argument("-c", "--config", required=True)
-    p.set_defaults(func=pass_list)
+    command(psub, "revoke", pass_revoke, "revoke a pass before it expires").add_argument("pass_id")
+    command(psub, "list", pass_list, "passes issued (JSON)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from edge.cli.commands import InputError, emit, load, open_registry
+from edge.cli.commands import InputError, actions, command, emit, load, open_registry
 
 
 def _enroller(config):
@@ -138,55 +138,31 @@ def query(args) -> int:
 
 def register(sub) -> None:
     """Add the registry sub-commands to the argparse sub-parsers ``sub``."""
-    person = sub.add_parser("person", help="register, enrol, erase and list people")
-    psub = person.add_subparsers(dest="action", required=True, metavar="ACTION")
-    p = psub.add_parser("add", help="register a person (optionally with face photos)")
-    p.add_argument("-c", "--config", required=True)
+    psub = actions(sub, "person", "register, enrol, erase and list people")
+    p = command(psub, "add", person_add, "register a person (optionally with face photos)")
     p.add_argument("--name", required=True)
     p.add_argument("--unit", required=True, help="building-room, e.g. 12-301")
     p.add_argument("--phone")
     p.add_argument("--care-watch", action="store_true", help="elderly living alone, with consent")
     p.add_argument("--photo", action="append", default=[], help="enrolment photo (repeatable)")
-    p.set_defaults(func=person_add)
-    p = psub.add_parser("enroll", help="add face templates from photos")
-    p.add_argument("-c", "--config", required=True)
+    p = command(psub, "enroll", person_enroll, "add face templates from photos")
     p.add_argument("person_id", type=int)
     p.add_argument("--photo", action="append", required=True)
-    p.set_defaults(func=person_enroll)
-    p = psub.add_parser("remove", help="erase a person and every face template")
-    p.add_argument("-c", "--config", required=True)
-    p.add_argument("person_id", type=int)
-    p.set_defaults(func=person_remove)
-    p = psub.add_parser("reenroll", help="after an encoder change: re-enrol from kept photos, list who must come")
-    p.add_argument("-c", "--config", required=True)
-    p.set_defaults(func=person_reenroll)
-    p = psub.add_parser("list", help="list people")
-    p.add_argument("-c", "--config", required=True)
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=person_list)
+    command(psub, "remove", person_remove, "erase a person and every face template").add_argument("person_id", type=int)
+    command(psub, "reenroll", person_reenroll, "after an encoder change: re-enrol from kept photos, list who must come")
+    command(psub, "list", person_list, "list people").add_argument("--json", action="store_true")
 
-    vehicle = sub.add_parser("vehicle", help="register and remove vehicles")
-    vsub = vehicle.add_subparsers(dest="action", required=True, metavar="ACTION")
-    p = vsub.add_parser("add", help="register or update a vehicle")
-    p.add_argument("-c", "--config", required=True)
+    vsub = actions(sub, "vehicle", "register and remove vehicles")
+    p = command(vsub, "add", vehicle_add, "register or update a vehicle")
     p.add_argument("--plate", required=True)
     p.add_argument("--class", dest="vehicle_class", required=True, choices=["resident", "family", "visitor", "blocked"])
     p.add_argument("--person", type=int, help="owner's person id")
     p.add_argument("--valid-until", help="YYYY-MM-DD, end of the monthly permit")
-    p.set_defaults(func=vehicle_add)
-    p = vsub.add_parser("remove", help="remove a vehicle")
-    p.add_argument("-c", "--config", required=True)
-    p.add_argument("--plate", required=True)
-    p.set_defaults(func=vehicle_remove)
+    command(vsub, "remove", vehicle_remove, "remove a vehicle").add_argument("--plate", required=True)
 
-    p = sub.add_parser("import", help="import people.csv or vehicles.csv (all rows or none)")
-    p.add_argument("-c", "--config", required=True)
-    p.add_argument("csv")
-    p.set_defaults(func=import_file)
+    command(sub, "import", import_file, "import people.csv or vehicles.csv (all rows or none)").add_argument("csv")
 
-    p = sub.add_parser("query", help="registration, validity, last seen, session and fee (JSON)")
-    p.add_argument("-c", "--config", required=True)
-    who = p.add_mutually_exclusive_group(required=True)
+    who = command(sub, "query", query, "registration, validity, last seen, session and fee (JSON)"
+                  ).add_mutually_exclusive_group(required=True)
     who.add_argument("--plate")
     who.add_argument("--person", type=int)
-    p.set_defaults(func=query)
