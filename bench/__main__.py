@@ -6,6 +6,7 @@ BENCHES = {
     "plate_hardset": "builds the hard plate set (small, night, blur, colours) from ../shared/data; --test-images",
     "plate_bench": "plate reading accuracy and time vs full-frame OCR (naive), on ../shared/data",
     "barrier_latency": "open command -> coil seen by the device, over a pty at 9600 and 115200 baud",
+    "sms_pdu": "SMS PDUs checked by smspdudecoder (ours vs python-gsmmodem-new where installed); encode and send times",
     "mqtt_bench": "publish latency on loopback and how fast a 10,000-event backlog drains",
     "query_bench": "`gate-edge query` on 5,000 people and 2,000 vehicles vs a naive scan",
     "registry_sync": "the office publishes 5,000 people and 2,000 vehicles: a gate's full sync, one change's latency",

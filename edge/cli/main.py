@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         device_cmds,
         identify,
         keys_cmds,
+        modem_cmds,
         office_cmds,
         pass_cmds,
         registry_cmds,
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     identify.register(sub)
     pass_cmds.register(sub)
     device_cmds.register(sub)
+    modem_cmds.register(sub)
     cmd_cmd.register(sub)
     keys_cmds.register(sub)
     office_cmds.register(sub)

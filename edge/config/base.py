@@ -39,8 +39,8 @@ def _resolve(value: str | Path, info: ValidationInfo) -> Path:
 _CREDENTIALS = re.compile(r"(\w[\w+.-]*://)[^/@\s'\"]+@")
 # Fields that name a file holding a secret: a technician may type the secret itself there by mistake,
 # so their value is never repeated in a message (it would end up in the journal).
-SECRET_FILE_FIELDS = {"password_file", "secret_file", "url_file", "command_key_file", "identity_key_file",
-                      "signing_key_file", "key"}
+SECRET_FILE_FIELDS = {"password_file", "secret_file", "url_file", "pin_file", "command_key_file",
+                      "identity_key_file", "signing_key_file", "key"}
 
 
 def mask_credentials(text: str) -> str:

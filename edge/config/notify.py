@@ -104,6 +104,9 @@ class SmsChannel(_Channel):
     port: str = Field(description="the modem's serial device (/dev/ttyUSB2) or a simulate-modem pty")
     baudrate: int = Field(115200, ge=1200, description="serial speed")
     pin_file: ReadableFile | None = Field(None, description="file holding the SIM's PIN, when it has one")
+    timeout_s: float = Field(60, gt=0, le=300, description=(
+        "seconds the network may take to accept one SMS (one part of a long one) before the send counts as "
+        "failed and is retried; each plain AT command waits at most 5 s of it"))
     DEFAULT_DETAIL: ClassVar[str] = "full"  # the site's own duty phone and the residents' contacts
     ADDRESS: ClassVar[str | None] = "phone"
 
@@ -213,6 +216,13 @@ class NotifyConfig(Section):
             problem = recipient_problem(recipient, self.channels, contacts_allowed=loc[0] == "care_watch")
             if problem:
                 problems.append((loc, problem))
+        ports: dict[str, str] = {}
+        for name, channel in self.channels.items():
+            if channel.type == "sms":  # one modem, one AT conversation at a time: one channel owns a port
+                other = ports.setdefault(channel.port, name)
+                if other != name:
+                    problems.append((("channels", name, "port"), f"{channel.port} is already the port of sms "
+                                     f"channel {other!r}; one modem is one channel: send both through {other!r}"))
         for name, steps in (("care_watch", self.care_watch), ("device", self.device)):
             minutes = [s.after_minutes for s in steps]
             if minutes != sorted(set(minutes)):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from edge.office.notify.channels.base import Channel, DeliveryFailed, Outgoing
 from edge.office.notify.channels.dingtalk import Dingtalk
+from edge.office.notify.channels.sms import SmsChannel
+from edge.office.notify.channels.smtp import Smtp
 from edge.office.notify.channels.webhook import Webhook
 from edge.office.notify.channels.wecom import Wecom
 
 # type → class; each channel module registers itself here when it is written.
-TYPES: dict[str, type[Channel]] = {cls.type: cls for cls in (Wecom, Dingtalk, Webhook)}
+TYPES: dict[str, type[Channel]] = {cls.type: cls for cls in (Wecom, Dingtalk, Webhook, SmsChannel, Smtp)}
 
 
 def build_channels(notify_config, *, clock) -> dict[str, Channel]:

@@ -42,6 +42,9 @@ class Channel:
     """Base of every channel type. ``config`` is its section of ``notify.channels`` (edge.config.notify)."""
 
     type: str = ""
+    # A channel that also receives (sms: replies carrying an alert's short code) says so, and hands each
+    # incoming message to the callable set as its ``on_sms(sender, text)``.
+    RECEIVES: bool = False
 
     def __init__(self, name: str, config, *, clock):
         self.name = name
