@@ -16,6 +16,7 @@ an office config without it is refused. It subscribes to ``P/<gate>/cmd/result``
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import threading
@@ -35,6 +36,48 @@ class CommandError(Exception):
 
 class CommandKeyError(CommandError):
     """The config names no usable command key (a configuration problem)."""
+
+
+class _Answers:
+    """What one command is answered (the broker's CONNACK, SUBACK, PUBACK; the gate's result), noted as it
+    arrives on another thread and waited for until one deadline: ``timeout`` covers every step."""
+
+    def __init__(self, names: tuple[str, ...], timeout: float, changed: threading.Condition | None = None):
+        self._values = dict.fromkeys(names)
+        self._deadline = time.monotonic() + timeout
+        self._changed = changed if changed is not None else threading.Condition()
+
+    def __getitem__(self, name: str):
+        return self._values[name]
+
+    def note(self, name: str, value) -> None:
+        with self._changed:
+            self._values[name] = value
+            self._changed.notify_all()
+
+    def wait(self, name: str) -> bool:
+        """True once ``name`` is answered; False at the deadline."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._values[name] is not None,
+                                          max(0.0, self._deadline - time.monotonic()))
+
+
+def _gate_answer(answers: _Answers, topics, verb: str, gate: str, request_id: str, timeout: float,
+                 where: str | None = None) -> dict:
+    """After the broker's PUBACK: the gate's result, or CommandError when the broker refused the command (its
+    ACL) or the gate did not answer in time. ``where``: the broker's address, said when it is ours to check."""
+    if answers["puback"].is_failure:
+        raise CommandError(tell("the broker refused to take the command on {topic}: {detail} (check the broker's "
+                                "ACL)", topic=topics.command(verb), detail=str(answers["puback"])))
+    if not answers.wait("result"):
+        if where is None:  # the office's own connection: the console has no broker address to check
+            raise CommandError(tell("no answer from gate {gate!r} on {topic} within {seconds:g} s (request_id "
+                                    "{request_id}); is the gate running and connected?", gate=gate,
+                                    topic=topics.command_result, seconds=timeout, request_id=request_id))
+        raise CommandError(tell("no answer from gate {gate!r} on {topic} within {seconds:g} s (request_id "
+                                "{request_id}); is the gate running and connected to {where}?", gate=gate,
+                                topic=topics.command_result, seconds=timeout, request_id=request_id, where=where))
+    return answers["result"]
 
 
 def command_key(config, path=None):
@@ -76,24 +119,16 @@ def send_command(config, gate: str, verb: str, fields: dict | None = None, timeo
     body = new_command(verb, site=config.site, gate=gate, key=key, zone=config.zone, now=now, **(fields or {}))
     request_id = body["request_id"]
     where = f"{config.mqtt.host}:{config.mqtt.port}"
-    deadline = time.monotonic() + timeout
-
-    state = {"connack": None, "suback": None, "puback": None, "result": None}
-    changed = threading.Condition()
-
-    def note(name, value) -> None:
-        with changed:
-            state[name] = value
-            changed.notify_all()
+    answers = _Answers(("connack", "suback", "puback", "result"), timeout)
 
     def on_connect(client, userdata, flags, reason_code, properties) -> None:
-        note("connack", reason_code)
+        answers.note("connack", reason_code)
 
     def on_subscribe(client, userdata, mid, reason_codes, properties) -> None:
-        note("suback", reason_codes[0] if reason_codes else None)
+        answers.note("suback", reason_codes[0] if reason_codes else None)
 
     def on_publish(client, userdata, mid, reason_code, properties) -> None:
-        note("puback", reason_code)
+        answers.note("puback", reason_code)
 
     def on_message(client, userdata, message) -> None:
         try:
@@ -101,11 +136,7 @@ def send_command(config, gate: str, verb: str, fields: dict | None = None, timeo
         except Refused:
             return
         if result.get("request_id") == request_id:
-            note("result", result)
-
-    def wait(name) -> bool:
-        with changed:
-            return changed.wait_for(lambda: state[name] is not None, max(0.0, deadline - time.monotonic()))
+            answers.note("result", result)
 
     login = config.mqtt.cmd_login if config.mqtt.cmd_login.username else None
     if login is None and config.is_office and config.mqtt.username:
@@ -126,34 +157,27 @@ def send_command(config, gate: str, verb: str, fields: dict | None = None, timeo
         raise CommandError(tell("cannot reach the broker at {where}: {detail}", where=where, detail=str(exc))) from None
     client.loop_start()
     try:
-        if not wait("connack"):
+        if not answers.wait("connack"):
             raise CommandError(tell("the broker at {where} did not answer the connection within {seconds:g} s",
                                     where=where, seconds=timeout))
-        if state["connack"].is_failure:
+        if answers["connack"].is_failure:
             raise CommandError(tell("the broker at {where} refused the connection: {detail} (check mqtt.username, "
-                                    "password_file and tls)", where=where, detail=str(state["connack"])))
+                                    "password_file and tls)", where=where, detail=str(answers["connack"])))
         client.subscribe(topics.command_result, qos=1)
-        if not wait("suback"):
+        if not answers.wait("suback"):
             raise CommandError(tell("no answer from the broker at {where} to subscribing to {topic}", where=where,
                                     topic=topics.command_result))
-        if state["suback"] is None or state["suback"].is_failure:
+        if answers["suback"] is None or answers["suback"].is_failure:
             raise CommandError(tell("the broker refused our subscription to {topic}: {detail}",
-                                    topic=topics.command_result, detail=str(state["suback"])))
+                                    topic=topics.command_result, detail=str(answers["suback"])))
         client.publish(topics.command(verb), json.dumps(body, ensure_ascii=False), qos=1)
-        if not wait("puback"):
+        if not answers.wait("puback"):
             raise CommandError(tell("the broker at {where} did not acknowledge the command within {seconds:g} s",
                                     where=where, seconds=timeout))
-        if state["puback"].is_failure:
-            raise CommandError(tell("the broker refused to take the command on {topic}: {detail} (check the broker's "
-                                    "ACL)", topic=topics.command(verb), detail=str(state["puback"])))
-        if not wait("result"):
-            raise CommandError(tell("no answer from gate {gate!r} on {topic} within {seconds:g} s (request_id "
-                                    "{request_id}); is the gate running and connected to {where}?", gate=gate,
-                                    topic=topics.command_result, seconds=timeout, request_id=request_id, where=where))
+        return _gate_answer(answers, topics, verb, gate, request_id, timeout, where)
     finally:
         client.disconnect()
         client.loop_stop()
-    return state["result"]
 
 
 class OfficeCommands:
@@ -165,7 +189,7 @@ class OfficeCommands:
         self.config = config
         self.link = link
         self.clock = clock
-        self._waiting: dict[str, dict] = {}
+        self._waiting: dict[str, _Answers] = {}
         self._changed = threading.Condition()
 
     def received(self, payload: bytes) -> None:
@@ -177,10 +201,9 @@ class OfficeCommands:
         except Refused:
             return
         with self._changed:
-            slot = self._waiting.get(result.get("request_id"))
-            if slot is not None:
-                slot["result"] = result
-                self._changed.notify_all()
+            answers = self._waiting.get(result.get("request_id"))
+            if answers is not None:
+                answers.note("result", result)
 
     def send(self, gate: str, verb: str, fields: dict | None = None, timeout: float = 10.0, *, key) -> dict:
         """As ``send_command``: the gate's result, or CommandError."""
@@ -190,36 +213,19 @@ class OfficeCommands:
         body = new_command(verb, site=self.config.site, gate=gate, key=key, zone=self.config.zone, now=self.clock(),
                            **(fields or {}))
         request_id = body["request_id"]
-        slot: dict = {"puback": None, "result": None}
-        deadline = time.monotonic() + timeout
-
-        def acked(reason_code) -> None:
-            with self._changed:
-                slot["puback"] = reason_code
-                self._changed.notify_all()
-
-        def wait(name) -> bool:
-            with self._changed:
-                return self._changed.wait_for(lambda: slot[name] is not None, max(0.0, deadline - time.monotonic()))
-
+        answers = _Answers(("puback", "result"), timeout, self._changed)
         with self._changed:
-            self._waiting[request_id] = slot
+            self._waiting[request_id] = answers
         try:
+            acked = functools.partial(answers.note, "puback")
             if not self.link.publish_direct(topics.command(verb), json.dumps(body, ensure_ascii=False), acked):
                 where = f"{self.config.mqtt.host}:{self.config.mqtt.port}"
                 raise CommandError(tell("the office is not connected to the broker at {where} ({detail})",
                                         where=where, detail=self.link.last_error or "connecting"))
-            if not wait("puback"):
+            if not answers.wait("puback"):
                 raise CommandError(tell("the broker did not acknowledge the command within {seconds:g} s",
                                         seconds=timeout))
-            if slot["puback"].is_failure:
-                raise CommandError(tell("the broker refused to take the command on {topic}: {detail} (check the "
-                                        "broker's ACL)", topic=topics.command(verb), detail=str(slot["puback"])))
-            if not wait("result"):
-                raise CommandError(tell("no answer from gate {gate!r} on {topic} within {seconds:g} s (request_id "
-                                        "{request_id}); is the gate running and connected?", gate=gate,
-                                        topic=topics.command_result, seconds=timeout, request_id=request_id))
-            return slot["result"]
+            return _gate_answer(answers, topics, verb, gate, request_id, timeout)
         finally:
             with self._changed:
                 self._waiting.pop(request_id, None)
