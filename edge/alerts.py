@@ -9,7 +9,8 @@ written it (``forget``), so it is neither repeated nor lost.
 
     device       one open alert per device; alert_id is random per episode
     inactivity   one alert per episode (a resident unseen since a given sighting); alert_id is derived
-                 from the person and that sighting, so every gate computes the same id
+                 from the person and that sighting, so every gate computes the same id; a resident away
+                 (``edge.rules.away``) raises none until the pause ends, then counts from its end
 
 A gate's alerts carry ``gate`` and a ``seq`` of their own (``store.alert_log``: a stream without holes,
 numbered in the transaction that raises or clears, replayed like events), and in site mode ``kid`` and
@@ -28,6 +29,7 @@ from edge.contract import Topics, device_alert_payload, inactivity_alert_id, ina
 from edge.durable.journal import Entry, Journal
 from edge.keys import sign_record
 from edge.locks import ordered_lock
+from edge.rules.away import Pause, episode_start
 from edge.schemas.phrases import Phrase, fields, from_wire, say
 from edge.store import StorageFailure
 from edge.timeutil import iso
@@ -194,6 +196,8 @@ class Alerts:
         raised = []
         for person in store.people.care_watch():
             seen = unseen_since(person, now)
+            if seen is None:
+                continue  # away (edge.rules.away): no alert until the pause ends
             away_s = now - seen
             if away_s < threshold:
                 continue
@@ -226,12 +230,18 @@ class Alerts:
             self._send(self.topics.inactivity, payload, f"alert:{row['alert_id']}:cleared", ts)
 
 
-def unseen_since(person: dict, now: float) -> float:
+def unseen_since(person: dict, now: float) -> float | None:
     """Since when a care-watch resident (``store.people.care_watch()``'s row) is unseen: their last
-    sighting; never seen since registration, when they were registered (the one rule of "unseen": the
-    gates' inactivity alerts and the office's roll call)."""
+    sighting; never seen since registration, when they were registered; None while they are away, and
+    after a pause not ended by a sighting, its end (``edge.rules.away``). The one rule of "unseen": the
+    gates' inactivity alerts and the office's roll call."""
     seen = person["seen"]
-    return seen if seen is not None else _epoch_of(person["created_at"], now)
+    since = seen if seen is not None else _epoch_of(person["created_at"], now)
+    try:
+        pause = Pause.of(person["away_until"], person["away_since"])
+    except ValueError:
+        pause = None  # the replica refuses an unreadable pause; a local gate has none
+    return episode_start(since, pause, seen, now)
 
 
 def _epoch_of(text: str, default: float) -> float:

@@ -234,12 +234,17 @@ def vector_of(text: str):
 
 
 def person_record(*, person_id: int, unit: str, care_watch: bool, registered_at: str, templates, epoch: int,
-                  version: int, ts: str) -> dict:
-    """A person as gates need them: no name, no phone (those stay at the office)."""
-    return {"v": CONTRACT_VERSION, "person_id": person_id, "unit": unit, "care_watch": bool(care_watch),
-            "registered_at": registered_at,
-            "templates": [{"encoder": encoder, "vector": vector_text(vector)} for encoder, vector in templates],
-            "epoch": epoch, "version": version, "ts": ts}
+                  version: int, ts: str, away_until: str | None = None, away_since: str | None = None) -> dict:
+    """A person as gates need them: no name, no phone, no contacts, no reason for an absence (those stay at
+    the office). ``away_until``/``away_since`` (added fields, present only while the person is paused:
+    ``edge.rules.away``): ISO-8601 instants, when the pause ends and when it was set."""
+    record = {"v": CONTRACT_VERSION, "person_id": person_id, "unit": unit, "care_watch": bool(care_watch),
+              "registered_at": registered_at,
+              "templates": [{"encoder": encoder, "vector": vector_text(vector)} for encoder, vector in templates],
+              "epoch": epoch, "version": version, "ts": ts}
+    if away_until is not None:
+        record.update(away_until=away_until, away_since=away_since)
+    return record
 
 
 def vehicle_record(*, plate: str, vehicle_class: str, person_id, valid_from, valid_until, epoch: int, version: int,

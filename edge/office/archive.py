@@ -28,10 +28,12 @@ _LOG = logging.getLogger(__name__)
 
 class Archive:
     def __init__(self, config, store, alerts, topics, verifiers: dict, *, silent_gates, listeners, clock,
-                 command_signer, wake, notices=None):
+                 command_signer, wake, notices=None, on_seen=None):
         """``verifiers``: {gate: Verifier} of the gates the office lists; ``command_signer``: signs the
         replay requests (None: no commands key); ``wake()``: the outbox has something to send; ``notices``:
-        who is told of the alerts archived (``edge.office.notify.steps``)."""
+        who is told of the alerts archived (``edge.office.notify.steps``); ``on_seen(person_id, ts, gate)``:
+        in the archiving transaction, each person let through (a sighting ends their pause:
+        ``edge.office.away.Absences.seen``)."""
         self.config = config
         self.store = store
         self.topics = topics
@@ -44,7 +46,7 @@ class Archive:
         self._status_problems: dict[str, str | None] = {}  # gate → why its last status was unreadable (logged once)
         self.receiver = PeerReceiver(store, alerts, site_mode=True, clock=clock, rules=SiteRules(config),
                                      zone=config.zone, gate_keys=lambda: verifiers, follow_people=False,
-                                     on_new=self._event_archived)
+                                     on_new=self._event_archived, on_seen=on_seen)
         self.alert_archive = AlertArchive(store, config.site, verifiers.get, clock=clock,
                                           quarantine=self.receiver._quarantine,
                                           announce=lambda payload: listeners.announce("alert", payload),

@@ -3,7 +3,7 @@
     every second     ask the gates for what the archive misses (``Archive.ask_for_gaps``)
     every 5 s        the silent gates' alerts (``SilentGates.check``)
     every 30 s       the notices' later steps, storms' end and the daily roll call (``Notices.tick``)
-    every minute     the office's retained status
+    every minute     the office's retained status; pauses whose end has come (``Absences.due``)
     every hour       retention (also a second after the start)
 
 Each job is a plain method so tests call it directly; ``start()`` only puts them on the scheduler.
@@ -24,12 +24,13 @@ GAPS_EVERY_S = 1.0
 SILENT_GATES_EVERY_S = 5.0
 STATUS_EVERY_S = 60.0
 NOTICES_EVERY_S = TICK_S
+AWAY_EVERY_S = 60.0
 RETENTION_EVERY_S = 3600.0
 SENT_KEEP_S = 86400.0  # a sent message stays in the outbox this long (what was sent, for a technician)
 
 
 class OfficeJobs:
-    def __init__(self, config, store, *, archive, silent_gates, link, guard, clock, notices=None):
+    def __init__(self, config, store, *, archive, silent_gates, link, guard, clock, notices=None, absences=None):
         self.config = config
         self.store = store
         self.archive = archive
@@ -38,6 +39,7 @@ class OfficeJobs:
         self.guard = guard  # told of storage failures (edge.office.storage_guard)
         self.clock = clock
         self.notices = notices  # edge.office.notify.steps.Notices (None: nobody is told)
+        self.absences = absences  # edge.office.away.Absences: a pause's end is told when its date comes
         self.schedule: Schedule | None = None
 
     def retention(self) -> dict:
@@ -63,6 +65,8 @@ class OfficeJobs:
         schedule.every(STATUS_EVERY_S, self.status, id="status", first_in=1)
         if self.notices is not None:
             schedule.every(NOTICES_EVERY_S, self.notices.tick, id="notices", first_in=1)
+        if self.absences is not None:
+            schedule.every(AWAY_EVERY_S, self.absences.due, id="away_due", first_in=1)
         self.schedule = schedule.start()
         return self
 

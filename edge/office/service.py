@@ -10,7 +10,8 @@ will ``offline``) and on ``/healthz``; each part owns one job:
     people told of alerts       Delivery (edge.office.notify): queued messages sent by their channels
     what the gates ask          Answers: ``req/resync`` (registry records), ``req/replay`` for a silent gate
     who is told of an alert     Notices (edge.office.notify.steps): steps, notices, roll call; Acknowledgements
-    periodic work               OfficeJobs (APScheduler): retention, gaps, silent gates, status, notices
+    who is away                 Absences (edge.office.away): pauses set, ended, ended by a sighting or their date
+    periodic work               OfficeJobs (APScheduler): retention, gaps, silent gates, status, notices, away's end
     a database that fails       OfficeStorageGuard: says so; nothing is acknowledged that was not stored
     the console                 edge.office.console, told of new archive rows by Listeners
 
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import time
-from functools import partial
 
 from edge import contract
 from edge.alerts import Alerts
@@ -32,6 +32,7 @@ from edge.keys import load_public_key, load_signer, load_verifier
 from edge.lifecycle import Service
 from edge.office.answers import Answers
 from edge.office.archive import Archive
+from edge.office.away import Absences
 from edge.office.jobs import OfficeJobs
 from edge.office.listeners import Listeners
 from edge.office.notify.ack import Acknowledgements
@@ -86,7 +87,7 @@ class Office(Service):
         self.topics = contract.Topics.of(config)  # the office's: its config's gate is "office"
         self.store = self.publisher = self.link = self.alerts = self.guard = None
         self.archive = self.silent_gates = self.answers = self.registry_head = self.jobs = None
-        self.notices = self.acknowledgements = self.delivery = None
+        self.notices = self.acknowledgements = self.delivery = self.absences = None
         self.verifiers = {name: load_verifier([path]) for name, path in config.gates.items()}
         self.listeners = Listeners()  # the console's live updates: told of each new archive row
         self.console = None
@@ -109,9 +110,12 @@ class Office(Service):
         command_signer = load_signer(self.config.commands.signing_key_file) if self.config.commands else None
         self.silent_gates = SilentGates(self.config, self.store, self.alerts, clock=self.clock,
                                         monotonic=self.monotonic)
+        # Who is told of each pause and its end: the notices' hook (``away_changed``), once the office has them.
+        self.absences = Absences(self.config, self.store, clock=self.clock, notices=None, wake=self._wake)
         self.archive = Archive(self.config, self.store, self.alerts, self.topics, self.verifiers,
                                silent_gates=self.silent_gates, listeners=self.listeners, clock=self.clock,
-                               command_signer=command_signer, wake=self._wake, notices=self.notices)
+                               command_signer=command_signer, wake=self._wake, notices=self.notices,
+                               on_seen=self.absences.seen)
         self.answers = Answers(self.config, self.store, self.publisher, self.topics, self.verifiers,
                                silent_gates=self.silent_gates, clock=self.clock, wake=self._wake)
         self.registry_head = RegistryHead(self.config, self.store, self.publisher, self.alerts, self.topics,
@@ -143,16 +147,13 @@ class Office(Service):
             self.store.probe_write(self.clock())
         except StorageFailure as exc:
             self.guard.failed(exc)
-        channels = build_channels(self.config.notify, clock=self.clock)
-        for name, channel in channels.items():
-            if channel.RECEIVES:  # an SMS reply carrying an alert's short code acknowledges it
-                channel.on_sms = partial(self.acknowledgements.sms_reply, name)
-        self.delivery = Delivery(self.config.notify, self.store, channels, self.alerts, clock=self.clock,
-                                 monotonic=self.monotonic).start()
+        self.delivery = Delivery(self.config.notify, self.store, build_channels(self.config.notify, clock=self.clock),
+                                 self.alerts, clock=self.clock, monotonic=self.monotonic).start()
         self.on_close(self.delivery.close)
         self.link.release()
         self.jobs = OfficeJobs(self.config, self.store, archive=self.archive, silent_gates=self.silent_gates,
-                               link=self.link, guard=self.guard, clock=self.clock, notices=self.notices).start()
+                               link=self.link, guard=self.guard, clock=self.clock, notices=self.notices,
+                               absences=self.absences).start()
         self.on_close(self.jobs.close)
         if self.config.console.listen and self.config.console.users_file:
             from edge.office.console import Console

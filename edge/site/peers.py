@@ -53,11 +53,14 @@ class PeerReceiver:
     """Other gates' events into one database (a gate's, or the office's archive)."""
 
     def __init__(self, store, alerts, *, site_mode: bool = False, clock=time.time, rules=None, zone=None,
-                 gate_keys=None, follow_people: bool = True, on_new=None):
+                 gate_keys=None, follow_people: bool = True, on_new=None, on_seen=None):
         """``gate_keys()``: {gate: Verifier} of the site's gates (site mode), None = no signature check;
         ``follow_people``: apply sightings and clear inactivity alerts (a gate; the office archives);
-        ``on_new(payload)``: called after the commit of each new event (the office's live console)."""
+        ``on_new(payload)``: called after the commit of each new event (the office's live console);
+        ``on_seen(person_id, ts, gate)``: inside the transaction, each person let through (site mode; the
+        office: the sighting ends their pause, ``edge.office.away``)."""
         self.on_new = on_new
+        self.on_seen = on_seen
         self.store = store
         self.alerts = alerts
         self.site_mode = site_mode
@@ -140,6 +143,8 @@ class PeerReceiver:
                 self.store.sightings.note(f"person:{event.person_id}", now, gate, event.event_id)
                 if self.follow_people:
                     self.alerts.person_seen(event.person_id, now, event.event_id)
+                if self.on_seen is not None:
+                    self.on_seen(event.person_id, now, gate)
         if event.subject_type == "vehicle" and event.plate and event.opened:
             self.store.sightings.note(f"plate:{event.plate}", now, gate, event.event_id)
         self.parking.apply_event(event)  # the same transitions as the gate that decided

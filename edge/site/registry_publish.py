@@ -105,7 +105,7 @@ class RegistryPublisher:
             record = contract.person_record(
                 person_id=person["id"], unit=person["unit"], care_watch=bool(person["care_watch"]),
                 registered_at=person["created_at"], templates=store.templates.of_person(person["id"]), epoch=epoch,
-                version=version, ts=ts)
+                version=version, ts=ts, away_until=person["away_until"], away_since=person["away_since"])
             adopted = store.kv_get(f"adopted:person:{person['id']}")
             if adopted:  # an added field: the adopted gate moves what it kept under the old id (edge.office.adopt)
                 record["adopted_from"] = json.loads(adopted)

@@ -3,7 +3,8 @@
 Nothing outside this package opens a connection or writes SQL (a test checks it). A ``Store`` is one
 SQLite database (the gate's, or the CLI's view of it) with a repository per concern:
 
-    store.people      people                       who is registered (erasure erases everywhere)
+    store.people      people                       who is registered, who is away (erasure erases everywhere)
+    store.contacts    person_contacts              the office: who is told about a resident (never to gates)
     store.templates   face_templates, face_photos  face templates by encoder; kept photos (opt-in)
     store.vehicles    vehicles                     plates, classes, permits
     store.passes      passes                       QR passes issued and revoked

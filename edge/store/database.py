@@ -35,6 +35,7 @@ class Store(Connection):
         from edge.store.alert_log import AlertLog
         from edge.store.alerts import AlertRows
         from edge.store.console import ConsoleRows
+        from edge.store.contacts import Contacts
         from edge.store.events import Events
         from edge.store.gates import GateStatus
         from edge.store.notifications import NotificationRows
@@ -83,6 +84,7 @@ class Store(Connection):
         self.console = ConsoleRows(self)
         self.reports = Reports(self)
         self.notifications = NotificationRows(self)
+        self.contacts = Contacts(self)
 
     # -- the schema ------------------------------------------------------------------------
     @property

@@ -1,11 +1,12 @@
 """People and their face data: the ``people``, ``face_templates`` and ``face_photos`` tables.
 
-Erasing a person (``People.remove``) erases every template and stored photo, forgets when they were
-last seen, revokes their passes and clears their open inactivity alerts, in one transaction: erasing
-someone erases them everywhere. Their passages in the event log keep only the number the person had
-(never handed to anyone else): counts and reports stay right, and the number names nobody any more.
-Face templates change the ``templates_rev`` counter, which matchers compare to know when to reload
-(also across processes: the CLI enrols while the daemon runs).
+Erasing a person (``People.remove``) erases every template and stored photo and their contacts
+(``store.contacts``), forgets when they were last seen, revokes their passes and clears their open
+inactivity alerts, in one transaction: erasing someone erases them everywhere. Their passages in the
+event log keep only the number the person had (never handed to anyone else): counts and reports stay
+right, and the number names nobody any more. Face templates change the ``templates_rev`` counter, which
+matchers compare to know when to reload (also across processes: the CLI enrols while the daemon runs).
+A person's pause (away) is kept here too: its rule is ``edge.rules.away``'s.
 """
 
 from __future__ import annotations
@@ -140,14 +141,39 @@ class People:
             "FROM people p ORDER BY p.id"
         )
 
-    def put_replica(self, person_id: int, unit: str, care_watch: bool, registered_at: str) -> None:
-        """A gate in site mode: the office's person under the office's id (no name or phone here)."""
+    def put_replica(self, person_id: int, unit: str, care_watch: bool, registered_at: str,
+                    away_until: str | None = None, away_since: str | None = None) -> None:
+        """A gate in site mode: the office's person under the office's id (no name or phone here), with
+        their pause when the office set one (``edge.rules.away``; its reason stays at the office)."""
         now = now_iso()
         self._store.execute(
-            "INSERT INTO people(id, name, unit, care_watch, created_at, updated_at) VALUES (?, '', ?, ?, ?, ?) "
+            "INSERT INTO people(id, name, unit, care_watch, created_at, updated_at, away_until, away_since) "
+            "VALUES (?, '', ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET unit = excluded.unit, care_watch = excluded.care_watch, "
-            "created_at = excluded.created_at, updated_at = excluded.updated_at",
-            [person_id, unit, int(bool(care_watch)), registered_at, now])
+            "created_at = excluded.created_at, updated_at = excluded.updated_at, "
+            "away_until = excluded.away_until, away_since = excluded.away_since",
+            [person_id, unit, int(bool(care_watch)), registered_at, now, away_until, away_since])
+
+    # -- away (the rule is edge.rules.away's; the office's bookkeeping edge.office.away's) ----------
+    def set_away(self, person_id: int, *, until: str | None, since: str | None, reason: str | None,
+                 by: str | None) -> None:
+        """The person's pause (all None: none); the signed record changes with it (every gate knows)."""
+        store = self._store
+        with store.transaction():
+            store.execute("UPDATE people SET away_until = ?, away_since = ?, away_reason = ?, away_by = ?, "
+                          "away_ended_at = NULL, updated_at = ? WHERE id = ?",
+                          [until, since, reason, by, now_iso(store.clock()), person_id])
+            store.registry_changed("person", person_id)
+
+    def away_told_ended(self, person_id: int, at: str) -> None:
+        """The office told that the pause ended (its date came, or an admin ended it): told once. The
+        record does not change: gates keep counting the episode from the end of the pause."""
+        self._store.execute("UPDATE people SET away_ended_at = ? WHERE id = ?", [at, person_id])
+
+    def away(self) -> list[dict]:
+        """Everyone with a pause the office has not told the end of (the caller compares the times)."""
+        return self._store.rows("SELECT id, name, unit, away_until, away_since, away_reason, away_by FROM people "
+                                "WHERE away_until IS NOT NULL AND away_ended_at IS NULL ORDER BY away_until, id")
 
     def count(self) -> int:
         return self._store.scalar("SELECT count(*) FROM people")
@@ -168,9 +194,9 @@ class People:
         bump(store, "templates_rev")
 
     def care_watch(self) -> list[dict]:
-        """Care-watch residents with when they were registered and last seen (None: never)."""
+        """Care-watch residents with when they were registered, last seen (None: never) and their pause."""
         return self._store.rows(
-            "SELECT p.id, p.unit, p.created_at, s.ts_epoch AS seen FROM people p "
+            "SELECT p.id, p.unit, p.created_at, p.away_until, p.away_since, s.ts_epoch AS seen FROM people p "
             "LEFT JOIN last_seen s ON s.subject = 'person:' || p.id WHERE p.care_watch = 1"
         )
 
@@ -184,6 +210,7 @@ class People:
             plates = [r["plate"] for r in store.rows("SELECT plate FROM vehicles WHERE person_id = ?", (person_id,))]
             store.execute("DELETE FROM face_templates WHERE person_id = ?", [person_id])
             store.execute("DELETE FROM face_photos WHERE person_id = ?", [person_id])
+            contacts = store.contacts.erase(person_id)
             store.sightings.forget(f"person:{person_id}")
             now = time.time() if now is None else now
             store.passes.revoke_for_person(person_id, now)
@@ -197,7 +224,8 @@ class People:
             store.registry_changed("person", person_id)
             for plate in plates:
                 store.registry_changed("vehicle", plate)
-        return {"person_id": person_id, "templates_erased": templates, "photos_erased": photos}
+        return {"person_id": person_id, "templates_erased": templates, "photos_erased": photos,
+                "contacts_erased": contacts}
 
 
 class Templates:

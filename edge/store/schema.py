@@ -473,6 +473,35 @@ def _m17_notifications(conn) -> None:
     )
 
 
+def _m18_contacts_and_away(conn) -> None:
+    # Issue 28 (DESIGN 7). ``person_contacts``: the people told about a care-watch resident (family,
+    # neighbours, the building leader, the grid worker), at the office only: never in a registry record,
+    # never at a gate. ``consent_at`` (YYYY-MM-DD) NULL: kept, never told. ``position`` keeps the order the
+    # console shows. Away: ``away_until`` (ISO-8601 instant, the end of the pause) and ``away_since`` (when
+    # it was set: a sighting after it ends it) travel on the signed person record to every gate; the
+    # reason, who set it and when the office told of its end stay at the office.
+    conn.executescript(
+        """
+        CREATE TABLE person_contacts (
+            id INTEGER PRIMARY KEY,
+            person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            phone TEXT NOT NULL,
+            relation TEXT NOT NULL CHECK (relation IN ('family', 'neighbour', 'building_leader', 'grid_worker')),
+            consent_at TEXT,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX person_contacts_person ON person_contacts(person_id, position);
+        ALTER TABLE people ADD COLUMN away_until TEXT;
+        ALTER TABLE people ADD COLUMN away_since TEXT;
+        ALTER TABLE people ADD COLUMN away_reason TEXT;
+        ALTER TABLE people ADD COLUMN away_by TEXT;
+        ALTER TABLE people ADD COLUMN away_ended_at TEXT;
+        """
+    )
+
+
 MIGRATIONS = [
     _m1_people_and_vehicles,
     _m2_daemon_state,
@@ -491,5 +520,6 @@ MIGRATIONS = [
     _m15_alert_streams,
     _m16_alert_detail_codes,
     _m17_notifications,
+    _m18_contacts_and_away,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

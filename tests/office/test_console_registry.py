@@ -214,7 +214,7 @@ def test_removing_a_person_erases_them_everywhere_and_revokes_their_passes(site,
 
     removed = admin.delete(f"/api/people/{person}")
     assert removed.status_code == 200, removed.text
-    assert removed.json() == {"person_id": person, "templates_erased": 1, "photos_erased": 0,
+    assert removed.json() == {"person_id": person, "templates_erased": 1, "photos_erased": 0, "contacts_erased": 0,
                               "passes_revoked": [pass_id], "vehicles_without_owner": ["沪D70707"]}
     store = site.office.store
     assert store.people.find_by_id(person) is None and store.templates.count(person) == 0

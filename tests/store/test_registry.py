@@ -84,7 +84,7 @@ def test_remove_person_erases_every_template_and_photo(store):
     store.templates.add(gone, "dlib", [np.ones(128), np.zeros(128)], photos=[b"jpeg-bytes"])
     store.vehicles.upsert("沪A12345", "resident", gone)
     result = store.people.remove(gone)
-    assert result == {"person_id": gone, "templates_erased": 2, "photos_erased": 1}
+    assert result == {"person_id": gone, "templates_erased": 2, "photos_erased": 1, "contacts_erased": 0}
     assert store.templates.count(gone) == 0
     assert store.templates.photo_count() == 0
     assert store.templates.template_set("dlib").person_ids.tolist() == [keep]

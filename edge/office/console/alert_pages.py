@@ -3,7 +3,8 @@
     GET  /api/alerts?state=open|all        care-watch alerts first, newest first (open, the default:
                                            raised and not acknowledged)
     POST /api/alerts/<alert_id>/ack        {"note"}: acknowledged (guards and admins), audited, announced
-    GET  /alerts                           the page: care-watch alerts, device alerts, the last acknowledged
+    GET  /alerts                           the page: care-watch alerts, who is away (until when, why), device
+                                           alerts, the last acknowledged
 
 A care-watch alert carries the person, when and where they were last seen and the hours since; a device
 alert its gate and device ("<gate>:<device>"; the office's own, a gate silent, is "<device>"). Every alert
@@ -110,7 +111,8 @@ class Alerts:
         open_rows = [a for a in rows if a["state"] == "raised" and a["ack"] is None]
         return self.ctx.page(request, "alerts.html", care=[a for a in open_rows if a["kind"] == "inactivity"],
                              devices=[a for a in open_rows if a["kind"] != "inactivity"],
-                             acked=[a for a in rows if a["ack"] is not None][:10])
+                             acked=[a for a in rows if a["ack"] is not None][:10],
+                             away=self.ctx.office.absences.listing(self.ctx.now()))
 
 
 def told(message: dict, zone) -> dict:

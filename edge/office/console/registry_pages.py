@@ -1,6 +1,6 @@
 """The console's registry (DESIGN 6.5): people and vehicles, as JSON under ``/api`` and as pages.
 
-    GET  /api/people            everyone registered (guards may read)
+    GET  /api/people            everyone registered (guards may read), with their pause (``away``) if any
     POST /api/people            JSON or multipart: name, unit, phone, care_watch, face_consent, photo files
     DELETE /api/people/<id>     erase the person everywhere (templates, photos, passes revoked)
     GET  /api/vehicles · POST /api/vehicles · DELETE /api/vehicles/<plate>
@@ -12,7 +12,8 @@ Writes need the ``admin`` role and are audited, as every console write is (``gua
 request named and nothing it sent). Every change goes through the store, whose registry
 publisher signs it and queues it for every gate; the MQTT link is woken to send it at once. Face
 templates are computed here, at the office (``uploads.SharedEnroller``); the photos are not kept unless
-``enrolment.keep_photos``. The CSV import lives in ``import_pages``, QR passes in ``pass_pages``.
+``enrolment.keep_photos``. The CSV import lives in ``import_pages``, QR passes in ``pass_pages``, one
+person's contacts and pause in ``person_pages``.
 """
 
 from __future__ import annotations
@@ -97,11 +98,12 @@ class People:
         self.enrolment = enrolment
 
     def data(self) -> list[dict]:
+        now = self.ctx.now()
         return [{"person_id": p["id"], "name": p["name"], "unit": p["unit"], "phone": p["phone"],
                  "care_watch": bool(p["care_watch"]), "care_watch_consent_at": p["care_watch_consent_at"],
                  "face_consent": p["face_consent_at"] is not None, "face_consent_at": p["face_consent_at"],
                  "templates": p["templates"], "plates": sorted(p["plates"].split(",")) if p["plates"] else [],
-                 "registered_at": p["created_at"]}
+                 "registered_at": p["created_at"], "away": self.ctx.office.absences.of_person(p, now)}
                 for p in self.ctx.store.people.all()]
 
     async def api_list(self, request: Request) -> Response:

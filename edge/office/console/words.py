@@ -1,8 +1,9 @@
 """Words the pages choose by a value: an event's kind, a lane, a decision, a vehicle class, a device's or a
-gate's state, a role, a pass's state. Each table maps the value (as the API says it) to its English word,
-marked for the catalogs (``catalogs``); ``word(table, value)`` says it in the page's language, and a value
-no table knows as it is (a state from a newer gate). In an error, ``field(name)`` is a field as the page
-names it (``name`` -> 姓名) and ``listing(values)`` lists words of the API (``resident, family``).
+gate's state, a role, a pass's state, a contact's relation. Each table maps the value (as the API says it)
+to its English word, marked for the catalogs (``catalogs``); ``word(table, value)`` says it in the page's
+language, and a value no table knows as it is (a state from a newer gate). In an error, ``field(name)`` is
+a field as the page names it (``name`` -> 姓名) and ``listing(values)`` lists words of the API
+(``resident, family``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ TABLES = {
                      "webhook": N_("webhook"), "sms": N_("SMS modem"), "smtp": N_("e-mail")},
     "channel_detail": {"minimal": N_("minimal: no names or phone numbers"), "full": N_("full: names (staff)")},
     "notice_state": {"queued": N_("waiting to be sent"), "sent": N_("delivered"), "failed": N_("not delivered")},
+    # a contact's relation to the resident (edge.store.contacts.RELATIONS)
+    "relation": {"family": N_("family"), "neighbour": N_("neighbour"), "building_leader": N_("building leader"),
+                 "grid_worker": N_("grid worker")},
 }
 
 
@@ -53,6 +57,8 @@ FIELDS = {
     "date": NP_("field", "date"), "days": NP_("field", "days"), "gate": NP_("field", "gate"),
     "kind": NP_("field", "kind"), "state": NP_("field", "state"), "lang": NP_("field", "lang"),
     "pass id": NP_("field", "pass id"), "username": NP_("field", "username"), "password": NP_("field", "password"),
+    "contacts": NP_("field", "contacts"), "relation": NP_("field", "relation"),
+    "consent_at": NP_("field", "consent_at"), "until": NP_("field", "until"),
 }
 
 

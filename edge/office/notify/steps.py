@@ -244,12 +244,13 @@ class Notices:
         return queued
 
     def unseen(self, now: float, hours: float) -> list[Resident]:
-        """Care-watch residents unseen for ``hours`` or more (never seen: since registration), the longest
-        unseen first; the one rule of "unseen" is the gates' (``edge.alerts.unseen_since``)."""
+        """Care-watch residents unseen for ``hours`` or more (never seen: since registration; away: not
+        listed, and counted from the end of the pause), the longest unseen first; the one rule of "unseen"
+        is the gates' (``edge.alerts.unseen_since``)."""
         found = []
         for person in self.store.people.care_watch():
             since = unseen_since(person, now)
-            if now - since >= hours * 3600:
+            if since is not None and now - since >= hours * 3600:  # None: away (edge.rules.away)
                 found.append((since, self._resident(person["id"])))
         return [resident for _, resident in sorted(found, key=lambda pair: pair[0])]
 
@@ -312,7 +313,7 @@ class Notices:
         seen = store.sightings.get(f"person:{person_id}") if person_id is not None else None
         last_epoch = seen["ts_epoch"] if seen else _epoch((alert or {}).get("detail"))
         contacts = ()
-        if person_id is not None and hasattr(store, "contacts"):  # the contacts' table (migration 18), once landed
+        if person_id is not None:
             contacts = tuple(Contact(c["name"], c["phone"], c.get("relation"))
                              for c in store.contacts.for_person(person_id) if c.get("phone") and c.get("consent_at"))
         return Resident(person_id, person["unit"] if person else None, person["name"] if person else None,

@@ -20,6 +20,7 @@ import logging
 
 from edge import contract
 from edge.keys import verify_record
+from edge.rules.away import Pause
 from edge.schemas.phrases import Phrase, say
 from edge.site.replica.summary import ID_KEY
 
@@ -103,8 +104,11 @@ class Records:
                 if store.people.find_by_id(person_id) is not None:
                     store.people.remove(person_id, self.clock())
                 return True
+            # An added field (DESIGN 4.3: older gates ignore it): the pause, checked readable before it is kept.
+            away_until, away_since = record.get("away_until"), record.get("away_since")
+            Pause.of(away_until, away_since)
             store.people.put_replica(person_id, str(record["unit"]), bool(record["care_watch"]),
-                                     str(record["registered_at"]))
+                                     str(record["registered_at"]), away_until, away_since)
             store.templates.replace(person_id, [(str(t["encoder"]), contract.vector_of(t["vector"]))
                                                 for t in record.get("templates", [])])
             for vehicle in store.records.vehicles_of_person(person_id):  # owners that arrived after their cars
