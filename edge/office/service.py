@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 
 from edge import contract
 from edge.alerts import Alerts
@@ -147,8 +148,12 @@ class Office(Service):
             self.store.probe_write(self.clock())
         except StorageFailure as exc:
             self.guard.failed(exc)
-        self.delivery = Delivery(self.config.notify, self.store, build_channels(self.config.notify, clock=self.clock),
-                                 self.alerts, clock=self.clock, monotonic=self.monotonic).start()
+        channels = build_channels(self.config.notify, clock=self.clock)
+        for name, channel in channels.items():
+            if channel.RECEIVES:  # an SMS reply carrying an alert's short code acknowledges it
+                channel.on_sms = partial(self.acknowledgements.sms_reply, name)
+        self.delivery = Delivery(self.config.notify, self.store, channels, self.alerts, clock=self.clock,
+                                 monotonic=self.monotonic).start()
         self.on_close(self.delivery.close)
         self.link.release()
         self.jobs = OfficeJobs(self.config, self.store, archive=self.archive, silent_gates=self.silent_gates,
