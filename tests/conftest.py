@@ -160,6 +160,17 @@ def store(tmp_path):
         yield opened
 
 
+@pytest.fixture
+def site_keys(tmp_path):
+    """The office's keys folder: the three site pairs and east's own pair."""
+    from edge.keys import write_gate_key, write_site_keys
+
+    folder = tmp_path / "keys"
+    write_site_keys(folder)
+    write_gate_key(folder, "east")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def enroller():
     from edge.registry.enrol import Enroller
@@ -199,22 +210,28 @@ def _need(program: str, finder) -> str:
     return path
 
 
+def _each_stopped(start):
+    """The body of a ``make_*`` fixture: yields ``make(**kwargs)``, which starts one more with
+    ``start(count, **kwargs)`` (``count``: how many it started before) and returns it; at the test's end
+    each one started is stopped (its ``stop()``)."""
+    started = []
+
+    def make(**kwargs):
+        started.append(start(len(started), **kwargs))
+        return started[-1]
+
+    yield make
+    for thing in started:
+        thing.stop()
+
+
 @pytest.fixture
 def make_broker(tmp_path):
     """Start private mosquitto brokers: make_broker(users=..., acl=..., tls=...)."""
     from edge.site.localbroker import LocalBroker, mosquitto_binary
 
     _need("mosquitto", mosquitto_binary)
-    started = []
-
-    def make(**kwargs):
-        broker = LocalBroker(tmp_path / f"broker{len(started)}", **kwargs).start()
-        started.append(broker)
-        return broker
-
-    yield make
-    for broker in started:
-        broker.stop()
+    yield from _each_stopped(lambda count, **kwargs: LocalBroker(tmp_path / f"broker{count}", **kwargs).start())
 
 
 @pytest.fixture
@@ -253,16 +270,7 @@ def make_rtsp_server(rtsp_clip):
     pause() (SIGSTOP) and resume() (SIGCONT). Skipped, with the reason, when GStreamer is missing."""
     from rtsp_server import RtspServer
 
-    started = []
-
-    def make(**kwargs):
-        server = RtspServer(rtsp_clip, **kwargs).start()
-        started.append(server)
-        return server
-
-    yield make
-    for server in started:
-        server.stop()
+    yield from _each_stopped(lambda count, **kwargs: RtspServer(rtsp_clip, **kwargs).start())
 
 
 @pytest.fixture

@@ -344,16 +344,6 @@ def test_the_readme_example_signature():
 
 
 # -- site mode: commands signed by the office's command.key (Ed25519), DESIGN 6.1 ----------------------------
-@pytest.fixture
-def site_keys(tmp_path):
-    from edge.keys import write_gate_key, write_site_keys
-
-    folder = tmp_path / "keys"
-    write_site_keys(folder)
-    write_gate_key(folder, "east")
-    return folder
-
-
 def test_a_site_mode_gate_takes_the_offices_ed25519_commands_and_refuses_shared_key_ones(tmp_path, broker, site_keys):
     from edge.keys import load_signer
 

@@ -28,36 +28,27 @@ from edge.keys import (
 T0 = 1_790_000_000
 
 
-@pytest.fixture
-def site(tmp_path):
-    """The office's keys folder: the three site pairs and east's own pair."""
-    folder = tmp_path / "keys"
-    write_site_keys(folder)
-    write_gate_key(folder, "east")
-    return folder
-
-
 # -- canonical JSON, kids, signatures ----------------------------------------------------------------------
 def test_canonical_json_is_compact_sorted_utf8_unescaped():
     assert canonical_json({"unit": "12-301", "name": "王秀英", "a": [1, {"z": None, "b": True}]}) == (
         '{"a":[1,{"b":true,"z":null}],"name":"王秀英","unit":"12-301"}'.encode())
 
 
-def test_the_kid_is_a_short_hash_of_the_raw_public_key(site):
-    signer = load_signer(site / "registry.key")
-    raw = (site / "registry.pub").read_bytes()
+def test_the_kid_is_a_short_hash_of_the_raw_public_key(site_keys):
+    signer = load_signer(site_keys / "registry.key")
+    raw = (site_keys / "registry.pub").read_bytes()
     from cryptography.hazmat.primitives import serialization
 
     public = serialization.load_pem_public_key(raw)
     expected = hashlib.sha256(public.public_bytes(serialization.Encoding.Raw,
                                                   serialization.PublicFormat.Raw)).hexdigest()[:16]
     assert signer.kid == kid_of(public) == expected and len(expected) == 16
-    assert load_verifier(site / "registry.pub").kids == {expected}
-    assert signer.path == site / "registry.key"
+    assert load_verifier(site_keys / "registry.pub").kids == {expected}
+    assert signer.path == site_keys / "registry.key"
 
 
-def test_a_signed_record_round_trips_and_names_its_key(site):
-    signer, verifier = load_signer(site / "registry.key"), load_verifier([site / "registry.pub"])
+def test_a_signed_record_round_trips_and_names_its_key(site_keys):
+    signer, verifier = load_signer(site_keys / "registry.key"), load_verifier([site_keys / "registry.pub"])
     record = {"person_id": 7, "unit": "12-301", "care_watch": True, "epoch": 1, "version": 12}
     signed = sign_record(signer, record)
     assert signed == {**record, "kid": signer.kid, "sig": signed["sig"]} and len(signed["sig"]) == 128
@@ -69,8 +60,8 @@ def test_a_signed_record_round_trips_and_names_its_key(site):
     assert verify_record(verifier, json.loads(json.dumps(dict(reversed(list(signed.items())))))) is None
 
 
-def test_forged_tampered_and_unsigned_records_are_refused_with_the_reason(site):
-    signer, verifier = load_signer(site / "registry.key"), load_verifier(site / "registry.pub")
+def test_forged_tampered_and_unsigned_records_are_refused_with_the_reason(site_keys):
+    signer, verifier = load_signer(site_keys / "registry.key"), load_verifier(site_keys / "registry.pub")
     signed = sign_record(signer, {"plate": "沪A12345", "class": "resident", "version": 3})
     assert verify_record(verifier, {**signed, "class": "blocked"}) == "signature does not verify"
     assert verify_record(verifier, {**signed, "sig": "00" * 64}) == "signature does not verify"
@@ -84,17 +75,17 @@ def test_forged_tampered_and_unsigned_records_are_refused_with_the_reason(site):
         assert verifier.verify(kid, b"x", sig) is False
 
 
-def test_a_gate_key_cannot_sign_for_the_office(site):
+def test_a_gate_key_cannot_sign_for_the_office(site_keys):
     """A stolen gate box holds east.key: what it signs is refused by every receiver of registry.pub."""
-    east = load_signer(site / "east.key")
-    office_verifier = load_verifier(site / "registry.pub")
+    east = load_signer(site_keys / "east.key")
+    office_verifier = load_verifier(site_keys / "registry.pub")
     forged = sign_record(east, {"person_id": 1, "unit": "1-101", "version": 99})
     assert verify_record(office_verifier, forged) == f"signed with unknown key {east.kid}"
     # Claiming the office's kid does not help either.
-    office_kid = load_signer(site / "registry.key").kid
+    office_kid = load_signer(site_keys / "registry.key").kid
     relabelled = {**forged, "kid": office_kid}
     assert verify_record(office_verifier, relabelled) == "signature does not verify"
-    assert verify_record(load_verifier(site / "east.pub"), forged) is None  # it is east's own signature
+    assert verify_record(load_verifier(site_keys / "east.pub"), forged) is None  # it is east's own signature
 
 
 def test_rotation_add_the_new_key_sign_with_it_then_remove_the_old(tmp_path):
@@ -114,11 +105,11 @@ def test_rotation_add_the_new_key_sign_with_it_then_remove_the_old(tmp_path):
     assert verify_record(only_new, before) == f"signed with unknown key {old.kid}"
 
 
-def test_key_files_that_are_not_keys_are_refused_naming_the_file_and_never_the_key(site, tmp_path):
+def test_key_files_that_are_not_keys_are_refused_naming_the_file_and_never_the_key(site_keys, tmp_path):
     with pytest.raises(KeyFileError, match=r"pass\.key: not an Ed25519 public key in PEM \(this is a private key"):
-        load_verifier([site / "pass.key"])
+        load_verifier([site_keys / "pass.key"])
     with pytest.raises(KeyFileError, match=r"pass\.pub: not an Ed25519 private key"):
-        load_signer(site / "pass.pub")
+        load_signer(site_keys / "pass.pub")
     with pytest.raises(KeyFileError, match=r"nothing\.pub: no such public key file"):
         load_verifier(tmp_path / "nothing.pub")
     secret = tmp_path / "short.key"
@@ -128,7 +119,7 @@ def test_key_files_that_are_not_keys_are_refused_naming_the_file_and_never_the_k
     assert str(secret) in str(short.value) and "keys new --local" in str(short.value)
     assert "s3cr3t" not in str(short.value)
     assert isinstance(short.value, ValueError)
-    assert "PRIVATE" not in repr(load_signer(site / "pass.key"))
+    assert "PRIVATE" not in repr(load_signer(site_keys / "pass.key"))
 
 
 # -- shared secrets, byte-exact ----------------------------------------------------------------------------
@@ -272,29 +263,29 @@ def gate_yaml(tmp_path, **sections) -> str:
     return str(path)
 
 
-def test_a_site_mode_gate_config_holds_the_offices_public_keys(site, tmp_path):
+def test_a_site_mode_gate_config_holds_the_offices_public_keys(site_keys, tmp_path):
     from edge.config import load_config
     from edge.registry.passes import PassError, pass_checker, pass_issuer
     from edge.site.remote import command_checker
 
-    path = gate_yaml(tmp_path, mqtt={"command_public_keys": [str(site / "command.pub")]},
-                     passes={"public_keys": [str(site / "pass.pub")]})
+    path = gate_yaml(tmp_path, mqtt={"command_public_keys": [str(site_keys / "command.pub")]},
+                     passes={"public_keys": [str(site_keys / "pass.pub")]})
     config = load_config(path)
-    assert config.mqtt.command_public_keys == [site / "command.pub"]
+    assert config.mqtt.command_public_keys == [site_keys / "command.pub"]
     assert config.warnings == []
-    assert command_checker(config).kids == {load_signer(site / "command.key").kid}
-    assert pass_checker(config).kids == {load_signer(site / "pass.key").kid}
+    assert command_checker(config).kids == {load_signer(site_keys / "command.key").kid}
+    assert pass_checker(config).kids == {load_signer(site_keys / "pass.key").kid}
     with pytest.raises(PassError, match="issue passes at the office"):
         pass_issuer(config)
 
 
-def test_config_refuses_a_private_key_as_public_key_and_both_kinds_of_key(site, tmp_path, capsys):
+def test_config_refuses_a_private_key_as_public_key_and_both_kinds_of_key(site_keys, tmp_path, capsys):
     from edge.cli.main import main
 
     secret = write_local_secrets(tmp_path / "local")
     path = gate_yaml(tmp_path, mqtt={"command_key_file": str(secret[1]),
-                                     "command_public_keys": [str(site / "command.pub")]},
-                     passes={"secret_file": str(secret[0]), "public_keys": [str(site / "pass.key")]})
+                                     "command_public_keys": [str(site_keys / "command.pub")]},
+                     passes={"secret_file": str(secret[0]), "public_keys": [str(site_keys / "pass.key")]})
     assert main(["check-config", path]) == 2
     err = capsys.readouterr().err
     assert ("mqtt.command_public_keys: mqtt.command_key_file (a shared secret: a gate without an office) and "
@@ -326,11 +317,11 @@ def registry(tmp_path):
         yield reg
 
 
-def test_a_pass_from_the_office_verifies_at_every_gate_until_it_expires(site, store):
+def test_a_pass_from_the_office_verifies_at_every_gate_until_it_expires(site_keys, store):
     from edge.registry.passes import check_pass, issue_token, record_pass
 
-    office = load_signer(site / "pass.key")
-    gate = load_verifier([site / "pass.pub"])
+    office = load_signer(site_keys / "pass.key")
+    gate = load_verifier([site_keys / "pass.pub"])
     person = store.people.add("陈明", "5-101")
     token, claim = issue_token(office, person_id=person, valid_hours=2, now=T0)
     assert token.startswith("GE2:") and set(token[4:]) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
@@ -348,15 +339,15 @@ def test_a_pass_from_the_office_verifies_at_every_gate_until_it_expires(site, st
     assert check_pass(other, gate, store, now=T0).reason == "its person is no longer registered"
 
 
-def test_forged_passes_and_passes_of_the_other_kind_are_refused(site, tmp_path):
+def test_forged_passes_and_passes_of_the_other_kind_are_refused(site_keys, tmp_path):
     from edge.registry.passes import SHARED_AT_SITE_GATE, SITE_AT_LOCAL_GATE, check_pass, issue_token
 
-    office = load_signer(site / "pass.key")
-    gate = load_verifier(site / "pass.pub")
+    office = load_signer(site_keys / "pass.key")
+    gate = load_verifier(site_keys / "pass.pub")
     token, _ = issue_token(office, person_id=3, valid_hours=2, now=T0)
     # A stolen gate's own key, or the office's command key, cannot make a pass.
     for wrong in ("east.key", "command.key"):
-        signer = load_signer(site / wrong)
+        signer = load_signer(site_keys / wrong)
         forged, _ = issue_token(signer, person_id=3, valid_hours=2, now=T0)
         assert check_pass(forged, gate, None, now=T0).reason == f"signed with unknown key {signer.kid}"
     # One bit changed in the signature, or in the payload: the signature does not verify.
@@ -389,7 +380,7 @@ def test_the_shared_key_pass_is_byte_for_byte_what_it_was():
     assert check_pass(person, b"k" * 32, None, now=T0).valid
 
 
-def test_pass_issue_and_identify_through_the_office_key_and_a_site_gate(site, tmp_path, capsys):
+def test_pass_issue_and_identify_through_the_office_key_and_a_site_gate(site_keys, tmp_path, capsys):
     """``pass issue`` with a config naming passes.signing_key_file (the office's), ``identify`` at a gate
     holding only pass.pub: the QR scans and verifies."""
     from types import SimpleNamespace
@@ -397,10 +388,10 @@ def test_pass_issue_and_identify_through_the_office_key_and_a_site_gate(site, tm
     from edge.registry.passes import check_pass, issue_token, pass_checker, pass_issuer
     from models.qr import QrReader, write_qr_png
 
-    office = SimpleNamespace(passes=SimpleNamespace(signing_key_file=site / "pass.key", public_keys=[],
+    office = SimpleNamespace(passes=SimpleNamespace(signing_key_file=site_keys / "pass.key", public_keys=[],
                                                     secret_file=None))
     issuer = pass_issuer(office)
-    assert issuer.kid == load_signer(site / "pass.key").kid
+    assert issuer.kid == load_signer(site_keys / "pass.key").kid
     assert pass_checker(office).kids == {issuer.kid}  # the office checks its own passes
     token, _ = issue_token(issuer, plate="沪A12345", valid_hours=24)
     out = tmp_path / "pass.png"
@@ -411,5 +402,5 @@ def test_pass_issue_and_identify_through_the_office_key_and_a_site_gate(site, tm
     assert code.text == token
     from edge.config import load_config
 
-    gate = load_config(gate_yaml(tmp_path, passes={"public_keys": [str(site / "pass.pub")]}))
+    gate = load_config(gate_yaml(tmp_path, passes={"public_keys": [str(site_keys / "pass.pub")]}))
     assert check_pass(code.text, pass_checker(gate), None).valid
