@@ -13,6 +13,7 @@ BENCHES = {
     "peer_replay": "a peer's 10,000-event backlog applied (batched vs one transaction each); a 1,000-event gap filled",
     "memory": "RSS of the face and plate models over 240 frames: glibc defaults vs the daemon's fixed mmap threshold",
     "console_latency": "a gate's decision to its row in the console's browser page (p50, p95 over 20 passages)",
+    "notify_bench": "1,000 notifications drained after a channel's outage vs a bare POST loop; alert -> first request",
     "soak": "an hour of looping media with broker restarts and barrier faults (not a benchmark: a soak)",
 }
 
