@@ -186,3 +186,48 @@ def test_contacts_change_no_registry_record_and_erasing_the_person_erases_them_f
     data = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("office.db"))
     for contact in CONTACTS:  # secure_delete and the checkpoint after an erasure: nothing left on disk
         assert contact["phone"].encode() not in data and contact["name"].encode() not in data
+
+
+# -- the office's side: who is told, once -----------------------------------------------------------
+class Told:
+    """What the notices' hook (``away_changed``) is handed, in order."""
+
+    def __init__(self):
+        self.changes = []
+
+    def away_changed(self, change) -> None:
+        self.changes.append((change.person_id, change.state, change.how, change.by))
+
+
+def test_the_office_tells_a_pause_its_end_by_date_once_and_a_sighting_clears_it(store):
+    from types import SimpleNamespace
+
+    from edge.office.away import Absences
+    from edge.rules.away import AwayRefused
+
+    now = {"t": _at("2026-05-10T09:00:00+08:00")}
+    told = Told()
+    absences = Absences(SimpleNamespace(zone=ZONE), store, clock=lambda: now["t"], notices=told)
+    a = store.people.add("李桂兰", "3-402", care_watch=True)
+    b = store.people.add("陈明", "5-101", care_watch=True)
+    with pytest.raises(AwayRefused):
+        absences.set(a, "2026-07-10", "去女儿家", "admin1")  # 61 days
+    assert told.changes == [] and store.people.get(a)["away_until"] is None
+    absences.set(a, "2026-05-12", "去女儿家", "admin1")
+    absences.set(b, "2026-05-20", "住院", "admin1")
+    assert [p["person_id"] for p in absences.listing()] == [a, b]
+    now["t"] = _at("2026-05-13T00:00:00+08:00")  # a's last day is over
+    assert [p["person_id"] for p in absences.listing()] == [b]
+    assert absences.due() == 1 and absences.due() == 0  # told once
+    assert store.people.get(a)["away_until"] == "2026-05-13T00:00:00.000+08:00"  # the gates count from it
+    with store.transaction():  # b passes a gate: the archive's transaction
+        absences.seen(b, _at("2026-05-10T08:00:00+08:00"), "east")  # a sighting from before it was set
+    assert store.people.get(b)["away_until"] is not None
+    with store.transaction():
+        absences.seen(b, now["t"], "east")
+    assert store.people.get(b)["away_until"] is None and absences.listing() == []
+    with store.transaction():
+        absences.seen(a, now["t"], "west")  # its end was told (by the date): not told again
+    assert absences.end(a, "admin1") is None
+    assert told.changes == [(a, "set", "console", "admin1"), (b, "set", "console", "admin1"),
+                            (a, "ended", "date", "date"), (b, "ended", "seen", "gate:east")]
