@@ -5,7 +5,8 @@ acknowledgements, all on a declared simulated clock (``FixedClock``: tests move 
 
 ``NotifySite.care_alert(person)`` has gate west raise a care-watch alert for the person (signed, as a gate
 does); ``cleared(...)`` clears it with a sighting; ``queued()`` lists what was queued as
-(alert_id, step, recipient).
+(alert_id, step, recipient). ``publish_care_alert`` has gate west publish one on a real broker instead (for a
+running office).
 """
 
 from __future__ import annotations
@@ -172,3 +173,31 @@ class NotifySite:
             with self.store.transaction():
                 self.store.notifications.claim(message["message_id"])
                 self.store.notifications.sent(message["message_id"], self.clock())
+
+
+def publish_care_alert(folder: Path, broker_port: int, zone, person: int, unit: str, hours: float = 49.0) -> str:
+    """Gate west publishes the care-watch alert of ``person`` last seen ``hours`` ago, signed with its key
+    (``folder/keys/west.key``) and under its own broker login, as the gate does; its alert id."""
+    import time
+
+    import paho.mqtt.client as mqtt
+    from test_site import PASSWORDS
+
+    from edge.contract import inactivity_alert_id, inactivity_payload
+    from edge.keys import load_signer, sign_record
+    from edge.timeutil import iso
+
+    last, now = time.time() - hours * 3600, time.time()
+    alert_id = inactivity_alert_id(SITE, person, last)
+    body = inactivity_payload(alert_id, "raised", person, unit, iso(last, zone), hours, iso(now, zone))
+    signed = sign_record(load_signer(folder / "keys" / "west.key"), {**body, "gate": "west", "seq": 1})
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="west", protocol=mqtt.MQTTv5)
+    client.username_pw_set("west", PASSWORDS["west"])
+    client.connect("127.0.0.1", broker_port)
+    client.loop_start()
+    try:
+        client.publish(f"gate/{SITE}/alert/inactivity", json.dumps(signed), qos=1).wait_for_publish(10)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    return alert_id

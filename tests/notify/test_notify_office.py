@@ -7,50 +7,16 @@ the acknowledgement. The admin's channels page lists each channel's last deliver
 
 from __future__ import annotations
 
-import json
-import time
-
 import pytest
 from conftest import console_client
 from loopback_http import RecordingServer
 from mqtt_helpers import wait_for
 from notify_office import notify_office
-from test_site import PASSWORDS, SITE
+from notify_site import publish_care_alert
 from test_sms_channel import SimulatedModem
 
 DUTY_PHONE = "13800000000"
 NAME, UNIT = "张秀英", "12-301"
-
-
-def _publish_as_west(broker_port: int, topic: str, payload: dict) -> None:
-    """Published with west's own login, as gate west does."""
-    import paho.mqtt.client as mqtt
-
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="west", protocol=mqtt.MQTTv5)
-    client.username_pw_set("west", PASSWORDS["west"])
-    client.connect("127.0.0.1", broker_port)
-    client.loop_start()
-    try:
-        client.publish(topic, json.dumps(payload), qos=1).wait_for_publish(10)
-    finally:
-        client.loop_stop()
-        client.disconnect()
-
-
-def _care_alert(folder, office, broker_port: int) -> str:
-    """West raises the care-watch alert of a resident last seen 49 hours ago (signed with west's key)."""
-    from edge.contract import inactivity_alert_id, inactivity_payload
-    from edge.keys import load_signer, sign_record
-    from edge.timeutil import iso
-
-    zone = office.config.zone
-    person = office.store.people.add(NAME, UNIT, "13912345678", care_watch=True)
-    last, now = time.time() - 49 * 3600, time.time()
-    alert_id = inactivity_alert_id(SITE, person, last)
-    body = inactivity_payload(alert_id, "raised", person, UNIT, iso(last, zone), 49.0, iso(now, zone))
-    signed = sign_record(load_signer(folder / "keys" / "west.key"), {**body, "gate": "west", "seq": 1})
-    _publish_as_west(broker_port, f"gate/{SITE}/alert/inactivity", signed)
-    return alert_id
 
 
 @pytest.fixture
@@ -70,7 +36,8 @@ def test_an_alert_reaches_the_phone_and_the_street_and_an_sms_reply_acknowledges
                                  {"after_minutes": 30, "to": ["modem:13700000000"]}]}
         with notify_office(tmp_path, notify) as site:
             office = site.office
-            alert_id = _care_alert(tmp_path, office, site.broker.port)
+            person = office.store.people.add(NAME, UNIT, "13912345678", care_watch=True)
+            alert_id = publish_care_alert(tmp_path, site.broker.port, office.config.zone, person, UNIT)
             sms = modem.sent()  # step 0 on the duty phone: full detail
             code = office.store.notifications.get_alert(alert_id)["code"]
             assert sms["to"] == DUTY_PHONE and NAME in sms["text"] and f"回复 {code} 确认" in sms["text"]
