@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
 
-from edge.cli.commands import InputError, UsageError, actions, command, emit, load
+from edge.cli.commands import InputError, UsageError, actions, command, emit, load, serving
 
 
 def run(args) -> int:
@@ -73,34 +72,13 @@ def simulate_barrier(args) -> int:
         port = link.device_path
     faults = Faults(mode=args.fault, latency_s=args.latency_ms / 1000)
     simulator = BarrierSimulator(port, unit=args.unit, baudrate=args.baudrate, arm_up_s=args.arm_up_s, faults=faults)
-    try:
-        simulator.start()
-    except Exception as exc:
-        if link:
-            link.close()
-        raise InputError(f"cannot serve on {port}: {exc}") from None
+    serving.start(simulator, port, link)
     where = link.host_path if link else port
     print(f"barrier controller (Modbus RTU, unit {args.unit}, {args.baudrate} baud) listening; "
           f"connect the driver to: {where}", flush=True)
     print("commands: loop in|out on|off, fault none|" + "|".join(FAULTS) + ", latency MS, drop N, status, quit",
           flush=True)
-    try:
-        for line in sys.stdin:
-            words = line.split()
-            if words and words[0] == "quit":
-                break
-            if words:
-                print(_control(simulator, words), flush=True)
-        else:
-            while True:  # stdin closed (run in the background): keep serving until interrupted
-                time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        simulator.close()
-        if link:
-            link.close()
-    return 0
+    return serving.serve(simulator, link, lambda line: _control(simulator, line.split()))
 
 
 def _control(simulator, words: list[str]) -> str:

@@ -12,9 +12,8 @@ import json
 import re
 import sys
 import threading
-import time
 
-from edge.cli.commands import InputError
+from edge.cli.commands import serving
 
 _PHONE = re.compile(r"^\+?[0-9]{3,20}$")
 
@@ -33,34 +32,13 @@ def simulate_modem(args) -> int:
     link = PtyLink() if args.pty else None
     port = link.device_path if link else args.port
     simulator = ModemSimulator(port, baudrate=args.baudrate, pin=args.pin, fault=args.fault, on_sent=print_sent)
-    try:
-        simulator.start()
-    except Exception as exc:
-        if link:
-            link.close()
-        raise InputError(f"cannot serve on {port}: {exc}") from None
+    serving.start(simulator, port, link)
     where = link.host_path if link else port
     with out_lock:
         print(f"GSM modem (AT commands, PDU mode) listening; connect the sms channel's port to: {where}",
               flush=True)
     print("commands: sms FROM TEXT, fault none|" + "|".join(FAULTS) + ", status, quit", file=sys.stderr, flush=True)
-    try:
-        for line in sys.stdin:
-            words = line.split()
-            if words and words[0] == "quit":
-                break
-            if words:
-                print(_control(simulator, line.strip()), file=sys.stderr, flush=True)
-        else:
-            while True:  # stdin closed (run in the background): keep serving until interrupted
-                time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        simulator.close()
-        if link:
-            link.close()
-    return 0
+    return serving.serve(simulator, link, lambda line: _control(simulator, line), replies=sys.stderr)
 
 
 def _control(simulator, line: str) -> str:
