@@ -10,7 +10,6 @@ import time
 from types import SimpleNamespace
 
 import pytest
-from conftest import console_client
 from loopback_http import RecordingServer
 from mqtt_helpers import wait_for
 from notify_office import notify_office
@@ -25,20 +24,6 @@ def site(tmp_path_factory):
     with RecordingServer() as robot, notify_office(folder, {"channels": {"robot": {
             "type": "webhook", "url": robot.url("/hook"), "secret_file": str(folder / "hook.secret")}}}) as office:
         yield SimpleNamespace(**vars(office), robot=robot, folder=folder)
-
-
-@pytest.fixture
-def guard(site):
-    client = console_client(site, "guard1")
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def admin(site):
-    client = console_client(site, "admin1")
-    yield client
-    client.close()
 
 
 def _queue(store, alert_id, step, recipient, now):
