@@ -111,8 +111,8 @@ class Office(Service):
         command_signer = load_signer(self.config.commands.signing_key_file) if self.config.commands else None
         self.silent_gates = SilentGates(self.config, self.store, self.alerts, clock=self.clock,
                                         monotonic=self.monotonic)
-        # Who is told of each pause and its end: the notices' hook (``away_changed``), once the office has them.
-        self.absences = Absences(self.config, self.store, clock=self.clock, notices=None, wake=self._wake)
+        # Who is told of each pause and its end: the notices' (``away_changed``), in the change's transaction.
+        self.absences = Absences(self.config, self.store, clock=self.clock, notices=self.notices, wake=self._wake)
         self.archive = Archive(self.config, self.store, self.alerts, self.topics, self.verifiers,
                                silent_gates=self.silent_gates, listeners=self.listeners, clock=self.clock,
                                command_signer=command_signer, wake=self._wake, notices=self.notices,

@@ -245,3 +245,60 @@ def test_many_care_watch_alerts_at_once_are_a_storm(site):
     assert site.notices.storm(site.clock()) == (6, [])
     site.minutes(61)
     assert site.notices.storm(site.clock()) is None
+
+
+def _contacts(site, person: int, *consenting: str, refused: str | None = None) -> None:
+    from datetime import date
+
+    contacts = [{"name": f"家属{n}", "phone": phone, "relation": "family", "consent_at": "2026-11-01"}
+                for n, phone in enumerate(consenting)]
+    if refused:
+        contacts.append({"name": "邻居", "phone": refused, "relation": "neighbour", "consent_at": None})
+    site.store.contacts.replace(person, contacts, date(2026, 12, 3))
+
+
+def test_contacts_are_told_at_their_step_and_read_the_name_but_no_ones_number(site):
+    person, alert_id = _care(site)
+    _contacts(site, person, "13600000001", "13600000002", refused="13600000003")
+    site.minutes(120)
+    site.notices.tick()
+    step2 = {m["recipient"]: m for m in site.messages(alert_id) if m["step"] == "2"}
+    assert set(step2) == {f"modem:{LEADER_PHONE}", "modem:13600000001", "modem:13600000002"}  # not who refused
+    contact = step2["modem:13600000001"]["text"]
+    assert NAME in contact and PHONE not in contact and "13600000002" not in contact
+    assert "13600000001" in step2[f"modem:{LEADER_PHONE}"]["text"]  # staff read the contacts' numbers
+
+
+def test_a_storm_holds_the_contacts_until_it_is_over_then_tells_them_once(site):
+    site.gate_device("east", "camera:cam-in", "raised", "no frames for 30 s")
+    person, alert_id = _care(site)
+    _contacts(site, person, "13600000001")
+    site.minutes(120)
+    site.notices.tick()
+    assert [r for _, step, r in site.queued(alert_id) if step == "2"] == [f"modem:{LEADER_PHONE}"]  # held
+    site.minutes(30)
+    site.gate_device("east", "camera:cam-in", "cleared", "recovered")
+    site.notices.tick()
+    site.notices.tick()
+    assert [r for _, step, r in site.queued(alert_id) if step == "2"] == [f"modem:{LEADER_PHONE}",
+                                                                           "modem:13600000001"]
+    assert len([m for m in site.messages() if m["kind"] == "storm"]) == 3  # told once, to each duty recipient
+
+
+def test_a_pause_set_and_ended_is_told_to_the_duty_recipients_and_the_contacts(site):
+    from edge.office.away import Absences
+
+    person = site.resident(NAME, UNIT, PHONE)
+    _contacts(site, person, "13600000001")
+    absences = Absences(site.config, site.store, clock=site.clock, notices=site.notices)
+    absences.set(person, "2026-12-10", "住女儿家 13900000009", "admin1")
+    told = {m["recipient"]: m for m in site.messages() if m["kind"] == "away"}
+    assert set(told) == {"duty-group", f"modem:{DUTY_PHONE}", f"modem:{LEADER_PHONE}", "modem:13600000001"}
+    assert "12-10" in told["duty-group"]["text"] and NAME not in told["duty-group"]["text"]
+    assert "住女儿家" not in told["duty-group"]["text"]  # the reason only in full texts
+    assert "住女儿家 13900000009" in told[f"modem:{DUTY_PHONE}"]["text"]
+    assert "住女儿家 ***********" in told["modem:13600000001"]["text"]  # a contact reads no one's number
+    site.minutes(60)
+    absences.end(person, "admin1")
+    ended = [m for m in site.messages() if m["kind"] == "away" and m["step"] == "ended"]
+    assert len(ended) == 4 and all("admin1" in m["text"] for m in ended)

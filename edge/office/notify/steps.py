@@ -23,6 +23,7 @@ Rules, each on the injected ``clock`` (tests declare a simulated one and never s
   open camera or clock alert) holds the steps to ``CHANNEL:contacts``; the duty recipients (every other
   care-watch recipient) are told once per storm;
 - ``CHANNEL:contacts`` is the person's consenting contacts (``store.contacts.for_person``);
+- a pause (away) set or ended is told to the duty recipients and the person's contacts (``away_changed``);
 - the roll call lists, once a day at ``roll_call.at`` (site time; late after a stop, never twice), the
   care-watch residents unseen for ``unseen_hours`` or more.
 
@@ -205,14 +206,33 @@ class Notices:
         if store.notifications.open_alerts("storm"):
             return
         row = store.notifications.open_alert(f"storm:{now:.0f}", "storm", None, None, now)
-        duty = []
-        for step in self.notify.care_watch:
-            duty += [r for r in step.to if parse_recipient(r)[1] != "contacts" and r not in duty]
-        for recipient in duty:
+        for recipient in self._duty():
             channel, address, audience = self._target(recipient)
             said = text.storm(storm[0], self.notify.storm.minutes, storm[1], audience)
             self._queue(row, "storm", "storm", recipient, channel, address, said, now)
         self.store.after_commit(self.wake)
+
+    # -- away (edge.office.away) ----------------------------------------------------------------
+    def away_changed(self, change) -> int:
+        """Inside the transaction that sets or ends a care-watch resident's pause (``edge.office.away.
+        AwayChange``): the duty recipients and the person's consenting contacts (by each channel the
+        care-watch steps reach contacts by) are told. The messages queued."""
+        resident = self._resident(change.person_id)
+        row = {"alert_id": f"away:{change.person_id}:{change.at:.0f}", "kind": "away", "code": None,
+               "person_id": change.person_id}
+        targets = [(r, *self._target(r)) for r in self._duty()]
+        for channel in dict.fromkeys(parse_recipient(r)[0] for step in self.notify.care_watch for r in step.to
+                                     if parse_recipient(r)[1] == "contacts"):
+            targets += [(f"{channel}:{c.phone}", channel, c.phone, self._audience(channel, staff=False))
+                        for c in resident.contacts]
+        queued = 0
+        for recipient, channel, address, audience in targets:
+            said = text.away(resident, change.state, change.last_day, change.until, change.reason, change.by,
+                             change.how, self.zone, audience)
+            queued += self._queue(row, "away", change.state, recipient, channel, address, said, change.at)
+        if queued:
+            self.store.after_commit(self.wake)
+        return queued
 
     # -- the roll call -----------------------------------------------------------------------
     def roll_call(self, now: float | None = None) -> int:
@@ -277,6 +297,11 @@ class Notices:
     def _steps(self, kind: str) -> list:
         return self.notify.care_watch if kind == "care_watch" else self.notify.device
 
+    def _duty(self) -> list[str]:
+        """The duty recipients: every care-watch recipient but a person's contacts, in the order named."""
+        named = [r for step in self.notify.care_watch for r in step.to if parse_recipient(r)[1] != "contacts"]
+        return list(dict.fromkeys(named))
+
     def _told(self, alert_id: str) -> list[str]:
         return self.store.notifications.recipients_told(alert_id, kinds=STEP_KINDS)
 
@@ -312,10 +337,8 @@ class Notices:
         person = store.people.find_by_id(person_id) if person_id is not None else None
         seen = store.sightings.get(f"person:{person_id}") if person_id is not None else None
         last_epoch = seen["ts_epoch"] if seen else _epoch((alert or {}).get("detail"))
-        contacts = ()
-        if person_id is not None:
-            contacts = tuple(Contact(c["name"], c["phone"], c.get("relation"))
-                             for c in store.contacts.for_person(person_id) if c.get("phone") and c.get("consent_at"))
+        contacts = () if person_id is None else tuple(
+            Contact(c["name"], c["phone"], c["relation"]) for c in store.contacts.for_person(person_id))
         return Resident(person_id, person["unit"] if person else None, person["name"] if person else None,
                         person["phone"] if person else None, last_epoch, seen["gate"] if seen else None, contacts)
 

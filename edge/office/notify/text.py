@@ -1,7 +1,8 @@
 """What a notification says (DESIGN 7): the texts of every message kind, in the site's language and time zone.
 
-One function per kind: ``care_watch``, ``device``, ``roll_call``, ``ack``, ``cleared``, ``storm``. Each takes
-the facts (plain dataclasses the steps gather) and the ``Audience`` of one recipient, and returns the text.
+One function per kind: ``care_watch``, ``device``, ``roll_call``, ``ack``, ``cleared``, ``storm``, ``away``.
+Each takes the facts (plain dataclasses the steps gather) and the ``Audience`` of one recipient, and returns
+the text.
 What an audience may read (the one owner of the rule)::
 
     minimal   unit, hours unseen, last gate, the short code; never a name or a phone number (not even in
@@ -27,7 +28,7 @@ from edge.office.console.catalogs import device as device_words
 from edge.office.console.catalogs import said as said_field
 from edge.office.console.catalogs import say_in
 from edge.schemas.phrases import Listing, Said, tell
-from edge.timeutil import iso
+from edge.timeutil import iso, parse_iso
 
 SMS_BY = "sms:"  # who acknowledged by SMS: "sms:<the number it came from>" (edge.office.notify.ack)
 LANG = "zh"  # the site's language: the committee, the duty phone and the families read Chinese
@@ -222,6 +223,27 @@ def storm(alerts: int, minutes: int, gates: list[str], audience: Audience) -> st
            else tell("{alerts} care-watch alerts within {minutes} min", alerts=alerts, minutes=minutes))
     return render(tell("[Many alerts] {why}. Residents' contacts are not told until this is resolved; please check "
                        "the gates and the residents concerned.", why=why))
+
+
+def away(resident: Resident, state: str, last_day: str | None, until: str | None, reason: str | None, by: str,
+         how: str, zone: ZoneInfo, audience: Audience) -> str:
+    """A care-watch resident's pause set (``state`` "set": away until the end of ``last_day``) or ended
+    (``how``: an admin at the console, a sighting at a gate ``by`` "gate:<name>", or its date). The reason
+    (which may name people) goes to full texts only, its numbers to staff only."""
+    who = _who(resident, audience, phone=False)
+    if state == "set":
+        said = tell("[Away] {who}: away until {day}; no care-watch alert until then (set by {by}).", who=who,
+                    day=last_day or "?", by=by)
+        if reason and audience.full:
+            said = tell("{said} Reason: {reason}", said=said, reason=reason if audience.staff else mask(reason, None))
+        return render(said)
+    if how == "seen":
+        return render(tell("[Back] {who}: seen at gate {gate}; the pause has ended.", who=who,
+                           gate=_gate(by.removeprefix("gate:"))))
+    if how == "date":
+        return render(tell("[Back] {who}: the pause ended ({when}); care-watch counts again from then.", who=who,
+                           when=_when(parse_iso(until), zone) if until else "?"))
+    return render(tell("[Back] {who}: the pause was ended by {by}.", who=who, by=by))
 
 
 def payload(*, alert_id: str, kind: str, step, text: str, unit: str | None, person_id: int | None,
