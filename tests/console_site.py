@@ -22,9 +22,10 @@ USERS = {"guard1": ("guard", "guard-pass-1"), "admin1": ("admin", "admin-pass-1"
 
 
 @contextmanager
-def console_site(folder, *, cameras=None, barriers=None, engines=None, recognition=None):
+def console_site(folder, *, cameras=None, barriers=None, engines=None, recognition=None, notify=None):
     """``cameras``/``barriers``/``recognition``: the gate's (default: unplugged cameras, one simulated
-    barrier); ``engines``: loaded models to share (conftest), whose face encoder the site then uses."""
+    barrier); ``engines``: loaded models to share (conftest), whose face encoder the site then uses;
+    ``notify``: the office's ``notify:`` section (none by default)."""
     from edge.config import load_config
     from edge.gate.daemon import Daemon
     from edge.office.console.users import add_user
@@ -43,7 +44,8 @@ def console_site(folder, *, cameras=None, barriers=None, engines=None, recogniti
     try:
         encoder = engines["faces"].encoder.name if engines else "ensemble"
         office = Office(load_config(office_config(folder, keys, broker.port, encoder,
-                                                  console={"listen": "127.0.0.1:0", "users_file": str(users)}))).start()
+                                                  console={"listen": "127.0.0.1:0", "users_file": str(users)},
+                                                  **({"notify": notify} if notify else {})))).start()
         extra = {"recognition": recognition} if recognition else {}
         config = load_config(gate_config(
             folder / "east", keys, broker.port, "east", cameras=cameras or UNPLUGGED,
