@@ -178,14 +178,15 @@ def _ctc(characters, text, doubt=None):
     ],
 )
 def test_a_character_is_sure_when_two_of_three_recognisers_believe_it(doubts, text, sure):
+    from models.plate_combine import combine
     from models.plate_decoder import PlateDecoder
-    from models.plates import SERIAL_FLOOR, PlateReader
+    from models.plates import SERIAL_FLOOR
 
     characters = ["<blank>", "皖", "A", "B", "8", "1", "2", "3", "4"]
     decoder = PlateDecoder(characters)
     views = [(decoder, _ctc(characters, "皖AB1234", doubt), 1.0) for doubt in doubts]
     proposals = [decoder.decode(probs, ("standard_plain",)) for _, probs, _ in views]
-    decoded = PlateReader._combine(None, views, proposals, "blue")
+    decoded = combine(views, proposals, "blue")
     if text:
         assert decoded.text == text
     assert (min(decoded.char_confidence[1:]) >= SERIAL_FLOOR) is sure
