@@ -48,10 +48,10 @@ class OfficeJobs:
         events (``quarantine``) at most Quarantine.KEEP_DAYS and MAX_ROWS."""
         done = delete_expired(self.store, self.clock(), keep_s=self.config.retention.events_days * 86400,
                               sent_keep_s=SENT_KEEP_S)
-        done = {what: done[what] for what in ("events", "alerts", "outbox", "quarantine")}
+        done = {what: done[what] for what in ("events", "alerts", "outbox", "quarantine", "notifications")}
         if any(done.values()):
-            _LOG.info("retention: %d archived events, %d cleared alerts, %d sent messages, %d refused events "
-                      "deleted", *done.values())
+            _LOG.info("retention: %d archived events, %d cleared alerts, %d sent messages, %d refused events, "
+                      "%d notifications deleted", *done.values())
         return done
 
     def status(self) -> None:

@@ -13,7 +13,8 @@ def delete_expired(store, now: float, *, keep_s: float, sent_keep_s: float,
     """In one transaction: events, the alert log and cleared alerts older than ``keep_s``; sent outbox rows
     older than ``sent_keep_s``; stranger snapshots older than ``snapshots_keep_s`` (None: none kept here);
     refused peer events (``quarantine``) past ``keep_s`` or Quarantine.KEEP_DAYS, whichever comes first,
-    and at most its MAX_ROWS. Returns how many rows of each were deleted."""
+    and at most its MAX_ROWS; notifications (the office's) sent or given up before ``keep_s``, never one still
+    to go. Returns how many rows of each were deleted."""
     cutoff = now - keep_s
     snapshots = 0
     with store.transaction():
@@ -24,4 +25,6 @@ def delete_expired(store, now: float, *, keep_s: float, sent_keep_s: float,
         if snapshots_keep_s is not None:
             snapshots = store.events.delete_snapshots_before(now - snapshots_keep_s)
         quarantine = store.quarantine.prune(max(cutoff, now - store.quarantine.KEEP_DAYS * 86400))
-    return {"events": events, "alerts": alerts, "outbox": sent, "snapshots": snapshots, "quarantine": quarantine}
+        notifications = store.notifications.delete_done_before(cutoff)
+    return {"events": events, "alerts": alerts, "outbox": sent, "snapshots": snapshots, "quarantine": quarantine,
+            "notifications": notifications}

@@ -163,3 +163,15 @@ def test_retention_deletes_only_what_is_done(store):
     n.sent(new_sent, 501.0)
     assert n.delete_done_before(100.0) == 1
     assert {m["message_id"] for m in n.for_alert("a1")} == {old_queued, new_sent}
+
+
+def test_the_retention_job_deletes_notifications_done_before_the_archive_s_cutoff(store):
+    from edge.store.retention import delete_expired
+
+    n = store.notifications
+    done, waiting = _queue(store, step=0, now=10.0), _queue(store, step=1, now=10.0)
+    n.claim(done)
+    n.sent(done, 11.0)
+    removed = delete_expired(store, 10.0 + 200 * 86400, keep_s=100 * 86400, sent_keep_s=86400)
+    assert removed["notifications"] == 1
+    assert [m["message_id"] for m in n.for_alert("a1")] == [waiting], "a message still to go is never deleted"
