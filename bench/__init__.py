@@ -25,6 +25,16 @@ def shared_data() -> Path | None:
     return path
 
 
+def use_test_helpers() -> None:
+    """Put the tests' helpers (the site's office, gates and broker set-up) on the import path, the same folders
+    pytest uses (pyproject's ``pythonpath``: one owner), so a benchmark measures what the tests run."""
+    import tomllib
+
+    with open(REPO / "pyproject.toml", "rb") as file:
+        folders = tomllib.load(file)["tool"]["pytest"]["ini_options"]["pythonpath"]
+    sys.path[:0] = [str(REPO / folder) for folder in folders if str(REPO / folder) not in sys.path]
+
+
 def status_mb(field: str) -> int:
     """A memory figure of this process from /proc/self/status (VmRSS, VmHWM ...), in MB."""
     with open("/proc/self/status") as status:

@@ -17,7 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from bench import use_test_helpers
+
 WATCH = """() => {
   window.__seen = {};
   const body = document.querySelector('#passages tbody');
@@ -37,7 +38,7 @@ def main() -> int:
     if not Path(args.chromium).exists():
         print(f"{args.chromium} is not installed (apt-get install chromium)", file=sys.stderr)
         return 2
-    sys.path.insert(0, str(REPO / "tests"))  # the tests' site: the same office, gate and broker set-up
+    use_test_helpers()  # the tests' site: the same office, gate and broker set-up
     from console_site import USERS, console_site, resident
     from playwright.sync_api import sync_playwright
 

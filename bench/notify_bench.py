@@ -29,6 +29,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from bench import use_test_helpers
 from edge.alerts import Alerts
 from edge.config import load_config
 from edge.config.notify import NotifyConfig
@@ -157,15 +158,13 @@ def latency(folder: Path, n: int, naive_n: int) -> None:
     """A real gate daemon raises each care-watch alert; the office archives it, queues step 0 and wakes the
     worker; the webhook's endpoint notes the request. Then the same with the worker deaf to wake()."""
     import statistics
-    import sys
 
     from edge.site.localbroker import mosquitto_binary
 
     if mosquitto_binary() is None:
         print("\nlatency: skipped, mosquitto is not installed (apt-get install mosquitto)")
         return
-    tests = Path(__file__).resolve().parents[1] / "tests"
-    sys.path[:0] = [str(tests), str(tests / "site")]  # the tests' site: the office, a gate daemon, mosquitto
+    use_test_helpers()  # the tests' site: the office, a gate daemon, mosquitto
     from console_site import console_site, resident
 
     endpoint = Endpoint()

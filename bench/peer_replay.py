@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from bench import use_test_helpers
 
 
 def apply_rate(folder: Path, keys: Path, n: int) -> None:
@@ -23,7 +22,7 @@ def apply_rate(folder: Path, keys: Path, n: int) -> None:
     from edge.site.peers import PeerReceiver
     from edge.store import Store
 
-    sys.path.insert(0, str(REPO / "tests"))
+    use_test_helpers()  # the tests' site: the same office, gate and broker set-up
     from test_peers import _backlog
     from test_site import gate_config
 
@@ -55,7 +54,7 @@ def apply_rate(folder: Path, keys: Path, n: int) -> None:
 
 
 def gap_fill(folder: Path, keys: Path, gap: int) -> None:
-    sys.path.insert(0, str(REPO / "tests"))
+    use_test_helpers()  # the tests' site: the same office, gate and broker set-up
     from mqtt_helpers import wait_for
     from test_peers import _broker, _gate, _office
 
@@ -98,7 +97,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     from edge.site.localbroker import mosquitto_binary
 
-    sys.path.insert(0, str(REPO / "tests"))
+    use_test_helpers()  # the tests' site: the same office, gate and broker set-up
     from test_site import make_keys
 
     with tempfile.TemporaryDirectory() as tmp:

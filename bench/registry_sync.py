@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+from bench import REPO, use_test_helpers
+
 DIM = 512
 
 
@@ -46,7 +47,7 @@ def main(argv=None) -> int:
     parser.add_argument("--changes", type=int, default=20)
     args = parser.parse_args(argv)
 
-    sys.path.insert(0, str(REPO / "tests"))
+    use_test_helpers()  # the tests' site: the same office, gate and broker set-up
     from test_site import PASSWORDS, gate_config, make_keys, office_config
 
     from edge.config import load_config

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import yaml
 
-from bench import REPO
+from bench import use_test_helpers
 
 
 def proc_stats(pid: int, wal: Path) -> dict:
@@ -100,7 +100,7 @@ def main(argv=None) -> int:
     parser.add_argument("--storage-for", type=float, default=30)
     parser.add_argument("--warm-up", type=float, default=60)
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(REPO / "tests"))
+    use_test_helpers()  # the tests' site: the same office, gate and broker set-up
     from mqtt_helpers import Listener
 
     work = Path(tempfile.mkdtemp(prefix="gate-edge-soak-"))
