@@ -57,6 +57,7 @@ def gap_fill(folder: Path, keys: Path, gap: int) -> None:
     use_test_helpers()  # the tests' site: the same office, gate and broker set-up
     from mqtt_helpers import wait_for
     from test_peers import _broker, _gate, _office
+    from test_site import stop_parts
 
     from edge.site.peers import GAP_WAIT_S
 
@@ -84,10 +85,7 @@ def gap_fill(folder: Path, keys: Path, gap: int) -> None:
         print(f"a gap of {gap:,} events: {'filled' if ok else 'NOT filled'} {took:.1f} s after the event that "
               f"revealed it (detection waits {GAP_WAIT_S:.0f} s for events in flight)")
     finally:
-        for part in (east, west, office):
-            if part is not None:
-                part.close()
-        broker.stop()
+        stop_parts(east, west, office, broker=broker)
 
 
 def main(argv=None) -> int:

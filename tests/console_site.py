@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 from mqtt_helpers import wait_for
-from test_site import PASSWORDS, REPO, gate_config, make_keys, office_config
+from test_site import PASSWORDS, REPO, gate_config, make_keys, office_config, stop_parts
 
 # Cameras that are not plugged in (no model loads): the barrier needs a camera serving each lane.
 UNPLUGGED = [{"id": "cam-in", "source": "/dev/video97", "role": "face", "lane": "in", "barrier": "car"},
@@ -56,11 +56,7 @@ def console_site(folder, *, cameras=None, barriers=None, engines=None, recogniti
         yield SimpleNamespace(folder=folder, keys=keys, broker=broker, office=office, gate=gate,
                               url=office.console.url, users=users)
     finally:
-        if gate is not None:
-            gate.close()
-        if office is not None:
-            office.close()
-        broker.stop()
+        stop_parts(gate, office, broker=broker)
 
 
 def synced(site) -> bool:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from mqtt_helpers import Listener, wait_for
-from test_site import PASSWORDS, REPO, make_keys, office_config
+from test_site import PASSWORDS, REPO, make_keys, office_config, stop_parts
 
 P = "gate/tianlin12"
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -157,11 +157,7 @@ def test_junk_on_a_gates_event_topic_through_the_broker_grows_the_offices_databa
         alert = office.store.alerts.open_device("peer-events")
         assert alert is not None and f"gate east: malformed {seen[-1]}" in alert["detail"], alert
     finally:
-        if flooder is not None:
-            flooder.close()
-        if office is not None:
-            office.close()
-        broker.stop()
+        stop_parts(flooder, office, broker=broker)
 
 
 # -- 5: the office's storage guard ------------------------------------------------------------------------
@@ -247,10 +243,7 @@ def test_an_office_with_a_full_database_loses_nothing_and_recovers_without_a_res
             east.gate.person("in", None)
         assert wait_for(lambda: office.store.events.seqs("east") == list(range(1, 18)), 10)
     finally:
-        for part in (east, office):
-            if part is not None:
-                part.close()
-        broker.stop()
+        stop_parts(east, office, broker=broker)
 
 
 def test_a_gate_heard_while_the_archive_cannot_be_written_is_not_silent(tmp_path):

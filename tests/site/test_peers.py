@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from mqtt_helpers import Listener, wait_for
-from test_site import PASSWORDS, REPO, gate_config, make_keys, office_config
+from test_site import PASSWORDS, REPO, gate_config, make_keys, office_config, stop_parts
 
 P = "gate/tianlin12"
 
@@ -90,10 +90,7 @@ def test_a_10000_event_backlog_reaches_the_peer_and_the_office_in_full(tmp_path)
         print(f"\n{n:,} events: all at west after {west_s:.1f} s, at the office after "
               f"{time.monotonic() - started:.1f} s")
     finally:
-        for part in (east, west, office):
-            if part is not None:
-                part.close()
-        broker.stop()
+        stop_parts(east, west, office, broker=broker)
 
 
 def test_a_broker_that_loses_our_session_mid_stream_is_made_up_for_by_replay(tmp_path):
@@ -123,10 +120,7 @@ def test_a_broker_that_loses_our_session_mid_stream_is_made_up_for_by_replay(tmp
             east.gate.person("in", None)
         assert wait_for(lambda: west.store.events.seqs("east") == list(range(1, 29)), 20)
     finally:
-        for part in (east, west, office):
-            if part is not None:
-                part.close()
-        broker.stop()
+        stop_parts(east, west, office, broker=broker)
 
 
 def test_forged_and_implausible_events_change_nothing_and_raise_an_alert(tmp_path):
@@ -192,7 +186,4 @@ def test_forged_and_implausible_events_change_nothing_and_raise_an_alert(tmp_pat
     finally:
         if stolen is not None:
             stolen.close()
-        for part in (west, office):
-            if part is not None:
-                part.close()
-        broker.stop()
+        stop_parts(west, office, broker=broker)

@@ -99,13 +99,18 @@ def site(tmp_path_factory, engines):
         stop_site(state, broker)
 
 
+def stop_parts(*parts, broker) -> None:
+    """What a test started of a site closed in the order given (None: never started; gates before the
+    office), then its broker stopped."""
+    for part in parts:
+        if part is not None:
+            part.close()
+    broker.stop()
+
+
 def stop_site(state, broker) -> None:
     """The gates, the office (when running) and the broker of a site fixture, each stopped."""
-    for daemon in state.gates.values():
-        daemon.close()
-    if state.office is not None:
-        state.office.close()
-    broker.stop()
+    stop_parts(*state.gates.values(), state.office, broker=broker)
 
 
 def enrol(site, name, unit, photo, care_watch=False) -> int:
@@ -421,11 +426,7 @@ def test_a_broker_that_drops_retained_records_is_caught_up_by_resync(tmp_path, e
         assert "req/resync" in log, "the first delivery was complete: the test did not provoke the limit"
         print(f"\nsynced through resync in {time.monotonic() - started:.1f} s")
     finally:
-        if gate is not None:
-            gate.close()
-        if office is not None:
-            office.close()
-        broker.stop()
+        stop_parts(gate, office, broker=broker)
 
 
 def test_adoption_keeps_every_resident_and_nobody_inherits_anyone_elses_state(tmp_path, engines, capsys):
@@ -537,11 +538,7 @@ def test_an_office_restored_from_a_backup_starts_a_new_epoch_and_the_gates_follo
         assert gate.store.vehicles.get("沪A00001")["person_id"] == kept
         assert gate.store.people.find_by_id(lost) is None  # the walk of the new epoch dropped it
     finally:
-        if gate is not None:
-            gate.close()
-        if office is not None:
-            office.close()
-        broker.stop()
+        stop_parts(gate, office, broker=broker)
 
 
 def test_the_office_keeps_its_archive_as_long_as_configured_and_what_it_sent_a_day(site):
