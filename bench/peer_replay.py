@@ -59,7 +59,7 @@ def gap_fill(folder: Path, keys: Path, gap: int) -> None:
     from test_peers import _broker, _gate, _office
     from test_site import stop_parts
 
-    from edge.site.peers import GAP_WAIT_S
+    from edge.site.gaps import GAP_WAIT_S
 
     broker = _broker(folder / "gap").start()
     office = west = east = None
