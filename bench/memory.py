@@ -1,77 +1,248 @@
-"""Memory of the per-frame models over a stream of frames: glibc's defaults (naive) against
-``edge.gate.memory.return_freed_memory`` (ours: what the daemon does), each in its own process, same frames.
+"""Memory of a gate and of the office: today's loading beside ours, each in its own process, same frames.
 
-Frames: 1280x720 resizes of ../shared/data faces and plates, alternately through the face engine and
-the plate reader, ``--loops`` times. Prints RSS after loading, peak RSS, RSS at the end and the mean
-time per frame, and the ratio of peaks.
+Issue 30's target: a gate with one face and one plate camera peaks at or below 300 MB RSS.
 
-    python -m bench.memory [--loops 4]
+    gate    the recognisers of a gate with one face and one plate camera, fed 1280x720 frames made on
+            the fly from ../shared/data (face photos letterboxed, plate scenes resized), alternately a
+            face frame (detect, encode, match against 36 enrolled people) and a plate frame, ``--loops``
+            times. *today*: the face engine and plate reader as main loaded them before issue 30
+            (``PlateReader(lean=False)``: both plate detector sizes at start, onnxruntime arenas);
+            *ours*: what the daemon loads now (``edge.gate.recognition.Recognizers`` for that config),
+            once per face encoder given with ``--encoders``.
+    run     a real ``gate-edge run`` (the demo's gate with its face and entry plate cameras playing
+            their videos, the rest simulated), its VmHWM read from /proc/<pid>/status after
+            ``--run-seconds``; once per encoder.
+    office  the office service with its console (a private mosquitto), enrolling the 36 enrolment
+            photos through the office's enroller as the console's form does; VmHWM at the end.
+
+Prints, per process: RSS once the models are loaded, peak RSS (VmHWM, the kernel's own high-water
+mark), RSS at the end and the CPU time per frame.
+
+    python -m bench.memory [--loops 2] [--encoders ensemble,ensemble-yunet] [--skip run,office]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from bench import REPO, shared_data, status_mb
 
-MODES = ("naive", "ours")
+ROAD = (1280, 720)
 
 
-def measure(data: Path, loops: int, mode: str) -> dict:
+def frames(data: Path):
+    """(kind, path) alternately face and plate: 30 of each."""
+    faces = sorted((data / "faces").glob("*/2.jpg"))[:30]
+    plates = sorted((data / "plates").glob("*.jpg"))[:30]
+    return [item for pair in zip((("face", p) for p in faces), (("plate", p) for p in plates)) for item in pair]
+
+
+def enrolment_photos(data: Path) -> list[Path]:
+    return sorted((data / "faces").glob("*/1.jpg"))
+
+
+def gate_child(data: Path, loops: int, mode: str, encoder: str) -> dict:
+    from types import SimpleNamespace
+
+    import numpy as np
+
     from edge.gate.memory import return_freed_memory
 
-    if mode == "ours":
-        return_freed_memory()
+    return_freed_memory()  # what the daemon does first (edge.gate.memory), today as now
     import cv2
 
-    from models.faces import FaceEngine
-    from models.plates import PlateReader
+    from models.images import letterbox, load_rgb
 
-    faces, plates = FaceEngine("ensemble"), PlateReader()
-    face_frames = sorted((data / "faces").glob("*/*.jpg"))[:30]
-    plate_frames = sorted((data / "plates").glob("*.jpg"))[:30]
-    alternating = [item for pair in zip(face_frames, plate_frames) for item in pair]
-    frames = [(faces.analyze if path in face_frames else plates.read,
-               cv2.resize(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB), (1280, 720)))
-              for path in alternating]
+    if mode == "today":
+        from models.faces import FaceEngine
+        from models.plates import PlateReader
+
+        face_engine, plates = FaceEngine("ensemble", "hog", 0, 0.5), PlateReader(lean=False)
+        from edge.rules.matcher import FaceMatcher
+
+        matcher = FaceMatcher(face_engine.encoder.tolerance, face_engine.encoder.margin)
+    else:
+        from edge.config.recognition import FaceRecognitionConfig, RecognitionConfig
+        from edge.gate.recognition import Recognizers
+
+        config = SimpleNamespace(recognition=RecognitionConfig(face=FaceRecognitionConfig(encoder=encoder)))
+        recognizers = Recognizers(config)
+        face_engine, plates = recognizers.faces, recognizers.plates
+        matcher = recognizers.matcher()
+    from edge.store import TemplateSet
+
+    templates = [face_engine.enrolment_template(load_rgb(p), p.parent.name) for p in enrolment_photos(data)]
+    matcher.load(TemplateSet(face_engine.encoder.name, np.arange(len(templates)), np.stack(templates), 1))
     loaded = status_mb("VmRSS")
-    peak, seconds = loaded, 0.0
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")  # the peak from here on: enrolling large photos is the office's work, not a gate's
+    seconds, count = 0.0, 0
     for _ in range(loops):
-        for analyse, frame in frames:
-            start = time.perf_counter()
-            analyse(frame)
-            seconds += time.perf_counter() - start
-            peak = max(peak, status_mb("VmRSS"))
-    return {"loaded_mb": loaded, "peak_mb": peak, "end_mb": status_mb("VmRSS"),
-            "ms_per_frame": round(1000 * seconds / (loops * len(frames)), 1)}
+        for kind, path in frames(data):
+            image = load_rgb(path)
+            frame = letterbox(image, *ROAD) if kind == "face" else cv2.resize(image, ROAD)
+            started = time.process_time()
+            if kind == "face":
+                faces = face_engine.analyze(frame)
+                if faces:
+                    matcher.match(np.stack([f.template for f in faces]))
+            else:
+                plates.read(frame)
+            seconds += time.process_time() - started
+            count += 1
+    return {"loaded_mb": loaded, "peak_mb": status_mb("VmHWM"), "end_mb": status_mb("VmRSS"),
+            "cpu_ms_per_frame": round(1000 * seconds / count, 1)}
+
+
+def office_child(data: Path, encoder: str) -> dict:
+    sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "site")]
+    from test_site import PASSWORDS, make_keys, office_config
+
+    from edge.config import load_config
+    from edge.office.console.users import add_user
+    from edge.office.service import Office
+    from edge.registry.enrol import Enroller
+    from edge.site.localbroker import LocalBroker
+
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        keys = make_keys(folder)
+        add_user(folder / "users", "admin1", "admin", "admin-pass-1")
+        broker = LocalBroker(folder / "broker", users=PASSWORDS, acl=(REPO / "config/site/acl").read_text(),
+                             site=True).start()
+        office = Office(load_config(office_config(folder, keys, broker.port, encoder, console={
+            "listen": "127.0.0.1:0", "users_file": str(folder / "users")}))).start()
+        try:
+            started_mb = status_mb("VmRSS")
+            enroller = Enroller(office.config.recognition.face)  # what the console's form loads (uploads.py)
+            started = time.process_time()
+            for n, photo in enumerate(enrolment_photos(data)):
+                person = office.store.people.add(f"居民{n}", f"{n + 1}-101")
+                enroller.enrol(office.store, person, [photo])
+            seconds = time.process_time() - started
+            return {"service_mb": started_mb, "peak_mb": status_mb("VmHWM"), "end_mb": status_mb("VmRSS"),
+                    "cpu_ms_per_enrolment": round(1000 * seconds / len(enrolment_photos(data)), 1)}
+        finally:
+            office.close()
+            broker.stop()
+
+
+def run_gate(encoder: str, seconds: float) -> dict:
+    """A real ``gate-edge run`` with one face and one plate camera; VmHWM and VmRSS from /proc."""
+    import yaml
+
+    from edge.cli import demo
+    from edge.config import load_config
+
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        path = demo.prepare(folder, None, "unused")
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw["cameras"] = [c for c in raw["cameras"] if c["id"] in ("east-face-in", "east-plate-in")]
+        for camera in raw["cameras"]:
+            camera["loop"] = True
+        raw["barriers"] = [{"id": b["id"], "type": "simulated", "lanes": b["lanes"]} for b in raw["barriers"]]
+        raw["recognition"]["face"]["encoder"] = encoder
+        path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        people = demo.enrol_residents(load_config(path))
+        demo.make_media(folder, people["qr"])
+        process = subprocess.Popen([sys.executable, "-m", "edge.cli.main", "run", "-c", str(path)], cwd=REPO,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline and process.poll() is None:
+                time.sleep(0.5)
+            if process.poll() is not None:
+                raise RuntimeError(f"gate-edge run stopped: {process.stderr.read()[-2000:]}")
+            status = dict(line.split(":", 1) for line in Path(f"/proc/{process.pid}/status").read_text().splitlines())
+            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks = os.sysconf("SC_CLK_TCK")
+            mb = {key: int(status[key].split()[0]) // 1024 for key in ("VmHWM", "VmRSS")}
+            return {"peak_mb": mb["VmHWM"], "rss_mb": mb["VmRSS"],
+                    "cpu_s": round((int(fields[11]) + int(fields[12])) / ticks, 1), "seconds": seconds}
+        finally:
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def child(args) -> int:
+    data = shared_data()
+    kind, _, rest = args.child.partition(":")
+    mode, _, encoder = rest.partition(":")
+    if kind == "gate":
+        result = gate_child(data, args.loops, mode, encoder)
+    elif kind == "office":
+        result = office_child(data, encoder)
+    else:
+        result = run_gate(encoder, args.run_seconds)
+    print(json.dumps(result))
+    return 0
+
+
+def measure(spec: str, args) -> dict:
+    done = subprocess.run([sys.executable, "-m", "bench.memory", "--child", spec, "--loops", str(args.loops),
+                           "--run-seconds", str(args.run_seconds)], cwd=REPO, capture_output=True, text=True)
+    if done.returncode:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--loops", type=int, default=4)
-    parser.add_argument("--child", choices=MODES)
+    parser.add_argument("--loops", type=int, default=2)
+    parser.add_argument("--encoders", default="ensemble", help="our face encoders to measure, comma-separated")
+    parser.add_argument("--run-seconds", type=float, default=40.0)
+    parser.add_argument("--skip", default="", help="parts not to run: run, office")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    data = shared_data()
-    if data is None:
+    if shared_data() is None:
         return 1
     if args.child:
-        print(json.dumps(measure(data, args.loops, args.child)))
-        return 0
-    results = {}
-    for mode in MODES:
-        out = subprocess.run([sys.executable, "-m", "bench.memory", "--loops", str(args.loops), "--child", mode],
-                             cwd=REPO, capture_output=True, text=True, check=True).stdout
-        results[mode] = json.loads(out.strip().splitlines()[-1])
-        print(f"{mode:5s} {results[mode]}")
-    naive, ours = results["naive"], results["ours"]
-    print(f"peak RSS: ours {ours['peak_mb']} MB vs naive {naive['peak_mb']} MB "
-          f"({naive['peak_mb'] / ours['peak_mb']:.2f}x less); end {ours['end_mb']} vs {naive['end_mb']} MB; "
-          f"time per frame {ours['ms_per_frame']} vs {naive['ms_per_frame']} ms")
+        return child(args)
+    skip = set(filter(None, args.skip.split(",")))
+    encoders = args.encoders.split(",")
+    print("| process | face encoder | loaded MB | peak MB | end MB | CPU ms per frame |")
+    print("|---|---|---|---|---|---|")
+    rows = [("today", "ensemble")] + [("ours", e) for e in encoders]
+    for mode, encoder in rows:
+        r = measure(f"gate:{mode}:{encoder}", args)
+        if "error" in r:
+            print(f"| gate, {mode} | {encoder} | {r['error']} | | | |")
+            continue
+        print(f"| gate, {mode} | {encoder} | {r['loaded_mb']} | **{r['peak_mb']}** | {r['end_mb']} "
+              f"| {r['cpu_ms_per_frame']} |", flush=True)
+    if "run" not in skip:
+        print(f"\n| `gate-edge run`, one face + one plate camera, {args.run_seconds:.0f} s | face encoder "
+              "| peak MB (VmHWM) | RSS MB at the end | CPU s |")
+        print("|---|---|---|---|---|")
+        for encoder in encoders:
+            r = measure(f"run::{encoder}", args)
+            if "error" in r:
+                print(f"| gate-edge run | {encoder} | {r['error']} | | |")
+                continue
+            print(f"| gate-edge run | {encoder} | **{r['peak_mb']}** | {r['rss_mb']} | {r['cpu_s']} |", flush=True)
+    if "office" not in skip:
+        print("\n| office with its console, enrolling 36 photos | site face encoder | service MB | peak MB "
+              "| end MB | CPU ms per enrolment |")
+        print("|---|---|---|---|---|---|")
+        for encoder in dict.fromkeys(["ensemble", *encoders]):
+            r = measure(f"office::{encoder}", args)
+            if "error" in r:
+                print(f"| office | {encoder} | {r['error']} | | | |")
+                continue
+            print(f"| office | {encoder} | {r['service_mb']} | **{r['peak_mb']}** | {r['end_mb']} "
+                  f"| {r['cpu_ms_per_enrolment']} |", flush=True)
     return 0
 
 

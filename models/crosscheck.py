@@ -51,6 +51,8 @@ def record(out: Path) -> int:
         recognizer._session = Recorder(recognizer._session)
     detector = reader.plate_detector
     if detector.backend == "onnxruntime":
+        if detector.fallback_size:
+            detector.model(detector.fallback_size)  # loaded on first use otherwise: record its calls too
         for size in list(detector._models):
             detector._models[size] = Recorder(detector._models[size])
     texts = {f.name: [r.text for r in reader.read(load_rgb(f))] for f in sorted(TEST_IMAGES.glob("*.jpg"))}

@@ -39,35 +39,50 @@ class PlateBox:
 
 
 class PlateDetector:
-    """Frames (BGR) to plate quads. Thread-safe; load once."""
+    """Frames (BGR) to plate quads. Thread-safe; load once.
+
+    ``lean`` (the default; issue 30): the fallback size is loaded when first needed, and onnxruntime
+    keeps no memory arena (an arena holds the largest input's activations for good: at 640x640 tens
+    of MB). The boxes are the same either way; ``lean=False`` loads as before, for bench.memory's
+    comparison.
+    """
 
     def __init__(self, size: int = DETECTOR_SIZE, backend: str = BACKEND, threshold: float = 0.2,
-                 nms: float = 0.5, threads: int = 2, fallback_size: int | None = FALLBACK_SIZE):
+                 nms: float = 0.5, threads: int = 2, fallback_size: int | None = FALLBACK_SIZE, lean: bool = True):
         self.size = size
         self.threshold = threshold
         self.nms = nms
         self.backend = backend
+        self.threads = threads
+        self.lean = lean
         self._lock = threading.Lock()
-        self._models = {size: self._load(size, backend, threads)}
+        self._models = {size: self._load(size)}
         self.fallback_size = fallback_size
-        if fallback_size:
-            self._models[fallback_size] = self._load(fallback_size, backend, threads)
+        if fallback_size and not lean:
+            self._models[fallback_size] = self._load(fallback_size)
 
-    @staticmethod
-    def _load(size: int, backend: str, threads: int):
+    def model(self, size: int):
+        """The session (or net) of input ``size``, loaded on first use."""
+        with self._lock:
+            if size not in self._models:
+                self._models[size] = self._load(size)
+            return self._models[size]
+
+    def _load(self, size: int):
         path = str(verified_path(f"hyperlpr3_y5fu_{size}"))
-        if backend == "opencv":
-            cv2.setNumThreads(threads)
+        if self.backend == "opencv":
+            cv2.setNumThreads(self.threads)
             return cv2.dnn.readNetFromONNX(path)
-        if backend == "onnxruntime":
+        if self.backend == "onnxruntime":
             import onnxruntime
 
             options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = threads
+            options.intra_op_num_threads = self.threads
             options.inter_op_num_threads = 1
             options.log_severity_level = 3
+            options.enable_cpu_mem_arena = not self.lean
             return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-        raise ValueError(f"plate detector backend {backend!r}: use 'opencv' or 'onnxruntime'")
+        raise ValueError(f"plate detector backend {self.backend!r}: use 'opencv' or 'onnxruntime'")
 
     @staticmethod
     def _letterbox(bgr: np.ndarray, size: int):
@@ -82,7 +97,7 @@ class PlateDetector:
         return blob, r, left, top
 
     def _run(self, blob: np.ndarray, size: int) -> np.ndarray:
-        model = self._models[size]
+        model = self.model(size)
         with self._lock:
             if self.backend == "opencv":
                 model.setInput(blob)

@@ -91,7 +91,9 @@ class PlateReader:
 
     def __init__(self, detect_long_side: int = DETECT_LONG_SIDE, detector: str = "y5fu",
                  detector_backend: str | None = None, threads: int = 2, province: str | None = None,
-                 second_opinion: bool = True):
+                 second_opinion: bool = True, lean: bool = True):
+        """``lean``: the plate detector's memory savings (models.plate_detector.PlateDetector); the
+        readings are the same without them."""
         self.detector = detector
         self.second_opinion = second_opinion
         # (recogniser, its decoder, how much its log-likelihood counts): PP-OCRv4 first, then the plate
@@ -100,7 +102,7 @@ class PlateReader:
         self.recognizer, self.decoder, _ = self.opinions[0]
         self._crops = CropReader(self.opinions)
         self.province = province
-        self.locator = PlateLocator(detector, detector_backend, threads, detect_long_side)
+        self.locator = PlateLocator(detector, detector_backend, threads, detect_long_side, lean)
 
     @property
     def plate_detector(self):

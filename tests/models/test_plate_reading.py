@@ -190,3 +190,21 @@ def test_a_character_is_sure_when_two_of_three_recognisers_believe_it(doubts, te
     if text:
         assert decoded.text == text
     assert (min(decoded.char_confidence[1:]) >= SERIAL_FLOOR) is sure
+
+
+def test_the_lean_detector_loads_the_larger_size_only_when_needed_and_finds_the_same_plates():
+    """Issue 30: no arena and the 640 input loaded on first use; the boxes are those of the loading before."""
+    import cv2
+    import numpy as np
+
+    from models.plate_detector import PlateDetector
+
+    lean, before = PlateDetector(threads=1), PlateDetector(threads=1, lean=False)
+    assert set(lean._models) == {320} and set(before._models) == {320, 640}
+    scene = cv2.cvtColor(load_rgb(PLATES / "ccpd2019_004.jpg"), cv2.COLOR_RGB2BGR)
+    found = lean.detect(scene)
+    assert found and set(lean._models) == {320}  # a plate at 320: the larger input is not needed
+    assert [p.quad.tolist() for p in found] == [p.quad.tolist() for p in before.detect(scene)]
+    grey = np.full((720, 1280, 3), 90, np.uint8)
+    assert lean.detect(grey) == before.detect(grey) == []
+    assert set(lean._models) == {320, 640}  # nothing at 320: the fallback looked, loaded then
