@@ -16,6 +16,7 @@ from edge.config.base import (
     ClockConfig,
     ConfigPath,
     Identifier,
+    KeyedProblems,
     LogLevel,
     ReadableFile,
     Section,
@@ -87,6 +88,22 @@ class ConsoleConfig(Section):
         "and X-Forwarded-Proto are believed; from any other peer those headers are ignored")
 
 
+class PortalConfig(Section):
+    """The residents' portal (DESIGN 8): under ``/my/`` on the console's listener; each feature can be off."""
+
+    enabled: bool = Field(False, description="serve the residents' portal under /my/ (on console.listen)")
+    sms_channel: str | None = Field(None, description=(
+        "the notify.channels entry (type sms) that sends the login codes; required while login is on"))
+    login: bool = Field(True, description="residents may log in by a code sent by SMS (off: no new sessions)")
+    household: bool = Field(True, description="residents see their unit's people and vehicles")
+    invites: bool = Field(True, description="residents may invite a visitor on foot or register a car for a day")
+    away: bool = Field(True, description="residents may pause care-watch for a person of their own unit")
+    invites_per_unit_per_day: int = Field(5, ge=0, le=100, description="invitations a unit may make a day")
+    codes_per_hour: int = Field(100, ge=1, le=10000, description=(
+        "login codes the whole site may send in an hour; reaching it refuses more (429) and raises the "
+        "portal:codes device alert (someone is trying numbers, or the SMS budget is at risk)"))
+
+
 class EnrolmentConfig(Section):
     keep_photos: bool = Field(False, description="keep enrolment photos at the office (re-enrolment after an "
                               "encoder change); never sent to gates")
@@ -112,6 +129,7 @@ class OfficeConfig(Section):
     console: ConsoleConfig = Field(default_factory=ConsoleConfig)
     clock: ClockConfig = Field(default_factory=ClockConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig, description="who is told of alerts, how (DESIGN 7)")
+    portal: PortalConfig = Field(default_factory=PortalConfig, description="the residents' portal (DESIGN 8)")
 
     @field_validator("gates")
     @classmethod
@@ -119,6 +137,28 @@ class OfficeConfig(Section):
         for name in gates:
             not_reserved(name)
         return gates
+
+    @model_validator(mode="after")
+    def _portal_sends_by_sms(self):
+        portal, channels = self.portal, self.notify.channels
+        if portal.enabled and self.console.users_file is None:
+            raise KeyedProblems([(("portal", "enabled"), "the portal is served on the console's listener: set "
+                                  "console.users_file (the committee's logins) too")])
+        if not (portal.enabled and portal.login):
+            return self
+        sms = sorted(name for name, channel in channels.items() if channel.type == "sms")
+        choice = f"one of: {', '.join(sms)}" if sms else "add an sms channel to notify.channels first"
+        if portal.sms_channel is None:
+            raise KeyedProblems([(("portal", "sms_channel"), "required while portal.login is on: the sms channel "
+                                  f"that sends the login codes ({choice})")])
+        channel = channels.get(portal.sms_channel)
+        if channel is None:
+            raise KeyedProblems([(("portal", "sms_channel"), f"no channel {portal.sms_channel!r} in notify.channels "
+                                  f"({choice})")])
+        if channel.type != "sms":
+            raise KeyedProblems([(("portal", "sms_channel"), f"channel {portal.sms_channel!r} is a {channel.type} "
+                                  f"channel; login codes go by sms ({choice})")])
+        return self
 
     # -- what the shared code (registry commands, query, enrolment) reads of a config -------------
     gate = property(lambda self: "office")

@@ -1,9 +1,10 @@
 """Who is away, at the office: setting and ending a pause, the sighting and the date that end it (DESIGN 7).
 
 The rule (how far ahead, what ends it, how the episode counts) is ``edge.rules.away``'s; this keeps the
-office's side of it. ``set`` and ``end`` serve the console and the API (and later the residents' portal:
-a resident of the same unit passes ``by``); every change goes through ``store.people.set_away``, so the
-signed person record changes in the same transaction and every gate follows.
+office's side of it. ``set`` and ``end`` serve the console and the API, and the residents' portal (a
+resident of the same unit: ``by`` is ``portal:<their masked number>``, ``how`` is ``portal``); every change
+goes through ``store.people.set_away``, so the signed person record changes in the same transaction and every
+gate follows.
 
     set       away_until (the end of the last day away) and away_since (now) on the record; the reason and
               who set it stay here
@@ -41,8 +42,8 @@ class AwayChange:
     until: str | None  # ISO instant the pause ends (ended: when it ended)
     last_day: str | None  # the last day away, YYYY-MM-DD (set)
     reason: str | None  # why they are away (office only)
-    by: str  # a console user; "gate:<name>" for a sighting; "date" when its end came
-    how: str  # "console", "seen", "date"
+    by: str  # a console user; "portal:<masked number>" for a resident; "gate:<name>" for a sighting; "date"
+    how: str  # "console", "portal", "seen", "date"
     at: float  # epoch of the change
 
 

@@ -92,6 +92,18 @@ def query_person(store: Store, config, person_id: int, now: float | None = None)
     return answer
 
 
+def query_household(store: Store, config, unit: str, now: float | None = None) -> dict:
+    """A unit's people (id, name, care-watch) and its vehicles, each as ``query_plate`` answers for it
+    (class, permit, open session, fee due now): the residents' portal's household."""
+    started = time.perf_counter()
+    now = time.time() if now is None else now
+    people = [{"person_id": p["id"], "name": p["name"], "care_watch": bool(p["care_watch"])}
+              for p in store.people.find(unit)]
+    vehicles = [query_plate(store, config, v["plate"], now) for v in store.vehicles.of_unit(unit)]
+    return {"unit": unit, "people": people, "vehicles": vehicles,
+            "elapsed_ms": round((time.perf_counter() - started) * 1000, 3)}
+
+
 def _today(now: float, zone):
     from datetime import datetime
 

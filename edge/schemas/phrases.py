@@ -186,6 +186,10 @@ PHRASES: dict[str, Entry] = {
     # -- a notification channel that keeps failing (edge.office.notify.delivery) -------------------
     "notify_failing": Entry(N_("channel {channel}: {failures} tries in a row failed, the last: {error}")),
     "notify_back": Entry(N_("channel {channel} delivers again")),
+    # -- the residents' portal's login codes (edge.office.portal.codes) ----------------------------
+    "portal_codes_cap": Entry(N_("{count} login codes asked for within an hour, the site's limit of {limit} "
+                                 "(portal.codes_per_hour): no more are sent until the hour passes")),
+    "portal_codes_back": Entry(N_("login codes are sent again")),
     # -- any device alert cleared without a word of its own (edge.alerts) -------------------------
     "recovered": Entry(N_("recovered")),
 }

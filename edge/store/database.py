@@ -43,6 +43,7 @@ class Store(Connection):
         from edge.store.passes import Passes
         from edge.store.peer_progress import PeerProgress, Quarantine
         from edge.store.people import People, Templates
+        from edge.store.portal import PortalRows
         from edge.store.records import RegistryRecords
         from edge.store.reports import Reports
         from edge.store.requests import SeenRequests
@@ -85,6 +86,7 @@ class Store(Connection):
         self.reports = Reports(self)
         self.notifications = NotificationRows(self)
         self.contacts = Contacts(self)
+        self.portal = PortalRows(self)
 
     # -- the schema ------------------------------------------------------------------------
     @property

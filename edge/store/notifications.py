@@ -21,6 +21,10 @@ import uuid
 
 from edge.contract import dumps
 
+# Kinds that wait behind every other due message of their channel: a resident's login code (the portal)
+# never delays a care-watch alert on the modem.
+BEHIND = ("portal_code",)
+
 # Six characters a person reads off a phone and types back: no 0/O, 1/I/L look-alikes.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 6
@@ -58,7 +62,8 @@ class NotificationRows:
         return _message(self._store.row("SELECT * FROM notify_messages WHERE message_id = ?", (message_id,)))
 
     def due(self, now: float, limit: int = 100, *, channels=None) -> list[dict]:
-        """Queued messages whose time has come, oldest due first; ``channels``: only these channels."""
+        """Queued messages whose time has come, oldest due first, the kinds in ``BEHIND`` after all others;
+        ``channels``: only these channels."""
         sql, params = "SELECT * FROM notify_messages WHERE state = 'queued' AND next_try_epoch <= ?", [now]
         if channels is not None:
             names = sorted(channels)
@@ -66,8 +71,8 @@ class NotificationRows:
                 return []
             sql += f" AND channel IN ({','.join('?' * len(names))})"
             params += names
-        sql += " ORDER BY next_try_epoch, created_epoch, rowid LIMIT ?"
-        return [_message(r) for r in self._store.rows(sql, [*params, limit])]
+        sql += f" ORDER BY kind IN ({','.join('?' * len(BEHIND))}), next_try_epoch, created_epoch, rowid LIMIT ?"
+        return [_message(r) for r in self._store.rows(sql, [*params, *BEHIND, limit])]
 
     def next_due_epoch(self, channel: str | None = None) -> float | None:
         """When the earliest queued message (of ``channel``) is due, None: nothing queued (how long a worker
@@ -76,6 +81,24 @@ class NotificationRows:
             return self._store.scalar("SELECT min(next_try_epoch) FROM notify_messages WHERE state = 'queued'")
         return self._store.scalar("SELECT min(next_try_epoch) FROM notify_messages WHERE state = 'queued' "
                                   "AND channel = ?", [channel])
+
+    def forget_texts(self, kind: str, before_epoch: float, text: str) -> int:
+        """Messages of ``kind`` queued before ``before_epoch`` keep ``text`` instead of their own (a login code
+        past its use); one still queued is given up (state failed, error ``expired``); one being sent is left
+        to its worker. How many changed."""
+        rows = self._store.rows(
+            "UPDATE notify_messages SET text = ?, payload = json_set(payload, '$.text', ?), "
+            "error = CASE state WHEN 'queued' THEN 'expired' ELSE error END, "
+            "state = CASE state WHEN 'queued' THEN 'failed' ELSE state END "
+            "WHERE kind = ? AND created_epoch < ? AND state != 'sending' AND text != ? RETURNING message_id",
+            [text, text, kind, before_epoch, text])
+        return len(rows)
+
+    def forget_text(self, message_id: str, text: str) -> bool:
+        """One message keeps ``text`` instead of its own, once sent (a login code just used)."""
+        return self._store.execute(
+            "UPDATE notify_messages SET text = ?, payload = json_set(payload, '$.text', ?) "
+            "WHERE message_id = ? AND state IN ('sent', 'failed')", [text, text, message_id]).rowcount == 1
 
     def queued_channels(self) -> set[str]:
         """The channels that have messages queued (the worker gives up those of a channel no longer configured)."""

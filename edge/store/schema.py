@@ -502,6 +502,43 @@ def _m18_contacts_and_away(conn) -> None:
     )
 
 
+def _m19_portal(conn) -> None:
+    # Issue 29 (DESIGN 8): the residents' portal. ``portal_codes``: every login code asked for, for a
+    # registered number or not (``person_id`` NULL: nobody has it, and no SMS left), so the limits count
+    # both alike; the number only as a hash (``phone_key``), the code only salted and hashed. ``portal_sessions``:
+    # a resident's session (the token's hash, never the token), tied to the person and the number they
+    # logged in with; erasing the person ends it.
+    conn.executescript(
+        """
+        CREATE TABLE portal_codes (
+            id INTEGER PRIMARY KEY,
+            phone_key TEXT NOT NULL,
+            client TEXT NOT NULL,
+            person_id INTEGER REFERENCES people(id) ON DELETE SET NULL,
+            salt TEXT NOT NULL,
+            code_hash TEXT NOT NULL,
+            created_epoch REAL NOT NULL,
+            expires_epoch REAL NOT NULL,
+            tries INTEGER NOT NULL DEFAULT 0,
+            used_epoch REAL,
+            message_id TEXT
+        );
+        CREATE INDEX portal_codes_phone ON portal_codes(phone_key, created_epoch);
+        CREATE INDEX portal_codes_client ON portal_codes(client, created_epoch);
+        CREATE INDEX portal_codes_created ON portal_codes(created_epoch);
+        CREATE TABLE portal_sessions (
+            token_hash TEXT PRIMARY KEY,
+            person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+            phone_key TEXT NOT NULL,
+            csrf TEXT NOT NULL,
+            created_epoch REAL NOT NULL,
+            expires_epoch REAL NOT NULL
+        );
+        CREATE INDEX portal_sessions_person ON portal_sessions(person_id);
+        """
+    )
+
+
 MIGRATIONS = [
     _m1_people_and_vehicles,
     _m2_daemon_state,
@@ -521,5 +558,6 @@ MIGRATIONS = [
     _m16_alert_detail_codes,
     _m17_notifications,
     _m18_contacts_and_away,
+    _m19_portal,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -61,6 +61,11 @@ class Vehicles:
         return self._store.rows("SELECT plate, class, valid_until FROM vehicles WHERE person_id = ? ORDER BY plate",
                                 (person_id,))
 
+    def of_unit(self, unit: str) -> list[dict]:
+        """The vehicles of the people of ``unit`` (the residents' portal's household)."""
+        return self._store.rows("SELECT v.* FROM vehicles v JOIN people p ON p.id = v.person_id WHERE p.unit = ? "
+                                "ORDER BY v.plate", (unit,))
+
     def remove(self, plate: str) -> None:
         if self.get(plate) is None:
             raise RegistryError(f"no vehicle with plate {plate}; see `gate-edge query --plate`")

@@ -44,7 +44,7 @@ NOTIFY = {
 }
 
 
-def write_office_config(folder: Path, notify: dict) -> Path:
+def write_office_config(folder: Path, notify: dict, **extra) -> Path:
     from edge.keys import write_gate_key, write_site_keys
 
     keys = folder / "keys"
@@ -58,7 +58,7 @@ def write_office_config(folder: Path, notify: dict) -> Path:
         "registry": {"signing_key_file": str(keys / "registry.key")},
         "gates": {"east": str(keys / "east.pub"), "west": str(keys / "west.pub")},
         "site_settings": {"inactivity": {"threshold_hours": 48}},
-        "notify": notify}, allow_unicode=True))
+        "notify": notify, **extra}, allow_unicode=True))
     return path
 
 

@@ -1,7 +1,8 @@
 """The committee's web console (DESIGN 6.5): the office's HTTP API and its pages, in the office's process.
 
 ``Console(office).start()`` binds ``console.listen`` (loopback by default; TLS through a reverse proxy)
-and serves the Starlette app (``edge.office.console.app``) with uvicorn on one thread of its own; blocking work
+and serves the Starlette app (``edge.office.console.app``, with the residents' portal under ``/my/``:
+``edge.office.portal.app.site_app``) with uvicorn on one thread of its own; blocking work
 (signed commands that wait for a gate's answer) runs on a small pool it owns. ``close()`` asks uvicorn
 to exit (live streams end within a second), joins the thread and shuts the pool down.
 """
@@ -81,7 +82,7 @@ class Console:
     def start(self) -> Console:
         import uvicorn
 
-        from edge.office.console.app import create_app
+        from edge.office.portal.app import site_app
 
         host, port = parse_listen(self.config.console.listen)
         self._host = host
@@ -96,7 +97,7 @@ class Console:
         sock.listen(64)
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
-        app = create_app(self)
+        app = site_app(self)  # the console's app, and the residents' portal under /my/
         config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False, http="h11",
                                 ws="none", loop="asyncio", timeout_graceful_shutdown=2, proxy_headers=False)
         self.server = uvicorn.Server(config)

@@ -40,7 +40,7 @@ DEVICE_KINDS = {
     "outbox": NP_("device", "outbox"), "disk": NP_("device", "disk"), "storage": NP_("device", "storage"),
     "faces": NP_("device", "faces"), "registry": NP_("device", "registry"), "clock": NP_("device", "clock"),
     "site": NP_("device", "site"), "peer-events": NP_("device", "peer-events"),
-    "notify": NP_("device", "notify"),
+    "notify": NP_("device", "notify"), "portal": NP_("device", "portal"),
 }
 
 

@@ -102,12 +102,12 @@ class Guard:
         path = scope["path"]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         self.proxies.apply(scope, headers)  # the client's own address and scheme, behind a trusted proxy
-        token = _cookie(headers.get("cookie", ""), COOKIE)
+        token = cookie_value(headers.get("cookie", ""), COOKIE)
         user = self._user(token)
         scope.setdefault("state", {})["user"] = user
         scope["state"]["session_hash"] = session_hash(token) if token and user else None
         public = path == "/healthz" or path == "/login" or path == "/lang" or path.startswith("/static/")
-        lang = language(_cookie(headers.get("cookie", ""), "lang"))
+        lang = language(cookie_value(headers.get("cookie", ""), "lang"))
         if user is None and not public:
             if path.startswith("/api/") or scope["method"] not in SAFE:
                 return await _error(401, tell("log in first (POST /login)"), lang)(scope, receive, send)
@@ -117,7 +117,7 @@ class Guard:
         declared = digits(headers.get("content-length", "").strip())
         if declared is not None and declared > limit:
             return await _error(413, BodyTooLarge(limit).detail, lang)(scope, receive, send)
-        receive = _bounded(receive, limit)
+        receive = bounded(receive, limit)
         if scope["method"] not in SAFE and path != "/login":
             sent = headers.get("x-csrf-token")
             if sent is None and headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
@@ -132,7 +132,7 @@ class Guard:
         return await self.app(scope, receive, send)
 
 
-def _cookie(header: str, name: str) -> str | None:
+def cookie_value(header: str, name: str) -> str | None:
     for part in header.split(";"):
         key, _, value = part.strip().partition("=")
         if key == name and value:
@@ -140,12 +140,12 @@ def _cookie(header: str, name: str) -> str | None:
     return None
 
 
-def _bounded(receive, limit: int):
+def bounded(receive, limit: int):
     """``receive`` counting the body's bytes: ``BodyTooLarge`` (413) once more than ``limit`` have come, so
     that no reader (the CSRF check, a form, a multipart upload spooling to disk) takes in more."""
     seen = 0
 
-    async def bounded():
+    async def counted():
         nonlocal seen
         message = await receive()
         if message["type"] == "http.request":
@@ -154,11 +154,11 @@ def _bounded(receive, limit: int):
                 raise BodyTooLarge(limit)
         return message
 
-    return bounded
+    return counted
 
 
 async def _buffer(receive):
-    """Read the whole request body (``receive`` is ``_bounded``: at most its limit) and hand back a receive
+    """Read the whole request body (``receive`` is ``bounded``: at most its limit) and hand back a receive
     that replays it for the route."""
     chunks, more = [], True
     while more:

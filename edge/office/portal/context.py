@@ -1,0 +1,103 @@
+"""What every area of the portal shares (``PortalContext``), and the shape of its answers.
+
+Each area module (``login_pages``, ``household_pages``, ``away_pages``, and any added later) has a
+``routes(ctx)`` taking one ``PortalContext``, built once by ``app.create_portal_app``: the console (the
+server the portal shares), the office, its config and store, the templates, the login codes, and the helpers
+every route uses (the resident asking, a feature the committee may have turned off, the audit, the body,
+a page, an error). Errors are the console's: JSON ``{"error", "message"}``, ``error`` in English,
+``message`` in the page's language (Chinese unless the ``lang`` cookie says en).
+
+A resident is the session's person (``resident_of``): ``person_id``, ``unit``, ``name``, ``masked`` (their
+number as the audit shows it). Their unit is read from the registry at each request: a person moved to
+another unit sees that unit's household, a person erased has no session any more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from edge.office.console import catalogs
+from edge.office.console.context import ConsoleContext, error_answer
+from edge.office.console.words import word
+from edge.schemas.phrases import Said, tell
+
+if TYPE_CHECKING:
+    from edge.config.site import OfficeConfig
+    from edge.office.portal.codes import LoginCodes
+    from edge.store.database import Store
+
+HERE = Path(__file__).parent
+FEATURES = ("login", "household", "invites", "away")
+ROLE = "resident"  # the audit's role of a portal write
+
+
+def portal_templates() -> Jinja2Templates:
+    made = Jinja2Templates(directory=str(HERE / "templates"))
+    catalogs.install(made.env)
+    return made
+
+
+@dataclass
+class PortalContext:
+    console: object
+    office: object
+    config: OfficeConfig
+    store: Store
+    zone: ZoneInfo
+    templates: Jinja2Templates
+    codes: LoginCodes
+
+    # -- time and work off the event loop -------------------------------------------------------
+    def now(self) -> float:
+        return self.console.clock()
+
+    def run_blocking(self, fn, *args):
+        return self.console.run_blocking(fn, *args)
+
+    def published(self) -> None:
+        """Wake the office's MQTT link to send a registry change at once (none in a test without one)."""
+        if getattr(self.office, "link", None) is not None:
+            self.office.link.wake()
+
+    def today(self):
+        return datetime.fromtimestamp(self.now(), self.zone).date()
+
+    # -- who asks, and what they may do --------------------------------------------------------
+    @staticmethod
+    def resident_of(request: Request) -> dict:
+        return request.scope["state"]["resident"]
+
+    def feature(self, name: str) -> None:
+        """403 when the committee turned ``name`` (one of ``FEATURES``) off in ``portal:``."""
+        if not getattr(self.config.portal, name):
+            raise HTTPException(403, tell("the committee has turned this off (portal.{feature})", feature=name))
+
+    def audit(self, who: str, action: str, target: str | None, detail: dict, outcome: str) -> None:
+        """A portal write in the console's audit: ``who`` is ``portal:<masked number>``, the role ``resident``."""
+        self.store.console.audit(self.now(), f"portal:{who}", ROLE, action, target, detail, outcome)
+
+    body_of = staticmethod(ConsoleContext.body_of)
+    lang_of = staticmethod(ConsoleContext.lang_of)
+
+    # -- answers ---------------------------------------------------------------------------------
+    def page(self, request: Request, name: str, **context) -> Response:
+        lang = self.lang_of(request)
+        resident = request.scope.get("state", {}).get("resident")
+        return self.templates.TemplateResponse(request, name, {
+            "lang": lang, "resident": resident, "csrf": resident["csrf"] if resident else "",
+            "site": self.config.site, "portal": self.config.portal,
+            "yuan": lambda cents: f"{(cents or 0) / 100:.2f}",
+            "word": lambda table, value: word(catalogs.gettext_for(lang), table, value),
+            "page_name": name.removesuffix(".html"), **context})
+
+    def error(self, request: Request, status: int, text: Said | str, **extra) -> Response:
+        return error_answer(status, text, self.lang_of(request), **extra)
