@@ -47,6 +47,11 @@ class AwayChange:
     at: float  # epoch of the change
 
 
+def via(by: str | None) -> str:
+    """Where a pause was set, from who set it: ``portal`` (a resident: ``portal:<masked number>``) or ``console``."""
+    return "portal" if str(by or "").startswith("portal:") else "console"
+
+
 class Absences:
     def __init__(self, config, store, *, clock, notices=None, wake=None):
         """``notices``: told of each change inside its transaction (``away_changed``); ``wake()``: after a
@@ -126,11 +131,11 @@ class Absences:
         return count
 
     def listing(self, now: float | None = None) -> list[dict]:
-        """Who is away now: person_id, unit, name, until (instant), last_day, reason, by, since."""
+        """Who is away now: person_id, unit, name, until (instant), last_day, reason, by, since, via (``via``)."""
         now = self.clock() if now is None else now
         return [{"person_id": p["id"], "unit": p["unit"], "name": p["name"], "until": p["away_until"],
                  "last_day": last_day(p["away_until"], self.zone), "reason": p["away_reason"], "by": p["away_by"],
-                 "since": p["away_since"]}
+                 "since": p["away_since"], "via": via(p["away_by"])}
                 for p in self.store.people.away() if self._away_now(p, now)]
 
     def of_person(self, person: dict, now: float | None = None) -> dict | None:
@@ -139,7 +144,8 @@ class Absences:
         if not self._away_now(person, now):
             return None
         return {"until": person["away_until"], "last_day": last_day(person["away_until"], self.zone),
-                "reason": person["away_reason"], "by": person["away_by"], "since": person["away_since"]}
+                "reason": person["away_reason"], "by": person["away_by"], "since": person["away_since"],
+                "via": via(person["away_by"])}
 
     def _away_now(self, person: dict, now: float) -> bool:
         try:

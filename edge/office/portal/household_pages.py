@@ -1,6 +1,6 @@
 """My household (DESIGN 8): the resident's own unit, its people and its vehicles, as JSON and as the home page.
 
-    GET /my/api/household   {"unit", "people": [{person_id, name, care_watch, away_until, away}],
+    GET /my/api/household   {"unit", "people": [{person_id, name, care_watch, away_until, away, away_via}],
                              "vehicles": [{plate, class, valid_from, valid_until, valid_now, open_session,
                              fee_due_cents}]}
     GET /my/                the same, as the page a resident opens on a phone
@@ -42,7 +42,7 @@ class Household:
             away = ctx.office.absences.of_person(row, now) if row is not None else None
             people.append({**person, "away_until": away["last_day"] if away else None,
                            "away": {k: away[k] for k in ("until", "last_day", "reason")} if away else None,
-                           "away_by_portal": bool(away and str(away["by"]).startswith("portal:"))})
+                           "away_via": away["via"] if away else None})
         vehicles = [{"plate": v["plate"], "class": v["class"], "valid_from": v["permit"]["valid_from"],
                      "valid_until": v["permit"]["valid_until"], "valid_now": v["permit"]["valid_now"],
                      "open_session": v["open_session"], "fee_due_cents": v["fee_due_cents"]}
