@@ -202,8 +202,13 @@ def event_payload(*, event_id, seq, ts, site, gate, lane, kind, credential, subj
     }
 
 
-def subject(type_: str, person_id=None, plate=None, vehicle_class=None) -> dict:
-    return {"type": type_, "person_id": person_id, "plate": plate, "class": vehicle_class}
+def subject(type_: str, person_id=None, plate=None, vehicle_class=None, unit: str | None = None) -> dict:
+    """An event's subject. ``visitor`` (someone a resident invited, let in by a visitor pass) names the
+    ``unit`` they came to (an added field) and never a person: it is nobody's sighting."""
+    made = {"type": type_, "person_id": person_id, "plate": plate, "class": vehicle_class}
+    if unit is not None:
+        made["unit"] = unit
+    return made
 
 
 def session_fields(transition: str, paid_cents: int | None = None) -> dict:
@@ -248,9 +253,15 @@ def person_record(*, person_id: int, unit: str, care_watch: bool, registered_at:
 
 
 def vehicle_record(*, plate: str, vehicle_class: str, person_id, valid_from, valid_until, epoch: int, version: int,
-                   ts: str) -> dict:
-    return {"v": CONTRACT_VERSION, "plate": plate, "class": vehicle_class, "person_id": person_id,
-            "valid_from": valid_from, "valid_until": valid_until, "epoch": epoch, "version": version, "ts": ts}
+                   ts: str, valid_from_at: str | None = None, valid_until_at: str | None = None) -> dict:
+    """A vehicle as gates need it. ``valid_from_at``/``valid_until_at`` (added fields, present only for an
+    invited car's window: ``edge.registry.invites``): ISO-8601 instants with their offset that narrow the
+    whole days ``valid_from``/``valid_until``, which still cover the window for gates older than them."""
+    record = {"v": CONTRACT_VERSION, "plate": plate, "class": vehicle_class, "person_id": person_id,
+              "valid_from": valid_from, "valid_until": valid_until, "epoch": epoch, "version": version, "ts": ts}
+    if valid_from_at is not None or valid_until_at is not None:
+        record.update(valid_from_at=valid_from_at, valid_until_at=valid_until_at)
+    return record
 
 
 def pass_revocation(*, pass_id: str, epoch: int, version: int, ts: str) -> dict:

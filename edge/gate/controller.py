@@ -137,12 +137,28 @@ class Gate:
         claim = check.claim
         if claim.subject_type == "person":
             return self.person(lane, claim.person_id, camera=camera, credential="qr", extra=extra)
+        if claim.subject_type == "visitor":
+            return self.visitor(lane, claim.unit, camera=camera, extra=extra)
         from edge.rules.plate_match import PlateMatch
 
         vehicle = self.store.vehicles.get(claim.plate)
         match = PlateMatch(claim.plate, "exact", vehicle) if vehicle else None
         return self.vehicle(lane, claim.plate, camera=camera, match=match, credential="qr", extra=extra,
                             via_pass=True)
+
+    def visitor(self, lane: str, unit: str, *, camera=None, extra: dict | None = None) -> dict:
+        """A resident's visitor on foot with a valid visitor pass for ``unit``: let through the pedestrian gate
+        and recorded as a visitor of the unit, never as a sighting of anyone (a visitor must not end a care-watch
+        episode or an absence). At a car lane it opens nothing: a car is invited by its plate."""
+        with self.recorder.decision():
+            car_lane = camera is not None and camera.role == "plate"
+            decision = policy.decide_visitor(unit, lane, car_lane=car_lane)
+            barrier = self.follow.barrier_for(camera, lane) if decision.opens else None
+            event = self.recorder.record(lane=lane, decision=decision, credential="qr",
+                                         subj=subject("visitor", unit=unit), now=self.clock(), extra=extra,
+                                         **self.follow.opening(decision.opens, barrier))
+            self.recorder.commit()
+        return self.follow.pulse_after(event, barrier, lane)
 
     # -- remote commands -------------------------------------------------------------------------
     def remote_open(self, lane: str, barrier_id: str | None, request_id: str) -> dict:

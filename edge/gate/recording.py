@@ -115,7 +115,8 @@ class EventRecorder:
             payload = m.payload
             subj = payload["subject"]
             _LOG.info("%s %s %s: %s (%s)", payload["kind"], payload["lane"],
-                      subj.get("plate") or subj.get("person_id") or "?", payload["decision"], payload["reason"])
+                      subj.get("plate") or subj.get("person_id") or subj.get("unit") or "?", payload["decision"],
+                      payload["reason"])
             if self.on_event and not m.held:
                 self.on_event(payload)  # a held event is told when its result is in (the follow-up)
         self.wake()

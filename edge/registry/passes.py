@@ -1,10 +1,11 @@
-"""QR passes: signed, expiring tokens that stand for a person or a vehicle.
+"""QR passes: signed, expiring tokens that stand for a person, a vehicle or a resident's visitor.
 
 Local mode (a single gate, shared secret ``passes.secret_file``):
 
     token  = "GE1:" + base32( payload | mac )        (QR alphanumeric mode: compact codes)
     payload = version(1) kind(1) issued(4) valid_until(4) pass_id(6) subject(…)
-              kind 1 = person (subject: 4-byte id), 2 = vehicle (subject: UTF-8 plate)
+              kind 1 = person (subject: 4-byte id), 2 = vehicle (subject: UTF-8 plate),
+                   3 = visitor (subject: UTF-8 unit; issued: the start of the visit, which may be a later day)
     mac     = HMAC-SHA256(key, "gate-edge-pass" | payload)[:12]
 
 Site mode (issued by the office with its ``pass.key``, verified by every gate with ``pass.pub`` in
@@ -16,8 +17,13 @@ Site mode (issued by the office with its ``pass.key``, verified by every gate wi
 
 A GE1 token is refused at a site-mode gate and a GE2 token at a local gate, each with its reason. A
 pass is valid when its signature verifies, it has not expired, it was not revoked (registry ``passes``
-table) and its subject is still registered. ``pass_checker(config)`` and ``pass_issuer(config)`` load
-what a config holds for that.
+table) and its subject is still registered (a visitor pass: someone still lives in its unit).
+``pass_checker(config)`` and ``pass_issuer(config)`` load what a config holds for that; ``qr_png(token)``
+draws a pass to print, save or share.
+
+A visitor pass (a resident's invitation, ``edge.registry.invites``) stands for the unit the visitor comes
+to, never for a person: using it is nobody's sighting. A gate older than kind 3 does not read it as a pass
+(no event, nothing opens).
 """
 
 from __future__ import annotations
@@ -27,8 +33,10 @@ import hashlib
 import hmac
 import os
 import struct
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from edge.keys import KeyFileError, Signer, Verifier, load_signer, load_verifier, read_secret
 from edge.schemas.phrases import Phrase, say
@@ -39,7 +47,9 @@ PREFIX_SITE = "GE2:"
 VERSION_SITE = 2
 _KID_BYTES = 8
 _SIG_BYTES = 64
-KIND_PERSON, KIND_VEHICLE = 1, 2
+KIND_PERSON, KIND_VEHICLE, KIND_VISITOR = 1, 2, 3
+_KINDS = {KIND_PERSON: "person", KIND_VEHICLE: "vehicle", KIND_VISITOR: "visitor"}
+MAX_UNIT_BYTES = 64  # the unit a visitor pass names (UTF-8): the code stays small enough to scan well
 _HEADER = struct.Struct(">BBII6s")
 _MAC_BYTES = 12
 _DOMAIN = b"gate-edge-pass"
@@ -54,14 +64,18 @@ class PassClaim:
     """What a token says (only trustworthy once ``check_pass`` has verified it)."""
 
     pass_id: str
-    subject_type: str  # person | vehicle
+    subject_type: str  # person | vehicle | visitor
     person_id: int | None
     plate: str | None
-    issued: int
+    issued: int  # a visitor pass: the start of the visit
     valid_until: int
+    unit: str | None = None  # a visitor pass: the unit the visitor comes to
 
     def subject(self) -> dict:
-        return {"type": self.subject_type, "person_id": self.person_id, "plate": self.plate}
+        made = {"type": self.subject_type, "person_id": self.person_id, "plate": self.plate}
+        if self.unit is not None:
+            made["unit"] = self.unit
+        return made
 
 
 @dataclass(frozen=True)
@@ -133,19 +147,30 @@ def _mac(key: bytes, payload: bytes) -> bytes:
     return hmac.new(key, _DOMAIN + payload, hashlib.sha256).digest()[:_MAC_BYTES]
 
 
-def issue_token(key: bytes | Signer, *, person_id: int | None = None, plate: str | None = None, valid_hours: float,
-                now: float | None = None, pass_id: bytes | None = None) -> tuple[str, PassClaim]:
-    if (person_id is None) == (plate is None):
+def issue_token(key: bytes | Signer, *, person_id: int | None = None, plate: str | None = None,
+                unit: str | None = None, valid_hours: float, now: float | None = None,
+                valid_from: float | None = None, pass_id: bytes | None = None) -> tuple[str, PassClaim]:
+    """Sign a pass for one person, plate or (a visitor's) unit, valid ``valid_hours`` from ``now``, or from
+    ``valid_from`` (a visitor pass for a later time of day or a later day)."""
+    if sum(subject is not None for subject in (person_id, plate, unit)) != 1:
         raise PassError("a pass is for one person (--person) or one plate (--plate)")
     if valid_hours <= 0:
         raise PassError(f"--valid-hours must be positive, got {valid_hours}")
+    if valid_from is not None and unit is None:
+        raise PassError("only a visitor pass starts later than it is issued")
     now = int(time.time() if now is None else now)
+    if valid_from is not None:
+        now = int(max(now, valid_from))
     until = int(now + valid_hours * 3600)
     raw_id = pass_id or os.urandom(6)
     if person_id is not None:
         kind, subject = KIND_PERSON, struct.pack(">I", person_id)
-    else:
+    elif plate is not None:
         kind, subject = KIND_VEHICLE, plate.encode("utf-8")
+    else:
+        kind, subject = KIND_VISITOR, unit.strip().encode("utf-8")
+        if not subject or len(subject) > MAX_UNIT_BYTES:
+            raise PassError(f"a visitor pass names a unit of 1 to {MAX_UNIT_BYTES} bytes, got {unit!r}")
     if isinstance(key, Signer):
         payload = _HEADER.pack(VERSION_SITE, kind, now, until, raw_id) + subject
         signature = bytes.fromhex(key.sign(_DOMAIN + payload))
@@ -163,6 +188,8 @@ def _b32(blob: bytes) -> str:
 def _claim(kind, issued, until, raw_id, subject) -> PassClaim:
     if kind == KIND_PERSON:
         return PassClaim(raw_id.hex(), "person", struct.unpack(">I", subject)[0], None, issued, until)
+    if kind == KIND_VISITOR:
+        return PassClaim(raw_id.hex(), "visitor", None, None, issued, until, unit=subject.decode("utf-8"))
     return PassClaim(raw_id.hex(), "vehicle", None, subject.decode("utf-8"), issued, until)
 
 
@@ -192,7 +219,7 @@ def parse_token(token: str) -> tuple[PassClaim, bytes, bytes] | None:
     payload, mac = blob[:-tail], blob[-tail:]
     version, kind, issued, until, raw_id = _HEADER.unpack_from(payload)
     subject = payload[_HEADER.size:]
-    if version != version_wanted or kind not in (KIND_PERSON, KIND_VEHICLE):
+    if version != version_wanted or kind not in _KINDS:
         return None
     if kind == KIND_PERSON and len(subject) != 4:
         return None
@@ -234,7 +261,8 @@ def check_pass(token: str, key: bytes | Verifier | None, store=None, now: float 
     if now > claim.valid_until:
         return PassCheck(False, say("pass_expired"), claim)
     if now < claim.issued - 300:
-        return PassCheck(False, say("pass_not_yet_valid"), claim)
+        return PassCheck(False, say("pass_not_begun" if claim.subject_type == "visitor" else "pass_not_yet_valid"),
+                         claim)
     if store is not None:
         row = store.passes.get(claim.pass_id)
         if row is None and not site_token:
@@ -244,12 +272,24 @@ def check_pass(token: str, key: bytes | Verifier | None, store=None, now: float 
             return PassCheck(False, say("pass_revoked"), claim)
         if claim.subject_type == "person" and store.people.find_by_id(claim.person_id) is None:
             return PassCheck(False, say("pass_person_gone"), claim)
+        if claim.subject_type == "visitor" and not store.people.find(claim.unit):
+            return PassCheck(False, say("pass_unit_gone"), claim)
     return PassCheck(True, say("pass_valid"), claim)
 
 
 def record_pass(store, claim: PassClaim) -> None:
     store.passes.record(claim.pass_id, claim.subject_type, claim.person_id, claim.plate, claim.issued,
-                           claim.valid_until)
+                        claim.valid_until, unit=claim.unit)
+
+
+def qr_png(token: str) -> bytes:
+    """The pass's QR code as PNG bytes (drawn by models.qr, the one owner of the QR library)."""
+    from models.qr import write_qr_png
+
+    with tempfile.TemporaryDirectory(prefix="gate-edge-qr-") as folder:
+        path = Path(folder) / "pass.png"
+        write_qr_png(token, path)
+        return path.read_bytes()
 
 
 def revoke_pass(store, pass_id: str, now: float | None = None) -> bool:

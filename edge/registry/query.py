@@ -6,7 +6,7 @@ import time
 
 from edge.plates import parse_plate
 from edge.rules.parking import fee_due
-from edge.rules.permits import effective_class, permit_valid
+from edge.rules.permits import effective_class, invited, permit_valid
 from edge.rules.site_rules import SiteRules
 from edge.store import Store
 from edge.timeutil import iso, parse_day
@@ -43,6 +43,9 @@ def query_plate(store: Store, config, plate_text: str, now: float | None = None)
                     "valid_until": vehicle["valid_until"],
                     "valid_now": valid,
                     "days_left": days_left,
+                    # An invited car's window (added fields, only for one: edge.registry.invites).
+                    **({"valid_from_at": vehicle["valid_from_at"], "valid_until_at": vehicle["valid_until_at"]}
+                       if invited(vehicle) else {}),
                 },
             }
         )

@@ -5,7 +5,9 @@ Every decision carries a reason a guard can read (a phrase of ``edge.schemas.phr
 parameters, its English) and, for vehicles leaving, the fee.
 
 People (pedestrian gate): a registered person (face, or a valid QR pass) is let through; an unknown
-face is a stranger (no opening); an invalid pass is denied.
+face is a stranger (no opening); an invalid pass is denied. A resident's visitor on foot (a valid
+``visitor`` pass, whose subject is a unit) is let through the pedestrian gate only: at a car barrier it
+opens nothing (a car is invited by its plate), and it is never anyone's sighting.
 Vehicles: blocked never opens; at entry non-residents are held when the lot is full; at exit a fee
 due holds the barrier until paid; strict mode lets only registered vehicles and valid passes in.
 Anti-passback is soft: an exit without a recorded entry, or a second entry, passes and is flagged.
@@ -16,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from edge.rules.parking import fee_due
-from edge.rules.permits import effective_class
+from edge.rules.permits import effective_class, in_force
 from edge.schemas.phrases import Phrase, say
 
 OPEN, DENY, HOLD = "open", "deny", "hold"
@@ -61,6 +63,13 @@ def decide_person(person: dict | None, lane: str, mode: str, credential: str = "
     return Decision(_movement(lane), OPEN, say("resident_registered", unit=person["unit"]))
 
 
+def decide_visitor(unit: str, lane: str, *, car_lane: bool) -> Decision:
+    """A valid visitor pass for ``unit`` (checked: signed, in its time, not revoked, someone lives there)."""
+    if car_lane:
+        return Decision("denied", DENY, say("visitor_pass_on_foot", unit=unit))
+    return Decision(_movement(lane), OPEN, say("visitor_of_unit", unit=unit))
+
+
 def decide_pass_refused(why: Phrase) -> Decision:
     """A pass that does not verify; ``why``: the pass check's phrase (``edge.registry.passes``)."""
     return Decision("denied", DENY, say("pass_refused", why=why))
@@ -83,6 +92,8 @@ def decide_vehicle(
     if vehicle is not None and vehicle["class"] == "blocked":
         return Decision("denied", DENY, say("vehicle_blocked", fuzzy_match=fuzzy or None), vehicle_class="blocked")
     on_record = vehicle  # the registry's record of this plate (its permit decides a resident's fee)
+    # An invitation outside its window (not begun, over, cancelled) is no registration: a stranger's car.
+    vehicle = in_force(vehicle, now, zone)
     if vehicle is not None and fuzzy and not fuzzy_opens:
         # A fuzzy match may deny, never grant: without permission to open on it, the car is a stranger.
         vehicle = None

@@ -66,6 +66,9 @@ PHRASES: dict[str, Entry] = {
     "pass_person_unregistered": Entry(N_("pass for an unregistered person"), (STRICT,)),
     "resident_registered": Entry(N_("registered resident of {unit}")),
     "pass_refused": Entry(N_("QR pass refused: {why}")),  # why: a pass check's phrase (below)
+    "visitor_of_unit": Entry(N_("visitor of {unit} (visitor pass)")),
+    "visitor_pass_on_foot": Entry(N_("a visitor pass of {unit} is for the pedestrian gate; a car is invited by "
+                                     "its plate")),
     # -- a pass as checked (edge.registry.passes) ------------------------------------------------
     "pass_valid": Entry(N_("valid")),
     "pass_not_ours": Entry(N_("not a gate-edge pass")),
@@ -78,9 +81,11 @@ PHRASES: dict[str, Entry] = {
     "pass_forged": Entry(N_("forged: signature does not verify")),
     "pass_expired": Entry(N_("expired")),
     "pass_not_yet_valid": Entry(N_("not valid yet (issued in the future: check the clock)")),
+    "pass_not_begun": Entry(N_("not valid yet: the visit it was issued for has not begun")),
     "pass_unknown": Entry(N_("unknown pass (not issued by this site's registry)")),
     "pass_revoked": Entry(N_("revoked")),
     "pass_person_gone": Entry(N_("its person is no longer registered")),
+    "pass_unit_gone": Entry(N_("nobody is registered in its unit any more")),
     # -- decisions at the car barrier (edge.rules.policy) ----------------------------------------
     "vehicle_blocked": Entry(N_("blocked vehicle"), (FUZZY,)),
     "vehicle_unregistered_strict": Entry(N_("strict mode: unregistered vehicle")),

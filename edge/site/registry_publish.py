@@ -117,7 +117,7 @@ class RegistryPublisher:
             return contract.vehicle_record(
                 plate=vehicle["plate"], vehicle_class=vehicle["class"], person_id=vehicle["person_id"],
                 valid_from=vehicle["valid_from"], valid_until=vehicle["valid_until"], epoch=epoch, version=version,
-                ts=ts), False
+                ts=ts, valid_from_at=vehicle["valid_from_at"], valid_until_at=vehicle["valid_until_at"]), False
         if kind == "pass":
             return contract.pass_revocation(pass_id=key, epoch=epoch, version=version, ts=ts), True
         raise ValueError(f"no registry record of kind {kind!r}")

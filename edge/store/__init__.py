@@ -8,6 +8,7 @@ SQLite database (the gate's, or the CLI's view of it) with a repository per conc
     store.templates   face_templates, face_photos  face templates by encoder; kept photos (opt-in)
     store.vehicles    vehicles                     plates, classes, permits
     store.passes      passes                       QR passes issued and revoked
+    store.invites     invites                      the office: residents' invitations (cars, visitors on foot)
     store.events      events, sequences, snapshots own events numbered by seq; peers' events once each
     store.outbox      outbox                       messages for the broker, in order, until PUBACK
     store.alerts      alerts                       device alerts and inactivity episodes

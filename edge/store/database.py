@@ -38,6 +38,7 @@ class Store(Connection):
         from edge.store.contacts import Contacts
         from edge.store.events import Events
         from edge.store.gates import GateStatus
+        from edge.store.invites import Invites
         from edge.store.notifications import NotificationRows
         from edge.store.outbox import Outbox
         from edge.store.passes import Passes
@@ -87,6 +88,7 @@ class Store(Connection):
         self.notifications = NotificationRows(self)
         self.contacts = Contacts(self)
         self.portal = PortalRows(self)
+        self.invites = Invites(self)
 
     # -- the schema ------------------------------------------------------------------------
     @property

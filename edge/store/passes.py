@@ -1,4 +1,7 @@
-"""Issued QR passes: the ``passes`` table (what was issued, until when, and whether it was revoked)."""
+"""Issued QR passes: the ``passes`` table (what was issued, until when, and whether it was revoked).
+
+A pass stands for a person (``person_id``), a vehicle (``plate``) or, for a resident's visitor on foot, a
+unit (``subject_type`` visitor, ``unit``)."""
 
 from __future__ import annotations
 
@@ -8,11 +11,12 @@ class Passes:
         self._store = store
 
     def record(self, pass_id: str, subject_type: str, person_id: int | None, plate: str | None, issued_epoch: float,
-               valid_until_epoch: float) -> None:
+               valid_until_epoch: float, unit: str | None = None) -> None:
         with self._store.transaction():
             self._store.table("passes").insert({
                 "pass_id": pass_id, "subject_type": subject_type, "person_id": person_id, "plate": plate,
-                "issued_epoch": issued_epoch, "valid_until_epoch": valid_until_epoch, "revoked_epoch": None,
+                "unit": unit, "issued_epoch": issued_epoch, "valid_until_epoch": valid_until_epoch,
+                "revoked_epoch": None,
             })
 
     def get(self, pass_id: str) -> dict | None:

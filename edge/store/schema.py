@@ -539,6 +539,58 @@ def _m19_portal(conn) -> None:
     )
 
 
+def _m20_invitations(conn) -> None:
+    # Issue 29 (DESIGN 8): residents invite. A car is registered for a window of at most a day:
+    # ``valid_from_at``/``valid_until_at`` (ISO-8601 instants with their offset) narrow the whole days of
+    # ``valid_from``/``valid_until``, travel as added fields of the signed vehicle record (older gates keep
+    # to the days) and are NULL for every other vehicle. A visitor on foot gets a pass whose subject is a
+    # unit (``subject_type`` visitor, ``unit``): SQLite cannot widen a CHECK, so ``passes`` is rebuilt.
+    # ``invites``: the office's own list (who invited whom, when, cancelled by whom); never published: the
+    # gates know an invitation only as a vehicle record or a pass.
+    conn.executescript(
+        """
+        ALTER TABLE vehicles ADD COLUMN valid_from_at TEXT;
+        ALTER TABLE vehicles ADD COLUMN valid_until_at TEXT;
+        CREATE TABLE passes_new (
+            pass_id TEXT PRIMARY KEY,
+            subject_type TEXT NOT NULL CHECK (subject_type IN ('person', 'vehicle', 'visitor')),
+            person_id INTEGER,
+            plate TEXT,
+            issued_epoch REAL NOT NULL,
+            valid_until_epoch REAL NOT NULL,
+            revoked_epoch REAL,
+            unit TEXT
+        );
+        INSERT INTO passes_new(pass_id, subject_type, person_id, plate, issued_epoch, valid_until_epoch,
+                               revoked_epoch)
+            SELECT pass_id, subject_type, person_id, plate, issued_epoch, valid_until_epoch, revoked_epoch
+            FROM passes;
+        DROP TABLE passes;
+        ALTER TABLE passes_new RENAME TO passes;
+        CREATE TABLE invites (
+            id INTEGER PRIMARY KEY,
+            unit TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('car', 'visitor')),
+            plate TEXT,
+            vehicle_class TEXT CHECK (vehicle_class IN ('family', 'visitor')),
+            name TEXT,
+            pass_id TEXT,
+            valid_from_epoch REAL NOT NULL,
+            valid_until_epoch REAL NOT NULL,
+            by_person_id INTEGER REFERENCES people(id) ON DELETE SET NULL,
+            made_by TEXT NOT NULL,
+            created_epoch REAL NOT NULL,
+            cancelled_epoch REAL,
+            cancelled_by TEXT,
+            CHECK ((kind = 'car') = (plate IS NOT NULL AND vehicle_class IS NOT NULL)),
+            CHECK ((kind = 'visitor') = (pass_id IS NOT NULL))
+        );
+        CREATE INDEX invites_unit ON invites(unit, created_epoch);
+        CREATE INDEX invites_plate ON invites(plate);
+        """
+    )
+
+
 MIGRATIONS = [
     _m1_people_and_vehicles,
     _m2_daemon_state,
@@ -559,5 +611,6 @@ MIGRATIONS = [
     _m17_notifications,
     _m18_contacts_and_away,
     _m19_portal,
+    _m20_invitations,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

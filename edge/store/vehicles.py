@@ -1,4 +1,8 @@
-"""Registered vehicles: the ``vehicles`` table (plates already canonical), with its change counter."""
+"""Registered vehicles: the ``vehicles`` table (plates already canonical), with its change counter.
+
+A vehicle is valid from the start of ``valid_from`` to the end of ``valid_until`` (whole days, site time);
+an invited car (``edge.registry.invites``) also has ``valid_from_at``/``valid_until_at``, ISO-8601 instants
+that narrow those days to its window (``edge.rules.permits`` applies both)."""
 
 from __future__ import annotations
 
@@ -19,10 +23,12 @@ class Vehicles:
 
     def upsert(self, plate: str, vehicle_class: str, person_id: int | None = None, valid_from: str | None = None,
                valid_until: str | None = None, documents: list[str] | None = None,
-               keep: tuple[str, ...] = ("valid_from", "documents")) -> bool:
+               keep: tuple[str, ...] = ("valid_from", "documents"), valid_from_at: str | None = None,
+               valid_until_at: str | None = None) -> bool:
         """Register or update a vehicle (``plate`` already canonical); True when it was new. Of an existing
         vehicle, the fields named in ``keep`` that are given as None keep their registered value; every
-        other field is set as given (None clears it)."""
+        other field is set as given (None clears it: a car registered again without a window loses its
+        invitation's window)."""
         if vehicle_class not in VEHICLE_CLASSES:
             raise RegistryError(f"unknown vehicle class {vehicle_class!r}; use one of {', '.join(VEHICLE_CLASSES)}")
         store = self._store
@@ -34,7 +40,7 @@ class Vehicles:
             existing = self.get(plate)
             record = {
                 "plate": plate, "class": vehicle_class, "person_id": person_id, "valid_from": valid_from,
-                "valid_until": valid_until,
+                "valid_until": valid_until, "valid_from_at": valid_from_at, "valid_until_at": valid_until_at,
                 "documents": json.dumps(documents, ensure_ascii=False) if documents else None, "updated_at": now,
             }
             if existing:
@@ -58,8 +64,8 @@ class Vehicles:
         return self._store.scalar("SELECT count(*) FROM vehicles")
 
     def of_person(self, person_id: int) -> list[dict]:
-        return self._store.rows("SELECT plate, class, valid_until FROM vehicles WHERE person_id = ? ORDER BY plate",
-                                (person_id,))
+        return self._store.rows("SELECT plate, class, valid_from, valid_until, valid_from_at, valid_until_at "
+                                "FROM vehicles WHERE person_id = ? ORDER BY plate", (person_id,))
 
     def of_unit(self, unit: str) -> list[dict]:
         """The vehicles of the people of ``unit`` (the residents' portal's household)."""

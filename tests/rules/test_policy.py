@@ -373,3 +373,33 @@ def test_a_site_mode_gate_cannot_issue_passes_but_verifies_the_offices(tmp_path,
     office_pass, shared_pass = (json.loads(line)["qr"][0] for line in capsys.readouterr().out.splitlines())
     assert office_pass["valid"] is True and office_pass["pass_id"] == claim.pass_id
     assert shared_pass["reason"] == "signed with a shared key; this site uses the office's pass key"
+
+
+# -- invitations (edge.registry.invites): a window, and a visitor's pass ---------------------------------
+INVITED = {"plate": "沪B12345", "class": "family", "person_id": 7, "valid_from": "2026-11-26",
+           "valid_until": "2026-11-26", "valid_from_at": "2026-11-26T10:00:00.000+08:00",
+           "valid_until_at": "2026-11-26T14:00:00.000+08:00"}
+
+
+@pytest.mark.parametrize("hour, mode, decision, why, klass", [
+    (9.99, "normal", "open", "vehicle_unregistered_visitor", "visitor"),  # not begun: a stranger's car
+    (10, "normal", "open", "family_vehicle", "family"),
+    (13.99, "strict", "open", "family_vehicle", "family"),
+    (14, "strict", "deny", "vehicle_unregistered_strict", "visitor"),  # over: strict mode keeps it out
+    (9, "strict", "deny", "vehicle_unregistered_strict", "visitor"),
+])
+def test_an_invited_car_is_registered_only_within_its_window(hour, mode, decision, why, klass):
+    now = datetime(2026, 11, 26, tzinfo=ZONE).timestamp() + hour * 3600
+    made = decide_vehicle(INVITED, "in", now, mode=mode, parking=RULES, zone=ZONE,
+                          state=ParkingState(occupied=0, open_session=None))
+    assert (made.decision, made.said.code, made.vehicle_class) == (decision, why, klass)
+
+
+def test_a_visitor_pass_opens_the_pedestrian_gate_only_and_names_the_unit():
+    from edge.rules.policy import decide_visitor
+
+    walked = decide_visitor("12-301", "in", car_lane=False)
+    assert (walked.kind, walked.decision, walked.said.text) == ("entry", "open", "visitor of 12-301 (visitor pass)")
+    assert walked.session is None
+    driven = decide_visitor("12-301", "in", car_lane=True)
+    assert (driven.kind, driven.decision, driven.said.code) == ("denied", "deny", "visitor_pass_on_foot")

@@ -5,6 +5,7 @@ language (``login_pages``), alerts (``alert_pages``), passages and their live st
 gates and the remote open (``gate_pages``), parking and payment (``parking_pages``), the vehicle query
 (``query_pages``), the audit trail (``audit_pages``), people, vehicles, the CSV import and QR passes
 (``registry_pages``, ``import_pages``, ``pass_pages``), one person's contacts and pause (``person_pages``),
+residents' invitations (``invite_pages``),
 the reports (``report_pages``) and who was told of an alert, a channel's test message (``notify_pages``),
 the channels' page (``channel_pages``); then it puts ``guard.Guard`` (sessions, CSRF, body bounds: the
 security rules and the audit rule are in its docstring) in front of them all. Any ``HTTPException`` a route
@@ -26,6 +27,7 @@ from edge.office.console import (
     audit_pages,
     channel_pages,
     gate_pages,
+    invite_pages,
     login_pages,
     notify_pages,
     parking_pages,
@@ -39,7 +41,7 @@ from edge.office.console.context import HERE, ConsoleContext
 from edge.office.console.guard import Guard
 
 AREAS = (login_pages, passage_pages, alert_pages, gate_pages, parking_pages, query_pages, audit_pages,
-         registry_pages, person_pages, report_pages, notify_pages, channel_pages)
+         registry_pages, person_pages, report_pages, notify_pages, channel_pages, invite_pages)
 
 
 def create_app(console) -> Guard:

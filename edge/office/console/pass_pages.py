@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import base64
 import re
-import tempfile
-from pathlib import Path
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -72,7 +70,8 @@ class Passes:
             state = "revoked" if r["revoked_epoch"] else "expired" if now > r["valid_until_epoch"] else "valid"
             out.append({
                 "pass_id": r["pass_id"], "state": state,
-                "subject": {"type": r["subject_type"], "person_id": r["person_id"], "plate": r["plate"]},
+                "subject": {"type": r["subject_type"], "person_id": r["person_id"], "plate": r["plate"],
+                            **({"unit": r["unit"]} if r["unit"] else {})},
                 "person": {"name": person["name"], "unit": person["unit"]} if person else None,
                 "issued": iso(r["issued_epoch"], zone), "valid_until": iso(r["valid_until_epoch"], zone),
                 "revoked": iso(r["revoked_epoch"], zone) if r["revoked_epoch"] else None,
@@ -96,7 +95,7 @@ class Passes:
     # -- issuing -----------------------------------------------------------------------------
     def issue(self, user: dict, data: dict) -> dict:
         """Check, sign, record and audit one pass; the answer carries the token and its QR image."""
-        from edge.registry.passes import PassError, issue_token, pass_issuer, record_pass
+        from edge.registry.passes import PassError, issue_token, pass_issuer, qr_png, record_pass
 
         ctx, store = self.ctx, self.ctx.store
         try:
@@ -189,12 +188,3 @@ class Passes:
             return self.list_page(request, str(exc.detail), exc.status_code)
         return self.ctx.page(request, "pass_print.html", issued=issued)
 
-
-def qr_png(token: str) -> bytes:
-    """The pass's QR code as PNG bytes (drawn by models.qr, the one owner of the QR library)."""
-    from models.qr import write_qr_png
-
-    with tempfile.TemporaryDirectory(prefix="gate-edge-qr-") as folder:
-        path = Path(folder) / "pass.png"
-        write_qr_png(token, path)
-        return path.read_bytes()

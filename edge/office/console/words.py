@@ -24,6 +24,9 @@ TABLES = {
                    "never heard": N_("never heard"), "unreadable": N_("status unreadable")},
     "role": {"guard": N_("guard"), "admin": N_("admin")},
     "pass_state": {"valid": N_("valid"), "expired": N_("expired"), "revoked": N_("revoked")},
+    # a resident's invitation (edge.registry.invites)
+    "invite_state": {"waiting": N_("not begun"), "active": N_("in force"), "over": N_("over"),
+                     "cancelled": N_("cancelled")},
     # a notification that is not an alert's step (edge.office.notify.steps), and a message's state
     "notice": {"ack": N_("acknowledged notice"), "cleared": N_("cleared notice"), "storm": N_("many alerts"),
                "roll_call": N_("roll call"), "test": N_("test message")},

@@ -23,6 +23,7 @@ from edge.keys import verify_record
 from edge.rules.away import Pause
 from edge.schemas.phrases import Phrase, say
 from edge.site.replica.summary import ID_KEY
+from edge.timeutil import parse_iso
 
 _LOG = logging.getLogger(__name__)
 
@@ -196,8 +197,15 @@ class Records:
         owner = record.get("person_id")
         if owner is not None and self.store.people.find_by_id(owner) is None:
             owner = None  # completed when the owner's record arrives
+        # An added field (DESIGN 4.3): an invited car's window, checked readable before it is kept.
+        window = {name: record.get(name) for name in ("valid_from_at", "valid_until_at")}
+        for name, value in window.items():
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"{name} must be an ISO-8601 time, got {type(value).__name__}")
+            if value is not None:
+                parse_iso(value)
         self.store.vehicles.upsert(record["plate"], record["class"], owner, valid_from=record.get("valid_from"),
-                                   valid_until=record.get("valid_until"))
+                                   valid_until=record.get("valid_until"), **window)
 
     def _refuse(self, topic: str, why: str) -> str:
         self.refused += 1

@@ -83,7 +83,7 @@
     if (want.date && !(e.ts || "").startsWith(want.date)) return;
     if (table.querySelector('tr[data-event-id="' + CSS.escape(e.event_id) + '"]')) return;
     const s = e.subject || {};
-    let who = e.person ? (e.person.unit + " " + e.person.name) : (s.plate || (e.kind === "stranger" ? w("stranger") : w("unknown")));
+    let who = e.person ? (e.person.unit + " " + e.person.name) : (s.plate || (s.type === "visitor" ? w("visitor_of") + " " + s.unit : e.kind === "stranger" ? w("stranger") : w("unknown")));
     if (s.plate && e.person) who += " · " + s.plate;
     let decision = w(e.decision);
     if (e.fee_cents) decision += " · " + (e.fee_cents / 100).toFixed(2) + " " + w("yuan");
