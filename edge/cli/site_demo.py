@@ -9,8 +9,10 @@ one offset file, so that when the demo lets 45 minutes or two days pass, the who
 (a declared mode, not a clock jump).
 
 The demo then plays the guard through the console's own HTTP API: it waits for the visitor's car to be
-held at the exit and takes the fee, lets two days pass, and waits for the care-watch alert. It opens
-nothing by itself: it prints the console's address and a login and keeps the site running until
+held at the exit and takes the fee, lets two days pass, and waits for the care-watch alert. Nobody at the
+console acknowledges it: the office tells the committee's group robot at once and, 30 minutes later, the
+duty phone (``edge.cli.demo_notify``: a ``simulate-modem`` process and a loopback robot, each message
+printed). It opens nothing by itself: it prints the console's address and a login and keeps the site running until
 Ctrl-C (``--exit`` stops after the story, for tests and CI).
 """
 
@@ -33,6 +35,7 @@ from pathlib import Path
 import yaml
 
 from edge.cli.demo import FACE_SIZE, FPS, MEDIA, REPO, ROAD_SIZE, write_clip
+from edge.cli.demo_notify import PHONE_AFTER_MINUTES, DutyPhone, GroupRobot, notify_section
 
 SITE = "tianlin12"
 GATES = ("east", "west")
@@ -83,7 +86,8 @@ class Layout:
         self.mqtt_passwords = {name: secrets.token_urlsafe(12) for name in ("office", *GATES, *helpers)}
         self.logins = {"admin": secrets.token_urlsafe(9), "guard": secrets.token_urlsafe(9)}
 
-    def write(self) -> None:
+    def write(self, notify: dict | None = None) -> None:
+        """``notify``: the office's ``notify:`` section (``edge.cli.demo_notify``), or None: nobody is told."""
         from edge.keys import write_gate_key, write_site_keys
         from edge.office.console.users import add_user
 
@@ -111,6 +115,7 @@ class Layout:
                 "inactivity": {"threshold_hours": 48, "check_every_minutes": 0.05}},
             "console": {"listen": f"127.0.0.1:{self.console_port}", "users_file": str(users)},
             "clock": clock,
+            **({"notify": notify} if notify else {}),
         })
         for gate in GATES:
             folder = self.work / gate
@@ -254,7 +259,7 @@ def run_site_demo(workdir: str | None = None, console_port: int = 8080, exit_aft
         print(f"site-demo: {work} is not empty (a site of an earlier run?); give an empty or new folder",
               file=sys.stderr)
         return 2
-    broker = procs = None
+    broker = procs = robot = phone = None
     # SIGTERM (systemd, a terminal closing) stops the demo as Ctrl-C does: the finally below stops
     # every process it started, at any moment of the story.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
@@ -263,7 +268,8 @@ def run_site_demo(workdir: str | None = None, console_port: int = 8080, exit_aft
         broker_port = _free_port()
         layout = Layout(work, broker_port, _console_port(console_port))
         broker = LocalBroker(work / "broker", broker_port, users=layout.mqtt_passwords, acl=acl, site=True).start()
-        layout.write()
+        robot, phone = GroupRobot(), DutyPhone(work)  # who the care-watch alert reaches (demo_notify)
+        layout.write(notify_section(work, robot, phone))
         _say(f"enrolling the residents at the office ({work})")
         qr = enrol(layout)
         procs = {"office": _start(layout, "office", ["office", "-c", str(layout.office_config)])}
@@ -305,6 +311,12 @@ def run_site_demo(workdir: str | None = None, console_port: int = 8080, exit_aft
             return any(a["kind"] == "inactivity" for a in guard.get("/api/alerts?state=open"))
 
         _wait("the care-watch alert", care_alert, 90, procs)
+        _wait("the care-watch alert at the group robot", lambda: robot.seen.count(), 60, procs)
+        advance_simulated(layout.clock_file, PHONE_AFTER_MINUTES * 60)
+        _say(f"{PHONE_AFTER_MINUTES} minutes pass (simulated time) and nobody has acknowledged: "
+             "the next step texts the duty phone")
+        # the office's steps job runs every TICK_S (30 s) of real time: the SMS leaves within that
+        _wait("the SMS to the duty phone", lambda: phone.seen.count(), 90, procs)
         summary = _summary(guard, time.monotonic() - started)
         print(json.dumps({"summary": summary}, ensure_ascii=False), flush=True)
         print(f"\n  The committee's console: {layout.console_url}\n"
@@ -334,6 +346,9 @@ def run_site_demo(workdir: str | None = None, console_port: int = 8080, exit_aft
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        for stand_in in (phone, robot):  # after the office: it never sends to a stand-in that is gone
+            if stand_in is not None:
+                stand_in.stop()
         if broker is not None:
             broker.stop()
         if workdir is None and exit_after:
