@@ -210,6 +210,34 @@ class Invitations:
         return {**self.view(store.invites.get(invite_id)), "token": token,
                 "qr_png_base64": base64.b64encode(qr_png(token)).decode("ascii")}
 
+    def pass_of(self, invite_id, *, unit: str | None = None) -> dict:
+        """A visitor's pass shown again (the resident closed the page, or wants to share it once more): signed
+        anew from the invitation's pass id, unit and times, which gives the very same token (Ed25519 signs
+        deterministically), so the office still keeps no token. Only while it may still be used."""
+        from edge.registry.passes import issue_token, qr_png
+
+        row = self._row(invite_id, unit)
+        if row["kind"] != "visitor":
+            raise InviteRefused(tell("invitation {id} is a car's: a car is known by its plate, it has no pass",
+                                     id=invite_id), "id", 409)
+        if row["cancelled_epoch"] is not None or self.clock() >= row["valid_until_epoch"]:
+            raise InviteRefused(tell("invitation {id} is cancelled or over: its pass is no longer valid",
+                                     id=invite_id), "id", 409)
+        if self.pass_key is None:
+            raise InviteRefused(tell("this office issues no passes (no passes: section in its config)"), None, 409)
+        issued, until = int(row["valid_from_epoch"]), int(row["valid_until_epoch"])
+        token, _ = issue_token(self.pass_key, unit=row["unit"], valid_hours=(until - issued) / 3600, now=issued,
+                               valid_from=issued, pass_id=bytes.fromhex(row["pass_id"]))
+        return {**self.view(row), "token": token,
+                "qr_png_base64": base64.b64encode(qr_png(token)).decode("ascii")}
+
+    def _row(self, invite_id, unit: str | None) -> dict:
+        """The invitation ``invite_id`` of ``unit`` (None: any); another unit's is answered as none at all."""
+        row = self.store.invites.get(invite_id) if isinstance(invite_id, int) else None
+        if row is None or (unit is not None and row["unit"] != unit):
+            raise InviteRefused(tell("no invitation {id}", id=invite_id), "id", 404)
+        return row
+
     def _within_limit(self, unit: str, now: float) -> None:
         today = datetime.fromtimestamp(now, self.zone).date()
         made = self.store.invites.made_since(unit, start_of_day(today, self.zone))
@@ -229,9 +257,7 @@ class Invitations:
         pass is revoked. Another unit's invitation is answered as one that does not exist."""
         store, now = self.store, self.clock()
         with store.transaction():
-            row = store.invites.get(invite_id) if isinstance(invite_id, int) else None
-            if row is None or (unit is not None and row["unit"] != unit):
-                raise InviteRefused(tell("no invitation {id}", id=invite_id), "id", 404)
+            row = self._row(invite_id, unit)
             if row["cancelled_epoch"] is not None:
                 raise InviteRefused(tell("invitation {id} is already cancelled", id=invite_id), "id", 409)
             if now >= row["valid_until_epoch"]:

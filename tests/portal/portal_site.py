@@ -43,7 +43,8 @@ class PortalSite:
             add_user(users, name, role, password)
         self.config = load_config(write_office_config(
             folder, NOTIFY, portal={**PORTAL, **(portal or {})},
-            console={"listen": "127.0.0.1:0", "users_file": str(users), **(console or {})}))
+            console={"listen": "127.0.0.1:0", "users_file": str(users), **(console or {})},
+            passes={"signing_key_file": str(folder / "keys" / "pass.key")}))  # visitors' passes (invitations)
         self.clock = FixedClock(start)
         self.store = Store(self.config.database)
         self.store.clock = self.clock

@@ -216,3 +216,14 @@ def test_another_units_invitation_is_neither_listed_nor_cancellable(office):
     assert office.invitations.of_unit("5-102")[0]["state"] == "active"
     assert not office.store.passes.revoked(theirs["pass_id"])
     assert [i["id"] for i in office.invitations.recent()] == [theirs["id"], mine["id"]]  # the committee sees all
+
+
+def test_a_visitors_pass_is_shown_again_as_the_same_token_while_it_may_be_used(office):
+    invite = office.invitations.visitor(office.li, name="李小红", hours=6, start="2026-12-05T10:00")
+    again = office.invitations.pass_of(invite["id"], unit="12-301")
+    assert (again["token"], again["qr_png_base64"]) == (invite["token"], invite["qr_png_base64"])
+    assert refused(office.invitations.pass_of, invite_id=invite["id"], unit="5-102").status == 404
+    car = office.invitations.car(office.li, plate="沪K12345", vehicle_class="family", hours=2)
+    assert refused(office.invitations.pass_of, invite_id=car["id"], unit="12-301").status == 409
+    office.invitations.cancel(invite["id"], by="portal:139****0001", unit="12-301")
+    assert refused(office.invitations.pass_of, invite_id=invite["id"], unit="12-301").status == 409

@@ -22,13 +22,13 @@ from starlette.staticfiles import StaticFiles
 from edge.office.console.catalogs import language
 from edge.office.console.context import error_answer
 from edge.office.console.guard import cookie_value
-from edge.office.portal import away_pages, household_pages, login_pages
+from edge.office.portal import away_pages, household_pages, invite_pages, login_pages
 from edge.office.portal.codes import LoginCodes
 from edge.office.portal.context import HERE, PortalContext, portal_templates
 from edge.office.portal.guard import PortalGuard, is_portal
 from edge.schemas.phrases import tell
 
-AREAS = (login_pages, household_pages, away_pages)
+AREAS = (login_pages, household_pages, away_pages, invite_pages)
 
 
 def portal_context(console) -> PortalContext:

@@ -1,5 +1,6 @@
 // The portal's few actions, each a JSON request to the portal's own API: ask for a code, log in with it
-// (both before any session: no CSRF token yet), pause care-watch (PUT) and end it (DELETE), log out; writes
+// (both before any session: no CSRF token yet), pause care-watch (PUT) and end it (DELETE), invite a car or a
+// visitor on foot (POST; the visitor's pass shown to save or share), cancel (DELETE), log out; writes
 // with a session carry its X-CSRF-Token (the page's <meta name="csrf-token">).
 "use strict";
 (function () {
@@ -82,6 +83,80 @@
       button.disabled = false;
       tell(output, result.ok, result.ok ? said.done : refused(result));
       if (result.ok) setTimeout(() => location.reload(), 800);
+    });
+  });
+
+  // -- invitations -------------------------------------------------------------------------------
+  const wordsOf = document.getElementById("invite-words");
+  const invited = wordsOf ? JSON.parse(wordsOf.innerHTML) : {};
+
+  function showPass(data) {
+    const figure = document.getElementById("pass");
+    const png = "data:image/png;base64," + data.qr_png_base64;
+    document.getElementById("pass-img").src = png;
+    document.getElementById("pass-words").textContent = invited.pass_for + " " +
+      data.valid_from.slice(0, 16).replace("T", " ") + " – " + data.valid_until.slice(0, 16).replace("T", " ");
+    const save = document.getElementById("pass-save");
+    save.href = png;
+    save.download = "pass-" + data.valid_from.slice(0, 10) + ".png";
+    const share = document.getElementById("pass-share");
+    if (navigator.canShare) {
+      share.hidden = false;
+      share.onclick = async () => {
+        const blob = await (await fetch(png)).blob();
+        const file = new File([blob], save.download, {type: "image/png"});
+        if (navigator.canShare({files: [file]})) await navigator.share({files: [file], title: invited.pass_for});
+      };
+    }
+    figure.hidden = false;
+    figure.scrollIntoView({behavior: "smooth"});
+  }
+
+  document.querySelectorAll("form[data-invite]").forEach((form) => {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const output = form.querySelector("output.answer");
+      const button = form.querySelector("button[type=submit]");
+      const body = {hours: Number(form.elements.hours.value)};
+      const day = form.elements.day.value, time = form.elements.time.value;
+      if (day) body.from = time ? day + "T" + time : day;
+      if (form.dataset.invite === "car") {
+        body.plate = form.elements.plate.value.trim();
+        body["class"] = form.elements["class"].value;
+      } else {
+        body.name = form.elements.name.value.trim();
+      }
+      button.disabled = true;
+      tell(output, true, said.working);
+      const result = await send("/my/api/invites", "POST", body);
+      button.disabled = false;
+      if (!result.ok) { tell(output, false, refused(result)); return; }
+      if (result.data.qr_png_base64) {
+        tell(output, true, said.done);
+        showPass(result.data);
+      } else {
+        tell(output, true, invited.registered);
+        setTimeout(() => location.reload(), 1500);
+      }
+    });
+  });
+  document.querySelectorAll("button[data-cancel]").forEach((button) => {
+    button.addEventListener("click", async () => {
+      if (!window.confirm(invited.confirm_cancel)) return;
+      const output = button.closest("article").querySelector("output.answer");
+      button.disabled = true;
+      const result = await send(`/my/api/invites/${button.dataset.cancel}`, "DELETE", null);
+      button.disabled = false;
+      tell(output, result.ok, result.ok ? said.done : refused(result));
+      if (result.ok) setTimeout(() => location.reload(), 800);
+    });
+  });
+  document.querySelectorAll("button[data-show-pass]").forEach((button) => {
+    button.addEventListener("click", async () => {
+      const output = button.closest("article").querySelector("output.answer");
+      const result = await send(`/my/api/invites/${button.dataset.showPass}/pass`, "GET", null);
+      if (!result.ok) { tell(output, false, refused(result)); return; }
+      showPass(result.data);
     });
   });
 
