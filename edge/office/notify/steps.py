@@ -29,23 +29,27 @@ Rules, each on the injected ``clock`` (tests declare a simulated one and never s
 
 A step's message says what is true when it is queued (hours unseen then); its text is cut to each
 recipient's channel ``detail`` by ``edge.office.notify.text``.
+
+``Notices`` owns the steps and the notices of each alert; its parts: ``recipients.Recipients`` (who is
+told, what they may read, what an alert is about, queuing one message), ``holds`` (storms, quiet hours)
+and ``roll_call.RollCall``.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
 
-from edge.alerts import unseen_since
 from edge.config.notify import parse_recipient
 from edge.office.notify import text
-from edge.office.notify.text import Audience, Contact, DeviceFacts, Resident
-from edge.timeutil import parse_iso
+from edge.office.notify.holds import Storms, quiet_until
+from edge.office.notify.recipients import STEP_KINDS, Recipients
+from edge.office.notify.roll_call import RollCall
+from edge.office.notify.text import Resident
 
 _LOG = logging.getLogger(__name__)
 TICK_S = 30.0
 KINDS = {"inactivity": "care_watch", "device": "device"}  # the archive's alert kind -> the notification's
-STEP_KINDS = ("care_watch", "device")  # messages of an alert's own steps (not its ack or cleared notices)
+__all__ = ["KINDS", "STEP_KINDS", "TICK_S", "Notices"]
 
 
 class Notices:
@@ -57,10 +61,16 @@ class Notices:
         self.clock = clock
         self.zone = config.zone
         self.wake = wake or (lambda: None)
+        self.recipients = Recipients(config, store)
+        self.storms = Storms(config, store, self.recipients, wake=self._wake)
+        self.roll_calls = RollCall(config, store, self.recipients, clock=clock, wake=self._wake)
 
     @property
     def notify(self):
         return self.config.notify
+
+    def _wake(self) -> None:  # the parts wake whatever ``wake`` is now
+        self.wake()
 
     # -- the archive's hooks (inside its transaction) --------------------------------------------
     def alert_raised(self, alert_id: str, kind: str, subject: str, raised_epoch: float) -> None:
@@ -76,33 +86,34 @@ class Notices:
     def alert_cleared(self, alert_id: str, cleared_epoch: float, gate: str | None = None) -> None:
         """The alert cleared (the resident passed ``gate`` at ``cleared_epoch``; a device recovered): no
         more steps, and everyone told hears it."""
-        store, now = self.store, self.clock()
+        store, now, recipients = self.store, self.clock(), self.recipients
         row = store.notifications.get_alert(alert_id)
         if row is None or not store.notifications.clear(alert_id, now):
             return
-        subject = self._subject(row)
-        told = self._told(alert_id)
+        subject = recipients.subject(row)
+        told = recipients.told(alert_id)
         for recipient in told:
-            channel, address, audience = self._target(recipient)
+            channel, address, audience = recipients.target(recipient)
             said = text.cleared(*subject, row["code"], gate, cleared_epoch, self.zone, audience)
-            self._queue(row, "cleared", "cleared", recipient, channel, address, said, now,
-                        due=self._device_due(row, now))
+            recipients.queue(row, "cleared", "cleared", recipient, channel, address, said, now,
+                             due=self._device_due(row, now))
         if told:
             store.after_commit(self.wake)
 
     def acknowledged(self, alert_id: str, by: str, note: str | None, via: str, now: float) -> bool:
         """Inside the acknowledging transaction (``edge.office.notify.ack``): no more steps, and everyone
         told hears who acknowledged and their note. False when the alert was not open for notices."""
-        store = self.store
+        store, recipients = self.store, self.recipients
         row = store.notifications.get_alert(alert_id)
         if row is None or row["kind"] not in STEP_KINDS or not store.notifications.ack(alert_id, by, note, via, now):
             return False
-        subject = self._subject(row)
-        told = self._told(alert_id)
+        subject = recipients.subject(row)
+        told = recipients.told(alert_id)
         for recipient in told:
-            channel, address, audience = self._target(recipient)
+            channel, address, audience = recipients.target(recipient)
             said = text.ack(*subject, row["code"], by, note, now, self.zone, audience)
-            self._queue(row, "ack", "ack", recipient, channel, address, said, now, due=self._device_due(row, now))
+            recipients.queue(row, "ack", "ack", recipient, channel, address, said, now,
+                             due=self._device_due(row, now))
         if told:
             store.after_commit(self.wake)
         return True
@@ -139,7 +150,7 @@ class Notices:
 
     def _advance(self, row: dict, now: float) -> int:
         """Queue each step of ``row`` whose time has come, in order; the messages queued."""
-        steps = self._steps(row["kind"])
+        steps = self.recipients.steps(row["kind"])
         done = reached = row["steps_done"]
         queued = 0
         while reached < len(steps) and now >= row["raised_epoch"] + steps[reached].after_minutes * 60:
@@ -155,225 +166,83 @@ class Notices:
         """At the end of a storm: the contacts of the steps reached (held meanwhile) are told now; the
         other recipients of those steps were told then (queuing them again is harmless)."""
         queued = 0
-        for index, step in enumerate(self._steps(row["kind"])[:row["steps_done"]]):
+        for index, step in enumerate(self.recipients.steps(row["kind"])[:row["steps_done"]]):
             if any(parse_recipient(r)[1] == "contacts" for r in step.to):
                 queued += self._queue_step(row, index, step, now)
         return queued
 
     def _queue_step(self, row: dict, index: int, step, now: float) -> int:
-        subject = self._subject(row)
+        recipients = self.recipients
+        resident, device = recipients.subject(row)
         queued, held = 0, False
         for recipient in step.to:
             channel, address = parse_recipient(recipient)
-            if row["kind"] == "device" and subject[1].device == f"notify:{channel}":
+            if row["kind"] == "device" and device.device == f"notify:{channel}":
                 continue  # a failing channel is told of on the others
             if address == "contacts":
                 storm = self.storm(now)
                 if storm is not None:
                     held = True
-                    self._storm_notice(storm, now)
+                    self.storms.tell(storm, now)
                     continue
-                targets = [(f"{channel}:{c.phone}", channel, c.phone, self._audience(channel, staff=False))
-                           for c in subject[0].contacts]
+                targets = recipients.contacts(channel, resident)
             else:
-                targets = [(recipient, channel, address, self._audience(channel, staff=True))]
-            resident, device = subject
+                targets = [(recipient, channel, address, recipients.audience(channel, staff=True))]
             for name, channel_name, to, audience in targets:
                 said = (text.care_watch(resident, row["code"], now, self.zone, audience) if resident is not None
                         else text.device(device, row["code"], self.zone, audience))
-                queued += self._queue(row, row["kind"], index, name, channel_name, to, said, now)
+                queued += recipients.queue(row, row["kind"], index, name, channel_name, to, said, now)
         if held:
             _LOG.warning("notify: alert %s step %d: contacts held (many alerts at once)", row["alert_id"], index)
         return queued
 
-    # -- storms ------------------------------------------------------------------------------
-    def storm(self, now: float) -> tuple[int, list[str]] | None:
-        """(care-watch alerts raised within the window, gates with an open camera or clock alert) when it
-        storms, else None."""
-        rule, store = self.notify.storm, self.store
-        count = store.alerts.count_raised_since("inactivity", now - rule.minutes * 60)
-        gates = set()
-        for alert in store.alerts.all(state="raised"):
-            if alert["kind"] == "device":
-                gate, device = self._gate_and_device(alert["subject"])
-                if gate is not None and (device.split(":")[0] == "camera" or device == "clock"):
-                    gates.add(gate)
-        return (count, sorted(gates)) if count > rule.alerts or gates else None
-
-    def _storm_notice(self, storm: tuple[int, list[str]], now: float) -> None:
-        """The duty recipients are told once per storm (an open ``storm`` row until it ends)."""
-        store = self.store
-        if store.notifications.open_alerts("storm"):
-            return
-        row = store.notifications.open_alert(f"storm:{now:.0f}", "storm", None, None, now)
-        for recipient in self._duty():
-            channel, address, audience = self._target(recipient)
-            said = text.storm(storm[0], self.notify.storm.minutes, storm[1], audience)
-            self._queue(row, "storm", "storm", recipient, channel, address, said, now)
-        self.store.after_commit(self.wake)
+    def _still_raised(self, row: dict) -> bool:
+        alert = self.store.alerts.get(row["alert_id"])
+        return alert is not None and alert["state"] == "raised"
 
     # -- away (edge.office.away) ----------------------------------------------------------------
     def away_changed(self, change) -> int:
         """Inside the transaction that sets or ends a care-watch resident's pause (``edge.office.away.
         AwayChange``): the duty recipients and the person's consenting contacts (by each channel the
         care-watch steps reach contacts by) are told. The messages queued."""
-        resident = self._resident(change.person_id)
+        recipients = self.recipients
+        resident = recipients.resident(change.person_id)
         row = {"alert_id": f"away:{change.person_id}:{change.at:.0f}", "kind": "away", "code": None,
                "person_id": change.person_id}
-        targets = [(r, *self._target(r)) for r in self._duty()]
+        targets = [(r, *recipients.target(r)) for r in recipients.duty()]
         for channel in dict.fromkeys(parse_recipient(r)[0] for step in self.notify.care_watch for r in step.to
                                      if parse_recipient(r)[1] == "contacts"):
-            targets += [(f"{channel}:{c.phone}", channel, c.phone, self._audience(channel, staff=False))
-                        for c in resident.contacts]
+            targets += recipients.contacts(channel, resident)
         queued = 0
         for recipient, channel, address, audience in targets:
             said = text.away(resident, change.state, change.last_day, change.until, change.reason, change.by,
                              change.how, self.zone, audience)
-            queued += self._queue(row, "away", change.state, recipient, channel, address, said, change.at)
+            queued += recipients.queue(row, "away", change.state, recipient, channel, address, said, change.at)
         if queued:
             self.store.after_commit(self.wake)
         return queued
 
-    # -- the roll call -----------------------------------------------------------------------
+    # -- the parts' answers, as the tests and the office ask them ----------------------------------
+    def storm(self, now: float) -> tuple[int, list[str]] | None:
+        """(care-watch alerts raised within the window, gates with an open camera or clock alert) when it
+        storms, else None (``holds.Storms``)."""
+        return self.storms.current(now)
+
     def roll_call(self, now: float | None = None) -> int:
-        """Once a day at ``roll_call.at`` (site time): the care-watch residents unseen for ``unseen_hours``
-        or more, to ``roll_call.to``. Late (after a stop) rather than never; never twice a day."""
-        rule, store = self.notify.roll_call, self.store
-        now = self.clock() if now is None else now
-        if rule is None:
-            return 0
-        local = datetime.fromtimestamp(now, self.zone)
-        hour, minute = (int(part) for part in rule.at.split(":"))
-        if (local.hour, local.minute) < (hour, minute):
-            return 0
-        alert_id = f"roll_call:{local.date().isoformat()}"
-        if store.notifications.for_alert(alert_id):
-            return 0
-        residents = self.unseen(now, rule.unseen_hours)
-        row = {"alert_id": alert_id, "kind": "roll_call", "code": None, "person_id": None}
-        queued = 0
-        with store.transaction():
-            for recipient in rule.to:
-                channel, address, audience = self._target(recipient)
-                said = text.roll_call(residents, rule.unseen_hours, now, self.zone, audience)
-                queued += self._queue(row, "roll_call", "roll_call", recipient, channel, address, said, now)
-        _LOG.info("notify: roll call %s: %d residents unseen for %g h or more", alert_id, len(residents),
-                  rule.unseen_hours)
-        if queued:
-            self.wake()
-        return queued
+        """Today's roll call, when due (``roll_call.RollCall``); the messages queued."""
+        return self.roll_calls.run(now)
 
     def unseen(self, now: float, hours: float) -> list[Resident]:
-        """Care-watch residents unseen for ``hours`` or more (never seen: since registration; away: not
-        listed, and counted from the end of the pause), the longest unseen first; the one rule of "unseen"
-        is the gates' (``edge.alerts.unseen_since``)."""
-        found = []
-        for person in self.store.people.care_watch():
-            since = unseen_since(person, now)
-            if since is not None and now - since >= hours * 3600:  # None: away (edge.rules.away)
-                found.append((since, self._resident(person["id"])))
-        return [resident for _, resident in sorted(found, key=lambda pair: pair[0])]
+        return self.roll_calls.unseen(now, hours)
 
-    # -- quiet hours -------------------------------------------------------------------------
     def quiet_until(self, now: float) -> float | None:
         """The end of ``quiet_hours.device`` when ``now`` is inside the window, else None."""
-        window = self.notify.quiet_hours.device
-        if window is None:
-            return None
-        local = datetime.fromtimestamp(now, self.zone)
-        start, end = ((int(part) for part in t.split(":")) for t in window.split("-"))
-        start, end = local.replace(hour=next(start), minute=next(start), second=0, microsecond=0), \
-            local.replace(hour=next(end), minute=next(end), second=0, microsecond=0)
-        if start < end:
-            return end.timestamp() if start <= local < end else None
-        if local >= start:
-            return (end + timedelta(days=1)).timestamp()
-        return end.timestamp() if local < end else None
+        return quiet_until(self.notify.quiet_hours.device, now, self.zone)
 
     def _device_due(self, row: dict, now: float) -> float | None:
         return self.quiet_until(now) if row["kind"] == "device" else None
-
-    # -- who, and what they may read ---------------------------------------------------------
-    def _steps(self, kind: str) -> list:
-        return self.notify.care_watch if kind == "care_watch" else self.notify.device
-
-    def _duty(self) -> list[str]:
-        """The duty recipients: every care-watch recipient but a person's contacts, in the order named."""
-        named = [r for step in self.notify.care_watch for r in step.to if parse_recipient(r)[1] != "contacts"]
-        return list(dict.fromkeys(named))
-
-    def _told(self, alert_id: str) -> list[str]:
-        return self.store.notifications.recipients_told(alert_id, kinds=STEP_KINDS)
-
-    def _staff(self, recipient: str) -> bool:
-        """Staff: a recipient the site's config names (a duty phone, a group), not a resident's contact."""
-        notify = self.notify
-        named = [r for step in (*notify.care_watch, *notify.device) for r in step.to]
-        named += notify.roll_call.to if notify.roll_call is not None else []
-        return recipient in named
-
-    def _audience(self, channel: str, *, staff: bool) -> Audience:
-        section = self.notify.channels.get(channel)
-        if section is None:
-            return Audience("minimal", staff=staff)
-        return Audience(section.effective_detail, staff=staff, replies=section.type == "sms")
-
-    def _target(self, recipient: str) -> tuple[str, str | None, Audience]:
-        channel, address = parse_recipient(recipient)
-        return channel, address, self._audience(channel, staff=self._staff(recipient))
-
-    def _subject(self, row: dict) -> tuple[Resident | None, DeviceFacts | None]:
-        """What the alert is about: the resident (care-watch) or the device."""
-        alert = self.store.alerts.get(row["alert_id"]) or {}
-        if row["kind"] == "care_watch":
-            return self._resident(row["person_id"], alert), None
-        gate, device = self._gate_and_device(alert.get("subject") or "?")
-        return None, DeviceFacts(gate, device, alert, alert.get("raised_epoch") or row["raised_epoch"])
-
-    def _resident(self, person_id: int | None, alert: dict | None = None) -> Resident:
-        """A person as a notification names them: last seen from the office's sightings (the alert's own
-        ``last_seen`` when the office has none), and their consenting contacts."""
-        store = self.store
-        person = store.people.find_by_id(person_id) if person_id is not None else None
-        seen = store.sightings.get(f"person:{person_id}") if person_id is not None else None
-        last_epoch = seen["ts_epoch"] if seen else _epoch((alert or {}).get("detail"))
-        contacts = () if person_id is None else tuple(
-            Contact(c["name"], c["phone"], c["relation"]) for c in store.contacts.for_person(person_id))
-        return Resident(person_id, person["unit"] if person else None, person["name"] if person else None,
-                        person["phone"] if person else None, last_epoch, seen["gate"] if seen else None, contacts)
-
-    def _gate_and_device(self, subject: str) -> tuple[str | None, str]:
-        """A gate's device alert is "<gate>:<device>"; the office's own (a gate silent) is "<device>"."""
-        gate, _, device = subject.partition(":")
-        if device and (gate in self.config.gates or gate in self.store.gates.all()):
-            return gate, device
-        return None, subject
-
-    def _still_raised(self, row: dict) -> bool:
-        alert = self.store.alerts.get(row["alert_id"])
-        return alert is not None and alert["state"] == "raised"
-
-    def _queue(self, row: dict, kind: str, step, recipient: str, channel: str, address: str | None, said: str,
-               now: float, *, due: float | None = None) -> int:
-        resident = row.get("person_id")
-        unit = None
-        if resident is not None:
-            person = self.store.people.find_by_id(resident)
-            unit = person["unit"] if person else None
-        payload = text.payload(alert_id=row["alert_id"], kind=kind, step=step, text=said, unit=unit,
-                               person_id=resident, code=row["code"], now=now, zone=self.zone)
-        queued = self.store.notifications.queue(row["alert_id"], kind, step, recipient, channel, address, said,
-                                                payload, now, due_epoch=due)
-        return 1 if queued else 0
 
 
 def _person_id(subject: str) -> int | None:
     rest = subject.removeprefix("person:")
     return int(rest) if rest.isdigit() else None
-
-
-def _epoch(value) -> float | None:
-    try:
-        return parse_iso(str(value))
-    except (TypeError, ValueError):
-        return None
