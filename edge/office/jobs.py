@@ -4,7 +4,8 @@
     every 5 s        the silent gates' alerts (``SilentGates.check``)
     every 30 s       the notices' later steps, storms' end and the daily roll call (``Notices.tick``)
     every minute     the office's retained status; pauses whose end has come (``Absences.due``)
-    every hour       retention (also a second after the start)
+    every hour       retention (also a second after the start); invited cars a day past their window
+                     leave the registry (``Invitations.tidy``)
 
 Each job is a plain method so tests call it directly; ``start()`` only puts them on the scheduler.
 The office has no ClockWatch: its supervision (on the monotonic clock) re-plans the jobs after a jump of
@@ -54,12 +55,23 @@ class OfficeJobs:
                       "%d notifications deleted", *done.values())
         return done
 
+    def invitations(self) -> list[str]:
+        """Invited cars a day past their window and not in the car park leave the registry; published now."""
+        from edge.registry.invites import Invitations
+
+        removed = Invitations(self.store, self.config.zone, clock=self.clock).tidy()
+        if removed:
+            _LOG.info("invitations: %d invited cars a day past their window left the registry", len(removed))
+            self.link.wake()
+        return removed
+
     def status(self) -> None:
         self.link.publish_status()
 
     def start(self) -> OfficeJobs:
         schedule = Schedule(self.config.timezone, guard=self.guard)
         schedule.every(RETENTION_EVERY_S, self.retention, id="retention", first_in=1)
+        schedule.every(RETENTION_EVERY_S, self.invitations, id="invitations", first_in=2)
         schedule.every(GAPS_EVERY_S, self.archive.ask_for_gaps, id="archive_gaps", first_in=1)
         schedule.every(SILENT_GATES_EVERY_S, self.silent_gates.check, id="silent_gates", first_in=1)
         schedule.every(STATUS_EVERY_S, self.status, id="status", first_in=1)

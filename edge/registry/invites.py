@@ -10,7 +10,8 @@ one of two things, each through what every gate already trusts:
                  already registered (to any unit, in any class, blocked too) is refused and nothing
                  changes; only a plate whose last registration was an invitation now over may be invited
                  again. Cancelling ends the window now (a car already inside keeps the rules it came in
-                 under; the row stays, so its stay is charged as it began).
+                 under; the row stays, so its stay is charged as it began). A day after its window, a car
+                 not in the car park is removed from the registry (``tidy``, an office job).
     a visitor    a QR pass of kind ``visitor`` (``edge.registry.passes``) whose subject is the unit, never a
                  person, valid for at most MAX_HOURS from now or from a chosen time of a later day; signed
                  with the office's pass key; its image to share. The visitor's name stays here (the gates
@@ -39,6 +40,7 @@ MAX_HOURS = 24  # DESIGN 8: an invitation is for a visit, at most a day
 MAX_DAYS_AHEAD = 30  # a visit is planned for a chosen day, not months ahead
 LATE_S = 15 * 60  # a start a little in the past (the form was filled in slowly) starts now
 NAME_MAX = 40
+KEEP_OVER_S = 86400  # an invited car stays registered a day past its window: a late exit still finds its class
 CLASSES = ("family", "visitor")
 KINDS = ("car", "visitor")
 
@@ -282,6 +284,19 @@ class Invitations:
         store.vehicles.upsert(row["plate"], vehicle["class"], vehicle["person_id"], valid_from=vehicle["valid_from"],
                               valid_until=day, valid_from_at=vehicle["valid_from_at"],
                               valid_until_at=iso(end, self.zone), keep=("documents",))
+
+    def tidy(self) -> list[str]:
+        """Remove the registrations of invitations over for more than KEEP_OVER_S whose car is not in the car
+        park (an office job): the plate may be invited again without waiting, and the household lists no car
+        of last week. Each removal is a signed tombstone like any (the invitation itself stays listed)."""
+        now, store, removed = self.clock(), self.store, []
+        with store.transaction():
+            for vehicle in store.vehicles.invited():
+                if now - parse_iso(vehicle["valid_until_at"]) >= KEEP_OVER_S and store.sessions.open_for(
+                        vehicle["plate"]) is None:
+                    store.vehicles.remove(vehicle["plate"])
+                    removed.append(vehicle["plate"])
+        return removed
 
     # -- reading -----------------------------------------------------------------------------------
     def of_unit(self, unit: str) -> list[dict]:

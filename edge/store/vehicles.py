@@ -72,6 +72,10 @@ class Vehicles:
         return self._store.rows("SELECT v.* FROM vehicles v JOIN people p ON p.id = v.person_id WHERE p.unit = ? "
                                 "ORDER BY v.plate", (unit,))
 
+    def invited(self) -> list[dict]:
+        """The vehicles registered by an invitation (a window), whichever unit's."""
+        return self._store.rows("SELECT * FROM vehicles WHERE valid_until_at IS NOT NULL ORDER BY plate")
+
     def remove(self, plate: str) -> None:
         if self.get(plate) is None:
             raise RegistryError(f"no vehicle with plate {plate}; see `gate-edge query --plate`")

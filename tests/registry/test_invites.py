@@ -227,3 +227,20 @@ def test_a_visitors_pass_is_shown_again_as_the_same_token_while_it_may_be_used(o
     assert refused(office.invitations.pass_of, invite_id=car["id"], unit="12-301").status == 409
     office.invitations.cancel(invite["id"], by="portal:139****0001", unit="12-301")
     assert refused(office.invitations.pass_of, invite_id=invite["id"], unit="12-301").status == 409
+
+
+def test_a_day_past_its_window_an_invited_car_not_in_the_car_park_leaves_the_registry(office):
+    office.invitations.car(office.li, plate="沪L10001", vehicle_class="family", hours=2)
+    office.invitations.car(office.li, plate="沪L10002", vehicle_class="family", hours=2)
+    office.store.vehicles.upsert("沪L10003", "family", office.wang.person_id, valid_until="2026-12-03")  # not invited
+    with office.store.transaction():  # the second car came in and has not left
+        office.store.sessions.open("s-2", "沪L10002", "family", NOON + 600, "east", "e-2")
+    office.clock.advance(2 * 3600 + 86400 - 1)
+    assert office.invitations.tidy() == []
+    office.clock.advance(1)
+    office.changed.clear()
+    assert office.invitations.tidy() == ["沪L10001"]
+    assert office.changed == [("vehicle", "沪L10001")]  # the signed tombstone, to every gate
+    assert office.store.vehicles.get("沪L10001") is None
+    assert office.store.vehicles.get("沪L10002") and office.store.vehicles.get("沪L10003")
+    assert [i["state"] for i in office.invitations.of_unit("12-301")] == ["over", "over"]  # still listed

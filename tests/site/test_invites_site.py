@@ -204,3 +204,16 @@ def test_a_visitor_pass_opens_no_car_barrier(site):
     event = east.gate.qr_pass("in", check, camera=plate_camera)
     assert (event["kind"], event["decision"], event["reason_code"]) == ("denied", "deny", "visitor_pass_on_foot")
     assert "barrier" not in event
+
+
+def test_the_office_removes_an_invited_car_a_day_past_its_window_from_both_gates(site):
+    from edge.registry.invites import Invitations
+
+    li = resident(site, "钱阿姨", "9-203")
+    two_days_ago = lambda: time.time() - 2 * 86400  # noqa: E731  (invited then, for an hour)
+    Invitations(site.office.store, site.office.config.zone, clock=two_days_ago).car(
+        li, plate="沪M12345", vehicle_class="family", hours=1)
+    assert at_both_gates(site, lambda store: store.vehicles.get("沪M12345") is not None)
+    assert site.office.jobs.invitations() == ["沪M12345"]
+    assert at_both_gates(site, lambda store: store.vehicles.get("沪M12345") is None)
+    assert site.office.store.records.get("vehicle/沪M12345")["deleted"] is True
