@@ -4,7 +4,8 @@ Owns the demo's two stand-ins and the ``notify:`` section that points the office
 
     DutyPhone    ``gate-edge simulate-modem --pty`` as its own process (the same AT commands a real modem
                  answers); its pty becomes the ``sms`` channel's ``port``, and each SMS it prints (a JSON
-                 line ``{"to", "text"}``) is shown in the demo's output as ``📱 SMS to …``
+                 line ``{"to", "text"}``) is shown in the demo's output as ``📱 SMS to …`` (the residents'
+                 portal's login codes too: ``code_for`` reads one as its resident would)
     GroupRobot   a loopback HTTP server answering as a 企业微信 group robot does (``{"errcode": 0}``); its
                  URL goes in the ``wecom`` channel's ``url_file``, and each message it receives is shown
                  as ``💬 group robot: …``
@@ -58,6 +59,8 @@ class DutyPhone:
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
                                         cwd=work, text=True, encoding="utf-8")
         self.seen = _Seen()
+        self.sent: list[dict] = []  # every SMS, {"to", "text"}, in the order sent
+        self._sent_changed = threading.Condition()
         self.port = self._first_line()
         self._reader = threading.Thread(target=self._read, name="demo-modem", daemon=True)
         self._reader.start()
@@ -80,6 +83,26 @@ class DutyPhone:
             except ValueError:
                 continue
             self.seen.add(f"📱 SMS to {sms['to']}: {sms['text']}", sms["text"])
+            with self._sent_changed:
+                self.sent.append(sms)
+                self._sent_changed.notify_all()
+
+    def sent_count(self) -> int:
+        with self._sent_changed:
+            return len(self.sent)
+
+    def code_for(self, number: str, seen: int, timeout: float) -> str:
+        """The 6-digit code of the first SMS to ``number`` after the first ``seen`` sent (``sent_count``
+        before asking), as its owner reads it off the phone."""
+        import re
+
+        def found():
+            return next((m["text"] for m in self.sent[seen:] if m["to"] == number), None)
+
+        with self._sent_changed:
+            if not self._sent_changed.wait_for(found, timeout):
+                raise TimeoutError(f"no SMS to {number} within {timeout:.0f} s (see modem.log and office.log)")
+            return re.search(r"[0-9]{6}", found()).group(0)
 
     def stop(self) -> None:
         """``quit`` on its standard input (it closes its pty), else a SIGTERM."""

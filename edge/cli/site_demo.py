@@ -14,6 +14,10 @@ console acknowledges it: the office tells the committee's group robot at once an
 duty phone (``edge.cli.demo_notify``: a ``simulate-modem`` process and a loopback robot, each message
 printed). It opens nothing by itself: it prints the console's address and a login and keeps the site running until
 Ctrl-C (``--exit`` stops after the story, for tests and CI).
+
+The same simulated modem sends the residents' portal's login codes (``portal: {sms_channel: modem}``): the
+demo prints a resident's phone number and the portal's address (``/my/``), and the story logs in once as that
+resident with the code of the SMS, as a newcomer then does.
 """
 
 from __future__ import annotations
@@ -87,7 +91,8 @@ class Layout:
         self.logins = {"admin": secrets.token_urlsafe(9), "guard": secrets.token_urlsafe(9)}
 
     def write(self, notify: dict | None = None) -> None:
-        """``notify``: the office's ``notify:`` section (``edge.cli.demo_notify``), or None: nobody is told."""
+        """``notify``: the office's ``notify:`` section (``edge.cli.demo_notify``), or None: nobody is told (and
+        no residents' portal: its login codes go by the section's sms channel)."""
         from edge.keys import write_gate_key, write_site_keys
         from edge.office.console.users import add_user
 
@@ -115,7 +120,8 @@ class Layout:
                 "inactivity": {"threshold_hours": 48, "check_every_minutes": 0.05}},
             "console": {"listen": f"127.0.0.1:{self.console_port}", "users_file": str(users)},
             "clock": clock,
-            **({"notify": notify} if notify else {}),
+            # the residents' portal sends its login codes by the notify section's sms channel (demo_notify)
+            **({"notify": notify, "portal": {"enabled": True, "sms_channel": "modem"}} if notify else {}),
         })
         for gate in GATES:
             folder = self.work / gate
@@ -153,8 +159,9 @@ class Layout:
         return self.work / gate / "gate.yaml"
 
 
-def enrol(layout: Layout) -> Path:
-    """The office's registry (``edge.cli.demo.register_residents``, a pass valid a week); the pass's QR image."""
+def enrol(layout: Layout) -> tuple[Path, tuple[str, str, str]]:
+    """The office's registry (``edge.cli.demo.register_residents``, a pass valid a week); the pass's QR image
+    and the resident a newcomer logs in to the portal as (name, unit, phone: 王建国, who lives alone)."""
     from edge.cli.demo import register_residents
     from edge.config import load_config
     from edge.office.service import open_office_store
@@ -165,10 +172,11 @@ def enrol(layout: Layout) -> Path:
     config = load_config(layout.office_config)
     store, _ = open_office_store(config)
     with store:
-        _, token = register_residents(store, Enroller(config.recognition.face), pass_issuer(config), 24 * 7)
+        people, token = register_residents(store, Enroller(config.recognition.face), pass_issuer(config), 24 * 7)
+        wang = store.people.get(people["王建国"])
     qr = layout.work / "pass-chen.png"
     write_qr_png(token, qr)
-    return qr
+    return qr, (wang["name"], wang["unit"], wang["phone"])
 
 
 def play(layout: Layout, qr_png: Path) -> None:
@@ -222,6 +230,16 @@ class ConsoleClient:
                           {"Content-Type": "application/json", "X-CSRF-Token": self.csrf})
 
 
+def log_in_as_resident(url: str, modem: DutyPhone, number: str) -> dict:
+    """What a newcomer does on the portal: ask for a code, type the code of the SMS, see the household."""
+    resident = ConsoleClient(url)
+    seen = modem.sent_count()
+    resident.post("/my/login", {"phone": number})
+    code = modem.code_for(number, seen, 90)
+    resident.csrf = resident.post("/my/verify", {"phone": number, "code": code})["csrf_token"]
+    return resident.get("/my/api/household")
+
+
 def _wait(what: str, test, timeout: float, procs: dict) -> object:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -271,7 +289,7 @@ def run_site_demo(workdir: str | None = None, console_port: int = 8080, exit_aft
         robot, phone = GroupRobot(), DutyPhone(work)  # who the care-watch alert reaches (demo_notify)
         layout.write(notify_section(work, robot, phone))
         _say(f"enrolling the residents at the office ({work})")
-        qr = enrol(layout)
+        qr, resident = enrol(layout)
         procs = {"office": _start(layout, "office", ["office", "-c", str(layout.office_config)])}
         for gate in GATES:
             procs[gate] = _start(layout, gate, ["run", "-c", str(layout.gate_config(gate))])
@@ -317,10 +335,18 @@ def run_site_demo(workdir: str | None = None, console_port: int = 8080, exit_aft
              "the next step texts the duty phone")
         # the office's steps job runs every TICK_S (30 s) of real time: the SMS leaves within that
         _wait("the SMS to the duty phone", lambda: phone.seen.count(), 90, procs)
+        name, unit, number = resident
+        household = log_in_as_resident(layout.console_url, phone, number)
+        _say(f"the resident {name} logged in to the portal with the code of the SMS and sees household "
+             f"{household['unit']}: {', '.join(p['name'] for p in household['people'])}; "
+             f"{', '.join(v['plate'] for v in household['vehicles'])}")
         summary = _summary(guard, time.monotonic() - started)
         print(json.dumps({"summary": summary}, ensure_ascii=False), flush=True)
         print(f"\n  The committee's console: {layout.console_url}\n"
               f"  Log in as  admin / {layout.logins['admin']}   (or guard / {layout.logins['guard']})\n"
+              f"  The residents' portal (open it on a phone, or a narrow window): {layout.console_url}/my/\n"
+              f"  Log in as the resident {name} ({unit}) with the phone number {number}: the code arrives\n"
+              f"  as an SMS of the simulated modem, printed here (📱 SMS to {number}: …)\n"
               f"  Working folder: {work}\n", flush=True)
         if exit_after:
             return 0

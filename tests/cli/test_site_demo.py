@@ -42,6 +42,11 @@ def test_the_site_demo_tells_its_whole_story_on_the_console(tmp_path):
     assert "王建国" in sms[0] and "王建国" not in robot[0]  # the robot is outside the site: minimal detail
     assert done.stdout.index(robot[0]) < done.stdout.index(sms[0])
     assert "Log in as  admin / " in done.stdout and "http://127.0.0.1:" in done.stdout
+    # A newcomer's way into the residents' portal: the phone number printed, the code shown by the simulated
+    # modem (the story itself logs in with it, as the newcomer will)
+    assert "/my/" in done.stdout and "with the phone number 13800000001" in done.stdout
+    assert "site-demo: 📱 SMS to 13800000001: 【tianlin12住户服务】您的登录验证码" in done.stdout
+    assert "logged in to the portal with the code of the SMS and sees household 12-301: 王建国; 皖AY6B59" in done.stdout
     # Every process declared the simulated clock it was given, and none mistook it for a jump.
     for name in ("office", "east", "west"):
         assert "SIMULATED TIME" in (tmp_path / f"{name}.log").read_text()

@@ -34,7 +34,8 @@ def broker_for(folder):
 
 
 @contextmanager
-def notify_office(folder, notify: dict):
+def notify_office(folder, notify: dict, **extra):
+    """``extra``: more sections of the office's config (the residents' portal's ``portal:``)."""
     from console_site import USERS
 
     from edge.config import load_config
@@ -46,7 +47,7 @@ def notify_office(folder, notify: dict):
         add_user(users, name, role, password)
     with broker_for(folder) as broker:
         office = Office(load_config(write_office(folder, broker.port, notify, console={
-            "listen": "127.0.0.1:0", "users_file": str(users)})))
+            "listen": "127.0.0.1:0", "users_file": str(users)}, **extra)))
         try:
             office.start()
             yield SimpleNamespace(office=office, url=office.console.url, broker=broker)
