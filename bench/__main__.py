@@ -14,6 +14,7 @@ BENCHES = {
     "memory": "RSS of the face and plate models over 240 frames: glibc defaults vs the daemon's fixed mmap threshold",
     "console_latency": "a gate's decision to its row in the console's browser page (p50, p95 over 20 passages)",
     "notify_bench": "1,000 notifications drained after a channel's outage vs a bare POST loop; alert -> first request",
+    "portal_household": "the residents' portal's GET /my/api/household on 306 units (p50, p95), and its query alone",
     "soak": "an hour of looping media with broker restarts and barrier faults (not a benchmark: a soak)",
 }
 

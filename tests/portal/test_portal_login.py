@@ -269,3 +269,21 @@ def test_each_feature_can_be_turned_off(tmp_path):
         assert client.get("/login").status_code == 200  # the console as before
     finally:
         site.close()
+
+
+def test_a_code_waits_behind_care_watch_messages_and_its_text_is_not_kept(site):
+    phone = site.client()
+    assert _ask(phone, PHONE).status_code == 200
+    [code_message] = site.codes_queued(PHONE)
+    with site.store.transaction():  # a care-watch alert's step queued after the code, due at the same time
+        site.store.notifications.queue("a-1", "care_watch", 0, "modem:13800000000", "modem", "13800000000",
+                                       "【关爱提醒】12-301 王建国 48 小时未出入", {"v": 1}, site.clock())
+    due = site.store.notifications.due(site.clock() + 1, channels={"modem"})
+    assert [m["kind"] for m in due] == ["care_watch", "portal_code"]  # the modem sends the alert first
+    code = site.code_sent(PHONE)
+    assert code in site.store.notifications.get(code_message["message_id"])["text"]
+    site.minutes(6)  # the code is past its use: the queue keeps no code (and the modem will not send it)
+    assert _ask(phone, STRANGER).status_code == 200
+    kept = site.store.notifications.get(code_message["message_id"])
+    assert code not in kept["text"] and code not in str(kept["payload"])
+    assert (kept["state"], kept["error"]) == ("failed", "expired")
