@@ -2,8 +2,9 @@
 Playwright (never ``playwright install``), against a real office (mosquitto, ``gate-edge office``'s parts,
 its console's listener) whose sms channel is ``gate-edge simulate-modem --pty`` on a real pty. A resident
 asks for a code, reads it from the SMS the simulated modem prints, logs in, sees the household (the car in
-the car park and its fee), pauses care-watch for a week and sees it. Each page is saved to docs/portal/*.png
-(the README's screenshots)."""
+the car park and its fee), pauses care-watch for a week and sees it, invites a car for the afternoon and sees
+it in force (and registered for its window), and makes a visitor's QR pass to save or share. Each page is
+saved to docs/portal/*.png (the README's screenshots)."""
 
 from __future__ import annotations
 
@@ -86,5 +87,33 @@ def test_a_resident_logs_in_on_a_phone_with_the_sms_code_and_sees_the_household(
             expect(person.locator(".away")).to_contain_text(f"外出至 {last_day}", timeout=10_000)
             shot(page, "away")
             assert store.people.get(wang)["away_by"] == "portal:139****5678"
+
+            # The children come by car this afternoon: invite it; it is listed in force and in the household.
+            page.click('header nav a[href="/my/invites"]')
+            expect(page).to_have_url(f"{site.url}/my/invites")
+            car = page.locator("#invite-car")
+            car.locator("input[name=plate]").fill("苏E 12345")
+            car.locator("input[value=family]").check()
+            car.locator("select[name=hours]").select_option("4")
+            shot(page, "invite-form")
+            car.locator("button[type=submit]").click()
+            invited = page.locator("article.invite", has_text="苏E12345")
+            expect(invited).to_contain_text("有效中", timeout=10_000)
+            expect(invited).to_contain_text("家属：两小时免费")
+            expect(invited).to_contain_text("邀请人：王建国")
+            vehicle = store.vehicles.get("苏E12345")
+            assert (vehicle["class"], vehicle["person_id"]) == ("family", wang) and vehicle["valid_until_at"]
+            # A carer comes on foot: the pass to save or share.
+            page.locator("details:has(#invite-visitor) summary").click()
+            page.fill("#invite-visitor input[name=name]", "护工小陈")
+            page.click("#invite-visitor button[type=submit]")
+            expect(page.locator("#pass")).to_be_visible(timeout=10_000)
+            expect(page.locator("#pass-words")).to_contain_text("12-301 的访客二维码通行证")
+            assert page.locator("#pass-img").evaluate("img => img.complete && img.naturalWidth > 200")
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 360, f"the page is {width} px wide: it must fit a phone's screen"
+            shot(page, "invite-pass")
+            page.click('header nav a[href="/my/"]')
+            expect(page.locator('article[data-plate="苏E12345"]')).to_contain_text("家属")
         finally:
             context.close()
