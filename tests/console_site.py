@@ -1,7 +1,8 @@
 """A site for the console's tests: mosquitto with the site's ACL, the office with its console on a free
 loopback port, and a real east gate daemon (no cameras; a simulated barrier serving both lanes).
 
-``console_site(folder)`` is a context manager; ``held_exit(site, plate)`` makes the gate hold a visitor's
+``console_site(folder)`` is a context manager, ``two_gate_site(folder)`` the same with a second gate (west)
+and ``at_both_gates(site, predicate)`` waits for both gates; ``held_exit(site, plate)`` makes the gate hold a visitor's
 car at its exit with a fee due; ``care_alert(site, name, unit)`` makes the gate raise a care-watch alert.
 """
 
@@ -18,6 +19,7 @@ from test_site import PASSWORDS, REPO, gate_config, make_keys, office_config, st
 # Cameras that are not plugged in (no model loads): the barrier needs a camera serving each lane.
 UNPLUGGED = [{"id": "cam-in", "source": "/dev/video97", "role": "face", "lane": "in", "barrier": "car"},
              {"id": "cam-out", "source": "/dev/video98", "role": "face", "lane": "out", "barrier": "car"}]
+CAR_BARRIER = {"id": "car", "type": "simulated", "lanes": ["in", "out"]}
 USERS = {"guard1": ("guard", "guard-pass-1"), "admin1": ("admin", "admin-pass-1"), "victim": ("guard", "victim-pass-1")}
 
 
@@ -49,7 +51,7 @@ def console_site(folder, *, cameras=None, barriers=None, engines=None, recogniti
         extra = {"recognition": recognition} if recognition else {}
         config = load_config(gate_config(
             folder / "east", keys, broker.port, "east", cameras=cameras or UNPLUGGED,
-            barriers=barriers or [{"id": "car", "type": "simulated", "lanes": ["in", "out"]}], **extra))
+            barriers=barriers or [CAR_BARRIER], **extra))
         gate = Daemon(config, engines=engines).start()
         assert wait_for(lambda: gate.replica.synced, 30), gate.replica.status()
         gate.link.publish_status()
@@ -57,6 +59,33 @@ def console_site(folder, *, cameras=None, barriers=None, engines=None, recogniti
                               url=office.console.url, users=users)
     finally:
         stop_parts(gate, office, broker=broker)
+
+
+@contextmanager
+def two_gate_site(folder, *, west_cameras=UNPLUGGED, west_barriers=(CAR_BARRIER,)):
+    """``console_site`` and a real west gate daemon (``west_cameras``/``west_barriers``: its own), synced;
+    ``site.gates`` names both."""
+    from edge.config import load_config
+    from edge.gate.daemon import Daemon
+
+    with console_site(folder) as state:
+        config = load_config(gate_config(folder / "west", state.keys, state.broker.port, "west",
+                                         cameras=list(west_cameras), barriers=list(west_barriers)))
+        west = Daemon(config).start()
+        try:
+            assert wait_for(lambda: west.replica.synced, 30), west.replica.status()
+            state.gates = {"east": state.gate, "west": west}
+            yield state
+        finally:
+            west.close()
+
+
+def at_both_gates(site, predicate) -> bool:
+    """Both gates hold the office's head and ``predicate(store)`` holds at each."""
+    site.office.link.wake()
+    head = lambda: site.office.store.records.get("head")  # noqa: E731
+    return wait_for(lambda: all(g.replica.synced and g.replica.head() == head() and predicate(g.store)
+                                for g in site.gates.values()), 20)
 
 
 def synced(site) -> bool:

@@ -12,9 +12,8 @@ import time
 
 import numpy as np
 import pytest
-from console_site import UNPLUGGED, console_site
+from console_site import CAR_BARRIER, UNPLUGGED, at_both_gates, two_gate_site
 from mqtt_helpers import wait_for
-from test_site import gate_config
 
 httpx = pytest.importorskip("httpx")
 
@@ -23,29 +22,9 @@ FOOT = {"id": "foot-in", "source": "/dev/video96", "role": "face", "lane": "in",
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    from edge.config import load_config
-    from edge.gate.daemon import Daemon
-
-    with console_site(tmp_path_factory.mktemp("invites")) as state:
-        config = load_config(gate_config(state.folder / "west", state.keys, state.broker.port, "west",
-                                         cameras=[*UNPLUGGED, FOOT],
-                                         barriers=[{"id": "car", "type": "simulated", "lanes": ["in", "out"]},
-                                                   {"id": "foot", "type": "simulated", "lanes": ["in"]}]))
-        west = Daemon(config).start()
-        try:
-            assert wait_for(lambda: west.replica.synced, 30), west.replica.status()
-            state.gates = {"east": state.gate, "west": west}
-            yield state
-        finally:
-            west.close()
-
-
-def at_both_gates(site, predicate) -> bool:
-    """Both gates hold the office's head and ``predicate(store)`` holds at each."""
-    site.office.link.wake()
-    head = lambda: site.office.store.records.get("head")  # noqa: E731
-    return wait_for(lambda: all(g.replica.synced and g.replica.head() == head() and predicate(g.store)
-                                for g in site.gates.values()), 20)
+    with two_gate_site(tmp_path_factory.mktemp("invites"), west_cameras=[*UNPLUGGED, FOOT],
+                       west_barriers=[CAR_BARRIER, {"id": "foot", "type": "simulated", "lanes": ["in"]}]) as state:
+        yield state
 
 
 def resident(site, name: str, unit: str, care_watch: bool = False):
