@@ -198,6 +198,18 @@ def measure(spec: str, args) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def table(header: str, runs: list[tuple[str, str, str]], args, cells) -> None:
+    """A markdown table: ``header``, then a row for each (label, encoder, spec) of ``runs`` as it is measured:
+    ``cells`` of the child's answer, or its error and the rest of the row empty."""
+    width = header.count("|") - 1
+    print(header)
+    print("|---" * width + "|")
+    for label, encoder, spec in runs:
+        r = measure(spec, args)
+        shown = f"{r['error']} |" + " |" * (width - 3) if "error" in r else " | ".join(map(str, cells(r))) + " |"
+        print(f"| {label} | {encoder} | {shown}", flush=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loops", type=int, default=2)
@@ -212,37 +224,20 @@ def main(argv=None) -> int:
         return child(args)
     skip = set(filter(None, args.skip.split(",")))
     encoders = args.encoders.split(",")
-    print("| process | face encoder | loaded MB | peak MB | end MB | CPU ms per frame |")
-    print("|---|---|---|---|---|---|")
-    rows = [("today", "ensemble")] + [("ours", e) for e in encoders]
-    for mode, encoder in rows:
-        r = measure(f"gate:{mode}:{encoder}", args)
-        if "error" in r:
-            print(f"| gate, {mode} | {encoder} | {r['error']} | | | |")
-            continue
-        print(f"| gate, {mode} | {encoder} | {r['loaded_mb']} | **{r['peak_mb']}** | {r['end_mb']} "
-              f"| {r['cpu_ms_per_frame']} |", flush=True)
+    table("| process | face encoder | loaded MB | peak MB | end MB | CPU ms per frame |",
+          [(f"gate, {mode}", encoder, f"gate:{mode}:{encoder}")
+           for mode, encoder in [("today", "ensemble")] + [("ours", e) for e in encoders]], args,
+          lambda r: [r["loaded_mb"], f"**{r['peak_mb']}**", r["end_mb"], r["cpu_ms_per_frame"]])
     if "run" not in skip:
-        print(f"\n| `gate-edge run`, one face + one plate camera, {args.run_seconds:.0f} s | face encoder "
-              "| peak MB (VmHWM) | RSS MB at the end | CPU s |")
-        print("|---|---|---|---|---|")
-        for encoder in encoders:
-            r = measure(f"run::{encoder}", args)
-            if "error" in r:
-                print(f"| gate-edge run | {encoder} | {r['error']} | | |")
-                continue
-            print(f"| gate-edge run | {encoder} | **{r['peak_mb']}** | {r['rss_mb']} | {r['cpu_s']} |", flush=True)
+        table(f"\n| `gate-edge run`, one face + one plate camera, {args.run_seconds:.0f} s | face encoder "
+              "| peak MB (VmHWM) | RSS MB at the end | CPU s |",
+              [("gate-edge run", encoder, f"run::{encoder}") for encoder in encoders], args,
+              lambda r: [f"**{r['peak_mb']}**", r["rss_mb"], r["cpu_s"]])
     if "office" not in skip:
-        print("\n| office with its console, enrolling 36 photos | site face encoder | service MB | peak MB "
-              "| end MB | CPU ms per enrolment |")
-        print("|---|---|---|---|---|---|")
-        for encoder in dict.fromkeys(["ensemble", *encoders]):
-            r = measure(f"office::{encoder}", args)
-            if "error" in r:
-                print(f"| office | {encoder} | {r['error']} | | | |")
-                continue
-            print(f"| office | {encoder} | {r['service_mb']} | **{r['peak_mb']}** | {r['end_mb']} "
-                  f"| {r['cpu_ms_per_enrolment']} |", flush=True)
+        table("\n| office with its console, enrolling 36 photos | site face encoder | service MB | peak MB "
+              "| end MB | CPU ms per enrolment |",
+              [("office", encoder, f"office::{encoder}") for encoder in dict.fromkeys(["ensemble", *encoders])],
+              args, lambda r: [r["service_mb"], f"**{r['peak_mb']}**", r["end_mb"], r["cpu_ms_per_enrolment"]])
     return 0
 
 
