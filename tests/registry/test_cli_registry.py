@@ -167,23 +167,20 @@ def test_people_csv_with_a_two_face_photo_imports_nothing(minimal_config, capsys
     assert store.people.all() == []
 
 
+def _vehicles_csv(tmp_path, rows: list[str]) -> str:
+    path = tmp_path / "vehicles.csv"
+    path.write_text("\n".join(["plate,class,person_unit,person_name,valid_until", *rows]) + "\n", encoding="utf-8")
+    return str(path)
+
+
 def test_vehicles_csv_all_or_nothing(minimal_config, capsys, store, tmp_path):
     owner = store.people.add("王建国", "12-301")
     store.people.add("李桂兰", "3-402")
     store.people.add("李明", "3-402")
-    path = tmp_path / "vehicles.csv"
-    path.write_text(
-        "plate,class,person_unit,person_name,valid_until\n"
-        "沪A12345,resident,12-301,,2099-01-31\n"
-        "沪AD12345,family,12-301,王建国,\n"
-        "沪B1234O,visitor,,,\n"
-        "沪C54321,taxi,,,\n"
-        "沪D11111,resident,9-999,,\n"
-        "沪E22222,resident,3-402,,\n"
-        "沪A12345,blocked,,,\n",
-        encoding="utf-8",
-    )
-    code, _, err = run(capsys, "import", "-c", minimal_config, path)
+    good = ["沪A12345,resident,12-301,,2099-01-31", "沪AD12345,family,12-301,王建国,"]
+    code, _, err = run(capsys, "import", "-c", minimal_config, _vehicles_csv(tmp_path, [
+        *good, "沪B1234O,visitor,,,", "沪C54321,taxi,,,", "沪D11111,resident,9-999,,", "沪E22222,resident,3-402,,",
+        "沪A12345,blocked,,,"]))
     assert code == 1
     for expected in (":4: plate:", "never use the letters I and O", ":5: class: 'taxi' is not a class",
                      ":6: person_unit: no registered anyone in unit 9-999",
@@ -191,14 +188,8 @@ def test_vehicles_csv_all_or_nothing(minimal_config, capsys, store, tmp_path):
         assert expected in err
     assert store.vehicles.all() == []
 
-    path.write_text(
-        "plate,class,person_unit,person_name,valid_until\n"
-        "沪A12345,resident,12-301,,2099-01-31\n"
-        "沪AD12345,family,12-301,王建国,\n"
-        "沪B99999,blocked,,,\n",
-        encoding="utf-8",
-    )
-    code, out, err = run(capsys, "import", "-c", minimal_config, path)
+    code, out, err = run(capsys, "import", "-c", minimal_config,
+                         _vehicles_csv(tmp_path, [*good, "沪B99999,blocked,,,"]))
     assert code == 0, err
     assert json.loads(out)["created"] == ["沪A12345", "沪AD12345", "沪B99999"]
     assert store.vehicles.get("沪AD12345")["person_id"] == owner
