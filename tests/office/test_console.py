@@ -559,7 +559,7 @@ def test_what_gates_write_is_said_in_the_pages_language():
              "no frame for 30 s (cannot open /dev/video0)", "30 秒没有画面（无法打开 /dev/video0）"),
             (say("camera_down", seconds=30.0, why=say("camera_error", error="some error the driver wrote")),
              "no frame for 30 s (error: some error the driver wrote)",
-             "30 秒没有画面（error: some error the driver wrote）")):
+             "30 秒没有画面（出错：some error the driver wrote）")):
         payload = json.loads(json.dumps(phrase.fields("reason")))  # as it travels and is archived
         assert phrase.text == english
         assert said(payload, "reason", "zh") == chinese and said(payload, "reason", "en") == english
