@@ -99,17 +99,10 @@ def queue(store, n: int, now: float, wake) -> list[str]:
                 for i in range(n)]
 
 
-def wait_until(predicate, timeout_s: float, step_s: float = 0.05) -> bool:
-    """Polls ``predicate`` (a count on the worker's own store: rarely, not to hold its lock)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step_s)
-    return False
-
-
 def drain(folder: Path, n: int) -> None:
+    use_test_helpers()  # the tests' wait_for: it polls a count on the worker's store every 50 ms, not to hold its lock
+    from mqtt_helpers import wait_for
+
     endpoint = Endpoint()
     config_path = folder / "alerts.yaml"
     config_path.write_text(yaml.safe_dump({"site": "bench", "gate": "office-bench",
@@ -125,14 +118,14 @@ def drain(folder: Path, n: int) -> None:
                 started = time.perf_counter()
                 queue(store, n, clock(), delivery.wake)
                 rows = store.notifications
-                assert wait_until(lambda: endpoint.count >= n and rows.counts() == {"queued": n}, 600), \
+                assert wait_for(lambda: endpoint.count >= n and rows.counts() == {"queued": n}, 600), \
                     "the outage's tries did not end"
                 outage_s = time.perf_counter() - started
                 endpoint.status = 200
                 clock.offset_s += notify.retry.first_s + 1  # every message's back-off has passed
                 started = time.perf_counter()
                 delivery.wake()
-                assert wait_until(lambda: rows.counts().get("sent", 0) == n, 600), rows.counts()
+                assert wait_for(lambda: rows.counts().get("sent", 0) == n, 600), rows.counts()
                 ours_s = time.perf_counter() - started
             finally:
                 delivery.close()
@@ -166,6 +159,7 @@ def latency(folder: Path, n: int, naive_n: int) -> None:
         return
     use_test_helpers()  # the tests' site: the office, a gate daemon, mosquitto
     from console_site import console_site, resident
+    from mqtt_helpers import wait_for
 
     endpoint = Endpoint()
     notify = {**notify_section(folder, endpoint.url), "care_watch": [{"after_minutes": 0, "to": ["robot"]}],
@@ -185,7 +179,7 @@ def latency(folder: Path, n: int, naive_n: int) -> None:
                     started = time.perf_counter()
                     raised = {a["person_id"]: a["alert_id"] for a in site.gate.alerts.check_inactivity()}
                     alert_id = raised[person]
-                    assert wait_until(lambda a=alert_id: a in endpoint.arrivals, 30, 0.001), alert_id
+                    assert wait_for(lambda a=alert_id: a in endpoint.arrivals, 30, 0.001), alert_id
                     times.append(endpoint.arrivals[alert_id] - started)
                 results[label] = sorted(times)
     finally:

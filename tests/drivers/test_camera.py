@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 from conftest import face
+from mqtt_helpers import wait_for
 
 from drivers.camera import Camera
 from drivers.camera_config import CameraConfig
@@ -27,19 +28,10 @@ def camera_config(source, **kw):
     return CameraConfig(id="cam", source=str(source), role="face", lane="in", **kw)
 
 
-def wait_until(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_file_plays_at_its_pace_and_ends(tmp_path):
     path = video(tmp_path / "v.avi", [face("fr_obama")], seconds_each=1.0, fps=10)
     with Camera(camera_config(path)) as camera:
-        assert wait_until(lambda: camera.state == "ended", 5)
+        assert wait_for(lambda: camera.state == "ended", 5)
         stats = camera.stats()
     assert stats["frames"] == 10
     assert 5 < stats["fps"] < 20
@@ -63,7 +55,7 @@ def test_slow_consumer_gets_the_newest_frame_not_a_backlog(tmp_path):
 
 def test_still_image_repeats(tmp_path):
     with Camera(camera_config(face("fr_biden"), fps=20)) as camera:
-        assert wait_until(lambda: camera.stats()["frames"] >= 10, 5)
+        assert wait_for(lambda: camera.stats()["frames"] >= 10, 5)
         assert camera.latest().image.shape[2] == 3
 
 
@@ -73,13 +65,13 @@ def test_a_source_that_disappears_is_reconnected(tmp_path):
     path.rename(spare)
     path.hardlink_to(spare)
     with Camera(camera_config(path, loop=True, reconnect_max_s=1.0)) as camera:
-        assert wait_until(lambda: camera.state == "ok", 5)
+        assert wait_for(lambda: camera.state == "ok", 5)
         path.unlink()  # the camera is unplugged: at the end of the loop the file is gone
-        assert wait_until(lambda: camera.state == "down", 5)
-        assert wait_until(lambda: camera.reconnects >= 2, 5)
+        assert wait_for(lambda: camera.state == "down", 5)
+        assert wait_for(lambda: camera.reconnects >= 2, 5)
         frames_while_down = camera.stats()["frames"]
         path.hardlink_to(spare)  # plugged back in
-        assert wait_until(lambda: camera.state == "ok" and camera.stats()["frames"] > frames_while_down, 10)
+        assert wait_for(lambda: camera.state == "ok" and camera.stats()["frames"] > frames_while_down, 10)
 
 
 def test_a_camera_down_too_long_raises_and_then_clears_a_device_alert(tmp_path, config, store):
@@ -91,7 +83,7 @@ def test_a_camera_down_too_long_raises_and_then_clears_a_device_alert(tmp_path, 
     alerts = Alerts(config, store)
     with Camera(camera_config(path, loop=True, down_alert_s=0.5, reconnect_max_s=0.5)) as camera:
         jobs = Jobs(config, store, alerts, cameras=[camera])
-        assert wait_until(lambda: camera.down_for() > 0.6, 5)
+        assert wait_for(lambda: camera.down_for() > 0.6, 5)
         jobs.device_health()
         raised = store.alerts.all(subject="camera:cam", state="raised")
         assert len(raised) == 1
@@ -99,7 +91,7 @@ def test_a_camera_down_too_long_raises_and_then_clears_a_device_alert(tmp_path, 
         assert len(store.alerts.all(subject="camera:cam")) == 1
         path.unlink()
         video(path, [face("fr_obama")], seconds_each=0.5, fps=10)
-        assert wait_until(lambda: camera.state == "ok", 10)
+        assert wait_for(lambda: camera.state == "ok", 10)
         jobs.device_health()
     rows = store.alerts.all(subject="camera:cam")
     assert [r["state"] for r in rows] == ["cleared"]
@@ -151,8 +143,8 @@ def test_a_still_image_is_re_read_when_it_changes(tmp_path):
     path = tmp_path / "snapshot.jpg"
     shutil.copy(face("fr_obama"), path)
     with Camera(camera_config(path, fps=20)) as camera:
-        assert wait_until(lambda: camera.latest() is not None, 5)
+        assert wait_for(lambda: camera.latest() is not None, 5)
         first = camera.latest().image.shape
         shutil.copy(face("fr_biden"), tmp_path / "next.jpg")
         os.replace(tmp_path / "next.jpg", path)  # the camera uploads a new snapshot
-        assert wait_until(lambda: camera.latest().image.shape != first, 5)
+        assert wait_for(lambda: camera.latest().image.shape != first, 5)
