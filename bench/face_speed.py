@@ -1,9 +1,15 @@
-"""Face pipeline speed: face_recognition's naive loop against ours, on the same frames, same run.
+"""Face pipeline speed: face_recognition's naive loop, today's pipeline and ours, same frames, same run.
 
     naive  full frame, face_locations (HOG, upsample 1 as its default), face_encodings (dlib),
            compare_faces(list of every known encoding, tolerance 0.6)
-    ours   detector on the frame downscaled (0.5 at 1280x720; 1.0 at 640x480, where faces are small),
-           upsample 0, ensemble encoder, FaceMatcher (one matrix product, tolerance + margin)
+    today  the pipeline before issue 30: dlib's HOG on the frame downscaled (0.5 at 1280x720; 1.0 at
+           640x480, where faces are small), upsample 0, 68 landmarks, ensemble encoder, FaceMatcher
+           (one matrix product, tolerance + margin)
+    ours   YuNet on the frame downscaled by 0.5 (320x240, 640x360), dlib's five landmarks, the same
+           networks (encoder ensemble-yunet), FaceMatcher
+
+Times are the process's CPU time per frame (every thread's, so one core's worth whatever the threads),
+and wall time.
 
 Frames are the shared photos (../shared/data/faces, second photo of each identity) letterboxed to
 640x480 and 1280x720; one photo per identity is enrolled. Also: matching time for 100..50,000
@@ -76,9 +82,9 @@ def naive_run(enrol, frames):
             known.append(encodings[0])
     results = {}
     for size, items in frames.items():
-        times, correct = [], 0
+        times, cpu, correct = [], [], 0
         for truth, frame in items:
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             locations = face_recognition.face_locations(frame)
             encodings = face_recognition.face_encodings(frame, locations)
             matched = []
@@ -88,23 +94,28 @@ def naive_run(enrol, frames):
                 best = int(np.argmin(distances)) if len(distances) else -1
                 matched.append(names[best] if best >= 0 and hits[best] else None)
             times.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - started_cpu)
             correct += truth in matched and all(m in (truth, None) for m in matched)
-        results[size] = (times, correct)
+        results[size] = (times, correct, cpu)
     return results
 
 
-def ours_run(enrol, frames, on_ready=None, detector="hog"):
+def ours_run(enrol, frames, on_ready=None, detector="hog", encoder="ensemble"):
     from edge.rules.matcher import FaceMatcher
     from edge.store import TemplateSet
     from models.faces import FaceDetector, FaceEngine
 
     # Enrolment always with HOG (the CNN takes many seconds on a 2048 px photo); the frames with the
     # detector asked for. One set of encoder models, as in the daemon.
-    enroller = FaceEngine(scale=1.0)
+    enroller = FaceEngine(encoder, scale=1.0)
     engines = {}
     for size, scale in (((640, 480), 1.0), ((1280, 720), 0.5)):
         engines[size] = copy.copy(enroller)
-        engines[size].detector = FaceDetector(detector, upsample=0, scale=scale)
+        if enroller.encoder.detector == "yunet":
+            engines[size].detector = copy.copy(enroller.detector)
+            engines[size].detector.scale = 0.5
+        else:
+            engines[size].detector = FaceDetector(detector, upsample=0, scale=scale)
     names, templates = [], []
     for name, img in enrol.items():
         try:
@@ -120,17 +131,18 @@ def ours_run(enrol, frames, on_ready=None, detector="hog"):
     results = {}
     for size, items in frames.items():
         engine = engines[size]
-        times, correct = [], 0
+        times, cpu, correct = [], [], 0
         for truth, frame in items:
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             faces = engine.analyze(frame)
             matched = []
             if faces:
                 for match in matcher.match(np.stack([f.template for f in faces])):
                     matched.append(names[match.person_id] if match.matched else None)
             times.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - started_cpu)
             correct += truth in matched and all(m in (truth, None) for m in matched)
-        results[size] = (times, correct)
+        results[size] = (times, correct, cpu)
     return results
 
 
@@ -168,6 +180,8 @@ def main(argv=None) -> int:
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--detector", choices=["hog", "cnn"], default="hog",
                         help="our detector (recognition.face.detector); naive always uses HOG")
+    parser.add_argument("--encoder", default="ensemble-yunet", help="ours: the face encoder (and its detector)")
+    parser.add_argument("--no-naive", action="store_true", help="leave face_recognition's loop out")
     parser.add_argument("--only-ours-rss", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     data = shared_data()
@@ -184,29 +198,31 @@ def main(argv=None) -> int:
             with open("/proc/self/clear_refs", "w") as handle:
                 handle.write("5")
 
-        ours_run(enrol, frames, ready, args.detector)
+        ours_run(enrol, frames, ready, args.detector, args.encoder)
         print(marks["enrol"], status_mb("VmHWM"))
         return 0
-    naive = naive_run(enrol, frames)
-    ours = ours_run(enrol, frames, detector=args.detector)
+    runs = {} if args.no_naive else {"naive": naive_run(enrol, frames)}
+    runs["today"] = ours_run(enrol, frames, detector=args.detector, encoder="ensemble")
+    runs["ours"] = ours_run(enrol, frames, detector=args.detector, encoder=args.encoder)
     print(f"frames: {len(frames[(640, 480)])} per size (real photos letterboxed); {len(enrol)} people enrolled; "
-          f"our detector: {args.detector}\n")
-    print("| frame | naive p50 / p95 ms | ours p50 / p95 ms | naive / ours (p50) | naive correct | ours correct |")
+          f"today: ensemble with dlib {args.detector}; ours: {args.encoder}\n")
+    print("| frame | pipeline | CPU p50 / p95 ms | wall p50 / p95 ms | CPU p50, today / this | correct |")
     print("|---|---|---|---|---|---|")
     for size in frames:
-        (nt, nc), (ot, oc) = naive[size], ours[size]
-        n50, n95 = percentiles(nt)
-        o50, o95 = percentiles(ot)
-        total = len(nt)
-        print(f"| {size[0]}x{size[1]} | {n50:.0f} / {n95:.0f} | {o50:.0f} / {o95:.0f} | {n50 / o50:.1f}x "
-              f"| {nc}/{total} | {oc}/{total} |")
+        today_cpu = percentiles(runs["today"][size][2])[0]
+        for name, result in runs.items():
+            times, correct, cpu = result[size]
+            c50, c95 = percentiles(cpu)
+            w50, w95 = percentiles(times)
+            print(f"| {size[0]}x{size[1]} | {name} | {c50:.1f} / {c95:.1f} | {w50:.1f} / {w95:.1f} "
+                  f"| {today_cpu / c50:.2f}x | {correct}/{len(times)} |")
     print("\n| enrolled templates | ours (one matrix) ms | naive (list, compare_faces) ms | naive / ours |")
     print("|---|---|---|---|")
     for n, ours_s, naive_s in matching_times():
         print(f"| {n:,} | {ours_s * 1000:.3f} | {naive_s * 1000:.3f} | {naive_s / ours_s:.0f}x |")
     enrol_peak, frame_peak = subprocess.run(
         [sys.executable, "-m", "bench.face_speed", "--only-ours-rss", "--frames", str(args.frames),
-         "--detector", args.detector],
+         "--detector", args.detector, "--encoder", args.encoder],
         capture_output=True, text=True).stdout.strip().splitlines()[-1].split()
     print(f"\npeak RSS of a process running only our pipeline: {frame_peak} MB while analysing frames "
           f"({enrol_peak} MB during the one-off enrolment of {len(enrol)} photos of up to 2048 px); "

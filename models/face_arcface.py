@@ -4,6 +4,9 @@
     mobilefacenet  MobileFaceNet.tflite 192-d, LiteRT (TensorFlow Lite)
     ensemble       both, each L2-normalised, concatenated: the default (best measured, see
                    docs/face-calibration.md)
+    ensemble-yunet the same networks on camera frames found by YuNet and aligned by dlib's five
+                   landmarks (models/face_yunet.py): no HOG, no 68-point model at the gate (issue 30);
+                   matched against the ensemble's templates
 
 Every template is the normalised mean of two views' embeddings: the aligned chip, and the chip
 mirrored with its contrast normalised (CLAHE on lightness). Measured on ../shared/data this second
@@ -29,6 +32,9 @@ ARCFACE_REFERENCE = np.array(
     [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
     dtype=np.float64,
 )
+
+
+ALIGN68 = "eye centres, nose tip, mouth corners of dlib's 68 landmarks, similarity onto ARCFACE_REFERENCE, 112x112"
 
 
 def five_points(landmarks68: np.ndarray) -> np.ndarray:
@@ -73,7 +79,12 @@ def aligned_views(rgb: np.ndarray, face: DetectedFace) -> tuple[np.ndarray, np.n
     chip mirrored with its contrast normalised. Cached on the face (encoders share them)."""
     views = face.extras.get("views112")
     if views is None:
-        matrix = similarity_transform(five_points(face.landmarks), ARCFACE_REFERENCE)
+        if len(face.landmarks) == 68:
+            matrix = similarity_transform(five_points(face.landmarks), ARCFACE_REFERENCE)
+        else:  # dlib's five points (models.face_yunet)
+            from models.face_yunet import SP5_REFERENCE
+
+            matrix = similarity_transform(np.asarray(face.landmarks, np.float64), SP5_REFERENCE)
         chip = cv2.warpAffine(rgb, matrix, (112, 112), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         views = (chip, np.ascontiguousarray(_equalised(chip)[:, ::-1]))
         face.extras["views112"] = views
@@ -109,6 +120,8 @@ class FacepluginEncoder(FaceEncoder):
 
     name = "faceplugin"
     dim = 512
+    alignment = ALIGN68
+    networks = "faceplugin_fr_feature"
     tolerance = 1.000  # calibrated: zero false accepts on ../shared/data (docs/face-calibration.md)
     margin = 0.04
 
@@ -134,6 +147,8 @@ class MobileFaceNetEncoder(FaceEncoder):
 
     name = "mobilefacenet"
     dim = 192
+    alignment = ALIGN68
+    networks = "mobilefacenet"
     tolerance = 0.867  # calibrated: zero false accepts on ../shared/data
     margin = 0.06
 
@@ -167,6 +182,8 @@ class EnsembleEncoder(FaceEncoder):
     dim = 512 + 192
     tolerance = 0.933  # calibrated: zero false accepts on ../shared/data, most true accepts of all encoders
     margin = 0.04
+    alignment = ALIGN68
+    networks = "faceplugin_fr_feature + mobilefacenet"
 
     def __init__(self):
         self.parts = [FacepluginEncoder(), MobileFaceNetEncoder()]
@@ -174,3 +191,20 @@ class EnsembleEncoder(FaceEncoder):
     def encode(self, rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
         views = aligned_views(rgb, face)
         return _unit(np.concatenate([part.embed(views) for part in self.parts]))
+
+
+class EnsembleYuNetEncoder(EnsembleEncoder):
+    """The ensemble's networks on camera frames found by YuNet and aligned by dlib's five points
+    (models.face_yunet), matched against the ensemble's templates (enrolled with dlib's 68 landmarks).
+
+    Measured on ../shared/data (docs/face-calibration.md): the ensemble's templates against these frames
+    keep more true accepts than templates enrolled through YuNet too, so enrolment stays as it was and
+    a site switches with ``site_settings.face_encoder: ensemble-yunet`` without enrolling anyone again.
+    Its thresholds are fitted for that pair (template made one way, frame read the other).
+    """
+
+    name = "ensemble-yunet"
+    tolerance = 0.937  # calibrated: zero false accepts on ../shared/data (docs/face-calibration.md)
+    margin = 0.06
+    detector = "yunet"
+    alignment = "dlib 5 landmarks on YuNet's box, similarity onto models.face_yunet.SP5_REFERENCE, 112x112"

@@ -1,8 +1,18 @@
-"""Faces: detection and landmarks with dlib (via face_recognition), and pluggable template encoders.
+"""Faces: detection, landmarks and pluggable template encoders.
 
-An encoder turns a detected face (image + 68 landmarks) into an L2-comparable template. Every encoder
-declares its name, its dimension and the thresholds calibrated for it (tools: ``bench/face_calibrate``);
-templates are stored with the encoder's name, and templates of different encoders are never compared.
+An encoder turns a detected face (image + landmarks) into an L2-comparable template. Every encoder
+declares its name, its dimension, the thresholds calibrated for it (tools: ``bench/face_calibrate``) and
+how its templates and its camera frames are made (``made_by``: detector, alignment, networks). Templates
+are stored under the name of the encoder that made them (``templates_of``), and templates of different
+encoders are never compared. A change of detector or alignment is a new encoder name.
+
+Two face paths: dlib's HOG (or CNN) detector with its 68-point landmarks (``FaceDetector``, this module;
+the ``ensemble`` encoder and its parts), and YuNet with dlib's five landmarks (``models.face_yunet``),
+which needs neither HOG nor the 68-point model (issue 30). The ``ensemble-yunet`` encoder reads camera
+frames the light way and matches them against the ``ensemble``'s templates, made the thorough way at
+enrolment: measured, those templates serve its frames better than templates enrolled through YuNet
+(docs/face-calibration.md), and nobody has to enrol again. dlib's models load only when a path needs
+them (a gate that never enrols never loads the 68-point model).
 
 Encoders register in ``ENCODERS``; ``encoder: default`` in the config means ``DEFAULT_ENCODER``.
 """
@@ -26,7 +36,16 @@ ENCODERS = {
     "faceplugin": "models.face_arcface:FacepluginEncoder",
     "mobilefacenet": "models.face_arcface:MobileFaceNetEncoder",
     "ensemble": "models.face_arcface:EnsembleEncoder",
+    "ensemble-yunet": "models.face_arcface:EnsembleYuNetEncoder",
 }
+# Encoders whose templates are another encoder's (made the same way, so stored under that name).
+TEMPLATES_OF = {"ensemble-yunet": "ensemble"}
+
+
+def templates_of(name: str) -> str:
+    """The encoder name the templates of encoder ``name`` ('default' resolved) are stored under."""
+    name = encoder_name(name)
+    return TEMPLATES_OF.get(name, name)
 
 _dlib_lock = threading.Lock()
 _dlib_state: dict = {}
@@ -42,18 +61,25 @@ _resnet_lock = threading.Lock()
 def _thread_hog():
     hog = getattr(_per_thread, "hog", None)
     if hog is None:
-        hog = _per_thread.hog = _dlib()["dlib"].get_frontal_face_detector()
+        hog = _per_thread.hog = dlib_state()["dlib"].get_frontal_face_detector()
     return hog
 
 
-def _dlib():
-    """Load dlib's detectors and predictors once per process (they take ~1 s and 130 MB)."""
+def dlib_state(*, sp68: bool = False, sp5: bool = False, resnet: bool = False) -> dict:
+    """dlib and the models asked for, each loaded once per process when first asked for (the 68-point
+    predictor is 75 MB of memory, the 5-point one 11 MB, dlib's ResNet 22 MB: issue 30)."""
     with _dlib_lock:
         if not _dlib_state:
             import dlib
 
             _dlib_state["dlib"] = dlib
+        dlib = _dlib_state["dlib"]
+        if sp68 and "sp68" not in _dlib_state:
             _dlib_state["sp68"] = dlib.shape_predictor(str(verified_path("dlib_hog_landmarks68")))
+        if sp5 and "sp5" not in _dlib_state:
+            _dlib_state["sp5"] = dlib.shape_predictor(str(verified_path("dlib_landmarks5")))
+        if resnet and "resnet" not in _dlib_state:
+            _dlib_state["resnet"] = dlib.face_recognition_model_v1(str(verified_path("dlib_resnet_v1")))
         return _dlib_state
 
 
@@ -62,7 +88,8 @@ class DetectedFace:
     """One face in an image: box in full-image pixels (top, right, bottom, left) and landmarks."""
 
     box: tuple[int, int, int, int]
-    landmarks: np.ndarray  # (68, 2) float32, full-image pixels (x, y)
+    # float32, full-image pixels (x, y): dlib's 68 points (FaceDetector) or its 5 (models.face_yunet)
+    landmarks: np.ndarray
     template: np.ndarray | None = None
     extras: dict = field(default_factory=dict)
 
@@ -76,14 +103,31 @@ class FaceEncoder:
     """Base of template encoders.
 
     Subclasses must set ``name``, ``dim``, ``tolerance`` (max distance for a match) and ``margin``
-    (min gap to the second-best person), and override ``encode(rgb, face) -> np.ndarray`` returning an
-    L2-normalised float32 vector (so one Euclidean matcher serves every encoder).
+    (min gap to the second-best person), say how their templates are made (``detector``: ``dlib`` for
+    the configured HOG/CNN detector with the 68 landmarks, or ``yunet``; ``alignment``; ``networks``),
+    and override ``encode(rgb, face) -> np.ndarray`` returning an L2-normalised float32 vector (so one
+    Euclidean matcher serves every encoder).
     """
 
     name = "base"
     dim = 0
     tolerance = 0.5
     margin = 0.0
+    detector = "dlib"  # of camera frames: "dlib" (recognition.face.detector, hog or cnn) or "yunet"
+    alignment = ""  # of camera frames
+    networks = ""
+
+    @property
+    def templates(self) -> str:
+        """The encoder name this encoder's templates are stored and matched under."""
+        return TEMPLATES_OF.get(self.name, self.name)
+
+    @property
+    def made_by(self) -> dict:
+        """How this encoder's frames are read and under which templates they are matched (README,
+        bench.face_calibrate, docs/face-calibration.md)."""
+        return {"detector": self.detector, "alignment": self.alignment, "networks": self.networks,
+                "templates": self.templates}
 
     def encode(self, rgb: np.ndarray, face: DetectedFace) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -97,14 +141,12 @@ class DlibEncoder(FaceEncoder):
     # Calibrated on ../shared/data: zero false accepts (docs/face-calibration.md).
     tolerance = 0.478
     margin = 0.10
+    alignment = "dlib 5 landmarks on the detector's box, dlib's 150x150 chip"
+    networks = "dlib_resnet_v1"
 
     def __init__(self, jitters: int = 0):
-        state = _dlib()
-        dlib = state["dlib"]
-        if "sp5" not in state:
-            state["sp5"] = dlib.shape_predictor(str(verified_path("dlib_landmarks5")))
-            state["resnet"] = dlib.face_recognition_model_v1(str(verified_path("dlib_resnet_v1")))
-        self._dlib = dlib
+        state = dlib_state(sp5=True, resnet=True)
+        self._dlib = state["dlib"]
         self._sp5 = state["sp5"]
         self._resnet = state["resnet"]
         self.jitters = jitters
@@ -134,7 +176,7 @@ class FaceDetector:
     """dlib HOG (or CNN) detector plus 68-point landmarks, on a region of interest, downscaled."""
 
     def __init__(self, detector: str = "hog", upsample: int = 0, scale: float = 1.0, min_face_px: int = 40):
-        state = _dlib()
+        state = dlib_state(sp68=True)
         self._dlib = state["dlib"]
         self._sp68 = state["sp68"]
         if detector == "cnn":
@@ -200,8 +242,28 @@ class FaceEngine:
 
     def __init__(self, encoder: str = "default", detector: str = "hog", upsample: int = 0, scale: float = 1.0,
                  min_face_px: int = 40):
+        """``detector``, ``upsample``: dlib's (hog or cnn), for frames of encoders aligned on its 68
+        landmarks and for enrolment photos; an encoder that reads frames with YuNet
+        (``encoder.detector == "yunet"``) detects them with YuNet and loads dlib's detector and 68-point
+        model only when a photo is enrolled."""
         self.encoder = make_encoder(encoder)
-        self.detector = FaceDetector(detector, upsample, scale, min_face_px)
+        self._dlib_args = (detector, upsample, scale, min_face_px)
+        self._enrolment_detector = None
+        self._lock = threading.Lock()
+        if self.encoder.detector == "yunet":
+            from models.face_yunet import YuNetDetector
+
+            self.detector = YuNetDetector(scale, min_face_px)
+        else:
+            self.detector = self._enrolment_detector = FaceDetector(*self._dlib_args)
+
+    @property
+    def enrolment_detector(self) -> FaceDetector:
+        """dlib's detector with the 68 landmarks: enrolment photos and stills (loaded on first use)."""
+        with self._lock:
+            if self._enrolment_detector is None:
+                self._enrolment_detector = FaceDetector(*self._dlib_args)
+            return self._enrolment_detector
 
     def analyze(self, rgb: np.ndarray, roi=None) -> list[DetectedFace]:
         faces = self.detector.detect(rgb, roi)
@@ -216,23 +278,26 @@ class FaceEngine:
             raise PhotoRefused(source, len(faces))
         return self.encoder.encode(image, faces[0])
 
-    def find_faces_thoroughly(self, rgb: np.ndarray) -> tuple[np.ndarray, list[DetectedFace]]:
+    def find_faces_thoroughly(self, rgb: np.ndarray, frames: bool = False) -> tuple[np.ndarray, list[DetectedFace]]:
         """(image, faces) trying harder than the per-frame path: enrolment and stills must not miss.
 
         Full resolution, then upsampled, then with a mirrored border: HOG misses faces that touch the
         edges of tight passport-style crops. The returned image is the one the boxes refer to.
+        ``frames``: with the camera frames' detector and landmarks (a still read as the gate reads
+        frames) instead of the enrolment's.
         """
+        detector = self.detector if frames else self.enrolment_detector
         h, w = rgb.shape[:2]
         # Upsampling a large image costs seconds and finds nothing a 1x pass would miss at that size.
         for upsample in (0, 1) if max(h, w) <= 1000 else (0,):
-            faces = self.detector.detect(rgb, upsample=upsample, scale=1.0, min_face_px=20)
+            faces = detector.detect(rgb, upsample=upsample, scale=1.0, min_face_px=20)
             if faces:
                 return rgb, faces
         if max(h, w) > 500:
             return rgb, []  # the border trick is for tight crops only
         pad = max(h, w) // 4
         padded = np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)), mode="reflect" if pad < min(h, w) else "edge")
-        faces = self.detector.detect(padded, upsample=1, scale=1.0, min_face_px=20)
+        faces = detector.detect(padded, upsample=1, scale=1.0, min_face_px=20)
         if len(faces) > 1:
             # A reflected border can mirror the face itself: keep only faces centred in the original.
             faces = [f for f in faces if pad <= (f.box[1] + f.box[3]) / 2 < pad + w

@@ -31,7 +31,8 @@ def known_province(abbreviation: str | None) -> str | None:
 class FaceRecognitionConfig(Section):
     encoder: Annotated[str, AfterValidator(known_encoder)] = Field(
         "default", description="face encoder from models/manifest.json; default = the one measured best on our photos "
-        "(docs/face-calibration.md)"
+        "(docs/face-calibration.md); ensemble-yunet reads frames with YuNet (no 68-point model: less memory and CPU) "
+        "and matches the ensemble's templates"
     )
     tolerance: float | None = Field(
         None, gt=0, le=2, description="max distance for a match; default = the encoder's calibrated value"
@@ -42,9 +43,11 @@ class FaceRecognitionConfig(Section):
     min_hits: int = Field(2, ge=1, le=20, description="agreeing frames needed for a decision")
     window_s: float = Field(3.0, gt=0, le=30, description="frames older than this no longer count")
     cooldown_s: float = Field(10.0, ge=0, le=600, description="one decision per person per lane per this")
-    upsample: int = Field(0, ge=0, le=2, description="dlib detector upsampling (finds smaller faces, slower)")
+    upsample: int = Field(0, ge=0, le=2, description="dlib detector upsampling (finds smaller faces, slower); "
+                          "not used by YuNet")
     scale: float = Field(0.5, gt=0, le=1, description="downscale frames by this before detection")
-    detector: Literal["hog", "cnn"] = Field("hog", description="dlib HOG (fast) or CNN (slow on a Pi)")
+    detector: Literal["hog", "cnn"] = Field("hog", description="dlib HOG (fast) or CNN (slow on a Pi), for enrolment "
+                                             "photos and for frames unless the encoder reads them with YuNet")
     min_face_px: int = Field(40, ge=16, description="ignore faces smaller than this (pixels, full frame)")
     keep_photos: bool = Field(
         False, description="store enrolment photos (needed to re-enrol when the encoder changes)"

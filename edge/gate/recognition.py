@@ -76,7 +76,7 @@ class Recognizers:
             now = time.monotonic()
             if self.store is not None and now - self._checked >= REFRESH_EVERY_S:
                 self._checked = now
-                self._matcher.refresh(self.store, encoder.name)
+                self._matcher.refresh(self.store, encoder.templates)
             return self._matcher
 
     def reload(self) -> None:

@@ -40,7 +40,9 @@ def adopt_gate(office_config, gate_config) -> dict:
     if not gate_config.database.exists():
         raise AdoptError(f"{gate_config.database}: no such database; copy the gate's registry.db here and point "
                          "the gate config's database: at it")
-    encoder = office_config.site_settings.face_encoder
+    from models.faces import templates_of
+
+    encoder = templates_of(office_config.site_settings.face_encoder)  # the templates its gates match
     keep_photos = office_config.enrolment.keep_photos
     now = time.time()
     with Store(gate_config.database) as gate, open_office_store(office_config)[0] as office:

@@ -31,7 +31,8 @@ class Enroller:
 
     @property
     def encoder_name(self) -> str:
-        return self.engine.encoder.name
+        """The encoder name templates are stored under (models.faces.FaceEncoder.templates)."""
+        return self.engine.encoder.templates
 
     def template_for(self, photo: str | Path):
         """(template, jpeg-or-None) for one photo; EnrolmentError if it has no face or several."""

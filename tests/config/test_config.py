@@ -90,7 +90,7 @@ MALFORMED = [
      "6: cameras.1.id: duplicate id 'c' (already used by cameras.0)"),
     ("unknown face encoder", BASE + "recognition:\n  face: {encoder: arcfase}\n",
      "5: recognition.face.encoder: unknown face encoder 'arcfase'; use one of: default, dlib, faceplugin, "
-     "mobilefacenet, ensemble"),
+     "mobilefacenet, ensemble, ensemble-yunet"),
     ("tls cert without key", BASE + "mqtt:\n  tls: {ca: ca.pem, cert: ca.pem}\n",
      "5: mqtt.tls.cert: tls.cert is set without tls.key; give both or neither"),
     ("camera names unknown barrier", BASE + "cameras:\n  - {id: c, source: rtsp://x, role: face, lane: in, "

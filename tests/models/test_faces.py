@@ -194,3 +194,99 @@ def test_an_enrolment_beside_two_cameras_sees_one_face_and_the_same_template():
     done = subprocess.run([sys.executable, "-c", RACE, str(face("fr_obama", 1)), str(face("fr_obama", 2)), "15"],
                           capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[2])
     assert done.returncode == 0 and done.stdout.strip() == "ok", (done.returncode, done.stdout, done.stderr[-2000:])
+
+
+@pytest.fixture(scope="module")
+def yunet_engine():
+    from models.faces import FaceEngine
+
+    return FaceEngine("ensemble-yunet", scale=0.5)
+
+
+def test_the_yunet_encoder_says_how_it_reads_frames_and_matches_the_ensembles_templates(yunet_engine):
+    """Issue 30: another detector and alignment is another encoder name; its templates are the ensemble's."""
+    from models.faces import templates_of
+
+    encoder = yunet_engine.encoder
+    assert encoder.name == "ensemble-yunet" and encoder.dim == make_encoder("ensemble").dim
+    assert encoder.made_by["detector"] == "yunet" and "5 landmarks" in encoder.made_by["alignment"]
+    assert encoder.templates == templates_of("ensemble-yunet") == "ensemble" == make_encoder("ensemble").templates
+    assert make_encoder("ensemble").made_by["detector"] == "dlib"
+    assert encoder.made_by["networks"] == make_encoder("ensemble").made_by["networks"]
+
+
+def test_enrolment_for_the_yunet_encoder_makes_the_ensembles_template(engines, yunet_engine):
+    photo = load_rgb(face("df_katy_perry"))
+    ours = yunet_engine.enrolment_template(photo, "katy.jpg")
+    assert engines["faces"].encoder.name == "ensemble"
+    np.testing.assert_allclose(ours, engines["faces"].enrolment_template(photo, "katy.jpg"), atol=1e-5)
+
+
+def test_yunet_frames_match_the_ensembles_templates_at_their_calibrated_thresholds(engines, yunet_engine):
+    from models.images import letterbox
+
+    people = ["fr_obama", "fr_biden", "df_katy_perry", "df_matt_damon", "wm_yuqi"]
+    encoder = yunet_engine.encoder
+    enrolled = np.stack([template(engines, p) for p in people])  # made by the ensemble, as enrolled today
+    matcher = FaceMatcher(encoder.tolerance, encoder.margin)
+    matcher.load(TemplateSet(encoder.templates, np.arange(len(people)), enrolled, 1))
+
+    def seen(identity, n=1):
+        [found] = yunet_engine.analyze(letterbox(load_rgb(face(identity, n)), 640, 480))
+        assert found.landmarks.shape == (5, 2)
+        [result] = matcher.match(found.template[None])
+        return result
+
+    for identity, n in [("fr_obama", 2), ("fr_obama", 3), ("fr_biden", 2), ("df_matt_damon", 2)]:
+        result = seen(identity, n)
+        assert result.tier == MATCH and people[result.person_id] == identity, identity
+    for stranger in ["dlib_John_Simm", "kate_siegel", "wm_tzuyu", "df_jack_dorsey"]:
+        assert seen(stranger).tier == UNKNOWN, stranger
+
+
+def test_a_gate_switched_to_the_yunet_encoder_needs_nobody_enrolled_again(engines, yunet_engine, store):
+    from edge.registry.enrol import Enroller, reconcile_encoder
+
+    person = store.people.add("王建国", "12-301")
+    store.templates.add(person, "ensemble", [template(engines, "fr_obama")])
+    enroller = Enroller(engine=yunet_engine)
+    assert enroller.encoder_name == "ensemble"
+    assert reconcile_encoder(store, enroller) == {"encoder": "ensemble", "reenrolled": [], "must_reenrol": []}
+
+
+LOADED = """
+import sys
+from models.faces import FaceEngine, dlib_state
+from models.images import load_rgb
+engine = FaceEngine(sys.argv[1])
+if len(sys.argv) > 2:
+    engine.analyze(load_rgb(sys.argv[2]))
+    print(sorted(k for k in dlib_state() if k != "dlib"))
+    engine.enrolment_template(load_rgb(sys.argv[2]), "photo")
+print(sorted(k for k in dlib_state() if k != "dlib"))
+"""
+
+
+@pytest.mark.parametrize("encoder, models", [("ensemble-yunet", ["sp5"]), ("ensemble", ["sp68"]),
+                                             ("dlib", ["resnet", "sp5", "sp68"])])
+def test_only_the_dlib_models_an_encoder_needs_are_loaded(encoder, models):
+    """Issue 30: the 68-point predictor (75 MB) is not loaded for the YuNet path, dlib's ResNet only for
+    encoder dlib. In a fresh process: the models stay loaded once a test loaded them."""
+    lines = _loaded(encoder)
+    assert lines[-1] == str(models)
+
+
+def test_the_yunet_path_loads_the_68_point_model_only_to_enrol():
+    lines = _loaded("ensemble-yunet", str(face("fr_obama", 2)))
+    assert lines[-2:] == [str(["sp5"]), str(["sp5", "sp68"])]
+
+
+def _loaded(*args) -> list[str]:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run([sys.executable, "-c", LOADED, *args], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip().splitlines()
