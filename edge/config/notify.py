@@ -62,6 +62,30 @@ UrlFile = Annotated[ReadableFile, AfterValidator(_url_in_file)]
 SecretFile = Annotated[ReadableFile, AfterValidator(_secret_in_file)]
 
 
+def _matching(pattern: re.Pattern, what: str) -> AfterValidator:
+    """The text must match ``pattern``; else the error says it "is not ``what``"."""
+
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(f"{value!r} is not {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _window(value: str) -> str:
+    start, sep, end = value.partition("-")
+    if not sep or not _HHMM.match(start) or not _HHMM.match(end) or start == end:
+        raise ValueError(f"{value!r} is not a window like '22:00-07:00'")
+    return value
+
+
+# An e-mail address; a time of day (HH:MM); a window of the day (HH:MM-HH:MM, it may pass midnight).
+Email = Annotated[str, _matching(_EMAIL, "an e-mail address")]
+TimeOfDay = Annotated[str, _matching(_HHMM, "a time like '08:30'")]
+Window = Annotated[str, AfterValidator(_window)]
+
+
 class WecomChannel(_HttpChannel):
     type: Literal["wecom"]
     url_file: UrlFile = Field(description="file holding the group robot's webhook URL (it holds its key)")
@@ -121,17 +145,10 @@ class SmtpChannel(_Channel):
     password_file: SecretFile | None = Field(None, description="file holding the login's password")
     ca_file: ReadableFile | None = Field(None, description=(
         "CA certificate(s) to trust for this server instead of the system's (a site's own mail server)"))
-    sender: str = Field(alias="from", description="the From address")
+    sender: Email = Field(alias="from", description="the From address")
     timeout_s: float = Field(20, gt=0, description="seconds before a silent server counts as failed")
     DEFAULT_DETAIL: ClassVar[str] = "full"
     ADDRESS: ClassVar[str | None] = "email"
-
-    @field_validator("sender")
-    @classmethod
-    def _address(cls, value: str) -> str:
-        if not _EMAIL.match(value):
-            raise ValueError(f"{value!r} is not an e-mail address")
-        return value
 
     @model_validator(mode="after")
     def _login_whole(self):
@@ -151,34 +168,15 @@ class Step(Section):
     to: list[str] = Field(min_length=1, description="recipients: CHANNEL, CHANNEL:ADDRESS or CHANNEL:contacts")
 
 
-def _window(value: str) -> str:
-    start, sep, end = value.partition("-")
-    if not sep or not _HHMM.match(start) or not _HHMM.match(end) or start == end:
-        raise ValueError(f"{value!r} is not a window like '22:00-07:00'")
-    return value
-
-
 class QuietHours(Section):
-    device: str | None = Field(None, description=(
+    device: Window | None = Field(None, description=(
         "HH:MM-HH:MM in the site's time: device messages wait until its end; care-watch never waits"))
-
-    @field_validator("device")
-    @classmethod
-    def _is_window(cls, value):
-        return None if value is None else _window(value)
 
 
 class RollCall(Section):
-    at: str = Field(description="HH:MM in the site's time, daily")
+    at: TimeOfDay = Field(description="HH:MM in the site's time, daily")
     unseen_hours: float = Field(24, gt=0, description="care-watch residents unseen this long are listed")
     to: list[str] = Field(min_length=1, description="recipients")
-
-    @field_validator("at")
-    @classmethod
-    def _hhmm(cls, value: str) -> str:
-        if not _HHMM.match(value):
-            raise ValueError(f"{value!r} is not a time like '08:30'")
-        return value
 
 
 class Storm(Section):
