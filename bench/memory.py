@@ -115,20 +115,18 @@ def gate_child(data: Path, loops: int, mode: str, encoder: str, templates_file: 
 
 def office_child(data: Path, encoder: str) -> dict:
     sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "site")]
-    from test_site import PASSWORDS, make_keys, office_config
+    from test_site import make_keys, office_config, site_mosquitto
 
     from edge.config import load_config
     from edge.office.console.users import add_user
     from edge.office.service import Office
     from edge.registry.enrol import Enroller
-    from edge.site.localbroker import LocalBroker
 
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         keys = make_keys(folder)
         add_user(folder / "users", "admin1", "admin", "admin-pass-1")
-        broker = LocalBroker(folder / "broker", users=PASSWORDS, acl=(REPO / "config/site/acl").read_text(),
-                             site=True).start()
+        broker = site_mosquitto(folder, site=True).start()
         office = Office(load_config(office_config(folder, keys, broker.port, encoder, console={
             "listen": "127.0.0.1:0", "users_file": str(folder / "users")}))).start()
         try:

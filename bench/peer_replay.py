@@ -56,12 +56,12 @@ def apply_rate(folder: Path, keys: Path, n: int) -> None:
 def gap_fill(folder: Path, keys: Path, gap: int) -> None:
     use_test_helpers()  # the tests' site: the same office, gate and broker set-up
     from mqtt_helpers import wait_for
-    from test_peers import _broker, _gate, _office
-    from test_site import stop_parts
+    from test_peers import _gate, _office
+    from test_site import site_mosquitto, stop_parts
 
     from edge.site.gaps import GAP_WAIT_S
 
-    broker = _broker(folder / "gap").start()
+    broker = site_mosquitto(folder / "gap").start()
     office = west = east = None
     try:
         office = _office(folder / "gap", keys, broker.port)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import REPO, use_test_helpers
+from bench import use_test_helpers
 
 DIM = 512
 
@@ -48,12 +48,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     use_test_helpers()  # the tests' site: the same office, gate and broker set-up
-    from test_site import PASSWORDS, gate_config, make_keys, office_config
+    from test_site import gate_config, make_keys, office_config, site_mosquitto
 
     from edge.config import load_config
     from edge.office.service import Office
     from edge.rules.matcher import FaceMatcher
-    from edge.site.localbroker import LocalBroker, mosquitto_binary
+    from edge.site.localbroker import mosquitto_binary
     from edge.store import SCHEMA_VERSION, Store
 
     if mosquitto_binary() is None:
@@ -63,8 +63,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         keys = make_keys(folder)
-        broker = LocalBroker(folder / "broker", users=PASSWORDS, acl=(REPO / "config/site/acl").read_text(),
-                             extra=["max_queued_messages 20000", "max_inflight_messages 100"]).start()
+        broker = site_mosquitto(folder, extra=["max_queued_messages 20000", "max_inflight_messages 100"]).start()
         office = gate = None
         try:
             office = Office(load_config(office_config(folder, keys, broker.port, "ensemble"))).start()

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 from mqtt_helpers import wait_for
-from test_site import PASSWORDS, REPO, gate_config, make_keys, office_config, stop_parts
+from test_site import gate_config, make_keys, office_config, site_mosquitto, stop_parts
 
 # Cameras that are not plugged in (no model loads): the barrier needs a camera serving each lane.
 UNPLUGGED = [{"id": "cam-in", "source": "/dev/video97", "role": "face", "lane": "in", "barrier": "car"},
@@ -32,7 +32,7 @@ def console_site(folder, *, cameras=None, barriers=None, engines=None, recogniti
     from edge.gate.daemon import Daemon
     from edge.office.console.users import add_user
     from edge.office.service import Office
-    from edge.site.localbroker import LocalBroker, mosquitto_binary
+    from edge.site.localbroker import mosquitto_binary
 
     if mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed (make test installs it when run as root)")
@@ -40,8 +40,7 @@ def console_site(folder, *, cameras=None, barriers=None, engines=None, recogniti
     users = folder / "console-users"
     for name, (role, password) in USERS.items():
         add_user(users, name, role, password)
-    broker = LocalBroker(folder / "broker", users=PASSWORDS, acl=(REPO / "config/site/acl").read_text(),
-                         site=True).start()
+    broker = site_mosquitto(folder, site=True).start()
     office = gate = None
     try:
         encoder = engines["faces"].encoder.name if engines else "ensemble"

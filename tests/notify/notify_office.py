@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
-from test_site import PASSWORDS, REPO, make_keys, office_config
+from test_site import make_keys, office_config, site_mosquitto
 
 
 def write_office(folder, broker_port: int, notify: dict, **extra):
@@ -21,12 +21,11 @@ def write_office(folder, broker_port: int, notify: dict, **extra):
 
 @contextmanager
 def broker_for(folder):
-    from edge.site.localbroker import LocalBroker, mosquitto_binary
+    from edge.site.localbroker import mosquitto_binary
 
     if mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed (make test installs it when run as root)")
-    broker = LocalBroker(folder / "broker", users=PASSWORDS, acl=(REPO / "config/site/acl").read_text(),
-                         site=True).start()
+    broker = site_mosquitto(folder, site=True).start()
     try:
         yield broker
     finally:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from mqtt_helpers import Listener, wait_for
-from test_site import PASSWORDS, REPO, make_keys, office_config, stop_parts
+from test_site import PASSWORDS, make_keys, office_config, site_mosquitto, stop_parts
 
 P = "gate/tianlin12"
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -119,12 +119,6 @@ def _need_mosquitto():
         pytest.skip("mosquitto is not installed (make test installs it when run as root)")
 
 
-def _broker(folder: Path, **kwargs):
-    from edge.site.localbroker import LocalBroker
-
-    return LocalBroker(folder / "broker", users=PASSWORDS, acl=(REPO / "config/site/acl").read_text(), **kwargs)
-
-
 def _office(folder, keys, port, **extra):
     from edge.config import load_config
     from edge.office.service import Office
@@ -137,7 +131,7 @@ def test_junk_on_a_gates_event_topic_through_the_broker_grows_the_offices_databa
     4.7 to 32.8 MB."""
     _need_mosquitto()
     keys = make_keys(tmp_path)
-    broker = _broker(tmp_path).start()
+    broker = site_mosquitto(tmp_path).start()
     office = flooder = None
     try:
         office = _office(tmp_path, keys, broker.port)
@@ -201,7 +195,7 @@ def test_an_office_with_a_full_database_loses_nothing_and_recovers_without_a_res
     _need_mosquitto()
     keys = make_keys(tmp_path)
     add_user(tmp_path / "users", "admin1", "admin", "admin-pass-1")
-    broker = _broker(tmp_path).start()
+    broker = site_mosquitto(tmp_path).start()
     office = east = None
     speed = 10.0  # the office's monotonic clock runs 10 times as fast: 30 s of silence is 3 s here
     try:

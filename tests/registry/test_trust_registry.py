@@ -21,7 +21,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 from mqtt_helpers import wait_for
-from test_site import PASSWORDS, REPO, gate_config, make_keys, office_config, stop_site
+from test_site import PASSWORDS, gate_config, make_keys, office_config, site_mosquitto, stop_site
 
 P = "gate/tianlin12"
 PEOPLE = 4
@@ -50,12 +50,11 @@ def site(tmp_path_factory):
     from edge.config import load_config
     from edge.gate.daemon import Daemon
     from edge.office.service import Office
-    from edge.site.localbroker import LocalBroker
 
     _need_mosquitto()
     folder = tmp_path_factory.mktemp("trust-registry")
     keys = make_keys(folder)
-    broker = LocalBroker(folder / "broker", users=PASSWORDS, acl=(REPO / "config/site/acl").read_text()).start()
+    broker = site_mosquitto(folder).start()
     yaml_path = office_config(folder, keys, broker.port, "ensemble")
     state = SimpleNamespace(folder=folder, keys=keys, broker=broker, office_yaml=yaml_path, office=None, gates={})
     try:

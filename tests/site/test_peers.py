@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from mqtt_helpers import Listener, wait_for
-from test_site import PASSWORDS, REPO, gate_config, make_keys, office_config, stop_parts
+from test_site import PASSWORDS, gate_config, make_keys, office_config, site_mosquitto, stop_parts
 
 P = "gate/tianlin12"
 
@@ -20,12 +20,6 @@ def _need_mosquitto():
 
     if mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed (make test installs it when run as root)")
-
-
-def _broker(folder: Path, **kwargs):
-    from edge.site.localbroker import LocalBroker
-
-    return LocalBroker(folder / "broker", users=PASSWORDS, acl=(REPO / "config/site/acl").read_text(), **kwargs)
 
 
 def _gate(folder, keys, port, name):
@@ -70,7 +64,7 @@ def test_a_10000_event_backlog_reaches_the_peer_and_the_office_in_full(tmp_path)
     keys = make_keys(tmp_path)
     n = 10_000
     _backlog(tmp_path, keys, n, time.time() - 3 * 3600)  # one a second, all in the past
-    broker = _broker(tmp_path, extra=["max_queued_messages 200"]).start()  # today this loses most of them
+    broker = site_mosquitto(tmp_path, extra=["max_queued_messages 200"]).start()  # today this loses most of them
     office = west = east = None
     try:
         office = _office(tmp_path, keys, broker.port)
@@ -96,7 +90,7 @@ def test_a_10000_event_backlog_reaches_the_peer_and_the_office_in_full(tmp_path)
 def test_a_broker_that_loses_our_session_mid_stream_is_made_up_for_by_replay(tmp_path):
     _need_mosquitto()
     keys = make_keys(tmp_path)
-    broker = _broker(tmp_path, persistence=False).start()  # a restart forgets every session
+    broker = site_mosquitto(tmp_path, persistence=False).start()  # a restart forgets every session
     office = west = east = None
     try:
         office = _office(tmp_path, keys, broker.port)
@@ -130,7 +124,7 @@ def test_forged_and_implausible_events_change_nothing_and_raise_an_alert(tmp_pat
 
     _need_mosquitto()
     keys = make_keys(tmp_path)
-    broker = _broker(tmp_path).start()
+    broker = site_mosquitto(tmp_path).start()
     office = west = None
     stolen = None
     try:

@@ -64,6 +64,14 @@ def gate_config(folder: Path, keys: Path, port: int, gate: str, **extra) -> Path
     })
 
 
+def site_mosquitto(folder: Path, **kwargs):
+    """The site's mosquitto in ``folder``/broker, not started: the logins of PASSWORDS and the site's ACL file
+    (config/site/acl); ``kwargs`` are LocalBroker's (``site``, ``extra``, ``persistence``)."""
+    from edge.site.localbroker import LocalBroker
+
+    return LocalBroker(folder / "broker", users=PASSWORDS, acl=(REPO / "config/site/acl").read_text(), **kwargs)
+
+
 def make_keys(folder: Path) -> Path:
     from edge.keys import write_gate_key, write_site_keys
 
@@ -79,13 +87,13 @@ def site(tmp_path_factory, engines):
     from edge.config import load_config
     from edge.gate.daemon import Daemon
     from edge.office.service import Office
-    from edge.site.localbroker import LocalBroker, mosquitto_binary
+    from edge.site.localbroker import mosquitto_binary
 
     if mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed (make test installs it when run as root)")
     folder = tmp_path_factory.mktemp("site")
     keys = make_keys(folder)
-    broker = LocalBroker(folder / "broker", users=PASSWORDS, acl=(REPO / "config/site/acl").read_text()).start()
+    broker = site_mosquitto(folder).start()
     encoder = engines["faces"].encoder.name
     state = SimpleNamespace(folder=folder, keys=keys, broker=broker, office=None, gates={}, engines=engines)
     try:  # everything started is stopped, also when starting fails half-way
@@ -402,13 +410,12 @@ def test_a_broker_that_drops_retained_records_is_caught_up_by_resync(tmp_path, e
     from edge.config import load_config
     from edge.gate.daemon import Daemon
     from edge.office.service import Office
-    from edge.site.localbroker import LocalBroker, mosquitto_binary
+    from edge.site.localbroker import mosquitto_binary
 
     if mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed (make test installs it when run as root)")
     keys = make_keys(tmp_path)
-    broker = LocalBroker(tmp_path / "broker", users=PASSWORDS, acl=(REPO / "config/site/acl").read_text(),
-                         extra=["max_queued_messages 30", "max_inflight_messages 10"]).start()
+    broker = site_mosquitto(tmp_path, extra=["max_queued_messages 30", "max_inflight_messages 10"]).start()
     office = gate = None
     try:
         office = Office(load_config(office_config(tmp_path, keys, broker.port, "ensemble"))).start()
@@ -433,12 +440,12 @@ def test_adoption_keeps_every_resident_and_nobody_inherits_anyone_elses_state(tm
     """A single-gate site joins an office that already has residents (so the ids collide): nobody enrols
     again, the gate serves from its own registry until the first sync, then its sightings and open
     alerts follow each resident to the office's id."""
-    from edge.site.localbroker import LocalBroker, mosquitto_binary
+    from edge.site.localbroker import mosquitto_binary
 
     if mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed (make test installs it when run as root)")
     keys = make_keys(tmp_path)
-    broker = LocalBroker(tmp_path / "broker", users=PASSWORDS, acl=(REPO / "config/site/acl").read_text()).start()
+    broker = site_mosquitto(tmp_path).start()
     try:
         _adoption(tmp_path, keys, broker, engines, capsys)
     finally:
@@ -506,12 +513,12 @@ def test_an_office_restored_from_a_backup_starts_a_new_epoch_and_the_gates_follo
     from edge.config import load_config
     from edge.gate.daemon import Daemon
     from edge.office.service import Office
-    from edge.site.localbroker import LocalBroker, mosquitto_binary
+    from edge.site.localbroker import mosquitto_binary
 
     if mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed (make test installs it when run as root)")
     keys = make_keys(tmp_path)
-    broker = LocalBroker(tmp_path / "broker", users=PASSWORDS, acl=(REPO / "config/site/acl").read_text()).start()
+    broker = site_mosquitto(tmp_path).start()
     office_yaml = office_config(tmp_path, keys, broker.port, "ensemble")
     office = gate = None
     try:

@@ -18,7 +18,16 @@ from types import SimpleNamespace
 
 import pytest
 from mqtt_helpers import wait_for
-from test_site import PASSWORDS, REPO, SITE, gate_config, make_keys, office_config, stop_site, synced_with_office
+from test_site import (
+    PASSWORDS,
+    SITE,
+    gate_config,
+    make_keys,
+    office_config,
+    site_mosquitto,
+    stop_site,
+    synced_with_office,
+)
 
 P = f"gate/{SITE}"
 ZONE = __import__("zoneinfo").ZoneInfo("Asia/Shanghai")
@@ -30,13 +39,13 @@ def site(tmp_path_factory):
     from edge.config import load_config
     from edge.gate.daemon import Daemon
     from edge.office.service import Office
-    from edge.site.localbroker import LocalBroker, mosquitto_binary
+    from edge.site.localbroker import mosquitto_binary
 
     if mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed (make test installs it when run as root)")
     folder = tmp_path_factory.mktemp("trust-alerts")
     keys = make_keys(folder)
-    broker = LocalBroker(folder / "broker", users=PASSWORDS, acl=(REPO / "config/site/acl").read_text()).start()
+    broker = site_mosquitto(folder).start()
     office_yaml = office_config(folder, keys, broker.port, "ensemble")
     state = SimpleNamespace(folder=folder, keys=keys, broker=broker, office=None, gates={}, office_yaml=office_yaml)
     try:

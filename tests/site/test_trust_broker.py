@@ -19,7 +19,7 @@ import pytest
 import yaml
 from mqtt_helpers import wait_for
 from paho.mqtt.enums import CallbackAPIVersion
-from test_site import PASSWORDS, REPO, gate_config, make_keys, office_config
+from test_site import PASSWORDS, gate_config, make_keys, office_config, site_mosquitto
 
 P = "gate/tianlin12"
 BIG = 2 * 1024 * 1024  # above the site's message_size_limit (1 MB) and every client's maximum packet size
@@ -37,12 +37,11 @@ def site_lines() -> list[str]:
 
 @pytest.fixture
 def site_broker(tmp_path):
-    from edge.site.localbroker import LocalBroker, mosquitto_binary
+    from edge.site.localbroker import mosquitto_binary
 
     if mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed (make test installs it when run as root)")
-    broker = LocalBroker(tmp_path / "broker", users=PASSWORDS, acl=(REPO / "config/site/acl").read_text(),
-                         extra=site_lines()).start()
+    broker = site_mosquitto(tmp_path, extra=site_lines()).start()
     yield broker
     broker.stop()
 
