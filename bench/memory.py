@@ -11,7 +11,8 @@ Issue 30's target: a gate with one face and one plate camera peaks at or below 3
             once per face encoder given with ``--encoders``.
     run     a real ``gate-edge run`` (the demo's gate with its face and entry plate cameras playing
             their videos, the rest simulated), its VmHWM read from /proc/<pid>/status after
-            ``--run-seconds``; once per encoder.
+            ``--run-seconds``; *today*: main before issue 30 (``TODAY_REV``, checked out beside with
+            ``git worktree``), *ours*: this checkout, once per encoder.
     office  the office service with its console (a private mosquitto), enrolling the 36 enrolment
             photos through the office's enroller as the console's form does; VmHWM at the end.
 
@@ -24,6 +25,7 @@ mark), RSS at the end and the CPU time per frame.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -65,9 +67,9 @@ def gate_child(data: Path, loops: int, mode: str, encoder: str, templates_file: 
 
     import numpy as np
 
-    from edge.gate.memory import return_freed_memory
+    from edge.gate.memory import ARENA_MAX, return_freed_memory
 
-    return_freed_memory()  # what the daemon does first (edge.gate.memory), today as now
+    return_freed_memory(None if mode == "today" else ARENA_MAX)  # what the daemon does first, today and now
     import cv2
 
     from models.images import letterbox, load_rgb
@@ -144,12 +146,30 @@ def office_child(data: Path, encoder: str) -> dict:
             broker.stop()
 
 
-def run_gate(encoder: str, seconds: float) -> dict:
-    """A real ``gate-edge run`` with one face and one plate camera; VmHWM and VmRSS from /proc."""
+TODAY_REV = "e7ddcf1"  # main before issue 30: the "today" of the running gate
+
+
+@contextlib.contextmanager
+def today_checkout():
+    """main as it was before issue 30, checked out beside (git worktree), with this checkout's weights."""
+    with tempfile.TemporaryDirectory() as name:
+        tree = Path(name) / "today"
+        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(tree), TODAY_REV], cwd=REPO, check=True)
+        try:
+            for weight in (REPO / "models" / "weights").iterdir():
+                if not (tree / "models" / "weights" / weight.name).exists():
+                    (tree / "models" / "weights" / weight.name).symlink_to(weight.resolve())
+            yield tree
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=REPO, check=False)
+
+
+def run_gate(encoder: str, seconds: float, code: Path = REPO) -> dict:
+    """A real ``gate-edge run`` with one face and one plate camera; VmHWM and VmRSS from /proc. ``code``:
+    the checkout whose gate runs (the config and the registry are made by this one)."""
     import yaml
 
     from edge.cli import demo
-    from edge.config import load_config
 
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
@@ -160,10 +180,20 @@ def run_gate(encoder: str, seconds: float) -> dict:
             camera["loop"] = True
         raw["barriers"] = [{"id": b["id"], "type": "simulated", "lanes": b["lanes"]} for b in raw["barriers"]]
         raw["recognition"]["face"]["encoder"] = encoder
+        from models.faces import make_encoder
+
+        if make_encoder(encoder).detector == "yunet":
+            # The demo's scale 1.0 is for dlib's HOG (faces from ~80 px); YuNet finds its 100 px faces at the
+            # default 0.5, which keeps its input at 320x240 (13 MB of activations instead of 28).
+            del raw["recognition"]["face"]["scale"]
         path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
-        people = demo.enrol_residents(load_config(path))
-        demo.make_media(folder, people["qr"])
-        process = subprocess.Popen([sys.executable, "-m", "edge.cli.main", "run", "-c", str(path)], cwd=REPO,
+        # The registry by the code that runs (its schema is that code's), the media with it.
+        subprocess.run([sys.executable, "-c", "import sys\nfrom pathlib import Path\nfrom edge.cli import demo\n"
+                        "from edge.config import load_config\npath = Path(sys.argv[1])\n"
+                        "demo.make_media(path.parent, demo.enrol_residents(load_config(path))['qr'])", str(path)],
+                       cwd=code, env={**os.environ, "PYTHONPATH": str(code)}, check=True, capture_output=True)
+        process = subprocess.Popen([sys.executable, "-m", "edge.cli.main", "run", "-c", str(path)], cwd=code,
+                                   env={**os.environ, "PYTHONPATH": str(code)},
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
             deadline = time.monotonic() + seconds
@@ -197,7 +227,7 @@ def child(args) -> int:
     elif kind == "office":
         result = office_child(data, encoder)
     else:
-        result = run_gate(encoder, args.run_seconds)
+        result = run_gate(encoder, args.run_seconds, Path(mode) if mode else REPO)
     print(json.dumps(result))
     return 0
 
@@ -249,9 +279,11 @@ def main(argv=None) -> int:
            for mode, encoder in [("today", "ensemble")] + [("ours", e) for e in encoders]], args,
           lambda r: [r["loaded_mb"], f"**{r['peak_mb']}**", r["end_mb"], r["cpu_ms_per_frame"]])
     if "run" not in skip:
-        table(f"\n| `gate-edge run`, one face + one plate camera, {args.run_seconds:.0f} s | face encoder "
-              "| peak MB (VmHWM) | RSS MB at the end | CPU s |",
-              [("gate-edge run", encoder, f"run::{encoder}") for encoder in encoders], args,
+        with today_checkout() as tree:
+            table(f"\n| `gate-edge run`, one face + one plate camera, {args.run_seconds:.0f} s | face encoder "
+                  "| peak MB (VmHWM) | RSS MB at the end | CPU s |",
+                  [(f"gate-edge run, today ({TODAY_REV})", "ensemble", f"run:{tree}:ensemble")]
+                  + [("gate-edge run, ours", encoder, f"run::{encoder}") for encoder in encoders], args,
               lambda r: [f"**{r['peak_mb']}**", r["rss_mb"], r["cpu_s"]])
     if "office" not in skip:
         table("\n| office with its console, enrolling 36 photos | site face encoder | service MB | peak MB "

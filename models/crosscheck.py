@@ -13,6 +13,17 @@ onnxruntime, so it runs where the rest of the project is not installed:
 ``--model-dir``: a folder holding the ONNX files by name, when they are not where they were recorded.
 Measured (2026-11-27) under qemu-user with Debian bookworm's arm64 Python 3.11.2 and onnxruntime 1.27.0's
 aarch64 wheel: see docs/plate-accuracy.md ("aarch64").
+
+The face path of the ``ensemble-yunet`` encoder the same way (issue 30): ``record-faces`` reads the
+repository's face test images as a gate reads 640x480 frames and writes every model call (YuNet's input
+and rows, dlib's five points for each box, the two 112x112 views and what faceplugin and MobileFaceNet
+made of them, the template); ``replay-faces`` needs numpy, OpenCV, dlib and LiteRT (the wheels the
+project installs) and prints each model's largest difference and how far each template moved:
+
+    .venv/bin/python -m models.crosscheck record-faces /tmp/face-calls.npz
+    python3 models/crosscheck.py replay-faces /tmp/face-calls.npz [--model-dir DIR] [--litert-reference]
+
+Measured under the same emulation: docs/face-calibration.md ("aarch64").
 """
 
 from __future__ import annotations
@@ -98,13 +109,168 @@ def replay(path: Path, model_dir: Path | None) -> int:
     return 0 if all(same.values()) else 1
 
 
+FACE_IMAGES = TEST_IMAGES.parent / "faces"
+# A template that moved less than this (its encoder's tolerance is 0.937) is the same template.
+TEMPLATE_AGREES = 0.01
+
+
+def record_faces(out: Path) -> int:
+    import cv2
+
+    from models import face_yunet
+    from models.face_arcface import aligned_views
+    from models.faces import FaceEngine
+    from models.images import letterbox, load_rgb
+    from models.manifest import verified_path
+
+    engine = FaceEngine("ensemble-yunet", scale=0.5)
+    faceplugin, mobilefacenet = engine.encoder.parts
+    arrays, calls = {}, []
+
+    def keep(kind, **values):
+        n = len(calls)
+        calls.append({"kind": kind, "arrays": sorted(values)})
+        for name, value in values.items():
+            arrays[f"c{n}_{name}"] = np.asarray(value)
+
+    yunet_run = face_yunet._yunet
+
+    def recording_yunet(width, height):
+        detector = yunet_run(width, height)
+
+        class Recorded:
+            def detect(self, bgr):
+                found = detector.detect(bgr)
+                keep("yunet", input=bgr, rows=found[1] if found[1] is not None else np.zeros((0, 15), np.float32))
+                return found
+
+        return Recorded()
+
+    face_yunet._yunet = recording_yunet
+    sp5 = engine.detector._sp5
+
+    def recording_sp5(image, rect):
+        shape = sp5(image, rect)
+        keep("sp5", image=image, rect=[rect.left(), rect.top(), rect.right(), rect.bottom()],
+             points=[(p.x, p.y) for p in shape.parts()])
+        return shape
+
+    engine.detector._sp5 = recording_sp5
+    templates = 0
+    try:
+        for path in sorted(FACE_IMAGES.glob("*/*.jpg")):
+            frame = letterbox(load_rgb(path), 640, 480)
+            for face in engine.analyze(frame):
+                views = aligned_views(frame, face)
+                batch = np.stack([(v.astype(np.float32) - 127.5) / 128.0 for v in views])
+                outputs = np.stack([_net_output(faceplugin, v) for v in views])
+                keep("encoders", views=np.stack(views), faceplugin=outputs,
+                     mobilefacenet=_litert_output(mobilefacenet, batch), template=face.template)
+                templates += 1
+    finally:
+        face_yunet._yunet = yunet_run
+    names = {"yunet": "yunet_2023mar", "sp5": "dlib_landmarks5", "faceplugin": "faceplugin_fr_feature",
+             "mobilefacenet": "mobilefacenet"}
+    index = {"calls": calls, "models": {k: str(verified_path(v)) for k, v in names.items()}, "opencv": cv2.__version__}
+    np.savez_compressed(out, index=json.dumps(index), **arrays)
+    print(f"{len(calls)} model calls, {templates} templates written to {out} ({platform.machine()})")
+    return 0
+
+
+def _net_output(encoder, view):
+    with encoder._lock:
+        encoder._net.setInput(((view.astype(np.float32) - 127.0) / 128.0).transpose(2, 0, 1)[None])
+        return encoder._net.forward().ravel().copy()
+
+
+def _litert_output(encoder, batch):
+    with encoder._lock:
+        encoder._interpreter.set_tensor(encoder._input, np.ascontiguousarray(batch))
+        encoder._interpreter.invoke()
+        return encoder._interpreter.get_tensor(encoder._output).copy()
+
+
+def _unit(vector):
+    vector = np.asarray(vector, np.float32).ravel()
+    return vector / max(float(np.linalg.norm(vector)), 1e-9)
+
+
+def replay_faces(path: Path, model_dir: Path | None, litert_reference: bool = False) -> int:
+    """Each recorded call again, on this machine; the template rebuilt from this machine's outputs.
+    ``litert_reference``: LiteRT's reference kernels instead of its optimised ones and XNNPACK (under
+    qemu-user 7.2 those stop the process with SIGSEGV in allocate_tensors; a real Pi runs the default)."""
+    import cv2
+    import dlib
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    data = np.load(path)
+    index = json.loads(str(data["index"]))
+    models = {k: v if model_dir is None else str(model_dir / Path(v).name) for k, v in index["models"].items()}
+    sp5 = dlib.shape_predictor(models["sp5"])
+    net = cv2.dnn.readNetFromONNX(models["faceplugin"])
+    kernels = OpResolverType.BUILTIN_REF if litert_reference else OpResolverType.AUTO
+    interpreter = Interpreter(model_path=models["mobilefacenet"], num_threads=1, experimental_op_resolver_type=kernels)
+    interpreter.allocate_tensors()
+    worst = {"yunet box and landmarks (px)": 0.0, "yunet score": 0.0, "sp5 points (px)": 0.0,
+             "faceplugin": 0.0, "mobilefacenet": 0.0, "template (distance)": 0.0}
+    same_faces, count = True, 0
+    for n, call in enumerate(index["calls"]):
+        got = {name: data[f"c{n}_{name}"] for name in call["arrays"]}
+        if call["kind"] == "yunet":
+            image = got["input"]
+            yunet = cv2.FaceDetectorYN.create(models["yunet"], "", (image.shape[1], image.shape[0]), 0.6, 0.3, 50)
+            rows = yunet.detect(image)[1]
+            rows = np.zeros((0, 15), np.float32) if rows is None else rows
+            if rows.shape != got["rows"].shape:
+                same_faces = False
+                continue
+            if len(rows):
+                worst["yunet box and landmarks (px)"] = max(worst["yunet box and landmarks (px)"],
+                                                            float(np.abs(rows[:, :14] - got["rows"][:, :14]).max()))
+                worst["yunet score"] = max(worst["yunet score"], float(np.abs(rows[:, 14] - got["rows"][:, 14]).max()))
+        elif call["kind"] == "sp5":
+            left, top, right, bottom = (int(v) for v in got["rect"])
+            shape = sp5(np.ascontiguousarray(got["image"]), dlib.rectangle(left, top, right, bottom))
+            points = np.array([(p.x, p.y) for p in shape.parts()], np.float64)
+            worst["sp5 points (px)"] = max(worst["sp5 points (px)"], float(np.abs(points - got["points"]).max()))
+        else:
+            count += 1
+            outputs = []
+            for view in got["views"]:
+                net.setInput(((view.astype(np.float32) - 127.0) / 128.0).transpose(2, 0, 1)[None])
+                outputs.append(net.forward().ravel())
+            worst["faceplugin"] = max(worst["faceplugin"], float(np.abs(np.stack(outputs) - got["faceplugin"]).max()))
+            batch = np.stack([(v.astype(np.float32) - 127.5) / 128.0 for v in got["views"]])
+            interpreter.set_tensor(interpreter.get_input_details()[0]["index"], np.ascontiguousarray(batch))
+            interpreter.invoke()
+            mobile = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+            worst["mobilefacenet"] = max(worst["mobilefacenet"], float(np.abs(mobile - got["mobilefacenet"]).max()))
+            template = _unit(np.concatenate([_unit(_unit(outputs[0]) + _unit(outputs[1])),
+                                             _unit(_unit(mobile[0]) + _unit(mobile[1]))]))
+            worst["template (distance)"] = max(worst["template (distance)"],
+                                               float(np.linalg.norm(template - got["template"])))
+    print(f"{platform.machine()}, Python {platform.python_version()}, OpenCV {cv2.__version__} (recorded with "
+          f"{index['opencv']}), dlib {dlib.__version__}, LiteRT {'reference' if litert_reference else 'default'} "
+          f"kernels: {len(index['calls'])} recorded calls, {count} templates")
+    print(f"  YuNet found the same number of faces in every frame: {same_faces}")
+    for name, difference in worst.items():
+        print(f"  {name}: largest difference from the recorded {difference:.2e}")
+    agrees = same_faces and worst["template (distance)"] < TEMPLATE_AGREES
+    print(f"  every template within {TEMPLATE_AGREES} of the recorded one: {agrees}")
+    return 0 if agrees else 1
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=("record", "replay"))
+    parser.add_argument("mode", choices=("record", "replay", "record-faces", "replay-faces"))
     parser.add_argument("file", type=Path)
     parser.add_argument("--model-dir", type=Path)
+    parser.add_argument("--litert-reference", action="store_true",
+                        help="replay-faces: LiteRT's reference kernels (under qemu-user, where XNNPACK crashes)")
     args = parser.parse_args(argv)
-    return record(args.file) if args.mode == "record" else replay(args.file, args.model_dir)
+    return {"record": lambda: record(args.file), "replay": lambda: replay(args.file, args.model_dir),
+            "record-faces": lambda: record_faces(args.file),
+            "replay-faces": lambda: replay_faces(args.file, args.model_dir, args.litert_reference)}[args.mode]()
 
 
 if __name__ == "__main__":

@@ -31,3 +31,26 @@ def test_recorded_plate_model_calls_replay_identically_and_a_different_result_is
     np.savez(tampered, **data)
     assert crosscheck.replay(tampered, None) == 1
     assert "sfi_rec.onnx: largest difference" in capsys.readouterr().out
+
+
+def test_recorded_face_model_calls_replay_identically_and_a_moved_template_is_caught(tmp_path, capsys):
+    """Issue 30: the ensemble-yunet face path (YuNet, dlib's five points, both networks) the same way."""
+    record = tmp_path / "faces.npz"
+    assert crosscheck.record_faces(record) == 0
+    data = dict(np.load(record))
+    index = json.loads(str(data["index"]))
+    kinds = [call["kind"] for call in index["calls"]]
+    assert {"yunet", "sp5", "encoders"} == set(kinds) and kinds.count("encoders") >= 20
+
+    assert crosscheck.replay_faces(record, None) == 0
+    out = capsys.readouterr().out
+    assert "template (distance): largest difference from the recorded 0.00e+00" in out
+    assert "every template within 0.01 of the recorded one: True" in out
+
+    # One template this machine does not compute (as on a machine whose networks compute otherwise): caught.
+    n = kinds.index("encoders")
+    data[f"c{n}_template"] = np.roll(data[f"c{n}_template"], 1)
+    tampered = tmp_path / "tampered.npz"
+    np.savez(tampered, **data)
+    assert crosscheck.replay_faces(tampered, None) == 1
+    assert "every template within 0.01 of the recorded one: False" in capsys.readouterr().out
