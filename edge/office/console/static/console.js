@@ -17,16 +17,39 @@
     setTimeout(() => item.remove(), 6000);
   }
 
-  async function post(url, body) {
-    const response = await fetch(url, {
-      method: "POST", credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf, "Accept": "application/json"},
-      body: JSON.stringify(body),
-    });
+  // A request to the console's API with the session's X-CSRF-Token header: ``body`` a FormData (sent as it is:
+  // photos, CSV files), an object (as JSON) or null; the answer's JSON (or the status text) with ok and status.
+  async function send(url, method, body) {
+    const headers = {"X-CSRF-Token": csrf, "Accept": "application/json"};
+    const json = body !== null && !(body instanceof FormData);
+    if (json) headers["Content-Type"] = "application/json";
+    const response = await fetch(url, {method: method, credentials: "same-origin", headers: headers,
+                                       body: json ? JSON.stringify(body) : body});
     let data = {};
     try { data = await response.json(); } catch (e) { data = {error: response.statusText}; }
     return {ok: response.ok, status: response.status, data: data};
   }
+
+  // "Not done: " and why, in the page's language.
+  function refused(result) {
+    return said.not_done + (result.data.message || result.data.error || result.status);
+  }
+
+  // A button removing something (url): asks, sends DELETE, reloads the page, or says why not.
+  async function remove(button, url) {
+    if (!window.confirm(button.dataset.confirm)) return;
+    button.disabled = true;
+    const result = await send(url, "DELETE", null);
+    if (result.ok) {
+      location.reload();
+      return;
+    }
+    button.disabled = false;
+    window.alert(refused(result));
+  }
+
+  // The pages' own scripts (registry.js, person.js) write through these; this script runs before them.
+  window.gateConsole = {send: send, refused: refused, remove: remove};
 
   // Every form marked data-api is sent as JSON with the X-CSRF-Token header; the answer is shown in place.
   document.querySelectorAll("form[data-api]").forEach((form) => {
@@ -38,14 +61,14 @@
       const button = form.querySelector("button");
       const answer = form.querySelector("output.answer");
       button.disabled = true;
-      const result = await post(form.action, body);
+      const result = await send(form.action, "POST", body);
       button.disabled = false;
       let text;
       if (result.ok) {
         text = result.data.result ? said.gate_did + (result.data.result.barrier || "")
           : form.classList.contains("notify-test") ? said.test_queued : said.acked;
       } else {
-        text = said.not_done + (result.data.message || result.data.error || result.status);
+        text = refused(result);
       }
       if (answer) { answer.textContent = text; answer.className = "answer " + (result.ok ? "ok" : "bad"); }
       else toast(text);

@@ -1,19 +1,10 @@
 // One person's page: the contacts list (rows added and removed here, the whole list sent as JSON with PUT)
-// and the away form (PUT) and its end (DELETE), each with the session's X-CSRF-Token header.
+// and the away form (PUT) and its end (DELETE), each with the session's X-CSRF-Token header (console.js's send).
 "use strict";
 (function () {
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const said = JSON.parse(document.getElementById("script-words").innerHTML);
 
-  async function send(url, method, body) {
-    const headers = {"X-CSRF-Token": csrf, "Accept": "application/json"};
-    if (body !== null) headers["Content-Type"] = "application/json";
-    const response = await fetch(url, {method: method, credentials: "same-origin", headers: headers,
-                                       body: body === null ? null : JSON.stringify(body)});
-    let data = {};
-    try { data = await response.json(); } catch (e) { data = {error: response.statusText}; }
-    return {ok: response.ok, status: response.status, data: data};
-  }
+  const {send, refused, remove} = window.gateConsole;  // console.js's
 
   async function submit(form, method, body) {
     const button = form.querySelector("button[type=submit]");
@@ -24,7 +15,7 @@
     const result = await send(form.action, method, body);
     button.disabled = false;
     answer.className = "answer " + (result.ok ? "ok" : "bad");
-    answer.textContent = result.ok ? said.done : said.not_done + (result.data.message || result.data.error || result.status);
+    answer.textContent = result.ok ? said.done : refused(result);
     if (result.ok) setTimeout(() => location.reload(), 800);
   }
 
@@ -64,13 +55,6 @@
   }
 
   document.querySelectorAll("button[data-end-away]").forEach((button) => {
-    button.addEventListener("click", async () => {
-      if (!window.confirm(button.dataset.confirm)) return;
-      button.disabled = true;
-      const result = await send(button.dataset.endAway, "DELETE", null);
-      if (result.ok) { location.reload(); return; }
-      button.disabled = false;
-      window.alert(said.not_done + (result.data.message || result.data.error || result.status));
-    });
+    button.addEventListener("click", () => remove(button, button.dataset.endAway));
   });
 })();

@@ -3,18 +3,11 @@
 // session's X-CSRF-Token header; a button marked data-delete asks for confirmation, then sends DELETE.
 "use strict";
 (function () {
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
   // The words in the page's language, from the console's catalog (base.html's script-words).
   const said = JSON.parse(document.getElementById("script-words").innerHTML);
-  const words = {ok: said.done, bad: said.not_done, wait: said.working, imported: said.imported, updated: said.updated};
+  const words = {ok: said.done, wait: said.working, imported: said.imported, updated: said.updated};
 
-  async function send(url, method, body) {
-    const headers = {"X-CSRF-Token": csrf, "Accept": "application/json"};
-    const response = await fetch(url, {method: method, credentials: "same-origin", headers: headers, body: body});
-    let data = {};
-    try { data = await response.json(); } catch (e) { data = {error: response.statusText}; }
-    return {ok: response.ok, status: response.status, data: data};
-  }
+  const {send, refused, remove} = window.gateConsole;  // console.js's
 
   document.querySelectorAll("form[data-send]").forEach((form) => {
     form.addEventListener("submit", async (event) => {
@@ -37,7 +30,7 @@
       button.disabled = false;
       answer.className = "answer " + (result.ok ? "ok" : "bad");
       if (!result.ok) {
-        answer.textContent = words.bad + (result.data.message || result.data.error || result.status);
+        answer.textContent = refused(result);
         if (problems && result.data.problems) {
           result.data.problems.forEach((text) => {
             const item = document.createElement("li");
@@ -57,17 +50,7 @@
   });
 
   document.querySelectorAll("button[data-delete]").forEach((button) => {
-    button.addEventListener("click", async () => {
-      if (!window.confirm(button.dataset.confirm)) return;
-      button.disabled = true;
-      const result = await send(button.dataset.delete, "DELETE", null);
-      if (result.ok) {
-        location.reload();
-        return;
-      }
-      button.disabled = false;
-      window.alert(words.bad + (result.data.message || result.data.error || result.status));
-    });
+    button.addEventListener("click", () => remove(button, button.dataset.delete));
   });
 
   // A search box above a long list: only the rows that contain what is typed stay visible.
