@@ -53,27 +53,32 @@ class Login:
         found = phone_of(phone)
         return masked(found) if found else "?"
 
+    async def caller(self, request: Request) -> tuple[dict, str, str]:
+        """What a login step starts from: the request's body, the client's address, who (as the audit keeps it)."""
+        self.ctx.feature("login")
+        data = await self.ctx.body_of(request)
+        return data, self.client(request), self.who(data.get("phone"))
+
+    def refused(self, exc: Refused, action: str, who: str, client: str) -> HTTPException:
+        """A login step's refusal as answered, audited unless the number was malformed (that changes nothing:
+        the console's audit rule)."""
+        if exc.status != 400:
+            self.ctx.audit(who, action, None, {"client": client, "refused": exc.reason}, "refused")
+        return HTTPException(exc.status, exc.said)
+
     async def ask(self, request: Request) -> Response:
         ctx = self.ctx
-        ctx.feature("login")
-        data = await ctx.body_of(request)
-        client = self.client(request)
-        who = self.who(data.get("phone"))
+        data, client, who = await self.caller(request)
         try:
             shown = await ctx.run_blocking(ctx.codes.ask, data.get("phone"), client)
         except Refused as exc:
-            if exc.status != 400:  # a malformed number changes nothing (the console's audit rule)
-                ctx.audit(who, "portal_code", None, {"client": client, "refused": exc.reason}, "refused")
-            raise HTTPException(exc.status, exc.said) from None
+            raise self.refused(exc, "portal_code", who, client) from None
         ctx.audit(who, "portal_code", None, {"client": client}, "ok")
         return JSONResponse({"ok": True, "phone": shown, "expires_in_s": CODE_TTL_S})
 
     async def verify(self, request: Request) -> Response:
         ctx = self.ctx
-        ctx.feature("login")
-        data = await ctx.body_of(request)
-        client = self.client(request)
-        who = self.who(data.get("phone"))
+        data, client, who = await self.caller(request)
 
         def new_session(person_id: int, key: str, now: float) -> tuple[str, str]:
             token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
@@ -84,9 +89,7 @@ class Login:
         try:
             login = await ctx.run_blocking(ctx.codes.verify, data.get("phone"), data.get("code"), new_session)
         except Refused as exc:
-            if exc.status != 400:
-                ctx.audit(who, "portal_login", None, {"client": client, "refused": exc.reason}, "refused")
-            raise HTTPException(exc.status, exc.said) from None
+            raise self.refused(exc, "portal_login", who, client) from None
         person = ctx.store.people.get(login.person_id)
         response = JSONResponse({"ok": True, "unit": person["unit"], "name": person["name"],
                                  "csrf_token": login.csrf})
