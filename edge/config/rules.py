@@ -25,6 +25,13 @@ class ParkingConfig(Section):
     )
     daily_cap_cents: int | None = Field(None, ge=0, description="max fee per calendar day (site time)")
     stale_session_days: int = Field(7, ge=1, description="report sessions open longer than this")
+    reconcile_window_hours: float = Field(
+        72, ge=0, description="an exit that finds no session of its own is reconciled with the one open session "
+        "whose plate differs from the reading in one character (the province included) and that entered within "
+        "this many hours; several such sessions hold the exit for the guard; 0: never reconciled")
+    exit_without_entry: Literal["open", "hold"] = Field(
+        "open", description="an exit that finds neither its session nor a look-alike: open (let out, flagged) or "
+        "hold (the barrier stays closed until the guard decides; a resident with a valid permit is let out)")
 
 
 class InactivityConfig(Section):

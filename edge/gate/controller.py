@@ -1,8 +1,9 @@
 """The gate's decisions, one per credential: from what the recognisers agreed on to a decision.
 
 For every agreed observation (a face, a plate, a QR pass) and every signed command of the office (open,
-pay), under the gate's decision lock: look up the registry, ask the policy (``edge.rules.policy``), and
-make the events. Three parts do the rest, each its own module:
+pay, correct), under the gate's decision lock: look up the registry, ask the policy (``edge.rules.policy``),
+and make the events. An exit whose reading finds no session is reconciled with a look-alike session
+(``edge.rules.reconcile``) before the policy decides. Four parts do the rest, each its own module:
 
     edge.gate.recording        the decision's events: numbered, written in one transaction through the
                                journal (kept in memory when storage fails: the decision stands, since
@@ -10,6 +11,7 @@ make the events. Three parts do the rest, each its own module:
     edge.gate.session_changes  what the decision does to a car's parking session, written with its event
     edge.gate.follow_up        which barrier opens; its pulse, outside the lock, and the pulse's result
                                written into the committed event, whose message waits for it
+    edge.gate.corrections      the office's ``correct``: which car a session is, and the exit it waits at
 
 When the registry cannot even be read, no decision can be made: the ``StorageFailure`` goes to the
 caller (the camera worker logs it) and the guard says storage is unavailable; the office's signed
@@ -24,11 +26,13 @@ from edge.contract import Topics, session_fields, subject
 from edge.durable.journal import Journal
 from edge.durable.memory_queue import MemoryQueue
 from edge.durable.seqs import Seqs
+from edge.gate.corrections import Corrections
 from edge.gate.follow_up import BarrierFollowUp
 from edge.gate.recording import EventRecorder
 from edge.gate.session_changes import SessionChanges
 from edge.rules import policy
 from edge.rules.parking import Parking
+from edge.rules.reconcile import candidates_field
 from edge.schemas.phrases import say
 
 
@@ -60,6 +64,7 @@ class Gate:
         self.follow = BarrierFollowUp(config, store, barriers, journal, topics, clock=clock, signer=signer,
                                       wake=wake, on_event=on_event)
         self.follow.finish_interrupted()
+        self.corrections = Corrections(self)
 
     # -- people --------------------------------------------------------------------------------
     def person(self, lane: str, person_id: int | None, *, camera=None, credential: str = "face",
@@ -85,8 +90,11 @@ class Gate:
 
     # -- vehicles ------------------------------------------------------------------------------
     def vehicle(self, lane: str, plate: str, *, camera=None, match=None, credential: str = "plate",
-                extra: dict | None = None, via_pass: bool = False) -> dict:
-        """``plate`` as read (or from a pass); ``match`` the registry match (exact / fuzzy) or None."""
+                extra: dict | None = None, via_pass: bool = False, look_alike: dict | None = None) -> dict:
+        """``plate`` as read (or from a pass); ``match`` the registry match (exact / fuzzy) or None;
+        ``look_alike`` the registered vehicle differing from the reading only in the province (named in the
+        event when nothing matched; it never grants). An exit that finds no session under what was read is
+        reconciled with a look-alike session (edge.rules.reconcile), told ``corrected`` before the exit."""
         with self.recorder.decision():
             now = self.clock()
             vehicle = match.vehicle if match else None
@@ -96,33 +104,61 @@ class Gate:
                 # A fuzzy match that may not open is not the registered car: not its session, not its owner
                 # (it may still deny: a look-alike of a blocked car is held back below).
                 known_plate, vehicle, fuzzy, match = plate, None, None, None
-            state = self.sessions.state(known_plate)
-            decision = policy.decide_vehicle(
-                vehicle, lane, now, mode=self.rules.policy.mode, parking=self.rules.parking,
-                zone=self.config.zone, state=state, fuzzy=fuzzy, fuzzy_opens=self.config.recognition.plate.fuzzy,
-                via_pass=via_pass,
-            )
-            barrier = self.follow.barrier_for(camera, lane)
-            session_id, change = self.sessions.for_decision(decision, known_plate, state, now, barrier, lane)
-            if decision.session == "hold" and barrier is not None:
-                extra = {**(extra or {}), "held_barrier": barrier.id}  # where the car waits (peers, office)
-            subj = subject("vehicle", person_id=vehicle["person_id"] if vehicle else None, plate=known_plate,
-                           vehicle_class=vehicle["class"] if vehicle else None)
             extra = dict(extra or {})
-            if match:
-                extra["match"] = match.kind
-            if known_plate != plate:
-                extra["read_plate"] = plate
-            old = state.open_session
-            if decision.session == "open" and old is not None:
-                # A second entry: the earlier session can no longer be charged; told first, so every
-                # receiver sees it in seq order before the new session.
-                self.sessions.supersede(old, lane, now, replaced_by=session_id)
-            event = self.recorder.record(lane=lane, decision=decision, credential=credential, subj=subj, now=now,
-                                         session_id=session_id, extra=extra, session_change=change,
-                                         plate_seen=known_plate, **self.follow.opening(decision.opens, barrier))
+            if vehicle is None and look_alike is not None:
+                extra["look_alike"] = look_alike["plate"]  # the guard may correct to it (issue 31)
+            state = self.sessions.state(known_plate)
+            if lane == "out" and state.open_session is None and not via_pass:
+                found = self.sessions.reconcile(plate, now, registered=vehicle is not None)
+                if found.session is not None:  # this exit is that session's car: decided on its entry
+                    session = found.session
+                    known_plate, fuzzy = session["plate"], None
+                    vehicle = self.store.vehicles.get(known_plate)
+                    state = policy.ParkingState(state.occupied, session)
+                    self.sessions.corrected(
+                        session, plate=session["plate"], vehicle_class=session["vehicle_class"],
+                        person_id=vehicle["person_id"] if vehicle else None, lane=lane, now=now,
+                        said=say("exit_reconciled", read_plate=plate, plate=session["plate"]), credential=credential,
+                        extra={"read_plate": plate})
+                elif found.candidates:
+                    state = policy.ParkingState(state.occupied, None, found.candidates)
+                    if len(found.candidates) > 1:
+                        extra["candidates"] = candidates_field(found.candidates)
+            barrier = self.follow.barrier_for(camera, lane)
+            event, decision = self.passage(lane, plate, known_plate, vehicle, state, now, barrier, match=match,
+                                           fuzzy=fuzzy, credential=credential, extra=extra, via_pass=via_pass)
             self.recorder.commit()
         return self.follow.pulse_after(event, barrier if decision.opens else None, lane)
+
+    def passage(self, lane: str, plate: str, known_plate: str, vehicle: dict | None, state, now: float, barrier, *,
+                credential: str, extra: dict, match=None, fuzzy: str | None = None, via_pass: bool = False):
+        """Under the decision lock: the policy's decision for the car known as ``known_plate`` (read as
+        ``plate``) on ``state``, its session change and its event (with a second entry's supersession
+        before it); (the event, the decision). The caller commits and pulses."""
+        decision = policy.decide_vehicle(
+            vehicle, lane, now, mode=self.rules.policy.mode, parking=self.rules.parking,
+            zone=self.config.zone, state=state, fuzzy=fuzzy, fuzzy_opens=self.config.recognition.plate.fuzzy,
+            via_pass=via_pass,
+        )
+        session_id, change = self.sessions.for_decision(decision, known_plate, state, now, barrier, lane)
+        extra = dict(extra)
+        if decision.decision == policy.HOLD and lane == "out" and barrier is not None:
+            extra["held_barrier"] = barrier.id  # where the car waits (peers, office)
+        subj = subject("vehicle", person_id=vehicle["person_id"] if vehicle else None, plate=known_plate,
+                       vehicle_class=vehicle["class"] if vehicle else None)
+        if match:
+            extra["match"] = match.kind
+        if known_plate != plate:
+            extra["read_plate"] = plate
+        old = state.open_session
+        if decision.session == "open" and old is not None:
+            # A second entry: the earlier session can no longer be charged; told first, so every
+            # receiver sees it in seq order before the new session.
+            self.sessions.supersede(old, lane, now, replaced_by=session_id)
+        event = self.recorder.record(lane=lane, decision=decision, credential=credential, subj=subj, now=now,
+                                     session_id=session_id, extra=extra, session_change=change,
+                                     plate_seen=known_plate, **self.follow.opening(decision.opens, barrier))
+        return event, decision
 
     # -- passes ----------------------------------------------------------------------------------
     def qr_pass(self, lane: str, check, *, camera=None) -> dict:
@@ -172,6 +208,11 @@ class Gate:
                                          **self.follow.opening(True, barrier))
             self.recorder.commit()
         return self.follow.pulse_after(event, barrier, lane)
+
+    def correct(self, session_id: str, *, plate: str | None = None, exit_event_id: str | None = None,
+                request_id: str | None = None) -> tuple[dict, int]:
+        """The office's correction (``edge.gate.corrections``); (the last event, what the car owes now)."""
+        return self.corrections.correct(session_id, plate=plate, exit_event_id=exit_event_id, request_id=request_id)
 
     def pay(self, session_id: str, amount_cents: int, request_id: str) -> tuple[dict, int]:
         """Record a payment; (the event published, what is still due). Covering the fee opens the barrier

@@ -3,7 +3,10 @@
 A vehicle decision reads the lot (``state``: occupancy and the plate's open session) and, per the
 policy's ``session`` verdict, opens a session, holds it at the exit barrier (a fee is due), or closes it;
 a second entry with no exit read first supersedes the earlier session with a ``session`` event of its own,
-told before the entry so every receiver sees them in seq order. A payment marks the session paid, or
+told before the entry so every receiver sees them in seq order. An exit that finds no session under its
+reading is reconciled with a look-alike (``reconcile``; edge.rules.reconcile): the one found is told
+``corrected`` with the reading beside the entry's, before the exit (``corrected``, also the office's
+correction). A payment marks the session paid, or
 paid and closed when it covers the fee where the car waits. Each change is a function of the event id,
 run inside the event's transaction (``EventRecorder.commit``), so the session table never disagrees
 with the events; the rules themselves are ``edge.rules.parking``'s.
@@ -15,6 +18,7 @@ import uuid
 
 from edge.contract import session_fields, subject
 from edge.rules import policy
+from edge.rules.reconcile import next_revision
 from edge.schemas.phrases import say
 
 
@@ -52,6 +56,30 @@ class SessionChanges:
 
             return session_id, close
         return None, None
+
+    def reconcile(self, reading: str, now: float, *, registered: bool):
+        """An exit's look-alike sessions (``edge.rules.reconcile.Reconciliation``)."""
+        return self.parking.reconcile(reading, now, registered=registered)
+
+    def corrected(self, session: dict, *, plate: str, vehicle_class: str | None, person_id, lane: str, now: float,
+                  said, credential: str, extra: dict) -> dict:
+        """Tell the site the session's plate and class from now on (a ``session`` event, transition
+        ``corrected``; ``corrected_from`` when the plate changes), in the decision's transaction: every
+        receiver applies it through ``Parking.correct``; ``revision``: one more than the corrections of the
+        session known here (the newest stands everywhere). ``fee_cents``: what the car owes now."""
+        corrected = {**session, "plate": plate, "vehicle_class": vehicle_class}
+        decision = policy.Decision("session", None, said, fee_cents=self.parking.due(corrected, now),
+                                   vehicle_class=vehicle_class)
+        known = self.parking.store.events.corrections(session["session_id"])
+        fields = {**session_fields("corrected"), "revision": next_revision(known), **extra}
+        if plate != session["plate"]:
+            fields["corrected_from"] = session["plate"]
+        session_id = session["session_id"]
+        return self.recorder.record(lane=lane, decision=decision, credential=credential,
+                                    subj=subject("vehicle", person_id=person_id, plate=plate,
+                                                 vehicle_class=vehicle_class),
+                                    now=now, kind="session", session_id=session_id, extra=fields,
+                                    session_change=lambda event_id: self.parking.correct(session_id))
 
     def supersede(self, old: dict, lane: str, now: float, replaced_by: str | None) -> None:
         """With the entry, in its transaction: close the car's earlier session and tell the site (a

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from edge.rules.fees import fee_cents
 from edge.rules.permits import permit_valid
+from edge.rules.reconcile import HOUR, Reconciliation, reconcile_exit, standing_correction, waiting_exits
 from edge.timeutil import end_of_day, iso, parse_day
 
 
@@ -43,19 +44,56 @@ def fee_due(session: dict, vehicle: dict | None, now: float, rules, zone) -> int
 
 def parking_view(store, rules, zone, now: float) -> dict:
     """The lot as this database knows it: capacity, occupancy, open sessions and held exits with the fee
-    due now (the office's console and ``/api/parking``; a gate's status reports capacity and occupied)."""
+    due now (the office's console and ``/api/parking``; a gate's status reports capacity and occupied).
+    A session shows the plate read at its entry when a correction changed it (``entry_plate``) and a
+    registered plate differing only in the province (``look_alike``); ``unmatched`` lists the exits held
+    with no session (several look-alikes, or ``exit_without_entry: hold``) that still wait for the guard,
+    each with its look-alikes (``candidates``) as this database knows them now."""
     open_sessions, held = [], []
-    for session in store.sessions.open_sessions():
+    for session in store.sessions.open_with_entries():
         vehicle = store.vehicles.get(session["plate"])
         row = {"session_id": session["session_id"], "plate": session["plate"],
                "vehicle_class": session["vehicle_class"], "entry_ts": iso(session["entry_epoch"], zone),
                "entry_gate": session["entry_gate"], "minutes": round((now - session["entry_epoch"]) / 60, 1),
                "paid_cents": session["paid_cents"], "fee_due_cents": fee_due(session, vehicle, now, rules, zone)}
+        if session.get("entry_plate") and session["entry_plate"] != session["plate"]:
+            row["entry_plate"] = session["entry_plate"]
+        if session.get("look_alike") and session["look_alike"] != session["plate"]:
+            twin = store.vehicles.get(session["look_alike"])
+            row["look_alike"] = {"plate": session["look_alike"], "class": twin["class"] if twin else None}
         open_sessions.append(row)
         if session.get("held_epoch") is not None:
             held.append({**row, "held_gate": session.get("held_gate"), "held_barrier": session.get("held_barrier"),
                          "held_lane": session.get("held_lane"), "held_ts": iso(session["held_epoch"], zone)})
-    return {"capacity": rules.capacity, "occupied": len(open_sessions), "open": open_sessions, "held": held}
+    by_id = {row["session_id"]: row for row in open_sessions}
+    unmatched = []
+    for hold in unmatched_exits(store, rules, now):
+        subject = hold.get("subject") or {}
+        unmatched.append({
+            "event_id": hold["event_id"], "gate": hold["gate"], "lane": hold.get("lane"), "ts": hold["ts"],
+            "plate": subject.get("plate"), "held_barrier": hold.get("held_barrier"), "camera": hold.get("camera"),
+            "reason": hold.get("reason"), "reason_code": hold.get("reason_code"),
+            "reason_params": hold.get("reason_params"), "look_alike": hold.get("look_alike"),
+            "candidates": [by_id[c["session_id"]] for c in hold.get("candidates") or []
+                           if isinstance(c, dict) and c.get("session_id") in by_id]})
+    return {"capacity": rules.capacity, "occupied": len(open_sessions), "open": open_sessions, "held": held,
+            "unmatched": unmatched}
+
+
+def unmatched_exits(store, rules, now: float, gate: str | None = None) -> list[dict]:
+    """The exits held with no session that still wait for the guard (``edge.rules.reconcile.waiting_exits``),
+    looked for over the reconciliation window (at least a day), of ``gate`` or every gate; payloads."""
+    since = now - max(rules.reconcile_window_hours, 24) * HOUR
+    holds = store.events.unmatched_holds(since, gate)
+    if not holds:
+        return []
+    later = store.events.exits_and_sessions_since(since, {h["gate"] for h in holds})
+    return waiting_exits(holds, later)
+
+
+def _plate_of(payload: dict) -> str | None:
+    plate = (payload.get("subject") or {}).get("plate")
+    return plate if isinstance(plate, str) and plate else None
 
 
 class Parking:
@@ -90,15 +128,48 @@ class Parking:
         """Open a session. A car has at most one open session, and only its newest entry's: the newest
         entry known (by time, then by gate and the entry event's seq, the deciding gate's own order), open
         or already closed by an exit, supersedes every older open session. Every gate applies the same
-        rule to the same entries in whatever order they arrive, so they all end with the same sessions."""
+        rule to the same entries in whatever order they arrive, so they all end with the same sessions.
+        A correction that arrived before the entry is applied now (it waited in the events table)."""
+        self.store.sessions.open(session_id, plate, vehicle_class, now, gate, event_id)
+        self._one_per_car(plate)
+        self.correct(session_id)
+
+    def _one_per_car(self, plate: str) -> None:
         sessions = self.store.sessions
-        sessions.open(session_id, plate, vehicle_class, now, gate, event_id)
         entries = sessions.entries_for(plate)
+        if not entries:
+            return
         newest = max(entries, key=lambda s: (s["entry_epoch"], s["entry_gate"] or "", s["entry_seq"] or 0,
                                              s["session_id"]))
         for other in entries:
             if other["state"] == "open" and other["session_id"] != newest["session_id"]:
                 sessions.supersede(other["session_id"])
+
+    def reconcile(self, reading: str, now: float, *, registered: bool) -> Reconciliation:
+        """An exit read as ``reading`` that found no session under it: its look-alikes (edge.rules.reconcile)."""
+        return reconcile_exit(reading, self.store.sessions.open_sessions(), registered=registered, now=now,
+                              window_hours=self.rules.parking.reconcile_window_hours)
+
+    def correct(self, session_id: str) -> None:
+        """Give the session the plate and class of the correction that stands (the newest of its ``corrected``
+        events, whatever order they arrived in), and keep one open session per car under every plate it has
+        carried (its entry's reading and each correction's: a set that only grows, so the sessions this
+        rule supersedes are the same at every receiver whatever the order). Nothing while the session's
+        entry has not arrived: its entry applies the corrections that waited (in the events table)."""
+        corrections = [c for c in self.store.events.corrections(session_id) if _plate_of(c)]
+        session = self.store.sessions.get(session_id)
+        if not corrections or session is None or session.get("entry_event_id") is None:
+            return
+        plates = {_plate_of(c) for c in corrections}
+        read_at_entry = _plate_of(self.store.events.get(session["entry_event_id"]) or {})
+        if read_at_entry:
+            plates.add(read_at_entry)
+        standing = standing_correction(corrections)["subject"]
+        if plates != {standing["plate"]}:
+            self.store.sessions.note_carried(session_id, sorted(plates))
+        self.store.sessions.correct(session_id, standing["plate"], standing.get("class"))
+        for plate in sorted(plates | {standing["plate"]}):
+            self._one_per_car(plate)
 
     def supersede(self, session_id: str) -> None:
         self.store.sessions.supersede(session_id)
@@ -128,3 +199,5 @@ class Parking:
             sessions.supersede(event.session_id, epoch=event.ts_epoch, **known)
         elif event.kind == "session" and event.transition == "paid" and event.paid_cents is not None:
             sessions.record_payment(event.session_id, event.paid_cents, event.ts_epoch, **known)
+        elif event.kind == "session" and event.transition == "corrected":
+            self.correct(event.session_id)

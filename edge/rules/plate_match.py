@@ -5,6 +5,12 @@ one position, and that difference is a known OCR confusion (0/D/Q, 8/B, 2/Z, 5/S
 the province the recogniser was unsure of; if two registered plates are as close, nothing matches.
 The site's province is evidence only here: between plates that differ only in an unsure province,
 the one from the site's province is preferred. It is never written into the text read.
+
+A reading that matches nothing may still have a registered look-alike (``look_alike``): the one plate that
+differs from it only in the province. It never grants anything (the car is a stranger), but the event and
+the console name it so the guard can correct the reading (issue 31). ``PlateIndex`` also indexes other rows
+keyed by ``plate``: ``edge.rules.reconcile`` finds the open sessions one character from an exit's reading
+with it.
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ class PlateMatch:
 
 
 class PlateIndex:
-    """Registered plates with one-position wildcards, for O(length) fuzzy lookups."""
+    """Plates with one-position wildcards, for O(length) fuzzy lookups: registered vehicles (the matcher),
+    or any rows keyed by ``plate`` (open sessions, ``edge.rules.reconcile``); ``by_plate`` gives the row."""
 
     def __init__(self, vehicles: list[dict], revision: int = 0):
         self.revision = revision
@@ -50,6 +57,14 @@ class PlateIndex:
                 if plate != text:
                     found.append((plate, i))
         return found
+
+    def look_alike(self, text: str) -> dict | None:
+        """The registered vehicle whose plate differs from ``text`` only in the province, when ``text`` is not
+        registered itself and exactly one such plate is (a province misread: named, never matched)."""
+        if text in self.by_plate:
+            return None
+        twins = [plate for plate, position in self.neighbours(text) if position == 0 and plate[0] in PROVINCES]
+        return self.by_plate[twins[0]] if len(twins) == 1 else None
 
     def match(self, text: str, char_confidence=(), site_province: str | None = None) -> PlateMatch | None:
         vehicle = self.by_plate.get(text)

@@ -10,7 +10,11 @@ face is a stranger (no opening); an invalid pass is denied. A resident's visitor
 opens nothing (a car is invited by its plate), and it is never anyone's sighting.
 Vehicles: blocked never opens; at entry non-residents are held when the lot is full; at exit a fee
 due holds the barrier until paid; strict mode lets only registered vehicles and valid passes in.
-Anti-passback is soft: an exit without a recorded entry, or a second entry, passes and is flagged.
+Anti-passback is soft: a second entry passes and is flagged. An exit that finds no session of its own is
+first reconciled with a look-alike session (``edge.rules.reconcile``; the caller hands the one found as the
+open session); with several look-alikes it is held for the guard; with none it passes and is flagged, or
+is held when the site says ``parking.exit_without_entry: hold`` (a resident with a valid permit still
+passes: nothing can be owed).
 """
 
 from __future__ import annotations
@@ -47,7 +51,8 @@ class Decision:
 @dataclass(frozen=True)
 class ParkingState:
     occupied: int  # open sessions in the lot (all gates)
-    open_session: dict | None  # this plate's open session, if any
+    open_session: dict | None  # this plate's open session, if any (or the one look-alike an exit reconciled)
+    candidates: tuple[dict, ...] = ()  # an exit with no session: the open sessions that look like its reading
 
 
 def _movement(lane: str) -> str:
@@ -119,6 +124,12 @@ def decide_vehicle(
     session = state.open_session
     if session is None:
         anomalies.append("exit without a recorded entry")
+        if len(state.candidates) > 1:
+            return Decision("exit", HOLD, say("exit_look_alikes", count=len(state.candidates)), vehicle_class=klass,
+                            anomalies=tuple(anomalies))
+        if parking.exit_without_entry == "hold" and klass != "resident":
+            return Decision("exit", HOLD, say("exit_without_entry_held"), vehicle_class=klass,
+                            anomalies=tuple(anomalies))
         return Decision("exit", OPEN, say("exit_without_entry"), vehicle_class=klass,
                         anomalies=tuple(anomalies))
     charged_class = session.get("vehicle_class") or klass

@@ -25,9 +25,9 @@ class SiteRules:
     def update(self, settings: dict) -> None:
         from edge.config.rules import InactivityConfig, ParkingConfig, PolicyConfig
 
-        self.policy = PolicyConfig(**settings.get("policy", {}))
-        self.parking = ParkingConfig(**settings.get("parking", {}))
-        self.inactivity = InactivityConfig(**settings.get("inactivity", {}))
+        self.policy = _known(PolicyConfig, settings.get("policy", {}))
+        self.parking = _known(ParkingConfig, settings.get("parking", {}))
+        self.inactivity = _known(InactivityConfig, settings.get("inactivity", {}))
         self.face_encoder = settings.get("face_encoder")
         self.from_office = True
 
@@ -39,3 +39,10 @@ class SiteRules:
         if settings:
             rules.update(settings)
         return rules
+
+
+def _known(section, values: dict):
+    """``section`` made of the keys it knows: a newer office may publish keys this gate does not know yet
+    (``parking.exit_without_entry`` once was one); a rolling upgrade ignores them, as receivers ignore
+    unknown fields, rather than refuse the site's settings."""
+    return section(**{k: v for k, v in values.items() if k in section.model_fields})

@@ -97,10 +97,17 @@ PHRASES: dict[str, Entry] = {
     "vehicle_unregistered_visitor": Entry(N_("unregistered vehicle: visitor"), (FUZZY,)),
     "permit_expired_visitor": Entry(N_("permit expired: visitor rules"), (FUZZY,)),
     "exit_without_entry": Entry(N_("no recorded entry: let out, flagged")),
+    "exit_without_entry_held": Entry(N_("no recorded entry: held for the guard")),
+    "exit_look_alikes": Entry(N_("no recorded entry; {count} cars in the lot look like this reading: held for "
+                                 "the guard")),
     "fee_due": Entry(N_("fee due: {due_yuan:.2f} yuan for {minutes:.0f} min")),
     "no_fee_due": Entry(N_("no fee due")),
     # -- parking sessions and the office's commands (edge.gate.controller) -----------------------
     "session_superseded": Entry(N_("superseded: the car entered again with no exit read")),
+    "exit_reconciled": Entry(N_("the exit read {read_plate}: this session's car, entered as {plate}")),
+    "session_corrected": Entry(N_("corrected by the office: the car is {plate}"), (
+        Note("was", N_(" (was {was})")),
+        Note("read_plate", N_("; the exit read {read_plate}")))),
     "opened_by_office": Entry(N_("opened by the office")),
     "payment_recorded": Entry(N_("paid {paid_yuan:.2f} yuan; {due_yuan:.2f} yuan still due"), (
         Note("waits_at", N_("; the car waits at {waits_at}")),

@@ -156,6 +156,35 @@ class Events:
             (gate, from_seq, to_seq, to_seq, limit))
         return [json.loads(r["payload"]) for r in rows]
 
+    def get(self, event_id: str) -> dict | None:
+        """One stored event's payload, or None."""
+        row = self._store.row("SELECT payload FROM events WHERE event_id = ?", (event_id,))
+        return json.loads(row["payload"]) if row else None
+
+    def corrections(self, session_id: str) -> list[dict]:
+        """The ``corrected`` session events stored for a parking session, as payloads (edge.rules.reconcile)."""
+        rows = self._store.rows("SELECT payload FROM events WHERE session_id = ? AND kind = 'session' AND "
+                                "json_extract(payload, '$.transition') = 'corrected'", (session_id,))
+        return [json.loads(r["payload"]) for r in rows]
+
+    def unmatched_holds(self, since_epoch: float, gate: str | None = None) -> list[dict]:
+        """Exits held with no session since ``since_epoch`` (of ``gate``, or every gate), as payloads."""
+        rows = self._store.rows(
+            "SELECT payload FROM events WHERE ts_epoch >= ? AND kind = 'exit' AND decision = 'hold' AND "
+            "session_id IS NULL AND (? IS NULL OR gate = ?) ORDER BY ts_epoch", (since_epoch, gate, gate))
+        return [json.loads(r["payload"]) for r in rows]
+
+    def exits_and_sessions_since(self, since_epoch: float, gates) -> list[dict]:
+        """The exit and session events of ``gates`` since ``since_epoch`` (what ends a held exit's wait)."""
+        gates = sorted(set(gates))
+        if not gates:
+            return []
+        marks = ", ".join("?" * len(gates))
+        rows = self._store.rows(
+            f"SELECT payload FROM events WHERE ts_epoch >= ? AND kind IN ('exit', 'session') AND gate IN ({marks}) "
+            "ORDER BY ts_epoch", (since_epoch, *gates))
+        return [json.loads(r["payload"]) for r in rows]
+
     def snapshots(self) -> list[dict]:
         return self._store.rows("SELECT event_id, ts_epoch, length(image) AS size FROM snapshots ORDER BY ts_epoch")
 

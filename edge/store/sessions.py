@@ -2,10 +2,18 @@
 
 A session is opened by an entry, closed by an exit (with the fee charged), superseded when the same
 car enters again with no exit read (it can no longer be charged), and carries what has been paid.
-Opening is idempotent on ``session_id`` (a peer's entry applied twice opens one session).
+Opening is idempotent on ``session_id`` (a peer's entry applied twice opens one session). A correction
+(issue 31) gives it another plate and class; the entry's reading stays in its entry event, and every plate
+a corrected session has carried is noted (``carried``) so the one-session-per-car rule finds it under each:
+in the ``kv`` table under ``parking_plate:<plate>`` (a JSON list of session ids), since the session table
+has no column for them (a migration may move them into one).
 """
 
 from __future__ import annotations
+
+import json
+
+_CARRIED = "parking_plate:"
 
 
 class Sessions:
@@ -23,13 +31,36 @@ class Sessions:
 
     def entries_for(self, plate: str) -> list[dict]:
         """Every session of the plate whose entry is known, open or closed, with the seq of the event that
-        opened it (``entry_seq``)."""
+        opened it (``entry_seq``): the plate's own, and those that carried it before or after a correction."""
         return self._store.rows(
             "SELECT s.*, e.seq AS entry_seq FROM parking_sessions s LEFT JOIN events e ON e.event_id = "
-            "s.entry_event_id WHERE s.plate = ? AND s.entry_event_id IS NOT NULL", (plate,))
+            "s.entry_event_id WHERE (s.plate = ? OR s.session_id IN (SELECT value FROM json_each(?))) "
+            "AND s.entry_event_id IS NOT NULL", (plate, json.dumps(self.carried(plate))))
+
+    def carried(self, plate: str) -> list[str]:
+        """The corrected sessions that have carried ``plate`` (as read at entry, or corrected to it)."""
+        value = self._store.kv_get(_CARRIED + plate)
+        return json.loads(value) if value else []
+
+    def note_carried(self, session_id: str, plates) -> None:
+        """``session_id`` has carried each of ``plates`` (a list that only grows, whatever order corrections
+        arrive in: the rule that reads it then gives every receiver the same sessions)."""
+        for plate in plates:
+            known = self.carried(plate)
+            if session_id not in known:
+                self._store.kv_set(_CARRIED + plate, json.dumps([*known, session_id]))
 
     def open_sessions(self) -> list[dict]:
         return self._store.rows("SELECT * FROM parking_sessions WHERE state = 'open' ORDER BY entry_epoch")
+
+    def open_with_entries(self) -> list[dict]:
+        """Open sessions with what their entry event said of the reading: ``entry_plate`` (the plate read at
+        entry, which a correction may have changed since) and ``look_alike`` (a registered plate differing
+        only in the province, named beside it)."""
+        return self._store.rows(
+            "SELECT s.*, json_extract(e.payload, '$.subject.plate') AS entry_plate, "
+            "json_extract(e.payload, '$.look_alike') AS look_alike FROM parking_sessions s "
+            "LEFT JOIN events e ON e.event_id = s.entry_event_id WHERE s.state = 'open' ORDER BY s.entry_epoch")
 
     def occupied(self) -> int:
         """Open sessions: the cars in the lot as far as this database knows."""
@@ -83,6 +114,13 @@ class Sessions:
             "fee_cents = coalesce(?, paid_cents), closed_reason = 'exit', held_epoch = NULL "
             "WHERE session_id = ? AND state = 'open'",
             [exit_epoch, exit_gate, exit_event_id, fee_cents, session_id]).rowcount == 1
+
+    def correct(self, session_id: str, plate: str, vehicle_class: str | None) -> bool:
+        """The session's plate and class from now on (the correction that stands: edge.rules.parking)."""
+        return self._store.execute(
+            "UPDATE parking_sessions SET plate = ?, vehicle_class = ? WHERE session_id = ? AND "
+            "(plate IS NOT ? OR vehicle_class IS NOT ?)",
+            [plate, vehicle_class, session_id, plate, vehicle_class]).rowcount == 1
 
     def record_payment(self, session_id: str, paid_cents: int, epoch: float, *, plate: str | None = None,
                        vehicle_class: str | None = None) -> None:

@@ -25,8 +25,9 @@ class PlateProcessor(Processor):
 
     def request(self, agreed, shot: Shot) -> dict:
         voted, reading = agreed
-        match = self.recognizers.plate_index().match(voted.text, voted.char_confidence,
-                                                     self.config.recognition.plate.province)
+        index = self.recognizers.plate_index()
+        match = index.match(voted.text, voted.char_confidence, self.config.recognition.plate.province)
         extra = {"confidence": round(voted.confidence, 3), "camera": self.cam.id,
                  **({"color": reading.color} if reading.color else {})}
-        return self.gate.vehicle(self.cam.lane, voted.text, camera=self.cam, match=match, extra=extra)
+        return self.gate.vehicle(self.cam.lane, voted.text, camera=self.cam, match=match, extra=extra,
+                                 look_alike=index.look_alike(voted.text) if match is None else None)
