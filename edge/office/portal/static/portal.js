@@ -27,6 +27,20 @@
     return said.not_done + (result.data.message || result.data.error || result.status);
   }
 
+  // A button that ends something of the household (a pause, an invitation): asks ``question``, sends DELETE
+  // to ``url``, says how it went in its card and reloads the page.
+  function endsOnClick(button, question, url) {
+    button.addEventListener("click", async () => {
+      if (!window.confirm(question)) return;
+      const output = button.closest("article").querySelector("output.answer");
+      button.disabled = true;
+      const result = await send(url, "DELETE", null);
+      button.disabled = false;
+      tell(output, result.ok, result.ok ? said.done : refused(result));
+      if (result.ok) setTimeout(() => location.reload(), 800);
+    });
+  }
+
   // -- logging in ------------------------------------------------------------------------------
   const ask = document.getElementById("ask");
   const verify = document.getElementById("verify");
@@ -75,15 +89,7 @@
     });
   });
   document.querySelectorAll("button[data-end-away]").forEach((button) => {
-    button.addEventListener("click", async () => {
-      if (!window.confirm(said.confirm_back)) return;
-      const output = button.closest("article").querySelector("output.answer");
-      button.disabled = true;
-      const result = await send(`/my/api/away/${button.dataset.endAway}`, "DELETE", null);
-      button.disabled = false;
-      tell(output, result.ok, result.ok ? said.done : refused(result));
-      if (result.ok) setTimeout(() => location.reload(), 800);
-    });
+    endsOnClick(button, said.confirm_back, `/my/api/away/${button.dataset.endAway}`);
   });
 
   // -- invitations -------------------------------------------------------------------------------
@@ -141,15 +147,7 @@
     });
   });
   document.querySelectorAll("button[data-cancel]").forEach((button) => {
-    button.addEventListener("click", async () => {
-      if (!window.confirm(invited.confirm_cancel)) return;
-      const output = button.closest("article").querySelector("output.answer");
-      button.disabled = true;
-      const result = await send(`/my/api/invites/${button.dataset.cancel}`, "DELETE", null);
-      button.disabled = false;
-      tell(output, result.ok, result.ok ? said.done : refused(result));
-      if (result.ok) setTimeout(() => location.reload(), 800);
-    });
+    endsOnClick(button, invited.confirm_cancel, `/my/api/invites/${button.dataset.cancel}`);
   });
   document.querySelectorAll("button[data-show-pass]").forEach((button) => {
     button.addEventListener("click", async () => {
