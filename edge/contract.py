@@ -5,7 +5,7 @@
     P/<gate>/event/<kind>      entry | exit | denied | stranger | session (a parking-session transition)
     P/alert/inactivity         care-watch residents unseen too long (alert_id equal on every gate)
     P/<gate>/alert/device      cameras, barriers, broker, disk, outbox
-    P/<gate>/cmd/<verb>        open | pay | reload (subscribed; signed)
+    P/<gate>/cmd/<verb>        open | pay | reload | correct (subscribed; signed)
     P/<gate>/cmd/result        {"request_id", "ok", "error"}
     P/<requester>/req/<verb>   replay | resync (to a gate or the office), signed by the requester
     P/registry/<kind>/<key>    retained, signed by the office: person | vehicle | pass records (DESIGN 6.4)
@@ -35,7 +35,7 @@ from edge.schemas.phrases import Phrase, fields
 # is not one it speaks (a payload without "v" comes from a gate older than the field: read as 1).
 CONTRACT_VERSION = 1
 EVENT_KINDS = ("entry", "exit", "denied", "stranger", "session")
-COMMAND_VERBS = ("open", "pay", "reload")
+COMMAND_VERBS = ("open", "pay", "reload", "correct")
 MAX_EVENT_BYTES = 16384
 MAX_STATUS_BYTES = 65536  # a gate's status: a few cameras and barriers, its registry, storage and clock parts
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -213,7 +213,8 @@ def subject(type_: str, person_id=None, plate=None, vehicle_class=None, unit: st
 
 def session_fields(transition: str, paid_cents: int | None = None) -> dict:
     """What a ``session`` event adds to the event fields: the transition (``superseded``: a new entry
-    of the same car replaced the session; ``paid``: a payment that leaves the car still held)."""
+    of the same car replaced the session; ``paid``: a payment that leaves the car still held;
+    ``corrected``: the session's plate and class from now on, ``edge.rules.reconcile``)."""
     fields = {"transition": transition}
     if paid_cents is not None:
         fields["paid_cents"] = paid_cents

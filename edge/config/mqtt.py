@@ -76,7 +76,7 @@ class MqttConfig(Section):
         3600, ge=0, description="how long the broker keeps our session (and queued QoS 1) across drops"
     )
     command_key_file: ReadableFile | None = Field(
-        None, description="shared HMAC key for signed commands (cmd/open, pay, reload); none = refuse all"
+        None, description="shared HMAC key for signed commands (cmd/open, pay, reload, correct); none = refuse all"
     )
     command_public_keys: list[PublicKeyFile] = Field(
         default_factory=list,

@@ -1,9 +1,10 @@
-"""The gate's signed commands (``P/<gate>/cmd/open|pay|reload``): checked, done, answered on ``cmd/result``.
+"""The gate's signed commands (``P/<gate>/cmd/open|pay|reload|correct``): checked, done, answered on ``cmd/result``.
 
 ``edge.site.remote.parse_command`` judges the command (its key, signature, age on the office's clock, a
 replayed request id, its fields); an ``open`` pulses the barrier through the gate's decisions, a ``pay``
 settles a parking session (the result says what is still due), a ``reload`` re-reads templates, vehicles
-and the pass key. Every command is answered, also one that is refused or cannot be done while the
+and the pass key, a ``correct`` says which car a session is (``edge.gate.corrections``; the result says
+what the car owes now). Every command is answered, also one that is refused or cannot be done while the
 database cannot be read (``ok: false`` with the reason).
 """
 
@@ -51,6 +52,10 @@ class GateCommands:
                 extra = {"due_cents": due}  # a part payment is accepted: ok, and what is still due
             elif verb == "reload":
                 self.reload()
+            elif verb == "correct":
+                _, due = self.gate().correct(body["session_id"], plate=body.get("plate"),
+                                             exit_event_id=body.get("exit_event_id"), request_id=request_id)
+                extra = {"due_cents": due}
             ok = True
         except CommandRefused as exc:
             request_id, error = exc.request_id, exc.error

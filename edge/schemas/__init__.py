@@ -5,7 +5,7 @@
     alert-inactivity.json   P/alert/inactivity
     alert-device.json       P/<gate>/alert/device
     cmd-result.json         P/<gate>/cmd/result
-    command.json            P/<gate>/cmd/open|pay|reload ($defs: what each verb adds)
+    command.json            P/<gate>/cmd/open|pay|reload|correct ($defs: what each verb adds)
 
 ``phrases.py`` (``edge.schemas.phrases``) is the vocabulary of two of their fields: the stable codes of an
 event's ``reason`` and a device alert's ``detail`` (``reason_code``/``reason_params``,
@@ -26,7 +26,7 @@ from functools import cache
 from importlib import resources
 
 NAMES = ("event", "status", "alert-inactivity", "alert-device", "cmd-result", "command")
-VERBS = ("open", "pay", "reload")
+VERBS = ("open", "pay", "reload", "correct")  # edge.contract.COMMAND_VERBS (not imported: it imports us)
 
 
 @cache

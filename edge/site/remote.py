@@ -23,6 +23,9 @@ with a shared key is refused by a site-mode gate, and an Ed25519 one by a gate w
     open  {"lane": "in"|"out", "barrier": id?}          open once, as the guard's button
     pay   {"session_id": id, "amount_cents": n}         record payment; opens if nothing is left due
     reload {}                                           re-read templates, vehicles and the pass key
+    correct {"session_id": id, "plate": P?, "exit_event_id": id?}
+                                                        the session's car is plate P, and/or the car held
+                                                        at that exit is the session's (edge.gate.corrections)
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import time
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from edge.contract import CONTRACT_VERSION, Refused, parse_command_body, version_problem
+from edge.contract import COMMAND_VERBS, CONTRACT_VERSION, Refused, parse_command_body, version_problem
 from edge.keys import Signer, Verifier, load_signer, load_verifier, read_secret
 from edge.timeutil import iso, parse_iso
 
@@ -170,7 +173,7 @@ def parse_command(
     request_id = body.get("request_id")
     if not isinstance(request_id, str) or not _REQUEST_ID.match(request_id):
         raise CommandRefused(None, "request_id must be 1-64 letters, digits or ._:-")
-    if verb not in ("open", "pay", "reload"):
+    if verb not in COMMAND_VERBS:
         raise CommandRefused(request_id, f"unknown command {verb[:32]!r}")
     if key is None:
         raise CommandRefused(request_id, "commands are disabled on this gate (no mqtt.command_key_file "
@@ -214,6 +217,14 @@ def _check_body(verb: str, request_id: str, body: dict) -> None:
         amount = body.get("amount_cents")
         if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0 or amount > 10_000_000:
             raise CommandRefused(request_id, "pay needs amount_cents, a whole number of cents >= 0")
+    if verb == "correct":
+        if not isinstance(body.get("session_id"), str) or not body["session_id"]:
+            raise CommandRefused(request_id, "correct needs session_id")
+        for name, most in (("plate", 16), ("exit_event_id", 64)):
+            if name in body and (not isinstance(body[name], str) or not 0 < len(body[name]) <= most):
+                raise CommandRefused(request_id, f"correct: {name} must be a text of 1 to {most} characters")
+        if "plate" not in body and "exit_event_id" not in body:
+            raise CommandRefused(request_id, "correct needs plate or exit_event_id (or both)")
 
 
 def remember_request(store, window_s: float):

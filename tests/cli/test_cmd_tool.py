@@ -99,6 +99,16 @@ def test_gate_edge_cmd_opens_reports_a_refusal_and_says_when_nobody_answers(tmp_
     done, _ = gate_edge_cmd(config_path, "--gate", "east", "pay", "--session", "s-1")
     assert done.returncode == 2 and "pay needs --session SESSION_ID and --amount-cents N" in done.stderr
 
+    # issue 31: a session read wrongly at entry, corrected by plate
+    entry = east.gate.vehicle("in", "沪A1234B")
+    done, _ = gate_edge_cmd(config_path, "--gate", "east", "correct", "--session", entry["session_id"],
+                            "--plate", "沪A12348")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["ok"] is True and json.loads(done.stdout)["due_cents"] == 0
+    assert east.store.sessions.get(entry["session_id"])["plate"] == "沪A12348"
+    done, _ = gate_edge_cmd(config_path, "--gate", "east", "correct", "--session", entry["session_id"])
+    assert done.returncode == 2 and "correct needs --session SESSION_ID and --plate PLATE" in done.stderr
+
 
 def test_gate_edge_cmd_without_a_broker_or_a_key_exits_2(tmp_path):
     (tmp_path / "command.key").write_bytes(KEY)

@@ -165,6 +165,45 @@ def test_pay_opens_a_held_exit(running_gate):
     assert daemon.store.sessions.open_for("沪A12345") is None
 
 
+def test_a_signed_correct_names_the_session_of_a_car_held_among_look_alikes_and_opens_its_exit(running_gate):
+    """Issue 31: two cars in the lot look like the exit's reading; the exit is held for the guard with both
+    listed; the office's ``correct`` names the one that waits there: told ``corrected`` (the reading
+    beside the entry's), decided on that entry (its fee held: then paid as any held exit)."""
+    daemon, office, config = running_gate
+    gate = daemon.gate
+    first = gate.vehicle("in", "沪A12340")
+    second = gate.vehicle("in", "沪A12341")
+    daemon.store.sessions.backdate_entry(first["session_id"], 2700)
+    held = gate.vehicle("out", "沪A1234B")  # one character from both
+    assert held["decision"] == "hold" and held["session_id"] is None and held["reason_code"] == "exit_look_alikes"
+    assert {c["session_id"] for c in held["candidates"]} == {first["session_id"], second["session_id"]}
+    assert held["held_barrier"] == "foot" and daemon.barriers["foot"].commands[-1][1] == "in"
+    office.publish("gate/tianlin12/east/cmd/correct", sign(KEY, "correct", command(
+        request_id="fix-1", session_id=first["session_id"], exit_event_id=held["event_id"]), **EAST))
+    assert wait_for(lambda: "fix-1" in results(office), 10)
+    assert results(office)["fix-1"] == {"v": 1, "request_id": "fix-1", "ok": True, "error": None, "due_cents": 500}
+    [told] = [e for e in office.on("/event/session") if e["transition"] == "corrected"]
+    assert told["session_id"] == first["session_id"] and told["read_plate"] == "沪A1234B"
+    assert told["resolves"] == held["event_id"] and told["request_id"] == "fix-1" and told["revision"] == 1
+    assert wait_for(lambda: len(office.on("/event/exit")) == 2, 10)
+    again = office.on("/event/exit")[1]
+    assert again["decision"] == "hold" and again["fee_cents"] == 500 and again["session_id"] == first["session_id"]
+    assert again["resolves"] == held["event_id"] and again["read_plate"] == "沪A1234B"
+    # The same held exit again: it no longer waits (nothing recorded); a blocked plate is never corrected to.
+    daemon.store.vehicles.upsert("沪A99999", "blocked")
+    for request_id, body in (("fix-2", {"session_id": second["session_id"], "exit_event_id": held["event_id"]}),
+                             ("fix-3", {"session_id": second["session_id"], "plate": "沪A99999"}),
+                             ("fix-4", {"session_id": second["session_id"]})):
+        office.publish("gate/tianlin12/east/cmd/correct", sign(KEY, "correct", command(request_id=request_id, **body),
+                                                               **EAST))
+        assert wait_for(lambda rid=request_id: rid in results(office), 10)
+        assert results(office)[request_id]["ok"] is False
+    assert "no longer waits" in results(office)["fix-2"]["error"]
+    assert "blocked" in results(office)["fix-3"]["error"]
+    assert results(office)["fix-4"]["error"] == "correct needs plate or exit_event_id (or both)"
+    assert daemon.store.sessions.get(second["session_id"])["plate"] == "沪A12341"
+
+
 def test_peer_gates_share_last_seen_and_parking_sessions(tmp_path, broker, running_gate):
     east, office, _ = running_gate
     west_config = gate_config(tmp_path / "west", broker.port, gate="west", cameras=UNPLUGGED,
@@ -206,7 +245,7 @@ json_values = st.recursive(
 
 
 @settings(max_examples=300, deadline=None)
-@given(verb=st.sampled_from(["open", "pay", "reload", "result", "../x", ""]), body=json_values,
+@given(verb=st.sampled_from(["open", "pay", "reload", "correct", "result", "../x", ""]), body=json_values,
        raw=st.binary(max_size=200))
 def test_the_command_parser_only_ever_accepts_or_refuses(verb, body, raw):
     seen = set()
@@ -223,7 +262,7 @@ def test_the_command_parser_only_ever_accepts_or_refuses(verb, body, raw):
         except CommandRefused as exc:
             assert isinstance(exc.error, str) and exc.error
         else:
-            assert parsed.verb in ("open", "pay", "reload") and isinstance(parsed.request_id, str)
+            assert parsed.verb in ("open", "pay", "reload", "correct") and isinstance(parsed.request_id, str)
 
 
 @settings(max_examples=100, deadline=None)

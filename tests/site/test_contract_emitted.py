@@ -106,6 +106,24 @@ def test_the_last_will_and_a_session_transition_conform():
     assert validate("command/pay", GOOD["command"]) == []
 
 
+def test_a_correction_and_an_exit_held_among_look_alikes_conform():
+    """Issue 31's added values: the ``correct`` command, a ``corrected`` session event, a held exit's candidates."""
+    correct = {"v": 1, "request_id": "fix-1", "ts": TS, "sig": "ab12", "session_id": "s-1"}
+    assert validate("command/correct", {**correct, "plate": "沪A12345"}) == []
+    assert validate("command/correct", {**correct, "exit_event_id": GOOD["event"]["event_id"]}) == []
+    assert validate("command/correct", correct) != []  # neither a plate nor a held exit: nothing to correct
+    assert validate("command/correct", {**correct, "plate": ""}) != []
+    corrected = {**SESSION, "transition": "corrected", "read_plate": "沪A1234B", "corrected_from": "沪A12340",
+                 "resolves": GOOD["event"]["event_id"], "revision": 2, "request_id": "fix-1"}
+    assert validate("event", corrected) == []
+    assert validate("event", {**corrected, "revision": 0}) != []
+    held = {**GOOD["event"], "session_id": None, "held_barrier": "car", "look_alike": "沪A12345",
+            "candidates": [{"session_id": "s-1", "plate": "沪A12340"}, {"session_id": "s-2", "plate": "沪A12341"}]}
+    assert validate("event", held) == []
+    assert validate("event", {**held, "candidates": [{"plate": "沪A12340"}]}) != []
+    assert schema_for_topic(f"{BASE}/east/cmd/correct", BASE) == "command/correct"
+
+
 def test_every_topic_of_the_contract_has_a_schema_and_no_other_does():
     assert schema_for_topic(f"{BASE}/east/status", BASE) == "status"
     assert schema_for_topic(f"{BASE}/east/event/exit", BASE) == "event"

@@ -26,8 +26,12 @@ def _fields(args) -> dict:
     """The command's body fields from the arguments, or UsageError."""
     if args.verb != "open" and (args.lane is not None or args.barrier is not None):
         raise UsageError(f"--lane and --barrier go with 'open', not {args.verb!r}")
-    if args.verb != "pay" and (args.session is not None or args.amount_cents is not None):
-        raise UsageError(f"--session and --amount-cents go with 'pay', not {args.verb!r}")
+    if args.verb not in ("pay", "correct") and args.session is not None:
+        raise UsageError(f"--session goes with 'pay' or 'correct', not {args.verb!r}")
+    if args.verb != "pay" and args.amount_cents is not None:
+        raise UsageError(f"--amount-cents goes with 'pay', not {args.verb!r}")
+    if args.verb != "correct" and (args.plate is not None or args.exit_event is not None):
+        raise UsageError(f"--plate and --exit-event go with 'correct', not {args.verb!r}")
     if args.verb == "open":
         fields = {"lane": args.lane or "in"}
         if args.barrier is not None:
@@ -39,6 +43,15 @@ def _fields(args) -> dict:
         if args.amount_cents < 0:
             raise UsageError(f"--amount-cents must be 0 or more, not {args.amount_cents}")
         return {"session_id": args.session, "amount_cents": args.amount_cents}
+    if args.verb == "correct":
+        if args.session is None or (args.plate is None and args.exit_event is None):
+            raise UsageError("correct needs --session SESSION_ID and --plate PLATE or --exit-event EVENT_ID (or both)")
+        fields = {"session_id": args.session}
+        if args.plate is not None:
+            fields["plate"] = args.plate
+        if args.exit_event is not None:
+            fields["exit_event_id"] = args.exit_event
+        return fields
     return {}
 
 
@@ -68,12 +81,17 @@ def cmd(args) -> int:
 
 
 def register(sub) -> None:
+    from edge.contract import COMMAND_VERBS
+
     p = command(sub, "cmd", cmd, "sign a command for a gate, send it, wait for its cmd/result and print it "
                 "(exit 0 ok, 1 refused, 2 no answer)", config_help="a config with the broker and mqtt.command_key_file")
     p.add_argument("--gate", required=True, help="the gate to command (its name in the topics: east, west…)")
-    p.add_argument("verb", choices=["open", "pay", "reload"])
+    p.add_argument("verb", choices=list(COMMAND_VERBS))
     p.add_argument("--lane", choices=["in", "out"], help="open: the lane to open (default in)")
     p.add_argument("--barrier", help="open: the barrier id (default: the one serving the lane)")
-    p.add_argument("--session", help="pay: the parking session id")
+    p.add_argument("--session", help="pay, correct: the parking session id")
     p.add_argument("--amount-cents", type=int, help="pay: the amount paid, in cents")
+    p.add_argument("--plate", help="correct: the session's car is this plate (the reading was wrong)")
+    p.add_argument("--exit-event", help="correct: the event id of an exit held with no session: that car is the "
+                   "session's")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the gate's answer (default 10)")
