@@ -65,12 +65,14 @@ class GateAnswer(HTTPException):
 
 
 @dataclass
-class ConsoleContext:
-    """The console's shared dependencies, handed explicitly to each area's ``routes(ctx)``.
+class WebContext:
+    """What the console's and the portal's areas share (``ConsoleContext``, ``portal.context.PortalContext``):
+    the server, the office, its config and store, the zone and the templates; the clock, the worker pool,
+    waking the link, reading a body and the language, answering an error.
 
     ``console`` is the running ``Console`` (``clock``, ``run_blocking``, ``broadcaster``, ``closing``) or, in
     tests, a stand-in with ``office``, ``config`` and ``clock``; ``config`` is the console's (which may differ
-    from the office's in a test). The audit rule the helpers serve is ``guard``'s module docstring's."""
+    from the office's in a test)."""
 
     console: Console
     office: Office
@@ -78,15 +80,6 @@ class ConsoleContext:
     store: Store
     zone: ZoneInfo
     templates: Jinja2Templates
-    limiter: LoginLimiter
-
-    @classmethod
-    def of(cls, console: Console) -> ConsoleContext:
-        """The context of ``console``; its login limiter is also ``console.limiter`` (tools and tests reset it)."""
-        limiter = console.limiter = LoginLimiter()
-        return cls(console=console, office=console.office, config=console.config, store=console.office.store,
-                   zone=console.config.zone, templates=page_templates(),
-                   limiter=limiter)
 
     # -- time and work off the event loop -------------------------------------------------------
     def now(self) -> float:
@@ -99,30 +92,10 @@ class ConsoleContext:
 
     def published(self) -> None:
         """Wake the office's MQTT link to send a registry change at once (none in a test without one)."""
-        if self.office.link is not None:
+        if getattr(self.office, "link", None) is not None:
             self.office.link.wake()
 
-    # -- who asks, and what they may do --------------------------------------------------------
-    @staticmethod
-    def user_of(request: Request) -> dict:
-        return request.scope["state"]["user"]
-
-    def need_role(self, request: Request, *roles: str, write: tuple[str, str | None] | None = None) -> dict:
-        """The user, if their role is one of ``roles``, else 403. ``write``: (action, target) of a write,
-        whose refusal is audited with outcome "refused" (the audit rule); reads are not audited."""
-        user = self.user_of(request)
-        if user["role"] not in roles:
-            if write is not None:
-                action, target = write
-                self.audit(user, action, target[:80] if target else None, {"needs": list(roles)}, "refused")
-            raise HTTPException(403, tell("the {role} role may not do this (needs {roles})",
-                                          role=api_word(user["role"]), roles=listing(roles, "or")))
-        return user
-
-    def audit(self, user: dict, action: str, target: str | None, detail: dict, outcome: str) -> None:
-        self.store.console.audit(self.now(), user["username"], user["role"], action, target, detail, outcome)
-
-    # -- what the request says -----------------------------------------------------------------
+    # -- what a request says -------------------------------------------------------------------
     @staticmethod
     async def body_of(request: Request) -> dict:
         """A form's fields (without its CSRF token) or a JSON object; 400 for any other body."""
@@ -146,6 +119,47 @@ class ConsoleContext:
         return language(request.cookies.get("lang"))
 
     # -- answers ---------------------------------------------------------------------------------
+    def error(self, request: Request, status: int, text: Said | str, **extra) -> Response:
+        """An error's JSON answered without raising (``extra``: more fields, e.g. an import's problems)."""
+        return error_answer(status, text, self.lang_of(request), **extra)
+
+
+@dataclass
+class ConsoleContext(WebContext):
+    """The console's shared dependencies, handed explicitly to each area's ``routes(ctx)``: ``WebContext``'s and
+    the login limiter. The audit rule the helpers serve is ``guard``'s module docstring's."""
+
+    limiter: LoginLimiter
+
+    @classmethod
+    def of(cls, console: Console) -> ConsoleContext:
+        """The context of ``console``; its login limiter is also ``console.limiter`` (tools and tests reset it)."""
+        limiter = console.limiter = LoginLimiter()
+        return cls(console=console, office=console.office, config=console.config, store=console.office.store,
+                   zone=console.config.zone, templates=page_templates(),
+                   limiter=limiter)
+
+    # -- who asks, and what they may do --------------------------------------------------------
+    @staticmethod
+    def user_of(request: Request) -> dict:
+        return request.scope["state"]["user"]
+
+    def need_role(self, request: Request, *roles: str, write: tuple[str, str | None] | None = None) -> dict:
+        """The user, if their role is one of ``roles``, else 403. ``write``: (action, target) of a write,
+        whose refusal is audited with outcome "refused" (the audit rule); reads are not audited."""
+        user = self.user_of(request)
+        if user["role"] not in roles:
+            if write is not None:
+                action, target = write
+                self.audit(user, action, target[:80] if target else None, {"needs": list(roles)}, "refused")
+            raise HTTPException(403, tell("the {role} role may not do this (needs {roles})",
+                                          role=api_word(user["role"]), roles=listing(roles, "or")))
+        return user
+
+    def audit(self, user: dict, action: str, target: str | None, detail: dict, outcome: str) -> None:
+        self.store.console.audit(self.now(), user["username"], user["role"], action, target, detail, outcome)
+
+    # -- answers ---------------------------------------------------------------------------------
     def fmt(self, value) -> str:
         """An ISO time or an epoch in the site's time zone, as the committee reads it."""
         if value in (None, ""):
@@ -167,10 +181,6 @@ class ConsoleContext:
             "device": lambda name: catalogs.device(name, lang),
             "word": lambda table, value: word(catalogs.gettext_for(lang), table, value),
             "page_name": name.removesuffix(".html"), **context})
-
-    def error(self, request: Request, status: int, text: Said | str, **extra) -> Response:
-        """An error's JSON answered without raising (``extra``: more fields, e.g. an import's problems)."""
-        return error_answer(status, text, self.lang_of(request), **extra)
 
     # -- signed commands to a gate ---------------------------------------------------------------
     async def command(self, user: dict, action: str, target: str, gate: str, verb: str, fields: dict,

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -26,14 +25,12 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from edge.office.console import catalogs
-from edge.office.console.context import ConsoleContext, error_answer
+from edge.office.console.context import WebContext
 from edge.office.console.words import word
-from edge.schemas.phrases import Said, tell
+from edge.schemas.phrases import tell
 
 if TYPE_CHECKING:
-    from edge.config.site import OfficeConfig
     from edge.office.portal.codes import LoginCodes
-    from edge.store.database import Store
 
 HERE = Path(__file__).parent
 FEATURES = ("login", "household", "invites", "away")
@@ -47,27 +44,13 @@ def portal_templates() -> Jinja2Templates:
 
 
 @dataclass
-class PortalContext:
-    console: object
-    office: object
-    config: OfficeConfig
-    store: Store
-    zone: ZoneInfo
-    templates: Jinja2Templates
+class PortalContext(WebContext):
+    """The portal's shared dependencies: ``WebContext``'s (the console's server, the office...) and the login
+    codes."""
+
     codes: LoginCodes
 
-    # -- time and work off the event loop -------------------------------------------------------
-    def now(self) -> float:
-        return self.console.clock()
-
-    def run_blocking(self, fn, *args):
-        return self.console.run_blocking(fn, *args)
-
-    def published(self) -> None:
-        """Wake the office's MQTT link to send a registry change at once (none in a test without one)."""
-        if getattr(self.office, "link", None) is not None:
-            self.office.link.wake()
-
+    # -- time ------------------------------------------------------------------------------------
     def today(self):
         return datetime.fromtimestamp(self.now(), self.zone).date()
 
@@ -85,9 +68,6 @@ class PortalContext:
         """A portal write in the console's audit: ``who`` is ``portal:<masked number>``, the role ``resident``."""
         self.store.console.audit(self.now(), f"portal:{who}", ROLE, action, target, detail, outcome)
 
-    body_of = staticmethod(ConsoleContext.body_of)
-    lang_of = staticmethod(ConsoleContext.lang_of)
-
     # -- answers ---------------------------------------------------------------------------------
     def page(self, request: Request, name: str, **context) -> Response:
         lang = self.lang_of(request)
@@ -98,6 +78,3 @@ class PortalContext:
             "yuan": lambda cents: f"{(cents or 0) / 100:.2f}",
             "word": lambda table, value: word(catalogs.gettext_for(lang), table, value),
             "page_name": name.removesuffix(".html"), **context})
-
-    def error(self, request: Request, status: int, text: Said | str, **extra) -> Response:
-        return error_answer(status, text, self.lang_of(request), **extra)
