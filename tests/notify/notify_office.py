@@ -2,12 +2,16 @@
 free loopback port and the ``notify:`` section given (no gate: the tests queue what a gate's alert would).
 
 ``notify_office(folder, notify)`` is a context manager yielding (office, console URL); ``write_office``
-writes the same office's config for a ``gate-edge office`` process of its own.
+writes the same office's config for a ``gate-edge office`` process of its own, which ``office_process`` starts.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from contextlib import contextmanager
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -17,6 +21,16 @@ from test_site import make_keys, office_config, site_mosquitto
 def write_office(folder, broker_port: int, notify: dict, **extra):
     keys = make_keys(folder) if not (folder / "keys").exists() else folder / "keys"
     return office_config(folder, keys, broker_port, "ensemble", notify=notify, **extra)
+
+
+def office_process(config: Path, log: Path) -> subprocess.Popen:
+    """``gate-edge office -c config`` of this checkout in a process of its own, its output appended to ``log``."""
+    import edge
+
+    root = Path(edge.__file__).resolve().parents[1]
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "edge", "office", "-c", str(config)], cwd=root,
+                                env={**os.environ, "PYTHONPATH": str(root)}, stdout=out, stderr=subprocess.STDOUT)
 
 
 @contextmanager

@@ -6,27 +6,15 @@ before the kill goes again."""
 from __future__ import annotations
 
 import collections
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 from loopback_http import RecordingServer
 from mqtt_helpers import wait_for
-from notify_office import broker_for, write_office
+from notify_office import broker_for, office_process, write_office
 
 from edge.store import Store
-
-
-def _office(config: Path, log: Path) -> subprocess.Popen:
-    import edge
-
-    root = Path(edge.__file__).resolve().parents[1]
-    with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "edge", "office", "-c", str(config)], cwd=root,
-                                env={**os.environ, "PYTHONPATH": str(root)}, stdout=out, stderr=subprocess.STDOUT)
 
 
 def _queue(database: Path, alert_ids, now: float) -> list[str]:
@@ -55,7 +43,7 @@ def test_an_office_killed_while_sending_sends_the_caught_message_again_with_its_
             "type": "webhook", "url": robot.url("/hook"), "secret_file": str(tmp_path / "hook.secret")}}})
         database = Path(yaml.safe_load(config.read_text())["database"])
         before = _queue(database, [f"early-{i}" for i in range(5)], time.time())  # queued before the office runs
-        office = _office(config, log)
+        office = office_process(config, log)
         try:
             assert wait_for(lambda: len(robot.requests) == 5, 60), log.read_text()
             assert wait_for(lambda: set(_states(database).values()) == {"sent"}, 20), _states(database)
@@ -68,7 +56,7 @@ def test_an_office_killed_while_sending_sends_the_caught_message_again_with_its_
             office.send_signal(signal.SIGKILL)
             office.wait(10)
 
-            office = _office(config, log)
+            office = office_process(config, log)
             assert wait_for(lambda: set(_states(database).values()) == {"sent"}, 60), (_states(database),
                                                                                        log.read_text())
         finally:

@@ -5,31 +5,20 @@ went are written in one transaction."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 from loopback_http import RecordingServer
 from mqtt_helpers import wait_for
-from notify_office import broker_for, write_office
+from notify_office import broker_for, office_process, write_office
 from notify_site import publish_care_alert
 from test_site import SITE
 
 from edge.store import Store
 
 UNIT = "12-301"
-
-
-def _office(config: Path, log: Path) -> subprocess.Popen:
-    import edge
-
-    root = Path(edge.__file__).resolve().parents[1]
-    with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "edge", "office", "-c", str(config)], cwd=root,
-                                env={**os.environ, "PYTHONPATH": str(root)}, stdout=out, stderr=subprocess.STDOUT)
 
 
 def _kill(process: subprocess.Popen) -> None:
@@ -57,7 +46,7 @@ def test_an_office_killed_between_steps_sends_each_later_step_once_and_no_earlie
         database = Path(settings["database"])
         with Store(database) as store:
             person = store.people.add("张秀英", UNIT, care_watch=True)
-        office = _office(config, log)
+        office = office_process(config, log)
         try:
             assert wait_for(lambda: _running(log, 1), 60), log.read_text()
             zone = __import__("zoneinfo").ZoneInfo(settings.get("timezone", "Asia/Shanghai"))
@@ -65,7 +54,7 @@ def test_an_office_killed_between_steps_sends_each_later_step_once_and_no_earlie
             assert wait_for(lambda: len(street.requests) == 1, 30), log.read_text()
             _kill(office)  # between step 0 and step 1
             offset.write_text(str(121 * 60))  # both later steps are due when it is back
-            office = _office(config, log)
+            office = office_process(config, log)
             assert wait_for(lambda: _running(log, 2) and len(street.requests) == 3, 60), log.read_text()
             office.send_signal(signal.SIGTERM)
             office.wait(60)
