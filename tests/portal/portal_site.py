@@ -5,7 +5,7 @@ alerts, the absences; and the one listener's app (``edge.office.portal.app.site_
 portal) driven in-process by Starlette's test client, as a phone at ``CLIENT`` would.
 
 ``PortalSite.resident(client, phone)`` logs in with the code the office queued for the phone's SMS;
-``codes_queued(phone)`` is what the modem would be asked to send.
+``codes_queued(phone)`` is what the modem would be asked to send. ``household_site`` is one with residents.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from __future__ import annotations
 import re
 from types import SimpleNamespace
 
-from notify_site import write_office_config
+from notify_site import site_time, write_office_config
 
 from edge.timeutil import FixedClock
 
+PHONE, NEIGHBOUR_PHONE = "13912345678", "13611112222"
 CLIENT = ("192.0.2.10", 50000)  # a phone on the compound's Wi-Fi (TEST-NET-1)
 PORTAL = {"enabled": True, "sms_channel": "modem", "codes_per_hour": 100}
 NOTIFY = {"channels": {"modem": {"type": "sms", "port": "/dev/ttyUSB2"}},
@@ -96,3 +97,16 @@ class PortalSite:
         assert verified.status_code == 200, verified.text
         client.headers["X-CSRF-Token"] = verified.json()["csrf_token"]
         return verified.json()["csrf_token"]
+
+
+def household_site(folder, **portal) -> PortalSite:
+    """A ``PortalSite`` at 2026-12-03 10:00 (``portal``: its ``portal:`` settings) with the Wangs of 12-301
+    (``site.wang``, care-watch, at PHONE; his son ``site.son``) and their neighbour ``site.li`` of 3-402
+    (care-watch, at NEIGHBOUR_PHONE) whose car 沪B55555 is registered."""
+    site = PortalSite(folder, site_time("2026-12-03 10:00"), portal=portal or None)
+    store = site.store
+    site.wang = store.people.add("王建国", "12-301", PHONE, care_watch=True)
+    site.son = store.people.add("王小军", "12-301", "13700001111")
+    site.li = store.people.add("李桂兰", "3-402", NEIGHBOUR_PHONE, care_watch=True)
+    store.vehicles.upsert("沪B55555", "resident", site.li, valid_until="2027-01-31")
+    return site

@@ -6,22 +6,16 @@ duty phone told; never for anyone else's. The committee sees who set a pause and
 from __future__ import annotations
 
 import pytest
-from notify_site import DUTY_PHONE, site_time
-from portal_site import PortalSite
-
-PHONE, NEIGHBOUR_PHONE = "13912345678", "13611112222"
+from notify_site import DUTY_PHONE
+from portal_site import NEIGHBOUR_PHONE, PHONE, household_site
 
 
 @pytest.fixture
 def site(tmp_path):
-    site = PortalSite(tmp_path, site_time("2026-12-03 10:00"))
+    site = household_site(tmp_path)
     store = site.store
-    site.wang = store.people.add("王建国", "12-301", PHONE, care_watch=True)
-    site.son = store.people.add("王小军", "12-301", "13700001111")
-    site.li = store.people.add("李桂兰", "3-402", NEIGHBOUR_PHONE, care_watch=True)
     store.vehicles.upsert("沪A12345", "resident", site.wang, valid_until="2027-06-30")
     store.vehicles.upsert("苏E88888", "family", site.son)
-    store.vehicles.upsert("沪B55555", "resident", site.li, valid_until="2027-01-31")
     now = site.clock()
     with store.transaction():  # the son's car came in three hours ago; the neighbour's an hour ago
         store.sessions.open("s-son", "苏E88888", "family", now - 3 * 3600, "east", "e-son")

@@ -11,19 +11,12 @@ import base64
 import numpy as np
 import pytest
 from notify_site import site_time
-from portal_site import PortalSite
-
-PHONE, NEIGHBOUR_PHONE = "13912345678", "13611112222"
+from portal_site import NEIGHBOUR_PHONE, PHONE, PortalSite, household_site
 
 
 def make_site(tmp_path, **portal) -> PortalSite:
-    site = PortalSite(tmp_path, site_time("2026-12-03 10:00"), portal=portal or None)
-    store = site.store
-    site.wang = store.people.add("王建国", "12-301", PHONE, care_watch=True)
-    site.son = store.people.add("王小军", "12-301", "13700001111")
-    site.li = store.people.add("李桂兰", "3-402", NEIGHBOUR_PHONE, care_watch=True)
-    store.vehicles.upsert("沪B55555", "resident", site.li, valid_until="2027-01-31")
-    store.vehicles.upsert("沪X00001", "blocked")
+    site = household_site(tmp_path, **portal)
+    site.store.vehicles.upsert("沪X00001", "blocked")
     return site
 
 
