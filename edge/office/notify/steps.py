@@ -86,37 +86,37 @@ class Notices:
     def alert_cleared(self, alert_id: str, cleared_epoch: float, gate: str | None = None) -> None:
         """The alert cleared (the resident passed ``gate`` at ``cleared_epoch``; a device recovered): no
         more steps, and everyone told hears it."""
-        store, now, recipients = self.store, self.clock(), self.recipients
+        store, now = self.store, self.clock()
         row = store.notifications.get_alert(alert_id)
         if row is None or not store.notifications.clear(alert_id, now):
             return
-        subject = recipients.subject(row)
-        told = recipients.told(alert_id)
-        for recipient in told:
-            channel, address, audience = recipients.target(recipient)
-            said = text.cleared(*subject, row["code"], gate, cleared_epoch, self.zone, audience)
-            recipients.queue(row, "cleared", "cleared", recipient, channel, address, said, now,
-                             due=self._device_due(row, now))
-        if told:
-            store.after_commit(self.wake)
+        subject = self.recipients.subject(row)
+        self._tell_those_told(alert_id, row, "cleared", now, lambda audience: text.cleared(
+            *subject, row["code"], gate, cleared_epoch, self.zone, audience))
 
     def acknowledged(self, alert_id: str, by: str, note: str | None, via: str, now: float) -> bool:
         """Inside the acknowledging transaction (``edge.office.notify.ack``): no more steps, and everyone
         told hears who acknowledged and their note. False when the alert was not open for notices."""
-        store, recipients = self.store, self.recipients
+        store = self.store
         row = store.notifications.get_alert(alert_id)
         if row is None or row["kind"] not in STEP_KINDS or not store.notifications.ack(alert_id, by, note, via, now):
             return False
-        subject = recipients.subject(row)
+        subject = self.recipients.subject(row)
+        self._tell_those_told(alert_id, row, "ack", now, lambda audience: text.ack(
+            *subject, row["code"], by, note, now, self.zone, audience))
+        return True
+
+    def _tell_those_told(self, alert_id: str, row: dict, kind: str, now: float, said_to) -> None:
+        """A ``kind`` message (``said_to(audience)``) to everyone the alert's steps told, a device alert's held
+        by the quiet hours; the worker woken after the commit."""
+        recipients = self.recipients
         told = recipients.told(alert_id)
         for recipient in told:
             channel, address, audience = recipients.target(recipient)
-            said = text.ack(*subject, row["code"], by, note, now, self.zone, audience)
-            recipients.queue(row, "ack", "ack", recipient, channel, address, said, now,
+            recipients.queue(row, kind, kind, recipient, channel, address, said_to(audience), now,
                              due=self._device_due(row, now))
         if told:
-            store.after_commit(self.wake)
-        return True
+            self.store.after_commit(self.wake)
 
     # -- the tick (a job) ------------------------------------------------------------------------
     def tick(self, now: float | None = None) -> int:
