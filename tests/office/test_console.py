@@ -43,6 +43,7 @@ def test_healthz_is_public_and_says_whether_the_broker_is_connected(site):
     ("GET", "/api/events"), ("GET", "/api/events/stream"), ("GET", "/api/alerts"), ("GET", "/api/gates"),
     ("GET", "/api/parking"), ("GET", "/api/query?plate=沪A12345"), ("GET", "/api/audit"),
     ("POST", "/api/alerts/x/ack"), ("POST", "/api/parking/x/pay"), ("POST", "/api/gates/east/open"),
+    ("POST", "/api/parking/x/correct"), ("POST", "/api/parking/exits/x/correct"),
 ])
 def test_every_route_but_healthz_and_login_needs_a_session(site, method, path):
     before = audit_count(site)
@@ -258,6 +259,75 @@ def test_payment_received_opens_the_barrier_the_car_waits_at(site, guard):
     assert held["session_id"] not in [s["session_id"] for s in guard.get("/api/parking").json()["open"]]
     last = site.office.store.console.audit_rows(1)[0]
     assert last["action"] == "pay" and last["detail"]["amount_cents"] == held["fee_cents"]
+
+
+def test_a_guard_corrects_a_reading_and_names_the_car_held_among_look_alikes(site, guard, admin):
+    """Issue 31 on the parking page: a resident's car read only in the wrong province comes in as a stranger
+    with its registered look-alike named; correcting to the resident's plate waives the fee, so only an admin
+    may; a car held at the exit among two look-alikes is named by a guard and let out; all audited."""
+    from edge.rules.plate_match import PlateIndex
+
+    gate, office = site.gate, site.office
+    owner = resident(site, "钱五", "6-606")
+    office.store.vehicles.upsert("浙R30001", "resident", owner, valid_until="2099-12-31")
+    office.store.vehicles.upsert("浙R30009", "blocked")
+    office.link.wake()
+    assert wait_for(lambda: gate.store.vehicles.get("浙R30009") is not None, 20)
+    twin = PlateIndex.from_registry(gate.store).look_alike("皖R30001")
+    entry = gate.gate.vehicle("in", "皖R30001", look_alike=twin)
+    assert entry["look_alike"] == "浙R30001" and entry["subject"]["class"] is None  # a stranger, named beside
+    session_id = entry["session_id"]
+    assert wait_for(lambda: office.store.sessions.get(session_id) is not None, 10)
+    row = next(s for s in guard.get("/api/parking").json()["open"] if s["session_id"] == session_id)
+    assert row["look_alike"] == {"plate": "浙R30001", "class": "resident"} and row["plate"] == "皖R30001"
+    assert f'action="/api/parking/{session_id}/correct"' in guard.get("/parking").text
+    audits = audit_count(site)
+    for body, status in (({}, 400), ({"plate": "not a plate"}, 400), ({"plate": "皖R30001"}, 400),
+                         ({"plate": "浙R30009"}, 409)):
+        answer = guard.post(f"/api/parking/{session_id}/correct", json=body)
+        assert answer.status_code == status and answer.json()["error"], (body, answer.text)
+    assert guard.post("/api/parking/no-such-session/correct", json={"plate": "浙R30002"}).status_code == 404
+    assert audit_count(site) == audits
+    refused = guard.post(f"/api/parking/{session_id}/correct", json={"plate": "浙R30001"})
+    assert refused.status_code == 403 and "admin" in refused.json()["error"]
+    assert site.office.store.console.audit_rows(1)[0]["outcome"] == "refused"
+    assert gate.store.sessions.get(session_id)["plate"] == "皖R30001"  # nothing was sent
+    done = admin.post(f"/api/parking/{session_id}/correct", json={"plate": "浙R30001"})
+    assert done.status_code == 200, done.text
+    assert done.json()["result"] == {**done.json()["result"], "ok": True, "due_cents": 0}
+    assert wait_for(lambda: office.store.sessions.get(session_id)["plate"] == "浙R30001", 10)
+    row = next(s for s in admin.get("/api/parking").json()["open"] if s["session_id"] == session_id)
+    assert row["vehicle_class"] == "resident" and row["entry_plate"] == "皖R30001" and row["fee_due_cents"] == 0
+    last = site.office.store.console.audit_rows(1)[0]
+    assert (last["action"], last["target"], last["outcome"]) == ("correct", f"session:{session_id}", "ok")
+    assert last["detail"]["was"] == "皖R30001" and last["detail"]["plate"] == "浙R30001"
+
+    # Two cars alike in the lot; the exit reads a plate one character from both: held for the guard.
+    first = gate.gate.vehicle("in", "浙K30010")
+    gate.gate.vehicle("in", "浙K30011")
+    held = gate.gate.vehicle("out", "浙K30012")
+    assert held["decision"] == "hold" and held["session_id"] is None
+    assert wait_for(lambda: [h["event_id"] for h in guard.get("/api/parking").json()["unmatched"]]
+                    == [held["event_id"]], 10)
+    waiting = guard.get("/api/parking").json()["unmatched"][0]
+    assert waiting["plate"] == "浙K30012" and waiting["gate"] == "east" and waiting["held_barrier"] == "car"
+    assert sorted(c["plate"] for c in waiting["candidates"]) == ["浙K30010", "浙K30011"]
+    assert f'action="/api/parking/exits/{held["event_id"]}/correct"' in guard.get("/parking").text
+    barrier = gate.barriers["car"]
+    before = len(barrier.commands)
+    assert guard.post(f"/api/parking/exits/{held['event_id']}/correct", json={}).status_code == 400
+    assert guard.post("/api/parking/exits/no-such-exit/correct", json={"session_id": first["session_id"]}
+                      ).status_code == 404
+    named = guard.post(f"/api/parking/exits/{held['event_id']}/correct", json={"session_id": first["session_id"]})
+    assert named.status_code == 200, named.text
+    assert named.json()["gate"] == "east" and named.json()["result"]["due_cents"] == 0  # in a few minutes: free
+    assert wait_for(lambda: len(barrier.commands) == before + 1, 10)  # its exit opened
+    assert wait_for(lambda: office.store.sessions.get(first["session_id"])["state"] == "closed", 10)
+    assert wait_for(lambda: guard.get("/api/parking").json()["unmatched"] == [], 10)
+    again = guard.post(f"/api/parking/exits/{held['event_id']}/correct", json={"session_id": first["session_id"]})
+    assert again.status_code == 404
+    last = site.office.store.console.audit_rows(1)[0]
+    assert (last["action"], last["target"], last["outcome"]) == ("correct", f"exit:{held['event_id']}", "ok")
 
 
 def test_query_by_plate_and_person(site, guard):

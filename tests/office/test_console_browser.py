@@ -77,9 +77,26 @@ def test_the_committee_uses_the_console_in_a_browser(site, browser):
         expect(card).to_contain_text(f"{held['fee_cents'] / 100:.2f}")
         shot(page, "parking")
         card.locator("button.pay").click()
-        expect(card.locator("output.answer")).to_contain_text("道闸已执行", timeout=15_000)
+        expect(card.locator("form.pay output.answer")).to_contain_text("道闸已执行", timeout=15_000)
         assert wait_for(lambda: len(barrier.commands) == before + 1, 5)
         shot(page, "parking-paid")
+
+        # Issue 31: two cars alike in the lot, the exit reads one character from both: the guard names the car.
+        first = site.gate.gate.vehicle("in", "苏E20010")
+        site.gate.gate.vehicle("in", "苏E20011")
+        waiting = site.gate.gate.vehicle("out", "苏E20018")
+        assert waiting["decision"] == "hold" and len(waiting["candidates"]) == 2
+        assert wait_for(lambda: site.office.store.events.get(waiting["event_id"]) is not None, 10)
+        page.goto(f"{site.url}/parking")
+        card = page.locator(f'article[data-event-id="{waiting["event_id"]}"]')
+        expect(card).to_contain_text("苏E20018")
+        expect(card).to_contain_text("场内有 2 辆车与识别结果相似")
+        before = len(barrier.commands)
+        card.locator("form.correct", has=page.locator(f'input[value="{first["session_id"]}"]')).locator(
+            "button").click()
+        assert wait_for(lambda: len(barrier.commands) == before + 1, 15)  # its exit opened: nothing owed yet
+        assert barrier.commands[-1][1] == "out"
+        assert wait_for(lambda: site.office.store.sessions.get(first["session_id"])["state"] == "closed", 10)
 
         # The vehicle query, and the same page in English.
         site.office.store.vehicles.upsert("沪A55555", "resident", walker, valid_until="2099-12-31")

@@ -4,7 +4,16 @@
     POST /api/parking/<session_id>/pay        {"amount_cents"}: payment received (guards and admins): a signed
                                               ``pay`` to the gate holding the car (or where it came in), audited
                                               with the gate's answer
+    POST /api/parking/<session_id>/correct    {"plate"}: the session's car is this plate (a reading was wrong): a
+                                              signed ``correct`` to the gate holding the session (issue 31)
+    POST /api/parking/exits/<event_id>/correct  {"session_id"}: the car held at that exit with no session of its
+                                              own is this session's: a signed ``correct`` to the exit's gate
     GET  /parking                             the page
+
+A correction that waives the fee needs an admin: to a resident's plate (its registration valid at the entry), or
+naming a resident's session for a held car; guards make the others. Every correction is audited (``correct``,
+with the gate's answer), and refused here, before anything is sent, when the session is not open, the plate is
+not one, is the session's already or is blocked, or the exit no longer waits.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from edge.office.console import fields
 from edge.office.console.context import ConsoleContext
 from edge.office.console.fields import digits
 from edge.schemas.phrases import tell
@@ -24,6 +34,8 @@ def routes(ctx: ConsoleContext) -> list[Route]:
     return [
         Route("/api/parking", parking.api_view),
         Route("/api/parking/{session_id}/pay", parking.api_pay, methods=["POST"]),
+        Route("/api/parking/{session_id}/correct", parking.api_correct, methods=["POST"]),
+        Route("/api/parking/exits/{event_id}/correct", parking.api_correct_exit, methods=["POST"]),
         Route("/parking", parking.page),
     ]
 
@@ -68,3 +80,55 @@ class Parking:
         return await ctx.command(user, "pay", f"session:{session_id}", gate, "pay",
                                  {"session_id": session_id, "amount_cents": amount},
                                  {"plate": session["plate"], "fee_due_cents": session["fee_due_cents"]})
+
+    def _open_session(self, session_id: str) -> dict:
+        session = self.ctx.store.sessions.get(session_id)
+        if session is None or session["state"] != "open":
+            raise HTTPException(404, tell("no open parking session {session_id}", session_id=session_id))
+        return session
+
+    def _waives_fee(self, request: Request, plate: str, session: dict, target: str) -> None:
+        """An admin, when ``plate`` is a resident's (valid at the session's entry): the fee is waived."""
+        from edge.rules.permits import effective_class
+
+        ctx = self.ctx
+        if effective_class(ctx.store.vehicles.get(plate), session["entry_epoch"], ctx.zone) == "resident":
+            ctx.need_role(request, "admin", write=("correct", target))
+
+    async def api_correct(self, request: Request) -> Response:
+        ctx = self.ctx
+        session_id = request.path_params["session_id"]
+        target = f"session:{session_id}"
+        user = ctx.need_role(request, "guard", "admin", write=("correct", target))
+        data = await ctx.body_of(request)
+        plate = fields.plate(data.get("plate"))
+        session = self._open_session(session_id)
+        if plate == session["plate"]:
+            raise HTTPException(400, tell("session {session_id} is {plate} already", session_id=session_id,
+                                          plate=plate))
+        registered = ctx.store.vehicles.get(plate)
+        if registered is not None and registered["class"] == "blocked":
+            raise HTTPException(409, tell("{plate} is a blocked vehicle: a correction never lets it out", plate=plate))
+        self._waives_fee(request, plate, session, target)
+        gate = session.get("held_gate") or session.get("entry_gate")
+        if not gate:
+            raise HTTPException(409, tell("session {session_id}: no gate knows where the car is",
+                                          session_id=session_id))
+        return await ctx.command(user, "correct", target, gate, "correct", {"session_id": session_id, "plate": plate},
+                                 {"was": session["plate"]})
+
+    async def api_correct_exit(self, request: Request) -> Response:
+        ctx = self.ctx
+        event_id = request.path_params["event_id"]
+        target = f"exit:{event_id}"
+        user = ctx.need_role(request, "guard", "admin", write=("correct", target))
+        data = await ctx.body_of(request)
+        session_id = fields.text(data, "session_id", limit=64, required=True)
+        held = next((h for h in self.data()["unmatched"] if h["event_id"] == event_id), None)
+        if held is None:
+            raise HTTPException(404, tell("no car waits for the guard at exit {event_id}", event_id=event_id))
+        session = self._open_session(session_id)
+        self._waives_fee(request, session["plate"], session, target)
+        return await ctx.command(user, "correct", target, held["gate"], "correct",
+                                 {"session_id": session_id, "exit_event_id": event_id},
+                                 {"read_plate": held["plate"], "plate": session["plate"]})

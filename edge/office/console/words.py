@@ -62,6 +62,7 @@ FIELDS = {
     "pass id": NP_("field", "pass id"), "username": NP_("field", "username"), "password": NP_("field", "password"),
     "contacts": NP_("field", "contacts"), "relation": NP_("field", "relation"),
     "consent_at": NP_("field", "consent_at"), "until": NP_("field", "until"),
+    "session_id": NP_("field", "session_id"),
 }
 
 

@@ -77,7 +77,9 @@
         if (card) card.remove();
         refreshAlertCount();
       }
-      if (result.ok && form.classList.contains("pay")) setTimeout(() => location.reload(), 2500);
+      if (result.ok && (form.classList.contains("pay") || form.classList.contains("correct"))) {
+        setTimeout(() => location.reload(), 2500);  // the lot as the gate's answer left it
+      }
     });
   });
 
