@@ -177,6 +177,62 @@ def test_a_day_at_the_gate(site):
         assert store.outbox.depth() == 0
 
 
+def mud_on_the_plate(folder):
+    """ccpd_20.jpg (皖AJ002E) with the bottom stroke of its last letter covered in the plate's blue, as mud
+    covers it: the reader reads 皖AJ002F, sure of it (a frame read wrongly, one character)."""
+    import cv2
+
+    image = cv2.imread(str(PLATES / "ccpd_20.jpg"))
+    image[508:521, 366:386] = image[500:505, 340:345].reshape(-1, 3).mean(axis=0)
+    path = folder / "ccpd_20_mud.jpg"
+    cv2.imwrite(str(path), image)
+    return path
+
+
+def test_a_car_read_wrongly_at_entry_pays_from_that_entry_and_leaves_no_phantom(site):
+    """Issue 31: a visitor's car comes in with mud on its plate (read 皖AJ002F), leaves clean 45 minutes later
+    (read 皖AJ002E): no session under that reading, one look-alike, so the gate tells ``corrected`` with the
+    exit's reading beside the entry's and holds the car for the fee of that entry; paid, it opens, and the lot
+    is empty again (no session stays open for a plate that never leaves)."""
+    office = Listener(site.broker.port, "gate/#")
+    muddy = mud_on_the_plate(site.dir)
+    site.start()
+    try:
+        assert wait_for(lambda: any(p.get("state") == "online" and p.get("cameras") for p in office.on("/status")),
+                        60), site.log.read_text()[-3000:]
+        show(site.cams["plate-in"], muddy)
+        assert wait_for(lambda: office.on("/event/entry"), 30), site.log.read_text()[-3000:]
+        show(site.cams["plate-in"])
+        [entry] = office.on("/event/entry")
+        assert entry["subject"]["plate"] == "皖AJ002F" and entry["decision"] == "open"  # the frame read wrongly
+
+        site.offset.write_text(str(45 * 60))
+        show(site.cams["plate-out"], PLATES / "ccpd_20.jpg")
+        assert wait_for(lambda: office.on("/event/exit"), 30), site.log.read_text()[-3000:]
+        show(site.cams["plate-out"])
+        [told] = [p for p in office.on("/event/session") if p["transition"] == "corrected"]
+        held = office.on("/event/exit")[0]
+        assert told["session_id"] == held["session_id"] == entry["session_id"] and told["seq"] == held["seq"] - 1
+        assert told["read_plate"] == held["read_plate"] == "皖AJ002E" and told["subject"]["plate"] == "皖AJ002F"
+        assert held["decision"] == "hold" and held["fee_cents"] == 500  # 45 minutes from that entry
+        assert site.pulses("car", 1) == 0
+
+        pay = sign(KEY, "pay", {"request_id": "pay-mud", "ts": time.time() + 45 * 60,
+                                "session_id": held["session_id"], "amount_cents": 500}, site="tianlin12", gate="east")
+        office.publish("gate/tianlin12/east/cmd/pay", pay)
+        assert wait_for(lambda: len(office.on("/event/exit")) == 2, 20)
+        assert office.on("/event/exit")[1]["decision"] == "open" and site.pulses("car", 1) == 1
+        assert wait_for(lambda: (office.on("/status")[-1].get("parking") or {}).get("occupied") == 0, 30), \
+            office.on("/status")[-1]
+    finally:
+        office.close()
+        site.process.send_signal(signal.SIGTERM)
+        site.process.wait(20)
+    with Store(site.dir / "registry.db") as store:
+        assert store.sessions.open_sessions() == []
+        assert store.sessions.get(entry["session_id"])["fee_cents"] == 500
+
+
 def test_events_made_while_the_broker_is_down_arrive_after_a_sigkill(site):
     site.broker.stop()
     site.start()
