@@ -225,12 +225,19 @@ def _each_stopped(start):
         thing.stop()
 
 
+def need_mosquitto() -> str:
+    """mosquitto's path; the test is skipped, saying why, where it is not installed."""
+    from edge.site.localbroker import mosquitto_binary
+
+    return _need("mosquitto", mosquitto_binary)
+
+
 @pytest.fixture
 def make_broker(tmp_path):
     """Start private mosquitto brokers: make_broker(users=..., acl=..., tls=...)."""
-    from edge.site.localbroker import LocalBroker, mosquitto_binary
+    from edge.site.localbroker import LocalBroker
 
-    _need("mosquitto", mosquitto_binary)
+    need_mosquitto()
     yield from _each_stopped(lambda count, **kwargs: LocalBroker(tmp_path / f"broker{count}", **kwargs).start())
 
 

@@ -12,7 +12,7 @@ import time
 from contextlib import contextmanager
 from types import SimpleNamespace
 
-import pytest
+from conftest import need_mosquitto
 from mqtt_helpers import wait_for
 from test_site import gate_config, make_keys, office_config, site_mosquitto, stop_parts
 
@@ -32,10 +32,8 @@ def console_site(folder, *, cameras=None, barriers=None, engines=None, recogniti
     from edge.gate.daemon import Daemon
     from edge.office.console.users import add_user
     from edge.office.service import Office
-    from edge.site.localbroker import mosquitto_binary
 
-    if mosquitto_binary() is None:
-        pytest.skip("mosquitto is not installed (make test installs it when run as root)")
+    need_mosquitto()
     keys = make_keys(folder)
     users = folder / "console-users"
     for name, (role, password) in USERS.items():

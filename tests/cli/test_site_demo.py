@@ -7,17 +7,15 @@ import sqlite3
 import subprocess
 import sys
 
-import pytest
+from conftest import need_mosquitto
 
 from edge.cli.demo_notify import DUTY_PHONE
-from edge.site.localbroker import mosquitto_binary
 
 CARE_WATCH_UNIT = "12-301"  # 王建国's (edge.cli.demo.register_residents)
 
 
 def test_the_site_demo_tells_its_whole_story_on_the_console(tmp_path):
-    if mosquitto_binary() is None:
-        pytest.skip("mosquitto is not installed (make test installs it when run as root)")
+    need_mosquitto()
     done = subprocess.run([sys.executable, "-m", "edge", "site-demo", "--exit", "--console-port", "0",
                            "--workdir", str(tmp_path)], capture_output=True, text=True, timeout=400)
     logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-2000:]}" for p in tmp_path.glob("*.log"))

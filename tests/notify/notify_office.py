@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
+from conftest import need_mosquitto
 from test_site import make_keys, office_config, site_mosquitto
 
 
@@ -35,10 +35,8 @@ def office_process(config: Path, log: Path) -> subprocess.Popen:
 
 @contextmanager
 def broker_for(folder):
-    from edge.site.localbroker import mosquitto_binary
 
-    if mosquitto_binary() is None:
-        pytest.skip("mosquitto is not installed (make test installs it when run as root)")
+    need_mosquitto()
     broker = site_mosquitto(folder, site=True).start()
     try:
         yield broker

@@ -18,6 +18,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import need_mosquitto
 from mqtt_helpers import Listener, wait_for
 from test_site import PASSWORDS, make_keys, office_config, site_mosquitto, stop_parts
 
@@ -112,13 +113,6 @@ def test_the_quarantine_is_pruned_by_the_gates_and_the_offices_retention(tmp_pat
         store.close()
 
 
-def _need_mosquitto():
-    from edge.site.localbroker import mosquitto_binary
-
-    if mosquitto_binary() is None:
-        pytest.skip("mosquitto is not installed (make test installs it when run as root)")
-
-
 def _office(folder, keys, port, **extra):
     from edge.config import load_config
     from edge.office.service import Office
@@ -129,7 +123,7 @@ def _office(folder, keys, port, **extra):
 def test_junk_on_a_gates_event_topic_through_the_broker_grows_the_offices_database_a_little(tmp_path):
     """Found: 2,000 malformed 20 KB messages published with east's login grew the office's database from
     4.7 to 32.8 MB."""
-    _need_mosquitto()
+    need_mosquitto()
     keys = make_keys(tmp_path)
     broker = site_mosquitto(tmp_path).start()
     office = flooder = None
@@ -192,7 +186,7 @@ def test_an_office_with_a_full_database_loses_nothing_and_recovers_without_a_res
     from edge.office.console.users import add_user
     from edge.office.service import Office
 
-    _need_mosquitto()
+    need_mosquitto()
     keys = make_keys(tmp_path)
     add_user(tmp_path / "users", "admin1", "admin", "admin-pass-1")
     broker = site_mosquitto(tmp_path).start()

@@ -20,6 +20,7 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
+from conftest import need_mosquitto
 from mqtt_helpers import wait_for
 from test_site import PASSWORDS, gate_config, make_keys, office_config, site_mosquitto, stop_site
 
@@ -38,20 +39,13 @@ def _run(*args: str) -> list[str]:
     return [sys.executable, "-m", "edge", *args]
 
 
-def _need_mosquitto():
-    from edge.site.localbroker import mosquitto_binary
-
-    if mosquitto_binary() is None:
-        pytest.skip("mosquitto is not installed (make test installs it when run as root)")
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     from edge.config import load_config
     from edge.gate.daemon import Daemon
     from edge.office.service import Office
 
-    _need_mosquitto()
+    need_mosquitto()
     folder = tmp_path_factory.mktemp("trust-registry")
     keys = make_keys(folder)
     broker = site_mosquitto(folder).start()

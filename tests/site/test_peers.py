@@ -8,18 +8,11 @@ import time
 import uuid
 from pathlib import Path
 
-import pytest
+from conftest import need_mosquitto
 from mqtt_helpers import Listener, wait_for
 from test_site import PASSWORDS, gate_config, make_keys, office_config, site_mosquitto, stop_parts
 
 P = "gate/tianlin12"
-
-
-def _need_mosquitto():
-    from edge.site.localbroker import mosquitto_binary
-
-    if mosquitto_binary() is None:
-        pytest.skip("mosquitto is not installed (make test installs it when run as root)")
 
 
 def _gate(folder, keys, port, name):
@@ -60,7 +53,7 @@ def _backlog(folder: Path, keys: Path, n: int, start_epoch: float) -> Path:
 
 
 def test_a_10000_event_backlog_reaches_the_peer_and_the_office_in_full(tmp_path):
-    _need_mosquitto()
+    need_mosquitto()
     keys = make_keys(tmp_path)
     n = 10_000
     _backlog(tmp_path, keys, n, time.time() - 3 * 3600)  # one a second, all in the past
@@ -88,7 +81,7 @@ def test_a_10000_event_backlog_reaches_the_peer_and_the_office_in_full(tmp_path)
 
 
 def test_a_broker_that_loses_our_session_mid_stream_is_made_up_for_by_replay(tmp_path):
-    _need_mosquitto()
+    need_mosquitto()
     keys = make_keys(tmp_path)
     broker = site_mosquitto(tmp_path, persistence=False).start()  # a restart forgets every session
     office = west = east = None
@@ -122,7 +115,7 @@ def test_forged_and_implausible_events_change_nothing_and_raise_an_alert(tmp_pat
     from edge.keys import load_signer, sign_record
     from edge.timeutil import iso
 
-    _need_mosquitto()
+    need_mosquitto()
     keys = make_keys(tmp_path)
     broker = site_mosquitto(tmp_path).start()
     office = west = None

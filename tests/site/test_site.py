@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
-from conftest import face
+from conftest import face, need_mosquitto
 from mqtt_helpers import Listener, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,10 +87,8 @@ def site(tmp_path_factory, engines):
     from edge.config import load_config
     from edge.gate.daemon import Daemon
     from edge.office.service import Office
-    from edge.site.localbroker import mosquitto_binary
 
-    if mosquitto_binary() is None:
-        pytest.skip("mosquitto is not installed (make test installs it when run as root)")
+    need_mosquitto()
     folder = tmp_path_factory.mktemp("site")
     keys = make_keys(folder)
     broker = site_mosquitto(folder).start()
@@ -410,10 +408,8 @@ def test_a_broker_that_drops_retained_records_is_caught_up_by_resync(tmp_path, e
     from edge.config import load_config
     from edge.gate.daemon import Daemon
     from edge.office.service import Office
-    from edge.site.localbroker import mosquitto_binary
 
-    if mosquitto_binary() is None:
-        pytest.skip("mosquitto is not installed (make test installs it when run as root)")
+    need_mosquitto()
     keys = make_keys(tmp_path)
     broker = site_mosquitto(tmp_path, extra=["max_queued_messages 30", "max_inflight_messages 10"]).start()
     office = gate = None
@@ -440,10 +436,7 @@ def test_adoption_keeps_every_resident_and_nobody_inherits_anyone_elses_state(tm
     """A single-gate site joins an office that already has residents (so the ids collide): nobody enrols
     again, the gate serves from its own registry until the first sync, then its sightings and open
     alerts follow each resident to the office's id."""
-    from edge.site.localbroker import mosquitto_binary
-
-    if mosquitto_binary() is None:
-        pytest.skip("mosquitto is not installed (make test installs it when run as root)")
+    need_mosquitto()
     keys = make_keys(tmp_path)
     broker = site_mosquitto(tmp_path).start()
     try:
@@ -513,10 +506,8 @@ def test_an_office_restored_from_a_backup_starts_a_new_epoch_and_the_gates_follo
     from edge.config import load_config
     from edge.gate.daemon import Daemon
     from edge.office.service import Office
-    from edge.site.localbroker import mosquitto_binary
 
-    if mosquitto_binary() is None:
-        pytest.skip("mosquitto is not installed (make test installs it when run as root)")
+    need_mosquitto()
     keys = make_keys(tmp_path)
     broker = site_mosquitto(tmp_path).start()
     office_yaml = office_config(tmp_path, keys, broker.port, "ensemble")

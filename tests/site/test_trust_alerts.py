@@ -17,6 +17,7 @@ import uuid
 from types import SimpleNamespace
 
 import pytest
+from conftest import need_mosquitto
 from mqtt_helpers import wait_for
 from test_site import (
     PASSWORDS,
@@ -39,10 +40,8 @@ def site(tmp_path_factory):
     from edge.config import load_config
     from edge.gate.daemon import Daemon
     from edge.office.service import Office
-    from edge.site.localbroker import mosquitto_binary
 
-    if mosquitto_binary() is None:
-        pytest.skip("mosquitto is not installed (make test installs it when run as root)")
+    need_mosquitto()
     folder = tmp_path_factory.mktemp("trust-alerts")
     keys = make_keys(folder)
     broker = site_mosquitto(folder).start()

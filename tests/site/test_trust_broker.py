@@ -17,6 +17,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 import yaml
+from conftest import need_mosquitto
 from mqtt_helpers import wait_for
 from paho.mqtt.enums import CallbackAPIVersion
 from test_site import PASSWORDS, gate_config, make_keys, office_config, site_mosquitto
@@ -37,10 +38,8 @@ def site_lines() -> list[str]:
 
 @pytest.fixture
 def site_broker(tmp_path):
-    from edge.site.localbroker import mosquitto_binary
 
-    if mosquitto_binary() is None:
-        pytest.skip("mosquitto is not installed (make test installs it when run as root)")
+    need_mosquitto()
     broker = site_mosquitto(tmp_path, extra=site_lines()).start()
     yield broker
     broker.stop()
