@@ -221,8 +221,8 @@ step = st.one_of(
     st.tuples(st.just("race"), st.integers(0, 5), st.sampled_from(sorted(CARS)), st.sampled_from(sorted(CARS))),
     # a whole stay: in at one gate, out at one, each read its own way
     st.tuples(st.just("visit"), GATES, GATES, st.sampled_from(sorted(CARS)), READS, READS, st.integers(1, 300)),
-    # the two look-alikes in the lot together, one of them leaving
-    st.tuples(st.just("pair"), GATES, GATES, READS, READS, READS, st.booleans(), st.integers(1, 300)),
+    # the two look-alikes in the lot together, one of them leaving (and the guard at once, or not)
+    st.tuples(st.just("pair"), GATES, GATES, READS, READS, READS, st.booleans(), st.integers(1, 300), st.booleans()),
 )
 
 
@@ -416,12 +416,14 @@ def test_two_gates_agree_on_sessions_and_every_fee_is_the_reference(tmp_path, re
             site.clock.advance(minutes * 60)
             _exit(site, gate_out, car, how_out, rng, counts, truth, held_cars)
         elif action == "pair":
-            gate_in, gate_out, how_a, how_b, how_out, second, minutes = args
+            gate_in, gate_out, how_a, how_b, how_out, second, minutes, guard_at_once = args
             _enter(site, gate_in, "沪V00010", how_a, counts, truth)
             _enter(site, gate_in, "沪V00011", how_b, counts, truth)
             site.clock.advance(minutes * 60)
             site.deliver_all(rng)
             _exit(site, gate_out, "沪V00011" if second else "沪V00010", how_out, rng, counts, truth, held_cars)
+            if guard_at_once:
+                _resolve(site, gate_out, rng, counts, truth, held_cars)
         elif action == "race":  # two guards correct the same session at both gates before either hears
             pick, first, second = args
             both = sorted(set(site.open_sessions("east")) & set(site.open_sessions("west")))
