@@ -18,7 +18,6 @@ import uuid
 
 from edge.contract import session_fields, subject
 from edge.rules import policy
-from edge.rules.reconcile import next_revision
 from edge.schemas.phrases import say
 
 
@@ -70,8 +69,8 @@ class SessionChanges:
         corrected = {**session, "plate": plate, "vehicle_class": vehicle_class}
         decision = policy.Decision("session", None, said, fee_cents=self.parking.due(corrected, now),
                                    vehicle_class=vehicle_class)
-        known = self.parking.store.events.corrections(session["session_id"])
-        fields = {**session_fields("corrected"), "revision": next_revision(known), **extra}
+        fields = {**session_fields("corrected"), "revision": self.parking.next_revision(session["session_id"]),
+                  **extra}
         if plate != session["plate"]:
             fields["corrected_from"] = session["plate"]
         session_id = session["session_id"]

@@ -17,7 +17,14 @@ from __future__ import annotations
 
 from edge.rules.fees import fee_cents
 from edge.rules.permits import permit_valid
-from edge.rules.reconcile import HOUR, Reconciliation, reconcile_exit, standing_correction, waiting_exits
+from edge.rules.reconcile import (
+    HOUR,
+    Reconciliation,
+    next_revision,
+    reconcile_exit,
+    standing_correction,
+    waiting_exits,
+)
 from edge.timeutil import end_of_day, iso, parse_day
 
 
@@ -82,7 +89,8 @@ def parking_view(store, rules, zone, now: float) -> dict:
 
 def unmatched_exits(store, rules, now: float, gate: str | None = None) -> list[dict]:
     """The exits held with no session that still wait for the guard (``edge.rules.reconcile.waiting_exits``),
-    looked for over the reconciliation window (at least a day), of ``gate`` or every gate; payloads."""
+    of ``gate`` or every gate; payloads. Looked for over the reconciliation window, and at least a day (a
+    site with reconciliation off may still hold exits: ``exit_without_entry: hold``)."""
     since = now - max(rules.reconcile_window_hours, 24) * HOUR
     holds = store.events.unmatched_holds(since, gate)
     if not holds:
@@ -144,6 +152,10 @@ class Parking:
         for other in entries:
             if other["state"] == "open" and other["session_id"] != newest["session_id"]:
                 sessions.supersede(other["session_id"])
+
+    def next_revision(self, session_id: str) -> int:
+        """The ``revision`` of a new correction of the session (one more than those known here)."""
+        return next_revision(self.store.events.corrections(session_id))
 
     def reconcile(self, reading: str, now: float, *, registered: bool) -> Reconciliation:
         """An exit read as ``reading`` that found no session under it: its look-alikes (edge.rules.reconcile)."""

@@ -196,6 +196,8 @@ def test_a_car_read_wrongly_at_entry_pays_from_that_entry_and_leaves_no_phantom(
     is empty again (no session stays open for a plate that never leaves)."""
     office = Listener(site.broker.port, "gate/#")
     muddy = mud_on_the_plate(site.dir)
+    with Store(site.dir / "registry.db") as store:  # a resident's car whose plate differs only in the province
+        store.vehicles.upsert("苏AJ002F", "resident", site.resident, valid_until="2099-12-31")
     site.start()
     try:
         assert wait_for(lambda: any(p.get("state") == "online" and p.get("cameras") for p in office.on("/status")),
@@ -205,6 +207,9 @@ def test_a_car_read_wrongly_at_entry_pays_from_that_entry_and_leaves_no_phantom(
         show(site.cams["plate-in"])
         [entry] = office.on("/event/entry")
         assert entry["subject"]["plate"] == "皖AJ002F" and entry["decision"] == "open"  # the frame read wrongly
+        # ...and its province-only look-alike is named beside it, never let in as the resident's car
+        assert entry["look_alike"] == "苏AJ002F" and entry["subject"]["person_id"] is None
+        assert entry["reason_code"] == "vehicle_unregistered_visitor"
 
         site.offset.write_text(str(45 * 60))
         show(site.cams["plate-out"], PLATES / "ccpd_20.jpg")
