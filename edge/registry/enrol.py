@@ -23,9 +23,11 @@ class Enroller:
         """``engine``: an already loaded models.faces.FaceEngine to share (the daemon's)."""
         self.keep_photos = bool(face_config and face_config.keep_photos)
         if engine is None:
-            from models.faces import FaceEngine
+            from models.faces import FaceEngine, templates_of
 
-            encoder = face_config.encoder if face_config else "default"
+            # The encoder that makes the configured encoder's templates: enrolling with ensemble-yunet loads
+            # the ensemble's path only, not YuNet (models.faces.TEMPLATES_OF).
+            encoder = templates_of(face_config.encoder if face_config else "default")
             engine = FaceEngine(encoder=encoder, detector=face_config.detector if face_config else "hog")
         self.engine = engine
 

@@ -290,3 +290,12 @@ def _loaded(*args) -> list[str]:
                           cwd=Path(__file__).resolve().parents[2])
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout.strip().splitlines()
+
+
+def test_an_enroller_for_the_yunet_encoder_loads_the_ensembles_path_only():
+    """The office (and `person enroll`) only enrols: the templates are the ensemble's, so is the engine."""
+    from edge.config.recognition import FaceRecognitionConfig
+    from edge.registry.enrol import Enroller
+
+    enroller = Enroller(FaceRecognitionConfig(encoder="ensemble-yunet"))
+    assert enroller.engine.encoder.name == enroller.encoder_name == "ensemble"
