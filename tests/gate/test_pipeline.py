@@ -8,7 +8,8 @@ import threading
 import pytest
 import yaml
 from conftest import PLATES, face
-from test_camera import video, wait_until
+from mqtt_helpers import wait_for
+from test_camera import video
 
 from drivers.barriers import make_barrier
 from drivers.camera import Camera
@@ -44,7 +45,7 @@ def run_cameras(config, recognizers, gate, key=None, timeout=30):
     cameras = [Camera(c, stop).start() for c in config.cameras]
     workers = [CameraWorker(cam, config, recognizers, gate, stop, key).start() for cam in cameras]
     try:
-        assert wait_until(lambda: all(c.state == "ended" for c in cameras), timeout)
+        assert wait_for(lambda: all(c.state == "ended" for c in cameras), timeout)
         for worker in workers:
             worker.join(10)
     finally:
@@ -138,7 +139,7 @@ def test_a_worker_survives_a_failing_frame(tmp_path, engines):
     worker.process = broken
     worker.start()
     try:
-        assert wait_until(lambda: len(calls) >= 3, 10)
+        assert wait_for(lambda: len(calls) >= 3, 10)
         assert worker.alive and worker.errors >= 3
     finally:
         stop.set()
@@ -150,7 +151,6 @@ def test_a_worker_survives_a_failing_frame(tmp_path, engines):
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the death is the test
 def test_the_daemon_restarts_a_dead_worker_and_reports_it(tmp_path):
     import yaml
-    from test_camera import wait_until as until
 
     from edge.gate.daemon import Daemon
 
@@ -169,10 +169,10 @@ def test_the_daemon_restarts_a_dead_worker_and_reports_it(tmp_path):
             raise SystemExit("a thread killed by a bug that even catches Exception cannot survive")
 
         worker.process = die
-        assert until(lambda: not worker.alive, 10)
+        assert wait_for(lambda: not worker.alive, 10)
         assert daemon.supervise() is False
         assert daemon.workers[0] is not worker and daemon.workers[0].alive
-        assert until(lambda: daemon.workers[0].frames > 0, 10)
+        assert wait_for(lambda: daemon.workers[0].frames > 0, 10)
         alert = daemon.store.alerts.all(subject="worker:face-in")
         assert len(alert) == 1 and "restarted" in alert[0]["detail"]
         assert daemon.supervise() is True and daemon.restarts == 1
