@@ -147,9 +147,10 @@ def test_a_visitor_pass_lets_the_visitor_in_and_clears_nobodys_care_watch(site):
                     and site.gates["east"].store.events.has(event["event_id"]), 10)
     for store in (site.gates["east"].store, site.gates["west"].store, site.office.store):
         assert store.sightings.get(f"person:{person}")["ts_epoch"] == pytest.approx(last, abs=0.01)
-    assert [a["alert_id"] for a in site.gates["west"].alerts.check_inactivity() if a["person_id"] == person] == [
-        alert_id]  # west counts her unseen too: the same episode
-    for store in (site.gates["east"].store, site.office.store):
+    # West counts her unseen too, the same episode: raised by this check, or already by west's own job or
+    # east's event (which of them came first is a race; that west holds it raised is not).
+    site.gates["west"].alerts.check_inactivity()
+    for store in (site.gates["east"].store, site.gates["west"].store, site.office.store):
         assert store.alerts.get(alert_id)["state"] == "raised"
     # She herself passes the west gate: that clears it everywhere (the negative above could have failed).
     assert site.gates["west"].gate.person("in", person, credential="qr")["decision"] == "open"
