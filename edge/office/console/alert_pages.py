@@ -18,30 +18,18 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from edge.config.notify import masked_recipient
-from edge.office.console.context import ConsoleContext
+from edge.office.console.area import route
+from edge.office.console.context import ConsoleArea
 from edge.office.console.fields import digits
 from edge.schemas.phrases import tell
 from edge.store.alerts import said_of
 from edge.timeutil import iso, parse_iso
 
 
-def routes(ctx: ConsoleContext) -> list[Route]:
-    alerts = Alerts(ctx)
-    return [
-        Route("/api/alerts", alerts.api_list),
-        Route("/api/alerts/{alert_id}/ack", alerts.api_ack, methods=["POST"]),
-        Route("/alerts", alerts.page),
-    ]
-
-
-class Alerts:
+class Alerts(ConsoleArea):
     """The alerts as the API and the page show them, and their acknowledgement."""
-
-    def __init__(self, ctx: ConsoleContext):
-        self.ctx = ctx
 
     def data(self, state: str) -> list[dict]:
         ctx, zone = self.ctx, self.ctx.zone
@@ -80,12 +68,14 @@ class Alerts:
                 "last_gate": seen["gate"] if seen else None,
                 "hours_unseen": round((now - last_epoch) / 3600, 1) if last_epoch else None}
 
+    @route("/api/alerts")
     async def api_list(self, request: Request) -> Response:
         state = request.query_params.get("state", "open")
         if state not in ("open", "all"):
             raise HTTPException(400, tell("state: open or all"))
         return JSONResponse(self.data(state))
 
+    @route("/api/alerts/{alert_id}/ack", "POST")
     async def api_ack(self, request: Request) -> Response:
         ctx, store = self.ctx, self.ctx.store
         alert_id = request.path_params["alert_id"]
@@ -106,6 +96,7 @@ class Alerts:
         return JSONResponse({"ok": True, "alert_id": alert_id, "ack": {
             "by": row["acked_by"], "note": row["ack_note"], "ts": iso(row["acked_epoch"], ctx.zone)}})
 
+    @route("/alerts")
     async def page(self, request: Request) -> Response:
         rows = self.data("all")
         open_rows = [a for a in rows if a["state"] == "raised" and a["ack"] is None]

@@ -1,6 +1,7 @@
 """The console's web app (DESIGN 6.5): JSON under ``/api``, the pages that show the same data, login.
 
-``create_app(console)`` builds one ``context.ConsoleContext`` and asks each area for its routes: login and
+``create_app(console)`` builds one ``context.ConsoleContext`` and asks each area (``AREAS``: an
+``area.Area``'s ``routes``, or registry_pages' that joins four) for its routes: login and
 language (``login_pages``), alerts (``alert_pages``), passages and their live stream (``passage_pages``),
 gates and the remote open (``gate_pages``), parking and payment (``parking_pages``), the vehicle query
 (``query_pages``), the audit trail (``audit_pages``), people, vehicles, the CSV import and QR passes
@@ -40,8 +41,10 @@ from edge.office.console import (
 from edge.office.console.context import HERE, ConsoleContext
 from edge.office.console.guard import Guard
 
-AREAS = (login_pages, passage_pages, alert_pages, gate_pages, parking_pages, query_pages, audit_pages,
-         registry_pages, person_pages, report_pages, notify_pages, channel_pages, invite_pages)
+AREAS = (login_pages.Login.routes, passage_pages.Passages.routes, alert_pages.Alerts.routes, gate_pages.Gates.routes,
+         parking_pages.Parking.routes, query_pages.Query.routes, audit_pages.Audit.routes, registry_pages.routes,
+         person_pages.Person.routes, report_pages.ReportPages.routes, notify_pages.Notifications.routes,
+         channel_pages.Channels.routes, invite_pages.InvitePages.routes)  # each: ctx -> its routes
 
 
 def create_app(console) -> Guard:
@@ -58,8 +61,8 @@ def create_app(console) -> Guard:
         return ctx.error(request, exc.status_code, exc.detail, **getattr(exc, "extra", {}))
 
     routes = [Route("/healthz", healthz), Route("/", home)]
-    for area in AREAS:
-        routes += area.routes(ctx)
+    for area_routes in AREAS:
+        routes += area_routes(ctx)
     routes.append(Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"))
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
     return Guard(app, ctx)

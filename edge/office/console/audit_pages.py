@@ -9,16 +9,18 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from edge.office.console.context import ConsoleContext
+from edge.office.console.area import route
+from edge.office.console.context import ConsoleArea
 from edge.office.console.fields import digits
 from edge.schemas.phrases import tell
 from edge.timeutil import iso
 
 
-def routes(ctx: ConsoleContext) -> list[Route]:
-    async def api_audit(request: Request) -> Response:
+class Audit(ConsoleArea):
+    @route("/api/audit")
+    async def api_audit(self, request: Request) -> Response:
+        ctx = self.ctx
         ctx.need_role(request, "admin")
         limit = digits(request.query_params.get("limit") or "100")
         if limit is None:
@@ -26,5 +28,3 @@ def routes(ctx: ConsoleContext) -> list[Route]:
         limit = max(1, min(limit, 1000))
         rows = ctx.store.console.audit_rows(limit)
         return JSONResponse([{**r, "ts": iso(r["ts_epoch"], ctx.zone)} for r in rows])
-
-    return [Route("/api/audit", api_audit)]

@@ -18,21 +18,13 @@ from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from edge.office.console.context import ConsoleContext
+from edge.office.console.area import route
+from edge.office.console.context import ConsoleArea
 from edge.timeutil import iso
 
 
-def routes(ctx: ConsoleContext) -> list[Route]:
-    channels = Channels(ctx)
-    return [Route("/notify", channels.page), Route("/api/notify/channels", channels.api_list)]
-
-
-class Channels:
-    def __init__(self, ctx: ConsoleContext):
-        self.ctx = ctx
-
+class Channels(ConsoleArea):
     def data(self) -> list[dict]:
         ctx = self.ctx
         health = {row["channel"]: row for row in ctx.store.notifications.channels()}
@@ -47,10 +39,12 @@ class Channels:
                           "last_error": last.get("last_error"), "failures": last.get("failures", 0)})
         return found
 
+    @route("/api/notify/channels")
     async def api_list(self, request: Request) -> Response:
         self.ctx.need_role(request, "admin")
         return JSONResponse(self.data())
 
+    @route("/notify")
     async def page(self, request: Request) -> Response:
         self.ctx.need_role(request, "admin")
         return self.ctx.page(request, "notify.html", channels=self.data())

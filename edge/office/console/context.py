@@ -1,10 +1,11 @@
 """What every area of the console shares (``ConsoleContext``), and the shape of its answers.
 
 Each area module (``alert_pages``, ``passage_pages``, ``gate_pages``, ``parking_pages``, ``registry_pages``,
-``pass_pages``, ``report_pages``, ``query_pages``, ``login_pages``, ``audit_pages``) has a ``routes(ctx)`` that
-takes one ``ConsoleContext``, built once by ``app.create_app``: the console, its office, config and store,
-the templates, the login limiter, and the helpers every route uses (the user and the role a route needs,
-the audit, the request's body, a page, an error, a signed command to a gate). One owner for each of these.
+``pass_pages``, ``report_pages``, ``query_pages``, ``login_pages``, ``audit_pages``...) has its
+``ConsoleArea`` (``area.Area``) built on one ``ConsoleContext``, built once by ``app.create_app``: the console,
+its office, config and store, the templates, the login limiter, and the helpers every route uses (the user and
+the role a route needs, the audit, the request's body, a page, an error, a signed command to a gate). One owner
+for each of these.
 
 Errors are JSON ``{"error", "message"}`` with a 4xx (or 504 when a gate does not answer): ``error`` in
 English (what scripts and tests compare), ``message`` the same in the console's language (cookie ``lang``,
@@ -27,6 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.templating import Jinja2Templates
 
 from edge.office.console import catalogs
+from edge.office.console.area import Area
 from edge.office.console.catalogs import language
 from edge.office.console.login_limiter import LoginLimiter
 from edge.office.console.words import api_word, listing, word
@@ -206,3 +208,9 @@ class ConsoleContext(WebContext):
             raise GateAnswer(409, tell("gate {gate} refused: {detail}", gate=gate, detail=str(result.get("error"))),
                              result=result, gate=gate)
         return JSONResponse({"ok": True, "gate": gate, "result": result})
+
+
+class ConsoleArea(Area):
+    """An area of the console (``area.Area``) on the ``ConsoleContext``."""
+
+    ctx: ConsoleContext

@@ -14,28 +14,16 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from edge.contract import is_identifier
-from edge.office.console.context import ConsoleContext
+from edge.office.console.area import route
+from edge.office.console.context import ConsoleArea
 from edge.schemas.phrases import tell
 from edge.timeutil import iso
 
 
-def routes(ctx: ConsoleContext) -> list[Route]:
-    gates = Gates(ctx)
-    return [
-        Route("/api/gates", gates.api_list),
-        Route("/api/gates/{gate}/open", gates.api_open, methods=["POST"]),
-        Route("/gates", gates.page),
-    ]
-
-
-class Gates:
+class Gates(ConsoleArea):
     """The gates as the office last heard them, and the guard's remote open."""
-
-    def __init__(self, ctx: ConsoleContext):
-        self.ctx = ctx
 
     def data(self) -> dict:
         office, config, zone = self.ctx.office, self.ctx.config, self.ctx.zone
@@ -62,12 +50,15 @@ class Gates:
             })
         return {"office_registry": {"epoch": epoch, "version": version}, "gates": gates}
 
+    @route("/api/gates")
     async def api_list(self, request: Request) -> Response:
         return JSONResponse(self.data())
 
+    @route("/gates")
     async def page(self, request: Request) -> Response:
         return self.ctx.page(request, "gates.html", data=self.data())
 
+    @route("/api/gates/{gate}/open", "POST")
     async def api_open(self, request: Request) -> Response:
         ctx = self.ctx
         gate = request.path_params["gate"]

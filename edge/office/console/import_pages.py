@@ -13,9 +13,9 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from edge.office.console.context import ConsoleContext
+from edge.office.console.area import route
+from edge.office.console.context import ConsoleArea, ConsoleContext
 from edge.office.console.uploads import (
     MAX_CSV_BYTES,
     MAX_IMPORT_PHOTOS,
@@ -32,23 +32,20 @@ from edge.registry.importer import PEOPLE_COLUMNS, VEHICLE_COLUMNS
 from edge.schemas.phrases import tell
 
 
-def routes(ctx: ConsoleContext, enrolment: Enrolment) -> list[Route]:
-    sheets = Import(ctx, enrolment)
-    return [Route("/import", sheets.page), Route("/api/import", sheets.api_import, methods=["POST"])]
-
-
-class Import:
+class Import(ConsoleArea):
     """A people.csv or vehicles.csv with its photos, imported whole or not at all (admins)."""
 
     def __init__(self, ctx: ConsoleContext, enrolment: Enrolment):
-        self.ctx = ctx
+        super().__init__(ctx)
         self.enrolment = enrolment
 
+    @route("/import")
     async def page(self, request: Request) -> Response:
         self.ctx.need_role(request, "admin")
         return self.ctx.page(request, "import.html", people_columns=",".join(PEOPLE_COLUMNS),
                              vehicle_columns=",".join(VEHICLE_COLUMNS))
 
+    @route("/api/import", "POST")
     async def api_import(self, request: Request) -> Response:
         from edge.registry.importer import ImportRejected, import_csv
 

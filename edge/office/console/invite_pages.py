@@ -14,20 +14,11 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from edge.office.console.context import ConsoleContext, GateAnswer
+from edge.office.console.area import route
+from edge.office.console.context import ConsoleArea, ConsoleContext, GateAnswer
 from edge.office.console.fields import digits
 from edge.schemas.phrases import tell
-
-
-def routes(ctx: ConsoleContext) -> list[Route]:
-    invites = InvitePages(ctx)
-    return [
-        Route("/api/invites", invites.api_list, methods=["GET"]),
-        Route("/api/invites/{invite_id}", invites.api_cancel, methods=["DELETE"]),
-        Route("/invites", invites.page, methods=["GET"]),
-    ]
 
 
 def invitations(ctx: ConsoleContext):
@@ -37,19 +28,18 @@ def invitations(ctx: ConsoleContext):
     return Invitations(ctx.store, ctx.zone, clock=ctx.now)
 
 
-class InvitePages:
-    def __init__(self, ctx: ConsoleContext):
-        self.ctx = ctx
-
+class InvitePages(ConsoleArea):
     def data(self) -> list[dict]:
         rows = invitations(self.ctx).recent()
         people = self.ctx.store.console.names(r["by_person_id"] for r in rows)
         return [{**r, "person": ({"name": people[r["by_person_id"]]["name"], "unit": people[r["by_person_id"]]["unit"]}
                                  if r["by_person_id"] in people else None)} for r in rows]
 
+    @route("/api/invites", "GET")
     async def api_list(self, request: Request) -> Response:
         return JSONResponse(self.data())
 
+    @route("/api/invites/{invite_id}", "DELETE")
     async def api_cancel(self, request: Request) -> Response:
         from edge.registry.invites import InviteRefused
 
@@ -68,5 +58,6 @@ class InvitePages:
         ctx.published()
         return JSONResponse(cancelled)
 
+    @route("/invites", "GET")
     async def page(self, request: Request) -> Response:
         return self.ctx.page(request, "invites.html", invites=self.data())

@@ -15,22 +15,12 @@ import secrets
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
 
+from edge.office.console.area import route
 from edge.office.console.catalogs import LANGS
-from edge.office.console.context import ConsoleContext
+from edge.office.console.context import ConsoleArea
 from edge.office.console.guard import COOKIE, SESSION_TTL_S, session_hash
 from edge.schemas.phrases import N_, tell
-
-
-def routes(ctx: ConsoleContext) -> list[Route]:
-    login = Login(ctx)
-    return [
-        Route("/login", login.page, methods=["GET"]),
-        Route("/login", login.login, methods=["POST"]),
-        Route("/logout", login.logout, methods=["POST"]),
-        Route("/lang", set_lang),
-    ]
 
 
 def safe_next(target: str | None) -> str:
@@ -40,15 +30,14 @@ def safe_next(target: str | None) -> str:
     return "/alerts"
 
 
-class Login:
-    """Opening a session (checked against the users file, limited, audited) and ending it."""
+class Login(ConsoleArea):
+    """Opening a session (checked against the users file, limited, audited) and ending it; the language."""
 
-    def __init__(self, ctx: ConsoleContext):
-        self.ctx = ctx
-
+    @route("/login", "GET")
     async def page(self, request: Request) -> Response:
         return self.ctx.page(request, "login.html", error=None, next=safe_next(request.query_params.get("next")))
 
+    @route("/login", "POST")
     async def login(self, request: Request) -> Response:
         from edge.office.console.users import UsersFileError, authenticate
 
@@ -94,6 +83,7 @@ class Login:
                             secure=request.url.scheme == "https")
         return response
 
+    @route("/logout", "POST")
     async def logout(self, request: Request) -> Response:
         if request.scope["state"].get("session_hash"):
             self.ctx.store.console.end_session(request.scope["state"]["session_hash"])
@@ -101,10 +91,10 @@ class Login:
         response.delete_cookie(COOKIE, path="/")
         return response
 
-
-async def set_lang(request: Request) -> Response:
-    lang = request.query_params.get("to")
-    response = RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
-    if lang in LANGS:
-        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax", path="/")
-    return response
+    @route("/lang")
+    async def set_lang(self, request: Request) -> Response:
+        lang = request.query_params.get("to")
+        response = RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
+        if lang in LANGS:
+            response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax", path="/")
+        return response

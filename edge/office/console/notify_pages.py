@@ -17,10 +17,10 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from edge.config.notify import masked_recipient, recipient_problem
-from edge.office.console.context import ConsoleContext
+from edge.office.console.area import route
+from edge.office.console.context import ConsoleArea
 from edge.office.notify.delivery import queue_test
 from edge.schemas.phrases import tell
 from edge.timeutil import iso
@@ -28,18 +28,7 @@ from edge.timeutil import iso
 MAX_LIMIT = 1000
 
 
-def routes(ctx: ConsoleContext) -> list[Route]:
-    notices = Notifications(ctx)
-    return [
-        Route("/api/notifications", notices.api_list),
-        Route("/api/notify/test", notices.api_test, methods=["POST"]),
-    ]
-
-
-class Notifications:
-    def __init__(self, ctx: ConsoleContext):
-        self.ctx = ctx
-
+class Notifications(ConsoleArea):
     def data(self, alert_id: str | None, limit: int) -> list[dict]:
         zone = self.ctx.zone
         return [{"message_id": m["message_id"], "alert_id": m["alert_id"], "kind": m["kind"], "step": m["step"],
@@ -50,6 +39,7 @@ class Notifications:
                  "error": m["error"]}
                 for m in self.ctx.store.notifications.recent(limit, alert_id=alert_id)]
 
+    @route("/api/notifications")
     async def api_list(self, request: Request) -> Response:
         params = request.query_params
         raw = params.get("limit") or "100"
@@ -57,6 +47,7 @@ class Notifications:
             raise HTTPException(400, tell("limit: a whole number from 1 to 1000"))
         return JSONResponse(self.data(params.get("alert_id") or None, int(raw)))
 
+    @route("/api/notify/test", "POST")
     async def api_test(self, request: Request) -> Response:
         ctx = self.ctx
         data = await ctx.body_of(request)

@@ -21,30 +21,16 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from edge.office.console import fields
-from edge.office.console.context import ConsoleContext
+from edge.office.console.area import route
+from edge.office.console.context import ConsoleArea
 from edge.office.console.fields import digits
 from edge.schemas.phrases import tell
 
 
-def routes(ctx: ConsoleContext) -> list[Route]:
-    parking = Parking(ctx)
-    return [
-        Route("/api/parking", parking.api_view),
-        Route("/api/parking/{session_id}/pay", parking.api_pay, methods=["POST"]),
-        Route("/api/parking/{session_id}/correct", parking.api_correct, methods=["POST"]),
-        Route("/api/parking/exits/{event_id}/correct", parking.api_correct_exit, methods=["POST"]),
-        Route("/parking", parking.page),
-    ]
-
-
-class Parking:
+class Parking(ConsoleArea):
     """The site's parking as the office's archive knows it, and the fee taken at the lodge."""
-
-    def __init__(self, ctx: ConsoleContext):
-        self.ctx = ctx
 
     def data(self) -> dict:
         from edge.rules.parking import parking_view
@@ -52,12 +38,15 @@ class Parking:
         ctx = self.ctx
         return parking_view(ctx.store, ctx.config.site_settings.parking, ctx.zone, ctx.now())
 
+    @route("/api/parking")
     async def api_view(self, request: Request) -> Response:
         return JSONResponse(self.data())
 
+    @route("/parking")
     async def page(self, request: Request) -> Response:
         return self.ctx.page(request, "parking.html", data=self.data())
 
+    @route("/api/parking/{session_id}/pay", "POST")
     async def api_pay(self, request: Request) -> Response:
         ctx = self.ctx
         session_id = request.path_params["session_id"]
@@ -95,6 +84,7 @@ class Parking:
         if effective_class(ctx.store.vehicles.get(plate), session["entry_epoch"], ctx.zone) == "resident":
             ctx.need_role(request, "admin", write=("correct", target))
 
+    @route("/api/parking/{session_id}/correct", "POST")
     async def api_correct(self, request: Request) -> Response:
         ctx = self.ctx
         session_id = request.path_params["session_id"]
@@ -117,6 +107,7 @@ class Parking:
         return await ctx.command(user, "correct", target, gate, "correct", {"session_id": session_id, "plate": plate},
                                  {"was": session["plate"]})
 
+    @route("/api/parking/exits/{event_id}/correct", "POST")
     async def api_correct_exit(self, request: Request) -> Response:
         ctx = self.ctx
         event_id = request.path_params["event_id"]

@@ -24,10 +24,10 @@ import re
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from edge.office.console import fields
-from edge.office.console.context import ConsoleContext
+from edge.office.console.area import route
+from edge.office.console.context import ConsoleArea
 from edge.schemas.phrases import tell
 from edge.timeutil import iso
 
@@ -39,22 +39,8 @@ PRESET_HOURS = (2, 4, 8, 24, 72, 168, 720, 2160, 8784)  # the issue form's choic
 _PASS_ID = re.compile(r"^[0-9a-f]{12}$")
 
 
-def routes(ctx: ConsoleContext) -> list[Route]:
-    passes = Passes(ctx)
-    return [
-        Route("/api/passes", passes.api_list, methods=["GET"]),
-        Route("/api/passes", passes.api_issue, methods=["POST"]),
-        Route("/api/passes/{pass_id}", passes.api_revoke, methods=["DELETE"]),
-        Route("/passes", passes.page, methods=["GET"]),
-        Route("/passes", passes.page_issue, methods=["POST"]),
-    ]
-
-
-class Passes:
+class Passes(ConsoleArea):
     """The QR passes issued here: list, issue (JSON and the printable page), revoke."""
-
-    def __init__(self, ctx: ConsoleContext):
-        self.ctx = ctx
 
     # -- reading -----------------------------------------------------------------------------
     def data(self, rows: list[dict] | None = None) -> list[dict]:
@@ -89,6 +75,7 @@ class Passes:
     def may_revoke(self, user: dict, row: dict) -> bool:
         return row["state"] != "revoked" and (user["role"] == "admin" or row["issued_by"] == user["username"])
 
+    @route("/api/passes", "GET")
     async def api_list(self, request: Request) -> Response:
         return JSONResponse(self.data())
 
@@ -136,10 +123,12 @@ class Passes:
                 "issued": iso(claim.issued, ctx.zone), "valid_until": iso(claim.valid_until, ctx.zone),
                 "valid_hours": hours, "token": token, "qr_png_base64": base64.b64encode(png).decode("ascii")}
 
+    @route("/api/passes", "POST")
     async def api_issue(self, request: Request) -> Response:
         user = self.ctx.need_role(request, "guard", "admin", write=("pass_issue", None))
         return JSONResponse(self.issue(user, await self.ctx.body_of(request)), status_code=201)
 
+    @route("/api/passes/{pass_id}", "DELETE")
     async def api_revoke(self, request: Request) -> Response:
         from edge.registry.passes import revoke_pass
 
@@ -176,9 +165,11 @@ class Passes:
         response.status_code = status
         return response
 
+    @route("/passes", "GET")
     async def page(self, request: Request) -> Response:
         return self.list_page(request)
 
+    @route("/passes", "POST")
     async def page_issue(self, request: Request) -> Response:
         user = self.ctx.need_role(request, "guard", "admin", write=("pass_issue", None))
         data = await self.ctx.body_of(request)  # a body past its bound is the console's 413, not the form's

@@ -17,11 +17,11 @@ from datetime import date
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
 
 from edge.contract import is_identifier
+from edge.office.console.area import route
 from edge.office.console.catalogs import device, said
-from edge.office.console.context import ConsoleContext
+from edge.office.console.context import ConsoleArea
 from edge.office.console.fields import digits
 from edge.office.console.words import field as named
 from edge.office.console.words import listing
@@ -32,20 +32,8 @@ KINDS = ("entry", "exit", "denied", "stranger", "session")
 KEEP_ALIVE_S = 15
 
 
-def routes(ctx: ConsoleContext) -> list[Route]:
-    passages = Passages(ctx)
-    return [
-        Route("/api/events", passages.api_list),
-        Route("/api/events/stream", passages.api_stream),
-        Route("/passages", passages.page),
-    ]
-
-
-class Passages:
+class Passages(ConsoleArea):
     """The archive's events as the API, the page and the live stream show them."""
-
-    def __init__(self, ctx: ConsoleContext):
-        self.ctx = ctx
 
     def data(self, params) -> list[dict]:
         """The events ``params`` asks for (``since``, ``date``, ``gate``, ``kind``, ``limit``), with people."""
@@ -84,9 +72,11 @@ class Passages:
             out.append({**event, "person": {"name": person["name"], "unit": person["unit"]} if person else None})
         return out
 
+    @route("/api/events")
     async def api_list(self, request: Request) -> Response:
         return JSONResponse(self.data(request.query_params))
 
+    @route("/api/events/stream")
     async def api_stream(self, request: Request) -> Response:
         queue = self.ctx.console.broadcaster.listen()  # listening before the answer starts
         return StreamingResponse(self.stream(queue, self.ctx.lang_of(request)), media_type="text/event-stream",
@@ -121,6 +111,7 @@ class Passages:
             return {**payload, "device_text": device(payload["device"], lang)}
         return payload
 
+    @route("/passages")
     async def page(self, request: Request) -> Response:
         params = dict(request.query_params)
         params.setdefault("limit", "200")

@@ -20,9 +20,9 @@ from datetime import datetime, timedelta
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from edge.office.console.context import ConsoleContext, GateAnswer
+from edge.office.console.area import route
+from edge.office.console.context import ConsoleArea, GateAnswer
 from edge.office.console.registry_pages import person_id_of
 from edge.office.console.words import field as named
 from edge.rules.away import MAX_DAYS, REASON_MAX, AwayRefused
@@ -30,22 +30,8 @@ from edge.schemas.phrases import ptell, tell
 from edge.store.contacts import MAX_CONTACTS, RELATIONS, contact_problems, where
 
 
-def routes(ctx: ConsoleContext) -> list[Route]:
-    person = Person(ctx)
-    return [
-        Route("/api/people/{person_id}/contacts", person.api_contacts, methods=["GET"]),
-        Route("/api/people/{person_id}/contacts", person.api_replace_contacts, methods=["PUT"]),
-        Route("/api/people/{person_id}/away", person.api_set_away, methods=["PUT"]),
-        Route("/api/people/{person_id}/away", person.api_end_away, methods=["DELETE"]),
-        Route("/people/{person_id}", person.page),
-    ]
-
-
-class Person:
+class Person(ConsoleArea):
     """A person's contacts and pause: read, replace, set, end."""
-
-    def __init__(self, ctx: ConsoleContext):
-        self.ctx = ctx
 
     @property
     def absences(self):
@@ -63,10 +49,12 @@ class Person:
         return datetime.fromtimestamp(self.ctx.now(), self.ctx.zone).date()
 
     # -- contacts ------------------------------------------------------------------------------
+    @route("/api/people/{person_id}/contacts", "GET")
     async def api_contacts(self, request: Request) -> Response:
         person = self.person(request)
         return JSONResponse(self.ctx.store.contacts.all_of(person["id"]))
 
+    @route("/api/people/{person_id}/contacts", "PUT")
     async def api_replace_contacts(self, request: Request) -> Response:
         ctx = self.ctx
         user = ctx.need_role(request, "admin", write=("contacts_replace",
@@ -90,6 +78,7 @@ class Person:
         return JSONResponse({"person_id": person["id"], "contacts": stored})
 
     # -- away ------------------------------------------------------------------------------------
+    @route("/api/people/{person_id}/away", "PUT")
     async def api_set_away(self, request: Request) -> Response:
         ctx = self.ctx
         user = ctx.need_role(request, "admin", write=("away_set", f"person:{request.path_params['person_id']}"[:80]))
@@ -105,6 +94,7 @@ class Person:
         return JSONResponse({"person_id": person["id"], "away": self.absences.of_person(
             ctx.store.people.get(person["id"]))})
 
+    @route("/api/people/{person_id}/away", "DELETE")
     async def api_end_away(self, request: Request) -> Response:
         ctx = self.ctx
         user = ctx.need_role(request, "admin", write=("away_end", f"person:{request.path_params['person_id']}"[:80]))
@@ -118,6 +108,7 @@ class Person:
         return JSONResponse({"person_id": person["id"], "away": None, "ended": change.until})
 
     # -- the page -----------------------------------------------------------------------------------
+    @route("/people/{person_id}")
     async def page(self, request: Request) -> Response:
         person = self.person(request)
         today = self.today()

@@ -10,24 +10,16 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from edge.office.console.context import ConsoleContext
+from edge.office.console.area import route
+from edge.office.console.context import ConsoleArea
 from edge.office.console.fields import digits
 from edge.office.console.words import field as named
 from edge.schemas.phrases import tell
 
 
-def routes(ctx: ConsoleContext) -> list[Route]:
-    query = Query(ctx)
-    return [Route("/api/query", query.api_query), Route("/query", query.page)]
-
-
-class Query:
+class Query(ConsoleArea):
     """The registry's answer for one plate or one person."""
-
-    def __init__(self, ctx: ConsoleContext):
-        self.ctx = ctx
 
     def data(self, params) -> dict:
         from edge.plates import InvalidPlate
@@ -52,9 +44,11 @@ class Query:
         except RegistryError as exc:
             raise HTTPException(404, exc.said) from None
 
+    @route("/api/query")
     async def api_query(self, request: Request) -> Response:
         return JSONResponse(self.data(request.query_params))
 
+    @route("/query")
     async def page(self, request: Request) -> Response:
         answer, error = None, None
         if request.query_params.get("plate"):

@@ -25,7 +25,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from edge.office.console import fields, import_pages, pass_pages
-from edge.office.console.context import ConsoleContext
+from edge.office.console.area import route
+from edge.office.console.context import ConsoleArea, ConsoleContext
 from edge.office.console.gate_pages import Gates
 from edge.office.console.uploads import (
     MAX_PHOTO_BYTES,
@@ -54,23 +55,16 @@ SYNC_FIELDS = ("gate", "expected", "state", "silent", "age_s", "registry", "regi
 def routes(ctx: ConsoleContext) -> list[Route]:
     enrolment = Enrolment(SharedEnroller(ctx.config), uploads_dir(ctx.config))
     clear_uploads(enrolment.uploads)  # photos a killed office left behind
-    people, vehicles = People(ctx, enrolment), Vehicles(ctx)
 
     async def sync_fragment(request: Request) -> Response:
         return ctx.page(request, "_registry_sync.html", sync=sync_data(ctx))
 
     return [
-        Route("/api/people", people.api_list, methods=["GET"]),
-        Route("/api/people", people.api_add, methods=["POST"]),
-        Route("/api/people/{person_id}", people.api_remove, methods=["DELETE"]),
-        Route("/api/vehicles", vehicles.api_list, methods=["GET"]),
-        Route("/api/vehicles", vehicles.api_add, methods=["POST"]),
-        Route("/api/vehicles/{plate}", vehicles.api_remove, methods=["DELETE"]),
-        Route("/people", people.page),
-        Route("/vehicles", vehicles.page),
+        *People.routes(ctx, enrolment),
+        *Vehicles.routes(ctx),
         Route("/registry/sync", sync_fragment),
-        *import_pages.routes(ctx, enrolment),
-        *pass_pages.routes(ctx),
+        *import_pages.Import.routes(ctx, enrolment),
+        *pass_pages.Passes.routes(ctx),
     ]
 
 
@@ -90,11 +84,11 @@ def person_id_of(value) -> int:
     return person_id
 
 
-class People:
+class People(ConsoleArea):
     """The people registered: list, register (with face photos), erase."""
 
     def __init__(self, ctx: ConsoleContext, enrolment: Enrolment):
-        self.ctx = ctx
+        super().__init__(ctx)
         self.enrolment = enrolment
 
     def data(self) -> list[dict]:
@@ -106,9 +100,11 @@ class People:
                  "registered_at": p["created_at"], "away": self.ctx.office.absences.of_person(p, now)}
                 for p in self.ctx.store.people.all()]
 
+    @route("/api/people", "GET")
     async def api_list(self, request: Request) -> Response:
         return JSONResponse(self.data())
 
+    @route("/people")
     async def page(self, request: Request) -> Response:
         return self.ctx.page(request, "people.html", people=self.data(), sync=sync_data(self.ctx),
                              max_photos=MAX_PHOTOS_PER_PERSON, keep_photos=self.ctx.config.enrolment.keep_photos)
@@ -123,6 +119,7 @@ class People:
         return {"name": name, "unit": unit, "phone": phone, "care_watch": fields.flag(data, "care_watch"),
                 "face_consent": fields.flag(data, "face_consent")}
 
+    @route("/api/people", "POST")
     async def api_add(self, request: Request) -> Response:
         ctx = self.ctx
         user = ctx.need_role(request, "admin", write=("person_add", None))
@@ -188,6 +185,7 @@ class People:
             raise HTTPException(409, tell("{name} in {unit} is already registered (person {person_id})",
                                           name=person["name"], unit=person["unit"], person_id=same[0]["id"]))
 
+    @route("/api/people/{person_id}", "DELETE")
     async def api_remove(self, request: Request) -> Response:
         ctx, store = self.ctx, self.ctx.store
         user = ctx.need_role(request, "admin", write=("person_remove", f"person:{request.path_params['person_id']}"))
@@ -207,11 +205,8 @@ class People:
         return JSONResponse(answer)
 
 
-class Vehicles:
+class Vehicles(ConsoleArea):
     """The vehicles registered: list, register or update, remove."""
-
-    def __init__(self, ctx: ConsoleContext):
-        self.ctx = ctx
 
     def data(self) -> list[dict]:
         from edge.rules.permits import permit_valid
@@ -229,9 +224,11 @@ class Vehicles:
                         "valid_now": permit_valid(v, now, ctx.zone), "registered_at": v["created_at"]})
         return out
 
+    @route("/api/vehicles", "GET")
     async def api_list(self, request: Request) -> Response:
         return JSONResponse(self.data())
 
+    @route("/vehicles")
     async def page(self, request: Request) -> Response:
         people = sorted(self.ctx.store.people.all(), key=lambda p: (p["unit"], p["name"]))
         return self.ctx.page(request, "vehicles.html", vehicles=self.data(), people=people,
@@ -283,6 +280,7 @@ class Vehicles:
             raise HTTPException(400, tell("valid_until: before valid_from ({day})", day=vehicle["valid_from"]))
         return vehicle
 
+    @route("/api/vehicles", "POST")
     async def api_add(self, request: Request) -> Response:
         """Register a plate, or update a registered one: fields the request does not give keep their
         registered value (owner, class, validity); a field given blank or null is cleared."""
@@ -303,6 +301,7 @@ class Vehicles:
         return JSONResponse({**{k: row[k] for k in VEHICLE_FIELDS}, "created": created},
                             status_code=201 if created else 200)
 
+    @route("/api/vehicles/{plate}", "DELETE")
     async def api_remove(self, request: Request) -> Response:
         ctx = self.ctx
         user = ctx.need_role(request, "admin", write=("vehicle_remove", f"vehicle:{request.path_params['plate']}"))

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from edge.office.console import reports
+from edge.office.console.area import route
 from edge.office.console.catalogs import LANGS, gettext_for, pgettext_for
 from edge.office.console.charts import PALETTE, Series, bar_chart, describe, line_chart, number_text
-from edge.office.console.context import ConsoleContext
+from edge.office.console.context import ConsoleArea
 from edge.office.console.words import field as named
 from edge.office.console.words import listing
 from edge.schemas.phrases import N_, tell
@@ -35,20 +35,8 @@ COLUMN_WORDS = {"date": N_("date"), "hour": N_("hour"), "time": N_("time"), "gat
                 "collected_yuan": N_("collected (yuan)")}
 
 
-def routes(ctx: ConsoleContext) -> list[Route]:
-    pages = ReportPages(ctx)
-    return [
-        Route("/reports", pages.page),
-        Route("/api/reports", pages.api_index),
-        Route("/api/reports/{name}", pages.api_report),
-    ]
-
-
-class ReportPages:
+class ReportPages(ConsoleArea):
     """The reports' numbers (counted on the worker pool), as JSON, as CSV and as the page's charts."""
-
-    def __init__(self, ctx: ConsoleContext):
-        self.ctx = ctx
 
     def compute(self, name: str, params) -> dict:
         ctx = self.ctx
@@ -59,12 +47,14 @@ class ReportPages:
         return {name: self.compute(name, {"date": day} if name in reports.ONE_DAY else {"date": day, "days": days})
                 for name in reports.NAMES}
 
+    @route("/api/reports")
     async def api_index(self, request: Request) -> Response:
         return JSONResponse({"reports": [
             {"name": name, "params": ["date"] if name in reports.ONE_DAY else ["date", "days"],
              "json": f"/api/reports/{name}", "csv": f"/api/reports/{name}.csv", "columns": list(reports.COLUMNS[name])}
             for name in reports.NAMES]})
 
+    @route("/api/reports/{name}")
     async def api_report(self, request: Request) -> Response:
         ctx = self.ctx
         name = request.path_params["name"]
@@ -88,6 +78,7 @@ class ReportPages:
                         media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{reports.filename(report)}"'})
 
+    @route("/reports")
     async def page(self, request: Request) -> Response:
         ctx = self.ctx
         lang = ctx.lang_of(request)

@@ -6,8 +6,8 @@ a route raises is answered as ``{"error", "message"}`` like the console's. ``sit
 listener serves: ``/my`` and below to the portal (or, when ``portal.enabled`` is false, a 404 saying so),
 everything else to the console's app (``edge.office.console.app.create_app``).
 
-An area is a module with ``routes(ctx) -> list[Route]`` whose paths all start with ``/my/``; add it to
-``AREAS``.
+An area is a ``context.PortalArea`` (``edge.office.console.area.Area``) whose routes all start with ``/my/``;
+add its ``routes`` to ``AREAS``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from edge.office.portal.context import HERE, PortalContext, portal_templates
 from edge.office.portal.guard import PortalGuard, is_portal
 from edge.schemas.phrases import tell
 
-AREAS = (login_pages, household_pages, away_pages, invite_pages)
+AREAS = (login_pages.Login.routes, household_pages.Household.routes, away_pages.Away.routes,
+         invite_pages.InvitePages.routes)  # each: ctx -> its routes
 
 
 def portal_context(console) -> PortalContext:
@@ -49,8 +50,8 @@ def create_portal_app(console) -> PortalGuard:
         return ctx.error(request, exc.status_code, exc.detail, **getattr(exc, "extra", {}))
 
     routes = []
-    for area in AREAS:
-        routes += area.routes(ctx)
+    for area_routes in AREAS:
+        routes += area_routes(ctx)
     routes.append(Mount("/my/static", app=StaticFiles(directory=str(HERE / "static")), name="static"))
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
     return PortalGuard(app, ctx)

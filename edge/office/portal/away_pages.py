@@ -15,27 +15,16 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
+from edge.office.console.area import route
 from edge.office.console.context import GateAnswer
 from edge.office.console.fields import digits
-from edge.office.portal.context import PortalContext
+from edge.office.portal.context import PortalArea
 from edge.rules.away import AwayRefused
 from edge.schemas.phrases import tell
 
 
-def routes(ctx: PortalContext) -> list[Route]:
-    away = Away(ctx)
-    return [
-        Route("/my/api/away/{person_id}", away.set, methods=["PUT"]),
-        Route("/my/api/away/{person_id}", away.end, methods=["DELETE"]),
-    ]
-
-
-class Away:
-    def __init__(self, ctx: PortalContext):
-        self.ctx = ctx
-
+class Away(PortalArea):
     def person(self, request: Request, resident: dict, action: str) -> dict:
         """The person the path names, of the resident's own unit; 404 (audited) for anyone else."""
         raw = request.path_params["person_id"]
@@ -46,6 +35,7 @@ class Away:
             raise HTTPException(404, tell("no person {person_id} in your household", person_id=raw[:20]))
         return row
 
+    @route("/my/api/away/{person_id}", "PUT")
     async def set(self, request: Request) -> Response:
         ctx = self.ctx
         ctx.feature("away")
@@ -67,6 +57,7 @@ class Away:
         return JSONResponse({"person_id": person["id"],
                              "away": {k: away[k] for k in ("until", "last_day", "reason")} if away else None})
 
+    @route("/my/api/away/{person_id}", "DELETE")
     async def end(self, request: Request) -> Response:
         ctx = self.ctx
         ctx.feature("away")

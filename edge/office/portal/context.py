@@ -1,7 +1,7 @@
 """What every area of the portal shares (``PortalContext``), and the shape of its answers.
 
-Each area module (``login_pages``, ``household_pages``, ``away_pages``, and any added later) has a
-``routes(ctx)`` taking one ``PortalContext``, built once by ``app.create_portal_app``: the console (the
+Each area (a ``PortalArea``, in ``login_pages``, ``household_pages``, ``away_pages``, ``invite_pages``, and any
+added later) is built on one ``PortalContext``, built once by ``app.create_portal_app``: the console (the
 server the portal shares), the office, its config and store, the templates, the login codes, and the helpers
 every route uses (the resident asking, a feature the committee may have turned off, the audit, the body,
 a page, an error). Errors are the console's: JSON ``{"error", "message"}``, ``error`` in English,
@@ -25,6 +25,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from edge.office.console import catalogs
+from edge.office.console.area import Area
 from edge.office.console.context import WebContext
 from edge.office.console.words import word
 from edge.schemas.phrases import tell
@@ -78,3 +79,9 @@ class PortalContext(WebContext):
             "yuan": lambda cents: f"{(cents or 0) / 100:.2f}",
             "word": lambda table, value: word(catalogs.gettext_for(lang), table, value),
             "page_name": name.removesuffix(".html"), **context})
+
+
+class PortalArea(Area):
+    """An area of the portal (``edge.office.console.area.Area``) on the ``PortalContext``."""
+
+    ctx: PortalContext

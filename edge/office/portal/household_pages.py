@@ -14,25 +14,14 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from edge.office.portal.context import PortalContext
+from edge.office.console.area import route
+from edge.office.portal.context import PortalArea
 from edge.registry.query import query_household
 from edge.rules.away import MAX_DAYS, REASON_MAX
 
 
-def routes(ctx: PortalContext) -> list[Route]:
-    household = Household(ctx)
-    return [
-        Route("/my/", household.page),
-        Route("/my/api/household", household.api),
-    ]
-
-
-class Household:
-    def __init__(self, ctx: PortalContext):
-        self.ctx = ctx
-
+class Household(PortalArea):
     def data(self, unit: str) -> dict:
         ctx, now = self.ctx, self.ctx.now()
         found = query_household(ctx.store, ctx.config, unit, now)
@@ -49,11 +38,13 @@ class Household:
                     for v in found["vehicles"]]
         return {"unit": unit, "people": people, "vehicles": vehicles}
 
+    @route("/my/api/household")
     async def api(self, request: Request) -> Response:
         self.ctx.feature("household")
         resident = self.ctx.resident_of(request)
         return JSONResponse(await self.ctx.run_blocking(self.data, resident["unit"]))
 
+    @route("/my/")
     async def page(self, request: Request) -> Response:
         ctx = self.ctx
         resident = ctx.resident_of(request)

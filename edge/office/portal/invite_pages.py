@@ -23,31 +23,20 @@ from datetime import timedelta
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
+from edge.office.console.area import route
 from edge.office.console.context import GateAnswer
 from edge.office.console.fields import digits
-from edge.office.portal.context import PortalContext
+from edge.office.portal.context import PortalArea, PortalContext
 from edge.registry.invites import MAX_DAYS_AHEAD, MAX_HOURS, NAME_MAX, Invitations, Inviter, InviteRefused
 from edge.schemas.phrases import tell
 
 
-def routes(ctx: PortalContext) -> list[Route]:
-    invites = InvitePages(ctx)
-    return [
-        Route("/my/invites", invites.page, methods=["GET"]),
-        Route("/my/api/invites", invites.api_list, methods=["GET"]),
-        Route("/my/api/invites", invites.api_make, methods=["POST"]),
-        Route("/my/api/invites/{invite_id}/pass", invites.api_pass, methods=["GET"]),
-        Route("/my/api/invites/{invite_id}", invites.api_cancel, methods=["DELETE"]),
-    ]
-
-
-class InvitePages:
+class InvitePages(PortalArea):
     def __init__(self, ctx: PortalContext):
         from edge.registry.passes import PassError, pass_issuer
 
-        self.ctx = ctx
+        super().__init__(ctx)
         try:
             self.pass_key = pass_issuer(ctx.config)  # read once: the office's pass.key
         except PassError:
@@ -76,11 +65,13 @@ class InvitePages:
                  | {"by": names[r["by_person_id"]]["name"] if r["by_person_id"] in names else None} for r in rows]
         return {"unit": unit, "per_day": per_day, "left_today": max(0, per_day - made_today), "invites": shown}
 
+    @route("/my/api/invites", "GET")
     async def api_list(self, request: Request) -> Response:
         self.ctx.feature("invites")
         return JSONResponse(self.data(self.ctx.resident_of(request)))
 
     # -- writing -----------------------------------------------------------------------------------
+    @route("/my/api/invites", "POST")
     async def api_make(self, request: Request) -> Response:
         ctx = self.ctx
         ctx.feature("invites")
@@ -120,6 +111,7 @@ class InvitePages:
             raise HTTPException(404, tell("no invitation {id}", id=raw[:20]))
         return number
 
+    @route("/my/api/invites/{invite_id}", "DELETE")
     async def api_cancel(self, request: Request) -> Response:
         ctx = self.ctx
         ctx.feature("invites")
@@ -134,6 +126,7 @@ class InvitePages:
         ctx.published()
         return JSONResponse(cancelled)
 
+    @route("/my/api/invites/{invite_id}/pass", "GET")
     async def api_pass(self, request: Request) -> Response:
         ctx = self.ctx
         ctx.feature("invites")
@@ -146,6 +139,7 @@ class InvitePages:
         return JSONResponse(shown)
 
     # -- the page ------------------------------------------------------------------------------------
+    @route("/my/invites", "GET")
     async def page(self, request: Request) -> Response:
         ctx = self.ctx
         resident = ctx.resident_of(request)

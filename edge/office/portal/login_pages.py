@@ -18,29 +18,17 @@ import secrets
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
 
+from edge.office.console.area import route
 from edge.office.console.guard import session_hash
 from edge.office.portal.codes import CODE_TTL_S, SESSION_TTL_S, Refused, masked
-from edge.office.portal.context import PortalContext
+from edge.office.portal.context import PortalArea
 from edge.office.portal.guard import COOKIE, COOKIE_PATH
 from edge.store.portal import phone_of
 
 
-def routes(ctx: PortalContext) -> list[Route]:
-    login = Login(ctx)
-    return [
-        Route("/my/login", login.page, methods=["GET"]),
-        Route("/my/login", login.ask, methods=["POST"]),
-        Route("/my/verify", login.verify, methods=["POST"]),
-        Route("/my/logout", login.logout, methods=["POST"]),
-    ]
-
-
-class Login:
-    def __init__(self, ctx: PortalContext):
-        self.ctx = ctx
-
+class Login(PortalArea):
+    @route("/my/login", "GET")
     async def page(self, request: Request) -> Response:
         return self.ctx.page(request, "login.html", code_minutes=CODE_TTL_S // 60)
 
@@ -66,6 +54,7 @@ class Login:
             self.ctx.audit(who, action, None, {"client": client, "refused": exc.reason}, "refused")
         return HTTPException(exc.status, exc.said)
 
+    @route("/my/login", "POST")
     async def ask(self, request: Request) -> Response:
         ctx = self.ctx
         data, client, who = await self.caller(request)
@@ -76,6 +65,7 @@ class Login:
         ctx.audit(who, "portal_code", None, {"client": client}, "ok")
         return JSONResponse({"ok": True, "phone": shown, "expires_in_s": CODE_TTL_S})
 
+    @route("/my/verify", "POST")
     async def verify(self, request: Request) -> Response:
         ctx = self.ctx
         data, client, who = await self.caller(request)
@@ -98,6 +88,7 @@ class Login:
                             path=COOKIE_PATH, secure=request.url.scheme == "https")
         return response
 
+    @route("/my/logout", "POST")
     async def logout(self, request: Request) -> Response:
         resident = self.ctx.resident_of(request)
         self.ctx.store.portal.end_session(resident["session_hash"])
