@@ -18,29 +18,32 @@ from starlette.responses import JSONResponse, Response
 
 from edge.office.console.area import route
 from edge.office.console.context import GateAnswer
-from edge.office.console.fields import digits
 from edge.office.portal.context import PortalArea
 from edge.rules.away import AwayRefused
 from edge.schemas.phrases import tell
 
 
 class Away(PortalArea):
-    def person(self, request: Request, resident: dict, action: str) -> dict:
-        """The person the path names, of the resident's own unit; 404 (audited) for anyone else."""
-        raw = request.path_params["person_id"]
-        number = digits(raw)
-        row = self.ctx.store.people.find_by_id(number) if number is not None else None
-        if row is None or row["unit"] != resident["unit"]:
-            self.ctx.audit(resident["masked"], action, f"person:{raw}"[:80], {"unit": resident["unit"]}, "refused")
-            raise HTTPException(404, tell("no person {person_id} in your household", person_id=raw[:20]))
-        return row
+    def asked(self, request: Request, action: str) -> tuple[dict, dict]:
+        """The resident asking (the feature on), and the person the path names, of the resident's own unit; 404
+        (audited) for anyone else."""
+        ctx = self.ctx
+        ctx.feature("away")
+        resident = ctx.resident_of(request)
+
+        def own(number: int) -> dict | None:
+            row = ctx.store.people.find_by_id(number)
+            return row if row is not None and row["unit"] == resident["unit"] else None
+
+        person = ctx.path_number(request, "person_id", resident, action,
+                                 lambda raw: tell("no person {person_id} in your household", person_id=raw),
+                                 find=own, detail={"unit": resident["unit"]})
+        return resident, person
 
     @route("/my/api/away/{person_id}", "PUT")
     async def set(self, request: Request) -> Response:
         ctx = self.ctx
-        ctx.feature("away")
-        resident = ctx.resident_of(request)
-        person = self.person(request, resident, "away_set")
+        resident, person = self.asked(request, "away_set")
         data = await ctx.body_of(request)
         target = f"person:{person['id']}"
         try:
@@ -60,9 +63,7 @@ class Away(PortalArea):
     @route("/my/api/away/{person_id}", "DELETE")
     async def end(self, request: Request) -> Response:
         ctx = self.ctx
-        ctx.feature("away")
-        resident = ctx.resident_of(request)
-        person = self.person(request, resident, "away_end")
+        resident, person = self.asked(request, "away_end")
         target = f"person:{person['id']}"
         with ctx.store.transaction():
             change = ctx.office.absences.end(person["id"], f"portal:{resident['masked']}", how="portal")

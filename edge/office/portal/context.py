@@ -14,10 +14,11 @@ another unit sees that unit's household, a person erased has no session any more
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -27,8 +28,9 @@ from starlette.templating import Jinja2Templates
 from edge.office.console import catalogs
 from edge.office.console.area import Area
 from edge.office.console.context import WebContext
+from edge.office.console.fields import digits
 from edge.office.console.words import word
-from edge.schemas.phrases import tell
+from edge.schemas.phrases import Said, tell
 
 if TYPE_CHECKING:
     from edge.office.portal.codes import LoginCodes
@@ -68,6 +70,20 @@ class PortalContext(WebContext):
     def audit(self, who: str, action: str, target: str | None, detail: dict, outcome: str) -> None:
         """A portal write in the console's audit: ``who`` is ``portal:<masked number>``, the role ``resident``."""
         self.store.console.audit(self.now(), f"portal:{who}", ROLE, action, target, detail, outcome)
+
+    def path_number(self, request: Request, param: str, resident: dict, action: str, said: Callable[[str], Said],
+                    *, find: Callable[[int], Any] = lambda number: number, detail: dict | None = None):
+        """What the path's number ``param`` names for ``resident``: ``find(number)``, the number itself by default.
+        When it is no number or ``find`` answers None (not there, or not the resident's: the same answer), the
+        refusal is audited (``action`` on ``<param without _id>:<as typed>``, ``detail``) and answered 404
+        ``said(as typed)``."""
+        raw = request.path_params[param]
+        number = digits(raw)
+        found = find(number) if number is not None else None
+        if found is None:
+            self.audit(resident["masked"], action, f"{param.removesuffix('_id')}:{raw}"[:80], detail or {}, "refused")
+            raise HTTPException(404, said(raw[:20]))
+        return found
 
     # -- answers ---------------------------------------------------------------------------------
     def page(self, request: Request, name: str, **context) -> Response:

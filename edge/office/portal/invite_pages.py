@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -103,20 +102,13 @@ class InvitePages(PortalArea):
         ctx.published()
         return JSONResponse(made, status_code=201)
 
-    def _invite_id(self, request: Request, resident: dict, action: str) -> int:
-        raw = request.path_params["invite_id"]
-        number = digits(raw)
-        if number is None:
-            self.ctx.audit(resident["masked"], action, f"invite:{raw}"[:80], {}, "refused")
-            raise HTTPException(404, tell("no invitation {id}", id=raw[:20]))
-        return number
-
     @route("/my/api/invites/{invite_id}", "DELETE")
     async def api_cancel(self, request: Request) -> Response:
         ctx = self.ctx
         ctx.feature("invites")
         resident = ctx.resident_of(request)
-        invite_id = self._invite_id(request, resident, "invite_cancel")
+        invite_id = ctx.path_number(request, "invite_id", resident, "invite_cancel",
+                                    lambda raw: tell("no invitation {id}", id=raw))
         try:
             cancelled = self.invitations().cancel(invite_id, by=f"portal:{resident['masked']}", unit=resident["unit"])
         except InviteRefused as exc:
