@@ -62,10 +62,7 @@ class Parking(ConsoleArea):
         session = session or next((s for s in view["open"] if s["session_id"] == session_id), None)
         if session is None:
             raise HTTPException(404, tell("no open parking session {session_id}", session_id=session_id))
-        gate = session.get("held_gate") or session.get("entry_gate")
-        if not gate:
-            raise HTTPException(409, tell("session {session_id}: no gate knows where the car is",
-                                          session_id=session_id))
+        gate = self._gate_of(session, session_id)
         return await ctx.command(user, "pay", f"session:{session_id}", gate, "pay",
                                  {"session_id": session_id, "amount_cents": amount},
                                  {"plate": session["plate"], "fee_due_cents": session["fee_due_cents"]})
@@ -75,6 +72,23 @@ class Parking(ConsoleArea):
         if session is None or session["state"] != "open":
             raise HTTPException(404, tell("no open parking session {session_id}", session_id=session_id))
         return session
+
+    @staticmethod
+    def _gate_of(session: dict, session_id: str) -> str:
+        """The gate that holds the session's car, or the one it came in by; 409 when no gate knows."""
+        gate = session.get("held_gate") or session.get("entry_gate")
+        if not gate:
+            raise HTTPException(409, tell("session {session_id}: no gate knows where the car is",
+                                          session_id=session_id))
+        return gate
+
+    async def _correction(self, request: Request, param: str, kind: str) -> tuple[str, str, dict, dict]:
+        """A correction's start: what the path's ``param`` names, its audit target ``<kind>:<it>``, the user (a
+        guard or an admin: ``need_role``'s audit rule) and the body."""
+        named = request.path_params[param]
+        target = f"{kind}:{named}"
+        user = self.ctx.need_role(request, "guard", "admin", write=("correct", target))
+        return named, target, user, await self.ctx.body_of(request)
 
     def _waives_fee(self, request: Request, plate: str, session: dict, target: str) -> None:
         """An admin, when ``plate`` is a resident's (valid at the session's entry): the fee is waived."""
@@ -87,10 +101,7 @@ class Parking(ConsoleArea):
     @route("/api/parking/{session_id}/correct", "POST")
     async def api_correct(self, request: Request) -> Response:
         ctx = self.ctx
-        session_id = request.path_params["session_id"]
-        target = f"session:{session_id}"
-        user = ctx.need_role(request, "guard", "admin", write=("correct", target))
-        data = await ctx.body_of(request)
+        session_id, target, user, data = await self._correction(request, "session_id", "session")
         plate = fields.plate(data.get("plate"))
         session = self._open_session(session_id)
         if plate == session["plate"]:
@@ -100,20 +111,14 @@ class Parking(ConsoleArea):
         if registered is not None and registered["class"] == "blocked":
             raise HTTPException(409, tell("{plate} is a blocked vehicle: a correction never lets it out", plate=plate))
         self._waives_fee(request, plate, session, target)
-        gate = session.get("held_gate") or session.get("entry_gate")
-        if not gate:
-            raise HTTPException(409, tell("session {session_id}: no gate knows where the car is",
-                                          session_id=session_id))
+        gate = self._gate_of(session, session_id)
         return await ctx.command(user, "correct", target, gate, "correct", {"session_id": session_id, "plate": plate},
                                  {"was": session["plate"]})
 
     @route("/api/parking/exits/{event_id}/correct", "POST")
     async def api_correct_exit(self, request: Request) -> Response:
         ctx = self.ctx
-        event_id = request.path_params["event_id"]
-        target = f"exit:{event_id}"
-        user = ctx.need_role(request, "guard", "admin", write=("correct", target))
-        data = await ctx.body_of(request)
+        event_id, target, user, data = await self._correction(request, "event_id", "exit")
         session_id = fields.text(data, "session_id", limit=64, required=True)
         held = next((h for h in self.data()["unmatched"] if h["event_id"] == event_id), None)
         if held is None:
