@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from edge.store.database import Store
 
 HERE = Path(__file__).parent
+SHARED_TEMPLATES = HERE.parent / "templates"  # the console's and the portal's: their pages' head
 COMMAND_TIMEOUT_S = 10.0
 
 
@@ -51,9 +52,10 @@ def error_answer(status: int, said: Said | str, lang: str, **extra) -> JSONRespo
     return JSONResponse({"error": str(said), "message": catalogs.say_in(said, lang), **extra}, status_code=status)
 
 
-def page_templates() -> Jinja2Templates:
-    """The pages' templates, with Jinja2's i18n extension saying each in its ``lang`` (``catalogs``)."""
-    made = Jinja2Templates(directory=str(HERE / "templates"))
+def page_templates(folder: Path = HERE / "templates") -> Jinja2Templates:
+    """The pages' templates (the console's, or ``folder``'s: the portal's), then those the console and the portal
+    share (``SHARED_TEMPLATES``), with Jinja2's i18n extension saying each in its ``lang`` (``catalogs``)."""
+    made = Jinja2Templates(directory=[folder, SHARED_TEMPLATES])
     catalogs.install(made.env)
     return made
 

@@ -27,7 +27,7 @@ from starlette.templating import Jinja2Templates
 
 from edge.office.console import catalogs
 from edge.office.console.area import Area
-from edge.office.console.context import WebContext
+from edge.office.console.context import WebContext, page_templates
 from edge.office.console.fields import digits
 from edge.office.console.words import word
 from edge.schemas.phrases import Said, tell
@@ -41,9 +41,7 @@ ROLE = "resident"  # the audit's role of a portal write
 
 
 def portal_templates() -> Jinja2Templates:
-    made = Jinja2Templates(directory=str(HERE / "templates"))
-    catalogs.install(made.env)
-    return made
+    return page_templates(HERE / "templates")
 
 
 @dataclass
