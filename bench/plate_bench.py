@@ -4,12 +4,15 @@
            recognised text that passes the plate grammar
     ocrdet the pipeline before the plate detector (PlateReader(detector="ppocr")): PP-OCRv6 text
            boxes, rectify, de-slant, then the same reading as ours
-    today  the pipeline as it was before the second recogniser (PlateReader(second_opinion=False)):
-           HyperLPR3's y5fu plate detector (320, refined around each plate, 640 when 320 reads
-           nothing), rectified by the plate's four corners, colour, the grammar narrowed by colour,
-           PP-OCRv4 alone with grammar-constrained CTC decoding, non-plate rejection
+    single the pipeline as it was before the second recogniser (PlateReader(second_opinion=False); the
+           tables before issue 30 call it "today"): HyperLPR3's y5fu plate detector (320, refined around
+           each plate, 640 when 320 reads nothing), rectified by the plate's four corners, colour, the
+           grammar narrowed by colour, PP-OCRv4 alone with grammar-constrained CTC decoding, non-plate
+           rejection
+    today  the pipeline as issue 30 found it (PlateReader(fast=False, lean=False)): the same detector and
+           crops, every plate read by the three recognisers together, the decoding's Python loops
     ours   models.plates.PlateReader(): the same detector and crops, read by PP-OCRv4 and the plate
-           recogniser together (the text both score best; each character's confidence what both
+           recognisers together (the text they score best; each character's confidence what they
            believe), no reading when a character is unsure (SERIAL_FLOOR)
     ours+P the same with the site's province prior (--province, default 皖: CCPD is from Anhui),
            applied only where the province read is unsure
@@ -27,8 +30,12 @@ character / the rest right; wrong = frames where a plate was reported that is no
 "sure" = only readings whose serial part scores >= 0.8 (recognition.plate.min_confidence, what the
 gate's voting counts as a hit); ms per image (per 1280x720 frame for the frames sets).
 
-    python -m bench.plate_bench [--sets real,hard,double] [--no-naive-crops] [--readers naive,ocrdet,today,ours]
-                                [--province 皖]
+The one-thread table (issue 30): today's pipeline and ours, one thread per model, each frame read by
+both in turn (the same load for both), the process's CPU time per frame; ``--time-every N`` times
+every N-th frame only (a shared machine).
+
+    python -m bench.plate_bench [--sets real,hard,double] [--no-naive-crops]
+                                [--readers naive,ocrdet,single,today,ours] [--province 皖] [--time-every 1]
 """
 
 from __future__ import annotations
@@ -166,31 +173,44 @@ def detector_backends(frames) -> list[str]:
     return lines
 
 
-def one_thread_times(sets, second_opinion: bool = True) -> list[str]:
-    """ours (or today's reader) with one thread per model: CPU time per frame (process time), which other jobs on a
-    shared machine do not inflate the way they inflate wall-clock time; and the wall time beside it."""
+def one_thread_times(sets, names=("today", "ours")) -> list[str]:
+    """Today's pipeline and ours with one thread per model: CPU time per frame (process time), which other
+    jobs on a shared machine do not inflate the way they inflate wall-clock time, and the wall time beside
+    it. Each frame is read by every pipeline in turn, so a change of load weighs on both alike."""
     import os
 
     from models.plates import PlateReader
 
-    reader = PlateReader(threads=1, second_opinion=second_opinion)
+    made = {"today": lambda: PlateReader(threads=1, fast=False, lean=False),
+            "ours": lambda: PlateReader(threads=1)}
+    readers = {name: made[name]() for name in names}
     cv2.setNumThreads(1)
-    who = "ours" if second_opinion else "today"
-    lines = [f"| {who}, one thread per model | frames | CPU p50 ms | CPU p95 ms | wall p50 ms |",
-             "|---|---|---|---|---|"]
+    head = " | ".join(f"{name} CPU p50 ms | {name} CPU p95 ms | {name} wall p50 ms" for name in names)
+    ratio = len(names) > 1 and names[0] == "today"
+    lines = [f"| one thread per model | frames | {head} |" + (" ours / today (p50) |" if ratio else ""),
+             "|---|---|" + "---|" * (3 * len(names) + ratio)]
     for label, frames in sets:
-        reader.read(cv2.cvtColor(frames[0], cv2.COLOR_BGR2RGB))
-        cpu, wall = [], []
+        cpu = {name: [] for name in names}
+        wall = {name: [] for name in names}
+        for reader in readers.values():
+            reader.read(cv2.cvtColor(frames[0], cv2.COLOR_BGR2RGB))
         for frame in frames:
             rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            started, cpu_started = time.perf_counter(), time.process_time()
-            reader.read(rgb)
-            cpu.append(time.process_time() - cpu_started)
-            wall.append(time.perf_counter() - started)
-        c50, c95 = (np.percentile(np.array(cpu) * 1000, q) for q in (50, 95))
-        CPU_P50[(who, label)] = c50
-        lines.append(f"| {label} | {len(frames)} | {c50:.0f} | {c95:.0f} | {np.median(wall) * 1000:.0f} |")
-    lines.append(f"\nload average at the end: {os.getloadavg()[0]:.1f} (2 cores)")
+            for name, reader in readers.items():
+                started, cpu_started = time.perf_counter(), time.process_time()
+                reader.read(rgb)
+                cpu[name].append(time.process_time() - cpu_started)
+                wall[name].append(time.perf_counter() - started)
+        cells = []
+        for name in names:
+            c50, c95 = (np.percentile(np.array(cpu[name]) * 1000, q) for q in (50, 95))
+            CPU_P50[(name, label)] = c50
+            cells.append(f"{c50:.0f} | {c95:.0f} | {np.median(wall[name]) * 1000:.0f}")
+        line = f"| {label} | {len(frames)} | {' | '.join(cells)} |"
+        if ratio:
+            line += f" {CPU_P50[('ours', label)] / CPU_P50[('today', label)]:.2f} |"
+        lines.append(line)
+    lines.append(f"\nload average at the end: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
     return lines
 
 
@@ -219,6 +239,11 @@ def targets(results, province: str) -> None:
         if cpu is not None:
             rows.append(("p50 <= 80 ms per 1280x720 frame (hard set, one thread per model, CPU time)",
                          f"{cpu:.0f} ms", cpu <= 80))
+        for label in ("real scenes in 1280x720 frames", "hard set, 1280x720"):
+            ours, today = CPU_P50.get(("ours", label)), CPU_P50.get(("today", label))
+            if ours is not None and today is not None:
+                rows.append((f"issue 30: p50 <= half of today's ({label}, one thread per model, CPU time)",
+                             f"{ours:.0f} ms of {today:.0f} ({ours / today:.2f})", ours <= today / 2))
         if len(real) == 2:
             hit = sum(s["exact"] for s in real)
             total = sum(s["total"] for s in real)
@@ -233,7 +258,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="plate reading benchmark (real and hard sets)")
     parser.add_argument("--sets", default="real,hard,double")
     parser.add_argument("--no-naive-crops", action="store_true", help="skip naive OCR on the 503 crops (5 min)")
-    parser.add_argument("--readers", default="naive,ocrdet,today,ours", help="a subset, e.g. ours (timing re-runs)")
+    parser.add_argument("--readers", default="naive,ocrdet,single,today,ours",
+                        help="a subset, e.g. today,ours (timing re-runs)")
+    parser.add_argument("--time-every", type=int, default=1,
+                        help="the one-thread table times every N-th frame of each set (a shared machine)")
     parser.add_argument("--province", default="皖", help="the site's province prior for the ours+P rows ('' for none)")
     args = parser.parse_args(argv)
     data = shared_data()
@@ -247,10 +275,13 @@ def main(argv=None) -> int:
     prior_reader = PlateReader(province=args.province) if args.province else None
     if prior_reader is not None:
         readers[f"ours+P ({args.province})"] = pipeline_reader(prior_reader)
-    today_reader = None
+    today_reader = single_reader = None
     if "today" in wanted:
-        today_reader = PlateReader(second_opinion=False)
+        today_reader = PlateReader(fast=False, lean=False)
         readers = {"today": pipeline_reader(today_reader), **readers}
+    if "single" in wanted:
+        single_reader = PlateReader(second_opinion=False)
+        readers = {"single": pipeline_reader(single_reader), **readers}
     if "ocrdet" in wanted:
         readers = {"ocrdet": pipeline_reader(PlateReader(detector="ppocr")), **readers}
     if "naive" in wanted:
@@ -281,6 +312,8 @@ def main(argv=None) -> int:
             crop_readers[f"ours+P ({args.province})"] = crop_reader(ours_reader, args.province)
         if today_reader is not None:
             crop_readers = {"today": crop_reader(today_reader), **crop_readers}
+        if single_reader is not None:
+            crop_readers = {"single": crop_reader(single_reader), **crop_readers}
         if not args.no_naive_crops and "naive" in readers:
             crop_readers = {"naive": readers["naive"], **crop_readers}
         for name, read in crop_readers.items():
@@ -309,7 +342,7 @@ def main(argv=None) -> int:
     for label, name, stats, with_sure in results:
         print(row(label, name, stats, with_sure))
     print()
-    for who in ("today", "ours", f"ours+P ({args.province})"):
+    for who in ("single", "today", "ours", f"ours+P ({args.province})"):
         real = [s for label, name, s, _ in results if name.split(" (=")[0] == who and label in
                 ("real: scenes as they are", "real: plate crops")]
         if len(real) == 2:
@@ -323,15 +356,14 @@ def main(argv=None) -> int:
     if hard_frames:
         print()
         print("\n".join(detector_backends(hard_frames)))
-    timed = [(label, f) for label, f in (("real scenes in 1280x720 frames", real_frames),
-                                         ("hard set, 1280x720", hard_frames),
-                                         ("no plate (grey 1280x720)", [np.full((720, 1280, 3), 90, np.uint8)] * 20))
+    every = max(args.time_every, 1)
+    timed = [(label, f[::every]) for label, f in (("real scenes in 1280x720 frames", real_frames),
+                                                  ("hard set, 1280x720", hard_frames),
+                                                  ("no plate (grey 1280x720)",
+                                                   [np.full((720, 1280, 3), 90, np.uint8)] * 20))
              if len(f)]
     print()
-    print("\n".join(one_thread_times(timed)))
-    if "today" in wanted:
-        print()
-        print("\n".join(one_thread_times(timed, second_opinion=False)))
+    print("\n".join(one_thread_times(timed, ("today", "ours") if "today" in wanted else ("ours",))))
     targets(results, args.province)
     return 0
 

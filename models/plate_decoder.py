@@ -72,6 +72,21 @@ def _same_symbol_maps(template: str) -> list[list[np.ndarray]]:
 _SAME = {name: _same_symbol_maps(template) for name, template in TEMPLATES.items()}
 
 
+def _same_symbol_table(template: str) -> np.ndarray:
+    """``_same_symbol_maps`` as one array: [k, j] = the index at position k of the symbol that is
+    index j at k-1, or -1 (no such symbol, or a padding column)."""
+    sets = [CLASSES[c] for c in template]
+    table = np.full((len(sets), max(len(s) for s in sets)), -1, dtype=np.int64)
+    for k in range(1, len(sets)):
+        where = {s: i for i, s in enumerate(sets[k])}
+        for j, s in enumerate(sets[k - 1]):
+            table[k, j] = where.get(s, -1)
+    return table
+
+
+_SAME_TABLE = {name: _same_symbol_table(template) for name, template in TEMPLATES.items()}
+
+
 @dataclass(frozen=True)
 class Decoded:
     text: str
@@ -90,7 +105,11 @@ class Decoded:
 class PlateDecoder:
     """Built once per recogniser character list; ``decode(probs)`` per plate image."""
 
-    def __init__(self, characters: list[str]):
+    def __init__(self, characters: list[str], loop: bool = False):
+        """``loop``: the Viterbi search as it was when issue 30 was filed (one position at a time in
+        Python), the benchmark's *today* and the tests' reference; the default searches every
+        position of a frame in one array step and finds the same plate."""
+        self.loop = loop
         index = {c: i for i, c in enumerate(characters)}
         self._blank_cols = [0] + [index[c] for c in SEPARATORS if c in index]
         self._symbols: dict[tuple[str, bool], list[int]] = {}
@@ -102,6 +121,36 @@ class PlateDecoder:
                 if serial:
                     forms.update(SERIAL_ALIASES.get(symbol, ""))
                 self._symbols[(symbol, serial)] = sorted(index[f] for f in forms if f in index)
+        # Every (symbol, serial) key's columns, grouped by how many forms it has, for one gather per group
+        # (``symbol_logs``); a key the recogniser cannot emit gets a column of zeros.
+        self._key = {}
+        self._groups = []
+        by_count: dict[int, list] = {}
+        for key, cols in sorted(self._symbols.items()):
+            by_count.setdefault(len(cols), []).append((key, cols))
+        for _, members in sorted(by_count.items()):
+            first = sum(len(keys) for keys, _ in self._groups)
+            self._groups.append(([key for key, _ in members], np.array([cols for _, cols in members], np.int64)))
+            for n, (key, _) in enumerate(members):
+                self._key[key] = first + n
+        self._class_keys = {(cls, serial): np.array([self._key[(s, serial)] for s in symbols], np.int64)
+                            for cls, symbols in CLASSES.items() for serial in (False, True)}
+        self._last = None
+
+    def symbol_logs(self, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(log P(blank or separator), (T, keys) log P(symbol) of every (symbol, serial) key: ``_key``) for
+        one probability matrix, the same values as ``_class_logp``'s; kept for the last matrix asked
+        about, which decoding, scoring and the posteriors of one plate share."""
+        last = self._last
+        if last is not None and last[0] is probs:
+            return last[1], last[2]
+        parts = []
+        for _, cols in self._groups:
+            parts.append(probs[:, cols].sum(2) if cols.shape[1] else np.zeros((len(probs), len(cols)), probs.dtype))
+        logs = np.log(np.concatenate(parts, 1) + 1e-12)
+        blank = np.log(probs[:, self._blank_cols].sum(1) + 1e-12)
+        self._last = (probs, blank, logs)
+        return blank, logs
 
     def _class_logp(self, probs: np.ndarray, symbols: str, serial: bool) -> np.ndarray:
         columns = [probs[:, self._symbols[(s, serial)]].sum(1) for s in symbols]
@@ -110,7 +159,10 @@ class PlateDecoder:
     def decode(self, probs: np.ndarray, templates=None) -> Decoded:
         """Best plate over the templates (all, or the names given: see ``TEMPLATES_BY_COLOR``) for
         one (T, C) matrix of per-frame character probabilities."""
-        blank = np.log(probs[:, self._blank_cols].sum(1) + 1e-12)
+        if self.loop:
+            blank = np.log(probs[:, self._blank_cols].sum(1) + 1e-12)
+        else:
+            blank, logs = self.symbol_logs(probs)
         cache: dict[tuple[str, bool], np.ndarray] = {}
         best = None
         for name, template in TEMPLATES.items():
@@ -120,9 +172,13 @@ class PlateDecoder:
             for position, cls in enumerate(template):
                 key = (cls, position >= 2)
                 if key not in cache:
-                    cache[key] = self._class_logp(probs, CLASSES[cls], position >= 2)
+                    cache[key] = (self._class_logp(probs, CLASSES[cls], position >= 2) if self.loop
+                                  else logs[:, self._class_keys[key]])
                 logps.append(cache[key])
-            result = self._viterbi(blank, logps, template, _SAME[name])
+            if self.loop:
+                result = self._viterbi(blank, logps, template, _SAME[name])
+            else:
+                result = _viterbi_frames(blank, logps, template, _SAME_TABLE[name])
             if result is not None and (best is None or result.score > best.score):
                 best = Decoded(result.text, result.score, result.char_confidence, name)
         return best
@@ -206,20 +262,100 @@ class PlateDecoder:
         return Decoded("".join(chars), float(score), tuple(confidence), template)
 
 
+def _viterbi_frames(blank: np.ndarray, logps: list[np.ndarray], template: str, same: np.ndarray) -> Decoded | None:
+    """``PlateDecoder._viterbi``, every position of a frame in one array step: the same states, the
+    same arithmetic (float32 where the loop's is), the same ties (the first best symbol), the same
+    plate. States are padded to the largest symbol class with -inf, which never wins."""
+    frames, length = len(blank), len(logps)
+    if frames < length:
+        return None
+    sizes = [lp.shape[1] for lp in logps]
+    emit = np.full((frames, length, same.shape[1]), -np.inf)
+    for k, lp in enumerate(logps):
+        emit[:, k, :sizes[k]] = lp
+    rows, inner = np.arange(length), np.arange(1, length)
+    pad = np.isneginf(emit[0])
+    blanks = np.full(length + 1, NEG)
+    chars = np.where(pad, -np.inf, NEG)
+    blanks[0] = blank[0]
+    chars[0] = emit[0, 0]
+    back_b = np.zeros((frames, length + 1), dtype=np.int64)
+    back_a = np.zeros((frames, length, same.shape[1]), dtype=np.int64)
+    back_b[:, 0] = -1
+    for t in range(1, frames):
+        first = chars.argmax(1)
+        top = chars[rows, first]
+        others = chars.copy()
+        others[rows, first] = -np.inf
+        second = others.argmax(1)
+        runner_up = others[rows, second]
+        new_b = np.empty(length + 1)
+        new_b[0] = blanks[0] + blank[t]
+        take = top > blanks[1:]
+        new_b[1:] = np.where(take, top, blanks[1:]) + blank[t]
+        if t == 1 and take[0]:
+            new_b[1] = np.float32(top[0]) + blank[t]  # the loop adds two float32 values here
+        back_b[t, 1:] = np.where(take, first, -1)
+        stay_b = blanks[:length, None]
+        best = np.maximum(chars, stay_b)
+        code = np.where(chars >= stay_b, -2, -1)
+        direct = np.full(chars.shape, -np.inf)
+        source = np.zeros(chars.shape, dtype=np.int64)
+        direct[1:] = top[:-1, None]
+        source[1:] = first[:-1, None]
+        # Moving straight from symbol s to the same s would read as one character: the runner-up instead.
+        twin = same[inner, first[:-1]]
+        has = twin >= 0
+        direct[inner[has], twin[has]] = runner_up[:-1][has]
+        source[inner[has], twin[has]] = second[:-1][has]
+        better = direct > best
+        back_a[t] = np.where(better, source, code)
+        chars = np.where(better, direct, best) + emit[t]
+        blanks = new_b
+    sets = [CLASSES[c] for c in template]
+    last = int(np.argmax(chars[length - 1]))
+    ends_blank = blanks[length] >= chars[length - 1][last]
+    score = (blanks[length] if ends_blank else chars[length - 1][last]) / frames
+    state = ("B", length, 0) if ends_blank else ("A", length - 1, last)
+    text: list[str | None] = [None] * length
+    confidence = [0.0] * length
+    for t in range(frames - 1, -1, -1):
+        kind, k, c = state
+        if kind == "A":
+            text[k] = sets[k][c]
+            confidence[k] = max(confidence[k], float(np.exp(logps[k][t, c])))
+        if t == 0:
+            break
+        if kind == "B":
+            source = back_b[t, k]
+            state = ("B", k, 0) if source == -1 else ("A", k - 1, int(source))
+        else:
+            code = back_a[t, k, c]
+            state = ("A", k, c) if code == -2 else (("B", k, 0) if code == -1 else ("A", k - 1, int(code)))
+    if any(ch is None for ch in text):
+        return None
+    return Decoded("".join(text), float(score), tuple(confidence), template)
+
+
 def log_likelihood(decoder: PlateDecoder, probs: np.ndarray, strings: list[str]) -> np.ndarray:
     """log P(text | probs) for each of several texts of one length: the CTC forward algorithm (every
     alignment summed, not only the best path), batched over the texts. Symbols are read with the same
     aliases as ``decode`` (position 2 on: 0/O, 1/I ...)."""
     frames, length = probs.shape[0], len(strings[0])
-    columns: dict[tuple[str, bool], np.ndarray] = {}
-    emit = np.empty((len(strings), frames, length))
-    for n, text in enumerate(strings):
-        for k, char in enumerate(text):
-            key = (char, k >= 2)
-            if key not in columns:
-                columns[key] = np.log(probs[:, decoder._symbols[key]].sum(1) + 1e-12)
-            emit[n, :, k] = columns[key]
-    blank = np.log(probs[:, decoder._blank_cols].sum(1) + 1e-12)
+    if decoder.loop:
+        columns: dict[tuple[str, bool], np.ndarray] = {}
+        emit = np.empty((len(strings), frames, length))
+        for n, text in enumerate(strings):
+            for k, char in enumerate(text):
+                key = (char, k >= 2)
+                if key not in columns:
+                    columns[key] = np.log(probs[:, decoder._symbols[key]].sum(1) + 1e-12)
+                emit[n, :, k] = columns[key]
+        blank = np.log(probs[:, decoder._blank_cols].sum(1) + 1e-12)
+    else:
+        blank, logs = decoder.symbol_logs(probs)
+        keys = np.array([[decoder._key[(char, k >= 2)] for k, char in enumerate(text)] for text in strings])
+        emit = logs[:, keys].transpose(1, 0, 2).astype(np.float64)
     count = len(strings)
     codes = np.array([[ord(c) for c in text] for text in strings])
     skip = np.zeros((count, length), bool)
@@ -241,14 +377,87 @@ def log_likelihood(decoder: PlateDecoder, probs: np.ndarray, strings: list[str])
 def position_posteriors(decoder: PlateDecoder, probs: np.ndarray, text: str, template: str) -> list[np.ndarray]:
     """For each position of ``text``: the probability of every symbol its template allows there, the
     other positions held fixed (the recogniser's own belief about that character, all alignments
-    counted). All the substituted texts go through one batched forward pass."""
+    counted). One forward and one backward pass over ``text`` give every substituted text's
+    likelihood at once (``_substituted_log_likelihoods``); with a ``loop`` decoder (issue 30's
+    *today*), every substituted text goes through its own row of one batched forward pass."""
     sets = [CLASSES[c] for c in TEMPLATES[template]]
-    strings = [text[:k] + s + text[k + 1:] for k, symbols in enumerate(sets) for s in symbols]
-    ll = log_likelihood(decoder, probs, strings)
-    out, start = [], 0
-    for symbols in sets:
-        part = ll[start:start + len(symbols)]
-        start += len(symbols)
+    if decoder.loop:
+        strings = [text[:k] + s + text[k + 1:] for k, symbols in enumerate(sets) for s in symbols]
+        ll = log_likelihood(decoder, probs, strings)
+        parts, start = [], 0
+        for symbols in sets:
+            parts.append(ll[start:start + len(symbols)])
+            start += len(symbols)
+    else:
+        table = _substituted_log_likelihoods(decoder, probs, text, sets)
+        parts = [table[k, :len(symbols)] for k, symbols in enumerate(sets)]
+    out = []
+    for part in parts:
         p = np.exp(part - part.max())
         out.append(p / p.sum())
     return out
+
+
+def _substituted_log_likelihoods(decoder: PlateDecoder, probs: np.ndarray, text: str, sets: list[str]) -> np.ndarray:
+    """[k, j] = log P(text with its k-th character replaced by sets[k][j] | probs) (CTC, all alignments;
+    -inf past a position's symbols). Every path emits character k over some frames t1..t2: before
+    them it is a path of the unchanged prefix (the forward pass over ``text``), after them one of the
+    unchanged suffix (the backward pass); the two join character k directly, without a blank, only
+    where the neighbour is another symbol. Equal to ``log_likelihood`` of each substituted text up
+    to rounding."""
+    frames, length = probs.shape[0], len(text)
+    width = max(len(symbols) for symbols in sets)
+    blank, logs = decoder.symbol_logs(probs)
+    blank = blank.astype(np.float64)
+    emit = logs[:, [decoder._key[(char, k >= 2)] for k, char in enumerate(text)]].astype(np.float64)  # (T, L)
+    states = 2 * length + 1
+    # Forward (alpha) and backward (beta) log-probabilities over text's CTC states: 2i the blank before
+    # character i (2L the last blank), 2i+1 character i; beta includes its own frame's emission.
+    skip = np.zeros(states, bool)
+    skip[3::2] = [text[i] != text[i - 1] for i in range(1, length)]  # character i reached from i-1 directly
+    state_emit = np.empty((frames, states))
+    state_emit[:, 0::2] = blank[:, None]
+    state_emit[:, 1::2] = emit
+    alpha = np.full((frames, states), -np.inf)
+    beta = np.full((frames, states), -np.inf)
+    alpha[0, :2] = state_emit[0, :2]
+    beta[-1, -2:] = state_emit[-1, -2:]
+    lead = np.full(2, -np.inf)
+    for t in range(1, frames):
+        previous = np.concatenate([lead, alpha[t - 1]])
+        moved = np.logaddexp(previous[2:], previous[1:-1])
+        moved = np.where(skip, np.logaddexp(moved, previous[:-2]), moved)
+        alpha[t] = moved + state_emit[t]
+        following = np.concatenate([beta[frames - t], lead])
+        back = np.logaddexp(following[:-2], following[1:-1])
+        # From character i (state 2i+1) straight on to character i+1 (state 2i+3) when they differ.
+        back[:-2] = np.where(skip[2:], np.logaddexp(back[:-2], following[2:-2]), back[:-2])
+        beta[frames - 1 - t] = back + state_emit[frames - 1 - t]
+    # Entering character k at frame t1 / leaving it after frame t2, with and without the direct step
+    # (used when the substituted symbol differs from the neighbour).
+    enter_blank = np.full((frames, length), -np.inf)
+    enter_char = np.full((frames, length), -np.inf)
+    enter_blank[1:] = alpha[:-1, 0:-1:2]
+    enter_char[1:, 1:] = alpha[:-1, 1:-2:2]
+    enter_blank[0, 0] = 0.0
+    leave_blank = np.full((frames, length), -np.inf)
+    leave_char = np.full((frames, length), -np.inf)
+    leave_blank[:-1] = beta[1:, 2::2]
+    leave_char[:-1, :-1] = beta[1:, 3::2]
+    leave_blank[-1, -1] = 0.0
+    symbol_emit = np.full((frames, length, width), -np.inf)
+    direct_in = np.zeros((length, width), bool)
+    direct_out = np.zeros((length, width), bool)
+    for k, symbols in enumerate(sets):
+        symbol_emit[:, k, :len(symbols)] = logs[:, [decoder._key[(s, k >= 2)] for s in symbols]]
+        direct_in[k, :len(symbols)] = [k > 0 and s != text[k - 1] for s in symbols]
+        direct_out[k, :len(symbols)] = [k < length - 1 and s != text[k + 1] for s in symbols]
+    enter = np.where(direct_in, np.logaddexp(enter_blank, enter_char)[:, :, None], enter_blank[:, :, None])
+    leave = np.where(direct_out, np.logaddexp(leave_blank, leave_char)[:, :, None], leave_blank[:, :, None])
+    # Character k held from t1 to t2 emits sum(emit[t1..t2]) = run[t2] - run[t1 - 1]: every (t1, t2)
+    # summed with two cumulative passes instead of a loop over the frames.
+    real = np.isfinite(symbol_emit[0])
+    run = np.cumsum(np.where(real, symbol_emit, 0.0), axis=0)
+    before = np.concatenate([np.zeros((1, length, width)), run[:-1]])
+    inside = run + np.logaddexp.accumulate(enter - before, axis=0)
+    return np.where(real, np.logaddexp.reduce(inside + leave, axis=0), -np.inf)

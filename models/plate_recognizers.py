@@ -111,13 +111,15 @@ class PlateRecognizer:
         return "".join(self.characters[i] for i in best[keep])
 
 
-def load_opinions(threads: int = 2, second_opinion: bool = True) -> list[tuple[PlateRecognizer, PlateDecoder, float]]:
+def load_opinions(threads: int = 2, second_opinion: bool = True,
+                  loop: bool = False) -> list[tuple[PlateRecognizer, PlateDecoder, float]]:
     """(recogniser, its decoder, how much its log-likelihood counts): PP-OCRv4 first, then (unless
-    ``second_opinion`` is False: PP-OCRv4 alone) the plate recognisers whose opinions are combined with it."""
+    ``second_opinion`` is False: PP-OCRv4 alone) the plate recognisers whose opinions are combined with it.
+    ``loop``: decoders that decode as when issue 30 was filed (``PlateDecoder(loop=True)``)."""
     first = PlateRecognizer(threads)
-    opinions = [(first, PlateDecoder(first.characters), 1.0)]
+    opinions = [(first, PlateDecoder(first.characters, loop), 1.0)]
     if second_opinion:
         for name, weight in (("clp_v2_rec", SECOND_WEIGHT), ("hyperlpr2_sfi_rec", THIRD_WEIGHT)):
             recognizer = PlateRecognizer(threads, name)
-            opinions.append((recognizer, PlateDecoder(recognizer.characters), weight))
+            opinions.append((recognizer, PlateDecoder(recognizer.characters, loop), weight))
     return opinions

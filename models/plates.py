@@ -91,14 +91,16 @@ class PlateReader:
 
     def __init__(self, detect_long_side: int = DETECT_LONG_SIDE, detector: str = "y5fu",
                  detector_backend: str | None = None, threads: int = 2, province: str | None = None,
-                 second_opinion: bool = True, lean: bool = True):
+                 second_opinion: bool = True, lean: bool = True, fast: bool = True):
         """``lean``: the plate detector's memory savings (models.plate_detector.PlateDetector); the
-        readings are the same without them."""
+        readings are the same without them. ``fast=False``: the reading as issue 30 found it (the
+        decoding's loops), for bench.plate_bench's *today*."""
         self.detector = detector
         self.second_opinion = second_opinion
+        self.fast = fast
         # (recogniser, its decoder, how much its log-likelihood counts): PP-OCRv4 first, then the plate
         # recognisers whose opinions are combined with it (models.plate_combine).
-        self.opinions = load_opinions(threads, second_opinion)
+        self.opinions = load_opinions(threads, second_opinion, loop=not fast)
         self.recognizer, self.decoder, _ = self.opinions[0]
         self._crops = CropReader(self.opinions)
         self.province = province

@@ -208,3 +208,43 @@ def test_the_lean_detector_loads_the_larger_size_only_when_needed_and_finds_the_
     grey = np.full((720, 1280, 3), 90, np.uint8)
     assert lean.detect(grey) == before.detect(grey) == []
     assert set(lean._models) == {320, 640}  # nothing at 320: the fallback looked, loaded then
+
+
+def _recognised(reader):
+    """Every recogniser's probabilities for the test set's plate crops and scenes' plates, and the same
+    matrices with their probabilities shaken (so the decoders also meet unsure, odd readings)."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(30)
+    out = []
+    for name in sorted(LABELS):
+        image = cv2.imread(str(PLATES / name))
+        if name.startswith("ccpd"):
+            image = reader.rectify(image, reader.plate_detector.detect(image)[0].quad, 0.04, 0.08)
+        for recognizer, _, _ in reader.opinions:
+            probs = recognizer.probabilities(image, 1.6)
+            shaken = probs * rng.uniform(0.2, 5.0, probs.shape).astype(np.float32)
+            out += [(recognizer, probs), (recognizer, shaken / shaken.sum(1, keepdims=True))]
+    return out
+
+
+def test_the_array_decoding_finds_what_the_loop_found(engines):
+    """Issue 30: the Viterbi search over all positions at once, the scores gathered once per matrix and the
+    posteriors from one forward and one backward pass give what the loops gave (issue 30's today)."""
+    import numpy as np
+
+    from models.plate_decoder import PlateDecoder, log_likelihood, position_posteriors
+
+    templates = [None, ("standard",), ("standard_plain",), ("new_energy_small", "new_energy_large"),
+                 ("standard", "embassy")]
+    for recognizer, probs in _recognised(engines["plates"]):
+        fast, loop = PlateDecoder(recognizer.characters), PlateDecoder(recognizer.characters, loop=True)
+        for chosen in templates:
+            assert fast.decode(probs, chosen) == loop.decode(probs, chosen)
+        best = fast.decode(probs)
+        texts = [best.text, best.text[:2] + best.text[3] + best.text[2] + best.text[4:]]
+        assert np.array_equal(log_likelihood(fast, probs, texts), log_likelihood(loop, probs, texts))
+        for a, b in zip(position_posteriors(fast, probs, best.text, best.template),
+                        position_posteriors(loop, probs, best.text, best.template)):
+            assert np.allclose(a, b, rtol=0, atol=1e-9)
