@@ -16,13 +16,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import yaml
-from conftest import need_mosquitto
 from mqtt_helpers import wait_for
-from test_site import PASSWORDS, gate_config, make_keys, office_config, site_mosquitto, stop_site
+from test_site import PASSWORDS, running_site
 
 P = "gate/tianlin12"
 PEOPLE = 4
@@ -41,33 +39,17 @@ def _run(*args: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    from edge.config import load_config
-    from edge.gate.daemon import Daemon
-    from edge.office.service import Office
-
-    need_mosquitto()
-    folder = tmp_path_factory.mktemp("trust-registry")
-    keys = make_keys(folder)
-    broker = site_mosquitto(folder).start()
-    yaml_path = office_config(folder, keys, broker.port, "ensemble")
-    state = SimpleNamespace(folder=folder, keys=keys, broker=broker, office_yaml=yaml_path, office=None, gates={})
-    try:
-        state.office = Office(load_config(yaml_path)).start()
-        store = state.office.store
+    def seed(office):
         for i in range(PEOPLE):
-            store.people.add(f"住户{i}", f"12-{301 + i}", "13800000000")
-        state.office.link.wake()
-        for name in ("east", "west"):
-            config = load_config(gate_config(folder / name, keys, broker.port, name, cameras=[], barriers=[]))
-            state.gates[name] = Daemon(config).start()
-        assert wait_for(lambda: all(g.replica.synced and g.store.people.count() == PEOPLE
-                                    for g in state.gates.values()), 30), "gates never synced"
+            office.store.people.add(f"住户{i}", f"12-{301 + i}", "13800000000")
+        office.link.wake()
+
+    with running_site(tmp_path_factory.mktemp("trust-registry"), "ensemble", seed=seed, cameras=[], barriers=[],
+                      synced=lambda g: g.replica.synced and g.store.people.count() == PEOPLE) as state:
         state.registry_id = state.gates["east"].replica.head().get("registry_id")
         state.office.close()  # from here on, offices are started as the CLI starts them
         state.office = None
         yield state
-    finally:
-        stop_site(state, broker)
 
 
 def _office_yaml(site, name: str) -> Path:

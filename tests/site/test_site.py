@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -84,22 +85,35 @@ def make_keys(folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, engines):
+    with running_site(tmp_path_factory.mktemp("site"), engines["faces"].encoder.name, engines=engines) as state:
+        yield state
+
+
+@contextmanager
+def running_site(folder: Path, encoder: str, *, engines=None, seed=None, synced=lambda gate: gate.replica.synced,
+                 **gate_extra):
+    """The office and two gates (east, west) on the site's mosquitto (``site_mosquitto``), as a module's
+    fixture holds them (``folder``, ``keys``, ``broker``, ``office_yaml``, ``office``, ``gates``, ``engines``):
+    ``seed(office)`` runs before the gates start (``gate_extra``: their config's), which are waited for until
+    ``synced(gate)``. Everything started is stopped after, also when starting fails half-way."""
     from edge.config import load_config
     from edge.gate.daemon import Daemon
     from edge.office.service import Office
 
     need_mosquitto()
-    folder = tmp_path_factory.mktemp("site")
     keys = make_keys(folder)
     broker = site_mosquitto(folder).start()
-    encoder = engines["faces"].encoder.name
-    state = SimpleNamespace(folder=folder, keys=keys, broker=broker, office=None, gates={}, engines=engines)
-    try:  # everything started is stopped, also when starting fails half-way
-        state.office = Office(load_config(office_config(folder, keys, broker.port, encoder))).start()
+    state = SimpleNamespace(folder=folder, keys=keys, broker=broker, office_yaml=None, office=None, gates={},
+                            engines=engines)
+    try:
+        state.office_yaml = office_config(folder, keys, broker.port, encoder)
+        state.office = Office(load_config(state.office_yaml)).start()
+        if seed is not None:
+            seed(state.office)
         for name in ("east", "west"):
-            config = load_config(gate_config(folder / name, keys, broker.port, name))
+            config = load_config(gate_config(folder / name, keys, broker.port, name, **gate_extra))
             state.gates[name] = Daemon(config, engines=engines).start()
-        assert wait_for(lambda: all(g.replica.synced for g in state.gates.values()), 30), "gates never synced"
+        assert wait_for(lambda: all(synced(g) for g in state.gates.values()), 30), "gates never synced"
         yield state
     finally:
         stop_site(state, broker)

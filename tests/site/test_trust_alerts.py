@@ -17,16 +17,12 @@ import uuid
 from types import SimpleNamespace
 
 import pytest
-from conftest import need_mosquitto
 from mqtt_helpers import wait_for
 from test_site import (
     PASSWORDS,
     SITE,
-    gate_config,
     make_keys,
-    office_config,
-    site_mosquitto,
-    stop_site,
+    running_site,
     synced_with_office,
 )
 
@@ -37,25 +33,8 @@ BARRIER = [{"id": "foot", "type": "simulated", "lanes": ["in"]}]
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    from edge.config import load_config
-    from edge.gate.daemon import Daemon
-    from edge.office.service import Office
-
-    need_mosquitto()
-    folder = tmp_path_factory.mktemp("trust-alerts")
-    keys = make_keys(folder)
-    broker = site_mosquitto(folder).start()
-    office_yaml = office_config(folder, keys, broker.port, "ensemble")
-    state = SimpleNamespace(folder=folder, keys=keys, broker=broker, office=None, gates={}, office_yaml=office_yaml)
-    try:
-        state.office = Office(load_config(office_yaml)).start()
-        for name in ("east", "west"):
-            config = load_config(gate_config(folder / name, keys, broker.port, name, cameras=[], barriers=BARRIER))
-            state.gates[name] = Daemon(config).start()
-        assert wait_for(lambda: all(g.replica.synced for g in state.gates.values()), 30), "gates never synced"
+    with running_site(tmp_path_factory.mktemp("trust-alerts"), "ensemble", cameras=[], barriers=BARRIER) as state:
         yield state
-    finally:
-        stop_site(state, broker)
 
 
 def _care_watch_person(site, name: str) -> int:
