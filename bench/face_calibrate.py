@@ -86,7 +86,11 @@ def outcomes(photos, vectors, enrol_filter=None):
 
 
 def rates(rows, tolerance, margin):
-    accepted = [(r, r[3] <= tolerance and r[4] >= margin) for r in rows]
+    return counted([(r, r[3] <= tolerance and r[4] >= margin) for r in rows])
+
+
+def counted(accepted):
+    """Rates of [(row, accepted)]: an accepted row names its row's person (r[2])."""
     false = sum(1 for r, ok in accepted if ok and (r[1] or r[2] != r[0]))
     genuine = [(r, ok) for r, ok in accepted if not r[1]]
 
@@ -100,8 +104,68 @@ def rates(rows, tolerance, margin):
         "tar_east_asian": tar(g for g in genuine if east_asian(g[0][0])),
         "tar_western": tar(g for g in genuine if not east_asian(g[0][0])),
         "probes": len(genuine),
-        "impostors": sum(1 for r in rows if r[1]),
+        "impostors": sum(1 for r, _ in accepted if r[1]),
+        "accepted": sum(1 for r, ok in genuine if ok and r[2] == r[0]),
+        "accepted_east_asian": sum(1 for r, ok in genuine if ok and r[2] == r[0] and east_asian(r[0])),
+        "probes_east_asian": sum(1 for r, _ in genuine if east_asian(r[0])),
     }
+
+
+def first_network_rows(photos, vectors, dim):
+    """``outcomes`` of the first ``dim`` columns (a cascade's first network: its own unit vectors)."""
+    first = vectors[:, :dim]
+    return outcomes(photos, first / np.linalg.norm(first, axis=1, keepdims=True))
+
+
+def cascade_decisions(first_rows, rows, cascade, tolerance, margin):
+    """[(row, accepted)] as ``edge.rules.matcher.identify`` decides, and which rows went to the second
+    network. The first network's row decides when clear; the full template's row when unsure."""
+    decided, escalated = [], []
+    for first, full in zip(first_rows, rows):
+        if first[3] > cascade.reject_above:
+            decided.append((first, False))
+            escalated.append(False)
+        elif first[3] <= cascade.accept_below and first[4] >= cascade.accept_margin:
+            decided.append((first, True))
+            escalated.append(False)
+        else:
+            decided.append((full, full[3] <= tolerance and full[4] >= margin))
+            escalated.append(True)
+    return decided, escalated
+
+
+def fit_cascade(first_rows, rows, tolerance, margin, min_margin):
+    """The band with zero false accepts and at least the full template's true accepts, fewest escalations.
+
+    reject_above: midway between the largest first-network distance of a probe the full rule accepts
+    and the next larger one of any photo (no true accept lost on this set). For each margin, accept_below:
+    0.01 below the first network's first false match with that margin, rounded down to two decimals (a
+    face one network decides alone keeps that distance from the closest false one on this set), for
+    margins of at least ``min_margin`` (the first network's own, when it is an encoder alone: a face
+    nearly as close to a second person is never decided by one network). Of those, the most true
+    accepts, then the fewest escalations.
+    """
+    from models.faces import Cascade
+
+    full = rates(rows, tolerance, margin)
+    kept = [f[3] for f, r in zip(first_rows, rows) if not r[1] and r[2] == r[0] and r[3] <= tolerance
+            and r[4] >= margin]
+    above = [f[3] for f in first_rows if f[3] > max(kept)]
+    reject = round((max(kept) + min(above)) / 2, 3) if above else round(max(kept) + 0.01, 3)
+    best = None
+    for accept_margin in (m for m in MARGINS if m >= min_margin - 1e-9):
+        false_distances = sorted(r[3] for r in first_rows if r[4] >= accept_margin and (r[1] or r[2] != r[0]))
+        limit = false_distances[0] if false_distances else reject
+        accept = np.floor((limit - 0.01) * 100) / 100
+        cascade = Cascade(min(accept, reject), accept_margin, reject)
+        decided, escalated = cascade_decisions(first_rows, rows, cascade, tolerance, margin)
+        found = counted(decided)
+        if found["false_accepts"] or found["tar"] < full["tar"] - 1e-9:
+            continue
+        key = (found["tar"], -sum(escalated))
+        if best is None or key > best[0]:
+            best = (key, cascade, found, escalated)
+    return None if best is None else best[1:]
 
 
 def calibrate(rows):
@@ -157,6 +221,20 @@ def main(argv=None) -> int:
             lines.append(("calibrated tolerance + margin", best[0], best[1], best[2]))
         lines.append(("shipped thresholds", shipped.tolerance, shipped.margin,
                       rates(rows, shipped.tolerance, shipped.margin)))
+        if shipped.cascade is not None:
+            first_rows = first_network_rows(photos, vectors, shipped.parts[0].dim)
+            fitted = fit_cascade(first_rows, rows, shipped.tolerance, shipped.margin, shipped.parts[0].margin)
+            for label, band in (("fitted", fitted[0] if fitted else None), ("shipped", shipped.cascade)):
+                if band is None:
+                    print("cascade: no band keeps zero false accepts and the true accepts")
+                    continue
+                decided, escalated = cascade_decisions(first_rows, rows, band, shipped.tolerance, shipped.margin)
+                strangers = [e for e, r in zip(escalated, rows) if r[1]]
+                lines.append((f"cascade, {label} band: {shipped.parts[0].name} alone within {band.accept_below:.3f} "
+                              f"(margin {band.accept_margin:.2f}) or beyond {band.reject_above:.3f}; second network "
+                              f"for {sum(e for e, r in zip(escalated, rows) if not r[1])} of "
+                              f"{len(rows) - len(strangers)} probes, {sum(strangers)} of {len(strangers)} strangers",
+                              shipped.tolerance, shipped.margin, counted(decided)))
         several = outcomes(photos, vectors, lambda p: not p.impostor and p.path.endswith(("/1.jpg", "/2.jpg")))
         lines.append(("shipped, enrol photos 1+2", shipped.tolerance, shipped.margin,
                       rates(several, shipped.tolerance, shipped.margin)))
@@ -173,6 +251,10 @@ def main(argv=None) -> int:
     for name, rule, tol, margin, r in lines_out:
         print(f"| {name} | {rule} | {tol:.3f} | {margin:.2f} | {r['false_accepts']} | {r['tar']:.3f} "
               f"| {r['tar_east_asian']:.3f} | {r['tar_western']:.3f} |")
+    print("\nIn counts (true accepts of probes, East Asian of theirs):")
+    for name, rule, _, _, r in lines_out:
+        print(f"- {name}, {rule}: {r['accepted']} of {r['probes']}, {r['accepted_east_asian']} of "
+              f"{r['probes_east_asian']}; {r['false_accepts']} false accepts among {r['impostors']} strangers")
     print(f"\n(one enrolment photo per identity unless said; {time.perf_counter() - started:.0f} s)")
     return 0
 

@@ -24,7 +24,7 @@ import threading
 import cv2
 import numpy as np
 
-from models.faces import DetectedFace, FaceEncoder
+from models.faces import Cascade, DetectedFace, FaceEncoder
 from models.manifest import verified_path
 
 # Where ArcFace-trained models expect the eye centres, nose tip and mouth corners in a 112x112 chip.
@@ -176,7 +176,12 @@ class MobileFaceNetEncoder(FaceEncoder):
 
 
 class EnsembleEncoder(FaceEncoder):
-    """faceplugin and mobilefacenet on the same chip; their unit vectors concatenated and normalised."""
+    """faceplugin and mobilefacenet on the same chip; their unit vectors concatenated and normalised.
+
+    A template is therefore each network's unit vector divided by sqrt(2), side by side: the first
+    network's own distance to a template is what the matcher computes for ``first_query`` (the cascade
+    of ``ensemble-yunet``, which matches the ensemble's templates without a template of its own).
+    """
 
     name = "ensemble"
     dim = 512 + 192
@@ -188,9 +193,25 @@ class EnsembleEncoder(FaceEncoder):
     def __init__(self):
         self.parts = [FacepluginEncoder(), MobileFaceNetEncoder()]
 
+    def embed_part(self, rgb: np.ndarray, face: DetectedFace, k: int) -> np.ndarray:
+        """Network ``k``'s unit vector for the face (cached on the face: a cascade runs it once)."""
+        done = face.extras.setdefault("embeddings", {})
+        part = self.parts[k]
+        if part.name not in done:
+            done[part.name] = part.embed(aligned_views(rgb, face))
+        return done[part.name]
+
     def encode(self, rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
-        views = aligned_views(rgb, face)
-        return _unit(np.concatenate([part.embed(views) for part in self.parts]))
+        return _unit(np.concatenate([self.embed_part(rgb, face, k) for k in range(len(self.parts))]))
+
+    def first_query(self, rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
+        """A query of the templates' dimension whose distance to an ensemble template is the first
+        network's alone: its unit vector times sqrt(parts) in its place, zeros elsewhere (the product
+        with a template is then the cosine of the first network's two vectors)."""
+        first = self.embed_part(rgb, face, 0)
+        query = np.zeros(self.dim, np.float32)
+        query[: first.size] = first * np.float32(np.sqrt(len(self.parts)))
+        return query
 
 
 class EnsembleYuNetEncoder(EnsembleEncoder):
@@ -208,3 +229,9 @@ class EnsembleYuNetEncoder(EnsembleEncoder):
     margin = 0.06
     detector = "yunet"
     alignment = "dlib 5 landmarks on YuNet's box, similarity onto models.face_yunet.SP5_REFERENCE, 112x112"
+    # The cascade (issue 30): faceplugin runs for every face; its best person is accepted when within
+    # accept_below and accept_margin closer than the next, nobody is when nobody is within reject_above;
+    # between, MobileFaceNet runs too and the ensemble's template decides (tolerance, margin above).
+    # Fitted by bench.face_calibrate on ../shared/data: zero false accepts, no true accept lost
+    # (docs/face-calibration.md).
+    cascade = Cascade(accept_below=0.900, accept_margin=0.04, reject_above=1.027)

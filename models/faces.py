@@ -92,11 +92,26 @@ class DetectedFace:
     landmarks: np.ndarray
     template: np.ndarray | None = None
     extras: dict = field(default_factory=dict)
+    # What strangers are grouped by over frames: the template, or with a cascade the first network's unit
+    # vector (every face has it, not every face the full template).
+    likeness: np.ndarray | None = None
 
     @property
     def size(self) -> int:
         top, right, bottom, left = self.box
         return min(bottom - top, right - left)
+
+
+@dataclass(frozen=True)
+class Cascade:
+    """When an ensemble encoder's first network alone decides (``edge.rules.matcher.identify``): its best
+    person is a match when at most ``accept_below`` away and at least ``accept_margin`` closer than the
+    next person; nobody is when the best is farther than ``reject_above``; anything between is unsure,
+    and the encoder's full template (every network) decides with its tolerance and margin."""
+
+    accept_below: float
+    accept_margin: float
+    reject_above: float
 
 
 class FaceEncoder:
@@ -116,6 +131,7 @@ class FaceEncoder:
     detector = "dlib"  # of camera frames: "dlib" (recognition.face.detector, hog or cnn) or "yunet"
     alignment = ""  # of camera frames
     networks = ""
+    cascade: Cascade | None = None  # an ensemble whose first network decides clear faces alone
 
     @property
     def templates(self) -> str:
@@ -127,7 +143,7 @@ class FaceEncoder:
         """How this encoder's frames are read and under which templates they are matched (README,
         bench.face_calibrate, docs/face-calibration.md)."""
         return {"detector": self.detector, "alignment": self.alignment, "networks": self.networks,
-                "templates": self.templates}
+                "templates": self.templates, "cascade": self.cascade}
 
     def encode(self, rgb: np.ndarray, face: DetectedFace) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -265,9 +281,11 @@ class FaceEngine:
                 self._enrolment_detector = FaceDetector(*self._dlib_args)
             return self._enrolment_detector
 
-    def analyze(self, rgb: np.ndarray, roi=None) -> list[DetectedFace]:
+    def analyze(self, rgb: np.ndarray, roi=None, *, encode: bool = True) -> list[DetectedFace]:
+        """Faces in a frame with their templates (``encode=False``: found and aligned only, for a
+        cascade that encodes them itself: ``edge.rules.matcher.identify``)."""
         faces = self.detector.detect(rgb, roi)
-        for face in faces:
+        for face in faces if encode else ():
             face.template = self.encoder.encode(rgb, face)
         return faces
 

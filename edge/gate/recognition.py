@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 
-from edge.rules.matcher import FaceMatcher
+from edge.rules.matcher import FaceMatcher, identify
 from edge.rules.plate_match import PlateIndex
 
 REFRESH_EVERY_S = 1.0
@@ -78,6 +78,11 @@ class Recognizers:
                 self._checked = now
                 self._matcher.refresh(self.store, encoder.templates)
             return self._matcher
+
+    def identify_faces(self, rgb, roi=None) -> list[tuple]:
+        """(face, FaceMatch) for every face in a frame (``edge.rules.matcher.identify``: with the cascade of
+        ``ensemble-yunet``, the second network runs only for faces the first is unsure of)."""
+        return identify(self.faces, self.matcher(), rgb, roi)
 
     def reload(self) -> None:
         """Forget the cached templates and plate index: the next frame reads them from the registry

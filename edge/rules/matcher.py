@@ -80,25 +80,79 @@ class FaceMatcher:
 
     def match(self, queries: np.ndarray) -> list[FaceMatch]:
         """One FaceMatch per query row."""
-        people, distances = self.person_distances(queries)
         results = []
-        for row in distances:
-            if row.size == 0:
+        for best, distance, second_distance in self._best_two(queries):
+            if best is None:
                 results.append(FaceMatch(UNKNOWN, None, None, None))
                 continue
-            if row.size == 1:
-                best, second = 0, None
-            else:
-                two = np.argpartition(row, 1)[:2]
-                best, second = (two[0], two[1]) if row[two[0]] <= row[two[1]] else (two[1], two[0])
-            distance = float(row[best])
-            second_distance = float(row[second]) if second is not None else None
             if distance > self.tolerance:
                 tier = UNKNOWN
             elif second_distance is not None and second_distance - distance < self.margin:
                 tier = UNCERTAIN
             else:
                 tier = MATCH
-            person = int(people[best]) if tier != UNKNOWN else None
-            results.append(FaceMatch(tier, person, distance, second_distance))
+            results.append(FaceMatch(tier, best if tier != UNKNOWN else None, distance, second_distance))
         return results
+
+    def first_stage(self, queries: np.ndarray, cascade) -> list[FaceMatch | None]:
+        """A cascade's first network's decision per query (``models.faces.Cascade``): MATCH when the best
+        person is within ``accept_below`` and ``accept_margin`` closer than the next, UNKNOWN when nobody
+        is within ``reject_above``, None when unsure (the full template must decide)."""
+        results = []
+        for best, distance, second_distance in self._best_two(queries):
+            if best is None or distance > cascade.reject_above:
+                results.append(FaceMatch(UNKNOWN, None, distance, second_distance))
+            elif distance <= cascade.accept_below and (
+                    second_distance is None or second_distance - distance >= cascade.accept_margin):
+                results.append(FaceMatch(MATCH, best, distance, second_distance))
+            else:
+                results.append(None)
+        return results
+
+    def _best_two(self, queries: np.ndarray) -> list[tuple[int | None, float | None, float | None]]:
+        """(best person, their distance, the next person's distance) per query row."""
+        people, distances = self.person_distances(queries)
+        out = []
+        for row in distances:
+            if row.size == 0:
+                out.append((None, None, None))
+                continue
+            if row.size == 1:
+                best, second = 0, None
+            else:
+                two = np.argpartition(row, 1)[:2]
+                best, second = (two[0], two[1]) if row[two[0]] <= row[two[1]] else (two[1], two[0])
+            out.append((int(people[best]), float(row[best]), float(row[second]) if second is not None else None))
+        return out
+
+
+def identify(engine, matcher: FaceMatcher, rgb: np.ndarray, roi=None) -> list[tuple]:
+    """(face, FaceMatch) for every face ``engine`` (``models.faces.FaceEngine``) finds in a frame.
+
+    With an encoder that has a ``cascade`` (``ensemble-yunet``, issue 30) only its first network runs for
+    every face; the others run for the faces whose first match is unsure, and the full template decides
+    those with the matcher's tolerance and margin. Faces decided by the first network have no template:
+    their ``likeness`` (what strangers are grouped by) is the first network's vector, for every face alike.
+    """
+    encoder = engine.encoder
+    cascade = getattr(encoder, "cascade", None)
+    if cascade is None:
+        faces = engine.analyze(rgb, roi)
+        if not faces:
+            return []
+        for face in faces:
+            face.likeness = face.template
+        return list(zip(faces, matcher.match(np.stack([f.template for f in faces]))))
+    faces = engine.analyze(rgb, roi, encode=False)
+    if not faces:
+        return []
+    queries = np.stack([encoder.first_query(rgb, face) for face in faces])
+    found = []
+    for face, query, first in zip(faces, queries, matcher.first_stage(queries, cascade)):
+        face.likeness = query / max(float(np.linalg.norm(query)), 1e-9)
+        face.extras["escalated"] = first is None
+        if first is None:
+            face.template = encoder.encode(rgb, face)
+            [first] = matcher.match(face.template[None])
+        found.append((face, first))
+    return found

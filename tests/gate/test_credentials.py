@@ -208,3 +208,36 @@ def test_frames_carry_a_monotonic_stamp_that_follows_the_video_in_every_frame_mo
         before = time.monotonic()
         frame = cam.wait_newer(0, timeout=5)
         assert frame is not None and frame.ts == T0 and before - 1 <= frame.mono <= time.monotonic()
+
+
+# -- the cascade of ensemble-yunet (issue 30) -------------------------------------------------------------
+def test_a_gate_on_the_yunet_encoder_lets_residents_in_through_the_cascade_and_groups_a_stranger(tmp_path, engines):
+    """Residents enrolled the ensemble's way: Obama's frames are decided by faceplugin alone, Biden's second photo
+    (unsure to it) by both networks; a stranger's frames, never given to the second network, are one stranger."""
+    from edge.gate.credentials import FaceProcessor, Shot
+    from models.faces import FaceEngine
+
+    yunet = FaceEngine("ensemble-yunet", scale=0.5)
+    config, store, barrier, gate, recognizers = setup_gate(
+        tmp_path, {"faces": yunet}, [camera(process_every_s=0)],
+        recognition={"face": {"encoder": "ensemble-yunet", "scale": 0.5}})
+    residents = {}
+    for name, identity in (("王建国", "fr_obama"), ("李强", "fr_biden")):
+        residents[identity] = store.people.add(name, "12-301")
+        enrolment = engines["faces"].enrolment_template(load_rgb(face(identity, 1)), "enrolment photo")
+        store.templates.add(residents[identity], "ensemble", [enrolment])
+    processor = FaceProcessor(config.cameras[0], config, recognizers, gate)
+    events, escalated, mono = [], {}, 100.0
+    for identity, n in (("fr_obama", 2), ("fr_biden", 2), ("kate_siegel", 1)):
+        rgb = letterbox(load_rgb(face(identity, n)), 640, 480)
+        for _ in range(3):
+            mono += 0.2
+            escalated.setdefault(identity, []).extend(
+                f.extras["escalated"] for f, _ in recognizers.identify_faces(rgb))
+            events += processor.process(Shot(rgb, T0 + mono, mono))
+    assert escalated == {"fr_obama": [False] * 3, "fr_biden": [True] * 3, "kate_siegel": [False] * 3}
+    assert [(e["kind"], e["decision"], e["subject"].get("person_id")) for e in events] == [
+        ("entry", "open", residents["fr_obama"]), ("entry", "open", residents["fr_biden"]),
+        (events[2]["kind"], "deny", None)]
+    assert len(barrier.commands) == 2
+    store.close()

@@ -299,3 +299,106 @@ def test_an_enroller_for_the_yunet_encoder_loads_the_ensembles_path_only():
 
     enroller = Enroller(FaceRecognitionConfig(encoder="ensemble-yunet"))
     assert enroller.engine.encoder.name == enroller.encoder_name == "ensemble"
+
+
+
+# -- the cascade of ensemble-yunet (issue 30) ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def yunet_gallery(engines, yunet_engine):
+    """Five people enrolled by the ensemble (photo 1 each), a matcher at ensemble-yunet's thresholds."""
+    people = ["fr_obama", "fr_biden", "df_katy_perry", "df_matt_damon", "wm_yuqi"]
+    encoder = yunet_engine.encoder
+    matcher = FaceMatcher(encoder.tolerance, encoder.margin)
+    matcher.load(TemplateSet(encoder.templates, np.arange(len(people)),
+                             np.stack([template(engines, p) for p in people]), 1))
+    return people, matcher
+
+
+def frame_of(identity, n=1):
+    from models.images import letterbox
+
+    return letterbox(load_rgb(face(identity, n)), 640, 480)
+
+
+def test_the_first_query_scores_the_first_network_alone_against_the_ensembles_templates(engines, yunet_engine):
+    """A template holds each network's unit vector / sqrt(2): the first query's distance is faceplugin's own."""
+    enrolment = engines["faces"]
+    photo = load_rgb(face("fr_obama", 1))
+    image, [enrolled_face] = enrolment.find_faces_thoroughly(photo)
+    stored = enrolment.encoder.encode(image, enrolled_face)
+    enrolled_fp = enrolled_face.extras["embeddings"]["faceplugin"]
+    np.testing.assert_allclose(stored[:512], enrolled_fp / np.sqrt(2), atol=1e-6)
+    frame = frame_of("fr_obama", 2)
+    [seen] = yunet_engine.analyze(frame, encode=False)
+    assert seen.template is None and "embeddings" not in seen.extras
+    query = yunet_engine.encoder.first_query(frame, seen)
+    assert list(seen.extras["embeddings"]) == ["faceplugin"]  # MobileFaceNet did not run
+    matcher = FaceMatcher(2.0, 0.0)
+    matcher.load(TemplateSet("ensemble", np.array([1]), stored[None], 1))
+    _, distances = matcher.person_distances(query[None])
+    own = np.linalg.norm(seen.extras["embeddings"]["faceplugin"] - enrolled_fp)
+    assert distances[0, 0] == pytest.approx(own, abs=1e-4)
+
+
+def test_the_cascade_decides_clear_faces_with_the_first_network_and_asks_the_second_when_unsure(
+        yunet_engine, yunet_gallery):
+    """Obama's second photo is clearly Obama and a stranger clearly nobody to faceplugin alone: MobileFaceNet
+    does not run. Biden's second photo is 0.94 from his template to faceplugin, inside the unsure band: the
+    full template decides, as it does without the cascade."""
+    from edge.rules.matcher import identify
+
+    people, matcher = yunet_gallery
+    band = yunet_engine.encoder.cascade
+    assert band is not None and band.accept_below < yunet_engine.encoder.tolerance < band.reject_above
+
+    def seen(identity, n=1):
+        [(found, match)] = identify(yunet_engine, matcher, frame_of(identity, n))
+        return found, match
+
+    for identity, n in [("fr_obama", 2), ("fr_obama", 3), ("df_katy_perry", 2), ("df_matt_damon", 2)]:
+        found, match = seen(identity, n)
+        assert match.tier == MATCH and people[match.person_id] == identity, identity
+        assert not found.extras["escalated"] and match.distance <= band.accept_below, identity
+        assert found.template is None and list(found.extras["embeddings"]) == ["faceplugin"], identity
+    for stranger in ["dlib_John_Simm", "kate_siegel", "wm_tzuyu", "df_jack_dorsey"]:
+        found, match = seen(stranger)
+        assert match.tier == UNKNOWN and not found.extras["escalated"] and found.template is None, stranger
+    found, match = seen("fr_biden", 2)
+    assert found.extras["escalated"] and band.accept_below < 0.94 < band.reject_above
+    assert sorted(found.extras["embeddings"]) == ["faceplugin", "mobilefacenet"]
+    assert match.tier == MATCH and people[match.person_id] == "fr_biden"
+    [without] = yunet_engine.analyze(frame_of("fr_biden", 2))
+    assert matcher.match(without.template[None]) == [match]  # the full template's own decision
+
+
+def test_an_unsure_first_match_between_two_people_goes_to_the_full_template(engines, yunet_engine):
+    """The same person enrolled under two ids: the first network's best is no margin closer than the next, so
+    it is unsure however close: the second network runs and the full template says uncertain."""
+    from edge.rules.matcher import identify
+
+    obama = template(engines, "fr_obama")
+    matcher = FaceMatcher(yunet_engine.encoder.tolerance, yunet_engine.encoder.margin)
+    matcher.load(TemplateSet("ensemble", np.array([1, 2]), np.stack([obama, obama]), 1))
+    [(found, match)] = identify(yunet_engine, matcher, frame_of("fr_obama", 2))
+    assert found.extras["escalated"] and found.template is not None
+    assert match.tier == UNCERTAIN
+
+
+def test_the_first_stage_tiers():
+    from models.faces import Cascade
+
+    cascade = Cascade(accept_below=0.9, accept_margin=0.04, reject_above=1.03)
+    matrix = np.eye(3, dtype=np.float32)
+    matcher = FaceMatcher(0.95, 0.06)
+    matcher.load(TemplateSet("x", np.array([10, 11, 12]), matrix, 1))
+
+    def query(d):  # a unit vector at distance d from person 10's template, far from the others
+        cos = 1 - d * d / 2
+        return np.array([cos, 0, -np.sqrt(1 - cos * cos)], np.float32)
+
+    clear, unsure, far = matcher.first_stage(np.stack([query(0.5), query(0.95), query(1.1)]), cascade)
+    assert clear.tier == MATCH and clear.person_id == 10 and clear.distance == pytest.approx(0.5, abs=1e-5)
+    assert unsure is None
+    assert far.tier == UNKNOWN and far.person_id is None
+    empty = FaceMatcher(0.95, 0.06)
+    assert [m.tier for m in empty.first_stage(query(0.1)[None], cascade)] == [UNKNOWN]

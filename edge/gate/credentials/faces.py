@@ -50,18 +50,14 @@ class FaceProcessor(Processor):
         self.strangers = StrangerClusters(tolerance=1.0, ttl_s=face.window_s + face.cooldown_s)
 
     def observe(self, shot: Shot) -> list:
-        faces = self.recognizers.faces.analyze(shot.rgb, self.cam.roi)
-        if not faces:
-            return []
-        matches = self.recognizers.matcher().match(np.stack([f.template for f in faces]))
-        return list(zip(faces, matches))
+        return self.recognizers.identify_faces(shot.rgb, self.cam.roi)
 
     def agree(self, sighting, shot: Shot):
         face, match = sighting
         if match.tier == MATCH:
             key = ("person", match.person_id)
         elif match.tier == UNKNOWN:
-            key = ("stranger", self.strangers.key(face.template, shot.mono))
+            key = ("stranger", self.strangers.key(face.likeness, shot.mono))
         else:
             return None  # uncertain: neither a resident nor surely a stranger
         agreed = self.consensus.add(self.cam.lane, key, shot.mono, match)
