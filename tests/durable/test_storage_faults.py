@@ -565,6 +565,7 @@ def test_after_a_storage_failure_the_link_reconnects_so_what_it_could_not_acknow
     office = Listener(broker.port, "gate/tianlin12/+/status", client_id="watcher")
     try:
         assert link.connected.wait(10)
+        assert link.subscribed.wait(10)  # an event published before the SUBACK would reach nobody (failed under load)
         office.publish("gate/tianlin12/west/event/entry", {**_event(1, 1), "gate": "west"})
         assert wait_for(lambda: len(seen) == 1, 10)
         time.sleep(1.5)
