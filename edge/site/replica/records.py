@@ -215,9 +215,13 @@ class Records:
         return "refused"
 
     def _check_encoder(self, site_encoder: str | None) -> None:
-        if site_encoder and self.encoder_name and site_encoder != self.encoder_name:
-            self.alerts.device("faces", False, say("faces_encoder_mismatch", site_encoder=site_encoder,
-                                                   encoder=self.encoder_name))
+        """The site's face encoder (its settings) against this gate's: a device alert of its own naming both
+        while they differ (not ``faces``, which says who must re-enrol: neither clears the other), cleared
+        once the settings and the gate agree."""
+        if site_encoder and self.encoder_name:
+            mismatch = site_encoder != self.encoder_name
+            self.alerts.device("faces-encoder", not mismatch, say(
+                "faces_encoder_mismatch", site_encoder=site_encoder, encoder=self.encoder_name) if mismatch else None)
 
     def _check_identity(self, settings: dict) -> None:
         """Our identity key against the one the office lists for us (``edge.site.identity``)."""
