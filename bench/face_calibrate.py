@@ -156,7 +156,7 @@ def fit_cascade(first_rows, rows, tolerance, margin, min_margin):
     for accept_margin in (m for m in MARGINS if m >= min_margin - 1e-9):
         false_distances = sorted(r[3] for r in first_rows if r[4] >= accept_margin and (r[1] or r[2] != r[0]))
         limit = false_distances[0] if false_distances else reject
-        accept = np.floor((limit - 0.01) * 100) / 100
+        accept = float(np.floor((limit - 0.01) * 100) / 100)
         cascade = Cascade(min(accept, reject), accept_margin, reject)
         decided, escalated = cascade_decisions(first_rows, rows, cascade, tolerance, margin)
         found = counted(decided)
