@@ -30,7 +30,7 @@ def start_gate(tmp_path, broker, gate, barrier):
     config = gate_config(tmp_path / gate, broker.port, gate=gate, command_key_file=str(key), cameras=UNPLUGGED,
                          barriers=[{"id": barrier, "type": "simulated", "lanes": ["in", "out"]}])
     daemon = Daemon(config).start()
-    assert daemon.link.connected.wait(10)
+    assert daemon.link.connected.wait(10) and daemon.link.subscribed.wait(10)
     return daemon
 
 

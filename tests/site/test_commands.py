@@ -32,7 +32,7 @@ def running_gate(tmp_path, broker):
         barriers=[{"id": "foot", "type": "simulated", "lanes": ["in", "out"]}],
     )
     daemon = Daemon(config).start()
-    assert daemon.link.connected.wait(10)
+    assert daemon.link.connected.wait(10) and daemon.link.subscribed.wait(10)
     office = Listener(broker.port, "gate/tianlin12/#")
     yield daemon, office, config
     office.close()
@@ -133,7 +133,7 @@ def test_reload_takes_a_rotated_pass_key(tmp_path, broker):
     daemon = Daemon(config).start()
     office = Listener(broker.port, "gate/tianlin12/#")
     try:
-        assert daemon.link.connected.wait(10)
+        assert daemon.link.connected.wait(10) and daemon.link.subscribed.wait(10)
         assert {w.pass_key for w in daemon.workers} == {b"the old pass key, 32 bytes long!"}
         pass_key.write_bytes(b"the office rotated it: new key!!")
         office.publish("gate/tianlin12/east/cmd/reload", sign(KEY, "reload", command(request_id="reload-1"), **EAST))
@@ -210,7 +210,7 @@ def test_peer_gates_share_last_seen_and_parking_sessions(tmp_path, broker, runni
                               barriers=[{"id": "car", "type": "simulated", "lanes": ["in", "out"]}])
     west = Daemon(west_config).start()
     try:
-        assert west.link.connected.wait(10)
+        assert west.link.connected.wait(10) and west.link.subscribed.wait(10)
         # Two local registries: west's person 1 is not east's person 1 (enrolled in another order, or
         # somebody else). East never applies west's person id, and says the site needs the office.
         person = west.store.people.add("王建国", "12-301", care_watch=True)
@@ -394,7 +394,7 @@ def test_a_site_mode_gate_takes_the_offices_ed25519_commands_and_refuses_shared_
     daemon = Daemon(config).start()
     office = Listener(broker.port, "gate/tianlin12/#")
     try:
-        assert daemon.link.connected.wait(10)
+        assert daemon.link.connected.wait(10) and daemon.link.subscribed.wait(10)
         signed = new_command("open", key=office_key, zone=SHANGHAI, lane="in", request_id="ed-1", **EAST)
         assert signed["kid"] == office_key.kid and len(signed["sig"]) == 128
         office.publish("gate/tianlin12/east/cmd/open", signed)

@@ -67,7 +67,7 @@ def start_office(tmp_path, keys, port, helpers=False):
 
     path = without_helper_logins(office_config(tmp_path, keys, port, "ensemble"), helpers)
     office = Office(load_config(path)).start()
-    assert office.link.connected.wait(10)
+    assert office.link.connected.wait(10) and office.link.subscribed.wait(10)
     return office
 
 
@@ -134,7 +134,7 @@ def test_two_gates_configured_with_one_name_say_so_raise_an_alert_and_stop_fight
     first = start_gate(tmp_path / "first", keys, site_broker.port)
     second = None
     try:
-        assert first.link.connected.wait(10)
+        assert first.link.connected.wait(10) and first.link.subscribed.wait(10)
         second = start_gate(tmp_path / "second", keys, site_broker.port)  # a technician's copy of east's config
 
         def alerted():
@@ -187,7 +187,7 @@ def test_cmd_the_consoles_commands_and_a_waiting_gate_use_logins_of_their_own(tm
     east = start_gate(tmp_path / "east", keys, site_broker.port, helpers=True)
     waiter = None
     try:
-        assert east.link.connected.wait(10)
+        assert east.link.connected.wait(10) and east.link.subscribed.wait(10)
         opened = len(east.barriers["foot"].commands)
         # The technician's tool at the office, under mqtt.cmd_login.
         assert main(["cmd", "-c", str(tmp_path / "office.yaml"), "--gate", "east", "open", "--timeout", "10"]) == 0
