@@ -8,7 +8,8 @@ Issue 30's target: a gate with one face and one plate camera peaks at or below 3
             times. *today*: the face engine and plate reader as main loaded them before issue 30
             (``PlateReader(lean=False)``: both plate detector sizes at start, onnxruntime arenas);
             *ours*: what the daemon loads now (``edge.gate.recognition.Recognizers`` for that config),
-            once per face encoder given with ``--encoders``.
+            and what loading freed given back (``edge.gate.memory.give_back``), once per face encoder
+            given with ``--encoders``.
     run     a real ``gate-edge run`` (the demo's gate with its face and entry plate cameras playing
             their videos, the rest simulated), its VmHWM read from /proc/<pid>/status after
             ``--run-seconds``; *today*: main before issue 30 (``TODAY_REV``, checked out beside with
@@ -96,6 +97,10 @@ def gate_child(data: Path, loops: int, mode: str, encoder: str, templates_file: 
     # gate never needs), the ensemble's for both encoders (models.faces.TEMPLATES_OF).
     templates = np.load(templates_file)
     matcher.load(TemplateSet(face_engine.encoder.templates, np.arange(len(templates)), templates, 1))
+    if mode != "today":
+        from edge.gate.memory import give_back
+
+        give_back()  # as the daemon does once its models are loaded
     loaded = status_mb("VmRSS")
     seconds, count = 0.0, 0
     for _ in range(loops):

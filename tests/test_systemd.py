@@ -141,6 +141,16 @@ def test_the_unit_check_reads_the_unit_not_its_text(change):
         check_unit(text.replace(old, new, 1), "run", "/etc/gate-edge/gate.yaml")
 
 
+def test_the_gate_unit_gives_glibc_the_daemons_number_of_heaps():
+    """MALLOC_ARENA_MAX in the unit is the daemon's own ARENA_MAX (edge/gate/memory.py), so the threads
+    started while the libraries load get no other setting than those started after the daemon's mallopt."""
+    from edge.gate.memory import ARENA_MAX
+
+    environment = dict(pair.split("=", 1) for value in parse_unit(UNIT.read_text())["Service"]["Environment"]
+                       for pair in value.split())
+    assert environment["MALLOC_ARENA_MAX"] == str(ARENA_MAX)
+
+
 def test_daemon_speaks_the_notify_protocol(tmp_path):
     import os
     import signal

@@ -22,7 +22,7 @@ from drivers.barriers import make_barriers
 from edge.contract import Topics
 from edge.gate.controller import Gate
 from edge.gate.jobs import Jobs
-from edge.gate.memory import return_freed_memory
+from edge.gate.memory import give_back, return_freed_memory
 from edge.gate.recognition import Recognizers
 from edge.gate.recognition_ready import RecognitionReady
 from edge.gate.status import GateStatus
@@ -86,6 +86,7 @@ class Daemon(Service):
             self.on_close(self.link.close)
         self._start_barriers()
         pass_key = self.recognition.prepare()
+        give_back()  # what loading the models freed, before the cameras' and workers' threads allocate
         self.gate = Gate(config, self.store, self.barriers, self.alerts, clock=self.clock, wake=self._wake,
                          on_event=self.on_event, rules=self.rules, signer=signer, journal=self.storage.journal,
                          topics=self.topics)

@@ -56,6 +56,25 @@ def kinds(store) -> list[tuple]:
     return [(e["kind"], e["decision"], e["credential"]) for e in store.events.payloads()]
 
 
+# -- the models a gate loads ---------------------------------------------------------------------------
+@pytest.mark.parametrize("role, given, never", [("face", "faces", "plates"), ("plate", "plates", "faces")])
+def test_a_gate_loads_only_the_models_its_cameras_need(tmp_path, engines, role, given, never):
+    """Issue 30: starting a gate (RecognitionReady.prepare, then a frame through each processor) loads the
+    engine of its cameras' role and nothing for another role, nor the QR reader when no camera reads passes.
+    Only the needed engine is given; asking for any other would load it for real."""
+    from edge.gate.pipeline import CameraWorker
+    from edge.gate.recognition_ready import RecognitionReady
+
+    config, store, _, gate, _ = setup_gate(tmp_path, {}, [camera(role=role, read_qr=False)])
+    recognizers = Recognizers(config, store, **{given: engines[given]})
+    RecognitionReady(config, store, recognizers, Alerts(config, store), guard=None).prepare()
+    worker = CameraWorker(SimpleNamespace(config=config.cameras[0]), config, recognizers, gate, threading.Event())
+    worker.process(np.zeros((480, 640, 3), np.uint8), T0, 0.0)
+    assert getattr(recognizers, f"_{given}") is engines[given]
+    assert getattr(recognizers, f"_{never}") is None and recognizers._qr is None
+    store.close()
+
+
 # -- the processor list -------------------------------------------------------------------------------
 def test_each_camera_runs_the_processors_of_its_role_and_qr_unless_turned_off(tmp_path):
     from edge.gate.credentials import FaceProcessor, PlateProcessor, Processor, QrProcessor, processors_for
