@@ -30,6 +30,10 @@ class WeightEntry:
     tarball_sha256: str = ""
     input: str = ""
     preprocessing: str = ""
+    # Plate recognisers: the province their training is skewed to (None: none known), and why we believe it.
+    # A skewed recogniser's vote for that province does not count alone (models.plate_combine).
+    province_skew: str | None = None
+    province_skew_evidence: str = ""
 
     @property
     def path(self) -> Path:

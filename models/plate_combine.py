@@ -22,6 +22,9 @@ from models.plate_decoder import CLASSES, TEMPLATES, Decoded, PlateDecoder, log_
 GREEN_MARGIN = 0.1
 # Candidates that differ in more positions than this are not mixed position by position.
 MAX_MIXED = 4
+# A province some recogniser's training is skewed to (models/manifest.json province_skew) is as sure as the
+# recognisers together make it only when an unskewed recogniser gives it at least this (issue 31).
+PROVINCE_AGREE = 0.5
 
 
 def propose(decoder: PlateDecoder, probs: np.ndarray, templates, color) -> list[Decoded]:
@@ -33,12 +36,35 @@ def propose(decoder: PlateDecoder, probs: np.ndarray, templates, color) -> list[
     return [d for d in found if d is not None]
 
 
-def combine(views, proposals: list[Decoded], color) -> Decoded:
+def _padded(skews, n: int) -> list:
+    """One skew per view (None for a view not given one)."""
+    return (list(skews) + [None] * n)[:n]
+
+
+def skewed_alone(province: str, symbols: str, province_posteriors, skews) -> float | None:
+    """The province's confidence when it is the province some recogniser's training is skewed to
+    (``skews``, one per view: models/manifest.json ``province_skew``, None for an unskewed one) and no
+    unskewed recogniser agrees (gives it at least PROVINCE_AGREE): the most an unskewed recogniser
+    believes in it, so unsure (below PROVINCE_CLEAR: the site's province may replace it). None: the
+    province stands as voted (no skewed recogniser's own province, or an unskewed one agrees)."""
+    skews = _padded(skews, len(province_posteriors))
+    if province not in skews:
+        return None
+    k = symbols.index(province)
+    unskewed = [float(p[k]) for p, skew in zip(province_posteriors, skews) if skew is None]
+    if any(p >= PROVINCE_AGREE for p in unskewed):
+        return None
+    return max(unskewed, default=0.0)
+
+
+def combine(views, proposals: list[Decoded], color, skews=()) -> Decoded:
     """The best text among the recognisers' proposals and their position-by-position mixtures, scored
     by every recogniser (``views``: decoder, probabilities, weight); each character's confidence is
     the median of the recognisers' posteriors for it (the rest of the text held fixed): two of
     three must believe a character for it to be sure. The province's candidates are the product
-    of the posteriors, normalised."""
+    of the posteriors, normalised; but a recogniser skewed to one province (``skews``, one per view,
+    the province or None) does not vote that province alone: without an unskewed recogniser's
+    agreement it is unsure (``skewed_alone``)."""
     templates = {}
     for d in proposals:
         templates.setdefault(d.text, d.template)
@@ -75,6 +101,16 @@ def combine(views, proposals: list[Decoded], color) -> Decoded:
         joint = joint / max(joint.sum(), 1e-30)
         order = np.argsort(-joint)
         provinces = tuple((symbols[0][i], float(joint[i])) for i in order[:5])
+        alone = skewed_alone(provinces[0][0], symbols[0], [p[0] for p in posteriors], skews)
+        if alone is not None:
+            # The skewed recognisers' say is not trusted here: the province read stays, as sure as the unskewed
+            # recognisers believe it, and the other candidates (which the site's province may be) are theirs.
+            unskewed = [p[0] for p, skew in zip(posteriors, _padded(skews, len(posteriors))) if skew is None]
+            others = np.prod(unskewed, axis=0) if unskewed else np.ones(len(symbols[0]))
+            others = others / max(others.sum(), 1e-30)
+            first = order[0]
+            provinces = ((symbols[0][first], min(provinces[0][1], alone)),
+                         *((symbols[0][i], float(others[i])) for i in np.argsort(-others) if i != first))[:5]
         text = provinces[0][0] + text[1:]
         confidence[0] = provinces[0][1]
     return Decoded(text, best, tuple(confidence), template, provinces)

@@ -90,4 +90,5 @@ class CropReader:
             other = recognizer.probabilities(image, STRETCH)
             views.append((decoder, other, weight))
             proposals = proposals + propose(decoder, other, templates, color)
-        return combine(views, proposals, color), raw
+        skews = [getattr(recognizer, "province_skew", None) for recognizer, _, _ in self.opinions[:len(views)]]
+        return combine(views, proposals, color, skews), raw

@@ -16,7 +16,7 @@ import threading
 import cv2
 import numpy as np
 
-from models.manifest import verified_path
+from models.manifest import entries, verified_path
 from models.plate_decoder import PlateDecoder
 
 REC_HEIGHT = 48
@@ -70,6 +70,9 @@ class PlateRecognizer:
             str(verified_path(name)), options, providers=["CPUExecutionProvider"]
         )
         self.name = name
+        # The province this recogniser's training is skewed to (models/manifest.json, province_skew): its vote
+        # for that province needs an unskewed recogniser's agreement (models.plate_combine).
+        self.province_skew = entries()[name].province_skew
         # SegmentationFree-Inception was trained on colour plates cut at their corners; the others read grey.
         self.reads_colour = name == "hyperlpr2_sfi_rec"
         if name == "ppocr_v4_rec":
