@@ -5,7 +5,8 @@ replayed request id, its fields); an ``open`` pulses the barrier through the gat
 settles a parking session (the result says what is still due), a ``reload`` re-reads templates, vehicles
 and the pass key, a ``correct`` says which car a session is (``edge.gate.corrections``; the result says
 what the car owes now). Every command is answered, also one that is refused or cannot be done while the
-database cannot be read (``ok: false`` with the reason).
+database cannot be read (``ok: false`` with the reason; a refusal that is a phrase also carries its
+``error_code`` and ``error_params``, as an event's reason does).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 
 from edge.contract import command_result
+from edge.schemas.phrases import Phrase
 from edge.store import StorageFailure
 
 _LOG = logging.getLogger(__name__)
@@ -62,6 +64,10 @@ class GateCommands:
             _LOG.warning("command %s refused: %s", verb[:32], error)
         except ValueError as exc:
             error = str(exc)
+            said = getattr(exc, "said", None)
+            if isinstance(said, Phrase):  # a refusal the console can say in its language
+                fields = said.fields("error")
+                error, extra = fields.pop("error"), fields
         except StorageFailure as exc:  # what the command needed could not be read: nothing was done
             self.guard.failed(exc, reading=True)
             error = f"not done: the gate cannot read its database ({exc}); try again later"

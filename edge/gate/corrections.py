@@ -14,15 +14,19 @@ every gate and the office apply through ``edge.rules.parking.Parking.correct``; 
 at this gate's exit (the held exit named, or the session held here), the exit decided again on the
 corrected session, as the policy says: open (nothing owed now: the barrier it waits at opens) or held
 with the fee. A correction to a blocked plate, of a session that is not open, or naming an exit that no
-longer waits is refused (ValueError: nothing recorded). Who may correct what (a resident's plate waives
-the fee: an admin) is the office's to check; the command is signed.
+longer waits is refused (ValueError: nothing recorded); so is one to a plate whose car has another open
+session here (``edge.rules.parking.car_in_lot``: a CorrectionRefused naming that session, its entry's gate
+and time, as the phrase ``correction_car_in_lot``): which of the two stays is the phantom is the guard's to
+say. A held exit named as an open session's car (no plate, or the session's own) is never refused for it.
+Who may correct what (a resident's plate waives the fee: an admin) is the office's to check; the command
+is signed.
 """
 
 from __future__ import annotations
 
 from edge.plates import parse_plate
 from edge.rules import policy
-from edge.rules.parking import unmatched_exits
+from edge.rules.parking import in_lot_refusal, unmatched_exits
 from edge.rules.permits import effective_class
 from edge.rules.reconcile import is_unmatched_hold
 from edge.schemas.phrases import say
@@ -55,6 +59,9 @@ class Corrections:
                 klass = effective_class(registered, session["entry_epoch"], gate.config.zone)
                 if new_plate == session["plate"] and held is None:
                     raise ValueError(f"session {session_id} is {new_plate} already: nothing corrected")
+                other = gate.parking.in_lot(new_plate, session_id) if new_plate != session["plate"] else None
+                if other is not None:  # that car has a stay of its own: the guard says which is the phantom
+                    raise in_lot_refusal(new_plate, other, gate.config.zone)
             vehicle = store.vehicles.get(new_plate)
             read_plate = (held.get("subject") or {}).get("plate") if held else None
             extra = {"request_id": request_id}

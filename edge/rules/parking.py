@@ -25,6 +25,7 @@ from edge.rules.reconcile import (
     standing_correction,
     waiting_exits,
 )
+from edge.schemas.phrases import Phrase, say
 from edge.timeutil import end_of_day, iso, parse_day
 
 
@@ -99,6 +100,38 @@ def unmatched_exits(store, rules, now: float, gate: str | None = None) -> list[d
     return waiting_exits(holds, later)
 
 
+class CorrectionRefused(ValueError):
+    """A correction the parking rule refuses; ``said``: why, as a phrase (its code travels in the command's
+    result: ``error_code``, ``error_params``). Nothing is recorded."""
+
+    def __init__(self, said: Phrase):
+        self.said = said
+        super().__init__(said.text)
+
+
+def car_in_lot(session_id: str, entries: list[dict]) -> dict | None:
+    """Whether a correction may give session ``session_id`` a plate: ``entries`` are the sessions known under
+    that plate (``Sessions.entries_for``: those carrying it now, and those that carried it before a
+    correction). Another open one among them means that car is in the lot already (a stay of its own) and
+    the correction would make one car of two stays, so the one-session-per-car rule (``Parking.open``) would
+    close one of them uncharged: which is the phantom (the other session's reading may be the wrong one, or
+    the car left unseen and came back) is the guard's to say, never the gate's. That session (the one that
+    entered first, should there be several), or None: the correction may be made."""
+    others = [s for s in entries if s["state"] == "open" and s["session_id"] != session_id]
+    return min(others, key=lambda s: (s["entry_epoch"], s["session_id"])) if others else None
+
+
+def in_lot_refusal(plate: str, other: dict, zone) -> CorrectionRefused:
+    """The refusal of a correction to ``plate`` while ``other`` (``car_in_lot``) is open: it names that session,
+    when and where it entered, and its plate when that is no longer ``plate``."""
+    from datetime import datetime
+
+    entered = datetime.fromtimestamp(other["entry_epoch"], zone).strftime("%Y-%m-%d %H:%M")
+    return CorrectionRefused(say("correction_car_in_lot", plate=plate, other_session=other["session_id"],
+                                 entry_gate=other.get("entry_gate") or "?", entry_time=entered,
+                                 now_plate=other["plate"] if other["plate"] != plate else None))
+
+
 def _plate_of(payload: dict) -> str | None:
     plate = (payload.get("subject") or {}).get("plate")
     return plate if isinstance(plate, str) and plate else None
@@ -156,6 +189,13 @@ class Parking:
     def next_revision(self, session_id: str) -> int:
         """The ``revision`` of a new correction of the session (one more than those known here)."""
         return next_revision(self.store.events.corrections(session_id))
+
+    def in_lot(self, plate: str, session_id: str) -> dict | None:
+        """Another open session of the car ``plate`` (``car_in_lot``): a correction of ``session_id`` to it is
+        refused (``in_lot_refusal``). Asked by the correcting gate (and the office before it sends one); a
+        correction made without knowing the other session's entry (it was still on its way) is applied by
+        every receiver as ``correct`` says: the newest entry stays open."""
+        return car_in_lot(session_id, self.store.sessions.entries_for(plate))
 
     def reconcile(self, reading: str, now: float, *, registered: bool) -> Reconciliation:
         """An exit read as ``reading`` that found no session under it: its look-alikes (edge.rules.reconcile)."""

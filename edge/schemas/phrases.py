@@ -108,6 +108,10 @@ PHRASES: dict[str, Entry] = {
     "session_corrected": Entry(N_("corrected by the office: the car is {plate}"), (
         Note("was", N_(" (was {was})")),
         Note("read_plate", N_("; the exit read {read_plate}")))),
+    "correction_car_in_lot": Entry(N_("not corrected: {plate} is in the lot already (session {other_session}, "
+                                      "entered at gate {entry_gate} at {entry_time}): check both readings, and "
+                                      "correct that session first if its reading is wrong"), (
+        Note("now_plate", N_("; that session's plate is now {now_plate}")),)),
     "opened_by_office": Entry(N_("opened by the office")),
     "payment_recorded": Entry(N_("paid {paid_yuan:.2f} yuan; {due_yuan:.2f} yuan still due"), (
         Note("waits_at", N_("; the car waits at {waits_at}")),

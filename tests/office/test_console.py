@@ -304,7 +304,16 @@ def test_a_guard_corrects_a_reading_and_names_the_car_held_among_look_alikes(sit
 
     # Two cars alike in the lot; the exit reads a plate one character from both: held for the guard.
     first = gate.gate.vehicle("in", "浙K30010")
-    gate.gate.vehicle("in", "浙K30011")
+    second = gate.gate.vehicle("in", "浙K30011")
+    # A correction onto the plate of a car in the lot: refused before anything is sent, naming that stay.
+    assert wait_for(lambda: office.store.sessions.get(second["session_id"]) is not None, 10)
+    audits = audit_count(site)
+    onto = guard.post(f"/api/parking/{first['session_id']}/correct", json={"plate": "浙K30011"})
+    assert onto.status_code == 409, onto.text
+    assert onto.json()["error"].startswith("not corrected: 浙K30011 is in the lot already (session "
+                                           f"{second['session_id']}, entered at gate east at ")
+    assert onto.json()["message"].startswith(f"没有更正：浙K30011 已经在停车场内（停车记录 {second['session_id']}，")
+    assert audit_count(site) == audits and gate.store.sessions.get(first["session_id"])["plate"] == "浙K30010"
     held = gate.gate.vehicle("out", "浙K30012")
     assert held["decision"] == "hold" and held["session_id"] is None
     assert wait_for(lambda: [h["event_id"] for h in guard.get("/api/parking").json()["unmatched"]]
@@ -328,6 +337,24 @@ def test_a_guard_corrects_a_reading_and_names_the_car_held_among_look_alikes(sit
     assert again.status_code == 404
     last = site.office.store.console.audit_rows(1)[0]
     assert (last["action"], last["target"], last["outcome"]) == ("correct", f"exit:{held['event_id']}", "ok")
+
+
+def test_a_gate_refusal_with_a_code_is_said_in_the_page_language():
+    """A gate's refusal that names a phrase (cmd/result's error_code and error_params) is said from it; one that
+    does not is its error text, as before."""
+    from edge.office.console.catalogs import say_in
+    from edge.office.console.context import refusal_of
+    from edge.schemas.phrases import tell
+
+    result = {"ok": False, "error": "not corrected: …", "error_code": "correction_car_in_lot",
+              "error_params": {"plate": "浙K30011", "other_session": "s-1", "entry_gate": "west",
+                               "entry_time": "2026-12-03 08:00"}}
+    said = tell("gate {gate} refused: {detail}", gate="east", detail=refusal_of(result))
+    assert say_in(said, "zh") == ("道闸 east 没有执行：没有更正：浙K30011 已经在停车场内（停车记录 s-1，"
+                                  "2026-12-03 08:00 从道闸 west 入场）：请核对两次识别结果，"
+                                  "若那条记录识别有误，请先更正那条记录")
+    assert refusal_of({"ok": False, "error": "bad signature"}) == "bad signature"
+    assert refusal_of({**result, "error_code": "no_such_code"}) == "not corrected: …"
 
 
 def test_query_by_plate_and_person(site, guard):

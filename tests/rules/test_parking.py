@@ -239,7 +239,8 @@ def reconciliation_counts():
           f"{counts['let_out']} let out flagged and {counts['held_no_entry']} held (no look-alike; "
           f"exit_without_entry: hold), {counts['registered_not_reconciled']} registered plates never reconciled "
           f"though a look-alike was open; guard: {counts['corrected']} plates corrected, {counts['resolved']} held "
-          f"exits resolved, {counts['let_out_by_office']} let out by the office; {counts['look_alike_named']} "
+          f"exits resolved, {counts['let_out_by_office']} let out by the office, {counts['refused_in_lot']} "
+          f"corrections refused (that plate's car had another open session); {counts['look_alike_named']} "
           f"entries named the resident's province look-alike")
 
 
@@ -335,10 +336,44 @@ def _enter(site, name, car, how, counts, truth) -> None:
         assert session["plate"] == reading and session["vehicle_class"] == "visitor"
 
 
+def _in_lot_already(store, session_id: str, plate: str) -> set:
+    """The reference of a correction refused (issue 31): the other open sessions here that are ``plate``'s car,
+    now or at any time (its entry read it, or a correction gave it): written from the issue, not edge.rules."""
+    carried = {e["session_id"] for e in store.events.payloads() if e.get("session_id") and (
+        (e["kind"] == "entry" and (e.get("subject") or {}).get("plate") == plate)
+        or (e["kind"] == "session" and e.get("transition") == "corrected"
+            and (e.get("subject") or {}).get("plate") == plate))}
+    return {s["session_id"] for s in store.sessions.open_sessions() if s["entry_event_id"]
+            and s["session_id"] != session_id and (s["plate"] == plate or s["session_id"] in carried)}
+
+
+def _try_correct(site, name, session_id: str, plate: str, request_id: str, counts) -> int | None:
+    """``gate.correct`` to ``plate``, or its refusal when that car has another open session here (the reference):
+    it names that session and changes nothing (no event, the same sessions). What the car owes now when
+    corrected, None when refused."""
+    from edge.rules.parking import CorrectionRefused
+
+    gate, store = site.gates[name], site.stores[name]
+    others = _in_lot_already(store, session_id, plate)
+    before = (store.events.payloads(), site.open_sessions(name))
+    try:
+        _, due = gate.correct(session_id, plate=plate, request_id=request_id)
+    except CorrectionRefused as refused:
+        assert others, refused
+        assert refused.said.code == "correction_car_in_lot" and refused.said.params["other_session"] in others
+        assert (store.events.payloads(), site.open_sessions(name)) == before
+        counts["refused_in_lot"] += 1
+        return None
+    assert not others
+    counts["corrected"] += 1
+    return due
+
+
 def _correct(site, name, pick, rng, counts, truth) -> None:
     """The guard corrects an open session of ``name`` that carries another plate than its car's (now and then
-    to a wrong plate, corrected again later: the newest correction stands at every gate)."""
-    gate, store = site.gates[name], site.stores[name]
+    to a wrong plate, corrected again later: the newest correction stands at every gate); refused when the
+    plate's car has another open session here."""
+    store = site.stores[name]
     open_here = [s for s in store.sessions.open_sessions() if s["session_id"] in truth
                  and s.get("held_gate") in (None, name)]
     wrong = [s for s in open_here if truth[s["session_id"]] != s["plate"]] or open_here
@@ -348,8 +383,9 @@ def _correct(site, name, pick, rng, counts, truth) -> None:
     plate = truth[session["session_id"]]
     if plate == session["plate"] or rng.random() < 0.3:
         plate = rng.choice([p for p in sorted(CARS) if p != session["plate"]])  # a slip of the guard
-    event, due = gate.correct(session["session_id"], plate=plate, request_id=f"fix-{rng.random()}")
-    counts["corrected"] += 1
+    due = _try_correct(site, name, session["session_id"], plate, f"fix-{rng.random()}", counts)
+    if due is None:
+        return
     after = store.sessions.get(session["session_id"])
     if after["state"] == "open":
         assert after["plate"] == plate and after["vehicle_class"] == REGISTERED.get(plate, "visitor")
@@ -431,8 +467,7 @@ def test_two_gates_agree_on_sessions_and_every_fee_is_the_reference(tmp_path, re
                 session_id, plate, _ = both[pick % len(both)]
                 for name, to in (("east", first), ("west", second)):
                     if site.stores[name].sessions.get(session_id)["plate"] != to:
-                        site.gates[name].correct(session_id, plate=to, request_id=f"race-{rng.random()}")
-                        counts["corrected"] += 1
+                        _try_correct(site, name, session_id, to, f"race-{rng.random()}", counts)
         elif action in ("out", "out_any"):
             name, car, how = args
             if action == "out":
@@ -482,3 +517,71 @@ def test_a_look_alike_plate_that_may_not_open_is_a_stranger_in_every_respect(tmp
     other = gate.vehicle("in", "沪R00007", match=look_alike)
     assert other["subject"]["plate"] == "沪R00007" and other["subject"]["person_id"] is None
     assert gate.store.sessions.get(mine["session_id"])["state"] == "open"  # not superseded by the stranger
+
+
+def test_a_correction_onto_a_plate_whose_car_is_in_the_lot_is_refused_naming_that_stay(tmp_path):
+    """Issue 31: session A was read 沪A1234S but the guard says it is 沪A12345, which has its own open session B.
+    One car cannot be in twice: which stay is the phantom (B's reading may be the wrong one, or the car left
+    unseen and came back) is the guard's to say, so the gate refuses, naming B (where and when it entered),
+    and changes nothing (no event, both sessions open, nothing charged or superseded). Once B is corrected
+    to its real plate, A's correction is made; naming a held exit's car among look-alikes keeps working, and
+    naming it with a plate whose car is in the lot is refused the same way. Both gates end alike."""
+    from edge.rules.parking import CorrectionRefused
+
+    site = Site(tmp_path)
+    east, west = site.gates["east"], site.gates["west"]
+    a = east.vehicle("in", "沪A1234S", match=None)  # 沪A12345 read wrongly at 07:00
+    site.clock.advance(3600)
+    b = west.vehicle("in", "沪A12345", match=None)  # 08:00 at west: really 沪A12346
+    site.deliver_all(random.Random(3))
+    before = (site.stores["east"].events.payloads(), site.open_sessions("east"))
+    with pytest.raises(CorrectionRefused) as refused:
+        east.correct(a["session_id"], plate="沪A12345", request_id="fix-1")
+    said = refused.value.said
+    assert said.code == "correction_car_in_lot"
+    assert said.params == {"plate": "沪A12345", "other_session": b["session_id"], "entry_gate": "west",
+                           "entry_time": "2026-11-26 08:00"}
+    assert str(refused.value) == (f"not corrected: 沪A12345 is in the lot already (session {b['session_id']}, "
+                                  "entered at gate west at 2026-11-26 08:00): check both readings, and correct "
+                                  "that session first if its reading is wrong")
+    assert (site.stores["east"].events.payloads(), site.open_sessions("east")) == before
+    assert site.mail == [] and site.stores["east"].sessions.occupied() == 2
+    # The guard checks the photos: B was the misread (really 沪A12346), corrected. A's correction is still
+    # refused: B carried 沪A12345 (its entry's reading), and the one-session-per-car rule counts a session under
+    # every plate it carried (so receivers agree in any order): made, it would close A or B uncharged.
+    west.correct(b["session_id"], plate="沪A12346", request_id="fix-2")
+    site.deliver_all(random.Random(4))
+    with pytest.raises(CorrectionRefused) as refused:
+        east.correct(a["session_id"], plate="沪A12345", request_id="fix-3")
+    assert refused.value.said.params == {**said.params, "now_plate": "沪A12346"}
+    assert str(refused.value).endswith("; that session's plate is now 沪A12346")
+    # The car leaves, read right: A and B both look like it, so it is held, and the guard names A's session
+    # (the normal path: a held exit resolved onto an open session); naming it with B's plate is refused.
+    site.clock.advance(600)
+    held = east.vehicle("out", "沪A12345", match=None)
+    assert held["decision"] == "hold" and held["reason_code"] == "exit_look_alikes"
+    with pytest.raises(CorrectionRefused):
+        east.correct(a["session_id"], plate="沪A12346", exit_event_id=held["event_id"], request_id="fix-4")
+    event, due = east.correct(a["session_id"], exit_event_id=held["event_id"], request_id="fix-5")
+    assert event["kind"] == "exit" and event["session_id"] == a["session_id"] and due == event["fee_cents"] == 1000
+    east.pay(a["session_id"], 1000, "pay-1")
+    site.deliver_all(random.Random(6))
+    for name in ("east", "west"):
+        assert {(s, p) for s, p, _ in site.open_sessions(name)} == {(b["session_id"], "沪A12346")}
+
+
+def test_a_correction_made_before_the_other_stay_was_heard_of_leaves_one_session_at_every_gate(tmp_path):
+    """The refusal is the correcting gate's, on what it knows: a correction made while the other gate's entry
+    of that plate was still on its way is applied by every receiver the same way, in any order (the newest
+    entry stays open, the older one is superseded): one session for the car, the same at both gates."""
+    for seed in range(8):
+        site = Site(tmp_path)
+        east, west = site.gates["east"], site.gates["west"]
+        a = east.vehicle("in", "沪A1234S", match=None)
+        site.clock.advance(600)
+        b = west.vehicle("in", "沪A12345", match=None)  # not heard at east yet
+        site.clock.advance(60)
+        east.correct(a["session_id"], plate="沪A12345", request_id="fix-1")
+        site.deliver_all(random.Random(seed))
+        for name in ("east", "west"):
+            assert {(s, p) for s, p, _ in site.open_sessions(name)} == {(b["session_id"], "沪A12345")}, seed

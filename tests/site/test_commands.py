@@ -202,6 +202,19 @@ def test_a_signed_correct_names_the_session_of_a_car_held_among_look_alikes_and_
     assert "blocked" in results(office)["fix-3"]["error"]
     assert results(office)["fix-4"]["error"] == "correct needs plate or exit_event_id (or both)"
     assert daemon.store.sessions.get(second["session_id"])["plate"] == "沪A12341"
+    # A correction onto the plate of a car with its own open session (the first, held): refused with a code the
+    # console says in its language, naming that session; nothing recorded.
+    events = len(daemon.store.events.payloads())
+    office.publish("gate/tianlin12/east/cmd/correct", sign(KEY, "correct", command(
+        request_id="fix-5", session_id=second["session_id"], plate="沪A12340"), **EAST))
+    assert wait_for(lambda: "fix-5" in results(office), 10)
+    refused = results(office)["fix-5"]
+    assert refused["ok"] is False and refused["error_code"] == "correction_car_in_lot"
+    assert refused["error_params"]["other_session"] == first["session_id"]
+    assert refused["error_params"]["plate"] == "沪A12340" and refused["error_params"]["entry_gate"] == "east"
+    assert refused["error"].startswith("not corrected: 沪A12340 is in the lot already")
+    assert len(daemon.store.events.payloads()) == events
+    assert daemon.store.sessions.get(second["session_id"])["plate"] == "沪A12341"
 
 
 def test_peer_gates_share_last_seen_and_parking_sessions(tmp_path, broker, running_gate):

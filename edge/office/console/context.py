@@ -32,7 +32,7 @@ from edge.office.console.area import Area
 from edge.office.console.catalogs import language
 from edge.office.console.login_limiter import LoginLimiter
 from edge.office.console.words import api_word, listing, word
-from edge.schemas.phrases import Said, tell
+from edge.schemas.phrases import Said, from_wire, tell
 from edge.timeutil import parse_iso
 
 if TYPE_CHECKING:
@@ -58,6 +58,12 @@ def page_templates(folder: Path = HERE / "templates") -> Jinja2Templates:
     made = Jinja2Templates(directory=[folder, SHARED_TEMPLATES])
     catalogs.install(made.env)
     return made
+
+
+def refusal_of(result: dict) -> Said | str:
+    """Why a gate refused a command: the phrase its result names (``error_code``, ``error_params``: said in
+    the page's language), else its ``error`` as written."""
+    return from_wire(result.get("error_code"), result.get("error_params")) or str(result.get("error"))
 
 
 class GateAnswer(HTTPException):
@@ -207,7 +213,7 @@ class ConsoleContext(WebContext):
         self.audit(user, action, target, {**detail, "gate": gate, **fields, "result": result},
                    "ok" if ok else "refused")
         if not ok:
-            raise GateAnswer(409, tell("gate {gate} refused: {detail}", gate=gate, detail=str(result.get("error"))),
+            raise GateAnswer(409, tell("gate {gate} refused: {detail}", gate=gate, detail=refusal_of(result)),
                              result=result, gate=gate)
         return JSONResponse({"ok": True, "gate": gate, "result": result})
 

@@ -13,7 +13,9 @@
 A correction that waives the fee needs an admin: to a resident's plate (its registration valid at the entry), or
 naming a resident's session for a held car; guards make the others. Every correction is audited (``correct``,
 with the gate's answer), and refused here, before anything is sent, when the session is not open, the plate is
-not one, is the session's already or is blocked, or the exit no longer waits.
+not one, is the session's already or is blocked, or the exit no longer waits; and when that plate's car has
+another open session (409, ``correction_car_in_lot``: that session, the gate and time it entered; the gate
+refuses the same, as its result's ``error_code``, should the office not know that session yet).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from edge.office.console import fields
 from edge.office.console.area import route
 from edge.office.console.context import ConsoleArea
 from edge.office.console.fields import digits
+from edge.rules.parking import car_in_lot, in_lot_refusal
 from edge.schemas.phrases import tell
 
 
@@ -110,6 +113,9 @@ class Parking(ConsoleArea):
         registered = ctx.store.vehicles.get(plate)
         if registered is not None and registered["class"] == "blocked":
             raise HTTPException(409, tell("{plate} is a blocked vehicle: a correction never lets it out", plate=plate))
+        other = car_in_lot(session_id, ctx.store.sessions.entries_for(plate))
+        if other is not None:  # that car has a stay of its own: which is the phantom is the guard's to say
+            raise HTTPException(409, in_lot_refusal(plate, other, ctx.zone).said)
         self._waives_fee(request, plate, session, target)
         gate = self._gate_of(session, session_id)
         return await ctx.command(user, "correct", target, gate, "correct", {"session_id": session_id, "plate": plate},
