@@ -7,7 +7,11 @@ Per passage: right (the voted plate is the labelled one), wrong (a plate was dec
 none (no decision: the car waits for the guard); and after how many frames the decision came.
 Synthetic: these figures are not the real photographs' and not the per-frame hard-set figures.
 
-    python -m bench.plate_passages [--readers today,ours]
+    single  PP-OCRv4 alone (PlateReader(second_opinion=False); the tables before issue 30 call it "today")
+    today   the pipeline as issue 30 found it (PlateReader(fast=False): three recognisers on every plate)
+    ours    models.plates.PlateReader()
+
+    python -m bench.plate_passages [--readers single,today,ours]
 """
 
 from __future__ import annotations
@@ -52,7 +56,8 @@ def main(argv=None) -> int:
     print(f"{len(passages)} synthetic passages of {PASSAGE_FRAMES} frames (plate 60 -> 120 px) from {data / 'plates'}; "
           f"voting: min_hits {settings.min_hits}, min_confidence {settings.min_confidence}, "
           f"window_s {settings.window_s}")
-    readers = {"today": lambda: PlateReader(second_opinion=False), "ours": PlateReader}
+    readers = {"single": lambda: PlateReader(second_opinion=False), "today": lambda: PlateReader(fast=False),
+               "ours": PlateReader}
     print("| reader | right | wrong | none | " + " | ".join(COLOURS) + " | frames to decide (median, max) |")
     print("|---|---|---|---|" + "---|" * len(COLOURS) + "---|")
     for name in args.readers.split(","):

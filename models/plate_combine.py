@@ -114,3 +114,17 @@ def combine(views, proposals: list[Decoded], color, skews=()) -> Decoded:
         text = provinces[0][0] + text[1:]
         confidence[0] = provinces[0][1]
     return Decoded(text, best, tuple(confidence), template, provinces)
+
+
+def alone(decoder: PlateDecoder, probs: np.ndarray, decoded: Decoded) -> Decoded:
+    """One recogniser's reading on its own (the cascade's first look, models.plate_crop_reader): each
+    character as sure as that recogniser's posterior for it (the rest of the text held fixed), the
+    province's candidates its posteriors there."""
+    posteriors = position_posteriors(decoder, probs, decoded.text, decoded.template)
+    symbols = [CLASSES[c] for c in TEMPLATES[decoded.template]]
+    confidence = tuple(float(p[s.index(ch)]) for p, s, ch in zip(posteriors, symbols, decoded.text))
+    provinces: tuple = ()
+    if TEMPLATES[decoded.template][0] == "P":
+        order = np.argsort(-posteriors[0])
+        provinces = tuple((symbols[0][i], float(posteriors[0][i])) for i in order[:5])
+    return Decoded(decoded.text, decoded.score, confidence, decoded.template, provinces)

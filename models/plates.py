@@ -94,7 +94,8 @@ class PlateReader:
                  second_opinion: bool = True, lean: bool = True, fast: bool = True):
         """``lean``: the plate detector's memory savings (models.plate_detector.PlateDetector); the
         readings are the same without them. ``fast=False``: the reading as issue 30 found it (the
-        decoding's loops), for bench.plate_bench's *today*."""
+        decoding's loops, every plate read by all the recognisers: no cascade), for bench.plate_bench's
+        *today*."""
         self.detector = detector
         self.second_opinion = second_opinion
         self.fast = fast
@@ -102,7 +103,7 @@ class PlateReader:
         # recognisers whose opinions are combined with it (models.plate_combine).
         self.opinions = load_opinions(threads, second_opinion, loop=not fast)
         self.recognizer, self.decoder, _ = self.opinions[0]
-        self._crops = CropReader(self.opinions)
+        self._crops = CropReader(self.opinions, cascade=fast)
         self.province = province
         self.locator = PlateLocator(detector, detector_backend, threads, detect_long_side, lean)
 

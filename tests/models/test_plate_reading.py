@@ -248,3 +248,22 @@ def test_the_array_decoding_finds_what_the_loop_found(engines):
         for a, b in zip(position_posteriors(fast, probs, best.text, best.template),
                         position_posteriors(loop, probs, best.text, best.template)):
             assert np.allclose(a, b, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("name, escalates", [("synthetic_green_night_90px.jpg", True), ("ccpd_07.jpg", False)])
+def test_the_cascade_asks_the_other_recognisers_about_a_plate_the_first_is_unsure_of(engines, monkeypatch, name,
+                                                                                    escalates):
+    """Issue 30: PP-OCRv4 alone reads a plate it is sure of; a hard one (a green plate at night, 90 px)
+    PP-OCRv4 is unsure of goes on to the other two recognisers, and the three read it right."""
+    reader = engines["plates"]
+    asked = []
+    for recognizer, _, _ in reader.opinions[1:]:
+        read = recognizer.probabilities
+        monkeypatch.setattr(recognizer, "probabilities",
+                            lambda *args, read=read, name=recognizer.name, **kw: asked.append(name) or read(*args, **kw))
+    readings = reader.read(load_rgb(PLATES / name))
+    assert [r.text for r in readings] == [LABELS.get(name) or {"synthetic_green_night_90px.jpg": "皖AF06789"}[name]]
+    if escalates:
+        assert sorted(set(asked)) == ["clp_v2_rec", "hyperlpr2_sfi_rec"]
+    else:
+        assert asked == [] and min(readings[0].char_confidence) >= 0.95
