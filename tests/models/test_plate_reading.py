@@ -258,9 +258,11 @@ def test_the_cascade_asks_the_other_recognisers_about_a_plate_the_first_is_unsur
     reader = engines["plates"]
     asked = []
     for recognizer, _, _ in reader.opinions[1:]:
-        read = recognizer.probabilities
-        monkeypatch.setattr(recognizer, "probabilities",
-                            lambda *args, read=read, name=recognizer.name, **kw: asked.append(name) or read(*args, **kw))
+        def counted(*args, read=recognizer.probabilities, name=recognizer.name, **kw):
+            asked.append(name)
+            return read(*args, **kw)
+
+        monkeypatch.setattr(recognizer, "probabilities", counted)
     readings = reader.read(load_rgb(PLATES / name))
     assert [r.text for r in readings] == [LABELS.get(name) or {"synthetic_green_night_90px.jpg": "皖AF06789"}[name]]
     if escalates:
