@@ -133,9 +133,13 @@ def identify(engine, matcher: FaceMatcher, rgb: np.ndarray, roi=None) -> list[tu
     every face; the others run for the faces whose first match is unsure, and the full template decides
     those with the matcher's tolerance and margin. Faces decided by the first network have no template:
     their ``likeness`` (what strangers are grouped by) is the first network's vector, for every face alike.
+    The cascade's band is fitted at the encoder's own tolerance and margin: with a site's own
+    (``recognition.face.tolerance`` / ``margin``) the full template decides every face, at the site's.
     """
     encoder = engine.encoder
     cascade = getattr(encoder, "cascade", None)
+    if (matcher.tolerance, matcher.margin) != (encoder.tolerance, encoder.margin):
+        cascade = None
     if cascade is None:
         faces = engine.analyze(rgb, roi)
         if not faces:

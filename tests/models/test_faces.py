@@ -402,3 +402,26 @@ def test_the_first_stage_tiers():
     assert far.tier == UNKNOWN and far.person_id is None
     empty = FaceMatcher(0.95, 0.06)
     assert [m.tier for m in empty.first_stage(query(0.1)[None], cascade)] == [UNKNOWN]
+
+
+@pytest.mark.parametrize("tolerance, margin", [(0.5, None), (None, 0.5), (1.2, None)])
+def test_a_site_that_sets_its_own_tolerance_or_margin_has_every_face_decided_by_the_full_template(
+        yunet_engine, yunet_gallery, tolerance, margin):
+    """Found in review: the cascade's band is fitted at the encoder's own tolerance and margin. A site that sets
+    its own (recognition.face.tolerance / margin) decided clear faces by faceplugin's band regardless: Obama's
+    second photo, 0.64 from his template with the full one, was let in at a site tolerance of 0.5. With the
+    site's thresholds every face goes to the full template, which decides as it does without the cascade."""
+    from edge.rules.matcher import identify
+
+    people, shipped = yunet_gallery
+    encoder = yunet_engine.encoder
+    matcher = FaceMatcher(tolerance or encoder.tolerance, margin if margin is not None else encoder.margin)
+    matcher.load(TemplateSet(encoder.templates, np.arange(len(people)), shipped._matrix, 1))
+    for identity, n in [("fr_obama", 2), ("df_katy_perry", 2), ("kate_siegel", 1)]:
+        [(found, match)] = identify(yunet_engine, matcher, frame_of(identity, n))
+        assert sorted(found.extras["embeddings"]) == ["faceplugin", "mobilefacenet"], identity
+        [without] = yunet_engine.analyze(frame_of(identity, n))
+        assert matcher.match(without.template[None]) == [match], identity
+    [(_, obama)] = identify(yunet_engine, matcher, frame_of("fr_obama", 2))
+    if tolerance == 0.5:
+        assert obama.tier == UNKNOWN  # the site's stricter tolerance, not faceplugin's band
