@@ -43,6 +43,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class PortTaken(RuntimeError):
+    """Another process bound the port between our choosing it and mosquitto's bind."""
+
+
 class LocalBroker:
     def __init__(self, workdir: str | Path | None = None, port: int | None = None, *, users: dict | None = None,
                  acl: str | None = None, tls: dict | None = None, persistence: bool = True,
@@ -55,6 +59,10 @@ class LocalBroker:
         self.dir = Path(workdir or tempfile.mkdtemp(prefix="gate-edge-broker-"))
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
+        # A port we chose may be taken by another process between free_port() and mosquitto's bind (tests
+        # run in parallel): the first start then tries another one. A port given, or one clients already
+        # know (a restart), is never changed.
+        self._may_move = port is None
         self.users = users or {}
         self.acl = acl
         self.tls = tls
@@ -100,9 +108,21 @@ class LocalBroker:
         return tool
 
     def start(self, timeout: float = 10.0) -> LocalBroker:
+        for _ in range(3):
+            try:
+                started = self._start(timeout)
+            except PortTaken:
+                self.port = free_port()
+                continue
+            self._may_move = False  # clients know this port now: a restart keeps it
+            return started
+        raise RuntimeError(f"mosquitto found no free port to listen on (last tried {self.port})")
+
+    def _start(self, timeout: float) -> LocalBroker:
         conf = self._write_config()
         # Its stderr goes to a file, never a pipe: a pipe nobody reads would freeze the broker once full.
         errors = self.dir / "mosquitto.stderr"
+        log_from = self.log.stat().st_size if self.log.exists() else 0  # the log is appended to by each start
         with errors.open("wb") as err_file:
             self.process = subprocess.Popen([self.binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
                                             stderr=err_file)
@@ -111,14 +131,27 @@ class LocalBroker:
             if self.process.poll() is not None:
                 err = errors.read_text(errors="replace").strip()
                 log = self.log.read_text(errors="replace")[-500:] if self.log.exists() else ""
-                raise RuntimeError(f"mosquitto exited: {err or log}")
+                self.process = None
+                if self._may_move and "Address already in use" in err + log:
+                    raise PortTaken(self.port)
+                raise RuntimeError("mosquitto exited: " + " / ".join(part for part in (err, log.strip()) if part))
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
+                    if self._says_running(log_from):  # not somebody else listening on the port
+                        return self
             except OSError:
-                time.sleep(0.05)
+                pass
+            time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"mosquitto did not listen on port {self.port}")
+
+    def _says_running(self, log_from: int) -> bool:
+        """Mosquitto logs "running" once its listeners are bound (this start's part of the log)."""
+        if not self.log.exists():
+            return False
+        with self.log.open("rb") as log:
+            log.seek(log_from)
+            return b" running" in log.read()
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
