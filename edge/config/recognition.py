@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from edge.config.base import Section
+from edge.rules.plate_vote import AGREEING_HITS
 
 
 def known_encoder(name: str) -> str:
@@ -57,6 +58,10 @@ class FaceRecognitionConfig(Section):
 class PlateRecognitionConfig(Section):
     min_confidence: float = Field(0.8, ge=0, le=1, description="ignore readings below this confidence")
     min_hits: int = Field(2, ge=1, le=20, description="agreeing frames needed for a decision")
+    agreeing_hits: int = Field(
+        AGREEING_HITS, ge=0, le=20,
+        description="of those, frames that must read exactly the voted plate (0: each position's vote decides alone)",
+    )
     window_s: float = Field(4.0, gt=0, le=60, description="readings of one vehicle cluster within this")
     cooldown_s: float = Field(20.0, ge=0, le=600, description="one decision per plate per lane per this")
     fuzzy: bool = Field(

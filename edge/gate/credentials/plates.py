@@ -14,7 +14,8 @@ class PlateProcessor(Processor):
     def __init__(self, cam, config, recognizers, gate):
         super().__init__(cam, config, recognizers, gate)
         plate = config.recognition.plate
-        self.voter = PlateVoter(plate.min_hits, plate.min_confidence, plate.window_s, plate.cooldown_s)
+        self.voter = PlateVoter(plate.min_hits, plate.min_confidence, plate.window_s, plate.cooldown_s,
+                                plate.agreeing_hits)
 
     def observe(self, shot: Shot) -> list:
         return self.recognizers.plates.read(shot.rgb, self.cam.roi)
