@@ -204,6 +204,11 @@ class EnsembleEncoder(FaceEncoder):
     def encode(self, rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
         return _unit(np.concatenate([self.embed_part(rgb, face, k) for k in range(len(self.parts))]))
 
+    @property
+    def first_network(self) -> str:
+        """The network ``first_query`` scores alone (whose distance a cascade's clear faces carry)."""
+        return self.parts[0].name
+
     def first_query(self, rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
         """A query of the templates' dimension whose distance to an ensemble template is the first
         network's alone: its unit vector times sqrt(parts) in its place, zeros elsewhere (the product

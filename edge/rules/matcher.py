@@ -7,6 +7,9 @@ has three tiers:
     match      best person within ``tolerance`` and at least ``margin`` closer than the next person
     uncertain  within tolerance but too close to a second person: no decision from this frame
     unknown    nobody within tolerance (a stranger, once consensus agrees)
+
+A match's ``distance`` is on the scale of the network that decided it (``FaceMatch.by``): the encoder's
+full template (``TEMPLATE``, what ``tolerance`` is about), or a cascade's first network alone.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 MATCH, UNCERTAIN, UNKNOWN = "match", "uncertain", "unknown"
+TEMPLATE = "template"  # FaceMatch.by: the encoder's full template decided
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,9 @@ class FaceMatch:
     person_id: int | None
     distance: float | None
     second_distance: float | None
+    # Whose distances these are: TEMPLATE (the full template, the scale of the matcher's tolerance), or the
+    # name of the cascade's first network that decided alone (``first_stage``; its own scale and band).
+    by: str = TEMPLATE
 
     @property
     def matched(self) -> bool:
@@ -94,17 +101,18 @@ class FaceMatcher:
             results.append(FaceMatch(tier, best if tier != UNKNOWN else None, distance, second_distance))
         return results
 
-    def first_stage(self, queries: np.ndarray, cascade) -> list[FaceMatch | None]:
+    def first_stage(self, queries: np.ndarray, cascade, *, by: str) -> list[FaceMatch | None]:
         """A cascade's first network's decision per query (``models.faces.Cascade``): MATCH when the best
         person is within ``accept_below`` and ``accept_margin`` closer than the next, UNKNOWN when nobody
-        is within ``reject_above``, None when unsure (the full template must decide)."""
+        is within ``reject_above``, None when unsure (the full template must decide). ``by``: the first
+        network's name, which the decisions carry (their distances are its own)."""
         results = []
         for best, distance, second_distance in self._best_two(queries):
             if best is None or distance > cascade.reject_above:
-                results.append(FaceMatch(UNKNOWN, None, distance, second_distance))
+                results.append(FaceMatch(UNKNOWN, None, distance, second_distance, by))
             elif distance <= cascade.accept_below and (
                     second_distance is None or second_distance - distance >= cascade.accept_margin):
-                results.append(FaceMatch(MATCH, best, distance, second_distance))
+                results.append(FaceMatch(MATCH, best, distance, second_distance, by))
             else:
                 results.append(None)
         return results
@@ -133,6 +141,7 @@ def identify(engine, matcher: FaceMatcher, rgb: np.ndarray, roi=None) -> list[tu
     every face; the others run for the faces whose first match is unsure, and the full template decides
     those with the matcher's tolerance and margin. Faces decided by the first network have no template:
     their ``likeness`` (what strangers are grouped by) is the first network's vector, for every face alike.
+    Each FaceMatch says whose distance it carries (``by``: the first network's name or TEMPLATE).
     The cascade's band is fitted at the encoder's own tolerance and margin: with a site's own
     (``recognition.face.tolerance`` / ``margin``) the full template decides every face, at the site's.
     """
@@ -152,7 +161,7 @@ def identify(engine, matcher: FaceMatcher, rgb: np.ndarray, roi=None) -> list[tu
         return []
     queries = np.stack([encoder.first_query(rgb, face) for face in faces])
     found = []
-    for face, query, first in zip(faces, queries, matcher.first_stage(queries, cascade)):
+    for face, query, first in zip(faces, queries, matcher.first_stage(queries, cascade, by=encoder.first_network)):
         face.likeness = query / max(float(np.linalg.norm(query)), 1e-9)
         face.extras["escalated"] = first is None
         if first is None:

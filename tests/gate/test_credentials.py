@@ -16,6 +16,7 @@ from edge.alerts import Alerts
 from edge.config import load_config
 from edge.gate.controller import Gate
 from edge.gate.recognition import Recognizers
+from edge.schemas import validate
 from edge.store import Store
 from models.images import letterbox, load_rgb
 
@@ -259,4 +260,32 @@ def test_a_gate_on_the_yunet_encoder_lets_residents_in_through_the_cascade_and_g
         ("entry", "open", residents["fr_obama"]), ("entry", "open", residents["fr_biden"]),
         (events[2]["kind"], "deny", None)]
     assert len(barrier.commands) == 2
+    # Found in review: the entry's distance is faceplugin's own for Obama's, the full template's for Biden's.
+    # The event says which, and Biden's is the full template's own distance (the tolerance's scale).
+    assert [e.get("distance_by") for e in events[:2]] == ["faceplugin", "template"]
+    [(_, biden)] = recognizers.identify_faces(letterbox(load_rgb(face("fr_biden", 2)), 640, 480))
+    assert events[1]["distance"] == round(biden.distance, 3) and biden.distance <= yunet.encoder.tolerance
+    for event in events:
+        assert validate("event", event) == [], event
     store.close()
+
+
+def test_an_entry_agreed_over_frames_of_both_scales_reports_the_full_templates_distance():
+    """Found in review: consensus can agree over frames faceplugin decided alone and frames the full template
+    decided. The closest of all mixed two scales; the event carries the closest the full template decided."""
+    from edge.gate.credentials import FaceProcessor
+    from edge.rules.consensus import Agreed
+    from edge.rules.matcher import MATCH, FaceMatch
+
+    asked = {}
+    gate = SimpleNamespace(person=lambda lane, person_id, camera, extra: asked.update(extra) or extra)
+    config = SimpleNamespace(recognition=SimpleNamespace(face=SimpleNamespace(
+        min_hits=3, window_s=2.0, cooldown_s=5.0)))
+    processor = FaceProcessor(SimpleNamespace(lane="in", id="cam", roi=None), config, None, gate)
+    observations = [FaceMatch(MATCH, 7, 0.62, None, "faceplugin"), FaceMatch(MATCH, 7, 0.81, None),
+                    FaceMatch(MATCH, 7, 0.77, None)]
+    processor.request((None, observations[0], Agreed("in", ("person", 7), observations)), None)
+    assert (asked["distance"], asked["distance_by"]) == (0.77, "template")
+    alone = [FaceMatch(MATCH, 7, d, None, "faceplugin") for d in (0.7, 0.65)]
+    processor.request((None, alone[0], Agreed("in", ("person", 7), alone)), None)
+    assert (asked["distance"], asked["distance_by"]) == (0.65, "faceplugin")

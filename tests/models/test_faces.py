@@ -396,12 +396,14 @@ def test_the_first_stage_tiers():
         cos = 1 - d * d / 2
         return np.array([cos, 0, -np.sqrt(1 - cos * cos)], np.float32)
 
-    clear, unsure, far = matcher.first_stage(np.stack([query(0.5), query(0.95), query(1.1)]), cascade)
+    queries = np.stack([query(0.5), query(0.95), query(1.1)])
+    clear, unsure, far = matcher.first_stage(queries, cascade, by="faceplugin")
     assert clear.tier == MATCH and clear.person_id == 10 and clear.distance == pytest.approx(0.5, abs=1e-5)
     assert unsure is None
     assert far.tier == UNKNOWN and far.person_id is None
+    assert clear.by == far.by == "faceplugin" and matcher.match(queries)[0].by == "template"
     empty = FaceMatcher(0.95, 0.06)
-    assert [m.tier for m in empty.first_stage(query(0.1)[None], cascade)] == [UNKNOWN]
+    assert [m.tier for m in empty.first_stage(query(0.1)[None], cascade, by="faceplugin")] == [UNKNOWN]
 
 
 @pytest.mark.parametrize("tolerance, margin", [(0.5, None), (None, 0.5), (1.2, None)])

@@ -84,6 +84,8 @@ def test_every_required_key_is_required(name, key):
     ("event", {**GOOD["event"], "subject": {"type": "person"}}),
     ("event", {k: v for k, v in SESSION.items() if k != "transition"}),
     ("event", {**SESSION, "session_id": None}),
+    ("event", {**GOOD["event"], "distance_by": "template"}),  # whose distance, without one
+    ("event", {**GOOD["event"], "distance": "0.71", "distance_by": "faceplugin"}),
     ("status", {**GOOD["status"], "state": "sleeping"}),
     ("status", {k: v for k, v in GOOD["status"].items() if k != "outbox"}),  # online needs outbox
     ("status", {**GOOD["status"], "ts": None}),  # only the last will may have no ts

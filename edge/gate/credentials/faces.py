@@ -6,7 +6,7 @@ import numpy as np
 
 from edge.gate.credentials.base import Processor, Shot
 from edge.rules.consensus import Consensus
-from edge.rules.matcher import MATCH, UNKNOWN
+from edge.rules.matcher import MATCH, TEMPLATE, UNKNOWN
 
 
 class StrangerClusters:
@@ -67,9 +67,12 @@ class FaceProcessor(Processor):
         face, match, consensus = agreed
         lane, camera = self.cam.lane, self.cam.id
         if match.tier == MATCH:
-            best = min(m.distance for m in consensus.observations)
+            # The closest agreeing frame, on one scale: a frame the full template decided (the scale of the
+            # tolerance) before one a cascade's first network decided alone; distance_by says which.
+            best = min(consensus.observations, key=lambda m: (m.by != TEMPLATE, m.distance))
             return self.gate.person(lane, match.person_id, camera=self.cam,
-                                    extra={"distance": round(best, 3), "camera": camera})
+                                    extra={"distance": round(best.distance, 3), "distance_by": best.by,
+                                           "camera": camera})
         snapshot = None
         if self.config.retention.stranger_snapshots_days > 0:
             from models.images import crop_jpeg
