@@ -79,10 +79,11 @@ class Recognizers:
                 self._matcher.refresh(self.store, encoder.templates)
             return self._matcher
 
-    def identify_faces(self, rgb, roi=None) -> list[tuple]:
+    def identify_faces(self, rgb, roi=None, *, faces=None) -> list[tuple]:
         """(face, FaceMatch) for every face in a frame (``edge.rules.matcher.identify``: with the cascade of
-        ``ensemble-yunet``, the second network runs only for faces the first is unsure of)."""
-        return identify(self.faces, self.matcher(), rgb, roi)
+        ``ensemble-yunet``, the second network runs only for faces the first is unsure of). ``faces``:
+        already found in ``rgb`` (``gate-edge identify``'s thorough search of a still), matched alike."""
+        return identify(self.faces, self.matcher(), rgb, roi, faces=faces)
 
     def reload(self) -> None:
         """Forget the cached templates and plate index: the next frame reads them from the registry

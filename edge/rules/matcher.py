@@ -134,8 +134,11 @@ class FaceMatcher:
         return out
 
 
-def identify(engine, matcher: FaceMatcher, rgb: np.ndarray, roi=None) -> list[tuple]:
-    """(face, FaceMatch) for every face ``engine`` (``models.faces.FaceEngine``) finds in a frame.
+def identify(engine, matcher: FaceMatcher, rgb: np.ndarray, roi=None, *, faces=None) -> list[tuple]:
+    """(face, FaceMatch) for every face ``engine`` (``models.faces.FaceEngine``) finds in a frame: the one
+    matching rule of the gate and of ``gate-edge identify``. ``faces``: already found in ``rgb`` and not
+    encoded (a still searched thoroughly, ``gate-edge identify``); without them the engine's frame
+    detector finds them in ``roi``.
 
     With an encoder that has a ``cascade`` (``ensemble-yunet``, issue 30) only its first network runs for
     every face; the others run for the faces whose first match is unsure, and the full template decides
@@ -149,16 +152,14 @@ def identify(engine, matcher: FaceMatcher, rgb: np.ndarray, roi=None) -> list[tu
     cascade = getattr(encoder, "cascade", None)
     if (matcher.tolerance, matcher.margin) != (encoder.tolerance, encoder.margin):
         cascade = None
-    if cascade is None:
-        faces = engine.analyze(rgb, roi)
-        if not faces:
-            return []
-        for face in faces:
-            face.likeness = face.template
-        return list(zip(faces, matcher.match(np.stack([f.template for f in faces]))))
-    faces = engine.analyze(rgb, roi, encode=False)
+    if faces is None:
+        faces = engine.analyze(rgb, roi, encode=False)
     if not faces:
         return []
+    if cascade is None:
+        for face in faces:
+            face.template = face.likeness = encoder.encode(rgb, face)
+        return list(zip(faces, matcher.match(np.stack([f.template for f in faces]))))
     queries = np.stack([encoder.first_query(rgb, face) for face in faces])
     found = []
     for face, query, first in zip(faces, queries, matcher.first_stage(queries, cascade, by=encoder.first_network)):

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import yaml
-from conftest import PLATES, face
+from conftest import PLATES, TWO_PEOPLE, face
 
 from drivers.barriers import make_barrier
 from edge.alerts import Alerts
@@ -289,3 +289,33 @@ def test_an_entry_agreed_over_frames_of_both_scales_reports_the_full_templates_d
     alone = [FaceMatch(MATCH, 7, d, None, "faceplugin") for d in (0.7, 0.65)]
     processor.request((None, alone[0], Agreed("in", ("person", 7), alone)), None)
     assert (asked["distance"], asked["distance_by"]) == (0.65, "faceplugin")
+
+
+def test_gate_edge_identify_sees_what_a_yunet_gate_sees(tmp_path, engines):
+    """Found in review: ``gate-edge identify`` ("what the gate would see") matched every face by the full
+    template, read the enrolment's way, while an ensemble-yunet gate reads frames with YuNet and decides clear
+    faces by faceplugin alone. It now finds faces with the frames' detector and matches them by the gate's own
+    rule (edge.rules.matcher.identify): on the test photos, each face's verdict, distance and whose distance
+    it is are the gate's (the gate detecting at scale 1, as a still is searched, so the boxes are the same)."""
+    from edge.cli.commands.identify import identify_image
+    from models.faces import FaceEngine
+
+    yunet = FaceEngine("ensemble-yunet", scale=1.0)
+    config, store, _, _, recognizers = setup_gate(
+        tmp_path, {"faces": yunet, "plates": engines["plates"], "qr": engines["qr"]}, [camera()],
+        recognition={"face": {"encoder": "ensemble-yunet", "scale": 1.0}})
+    for name, identity in (("王建国", "fr_obama"), ("李强", "fr_biden"), ("张伟", "df_katy_perry")):
+        person = store.people.add(name, "12-301")
+        store.templates.add(person, "ensemble", [
+            engines["faces"].enrolment_template(load_rgb(face(identity, 1)), "enrolment photo")])
+    by = []
+    for photo in [face("fr_obama", 2), face("fr_obama", 3), face("fr_biden", 2), face("df_katy_perry", 2),
+                  face("kate_siegel"), face("wm_tzuyu"), TWO_PEOPLE]:
+        seen = identify_image(str(photo), recognizers, None, store, config)["faces"]
+        gate = [{"box": list(f.box), "person_id": m.person_id if m.matched else None,
+                 "distance": round(m.distance, 4), "distance_by": m.by, "match": m.tier}
+                for f, m in recognizers.identify_faces(load_rgb(photo))]
+        assert seen == gate, photo
+        by += [f["distance_by"] for f in seen]
+    assert {"faceplugin", "template"} <= set(by)  # both stages of the cascade were compared
+    store.close()

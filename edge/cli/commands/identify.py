@@ -17,16 +17,17 @@ def identify_image(path: str, recognizers, pass_key, store, config) -> dict:
         rgb = load_rgb(path)
     except ImageError as exc:
         raise InputError(str(exc)) from None
-    image, faces = recognizers.faces.find_faces_thoroughly(rgb)
+    # Searched harder than a frame (a still must not miss a face), but with the camera frames' detector and
+    # landmarks, and matched by the gate's own rule (edge.rules.matcher.identify: the cascade of
+    # ensemble-yunet too): the verdict is the gate's.
+    image, faces = recognizers.faces.find_faces_thoroughly(rgb, frames=True)
     # Boxes are reported in the original image's pixels (the detector may have padded it).
     offset_y = (image.shape[0] - rgb.shape[0]) // 2
     offset_x = (image.shape[1] - rgb.shape[1]) // 2
     face_out = []
     if faces:
-        for face in faces:
-            face.template = recognizers.faces.encoder.encode(image, face)
-        matches = recognizers.matcher().match([f.template for f in faces]) if store else [None] * len(faces)
-        for face, match in zip(faces, matches):
+        found = recognizers.identify_faces(image, faces=faces) if store else [(f, None) for f in faces]
+        for face, match in found:
             top, right, bottom, left = face.box
             matched = match is not None and match.matched
             face_out.append(
@@ -34,6 +35,7 @@ def identify_image(path: str, recognizers, pass_key, store, config) -> dict:
                     "box": [top - offset_y, right - offset_x, bottom - offset_y, left - offset_x],
                     "person_id": match.person_id if matched else None,
                     "distance": round(match.distance, 4) if match and match.distance is not None else None,
+                    "distance_by": match.by if match else None,  # template, or the cascade's first network
                     "match": match.tier if match else None,
                 }
             )
