@@ -11,14 +11,21 @@
            rejection
     today  the pipeline as issue 30 found it (PlateReader(fast=False, lean=False)): the same detector and
            crops, every plate read by the three recognisers together, the decoding's Python loops
+    before the pipeline as it was before issue 31 (ours with every recogniser's province vote counting
+           alone: no recogniser's province_skew), run in the same process so before and after print together
     ours   models.plates.PlateReader(): the same detector and crops, read by PP-OCRv4 and the plate
            recognisers together (the text they score best; each character's confidence what they
-           believe), no reading when a character is unsure (SERIAL_FLOOR)
+           believe), no reading when a character is unsure (SERIAL_FLOOR); a recogniser skewed to one
+           province (models/manifest.json province_skew) does not vote that province alone
     ours+P the same with the site's province prior (--province, default 皖: CCPD is from Anhui),
            applied only where the province read is unsure
 
 Double-row (synthetic, bench/plate_hardset.build_double_rows): every scene's plate redrawn, with its own
 characters, as a yellow double-row plate (a bus's or truck's rear plate) 80-160 px wide, day/night/blur.
+
+Provinces (bench/plate_hardset.build_provinces): the real plates of ../shared/data not from 皖 (crops as
+they are and small / blurred / dark; scenes as they are and in day / night / blur frames), read by the
+crop reader and the frame reader; tables of the province read, province by province.
 
 Real photographs (../shared/data): plates/ (CCPD, with labels), read as they are and letterboxed into
 1280x720 frames; plate_crops/ (94x24, labels): naive = rapidocr on the crop, ours = the recogniser
@@ -32,10 +39,10 @@ gate's voting counts as a hit); ms per image (per 1280x720 frame for the frames 
 
 The one-thread table (issue 30): today's pipeline and ours, one thread per model, each frame read by
 both in turn (the same load for both), the process's CPU time per frame; ``--time-every N`` times
-every N-th frame only (a shared machine).
+every N-th frame only (a shared machine); ``--no-times`` skips it.
 
-    python -m bench.plate_bench [--sets real,hard,double] [--no-naive-crops]
-                                [--readers naive,ocrdet,single,today,ours] [--province 皖] [--time-every 1]
+    python -m bench.plate_bench [--sets real,hard,double,provinces] [--no-naive-crops] [--no-times]
+                                [--readers naive,ocrdet,single,today,before,ours] [--province 皖] [--time-every 1]
 """
 
 from __future__ import annotations
@@ -79,10 +86,29 @@ def pipeline_reader(reader):
     return read
 
 
+def before_reader(**kwargs):
+    """The pipeline before issue 31 (models.plates.PlateReader with no recogniser's province skew known):
+    a recogniser skewed to one province votes it alone, as it did."""
+    from models.plates import PlateReader
+
+    reader = PlateReader(**kwargs)
+    for recognizer, _, _ in reader.opinions:
+        recognizer.province_skew = None
+    return reader
+
+
 def crop_reader(reader, province=None):
+    """A crop read as the frame reader reports a plate: nothing unless it is a plate, every character after
+    the province sure enough (models.plate_accept.sure at the reader's own floor)."""
+    from models.plate_accept import SERIAL_FLOOR, SINGLE_PROVINCE_FLOOR, SINGLE_SERIAL_FLOOR
+
+    floor = SERIAL_FLOOR if reader.second_opinion else SINGLE_SERIAL_FLOOR
+
     def read(bgr):
-        decoded, _ = reader.read_crop(bgr)
-        if not decoded:
+        decoded, raw = reader.read_crop(bgr)
+        if not reader.sure(decoded, raw, floor):
+            return []
+        if not reader.second_opinion and decoded.char_confidence[0] < SINGLE_PROVINCE_FLOOR:
             return []
         text, confidence, _ = reader.with_province_prior(decoded, province) if province else (
             decoded.text, decoded.char_confidence, False)
@@ -116,12 +142,13 @@ def letterbox_bgr(bgr, width=1280, height=720):
 def score(read, items) -> dict:
     """items: (truth, colour, image BGR)."""
     stats = {"exact": 0, "total": 0, "province": 0, "suffix": 0, "wrong": 0, "sure_exact": 0, "sure_wrong": 0,
-             "colours": {}, "times": []}
+             "colours": {}, "times": [], "items": []}
     for truth, colour, image in items:
         started = time.perf_counter()
         readings = read(image)
         stats["times"].append(time.perf_counter() - started)
         texts = [t for t, _ in readings]
+        stats["items"].append((truth, readings[:1]))
         hit = truth in texts
         stats["total"] += 1
         stats["exact"] += hit
@@ -147,6 +174,31 @@ def row(label: str, name: str, s: dict, with_sure: bool) -> str:
     p50, p95 = (np.percentile(np.array(s["times"]) * 1000, q) for q in (50, 95))
     return (f"| {label} | {name} | {s['exact']}/{n} ({s['exact'] / n:.1%}) | {s['province']} | {s['suffix']} | "
             f"{colours} | {s['wrong']} ({s['wrong'] / n:.1%}) | {sure} | {p50:.0f} | {p95:.0f} |")
+
+
+def province_rows(label: str, name: str, stats: list[dict]) -> list[str]:
+    """Province by province: plates, province right, wrong and sure (the recognisers' province at least
+    PROVINCE_CLEAR: the site's province would not replace it), wrong and unsure, no reading."""
+    from models.plate_accept import PROVINCE_CLEAR
+
+    counts: dict = {}
+    for s in stats:
+        for truth, readings in s["items"]:
+            row = counts.setdefault(truth[0], [0, 0, 0, 0, 0])
+            row[0] += 1
+            if not readings:
+                row[4] += 1
+                continue
+            text, confidence = readings[0]
+            if text[0] == truth[0]:
+                row[1] += 1
+            else:
+                row[2 if confidence is not None and confidence[0] >= PROVINCE_CLEAR else 3] += 1
+    total = [sum(column) for column in zip(*counts.values())] if counts else [0] * 5
+    lines = []
+    for province, row in [*sorted(counts.items(), key=lambda kv: -kv[1][0]), ("all", total)]:
+        lines.append(f"| {label} | {name} | {province} | " + " | ".join(str(v) for v in row) + " |")
+    return lines
 
 
 def detector_backends(frames) -> list[str]:
@@ -258,10 +310,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="plate reading benchmark (real and hard sets)")
     parser.add_argument("--sets", default="real,hard,double")
     parser.add_argument("--no-naive-crops", action="store_true", help="skip naive OCR on the 503 crops (5 min)")
-    parser.add_argument("--readers", default="naive,ocrdet,single,today,ours",
+    parser.add_argument("--readers", default="naive,ocrdet,single,today,before,ours",
                         help="a subset, e.g. today,ours (timing re-runs)")
     parser.add_argument("--time-every", type=int, default=1,
                         help="the one-thread table times every N-th frame of each set (a shared machine)")
+    parser.add_argument("--no-times", action="store_true", help="skip the timing tables")
     parser.add_argument("--province", default="皖", help="the site's province prior for the ours+P rows ('' for none)")
     args = parser.parse_args(argv)
     data = shared_data()
@@ -275,7 +328,10 @@ def main(argv=None) -> int:
     prior_reader = PlateReader(province=args.province) if args.province else None
     if prior_reader is not None:
         readers[f"ours+P ({args.province})"] = pipeline_reader(prior_reader)
-    today_reader = single_reader = None
+    today_reader = single_reader = before = None
+    if "before" in wanted:
+        before = before_reader()
+        readers = {"before": pipeline_reader(before), **readers}
     if "today" in wanted:
         today_reader = PlateReader(fast=False, lean=False)
         readers = {"today": pipeline_reader(today_reader), **readers}
@@ -308,6 +364,8 @@ def main(argv=None) -> int:
             for name, read in readers.items():
                 results.append((label, name, score(read, items), name != "naive"))
         crop_readers = {"ours (= ocrdet)": crop_reader(ours_reader)}
+        if before is not None:
+            crop_readers = {"before": crop_reader(before), **crop_readers}
         if args.province:
             crop_readers[f"ours+P ({args.province})"] = crop_reader(ours_reader, args.province)
         if today_reader is not None:
@@ -336,6 +394,27 @@ def main(argv=None) -> int:
         for name, read in readers.items():
             if name != "naive":
                 results.append((f"double-row yellow (synthetic, {len(items)} frames)", name, score(read, items), True))
+    province_tables = []
+    if "provinces" in sets:
+        from bench.plate_hardset import build_provinces
+
+        crops, frames = build_provinces(data)
+        crop_items = [(item.plate, item.color, item.frame) for item in crops]
+        frame_items = [(item.plate, item.color, item.frame) for item in frames]
+        by_reader = {"ours": (crop_reader(ours_reader), readers["ours"])}
+        if before is not None:
+            by_reader = {"before": (crop_reader(before), readers["before"]), **by_reader}
+        if args.province:
+            by_reader[f"ours+P ({args.province})"] = (crop_reader(ours_reader, args.province),
+                                                      readers[f"ours+P ({args.province})"])
+        for name, (read_crop, read_frame) in by_reader.items():
+            crop_stats, frame_stats = score(read_crop, crop_items), score(read_frame, frame_items)
+            results.append((f"provinces: {len(crop_items)} crops", name, crop_stats, True))
+            results.append((f"provinces: {len(frame_items)} scenes and frames", name, frame_stats, True))
+            province_tables += province_rows("provinces (crops, scenes, frames)", name, [crop_stats, frame_stats])
+    for label in ("real: plate crops",):
+        for name_, stats in [(n, s) for lab, n, s, _ in results if lab == label and n != "naive"]:
+            province_tables += province_rows(label, name_, [stats])
     print("| set | reader | exact | province | suffix | blue | yellow | green | white | black | wrong | "
           "sure: exact / wrong | p50 ms | p95 ms |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -353,6 +432,14 @@ def main(argv=None) -> int:
         (cf, ct), (sf, st) = flips
         print(f"site prior {args.province} on real plates from other provinces: {cf} of {ct} crops and {sf} of {st} "
               f"scenes turned into {args.province} (must be 0: a clear reading is never replaced)")
+    if province_tables:
+        print("\nprovince by province (the best reading's province; sure = at least PROVINCE_CLEAR, which the site's "
+              "province never replaces):\n")
+        print("| set | reader | province | plates | right | wrong, sure | wrong, unsure | no reading |")
+        print("|---|---|---|---|---|---|---|---|")
+        print("\n".join(province_tables))
+    if args.no_times:
+        return 0
     if hard_frames:
         print()
         print("\n".join(detector_backends(hard_frames)))

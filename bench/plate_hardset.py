@@ -287,6 +287,58 @@ def build_passages(data: Path, seed: int = PASSAGE_SEED, frames: int = PASSAGE_F
     return passages
 
 
+# The province stress set: the real plates of ../shared/data that are not from 皖 (CCPD's Anhui, most of
+# the set), so a recogniser skewed to 皖 shows. Each crop as it is and in three harder copies, each
+# scene as it is and in 1280x720 frames under the hard set's three conditions.
+PROVINCE_SEED = SEED + 3
+CROP_CONDITIONS = ("small", "blur", "night")
+
+
+def _harder_crop(crop: np.ndarray, rng: np.random.Generator, condition: str) -> np.ndarray:
+    """A real 94x24 crop made harder: ``small`` (seen 60% as wide, enlarged back), ``blur`` (2-4 px of
+    horizontal motion), ``night`` (0.35-0.55x brightness, sensor noise sigma 4-8); JPEG 55-85 on each."""
+    h, w = crop.shape[:2]
+    if condition == "small":
+        shrunk = cv2.resize(crop, (int(w * 0.6), int(h * 0.6)), interpolation=cv2.INTER_AREA)
+        crop = cv2.resize(shrunk, (w, h), interpolation=cv2.INTER_LINEAR)
+    elif condition == "blur":
+        length = int(rng.integers(2, 5))
+        crop = cv2.filter2D(crop, -1, np.full((1, length), 1.0 / length, np.float32))
+    elif condition == "night":
+        dark = crop.astype(np.float32) * rng.uniform(0.35, 0.55) + rng.normal(0, rng.uniform(4, 8), crop.shape)
+        crop = np.clip(dark, 0, 255).astype(np.uint8)
+    ok, jpeg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(55, 86))])
+    return cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+
+
+def build_provinces(data: Path, seed: int = PROVINCE_SEED, skip: str = "皖") -> tuple[list[HardItem], list[HardItem]]:
+    """(crops, frames): every real plate crop (plate_crops/) and scene (plates/) whose province is not
+    ``skip``, as it is and harder (``CROP_CONDITIONS`` for crops; day / night / blur frames, the plate
+    70-120 px wide, for scenes). Real plates, synthetic conditions."""
+    rng = np.random.default_rng(seed)
+    crops, frames = [], []
+    rows = csv.DictReader((data / "plate_crops" / "labels.csv").open(encoding="utf-8"))
+    for row in sorted(rows, key=lambda r: r["file"]):
+        plate = row["plate"]
+        if plate[0] == skip:
+            continue
+        image = cv2.imread(str(data / "plate_crops" / row["file"]))
+        colour = "green" if len(plate) == 8 else "blue"
+        crops.append(HardItem(f"{Path(row['file']).stem}_as_is", plate, colour, "as is", image.shape[1], image))
+        for condition in CROP_CONDITIONS:
+            crops.append(HardItem(f"{Path(row['file']).stem}_{condition}", plate, colour, condition, image.shape[1],
+                                  _harder_crop(image, rng, condition)))
+    for file, scene, plate, quad, colour in _scenes(data):
+        if plate[0] == skip:
+            continue
+        frames.append(HardItem(f"{Path(file).stem}_as_is", plate, colour, "as is", 0, scene))
+        for condition in CONDITIONS:
+            width = int(rng.integers(70, 121))
+            frames.append(HardItem(f"{Path(file).stem}_{condition}_{width}px", plate, colour, condition, width,
+                                   make_frame(scene, quad, rng, colour, condition, width)))
+    return crops, frames
+
+
 # The synthetic test frames (tests/data/plates/synthetic_*.jpg), made from the repository's own
 # copies of CCPD photos (MIT) with their labelled corners: name, source, colour, condition, width, seed.
 TEST_FRAMES = [
