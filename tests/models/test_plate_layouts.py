@@ -146,7 +146,7 @@ def test_events_carry_the_plate_colour(tmp_path, engines):
 
     clip = video(tmp_path / "road.avi", [None, PLATES / "synthetic_yellow_100px.jpg", None,
                                          PLATES / "ccpd2020_002.jpg", None],
-                 seconds_each=0.8, fps=5, size=(1280, 720))
+                 seconds_each=1.2, fps=5, size=(1280, 720))
     cams = [{"id": "plate-in", "source": str(clip), "role": "plate", "lane": "in", "fps": 5, "every_frame": True,
              "realtime": False}]
     config, store, barrier, gate, recognizers = gate_setup(tmp_path, engines, cams)

@@ -81,7 +81,7 @@ def test_text_whose_free_reading_disagrees_is_not_a_plate(decoded_text, raw, is_
 
 
 def test_voting_outvotes_one_misread_frame():
-    voter = PlateVoter(min_hits=3, min_confidence=0.8, window_s=4.0, cooldown_s=20.0)
+    voter = PlateVoter(min_hits=3, min_confidence=0.8, window_s=4.0, cooldown_s=20.0, agreeing_hits=2)
     frames = [("皖AY6B59", 0.95), ("皖AY6859", 0.85), ("皖AY6B59", 0.97), ("皖AY6B59", 0.9)]
     results = [voter.add("in", text, (conf,) * 7, ts=i * 0.2) for i, (text, conf) in enumerate(frames)]
     decided = [r for r in results if r]
@@ -91,7 +91,7 @@ def test_voting_outvotes_one_misread_frame():
 
 
 def test_one_vehicle_passage_is_one_decision():
-    voter = PlateVoter(min_hits=2, min_confidence=0.8, window_s=4.0, cooldown_s=5.0)
+    voter = PlateVoter(min_hits=2, min_confidence=0.8, window_s=4.0, cooldown_s=5.0, agreeing_hits=2)
     decisions = [voter.add("in", "皖AY6B59", (0.95,) * 7, ts=i * 0.2) for i in range(50)]  # 10 s at the barrier
     assert sum(d is not None for d in decisions) == 1
     assert voter.add("in", "皖AY6B59", (0.95,) * 7, ts=30.0) is None  # back much later: a new passage...
@@ -106,7 +106,7 @@ def test_unsure_serial_readings_do_not_count_as_hits():
 
 
 def test_two_lanes_and_two_cars_vote_separately():
-    voter = PlateVoter(min_hits=2, min_confidence=0.8, window_s=4.0, cooldown_s=5.0)
+    voter = PlateVoter(min_hits=2, min_confidence=0.8, window_s=4.0, cooldown_s=5.0, agreeing_hits=2)
     assert voter.add("in", "皖AY6B59", (0.9,) * 7, 0.0) is None
     assert voter.add("out", "皖AY6B59", (0.9,) * 7, 0.1) is None
     assert voter.add("in", "沪C21F13", (0.9,) * 7, 0.2) is None

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from edge.rules.plate_vote import AGREEING_HITS, PlateVoter
 
-# One car, three frames: the first reads the Q as 0 and is the surest; the next two read it right.
-FRAMES = [("皖A65801", 0.95), ("皖A658Q1", 0.85), ("皖A658Q1", 0.9)]
+# One car, four frames: the first reads the Q as 0 and is the surest; the next three read it right.
+FRAMES = [("皖A65801", 0.95), ("皖A658Q1", 0.85), ("皖A658Q1", 0.9), ("皖A658Q1", 0.9)]
 
 
 def _decisions(voter):
@@ -15,7 +15,8 @@ def _decisions(voter):
 
 def test_one_misread_frame_is_not_carried_by_the_vote():
     decided = [(i, d.text) for i, d in enumerate(_decisions(PlateVoter(2, 0.8, 4.0, 20.0))) if d]
-    assert decided == [(2, "皖A658Q1")]  # two readings of exactly the voted text: one frame later, right
+    assert AGREEING_HITS == 3
+    assert decided == [(3, "皖A658Q1")]  # three readings of exactly the voted text: later, and right
 
 
 def test_without_agreeing_hits_the_position_vote_decides_alone_as_before():
@@ -25,6 +26,5 @@ def test_without_agreeing_hits_the_position_vote_decides_alone_as_before():
 
 def test_readings_that_never_agree_decide_nothing():
     voter = PlateVoter(2, 0.8, 4.0, 20.0)
-    assert AGREEING_HITS >= 2
     texts = ["皖A65801", "皖A658Q1", "皖A658D1", "皖A65811"]
     assert all(voter.add("in", t, (0.95,) * 7, ts=i * 0.2) is None for i, t in enumerate(texts))
