@@ -43,7 +43,8 @@ def record(out: Path) -> int:
     from models.images import load_rgb
     from models.plates import PlateReader
 
-    reader = PlateReader()
+    # Every recogniser on every plate (no cascade: models.plate_crop_reader), so each model's calls are recorded.
+    reader = PlateReader(fast=False)
     calls: list[tuple[str, dict, list]] = []
 
     class Recorder:
