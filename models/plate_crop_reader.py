@@ -18,14 +18,20 @@ from models.plate_decoder import TEMPLATES_BY_COLOR
 STRETCH = 1.6
 SHEARS = np.linspace(-0.6, 0.6, 25)
 # The cascade (issue 30): a plate every character of which PP-OCRv4 alone believes at least this much
-# (its posterior, the rest of the text held fixed) is read by it alone; any other is read by all three
-# recognisers. Measured on the first look at every plate of the hard, real and double-row sets (341
-# crops): PP-OCRv4 alone that sure on 133 of the hard set's 210, 62 of the 68 real scenes, 6 of 63
-# double-row plates, and every one of them the text the three read together, none wrong; wrong ones
-# appear below 0.93 for the province and 0.9 for the serial. A plate of unknown colour (the real crops,
-# the text detector's boxes) is always read by all three: on one real crop PP-OCRv4 alone was sure of an
-# eighth character, the plate's rim (皖DFX8861 for 皖DFX886).
+# (its posterior, the rest of the text held fixed), and whose serial SegmentationFree confirms (below),
+# is PP-OCRv4's reading; any other is read by all three recognisers. Measured on the first look at
+# every plate of the hard, real and double-row sets (341 crops): PP-OCRv4 alone that sure on 133 of the
+# hard set's 210, 62 of the 68 real scenes, 6 of 63 double-row plates, every one of them the text the
+# three read together, none wrong; wrong ones appear below 0.93 for the province and 0.9 for the serial.
+# A plate of unknown colour (the real crops, the text detector's boxes) is always read by all three: on
+# one real crop PP-OCRv4 alone was sure of an eighth character, the plate's rim (皖DFX8861 for 皖DFX886).
 CASCADE_SURE = 0.95
+# ... and SegmentationFree-Inception (2-3 ms a plate here, a third of the others together) confirms its serial:
+# on the 414 first looks at the passages' frames (bench.plate_passages: plates from 60 px), PP-OCRv4 alone
+# was that sure of 268, 4 of them wrong (皖AT8916 for 皖AT891G, 皖A65801 for 皖A658Q1, 皖AY7660 twice);
+# with SegmentationFree's grammatical reading agreeing on everything after the province, 249, none wrong
+# (hard set 129 of 207, real scenes 61 of 68).
+CONFIRMING = "hyperlpr2_sfi_rec"
 
 
 def deshear(gray: np.ndarray) -> np.ndarray:
@@ -73,7 +79,8 @@ class CropReader:
         two of them doubt is unsure however certain the third is. The province's candidates
         (``Decoded.provinces``) are the product of the posteriors, normalised.
         With the ``cascade``, a plate PP-OCRv4 alone is sure of (every character at least ``CASCADE_SURE``)
-        is its reading, each character as sure as PP-OCRv4's posterior for it; only the others go on.
+        and whose serial SegmentationFree reads the same is PP-OCRv4's reading, each character as sure as
+        PP-OCRv4's posterior for it; only the others go on to the vote.
         A crop rectified by the plate's own four corners is not slanted: ``slanted=False`` skips the
         second PP-OCRv4 reading. ``tight``: the same plate cut exactly at its corners, in colour (the cut
         its colour is told from), which the third recogniser reads best (measured on the hard set's
@@ -93,6 +100,16 @@ class CropReader:
             return None, ""
         probs, proposals = first
         raw = self.recognizer.greedy(probs)
+        grey = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+        read_by = {}  # recogniser name -> (probabilities, proposals), for those already asked
+
+        def ask(recognizer, decoder):
+            if recognizer.name not in read_by:
+                image = (bgr if tight is None else tight) if recognizer.reads_colour else grey
+                other = recognizer.probabilities(image, STRETCH)
+                read_by[recognizer.name] = (other, propose(decoder, other, templates, color))
+            return read_by[recognizer.name]
+
         if len(self.opinions) == 1 or self.cascade:
             best = proposals[0]  # PP-OCRv4 alone (green: 8 characters unless 7 reads clearly better)
             if len(proposals) > 1 and proposals[1].score - best.score > GREEN_MARGIN:
@@ -106,13 +123,16 @@ class CropReader:
             # rim): the others are asked whatever PP-OCRv4 believes.
             if (color is not None and min(single.char_confidence) >= CASCADE_SURE and not skewed
                     and looks_like_plate(single, raw)):
-                return single, raw
+                # PP-OCRv4 can be sure and wrong (a small plate's G read as 6): the cheapest other recogniser
+                # must read the same serial under the grammar.
+                confirming = [(r, d) for r, d, _ in self.opinions[1:] if r.name == CONFIRMING]
+                confirmed = [ask(r, d)[1] for r, d in confirming]
+                if all(found and found[0].text[1:] == single.text[1:] for found in confirmed):
+                    return single, raw
         views = [(self.decoder, probs, 1.0)]
-        grey = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
         for recognizer, decoder, weight in self.opinions[1:]:
-            image = (bgr if tight is None else tight) if recognizer.reads_colour else grey
-            other = recognizer.probabilities(image, STRETCH)
+            other, more = ask(recognizer, decoder)
             views.append((decoder, other, weight))
-            proposals = proposals + propose(decoder, other, templates, color)
+            proposals = proposals + more
         skews = [getattr(recognizer, "province_skew", None) for recognizer, _, _ in self.opinions[:len(views)]]
         return combine(views, proposals, color, skews), raw
