@@ -146,8 +146,11 @@ def test_acl_refusal_keeps_rows_unsent_and_raises_a_device_alert(tmp_path, make_
         alert = office.on("/alert/device")[0]
         assert alert["device"] == "broker" and alert["state"] == "raised" and "authori" in alert["detail"].lower()
         assert office.on("/event/entry") == []
-        rows = [m for m in store.outbox.messages() if "/event/" in m["topic"]]
-        assert len(rows) == 3 and all("authori" in (r["last_error"] or "").lower() for r in rows)
+        def refused_rows() -> list[dict]:  # the alert is raised at the first refusal; the other two follow
+            rows = [m for m in store.outbox.messages() if "/event/" in m["topic"]]
+            return [r for r in rows if "authori" in (r["last_error"] or "").lower()] if len(rows) == 3 else []
+
+        assert wait_for(lambda: len(refused_rows()) == 3, 10)
         # The alert itself went out (its "sent" mark is committed with the next batch); the events did not.
         assert wait_for(lambda: unsent(store) == 3, 5)
     finally:
