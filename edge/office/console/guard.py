@@ -20,8 +20,10 @@ every write a logged-in user sends with the session's CSRF token is audited once
 done ("ok"), refused for the user's role or a guard's limits (403, "refused": a guard's registry write,
 a pass too long for a guard or not theirs to revoke), refused by the registry's own checks ("refused":
 photos, CSV rows) or by a gate ("refused", "no answer"). Not audited: a request without a session (401)
-or without the session's CSRF token (403: not the user's own doing), a body over its bound (413), and
-fields that are malformed (400) or name nothing (404), which change nothing and are answered at once.
+or without the session's CSRF token (403: not the user's own doing), a body over its bound (413),
+fields that are malformed (400) or name nothing (404), and what the office refuses itself before it
+sends a command (409: a blocked plate, a car already in the lot, no command key), which change nothing
+and are answered at once.
 """
 
 from __future__ import annotations
