@@ -12,7 +12,8 @@
     today  the pipeline as issue 30 found it (PlateReader(fast=False, lean=False)): the same detector and
            crops, every plate read by the three recognisers together, the decoding's Python loops
     before the pipeline as it was before issue 31 (ours with every recogniser's province vote counting
-           alone: no recogniser's province_skew), run in the same process so before and after print together
+           alone: no recogniser's province_skew; a crop of unknown colour read under every layout, also when its
+           pixels are blue), run in the same process so before and after print together
     ours   models.plates.PlateReader(): the same detector and crops, read by PP-OCRv4 and the plate
            recognisers together (the text they score best; each character's confidence what they
            believe), no reading when a character is unsure (SERIAL_FLOOR); a recogniser skewed to one
@@ -94,6 +95,7 @@ def before_reader(**kwargs):
     reader = PlateReader(**kwargs)
     for recognizer, _, _ in reader.opinions:
         recognizer.province_skew = None
+    reader._crops.blue_from_pixels = False  # nor a crop of unknown colour read as blue from its pixels
     return reader
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from models.plate_accept import looks_like_plate
 from models.plate_combine import GREEN_MARGIN, alone, combine, propose
 from models.plate_decoder import TEMPLATES_BY_COLOR
+from models.plate_detector import plate_color
 
 # The recogniser emits one CTC frame per 8 pixels of width; an 8-character plate at its natural
 # aspect gets about 20 frames, too few to keep "66" apart. Stretching the crop gives it room.
@@ -63,6 +64,10 @@ class CropReader:
         False: all of them read every plate (as when issue 30 was filed)."""
         self.opinions = opinions
         self.cascade = cascade
+        # A crop of unknown colour (the real crops, the text detector's boxes) whose pixels are blue is read
+        # under the blue plate's layout (7 characters): a blue plate is never new energy (issue 31: 皖DFX8861,
+        # the rim read as an eighth character, for 皖DFX886). False: every layout (bench.plate_bench before).
+        self.blue_from_pixels = True
         self.recognizer, self.decoder, _ = opinions[0]
 
     def read(self, bgr: np.ndarray, color: str | None = None, slanted: bool = True,
@@ -88,6 +93,8 @@ class CropReader:
         """
         gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
         templates = TEMPLATES_BY_COLOR.get(color) if color else None
+        if color is None and self.blue_from_pixels and plate_color(bgr) == "blue":
+            templates = TEMPLATES_BY_COLOR["blue"]
         first = None
         for variant in (gray, deshear(gray)) if slanted else (gray,):
             probs = self.recognizer.probabilities(cv2.cvtColor(variant, cv2.COLOR_GRAY2BGR), STRETCH)

@@ -270,3 +270,39 @@ def test_the_cascade_asks_the_other_recognisers_about_a_plate_the_first_is_unsur
         assert sorted(set(asked)) == ["clp_v2_rec", "hyperlpr2_sfi_rec"]
     else:
         assert asked == ["hyperlpr2_sfi_rec"] and min(readings[0].char_confidence) >= 0.95
+
+
+class _Spelling:
+    """A recogniser that reads every image as the same CTC probabilities."""
+
+    def __init__(self, name, probs, reads_colour=False):
+        self.name, self.probs, self.reads_colour, self.province_skew = name, probs, reads_colour, None
+
+    def probabilities(self, image, stretch):
+        return self.probs
+
+    def greedy(self, probs):
+        return "皖DFX8861"
+
+
+def test_a_blue_crop_of_unknown_colour_is_read_as_a_blue_plate():
+    """Issue 31: the real crop lprnet_0912 (皖DFX886, blue, given without its colour) was reported 皖DFX8861,
+    the plate's rim read as an eighth character (a new-energy layout); a crop whose pixels are blue is read
+    under the blue plate's layout, as a frame's plate of that colour is."""
+    import numpy as np
+
+    from models.plate_crop_reader import CropReader
+    from models.plate_decoder import PlateDecoder
+
+    characters = ["<blank>", "皖", "D", "F", "X", "8", "6", "1"]
+    probs = _ctc(characters, "皖DFX8861", (7, "<blank>", 0.29))  # the rim: a fainter eighth character
+    decoder = PlateDecoder(characters)
+    opinions = [(_Spelling(name, probs), decoder, 1.0) for name in ("a", "b", "c")]
+    blue = np.zeros((48, 160, 3), np.uint8)
+    blue[:] = (180, 60, 10)  # BGR: a blue plate's background
+    reader = CropReader(opinions)
+    assert reader.read(blue)[0].text == "皖DFX886"
+    reader.blue_from_pixels = False  # before: every layout open, the eighth character kept
+    assert reader.read(blue)[0].text == "皖DFX8861"
+    white = np.full((48, 160, 3), 230, np.uint8)
+    assert CropReader(opinions).read(white)[0].text == "皖DFX8861"  # only blue narrows the layout
