@@ -374,8 +374,11 @@ def _correct(site, name, pick, rng, counts, truth) -> None:
     to a wrong plate, corrected again later: the newest correction stands at every gate); refused when the
     plate's car has another open session here."""
     store = site.stores[name]
+    # Only a session whose entry this gate has heard of: one it knows so far only from a peer's later event
+    # (its entry still on the way) is refused ("no open parking session"), and the console sends a
+    # correction to the gate that holds the car.
     open_here = [s for s in store.sessions.open_sessions() if s["session_id"] in truth
-                 and s.get("held_gate") in (None, name)]
+                 and s.get("held_gate") in (None, name) and s.get("entry_event_id")]
     wrong = [s for s in open_here if truth[s["session_id"]] != s["plate"]] or open_here
     if not wrong:
         return
