@@ -238,28 +238,7 @@ class PlateDecoder:
                 back_a[k][t] = code
                 new_a.append(best + logps[k][t])
             B, A = new_b, new_a
-        last = int(np.argmax(A[length - 1]))
-        on_blank = B[length] >= A[length - 1][last]
-        score = (B[length] if on_blank else A[length - 1][last]) / frames
-        state = ("B", length, 0) if on_blank else ("A", length - 1, last)
-        chars: list[str | None] = [None] * length
-        confidence = [0.0] * length
-        for t in range(frames - 1, -1, -1):
-            kind, k, c = state
-            if kind == "A":
-                chars[k] = sets[k][c]
-                confidence[k] = max(confidence[k], float(np.exp(logps[k][t, c])))
-            if t == 0:
-                break
-            if kind == "B":
-                source = back_b[t, k]
-                state = ("B", k, 0) if source == -1 else ("A", k - 1, int(source))
-            else:
-                code = back_a[k][t, c]
-                state = ("A", k, c) if code == -2 else (("B", k, 0) if code == -1 else ("A", k - 1, int(code)))
-        if any(ch is None for ch in chars):
-            return None
-        return Decoded("".join(chars), float(score), tuple(confidence), template)
+        return _read_back(B[length], A[length - 1], logps, sets, back_b, lambda t, k, c: back_a[k][t, c], template)
 
 
 def _viterbi_frames(blank: np.ndarray, logps: list[np.ndarray], template: str, same: np.ndarray) -> Decoded | None:
@@ -313,9 +292,19 @@ def _viterbi_frames(blank: np.ndarray, logps: list[np.ndarray], template: str, s
         chars = np.where(better, direct, best) + emit[t]
         blanks = new_b
     sets = [CLASSES[c] for c in template]
-    last = int(np.argmax(chars[length - 1]))
-    ends_blank = blanks[length] >= chars[length - 1][last]
-    score = (blanks[length] if ends_blank else chars[length - 1][last]) / frames
+    return _read_back(blanks[length], chars[length - 1], logps, sets, back_b, lambda t, k, c: back_a[t, k, c],
+                      template)
+
+
+def _read_back(end_blank: float, end_chars: np.ndarray, logps: list[np.ndarray], sets: list[str],
+               back_b: np.ndarray, back_a, template: str) -> Decoded | None:
+    """The plate the Viterbi search's best final state names, read back along its pointers (both searches':
+    ``back_b[t, k]`` for the blank states, ``back_a(t, k, c)`` for the character states: -2 stayed, -1 came
+    from the blank, else the previous position's symbol), each character as sure as its surest frame."""
+    frames, length = len(back_b), len(logps)
+    last = int(np.argmax(end_chars))
+    ends_blank = end_blank >= end_chars[last]
+    score = (end_blank if ends_blank else end_chars[last]) / frames
     state = ("B", length, 0) if ends_blank else ("A", length - 1, last)
     text: list[str | None] = [None] * length
     confidence = [0.0] * length
@@ -330,7 +319,7 @@ def _viterbi_frames(blank: np.ndarray, logps: list[np.ndarray], template: str, s
             source = back_b[t, k]
             state = ("B", k, 0) if source == -1 else ("A", k - 1, int(source))
         else:
-            code = back_a[t, k, c]
+            code = back_a(t, k, c)
             state = ("A", k, c) if code == -2 else (("B", k, 0) if code == -1 else ("A", k - 1, int(code)))
     if any(ch is None for ch in text):
         return None
