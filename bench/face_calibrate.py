@@ -67,6 +67,23 @@ def encode_all(encoder_name: str, detections) -> np.ndarray:
     return np.stack([encoder.encode(image, face) for image, face in detections])
 
 
+def compare_litert(detections) -> str:
+    """MobileFaceNet as the gate runs it (the converted ONNX in OpenCV's dnn) against the published .tflite
+    under LiteRT, on the same views of every detected face: are the templates the same?"""
+    from models.face_arcface import MobileFaceNetEncoder, MobileFaceNetLiteRTEncoder, aligned_views
+
+    ours, litert = MobileFaceNetEncoder(), MobileFaceNetLiteRTEncoder(threads=1)
+    raw, cosines = 0.0, []
+    for image, face in detections:
+        views = aligned_views(image, face)
+        a, b = ours.outputs(views), litert.outputs(views)
+        raw = max(raw, float(np.abs(a - b).max()))
+        cosines += [float(x @ y / np.linalg.norm(x) / np.linalg.norm(y)) for x, y in zip(a, b)]
+        cosines.append(float(ours.embed(views) @ litert.embed(views)))
+    return (f"{len(detections)} faces: largest |ONNX (OpenCV) - LiteRT| of an output {raw:.2e}; "
+            f"smallest cosine of two outputs or templates {min(cosines):.8f} (1 - cosine {1 - min(cosines):.1e})")
+
+
 def outcomes(photos, vectors, enrol_filter=None):
     """For every non-enrolment photo: (identity, impostor, best person, best distance, gap)."""
     enrol_filter = enrol_filter or (lambda p: p.enrol and not p.impostor)
@@ -209,6 +226,8 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--encoders", default=",".join(ENCODERS))
+    parser.add_argument("--compare-litert", action="store_true",
+                        help="also: MobileFaceNet's ONNX model against the .tflite under LiteRT, per detector")
     args = parser.parse_args(argv)
     data = shared_data()
     if data is None:
@@ -227,6 +246,8 @@ def main(argv=None) -> int:
                   f"{', '.join(missed)}; identities enrolled: "
                   f"{len({p.identity for p in photos if p.enrol and not p.impostor})}; "
                   f"impostor photos: {sum(p.impostor for p in photos)}")
+            if args.compare_litert:
+                print(f"MobileFaceNet on faces found by {detector}: {compare_litert(found[detector][1])}")
         photos, detections, _ = found[detector]
         vectors = encode_all(name, detections)
         by_path[name] = {p.path: v for p, v in zip(photos, vectors)}

@@ -3,14 +3,15 @@
     naive  full frame, face_locations (HOG, upsample 1 as its default), face_encodings (dlib),
            compare_faces(list of every known encoding, tolerance 0.6)
     today  the pipeline before issue 30: dlib's HOG on the frame downscaled (0.5 at 1280x720; 1.0 at
-           640x480, where faces are small), upsample 0, 68 landmarks, ensemble encoder, FaceMatcher
-           (one matrix product, tolerance + margin)
+           640x480, where faces are small), upsample 0, 68 landmarks, ensemble encoder with MobileFaceNet
+           on LiteRT (its .tflite), FaceMatcher (one matrix product, tolerance + margin)
     ours   YuNet on the frame downscaled by 0.5 (320x240, 640x360), dlib's five landmarks, the same
            networks as a cascade (encoder ensemble-yunet: faceplugin for every face, MobileFaceNet only
-           when faceplugin's match is unsure; edge.rules.matcher.identify, as the gate), FaceMatcher
+           when faceplugin's match is unsure; edge.rules.matcher.identify, as the gate; both networks in
+           OpenCV's dnn, MobileFaceNet as models/convert_mobilefacenet.py made it), FaceMatcher
 
 Times are the process's CPU time per frame and wall time, with one thread per model (``--threads``;
-OpenCV's and LiteRT's): CPU time is then one core's time.
+OpenCV's, and LiteRT's for today): CPU time is then one core's time.
 
 Frames are the shared photos (../shared/data/faces, second photo of each identity) letterboxed to
 640x480 and 1280x720; one photo per identity is enrolled. Also: matching time for 100..50,000
@@ -101,20 +102,20 @@ def naive_run(enrol, frames):
     return results
 
 
-def one_core(engine, threads: int) -> None:
-    """OpenCV's and the ensemble's LiteRT interpreter with ``threads`` threads."""
+def one_core(engine, threads: int, litert: bool = False) -> None:
+    """OpenCV with ``threads`` threads; ``litert``: MobileFaceNet on LiteRT with as many, as before issue 30."""
     import cv2
 
-    from models.face_arcface import MobileFaceNetEncoder
+    from models.face_arcface import MobileFaceNetEncoder, MobileFaceNetLiteRTEncoder
 
     cv2.setNumThreads(threads)
     parts = getattr(engine.encoder, "parts", [])
     for n, part in enumerate(parts):
-        if isinstance(part, MobileFaceNetEncoder):
-            parts[n] = MobileFaceNetEncoder(threads)
+        if litert and isinstance(part, MobileFaceNetEncoder):
+            parts[n] = MobileFaceNetLiteRTEncoder(threads)
 
 
-def ours_run(enrol, frames, on_ready=None, detector="hog", encoder="ensemble", threads=1):
+def ours_run(enrol, frames, on_ready=None, detector="hog", encoder="ensemble", threads=1, litert=False):
     from edge.rules.matcher import FaceMatcher, identify
     from edge.store import TemplateSet
     from models.faces import FaceDetector, FaceEngine
@@ -122,7 +123,7 @@ def ours_run(enrol, frames, on_ready=None, detector="hog", encoder="ensemble", t
     # Enrolment always with HOG (the CNN takes many seconds on a 2048 px photo); the frames with the
     # detector asked for. One set of encoder models, as in the daemon.
     enroller = FaceEngine(encoder, scale=1.0)
-    one_core(enroller, threads)
+    one_core(enroller, threads, litert)
     engines = {}
     for size, scale in (((640, 480), 1.0), ((1280, 720), 0.5)):
         engines[size] = copy.copy(enroller)
@@ -196,7 +197,7 @@ def main(argv=None) -> int:
                         help="our detector (recognition.face.detector); naive always uses HOG")
     parser.add_argument("--encoder", default="ensemble-yunet", help="ours: the face encoder (and its detector)")
     parser.add_argument("--no-naive", action="store_true", help="leave face_recognition's loop out")
-    parser.add_argument("--threads", type=int, default=1, help="threads per model (OpenCV, LiteRT)")
+    parser.add_argument("--threads", type=int, default=1, help="threads per model (OpenCV; LiteRT for today)")
     parser.add_argument("--only-ours-rss", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     data = shared_data()
@@ -217,7 +218,8 @@ def main(argv=None) -> int:
         print(marks["enrol"], status_mb("VmHWM"))
         return 0
     runs = {} if args.no_naive else {"naive": naive_run(enrol, frames)}
-    runs["today"] = ours_run(enrol, frames, detector=args.detector, encoder="ensemble", threads=args.threads)
+    runs["today"] = ours_run(enrol, frames, detector=args.detector, encoder="ensemble", threads=args.threads,
+                             litert=True)
     runs["ours"] = ours_run(enrol, frames, detector=args.detector, encoder=args.encoder, threads=args.threads)
     print(f"frames: {len(frames[(640, 480)])} per size (real photos letterboxed); {len(enrol)} people enrolled; "
           f"today: ensemble with dlib {args.detector}; ours: {args.encoder}; {args.threads} thread(s) per model\n")

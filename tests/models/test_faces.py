@@ -101,7 +101,7 @@ def test_two_people_photo_gives_two_faces(engines):
 
 @pytest.mark.parametrize("name", ["faceplugin", "mobilefacenet"])
 def test_each_part_of_the_ensemble_alone_tells_people_apart(engines, name):
-    """Each encoder on its own runtime (OpenCV dnn, LiteRT) at its own calibrated tolerance."""
+    """Each encoder alone (both in OpenCV's dnn) at its own calibrated tolerance."""
     engine = copy.copy(engines["faces"])  # the loaded detector, another encoder
     engine.encoder = encoder = make_encoder(name)
 
@@ -290,6 +290,36 @@ def _loaded(*args) -> list[str]:
                           cwd=Path(__file__).resolve().parents[2])
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout.strip().splitlines()
+
+
+GATE_RUNTIMES = """
+import sys
+from types import SimpleNamespace
+from edge.config.recognition import FaceRecognitionConfig, RecognitionConfig
+from edge.gate.recognition import Recognizers
+from models.images import letterbox, load_rgb
+config = SimpleNamespace(recognition=RecognitionConfig(face=FaceRecognitionConfig(encoder="ensemble-yunet")))
+engine = Recognizers(config).faces
+frame = letterbox(load_rgb(sys.argv[1]), 640, 480)
+[found] = engine.analyze(frame)
+assert engine.encoder.encode(frame, found).shape == (engine.encoder.dim,)  # both networks ran
+print(sorted(found.extras["embeddings"]))
+print(sorted(name for name in sys.modules if name.split(".")[0] in ("ai_edge_litert", "tflite_runtime")))
+"""
+
+
+def test_the_gates_face_path_never_imports_litert():
+    """Issue 30: MobileFaceNet runs in OpenCV's dnn (models/convert_mobilefacenet.py), so a gate reading faces
+    with ensemble-yunet loads no LiteRT (11.5 MB of library and 17.5 MB of XNNPACK heap). In a fresh
+    process: the gate's recognisers loaded as the daemon loads them, both networks run on a frame."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run([sys.executable, "-c", GATE_RUNTIMES, str(face("fr_obama", 2))], capture_output=True,
+                          text=True, timeout=300, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-2:] == [str(["faceplugin", "mobilefacenet"]), "[]"]
 
 
 def test_an_enroller_for_the_yunet_encoder_loads_the_ensembles_path_only():
