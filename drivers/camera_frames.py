@@ -18,23 +18,30 @@ import numpy as np
 
 class Frame:
     """One captured frame. Kept as OpenCV gives it (BGR); converted to RGB only if someone looks at it,
-    since most frames of a 25 fps stream are replaced by a newer one before any analysis."""
+    since most frames of a 25 fps stream are replaced by a newer one before any analysis. The capture's
+    own buffer is converted in place (one 1280x720 frame, 2.7 MB, less per analysed frame than a copy)
+    unless it is ``shared`` (a still image published again and again keeps its BGR picture)."""
 
-    __slots__ = ("seq", "ts", "mono", "_bgr", "_rgb")
+    __slots__ = ("seq", "ts", "mono", "_bgr", "_rgb", "_shared")
+    _converting = threading.Lock()  # two consumers looking at once convert the buffer once
 
-    def __init__(self, seq: int, ts: float, bgr: np.ndarray, mono: float | None = None):
+    def __init__(self, seq: int, ts: float, bgr: np.ndarray, mono: float | None = None, shared: bool = False):
         self.seq = seq
         self.ts = ts  # wall-clock epoch when captured (video time in every_frame mode)
         # monotonic seconds when captured (video time in every_frame mode): what windows measure
         self.mono = time.monotonic() if mono is None else mono
         self._bgr = bgr
         self._rgb = None
+        self._shared = shared
 
     @property
     def image(self) -> np.ndarray:
         """The frame as RGB (what the recognisers take)."""
         if self._rgb is None:
-            self._rgb = cv2.cvtColor(self._bgr, cv2.COLOR_BGR2RGB)
+            with self._converting:
+                if self._rgb is None:
+                    bgr, self._bgr = self._bgr, None
+                    self._rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=None if self._shared else bgr)
         return self._rgb
 
 
@@ -96,10 +103,11 @@ class NewestFrame:
             self.cond.notify_all()
             return self.frame
 
-    def put(self, bgr: np.ndarray, ts: float, mono: float) -> None:
-        """Replace the frame with a newer one and wake whoever waits; the caller holds ``cond``."""
+    def put(self, bgr: np.ndarray, ts: float, mono: float, shared: bool = False) -> None:
+        """Replace the frame with a newer one and wake whoever waits; the caller holds ``cond``. ``shared``:
+        ``bgr`` is published again later (a still image), so it is not converted in place."""
         self.seq += 1
-        self.frame = Frame(self.seq, ts, bgr, mono)
+        self.frame = Frame(self.seq, ts, bgr, mono, shared)
         self.cond.notify_all()
 
     def wait_taken(self) -> bool:

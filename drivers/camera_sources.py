@@ -130,12 +130,14 @@ class SourceReader:
         finally:
             capture.release()
 
-    def _publish(self, bgr: np.ndarray, ts: float | None = None, mono: float | None = None) -> None:
-        """Hand out a frame; ``ts``/``mono`` given in every_frame mode (video time), else now."""
+    def _publish(self, bgr: np.ndarray, ts: float | None = None, mono: float | None = None,
+                 shared: bool = False) -> None:
+        """Hand out a frame; ``ts``/``mono`` given in every_frame mode (video time), else now; ``shared``: the
+        same picture is published again (a still image)."""
         now = time.monotonic()
         with self._frames.cond:
             was = self._health.frame_came(now)
-            self._frames.put(bgr, self._clock() if ts is None else ts, now if mono is None else mono)
+            self._frames.put(bgr, self._clock() if ts is None else ts, now if mono is None else mono, shared)
         if was != "ok":
             _LOG.info("camera %s: frames flowing", self.config.id)
 
@@ -167,7 +169,7 @@ class SourceReader:
                 fresh = read_still(path)
                 if fresh is not None:  # a half-written upload keeps the previous picture for now
                     bgr, stamp = fresh, current
-            self._publish(bgr)
+            self._publish(bgr, shared=True)
             if self._stopping.wait(period if self.config.realtime else 0.01):
                 return False
         return False

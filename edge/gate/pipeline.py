@@ -80,6 +80,8 @@ class CameraWorker:
             except Exception:
                 self.errors += 1
                 _LOG.exception("camera %s: frame analysis failed", self.cam.id)
+            # Not held while waiting for the next one: the camera keeps the newest frame, the worker none.
+            frame = None
             self.frames += 1
 
     # -- one frame -------------------------------------------------------------------------------

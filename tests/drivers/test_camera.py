@@ -148,3 +148,19 @@ def test_a_still_image_is_re_read_when_it_changes(tmp_path):
         shutil.copy(face("fr_biden"), tmp_path / "next.jpg")
         os.replace(tmp_path / "next.jpg", path)  # the camera uploads a new snapshot
         assert wait_for(lambda: camera.latest().image.shape != first, 5)
+
+
+def test_a_frame_is_converted_to_rgb_in_its_own_buffer_and_a_still_keeps_its_picture():
+    from drivers.camera_frames import Frame
+
+    bgr = np.zeros((4, 6, 3), np.uint8)
+    bgr[..., 0] = 255  # blue
+    captured = Frame(1, 0.0, bgr, 0.0)
+    rgb = captured.image
+    assert rgb is bgr and rgb[0, 0].tolist() == [0, 0, 255]  # no copy of a captured frame
+    assert captured.image is rgb  # converted once
+    still = np.zeros((4, 6, 3), np.uint8)
+    still[..., 0] = 255
+    shown = Frame(2, 0.0, still, 0.0, shared=True).image
+    assert shown[0, 0].tolist() == [0, 0, 255] and still[0, 0].tolist() == [255, 0, 0]  # published again as it is
+
