@@ -43,6 +43,8 @@ TEST_IMAGES = Path(__file__).resolve().parents[1] / "tests" / "data" / "plates"
 
 
 def record(out: Path) -> int:
+    import cv2
+
     from models.images import load_rgb
     from models.plates import PlateReader
 
@@ -71,6 +73,21 @@ def record(out: Path) -> int:
         for size in list(detector._models):
             detector._models[size] = Recorder(detector._models[size])
     texts = {f.name: [r.text for r in reader.read(load_rgb(f))] for f in sorted(TEST_IMAGES.glob("*.jpg"))}
+    # The reader above is issue 30's "today" (the detector's square inputs); a gate's reader detects in a
+    # wide frame through the rectangular ones (models/convert_y5fu_rect.py): each test image in a 1280x720
+    # frame, at 320x192 (and its refined regions) and at 640x384.
+    from models.images import letterbox
+    from models.plate_detector import PlateDetector
+
+    wide = PlateDetector(threads=1)
+    if wide.backend == "onnxruntime":
+        wide.model(*wide._input_shape(wide.fallback_size, 720, 1280))
+        for key in list(wide._models):
+            wide._models[key] = Recorder(wide._models[key])
+        for f in sorted(TEST_IMAGES.glob("*.jpg")):
+            frame = cv2.cvtColor(letterbox(load_rgb(f), 1280, 720), cv2.COLOR_RGB2BGR)
+            wide.detect(frame)
+            wide.detect(frame, size=wide.fallback_size)
     arrays, index = {}, []
     for n, (path, feeds, outputs) in enumerate(calls):
         index.append({"model": path, "inputs": sorted(feeds), "outputs": len(outputs)})

@@ -23,6 +23,11 @@ from models.manifest import verified_path
 DETECTOR_SIZE = 320
 FALLBACK_SIZE = 640
 REFINE_CONTEXT = 3.0
+# Issue 30: a wide image (a 16:9 frame, a plate's surroundings) is letterboxed into a rectangle of the
+# same width and 3/5 of the height (320x192, 640x384: models/convert_y5fu_rect.py) instead of the square,
+# which for a 1280x720 frame is 44% grey; the same scale, 60% of the work. A narrower image keeps the
+# square (a rectangle would shrink it).
+RECT_HEIGHT = 0.6
 BACKEND = "onnxruntime"  # measured faster here than OpenCV dnn (docs/plate-accuracy.md)
 
 
@@ -45,31 +50,47 @@ class PlateDetector:
     keeps no memory arena (an arena holds the largest input's activations for good: at 640x640 tens
     of MB). The boxes are the same either way; ``lean=False`` loads as before, for bench.memory's
     comparison.
+
+    ``rect`` (the default; issue 30): a wide image is read through the rectangular input (``RECT_HEIGHT``)
+    and the region around a plate refined is as wide but 3/5 as high; False: the square input always, the
+    square region (as issue 30 found it: bench.plate_bench's *today*).
     """
 
     def __init__(self, size: int = DETECTOR_SIZE, backend: str = BACKEND, threshold: float = 0.2,
-                 nms: float = 0.5, threads: int = 2, fallback_size: int | None = FALLBACK_SIZE, lean: bool = True):
+                 nms: float = 0.5, threads: int = 2, fallback_size: int | None = FALLBACK_SIZE, lean: bool = True,
+                 rect: bool = True):
         self.size = size
         self.threshold = threshold
         self.nms = nms
         self.backend = backend
         self.threads = threads
         self.lean = lean
+        self.rect = rect
         self._lock = threading.Lock()
-        self._models = {size: self._load(size)}
+        self._models = {}
         self.fallback_size = fallback_size
+        # Loaded now: the input a frame of a gate's camera (16:9) needs first; the others on first use.
+        self.model(*self._input_shape(size, 720, 1280))
         if fallback_size and not lean:
-            self._models[fallback_size] = self._load(fallback_size)
+            self.model(*self._input_shape(fallback_size, 720, 1280))
 
-    def model(self, size: int):
-        """The session (or net) of input ``size``, loaded on first use."""
+    def _input_shape(self, size: int, h: int, w: int) -> tuple[int, int]:
+        """(height, width) of the input an h x w image is letterboxed into at ``size``."""
+        if self.rect and w * 3 * 1.05 >= h * 5:  # (a refined region's rounding: within 5% of 5:3)
+            return int(size * RECT_HEIGHT), size
+        return size, size
+
+    def model(self, height: int, width: int | None = None):
+        """The session (or net) of input ``height`` x ``width`` (square: ``width`` None), loaded on first use."""
+        key = (height, width or height)
         with self._lock:
-            if size not in self._models:
-                self._models[size] = self._load(size)
-            return self._models[size]
+            if key not in self._models:
+                self._models[key] = self._load(*key)
+            return self._models[key]
 
-    def _load(self, size: int):
-        path = str(verified_path(f"hyperlpr3_y5fu_{size}"))
+    def _load(self, height: int, width: int):
+        name = f"hyperlpr3_y5fu_{width}" if height == width else f"hyperlpr3_y5fu_{width}x{height}"
+        path = str(verified_path(name))
         if self.backend == "opencv":
             cv2.setNumThreads(self.threads)
             return cv2.dnn.readNetFromONNX(path)
@@ -85,19 +106,33 @@ class PlateDetector:
         raise ValueError(f"plate detector backend {self.backend!r}: use 'opencv' or 'onnxruntime'")
 
     @staticmethod
-    def _letterbox(bgr: np.ndarray, size: int):
+    def _letterbox(bgr: np.ndarray, size: int, width: int | None = None, halve: bool = False):
+        """(1x3xHxW blob, scale, left, top): ``bgr`` letterboxed into ``size`` x ``width`` (square: None).
+        ``halve`` (ours): an image of even sides shrunk to half or less is first halved (OpenCV's area resize
+        has a fast path for exactly 2:1: 1280x720 to 320x180 in two halvings takes a quarter of the time of
+        one 4:1 resize; the pixels differ by rounding, at most 1 of 255), and OpenCV makes the blob."""
         h, w = bgr.shape[:2]
-        r = min(size / h, size / w)
+        width = width or size
+        r = min(size / h, width / w)
         nh, nw = max(int(h * r), 1), max(int(w * r), 1)
-        top, left = (size - nh) // 2, (size - nw) // 2
-        resized = cv2.resize(bgr, (nw, nh), interpolation=cv2.INTER_AREA if r < 1 else cv2.INTER_LINEAR)
+        top, left = (size - nh) // 2, (width - nw) // 2
+        small = bgr
+        while halve and nw * 2 <= small.shape[1] and nh * 2 <= small.shape[0] and not (
+                small.shape[0] % 2 or small.shape[1] % 2):
+            small = cv2.resize(small, (small.shape[1] // 2, small.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        resized = small if small.shape[:2] == (nh, nw) else cv2.resize(
+            small, (nw, nh), interpolation=cv2.INTER_AREA if r < 1 else cv2.INTER_LINEAR)
+        if halve:  # (ours: OpenCV pads and converts, half the time of the numpy way below; the same to 3e-8)
+            padded = cv2.copyMakeBorder(resized, top, size - nh - top, left, width - nw - left,
+                                        cv2.BORDER_CONSTANT, value=(114, 114, 114))
+            return cv2.dnn.blobFromImage(padded, 1 / 255, swapRB=True), r, left, top
         # NCHW, RGB, / 255, grey 114 around: converted only where the image is (the fastest way here).
-        blob = np.full((1, 3, size, size), 114 / 255, np.float32)
+        blob = np.full((1, 3, size, width), 114 / 255, np.float32)
         blob[0, :, top:top + nh, left:left + nw] = resized.transpose(2, 0, 1)[::-1] * np.float32(1 / 255)
         return blob, r, left, top
 
     def _run(self, blob: np.ndarray, size: int) -> np.ndarray:
-        model = self.model(size)
+        model = self.model(*blob.shape[2:])
         with self._lock:
             if self.backend == "opencv":
                 model.setInput(blob)
@@ -122,9 +157,11 @@ class PlateDetector:
             if side >= max(bgr.shape[:2]) * 0.8:
                 out.append(coarse)  # already large in the frame
                 continue
+            # The region: three plate widths wide, as high (the square input) or 3/5 as high (the rectangle).
+            tall = side * RECT_HEIGHT if self.rect else side
             cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-            rx1, ry1 = int(max(cx - side / 2, 0)), int(max(cy - side / 2, 0))
-            rx2, ry2 = int(min(cx + side / 2, bgr.shape[1])), int(min(cy + side / 2, bgr.shape[0]))
+            rx1, ry1 = int(max(cx - side / 2, 0)), int(max(cy - tall / 2, 0))
+            rx2, ry2 = int(min(cx + side / 2, bgr.shape[1])), int(min(cy + tall / 2, bgr.shape[0]))
             near = [
                 b for b in self._detect(bgr[ry1:ry2, rx1:rx2])
                 if abs((b.box[0] + b.box[2]) / 2 + rx1 - cx) < (x2 - x1) / 2
@@ -140,7 +177,7 @@ class PlateDetector:
 
     def _detect(self, bgr: np.ndarray, size: int | None = None) -> list[PlateBox]:
         size = size or self.size
-        blob, r, left, top = self._letterbox(bgr, size)
+        blob, r, left, top = self._letterbox(bgr, *self._input_shape(size, *bgr.shape[:2]), halve=self.rect)
         dets = self._run(blob, size)
         dets = dets[dets[:, 4] > self.threshold]
         if not len(dets):

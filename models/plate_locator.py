@@ -62,13 +62,14 @@ class PlateLocator:
     """Frames (BGR) to plate candidates with the chosen detector (``y5fu`` or ``ppocr``). Thread-safe."""
 
     def __init__(self, detector: str = "y5fu", detector_backend: str | None = None, threads: int = 2,
-                 detect_long_side: int = DETECT_LONG_SIDE, lean: bool = True):
+                 detect_long_side: int = DETECT_LONG_SIDE, lean: bool = True, rect: bool = True):
         self.detector = detector
         self._det_lock = threading.Lock()
         if detector == "y5fu":
             from models.plate_detector import BACKEND, PlateDetector
 
-            self.plate_detector = PlateDetector(backend=detector_backend or BACKEND, threads=threads, lean=lean)
+            self.plate_detector = PlateDetector(backend=detector_backend or BACKEND, threads=threads, lean=lean,
+                                               rect=rect)
             return
         if detector != "ppocr":
             raise ValueError(f"plate detector {detector!r}: use 'y5fu' or 'ppocr'")

@@ -94,7 +94,8 @@ class PlateReader:
                  second_opinion: bool = True, lean: bool = True, fast: bool = True):
         """``lean``: the plate detector's memory savings (models.plate_detector.PlateDetector); the
         readings are the same without them. ``fast=False``: the reading as issue 30 found it (the
-        decoding's loops, every plate read by all the recognisers: no cascade), for bench.plate_bench's
+        decoding's loops, every plate read by all the recognisers: no cascade, the detector's square input
+        only), for bench.plate_bench's
         *today*."""
         self.detector = detector
         self.second_opinion = second_opinion
@@ -105,7 +106,8 @@ class PlateReader:
         self.recognizer, self.decoder, _ = self.opinions[0]
         self._crops = CropReader(self.opinions, cascade=fast)
         self.province = province
-        self.locator = PlateLocator(detector, detector_backend, threads, detect_long_side, lean)
+        # fast: the detector's rectangular input for wide frames (models.plate_detector.RECT_HEIGHT).
+        self.locator = PlateLocator(detector, detector_backend, threads, detect_long_side, lean, rect=fast)
 
     @property
     def plate_detector(self):
