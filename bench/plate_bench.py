@@ -9,12 +9,14 @@
            each plate, 640 when 320 reads nothing), rectified by the plate's four corners, colour, the
            grammar narrowed by colour, PP-OCRv4 alone with grammar-constrained CTC decoding, non-plate
            rejection
-    today  the pipeline as issue 30 found it (PlateReader(fast=False, lean=False)): the same detector and
-           crops, every plate read by the three recognisers together, the decoding's Python loops
+    today  the pipeline as issue 30 found it (PlateReader(fast=False, lean=False)): the same detector
+           (at its square inputs) and crops, every plate read by the three recognisers together, the
+           decoding's Python loops
     before the pipeline as it was before issue 31 (ours with every recogniser's province vote counting
            alone: no recogniser's province_skew; a crop of unknown colour read under every layout, also when its
            pixels are blue), run in the same process so before and after print together
-    ours   models.plates.PlateReader(): the same detector and crops, read by PP-OCRv4 and the plate
+    ours   models.plates.PlateReader(): the same detector (a wide frame at 320x192 and 640x384, issue 30)
+           and crops, read by PP-OCRv4 and the plate
            recognisers together (the text they score best; each character's confidence what they
            believe), no reading when a character is unsure (SERIAL_FLOOR); a recogniser skewed to one
            province (models/manifest.json province_skew) does not vote that province alone
@@ -222,7 +224,8 @@ def detector_backends(frames) -> list[str]:
                 cpu.append(time.process_time() - cpu_started)
                 wall.append(time.perf_counter() - started)
             c50, c95 = (np.percentile(np.array(cpu) * 1000, q) for q in (50, 95))
-            lines.append(f"| y5fu {size}x{size} on a 1280x720 frame | {backend} | {found}/{len(frames)} | "
+            height, width = detector._input_shape(size, *frames[0].shape[:2])  # ours: the rectangle (issue 30)
+            lines.append(f"| y5fu {width}x{height} on a 1280x720 frame | {backend} | {found}/{len(frames)} | "
                          f"{c50:.0f} | {c95:.0f} | {np.median(wall) * 1000:.0f} |")
     return lines
 
