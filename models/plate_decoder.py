@@ -259,8 +259,14 @@ def _viterbi_frames(blank: np.ndarray, logps: list[np.ndarray], template: str, s
     blanks[0] = blank[0]
     chars[0] = emit[0, 0]
     back_b = np.zeros((frames, length + 1), dtype=np.int64)
-    back_a = np.zeros((frames, length, same.shape[1]), dtype=np.int64)
     back_b[:, 0] = -1
+    # The character states' pointers, kept compact (issue 30: fewer array steps a frame) and unfolded only
+    # along the path read back: whether a state came from the previous position (``better``; then from
+    # its best symbol, or its runner-up where the best is the same symbol) or else stayed / left the blank.
+    firsts = np.zeros((frames, length), dtype=np.int64)
+    seconds = np.zeros((frames, length), dtype=np.int64)
+    betters = np.zeros((frames, length, same.shape[1]), dtype=bool)
+    stays = np.zeros((frames, length, same.shape[1]), dtype=bool)
     for t in range(1, frames):
         first = chars.argmax(1)
         top = chars[rows, first]
@@ -277,23 +283,29 @@ def _viterbi_frames(blank: np.ndarray, logps: list[np.ndarray], template: str, s
         back_b[t, 1:] = np.where(take, first, -1)
         stay_b = blanks[:length, None]
         best = np.maximum(chars, stay_b)
-        code = np.where(chars >= stay_b, -2, -1)
-        direct = np.full(chars.shape, -np.inf)
-        source = np.zeros(chars.shape, dtype=np.int64)
+        np.greater_equal(chars, stay_b, out=stays[t])
+        direct = np.empty(chars.shape)
+        direct[0] = -np.inf
         direct[1:] = top[:-1, None]
-        source[1:] = first[:-1, None]
         # Moving straight from symbol s to the same s would read as one character: the runner-up instead.
         twin = same[inner, first[:-1]]
         has = twin >= 0
         direct[inner[has], twin[has]] = runner_up[:-1][has]
-        source[inner[has], twin[has]] = second[:-1][has]
-        better = direct > best
-        back_a[t] = np.where(better, source, code)
-        chars = np.where(better, direct, best) + emit[t]
+        better = np.greater(direct, best, out=betters[t])
+        firsts[t] = first
+        seconds[t] = second
+        chars = np.where(better, direct, best)
+        chars += emit[t]
         blanks = new_b
+
+    def back_a(t, k, c):
+        if betters[t, k, c]:
+            source = firsts[t, k - 1]
+            return int(seconds[t, k - 1]) if same[k, source] == c else int(source)
+        return -2 if stays[t, k, c] else -1
+
     sets = [CLASSES[c] for c in template]
-    return _read_back(blanks[length], chars[length - 1], logps, sets, back_b, lambda t, k, c: back_a[t, k, c],
-                      template)
+    return _read_back(blanks[length], chars[length - 1], logps, sets, back_b, back_a, template)
 
 
 def _read_back(end_blank: float, end_chars: np.ndarray, logps: list[np.ndarray], sets: list[str],
